@@ -1,0 +1,2 @@
+//! `bitnet`: the command-line sample app (under construction).
+fn main() {}
