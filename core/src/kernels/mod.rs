@@ -1,1 +1,489 @@
-//! (under construction)
+//! Matrix kernels: int8 activation quantisation, ternary GEMV/GEMM, and the float GEMV/GEMM
+//! used for the output head, embeddings and F32 reference weights.
+//!
+//! [`Kernels`] is one table of inner loops for one instruction set, chosen once at load
+//! ([`Kernels::detect`]). Its methods are the one generic driver: they check every shape, pick
+//! the row loop for the weight format and walk the requested row range, so an ISA file holds
+//! only inner loops that may assume valid shapes. Every ISA must give the same result as the
+//! scalar table bit for bit.
+
+mod scalar;
+
+use std::ops::Range;
+
+use crate::quant::{self, QuantError, TensorType, WeightView};
+
+/// One token's activations quantised to int8 for a ternary matmul (shared by every matrix that
+/// reads the same input): `x ≈ q / scale`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QuantActs {
+    /// `clamp(round_half_even(x · scale), −128, 127)`, one per input element.
+    pub q: Vec<i8>,
+    /// `127 / max(max|x|, 1e-5)`: int8 units per activation unit.
+    pub scale: f32,
+    /// `Σ q`, for kernels that compute `Σ code·q − Σ q` from unsigned codes.
+    pub sum: i32,
+}
+
+/// The inner loop of a ternary GEMV for one format: `Σ_blocks d_b · (Σ t·q)_b` over one row's
+/// bytes against one token's `q` (one per weight), with the per-block int32 sums accumulated
+/// in f32 in block order (I2_S: `d_b` = 1, so the row's int32 sum as f32).
+pub type TernaryDotFn = fn(row: &[u8], q: &[i8]) -> f32;
+
+/// A kernel contract broken by the caller: a wrong format, row range or buffer length.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum KernelError {
+    /// A ternary kernel called on weights that are not ternary.
+    #[error("{0} weights are not ternary")]
+    NotTernary(TensorType),
+    /// A row range that is not inside the weight matrix.
+    #[error("rows {start}..{end} out of range for a matrix of {rows} rows")]
+    RowsOutOfRange {
+        /// First requested row.
+        start: usize,
+        /// One past the last requested row.
+        end: usize,
+        /// Rows in the matrix.
+        rows: usize,
+    },
+    /// A buffer whose length does not match the shapes.
+    #[error("{what}: expected {expected} elements, got {actual}")]
+    Length {
+        /// Which buffer.
+        what: &'static str,
+        /// Elements the shapes call for.
+        expected: usize,
+        /// Elements given.
+        actual: usize,
+    },
+    /// A token-major batch buffer that is not a whole number of tokens.
+    #[error("{what}: {actual} elements are not a whole number of {per_token}-element tokens")]
+    PartialToken {
+        /// Which buffer.
+        what: &'static str,
+        /// Elements per token.
+        per_token: usize,
+        /// Elements given.
+        actual: usize,
+    },
+    /// A weight row the format cannot decode.
+    #[error(transparent)]
+    Quant(#[from] QuantError),
+}
+
+/// One instruction set's inner loops (see the module docs); the methods are the driver.
+#[derive(Debug)]
+pub struct Kernels {
+    /// Shown in logs and benchmarks (`"scalar"`, later `"neon-dotprod"`, ...).
+    name: &'static str,
+    /// Fills `out` from `x` as [`QuantActs`] documents, reusing `out.q`'s allocation.
+    quantize_acts: fn(x: &[f32], out: &mut QuantActs),
+    /// [`TernaryDotFn`] for I2_S rows.
+    dot_i2s: TernaryDotFn,
+    /// [`TernaryDotFn`] for TQ2_0 rows.
+    dot_tq2_0: TernaryDotFn,
+    /// [`TernaryDotFn`] for TQ1_0 rows.
+    dot_tq1_0: TernaryDotFn,
+}
+
+/// Checks that `actual == expected` for the buffer `what`.
+fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<(), KernelError> {
+    if expected != actual {
+        return Err(KernelError::Length {
+            what,
+            expected,
+            actual,
+        });
+    }
+    Ok(())
+}
+
+/// Checks that `rows` lies inside `w`.
+fn check_rows(w: &WeightView, rows: &Range<usize>) -> Result<(), KernelError> {
+    if rows.start > rows.end || rows.end > w.rows() {
+        return Err(KernelError::RowsOutOfRange {
+            start: rows.start,
+            end: rows.end,
+            rows: w.rows(),
+        });
+    }
+    Ok(())
+}
+
+/// `Σ a·b` accumulated in f32 strictly left to right (no reassociation, so reproducible).
+fn dot_sequential(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).fold(0.0, |sum, (a, b)| sum + a * b)
+}
+
+impl Kernels {
+    /// The best table for this CPU. Only the scalar table exists so far.
+    pub fn detect() -> &'static Kernels {
+        Self::scalar()
+    }
+
+    /// The portable reference table every other table is tested against.
+    pub fn scalar() -> &'static Kernels {
+        &scalar::KERNELS
+    }
+
+    /// The table's name, for logs and benchmarks.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Quantises one token's activations `x` into `out` (see [`QuantActs`]); `out.q` ends up
+    /// `x.len()` long. Non-finite inputs quantise to 0 or ±max without panicking.
+    pub fn quantize_acts(&self, x: &[f32], out: &mut QuantActs) {
+        (self.quantize_acts)(x, out);
+    }
+
+    /// The row loop for the ternary format `ty`.
+    fn ternary_dot(&self, ty: TensorType) -> Result<TernaryDotFn, KernelError> {
+        match ty {
+            TensorType::I2S => Ok(self.dot_i2s),
+            TensorType::TQ2_0 => Ok(self.dot_tq2_0),
+            TensorType::TQ1_0 => Ok(self.dot_tq1_0),
+            ty => Err(KernelError::NotTernary(ty)),
+        }
+    }
+
+    /// Ternary GEMV for one token: for each row `r` in `rows`,
+    /// `out[r − rows.start] = dot(r) · (w.scale / acts.scale)`, with `dot` the row's
+    /// [`TernaryDotFn`]. `acts.q` has `w.cols()` elements, `out` has `rows.len()`.
+    pub fn ternary_gemv(
+        &self,
+        w: &WeightView,
+        acts: &QuantActs,
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        self.ternary_gemm(w, std::slice::from_ref(acts), rows, out)
+    }
+
+    /// Ternary GEMM for a batch of tokens: token `t`'s outputs are
+    /// `out[t · rows.len() ..][.. rows.len()]`, each exactly what [`ternary_gemv`]
+    /// gives for that token.
+    ///
+    /// [`ternary_gemv`]: Self::ternary_gemv
+    pub fn ternary_gemm(
+        &self,
+        w: &WeightView,
+        acts: &[QuantActs],
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        let dot = self.ternary_dot(w.ty())?;
+        check_rows(w, &rows)?;
+        check_len("ternary_gemm out", acts.len() * rows.len(), out.len())?;
+        for a in acts {
+            check_len("ternary_gemm activations", w.cols(), a.q.len())?;
+        }
+        if rows.is_empty() {
+            return Ok(()); // nothing to do, and `chunks_exact_mut(0)` would panic
+        }
+        for (a, out) in acts.iter().zip(out.chunks_exact_mut(rows.len())) {
+            let factor = w.scale() / a.scale;
+            for (out, r) in out.iter_mut().zip(rows.clone()) {
+                *out = dot(w.row(r), &a.q) * factor;
+            }
+        }
+        Ok(())
+    }
+
+    /// Float GEMV for one token, any weight format: for each row `r` in `rows`,
+    /// `out[r − rows.start] = (Σ_j deq(r)_j · x_j) · w.scale`, where `deq(r)` is the row
+    /// dequantised by its format's reference decoder and the sum runs over `j` in order,
+    /// in f32. `x` has `w.cols()` elements, `out` has `rows.len()`.
+    pub fn float_gemv(
+        &self,
+        w: &WeightView,
+        x: &[f32],
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        check_len("float_gemv input", w.cols(), x.len())?;
+        self.float_gemm(w, x, rows, out)
+    }
+
+    /// Float GEMM for a batch of tokens: `x` holds the tokens' inputs one after another
+    /// (`w.cols()` each) and token `t`'s outputs are `out[t · rows.len() ..][.. rows.len()]`,
+    /// each exactly what [`float_gemv`](Self::float_gemv) gives for that token. Each row is
+    /// dequantised once per call.
+    pub fn float_gemm(
+        &self,
+        w: &WeightView,
+        x: &[f32],
+        rows: Range<usize>,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        check_rows(w, &rows)?;
+        if x.len() % w.cols() != 0 {
+            return Err(KernelError::PartialToken {
+                what: "float_gemm input",
+                per_token: w.cols(),
+                actual: x.len(),
+            });
+        }
+        let tokens = x.len() / w.cols();
+        check_len("float_gemm out", tokens * rows.len(), out.len())?;
+        let mut row = vec![0f32; w.cols()];
+        for (i, r) in rows.clone().enumerate() {
+            quant::dequantize_row(w.ty(), w.row(r), &mut row)?;
+            for (t, x) in x.chunks_exact(w.cols()).enumerate() {
+                out[t * rows.len() + i] = dot_sequential(&row, x) * w.scale();
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::encode_ternary_tensor;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    const TERNARY: [TensorType; 3] = [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0];
+
+    fn random_ternary(rng: &mut ChaCha8Rng, n: usize) -> Vec<i8> {
+        (0..n).map(|_| rng.random_range(-1i8..=1)).collect()
+    }
+
+    fn random_acts(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.random_range(-4.0f32..4.0)).collect()
+    }
+
+    #[test]
+    fn detect_gives_the_scalar_table() {
+        assert_eq!(Kernels::detect().name(), "scalar");
+        assert!(std::ptr::eq(Kernels::detect(), Kernels::scalar()));
+    }
+
+    #[test]
+    fn quantize_acts_all_zero_uses_the_floor() {
+        let mut a = QuantActs::default();
+        Kernels::scalar().quantize_acts(&[0.0; 7], &mut a);
+        assert_eq!(a.q, vec![0; 7]);
+        assert_eq!(a.scale, 127.0 / 1e-5);
+        assert_eq!(a.sum, 0);
+    }
+
+    #[test]
+    fn quantize_acts_rounds_ties_to_even() {
+        // max |x| = 127 → scale = 1.
+        let mut a = QuantActs::default();
+        let x = [127.0, 2.5, -2.5, 3.5, 0.5, -1.5, -127.0, 0.49];
+        Kernels::scalar().quantize_acts(&x, &mut a);
+        assert_eq!(a.scale, 1.0);
+        assert_eq!(a.q, vec![127, 2, -2, 4, 0, -2, -127, 0]);
+        assert_eq!(a.sum, 2);
+        // The buffer is reused and resized.
+        Kernels::scalar().quantize_acts(&[-0.5, 0.25], &mut a);
+        assert_eq!(
+            (a.q.as_slice(), a.scale, a.sum),
+            (&[-127, 64][..], 254.0, -63)
+        );
+    }
+
+    /// One random ternary matrix stored in every ternary format (power-of-two scale, so every
+    /// format's result is exactly the same).
+    fn ternary_views(t: &[i8], cols: usize, scale: f32) -> Vec<(TensorType, Vec<u8>)> {
+        TERNARY
+            .into_iter()
+            .map(|ty| {
+                (
+                    ty,
+                    encode_ternary_tensor(ty, t, cols, scale).expect("encodes"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ternary_gemv_matches_the_integer_reference_in_every_format() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (rows, cols) = (5, 512);
+        let t = random_ternary(&mut rng, rows * cols);
+        let x = random_acts(&mut rng, cols);
+        let k = Kernels::scalar();
+        let mut acts = QuantActs::default();
+        k.quantize_acts(&x, &mut acts);
+        let mut results = Vec::new();
+        for (ty, bytes) in ternary_views(&t, cols, 0.5) {
+            let w = WeightView::new(ty, cols, rows, &bytes, 2.0).expect("valid");
+            let mut out = vec![0f32; rows];
+            k.ternary_gemv(&w, &acts, 0..rows, &mut out)
+                .expect("shapes");
+            for (r, &y) in out.iter().enumerate() {
+                let acc: i32 = t[r * cols..][..cols]
+                    .iter()
+                    .zip(&acts.q)
+                    .map(|(&t, &q)| i32::from(t) * i32::from(q))
+                    .sum();
+                let row = w.row(r);
+                assert_eq!(quant::ternary_acc(ty, row, &acts.q), Ok(acc), "{ty}");
+                // w.scale: I2_S 0.5 (tail) · 2; TQ 2, with d = 0.5 inside each block.
+                assert_eq!(y, acc as f32 * (0.5 * 2.0 / acts.scale), "{ty} row {r}");
+            }
+            results.push(out);
+        }
+        assert!(results.windows(2).all(|p| p[0] == p[1]));
+    }
+
+    #[test]
+    fn ternary_gemm_equals_gemv_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let (rows, cols, tokens) = (7, 256, 3);
+        let t = random_ternary(&mut rng, rows * cols);
+        let k = Kernels::scalar();
+        let acts: Vec<QuantActs> = (0..tokens)
+            .map(|_| {
+                let mut a = QuantActs::default();
+                k.quantize_acts(&random_acts(&mut rng, cols), &mut a);
+                a
+            })
+            .collect();
+        for (ty, bytes) in ternary_views(&t, cols, 0.3) {
+            let w = WeightView::new(ty, cols, rows, &bytes, 1.0).expect("valid");
+            let range = 2..5;
+            let mut batch = vec![0f32; tokens * range.len()];
+            k.ternary_gemm(&w, &acts, range.clone(), &mut batch)
+                .expect("shapes");
+            for (a, expected) in acts.iter().zip(batch.chunks(range.len())) {
+                let mut single = vec![0f32; range.len()];
+                k.ternary_gemv(&w, a, range.clone(), &mut single)
+                    .expect("shapes");
+                assert_eq!(single.as_slice(), expected, "{ty}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_block_rows_and_empty_ranges() {
+        let t = [1i8; 128];
+        let bytes = encode_ternary_tensor(TensorType::I2S, &t, 128, 1.0).expect("encodes");
+        let w = WeightView::new(TensorType::I2S, 128, 1, &bytes, 1.0).expect("valid");
+        let k = Kernels::scalar();
+        let mut acts = QuantActs::default();
+        k.quantize_acts(&[1.0; 128], &mut acts);
+        let mut out = [0f32; 1];
+        k.ternary_gemv(&w, &acts, 0..1, &mut out).expect("shapes");
+        assert_eq!(out[0], 128.0 * 127.0 / 127.0);
+        k.ternary_gemv(&w, &acts, 1..1, &mut [])
+            .expect("empty range");
+        k.ternary_gemm(&w, &[], 0..1, &mut []).expect("no tokens");
+        k.float_gemv(&w, &[1.0; 128], 0..0, &mut [])
+            .expect("empty range");
+    }
+
+    #[test]
+    fn broken_contracts_are_typed_errors() {
+        let k = Kernels::scalar();
+        let bytes = encode_ternary_tensor(TensorType::TQ2_0, &[0; 512], 256, 1.0).expect("ok");
+        let w = WeightView::new(TensorType::TQ2_0, 256, 2, &bytes, 1.0).expect("valid");
+        let mut acts = QuantActs::default();
+        k.quantize_acts(&[0.5; 256], &mut acts);
+        let mut out = [0f32; 2];
+        assert_eq!(
+            k.ternary_gemv(&w, &acts, 1..3, &mut out[..2]),
+            Err(KernelError::RowsOutOfRange {
+                start: 1,
+                end: 3,
+                rows: 2
+            })
+        );
+        assert!(matches!(
+            k.ternary_gemv(&w, &acts, 0..2, &mut out[..1]),
+            Err(KernelError::Length { .. })
+        ));
+        let mut short = QuantActs::default();
+        k.quantize_acts(&[0.5; 255], &mut short);
+        assert!(matches!(
+            k.ternary_gemv(&w, &short, 0..2, &mut out),
+            Err(KernelError::Length { .. })
+        ));
+        assert!(matches!(
+            k.float_gemm(&w, &[0.0; 300], 0..2, &mut out),
+            Err(KernelError::PartialToken { .. })
+        ));
+        let f = WeightView::new(TensorType::F32, 1, 1, &[0; 4], 1.0).expect("valid");
+        assert_eq!(
+            k.ternary_gemv(&f, &acts, 0..1, &mut out[..1]),
+            Err(KernelError::NotTernary(TensorType::F32))
+        );
+    }
+
+    #[test]
+    fn float_gemv_on_f32_weights_is_exact() {
+        // 3 rows × 2 cols: [[1, 2], [3, 4], [-1, 0.5]], scale 2.
+        let x: Vec<f32> = vec![1.0, 2.0, 3.0, 4.0, -1.0, 0.5];
+        let bytes = quant::quantize_tensor(TensorType::F32, &x, 2).expect("encodes");
+        let w = WeightView::new(TensorType::F32, 2, 3, &bytes, 2.0).expect("valid");
+        let mut out = [0f32; 3];
+        Kernels::scalar()
+            .float_gemv(&w, &[10.0, 1.0], 0..3, &mut out)
+            .expect("shapes");
+        assert_eq!(out, [24.0, 68.0, -19.0]);
+    }
+
+    #[test]
+    fn float_kernels_follow_the_documented_order_in_every_format() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (rows, cols, tokens) = (3, 256, 2);
+        let k = Kernels::scalar();
+        let x = random_acts(&mut rng, tokens * cols);
+        let weights = random_acts(&mut rng, rows * cols);
+        let mut blocks: Vec<(TensorType, Vec<u8>)> = [
+            TensorType::F32,
+            TensorType::F16,
+            TensorType::BF16,
+            TensorType::Q8_0,
+        ]
+        .into_iter()
+        .map(|ty| {
+            (
+                ty,
+                quant::quantize_tensor(ty, &weights, cols).expect("encodes"),
+            )
+        })
+        .collect();
+        for ty in [TensorType::Q4K, TensorType::Q6K] {
+            // Random bytes with finite f16 super-block scales (byte 0x3C: 1.0 ≤ |d| < 2).
+            let mut bytes: Vec<u8> = (0..ty.tensor_bytes(&[256, 3]).unwrap_or(0))
+                .map(|_| rng.random())
+                .collect();
+            for b in bytes.chunks_exact_mut(ty.block_bytes() as usize) {
+                let d_offsets: &[usize] = if ty == TensorType::Q4K {
+                    &[1, 3]
+                } else {
+                    &[209]
+                };
+                for &o in d_offsets {
+                    b[o] = 0x3C;
+                }
+            }
+            blocks.push((ty, bytes));
+        }
+        for (ty, bytes) in &blocks {
+            let w = WeightView::new(*ty, cols, rows, bytes, 0.5).expect("valid");
+            let mut batch = vec![0f32; tokens * 2];
+            k.float_gemm(&w, &x, 1..3, &mut batch).expect("shapes");
+            for (t, x) in x.chunks(cols).enumerate() {
+                let mut single = [0f32; 2];
+                k.float_gemv(&w, x, 1..3, &mut single).expect("shapes");
+                assert_eq!(single, batch[t * 2..][..2], "{ty}");
+                for (i, r) in (1..3).enumerate() {
+                    let mut row = vec![0f32; cols];
+                    quant::dequantize_row(*ty, w.row(r), &mut row).expect("decodes");
+                    let mut sum = 0f32;
+                    for (a, b) in row.iter().zip(x) {
+                        sum += a * b;
+                    }
+                    assert_eq!(single[i], sum * 0.5, "{ty}");
+                    assert!(single[i].is_finite());
+                }
+            }
+        }
+    }
+}
