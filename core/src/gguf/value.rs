@@ -7,31 +7,31 @@ use super::GgufError;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValueType {
     /// `uint8` (id 0).
-    U8,
+    U8 = 0,
     /// `int8` (id 1).
-    I8,
+    I8 = 1,
     /// `uint16` (id 2).
-    U16,
+    U16 = 2,
     /// `int16` (id 3).
-    I16,
+    I16 = 3,
     /// `uint32` (id 4).
-    U32,
+    U32 = 4,
     /// `int32` (id 5).
-    I32,
+    I32 = 5,
     /// `float32` (id 6).
-    F32,
+    F32 = 6,
     /// `bool`, one byte 0 or 1 (id 7).
-    Bool,
+    Bool = 7,
     /// `string`: u64 length in bytes, then UTF-8 bytes (id 8).
-    String,
+    String = 8,
     /// `array`: u32 element type, u64 length, then the elements (id 9).
-    Array,
+    Array = 9,
     /// `uint64` (id 10).
-    U64,
+    U64 = 10,
     /// `int64` (id 11).
-    I64,
+    I64 = 11,
     /// `float64` (id 12).
-    F64,
+    F64 = 12,
 }
 
 impl ValueType {
@@ -57,7 +57,7 @@ impl ValueType {
         Self::ALL.get(usize::try_from(id).ok()?).copied()
     }
 
-    /// The id stored in the file.
+    /// The id stored in the file (the discriminant).
     pub fn id(self) -> u32 {
         self as u32
     }
