@@ -1,15 +1,53 @@
 //! The engine's one error type.
 
-/// Every failure the engine reports. Each variant is specific enough for an app to act on.
+use crate::gguf::GgufError;
+use crate::model::ModelError;
+use crate::sampling::SamplingError;
+use crate::tokenizer::TokenizerError;
+
+/// Every failure the engine reports. Each variant is specific enough for an app to act on;
+/// the FFI layer maps them one to one.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An I/O failure on `path`.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file involved.
-        path: std::path::PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+    /// The file is not a valid GGUF container (or cannot be read).
+    #[error("invalid model file: {0}")]
+    Gguf(#[from] GgufError),
+    /// The container is valid but is not a model this engine runs.
+    #[error("unsupported model: {0}")]
+    Model(#[from] ModelError),
+    /// The vocabulary cannot be built, or text/ids cannot be converted.
+    #[error("tokenizer: {0}")]
+    Tokenizer(#[from] TokenizerError),
+    /// Invalid sampling parameters.
+    #[error("sampling: {0}")]
+    Sampling(#[from] SamplingError),
+    /// An option is outside its valid range.
+    #[error("invalid option {name}: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        name: &'static str,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The request has no input (no messages, or empty text).
+    #[error("empty input")]
+    EmptyInput,
+    /// The new input alone is longer than the engine's input limit or the context allows.
+    #[error("prompt too long: {tokens} tokens, the limit is {limit}")]
+    PromptTooLong {
+        /// Tokens of the new input.
+        tokens: usize,
+        /// The limit it exceeds, in tokens.
+        limit: usize,
+    },
+    /// The history plus the new input do not fit in the session's context (and the session's
+    /// overflow policy is to fail).
+    #[error("context full: {needed} tokens needed, the context holds {context}")]
+    ContextFull {
+        /// Tokens the request needs, history included.
+        needed: usize,
+        /// The session's context length, in tokens.
+        context: usize,
     },
 }
 

@@ -16,6 +16,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::gguf::GgufFile;
+
 use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
@@ -67,6 +69,9 @@ pub mod special {
 /// Why a tokenizer could not be built, or could not encode or decode.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
+    /// A `tokenizer.ggml.*` key is missing or mistyped.
+    #[error(transparent)]
+    Gguf(#[from] crate::gguf::GgufError),
     /// `tokenizer.ggml.model` names a tokenizer other than byte-level BPE (`gpt2`).
     #[error("unsupported tokenizer model {0:?}: only \"gpt2\" (byte-level BPE) is supported")]
     UnsupportedModel(String),
@@ -244,6 +249,40 @@ struct HfAddedToken {
 }
 
 impl TokenizerSpec {
+    /// Reads the `tokenizer.ggml.*` keys of a GGUF file. `token_type` defaults to all normal,
+    /// `add_bos_token` to whether a BOS id exists, and the EOT id, when the key is absent, to
+    /// the id of the `<|eot_id|>` token if the vocabulary has one.
+    pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
+        let tokens = file.get_str_array("tokenizer.ggml.tokens")?.to_vec();
+        let token_types = match file.get_i32_array_opt("tokenizer.ggml.token_type")? {
+            Some(types) => types.to_vec(),
+            None => vec![TokenType::Normal as i32; tokens.len()],
+        };
+        let bos = file.get_u32_opt("tokenizer.ggml.bos_token_id")?;
+        let eot = match file.get_u32_opt("tokenizer.ggml.eot_token_id")? {
+            Some(id) => Some(id),
+            None => tokens
+                .iter()
+                .position(|t| t == special::EOT_ID)
+                .and_then(|i| u32::try_from(i).ok()),
+        };
+        Ok(TokenizerSpec {
+            model: file.get_str("tokenizer.ggml.model")?.to_owned(),
+            pre: file.get_str_opt("tokenizer.ggml.pre")?.map(str::to_owned),
+            tokens,
+            token_types,
+            merges: file
+                .get_str_array_opt("tokenizer.ggml.merges")?
+                .map_or_else(Vec::new, <[String]>::to_vec),
+            bos,
+            eos: file.get_u32_opt("tokenizer.ggml.eos_token_id")?,
+            eot,
+            add_bos: file
+                .get_bool_opt("tokenizer.ggml.add_bos_token")?
+                .unwrap_or(bos.is_some()),
+        })
+    }
+
     /// Reads an HF `tokenizer.json` of the Llama-3 kind (byte-level BPE with Llama-3's
     /// pre-tokenizer regex): vocabulary in id order, merges, added tokens as control tokens
     /// (type 3; user-defined, type 4, when not marked special), BOS / EOS / EOT found by

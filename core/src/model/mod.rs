@@ -1,1 +1,152 @@
-//! (under construction)
+//! The BitNet model: configuration from GGUF metadata, weights as views into the mapped file,
+//! the forward pass and the KV cache.
+
+mod config;
+mod forward;
+mod kv_cache;
+mod weights;
+
+pub use weights::Matrix;
+
+use std::sync::Arc;
+
+pub use config::{Arch, FfnActivation, ModelConfig};
+pub use forward::{LogitsFor, Scratch};
+pub use kv_cache::KvCache;
+
+use crate::gguf::{GgufError, GgufFile};
+use crate::kernels::{KernelError, Kernels};
+use crate::quant::QuantError;
+use forward::Rope;
+use weights::Weights;
+
+/// Why a file could not be used as a BitNet model, or a forward pass could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The container itself is invalid, or a required metadata key is missing or mistyped.
+    #[error(transparent)]
+    Gguf(#[from] GgufError),
+    /// `general.architecture` names a graph this engine does not run.
+    #[error("unsupported architecture {0:?} (expected bitnet, bitnet-b1.58 or bitnet-25)")]
+    UnsupportedArch(String),
+    /// A hyper-parameter is out of range or inconsistent.
+    #[error("invalid model configuration: {0}")]
+    BadConfig(String),
+    /// A tensor the graph needs is absent.
+    #[error("missing tensor {0}")]
+    MissingTensor(String),
+    /// A tensor has the wrong shape, format or contents.
+    #[error("tensor {name}: {reason}")]
+    BadTensor {
+        /// Tensor name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A tensor's bytes cannot be decoded.
+    #[error(transparent)]
+    Quant(#[from] QuantError),
+    /// A kernel was called with inconsistent shapes (a bug: shapes are checked at load).
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// A token id outside the vocabulary was fed to the model.
+    #[error("token id {token} is outside the vocabulary of {vocab_size}")]
+    InvalidToken {
+        /// The offending id.
+        token: u32,
+        /// Vocabulary size.
+        vocab_size: usize,
+    },
+    /// The KV cache cannot hold the batch.
+    #[error("context full: {needed} tokens needed, the cache holds {capacity}")]
+    ContextFull {
+        /// Positions the batch would need, in tokens.
+        needed: usize,
+        /// Positions the cache holds, in tokens.
+        capacity: usize,
+    },
+}
+
+/// A loaded model: configuration, the mapped file, and weight locations inside it.
+#[derive(Debug)]
+pub struct Model {
+    file: Arc<GgufFile>,
+    config: ModelConfig,
+    weights: Weights,
+    kernels: &'static Kernels,
+    rope: Rope,
+    /// Whether any projection is ternary (else activations are never quantised).
+    has_ternary: bool,
+}
+
+impl Model {
+    /// Builds the model from a validated file; every tensor's shape and format is checked here
+    /// so the forward pass cannot fail on the file's account.
+    pub fn load(file: Arc<GgufFile>, kernels: &'static Kernels) -> Result<Self, ModelError> {
+        let vocab_size = Weights::vocab_size(&file)?;
+        let config = ModelConfig::from_gguf(&file, vocab_size)?;
+        let weights = Weights::load(&file, &config)?;
+        let has_ternary = weights.layers.iter().any(|l| {
+            [
+                &l.attn_q,
+                &l.attn_k,
+                &l.attn_v,
+                &l.attn_output,
+                &l.ffn_gate,
+                &l.ffn_up,
+                &l.ffn_down,
+            ]
+            .iter()
+            .any(|m| m.ty.is_ternary())
+        });
+        let rope = Rope::new(config.head_dim, config.rope_dims, config.rope_base);
+        Ok(Model {
+            file,
+            config,
+            weights,
+            kernels,
+            rope,
+            has_ternary,
+        })
+    }
+
+    /// The hyper-parameters.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// The mapped file the weights live in.
+    pub fn file(&self) -> &GgufFile {
+        &self.file
+    }
+
+    /// The kernel set the forward pass calls.
+    pub fn kernels(&self) -> &'static Kernels {
+        self.kernels
+    }
+
+    /// Bytes of weights one decoded token reads: every projection plus the output head
+    /// (the embedding contributes one row).
+    pub fn weight_bytes_per_token(&self) -> usize {
+        let w = &self.weights;
+        let layers: usize = w
+            .layers
+            .iter()
+            .map(|l| {
+                [
+                    &l.attn_q,
+                    &l.attn_k,
+                    &l.attn_v,
+                    &l.attn_output,
+                    &l.ffn_gate,
+                    &l.ffn_up,
+                    &l.ffn_down,
+                ]
+                .iter()
+                .map(|m| m.byte_len())
+                .sum::<usize>()
+            })
+            .sum();
+        layers + w.output.byte_len() + w.token_embd.byte_len() / self.config.vocab_size
+    }
+}

@@ -1,0 +1,363 @@
+//! One conversation: its history, KV cache and the generation loop.
+//!
+//! Each request renders the whole history plus the new input, tokenizes it, and reuses the
+//! longest prefix already in the KV cache. A turn after any earlier one (finished, stopped or
+//! cancelled) therefore sees exactly the tokens a fresh session fed the same history would,
+//! and — the forward pass being batch-invariant — computes the same logits.
+
+use std::time::Instant;
+
+use super::stop::StopFilter;
+use super::{
+    Engine, Event, FinishReason, Generation, GenerationOptions, GenerationStats, Input, Sink,
+};
+use crate::chat::{Message, Role};
+use crate::model::{KvCache, LogitsFor, Scratch};
+use crate::sampling::Sampler;
+use crate::tokenizer::StreamDecoder;
+use crate::{Error, Result};
+
+/// Prompt tokens evaluated per forward call during prefill (bounds scratch memory).
+const PREFILL_BATCH: usize = 64;
+
+/// What to do when a request does not fit in the context together with the whole history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OverflowPolicy {
+    /// Fail with [`Error::ContextFull`]; the session is left unchanged.
+    #[default]
+    Error,
+    /// Drop the oldest turns (system messages are kept) until the request fits.
+    DropOldestTurns,
+}
+
+/// Per-session settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Context length in tokens; 0 = the model's training context, capped at the engine's
+    /// `max_input_tokens + max_output_tokens`.
+    pub context_length: usize,
+    /// What to do when the history outgrows the context.
+    pub overflow: OverflowPolicy,
+}
+
+/// One piece of a session's history.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Segment {
+    /// A chat message, formatted with the chat template.
+    Message(Message),
+    /// Raw text, used as is.
+    Text(String),
+}
+
+/// A conversation: history, KV cache and buffers. Cancel a running generation through
+/// [`GenerationOptions::cancel`] from another thread.
+#[derive(Debug)]
+pub struct Session {
+    engine: Engine,
+    overflow: OverflowPolicy,
+    history: Vec<Segment>,
+    kv: KvCache,
+    /// Tokens whose keys and values are in `kv`, in order.
+    cached: Vec<u32>,
+    scratch: Scratch,
+    logits: Vec<f32>,
+}
+
+impl Session {
+    pub(super) fn new(engine: Engine, config: SessionConfig) -> Result<Session> {
+        let limits = engine.config().max_input_tokens + engine.config().max_output_tokens;
+        let ctx = match config.context_length {
+            0 => engine.model().config().n_ctx_train.min(limits),
+            n => n,
+        };
+        if ctx < 2 {
+            return Err(Error::InvalidOption {
+                name: "context_length",
+                reason: format!("{ctx} tokens cannot hold a prompt and a reply"),
+            });
+        }
+        let kv = KvCache::new(engine.model().config(), ctx);
+        Ok(Session {
+            engine,
+            overflow: config.overflow,
+            history: Vec::new(),
+            kv,
+            cached: Vec::new(),
+            scratch: Scratch::default(),
+            logits: Vec::new(),
+        })
+    }
+
+    /// The conversation so far.
+    pub fn history(&self) -> &[Segment] {
+        &self.history
+    }
+
+    /// Context length in tokens.
+    pub fn context_length(&self) -> usize {
+        self.kv.capacity()
+    }
+
+    /// Tokens currently held in the KV cache.
+    pub fn cached_tokens(&self) -> usize {
+        self.kv.len()
+    }
+
+    /// Forgets the history and the cache.
+    pub fn reset(&mut self) {
+        self.history.clear();
+        self.cached.clear();
+        self.kv.truncate(0);
+    }
+
+    /// Adds `input` to the conversation and generates a reply, streaming its text to `sink`.
+    ///
+    /// On success the input and the reply (possibly partial: cancelled, stopped, limited) are
+    /// part of the history. On error the session is unchanged.
+    pub fn generate(
+        &mut self,
+        input: Input,
+        options: &GenerationOptions,
+        sink: &mut dyn Sink,
+    ) -> Result<Generation> {
+        let started = Instant::now();
+        let engine = self.engine.clone();
+        let limits = engine.config();
+        if options.max_tokens == 0 || options.max_tokens > limits.max_output_tokens {
+            return Err(Error::InvalidOption {
+                name: "max_tokens",
+                reason: format!(
+                    "{} is outside 1..={}",
+                    options.max_tokens, limits.max_output_tokens
+                ),
+            });
+        }
+        let mut sampler = Sampler::new(options.sampling.clone())?;
+        let (new, chat) = match input {
+            Input::Chat(messages) if !messages.is_empty() => {
+                (messages.into_iter().map(Segment::Message).collect(), true)
+            }
+            Input::Text(text) if !text.is_empty() => (vec![Segment::Text(text)], false),
+            _ => return Err(Error::EmptyInput),
+        };
+        let tokenizer = engine.tokenizer();
+        let input_tokens = tokenizer.encode(&self.render(&new, false), false)?.len();
+        let ctx = self.kv.capacity();
+        let input_limit = limits.max_input_tokens.min(ctx - 1);
+        if input_tokens > input_limit {
+            return Err(Error::PromptTooLong {
+                tokens: input_tokens,
+                limit: input_limit,
+            });
+        }
+
+        let n_new = new.len();
+        let mut history = self.history.clone();
+        history.extend(new);
+        let mut prompt = self.tokenize(&history, chat)?;
+        while prompt.len() >= ctx {
+            if self.overflow == OverflowPolicy::Error || !drop_oldest_turn(&mut history, n_new) {
+                return Err(Error::ContextFull {
+                    needed: prompt.len() + 1,
+                    context: ctx,
+                });
+            }
+            prompt = self.tokenize(&history, chat)?;
+        }
+
+        // Reuse the cached prefix; at least the last prompt token is evaluated for its logits.
+        let reuse = common_prefix(&self.cached, &prompt).min(prompt.len() - 1);
+        self.kv.truncate(reuse);
+        self.cached.truncate(reuse);
+        let cancelled = || options.cancel.as_ref().is_some_and(|c| c.is_cancelled());
+
+        let model = engine.model();
+        let prefill_started = Instant::now();
+        let mut finish = None;
+        for chunk in prompt[reuse..].chunks(PREFILL_BATCH) {
+            if cancelled() {
+                finish = Some(FinishReason::Cancelled);
+                break;
+            }
+            model.forward(
+                chunk,
+                &mut self.kv,
+                &mut self.scratch,
+                LogitsFor::Last,
+                &mut self.logits,
+            )?;
+            self.cached.extend_from_slice(chunk);
+        }
+        let prefill_s = prefill_started.elapsed().as_secs_f64();
+
+        let mut decoder = StreamDecoder::new();
+        let mut filter = StopFilter::new(&options.stop);
+        let mut text = String::new();
+        let mut emit = |piece: &str, text: &mut String| {
+            if !piece.is_empty() {
+                sink.on_event(Event::Text(piece));
+                text.push_str(piece);
+            }
+        };
+        let mut tokens = Vec::new();
+        let mut recent = prompt.clone();
+        let mut first_token_at = None;
+        let finish = match finish {
+            Some(reason) => reason,
+            None => loop {
+                if cancelled() {
+                    break FinishReason::Cancelled;
+                }
+                let token = sampler.sample(&self.logits, &recent)?;
+                first_token_at.get_or_insert_with(Instant::now);
+                tokens.push(token);
+                recent.push(token);
+                if tokenizer.is_end_of_generation(token) {
+                    break FinishReason::EndOfText;
+                }
+                if let Some(piece) = decoder.push(tokenizer, token)? {
+                    let out = filter.push(&piece);
+                    emit(&out.release, &mut text);
+                    if out.stopped {
+                        break FinishReason::StopString;
+                    }
+                }
+                if tokens.len() == options.max_tokens {
+                    break FinishReason::MaxTokens;
+                }
+                if cancelled() {
+                    break FinishReason::Cancelled;
+                }
+                if self.kv.len() == ctx {
+                    break FinishReason::ContextFull;
+                }
+                model.forward(
+                    &[token],
+                    &mut self.kv,
+                    &mut self.scratch,
+                    LogitsFor::Last,
+                    &mut self.logits,
+                )?;
+                self.cached.push(token);
+            },
+        };
+        if finish != FinishReason::StopString {
+            let out = filter.push(&decoder.finish());
+            emit(&out.release, &mut text);
+            if !out.stopped {
+                emit(&filter.finish(), &mut text);
+            }
+        }
+
+        history.push(if chat {
+            Segment::Message(Message {
+                role: Role::Assistant,
+                content: text.clone(),
+            })
+        } else {
+            Segment::Text(text.clone())
+        });
+        self.history = history;
+
+        let now = Instant::now();
+        let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
+        let decode_s = first_token_at.map_or(0.0, |t| (now - t).as_secs_f64());
+        let per_s = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        Ok(Generation {
+            stats: GenerationStats {
+                prompt_tokens: prompt.len(),
+                cached_tokens: reuse,
+                generated_tokens: tokens.len(),
+                time_to_first_token_ms: first_token_at.map_or(0.0, |t| ms(started, t)),
+                prefill_tokens_per_s: per_s(prompt.len() - reuse, prefill_s),
+                decode_tokens_per_s: per_s(tokens.len().saturating_sub(1), decode_s),
+                total_ms: ms(started, now),
+            },
+            text,
+            tokens,
+            finish_reason: finish,
+        })
+    }
+
+    /// The text of `segments` (with the generation prompt when `chat`).
+    fn render(&self, segments: &[Segment], chat: bool) -> String {
+        let template = self.engine.chat_template();
+        let mut text: String = segments
+            .iter()
+            .map(|s| match s {
+                Segment::Message(m) => template.render_message(m),
+                Segment::Text(t) => t.clone(),
+            })
+            .collect();
+        if chat {
+            text.push_str(template.generation_prompt());
+        }
+        text
+    }
+
+    /// The whole prompt for `history`, with BOS when the vocabulary asks for it.
+    fn tokenize(&self, history: &[Segment], chat: bool) -> Result<Vec<u32>> {
+        let tokenizer = self.engine.tokenizer();
+        Ok(tokenizer.encode(&self.render(history, chat), tokenizer.add_bos())?)
+    }
+}
+
+/// Length of the common prefix of `a` and `b`.
+fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
+/// Removes the oldest turn before the last `keep` segments: the first non-system segment and
+/// everything up to the next user message (or raw text). False when nothing can go.
+fn drop_oldest_turn(history: &mut Vec<Segment>, keep: usize) -> bool {
+    let droppable = history.len() - keep;
+    let is_system = |s: &Segment| matches!(s, Segment::Message(m) if m.role == Role::System);
+    let Some(first) = history[..droppable].iter().position(|s| !is_system(s)) else {
+        return false;
+    };
+    let starts_turn = |s: &Segment| {
+        matches!(s, Segment::Text(_)) || matches!(s, Segment::Message(m) if m.role == Role::User)
+    };
+    let end = history[first + 1..droppable]
+        .iter()
+        .position(starts_turn)
+        .map_or(droppable, |i| first + 1 + i);
+    history.drain(first..end);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(role: Role, content: &str) -> Segment {
+        Segment::Message(Message {
+            role,
+            content: content.into(),
+        })
+    }
+
+    #[test]
+    fn dropping_keeps_system_and_the_new_input() {
+        let mut h = vec![
+            msg(Role::System, "sys"),
+            msg(Role::User, "u1"),
+            msg(Role::Assistant, "a1"),
+            msg(Role::User, "u2"),
+            msg(Role::Assistant, "a2"),
+            msg(Role::User, "u3"),
+        ];
+        assert!(drop_oldest_turn(&mut h, 1));
+        assert_eq!(h[0], msg(Role::System, "sys"));
+        assert_eq!(h[1], msg(Role::User, "u2"));
+        assert!(drop_oldest_turn(&mut h, 1));
+        assert_eq!(h, vec![msg(Role::System, "sys"), msg(Role::User, "u3")]);
+        assert!(!drop_oldest_turn(&mut h, 1));
+    }
+
+    #[test]
+    fn common_prefix_counts_equal_leading_tokens() {
+        assert_eq!(common_prefix(&[1, 2, 3], &[1, 2, 4, 5]), 2);
+        assert_eq!(common_prefix(&[], &[1]), 0);
+    }
+}

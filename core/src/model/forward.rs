@@ -1,0 +1,360 @@
+//! The BitNet forward pass (spec §4) over a batch of consecutive tokens.
+//!
+//! Every step is per token except attention, which reads only the KV cache, so a token's
+//! result does not depend on how the tokens were batched: prefilling a prompt in one batch or
+//! token by token gives bit-identical logits (the kernel table guarantees GEMM == GEMV).
+
+use half::f16;
+
+use super::weights::Matrix;
+use super::{FfnActivation, KvCache, Model, ModelError};
+use crate::kernels::QuantActs;
+
+/// Which positions of a batch get logits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogitsFor {
+    /// Only the last token of the batch (generation).
+    Last,
+    /// Every token of the batch (reference comparisons).
+    All,
+}
+
+/// Reusable buffers for one forward pass; grown on demand, never shrunk.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    x: Vec<f32>,
+    xn: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    attn: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    proj: Vec<f32>,
+    scores: Vec<f32>,
+    acts: Vec<QuantActs>,
+}
+
+impl Model {
+    /// Evaluates `tokens` at positions `kv.len()..kv.len() + tokens.len()`, appends their keys
+    /// and values to `kv`, and writes logits into `logits` (`vocab_size` floats per token that
+    /// `which` selects, token-major).
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        kv: &mut KvCache,
+        scratch: &mut Scratch,
+        which: LogitsFor,
+        logits: &mut Vec<f32>,
+    ) -> Result<(), ModelError> {
+        let cfg = &self.config;
+        let n = tokens.len();
+        let start = kv.len();
+        if start + n > kv.capacity() {
+            return Err(ModelError::ContextFull {
+                needed: start + n,
+                capacity: kv.capacity(),
+            });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+            return Err(ModelError::InvalidToken {
+                token: bad,
+                vocab_size: cfg.vocab_size,
+            });
+        }
+        let (embd, kv_dim, ff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
+        let s = scratch;
+        resize(&mut s.x, n * embd);
+        resize(&mut s.xn, n * embd);
+        resize(&mut s.q, n * embd);
+        resize(&mut s.k, n * kv_dim);
+        resize(&mut s.v, n * kv_dim);
+        resize(&mut s.attn, n * embd);
+        resize(&mut s.gate, n * ff);
+        resize(&mut s.up, n * ff);
+        resize(&mut s.proj, n * embd);
+        resize(&mut s.scores, start + n);
+        if s.acts.len() < n {
+            s.acts.resize_with(n, QuantActs::default);
+        }
+
+        let bytes = self.file.bytes();
+        let embd_view = self.weights.token_embd.view(bytes)?;
+        for (t, &tok) in tokens.iter().enumerate() {
+            embd_view.dequantize_row(tok as usize, &mut s.x[t * embd..(t + 1) * embd])?;
+        }
+
+        for (l, layer) in self.weights.layers.iter().enumerate() {
+            // Attention block.
+            rms_norm_rows(&s.x, &layer.attn_norm, cfg.rms_eps, &mut s.xn);
+            self.quantize_rows(&s.xn, embd, &mut s.acts[..n]);
+            self.linear(&layer.attn_q, &s.xn, &s.acts[..n], &mut s.q)?;
+            self.linear(&layer.attn_k, &s.xn, &s.acts[..n], &mut s.k)?;
+            self.linear(&layer.attn_v, &s.xn, &s.acts[..n], &mut s.v)?;
+            for t in 0..n {
+                let pos = start + t;
+                let q = &mut s.q[t * embd..(t + 1) * embd];
+                let k = &mut s.k[t * kv_dim..(t + 1) * kv_dim];
+                self.rope.apply(q, pos);
+                self.rope.apply(k, pos);
+                kv.store(l, pos, k, &s.v[t * kv_dim..(t + 1) * kv_dim]);
+            }
+            for t in 0..n {
+                let pos = start + t;
+                self.attend(
+                    &s.q[t * embd..(t + 1) * embd],
+                    kv.keys(l, pos + 1),
+                    kv.values(l, pos + 1),
+                    &mut s.scores[..pos + 1],
+                    &mut s.attn[t * embd..(t + 1) * embd],
+                );
+            }
+            rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
+            self.quantize_rows(&s.attn, embd, &mut s.acts[..n]);
+            self.linear(&layer.attn_output, &s.attn, &s.acts[..n], &mut s.proj)?;
+            add_in_place(&mut s.x, &s.proj);
+
+            // Feed-forward block.
+            rms_norm_rows(&s.x, &layer.ffn_norm, cfg.rms_eps, &mut s.xn);
+            self.quantize_rows(&s.xn, embd, &mut s.acts[..n]);
+            self.linear(&layer.ffn_gate, &s.xn, &s.acts[..n], &mut s.gate)?;
+            self.linear(&layer.ffn_up, &s.xn, &s.acts[..n], &mut s.up)?;
+            gated_activation(cfg.arch.ffn_activation(), &mut s.gate, &s.up);
+            rms_norm_rows_in_place(&mut s.gate, &layer.ffn_sub_norm, cfg.rms_eps);
+            self.quantize_rows(&s.gate, ff, &mut s.acts[..n]);
+            self.linear(&layer.ffn_down, &s.gate, &s.acts[..n], &mut s.proj)?;
+            add_in_place(&mut s.x, &s.proj);
+        }
+        kv.set_len(start + n);
+
+        // Output head on the selected rows only.
+        let first = match which {
+            LogitsFor::Last => n - 1,
+            LogitsFor::All => 0,
+        };
+        let rows = n - first;
+        rms_norm_rows(
+            &s.x[first * embd..n * embd],
+            &self.weights.output_norm,
+            cfg.rms_eps,
+            &mut s.xn[..rows * embd],
+        );
+        logits.clear();
+        logits.resize(rows * cfg.vocab_size, 0.0);
+        let head = self.weights.output.view(bytes)?;
+        self.kernels
+            .float_gemm(&head, &s.xn[..rows * embd], 0..head.rows(), logits)?;
+        Ok(())
+    }
+
+    /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls that read it.
+    fn quantize_rows(&self, x: &[f32], width: usize, acts: &mut [QuantActs]) {
+        if !self.has_ternary {
+            return;
+        }
+        for (row, a) in x.chunks_exact(width).zip(acts) {
+            self.kernels.quantize_acts(row, a);
+        }
+    }
+
+    /// `out[t] = W · input[t]` for every token of the batch: int8 × ternary for ternary
+    /// formats (activations already quantised in `acts`), f32 otherwise.
+    fn linear(
+        &self,
+        w: &Matrix,
+        input: &[f32],
+        acts: &[QuantActs],
+        out: &mut [f32],
+    ) -> Result<(), ModelError> {
+        let view = w.view(self.file.bytes())?;
+        let out = &mut out[..acts.len() * w.rows];
+        if w.ty.is_ternary() {
+            self.kernels.ternary_gemm(&view, acts, 0..w.rows, out)?;
+        } else {
+            let input = &input[..acts.len() * w.cols];
+            self.kernels.float_gemm(&view, input, 0..w.rows, out)?;
+        }
+        Ok(())
+    }
+
+    /// Causal GQA attention of one token's queries `q` (all heads) over cached positions
+    /// `0..scores.len()`; writes the concatenated head outputs to `out`.
+    fn attend(&self, q: &[f32], keys: &[u16], values: &[u16], scores: &mut [f32], out: &mut [f32]) {
+        let cfg = &self.config;
+        let (hd, kv_dim) = (cfg.head_dim, cfg.kv_dim());
+        let group = cfg.n_head / cfg.n_head_kv;
+        let scale = 1.0 / (hd as f32).sqrt();
+        for h in 0..cfg.n_head {
+            let qh = &q[h * hd..(h + 1) * hd];
+            let kv_off = (h / group) * hd;
+            for (j, score) in scores.iter_mut().enumerate() {
+                let k = &keys[j * kv_dim + kv_off..j * kv_dim + kv_off + hd];
+                let dot: f32 = qh
+                    .iter()
+                    .zip(k)
+                    .map(|(&a, &b)| a * f16::from_bits(b).to_f32())
+                    .sum();
+                *score = dot * scale;
+            }
+            softmax_in_place(scores);
+            let oh = &mut out[h * hd..(h + 1) * hd];
+            oh.fill(0.0);
+            for (j, &p) in scores.iter().enumerate() {
+                let v = &values[j * kv_dim + kv_off..j * kv_dim + kv_off + hd];
+                for (o, &b) in oh.iter_mut().zip(v) {
+                    *o += p * f16::from_bits(b).to_f32();
+                }
+            }
+        }
+    }
+}
+
+fn resize(buf: &mut Vec<f32>, len: usize) {
+    buf.resize(len, 0.0);
+}
+
+/// `out_row = x_row / rms(x_row) * weight` for each row (sum of squares in f64).
+fn rms_norm_rows(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
+    let width = weight.len();
+    for (row, out_row) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
+        let scale = rms_scale(row, eps);
+        for ((o, &v), &w) in out_row.iter_mut().zip(row).zip(weight) {
+            *o = v * scale * w;
+        }
+    }
+}
+
+fn rms_norm_rows_in_place(x: &mut [f32], weight: &[f32], eps: f32) {
+    for row in x.chunks_exact_mut(weight.len()) {
+        let scale = rms_scale(row, eps);
+        for (v, &w) in row.iter_mut().zip(weight) {
+            *v = *v * scale * w;
+        }
+    }
+}
+
+fn rms_scale(row: &[f32], eps: f32) -> f32 {
+    let sum_sq: f64 = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    let mean = (sum_sq / row.len() as f64) as f32;
+    1.0 / (mean + eps).sqrt()
+}
+
+fn add_in_place(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// `gate = act(gate) * up`, elementwise.
+fn gated_activation(act: FfnActivation, gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let a = match act {
+            FfnActivation::Silu => *g / (1.0 + (-*g).exp()),
+            FfnActivation::ReluSquared => {
+                let r = g.max(0.0);
+                r * r
+            }
+        };
+        *g = a * u;
+    }
+}
+
+/// Numerically stable softmax (max subtracted, sum in f64).
+fn softmax_in_place(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0f64;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += f64::from(*v);
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// NEOX-style rotary embedding: dimension `i` pairs with `i + rope_dims / 2` in each head.
+#[derive(Debug)]
+pub(super) struct Rope {
+    head_dim: usize,
+    rope_dims: usize,
+    /// `base^(-2i / rope_dims)` for `i` in `0..rope_dims / 2`.
+    inv_freq: Vec<f64>,
+}
+
+impl Rope {
+    pub(super) fn new(head_dim: usize, rope_dims: usize, base: f32) -> Self {
+        let half = rope_dims / 2;
+        let inv_freq = (0..half)
+            .map(|i| f64::from(base).powf(-2.0 * i as f64 / rope_dims as f64))
+            .collect();
+        Rope {
+            head_dim,
+            rope_dims,
+            inv_freq,
+        }
+    }
+
+    /// Rotates every head of `x` (heads of `head_dim` back to back) for position `pos`.
+    fn apply(&self, x: &mut [f32], pos: usize) {
+        let half = self.rope_dims / 2;
+        for head in x.chunks_exact_mut(self.head_dim) {
+            for (i, &f) in self.inv_freq.iter().enumerate() {
+                let theta = pos as f64 * f;
+                let (sin, cos) = (theta.sin() as f32, theta.cos() as f32);
+                let (a, b) = (head[i], head[i + half]);
+                head[i] = a * cos - b * sin;
+                head[i + half] = a * sin + b * cos;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_order() {
+        let mut x = [1.0f32, 3.0, 2.0, -100.0];
+        softmax_in_place(&mut x);
+        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(x[1] > x[2] && x[2] > x[0] && x[0] > x[3]);
+    }
+
+    #[test]
+    fn rope_at_position_zero_is_identity_and_preserves_norm() {
+        let rope = Rope::new(8, 8, 10_000.0);
+        let orig: Vec<f32> = (0..16).map(|i| i as f32 * 0.25 - 1.0).collect();
+        let mut x = orig.clone();
+        rope.apply(&mut x, 0);
+        assert_eq!(x, orig);
+        rope.apply(&mut x, 17);
+        let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>();
+        assert!((norm(&x[..8]) - norm(&orig[..8])).abs() < 1e-4);
+        // NEOX pairing: dimension 0 rotates with dimension 4 at the highest frequency.
+        let theta = 17.0f64;
+        let (a, b) = (orig[0], orig[4]);
+        assert!((x[0] - (a * theta.cos() as f32 - b * theta.sin() as f32)).abs() < 1e-5);
+    }
+
+    #[test]
+    fn squared_relu_and_silu_gates() {
+        let mut g = [-2.0f32, 0.5, 3.0];
+        gated_activation(FfnActivation::ReluSquared, &mut g, &[1.0, 2.0, 0.5]);
+        assert_eq!(g, [0.0, 0.5, 4.5]);
+        let mut g = [0.0f32, 1.0];
+        gated_activation(FfnActivation::Silu, &mut g, &[1.0, 1.0]);
+        assert_eq!(g[0], 0.0);
+        assert!((g[1] - 0.731_058_6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rms_norm_matches_definition() {
+        let x = [3.0f32, 4.0];
+        let mut out = [0.0; 2];
+        rms_norm_rows(&x, &[1.0, 2.0], 0.0, &mut out);
+        let rms = (12.5f32).sqrt();
+        assert!((out[0] - 3.0 / rms).abs() < 1e-6 && (out[1] - 8.0 / rms).abs() < 1e-6);
+    }
+}

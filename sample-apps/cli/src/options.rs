@@ -1,0 +1,84 @@
+//! Command-line options shared by the generating commands.
+
+use std::path::PathBuf;
+
+use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
+use bitnet_core::sampling::SamplingParams;
+use clap::Args;
+
+/// The model file and engine settings.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    /// Path of the GGUF model file.
+    pub model: PathBuf,
+    /// Context length in tokens (0 = the model's, capped at 5120).
+    #[arg(long = "ctx", default_value_t = 0)]
+    pub context_length: usize,
+}
+
+impl ModelArgs {
+    /// Loads the engine with default limits.
+    pub fn load(&self) -> anyhow::Result<Engine> {
+        Ok(Engine::load(&self.model, EngineConfig::default())?)
+    }
+
+    /// Session settings from these options.
+    pub fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            context_length: self.context_length,
+            ..SessionConfig::default()
+        }
+    }
+}
+
+/// Sampling and stopping options.
+#[derive(Args, Debug)]
+pub struct SamplingArgs {
+    /// Most tokens to generate.
+    #[arg(short = 'n', long = "max-tokens", default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Keep only the k most likely tokens (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Keep the smallest set of tokens whose probability reaches p (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Drop tokens less likely than min-p times the most likely one (0 = off).
+    #[arg(long, default_value_t = 0.0)]
+    pub min_p: f32,
+    /// Penalty for tokens among the last `--repeat-last-n` (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    /// How many recent tokens the repetition penalty looks at.
+    #[arg(long, default_value_t = 64)]
+    pub repeat_last_n: usize,
+    /// Random seed (same seed, same output).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Stop before this string (repeatable).
+    #[arg(long = "stop")]
+    pub stop: Vec<String>,
+}
+
+impl SamplingArgs {
+    /// Generation options from these flags.
+    pub fn options(&self) -> GenerationOptions {
+        GenerationOptions {
+            max_tokens: self.max_tokens,
+            sampling: SamplingParams {
+                temperature: self.temperature,
+                top_k: self.top_k,
+                top_p: self.top_p,
+                min_p: self.min_p,
+                repetition_penalty: self.repeat_penalty,
+                repeat_last_n: self.repeat_last_n,
+                seed: self.seed,
+            },
+            stop: self.stop.clone(),
+            cancel: None,
+        }
+    }
+}

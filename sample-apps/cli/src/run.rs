@@ -1,0 +1,152 @@
+//! `bitnet generate` and `bitnet chat`: streaming generation to standard output.
+
+use std::io::{self, BufRead, Write};
+use std::sync::{Arc, Mutex};
+
+use bitnet_core::chat::{Message, Role};
+use bitnet_core::engine::{CancelToken, Event, Generation, Input, Session};
+use clap::Args;
+
+use crate::options::{ModelArgs, SamplingArgs};
+
+/// Arguments of `bitnet generate`.
+#[derive(Args, Debug)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The text to continue.
+    #[arg(short, long)]
+    prompt: String,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+}
+
+/// Arguments of `bitnet chat`.
+#[derive(Args, Debug)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// A system prompt that opens the conversation.
+    #[arg(long)]
+    system: Option<String>,
+    #[command(flatten)]
+    sampling: SamplingArgs,
+}
+
+/// Continues `--prompt`, streaming the text to stdout and the statistics to stderr.
+pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    let engine = args.model.load()?;
+    let mut session = engine.session(args.model.session_config())?;
+    let cancel = install_interrupt();
+    let mut options = args.sampling.options();
+    options.cancel = Some(cancel.current());
+    let result = stream(&mut session, Input::Text(args.prompt), &options)?;
+    report(&result);
+    Ok(())
+}
+
+/// Reads user turns from stdin (one per line; `/reset` clears the history) until EOF.
+/// Ctrl-C stops the reply being generated; the conversation continues after it.
+pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
+    let engine = args.model.load()?;
+    let mut session = engine.session(args.model.session_config())?;
+    let cancel = install_interrupt();
+    let mut pending_system = args.system.clone();
+    let stdin = io::stdin();
+    eprint!("> ");
+    for line in stdin.lock().lines() {
+        let line = line?;
+        let text = line.trim_end();
+        if text == "/reset" {
+            session.reset();
+            pending_system = args.system.clone();
+            eprint!("(history cleared)\n> ");
+            continue;
+        }
+        if text.is_empty() {
+            eprint!("> ");
+            continue;
+        }
+        let mut messages = Vec::new();
+        if let Some(system) = pending_system.take() {
+            messages.push(Message {
+                role: Role::System,
+                content: system,
+            });
+        }
+        messages.push(Message {
+            role: Role::User,
+            content: text.to_owned(),
+        });
+        let mut options = args.sampling.options();
+        options.cancel = Some(cancel.renew());
+        let result = stream(&mut session, Input::Chat(messages), &options)?;
+        report(&result);
+        eprint!("> ");
+    }
+    eprintln!();
+    Ok(())
+}
+
+fn stream(
+    session: &mut Session,
+    input: Input,
+    options: &bitnet_core::engine::GenerationOptions,
+) -> anyhow::Result<Generation> {
+    let mut stdout = io::stdout().lock();
+    let mut sink = |event: Event<'_>| {
+        if let Event::Text(piece) = event {
+            // A closed stdout (e.g. `| head`) must not abort the generation.
+            let _ = stdout.write_all(piece.as_bytes());
+            let _ = stdout.flush();
+        }
+    };
+    let result = session.generate(input, options, &mut sink)?;
+    println!();
+    Ok(result)
+}
+
+fn report(g: &Generation) {
+    let s = &g.stats;
+    eprintln!(
+        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s]",
+        g.finish_reason,
+        s.prompt_tokens,
+        s.cached_tokens,
+        s.generated_tokens,
+        s.time_to_first_token_ms,
+        s.prefill_tokens_per_s,
+        s.decode_tokens_per_s
+    );
+}
+
+/// The cancel token Ctrl-C triggers: one per generation, swapped in by `renew`.
+struct Interrupt(Arc<Mutex<CancelToken>>);
+
+impl Interrupt {
+    fn current(&self) -> CancelToken {
+        self.0.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
+    fn renew(&self) -> CancelToken {
+        let token = CancelToken::new();
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = token.clone();
+        }
+        token
+    }
+}
+
+fn install_interrupt() -> Interrupt {
+    let slot = Arc::new(Mutex::new(CancelToken::new()));
+    let handler_slot = Arc::clone(&slot);
+    let installed = ctrlc::set_handler(move || {
+        if let Ok(token) = handler_slot.lock() {
+            token.cancel();
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not cancel generation: {e}");
+    }
+    Interrupt(slot)
+}

