@@ -265,3 +265,24 @@ def write_vocab_only(path: str | Path, vocab: Vocab, cfg: ModelConfig = TINY) ->
     writer.write_tensors_to_file()
     writer.close()
     return path
+
+
+def vocab_from_tokenizer_json(path: str | Path) -> Vocab:
+    """The vocabulary of a Hugging Face byte-level BPE ``tokenizer.json`` (e.g. Llama-3's), as GGUF
+    stores it: ids in order, added special tokens as CONTROL, merges as "left right" strings."""
+    import json
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    model = data["model"]
+    by_id = {i: tok for tok, i in model["vocab"].items()}
+    types = {i: int(TokenType.NORMAL) for i in by_id}
+    for added in data.get("added_tokens", []):
+        by_id[added["id"]] = added["content"]
+        types[added["id"]] = int(TokenType.CONTROL if added.get("special") else TokenType.USER_DEFINED)
+    n = max(by_id) + 1
+    if sorted(by_id) != list(range(n)):
+        raise ValueError(f"{path}: token ids are not contiguous")
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    ids = {tok: i for i, tok in by_id.items()}
+    return Vocab(tokens=[by_id[i] for i in range(n)], token_types=[types[i] for i in range(n)],
+                 merges=merges, bos=ids[BOS_TEXT], eos=ids[EOS_TEXT], eot=ids[EOT_TEXT], pre="llama-bpe")

@@ -190,3 +190,16 @@ def gguf_model(model_dir: Path):
         return path
 
     return build
+
+
+@pytest.fixture(scope="session")
+def synth_model(cli: BitnetCli, model_dir: Path):
+    """``build(arch, fmt, seed) -> Path``: a ``bitnet synth --preset tiny`` file, written once."""
+
+    def build(arch: str, fmt: str, seed: int) -> Path:
+        path = model_dir / f"synth-{arch}-s{seed}-{fmt}.gguf"
+        if not path.exists():
+            cli.synth(path, arch, fmt, seed)
+        return path
+
+    return build

@@ -75,6 +75,19 @@ class GGUFFile:
         """Value of ``<arch>.<key>``, or ``default`` when absent."""
         return self.metadata.get(f"{self.arch}.{key}", default)
 
+    @property
+    def vocab_size(self) -> int:
+        """Number of tokens in ``tokenizer.ggml.tokens``."""
+        return len(self.metadata["tokenizer.ggml.tokens"])
+
+    @property
+    def bos_id(self) -> int:
+        return int(self.metadata["tokenizer.ggml.bos_token_id"])
+
+    @property
+    def context_length(self) -> int:
+        return int(self.arch_key("context_length"))
+
 
 def tensor_nbytes(type_id: int, n_elements: int) -> int:
     """Bytes a tensor of ``n_elements`` occupies in the file."""
