@@ -28,7 +28,6 @@ from gguf.quants import quantize
 
 ARCH_BITNET = "bitnet"
 ARCH_B158 = "bitnet-b1.58"
-ARCHES = (ARCH_BITNET, ARCH_B158)
 
 PROJECTIONS = ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down")
 """Ternary linear layers of one block (each ``blk.N.<name>.weight``)."""

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bitnet_model import PROJECTIONS
 from gguf_raw import GGUFFile, dequantize, read_gguf
 
 SILU_ARCHES = ("bitnet",)
@@ -202,12 +201,3 @@ def forward(model: RefModel, tokens: list[int], quantize_acts: bool = False,
     x = rmsnorm(x, t["output_norm.weight"].astype(dtype), eps)
     return x @ model.head.astype(dtype).T
 
-
-def ternary_weights(model: RefModel) -> dict[str, np.ndarray]:
-    """Every projection's effective weight (stored values times ``.scale``), for format comparisons."""
-    out = {}
-    for layer in range(model.config.n_layer):
-        for proj in PROJECTIONS:
-            name = f"blk.{layer}.{proj}"
-            out[name] = model.tensors[f"{name}.weight"] * np.float32(model.scale(name) or 1.0)
-    return out

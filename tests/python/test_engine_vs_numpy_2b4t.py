@@ -23,7 +23,7 @@ import pytest
 from bitnet_model import ARCH_B158, PROJECTIONS, TINY_B158
 from compare import QUANT_N_SEQS, QUANT_SEQ_LEN, sequence_agreement, token_sequences
 from gguf_raw import dequantize, read_gguf
-from reference import forward, load_model, ternary_weights
+from reference import forward, load_model
 
 SEED = 2
 FLOAT_TOL = 1e-3
