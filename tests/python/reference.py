@@ -166,8 +166,15 @@ def attention(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def forward(model: RefModel, tokens: list[int], quantize_acts: bool = False,
-            act_block: int | None = None, dtype: type = np.float64) -> np.ndarray:
-    """Logits ``[len(tokens), n_vocab]`` for a sequence starting at position 0."""
+            act_block: int | None = None, dtype: type = np.float64, kv_f16: bool | None = None) -> np.ndarray:
+    """Logits ``[len(tokens), n_vocab]`` for a sequence starting at position 0.
+
+    ``kv_f16`` rounds keys (after RoPE) and values to float16, as a KV cache stored in f16 does
+    (the engine's default for ternary models and llama.cpp's default). ``None`` follows
+    ``quantize_acts``: the engine keeps an f32 cache only for float-weight models.
+    """
+    if kv_f16 is None:
+        kv_f16 = quantize_acts
     cfg = model.config
     t = model.tensors
     eps = cfg.rms_eps
@@ -186,6 +193,9 @@ def forward(model: RefModel, tokens: list[int], quantize_acts: bool = False,
         v = linear(h, f"{blk}.attn_v").reshape(len(tokens), cfg.n_head_kv, d)
         q = rope_neox(q, positions, cfg.rope_base, cfg.rope_dims)
         k = rope_neox(k, positions, cfg.rope_base, cfg.rope_dims)
+        if kv_f16:
+            k = k.astype(np.float16).astype(dtype)
+            v = v.astype(np.float16).astype(dtype)
         a = rmsnorm(attention(q, k, v), t[f"{blk}.attn_sub_norm.weight"].astype(dtype), eps)
         x = x + linear(a, f"{blk}.attn_output")
 

@@ -61,7 +61,7 @@ def test_blockwise_quantised_reference_matches_llama_cpp(config_id, fmt, gguf_mo
     path = gguf_model(cfg, seed=1, weight_format=fmt, scale_tensors=scales)
     model = load_model(path)
     seqs = _sequences((QUANT_SEQ_LEN,) * QUANT_N_SEQS)
-    ref = [forward(model, t, quantize_acts=True, act_block=256) for t in seqs]
+    ref = [forward(model, t, quantize_acts=True, act_block=256, kv_f16=False) for t in seqs]
     theirs = [llama.logits(path, t) for t in seqs]
     agreement = sequence_agreement(theirs, ref, tight_abs=FLOAT_TOL)
     gaps.record(f"reference_q8k_vs_llama_cpp[{config_id},{fmt}]", **agreement.numbers())
@@ -77,7 +77,7 @@ def test_per_token_quantised_reference_within_engine_bounds(config_id, fmt, gguf
     path = gguf_model(cfg, seed=1, weight_format=fmt, scale_tensors=scales)
     model = load_model(path)
     seqs = _sequences(QUANT_SEQ_LENGTHS)
-    ref = np.concatenate([forward(model, t, quantize_acts=True) for t in seqs])
+    ref = np.concatenate([forward(model, t, quantize_acts=True, kv_f16=False) for t in seqs])
     theirs = np.concatenate([llama.logits(path, t) for t in seqs])
     rel, top1 = relative_l2(ref, theirs), top1_agreement(ref, theirs)
     gaps.record(f"reference_per_token_vs_llama_cpp[{config_id},{fmt}]", rel_l2=rel, top1=top1,

@@ -14,7 +14,7 @@ pub use session::{Session, SessionConfig};
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
 use crate::kernels::Kernels;
-use crate::model::{KvCache, LogitsFor, Model, Scratch};
+use crate::model::{KvCache, KvPrecision, LogitsFor, Model, Scratch};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::{Error, Result};
@@ -26,6 +26,9 @@ pub struct EngineConfig {
     pub max_input_tokens: usize,
     /// Largest `max_tokens` a request may ask for, in tokens (default 1024).
     pub max_output_tokens: usize,
+    /// KV cache precision; `None` = the model's default
+    /// ([`Model::default_kv_precision`]: F16 for ternary models).
+    pub kv_precision: Option<KvPrecision>,
 }
 
 impl Default for EngineConfig {
@@ -33,6 +36,7 @@ impl Default for EngineConfig {
         EngineConfig {
             max_input_tokens: 4096,
             max_output_tokens: 1024,
+            kv_precision: None,
         }
     }
 }
@@ -116,6 +120,14 @@ impl Engine {
         &self.inner.config
     }
 
+    /// The KV cache precision sessions of this engine use.
+    pub fn kv_precision(&self) -> KvPrecision {
+        self.inner
+            .config
+            .kv_precision
+            .unwrap_or_else(|| self.model().default_kv_precision())
+    }
+
     /// Runs `tokens` from an empty context and returns logits (`vocab_size` floats per selected
     /// position, token-major). For reference comparisons and tools; sessions are for chatting.
     pub fn evaluate(&self, tokens: &[u32], which: LogitsFor) -> Result<Vec<f32>> {
@@ -123,7 +135,7 @@ impl Engine {
             return Err(Error::EmptyInput);
         }
         let model = self.model();
-        let mut kv = KvCache::new(model.config(), tokens.len());
+        let mut kv = KvCache::new(model.config(), tokens.len(), self.kv_precision());
         let mut logits = Vec::new();
         model.forward(tokens, &mut kv, &mut Scratch::default(), which, &mut logits)?;
         Ok(logits)

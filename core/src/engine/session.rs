@@ -76,7 +76,7 @@ impl Session {
                 reason: format!("{ctx} tokens cannot hold a prompt and a reply"),
             });
         }
-        let kv = KvCache::new(engine.model().config(), ctx);
+        let kv = KvCache::new(engine.model().config(), ctx, engine.kv_precision());
         Ok(Session {
             engine,
             overflow: config.overflow,

@@ -4,8 +4,7 @@
 //! result does not depend on how the tokens were batched: prefilling a prompt in one batch or
 //! token by token gives bit-identical logits (the kernel table guarantees GEMM == GEMV).
 
-use half::f16;
-
+use super::kv_cache::{KvElem, LayerKv};
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
 use crate::kernels::QuantActs;
@@ -101,13 +100,13 @@ impl Model {
             }
             for t in 0..n {
                 let pos = start + t;
-                self.attend(
-                    &s.q[t * embd..(t + 1) * embd],
-                    kv.keys(l, pos + 1),
-                    kv.values(l, pos + 1),
-                    &mut s.scores[..pos + 1],
-                    &mut s.attn[t * embd..(t + 1) * embd],
-                );
+                let q = &s.q[t * embd..(t + 1) * embd];
+                let scores = &mut s.scores[..pos + 1];
+                let out = &mut s.attn[t * embd..(t + 1) * embd];
+                match kv.layer(l, pos + 1) {
+                    LayerKv::F16(k, v) => self.attend(q, k, v, scores, out),
+                    LayerKv::F32(k, v) => self.attend(q, k, v, scores, out),
+                }
             }
             rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
             self.quantize_rows(&s.attn, embd, &mut s.acts[..n]);
@@ -179,7 +178,14 @@ impl Model {
 
     /// Causal GQA attention of one token's queries `q` (all heads) over cached positions
     /// `0..scores.len()`; writes the concatenated head outputs to `out`.
-    fn attend(&self, q: &[f32], keys: &[u16], values: &[u16], scores: &mut [f32], out: &mut [f32]) {
+    fn attend<T: KvElem>(
+        &self,
+        q: &[f32],
+        keys: &[T],
+        values: &[T],
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) {
         let cfg = &self.config;
         let (hd, kv_dim) = (cfg.head_dim, cfg.kv_dim());
         let group = cfg.n_head / cfg.n_head_kv;
@@ -189,11 +195,7 @@ impl Model {
             let kv_off = (h / group) * hd;
             for (j, score) in scores.iter_mut().enumerate() {
                 let k = &keys[j * kv_dim + kv_off..j * kv_dim + kv_off + hd];
-                let dot: f32 = qh
-                    .iter()
-                    .zip(k)
-                    .map(|(&a, &b)| a * f16::from_bits(b).to_f32())
-                    .sum();
+                let dot: f32 = qh.iter().zip(k).map(|(&a, &b)| a * b.to_f32()).sum();
                 *score = dot * scale;
             }
             softmax_in_place(scores);
@@ -202,7 +204,7 @@ impl Model {
             for (j, &p) in scores.iter().enumerate() {
                 let v = &values[j * kv_dim + kv_off..j * kv_dim + kv_off + hd];
                 for (o, &b) in oh.iter_mut().zip(v) {
-                    *o += p * f16::from_bits(b).to_f32();
+                    *o += p * b.to_f32();
                 }
             }
         }

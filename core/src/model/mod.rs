@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 pub use config::{Arch, FfnActivation, ModelConfig};
 pub use forward::{LogitsFor, Scratch};
-pub use kv_cache::KvCache;
+pub use kv_cache::{KvCache, KvPrecision};
 
 use crate::gguf::{GgufError, GgufFile};
 use crate::kernels::{KernelError, Kernels};
@@ -113,6 +113,16 @@ impl Model {
     /// The hyper-parameters.
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    /// The KV precision sessions use unless configured: F32 for a model whose projections are
+    /// all float (the exact reference path), F16 for ternary models (half the memory).
+    pub fn default_kv_precision(&self) -> KvPrecision {
+        if self.has_ternary {
+            KvPrecision::F16
+        } else {
+            KvPrecision::F32
+        }
     }
 
     /// The mapped file the weights live in.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use bitnet_core::gguf::{GgufFile, TensorInfo, Value};
-use bitnet_core::model::{KvCache, ModelConfig};
+use bitnet_core::model::{KvCache, KvPrecision, ModelConfig};
 use bitnet_core::quant::WeightView;
 use clap::Args;
 use serde_json::{json, Value as Json};
@@ -93,10 +93,10 @@ fn describe(file: &GgufFile, ctx: usize) -> Json {
         .unwrap_or(0) as usize;
     let memory = match ModelConfig::from_gguf(file, vocab) {
         Ok(cfg) => {
-            let kv_per_token = KvCache::bytes_per_token(&cfg);
+            let kv_per_token = KvCache::bytes_per_token(&cfg, KvPrecision::F16);
             json!({
                 "mapped_weight_bytes": weight_bytes,
-                "kv_cache_bytes_per_token": kv_per_token,
+                "kv_cache_f16_bytes_per_token": kv_per_token,
                 "context_tokens": ctx,
                 "kv_cache_bytes": kv_per_token * ctx,
                 "logits_bytes": cfg.vocab_size * 4,

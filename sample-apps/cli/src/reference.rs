@@ -16,7 +16,12 @@ pub struct LogitsArgs {
     /// Path of the GGUF model file.
     model: PathBuf,
     /// Text to tokenize (with BOS when the vocabulary asks for it).
-    #[arg(long, conflicts_with = "tokens", required_unless_present = "tokens")]
+    #[arg(
+        long,
+        conflicts_with = "tokens",
+        required_unless_present = "tokens",
+        allow_hyphen_values = true
+    )]
     prompt: Option<String>,
     /// Comma-separated token ids, used as given.
     #[arg(long, value_delimiter = ',')]
@@ -35,7 +40,7 @@ pub struct TokenizeArgs {
     /// Path of a GGUF file with a vocabulary (tensors are not needed).
     model: PathBuf,
     /// The text to tokenize; special tokens written in it are recognised.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     text: String,
     /// Do not add BOS even if the vocabulary asks for it.
     #[arg(long)]

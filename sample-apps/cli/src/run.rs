@@ -15,7 +15,7 @@ pub struct GenerateArgs {
     #[command(flatten)]
     model: ModelArgs,
     /// The text to continue.
-    #[arg(short, long)]
+    #[arg(short, long, allow_hyphen_values = true)]
     prompt: String,
     #[command(flatten)]
     sampling: SamplingArgs,

@@ -267,10 +267,11 @@ fn write_tensor(info: &TensorInfo, seed: u64, sink: &mut dyn Write) -> io::Resul
         return write_f32s(&values, sink);
     }
     if info.name == "token_embd.weight" {
+        // f16-exact values: the F32 file's embedding equals the other formats' F16 one.
         for _ in 0..rows {
-            values
-                .iter_mut()
-                .for_each(|v| *v = rng.random_range(-1.0..1.0));
+            for v in values.iter_mut() {
+                *v = f16::from_f32(rng.random_range(-1.0..1.0)).to_f32();
+            }
             quant::quantize_row(info.ty, &values, &mut row).map_err(io::Error::other)?;
             sink.write_all(&row)?;
         }
