@@ -30,6 +30,26 @@ pub struct QuantActs {
 /// in f32 in block order (I2_S: `d_b` = 1, so the row's int32 sum as f32).
 pub type TernaryDotFn = fn(row: &[u8], q: &[i8]) -> f32;
 
+/// The inner loop of a ternary GEMV for one format when the whole matrix has one scale: the
+/// row's int32 sum `Σ t·q` over one row's bytes against one token's `q` (block scales ignored).
+pub type TernaryAccFn = fn(row: &[u8], q: &[i8]) -> i32;
+
+/// The row loop a ternary matrix uses (see [`WeightView`]'s scaling rules).
+#[derive(Clone, Copy)]
+enum RowFn {
+    Acc(TernaryAccFn),
+    Dot(TernaryDotFn),
+}
+
+impl RowFn {
+    fn apply(self, row: &[u8], q: &[i8]) -> f32 {
+        match self {
+            RowFn::Acc(acc) => acc(row, q) as f32,
+            RowFn::Dot(dot) => dot(row, q),
+        }
+    }
+}
+
 /// A kernel contract broken by the caller: a wrong format, row range or buffer length.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum KernelError {
@@ -78,11 +98,15 @@ pub struct Kernels {
     name: &'static str,
     /// Fills `out` from `x` as [`QuantActs`] documents, reusing `out.q`'s allocation.
     quantize_acts: fn(x: &[f32], out: &mut QuantActs),
-    /// [`TernaryDotFn`] for I2_S rows.
-    dot_i2s: TernaryDotFn,
-    /// [`TernaryDotFn`] for TQ2_0 rows.
+    /// [`TernaryAccFn`] for I2_S rows.
+    acc_i2s: TernaryAccFn,
+    /// [`TernaryAccFn`] for TQ2_0 rows (uniform block scales).
+    acc_tq2_0: TernaryAccFn,
+    /// [`TernaryAccFn`] for TQ1_0 rows (uniform block scales).
+    acc_tq1_0: TernaryAccFn,
+    /// [`TernaryDotFn`] for TQ2_0 rows with per-block scales.
     dot_tq2_0: TernaryDotFn,
-    /// [`TernaryDotFn`] for TQ1_0 rows.
+    /// [`TernaryDotFn`] for TQ1_0 rows with per-block scales.
     dot_tq1_0: TernaryDotFn,
 }
 
@@ -137,14 +161,17 @@ impl Kernels {
         (self.quantize_acts)(x, out);
     }
 
-    /// The row loop for the ternary format `ty`.
-    fn ternary_dot(&self, ty: TensorType) -> Result<TernaryDotFn, KernelError> {
-        match ty {
-            TensorType::I2S => Ok(self.dot_i2s),
-            TensorType::TQ2_0 => Ok(self.dot_tq2_0),
-            TensorType::TQ1_0 => Ok(self.dot_tq1_0),
-            ty => Err(KernelError::NotTernary(ty)),
-        }
+    /// The row loop for `w`: `Σ_b d_b · acc_b` with per-block scales, else the row's int32
+    /// sum (as f32; exact below 2^24, which rows of int8 × ternary up to 131072 wide are).
+    fn ternary_row_fn(&self, w: &WeightView) -> Result<RowFn, KernelError> {
+        Ok(match (w.ty(), w.per_block_scales()) {
+            (TensorType::TQ2_0, true) => RowFn::Dot(self.dot_tq2_0),
+            (TensorType::TQ1_0, true) => RowFn::Dot(self.dot_tq1_0),
+            (TensorType::I2S, _) => RowFn::Acc(self.acc_i2s),
+            (TensorType::TQ2_0, false) => RowFn::Acc(self.acc_tq2_0),
+            (TensorType::TQ1_0, false) => RowFn::Acc(self.acc_tq1_0),
+            (ty, _) => return Err(KernelError::NotTernary(ty)),
+        })
     }
 
     /// Ternary GEMV for one token: for each row `r` in `rows`,
@@ -172,7 +199,7 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        let dot = self.ternary_dot(w.ty())?;
+        let row_fn = self.ternary_row_fn(w)?;
         check_rows(w, &rows)?;
         check_len("ternary_gemm out", acts.len() * rows.len(), out.len())?;
         for a in acts {
@@ -184,7 +211,7 @@ impl Kernels {
         for (a, out) in acts.iter().zip(out.chunks_exact_mut(rows.len())) {
             let factor = w.scale() / a.scale;
             for (out, r) in out.iter_mut().zip(rows.clone()) {
-                *out = dot(w.row(r), &a.q) * factor;
+                *out = row_fn.apply(w.row(r), &a.q) * factor;
             }
         }
         Ok(())
@@ -329,6 +356,52 @@ mod tests {
             results.push(out);
         }
         assert!(results.windows(2).all(|p| p[0] == p[1]));
+    }
+
+    #[test]
+    fn uniform_tq_block_scales_take_the_i2s_path_bit_for_bit() {
+        // 0.0146484375 is exact in f16 but not a power of two, so scaling per block (f32 sum of
+        // d·acc_b) and per row (d·Σacc_b) round differently; the uniform path must equal I2_S.
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (rows, cols, scale) = (9, 1024, 0.014_648_437_5);
+        let t = random_ternary(&mut rng, rows * cols);
+        let k = Kernels::scalar();
+        let mut acts = QuantActs::default();
+        k.quantize_acts(&random_acts(&mut rng, cols), &mut acts);
+        let mut results = Vec::new();
+        for (ty, bytes) in ternary_views(&t, cols, scale) {
+            let mut w = WeightView::new(ty, cols, rows, &bytes, 1.0).expect("valid");
+            if ty != TensorType::I2S {
+                assert!(w.per_block_scales());
+                assert_eq!(w.uniform_block_scale(), Some(scale), "{ty}");
+                w = w.with_uniform_block_scale(scale);
+            }
+            assert!(!w.per_block_scales());
+            let mut out = vec![0f32; rows];
+            k.ternary_gemv(&w, &acts, 0..rows, &mut out)
+                .expect("shapes");
+            results.push(out);
+        }
+        assert!(results.windows(2).all(|p| p[0] == p[1]), "{results:?}");
+    }
+
+    #[test]
+    fn differing_block_scales_are_not_uniform() {
+        let t = vec![1i8; 512];
+        let mut bytes = encode_ternary_tensor(TensorType::TQ2_0, &t, 512, 0.5).expect("encodes");
+        let w = WeightView::new(TensorType::TQ2_0, 512, 1, &bytes, 1.0).expect("valid");
+        assert_eq!(w.uniform_block_scale(), Some(0.5));
+        // The second block's f16 d (bytes 64..66 of a 66-byte block) becomes 1.0.
+        bytes[66 + 64..66 + 66].copy_from_slice(&half::f16::from_f32(1.0).to_le_bytes());
+        let w = WeightView::new(TensorType::TQ2_0, 512, 1, &bytes, 1.0).expect("valid");
+        assert_eq!(w.uniform_block_scale(), None);
+        let mut acts = QuantActs::default();
+        Kernels::scalar().quantize_acts(&[1.0; 512], &mut acts);
+        let mut out = [0f32];
+        Kernels::scalar()
+            .ternary_gemv(&w, &acts, 0..1, &mut out)
+            .expect("shapes");
+        assert_eq!(out[0], (127.0 * 256.0 * 0.5 + 127.0 * 256.0) / 127.0);
     }
 
     #[test]

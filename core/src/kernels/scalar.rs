@@ -7,7 +7,9 @@ use crate::quant::{BlockI2S, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
     quantize_acts,
-    dot_i2s: BlockI2S::dot_i8,
+    acc_i2s: BlockI2S::acc_i8,
+    acc_tq2_0: BlockTQ2_0::acc_i8,
+    acc_tq1_0: BlockTQ1_0::acc_i8,
     dot_tq2_0: BlockTQ2_0::dot_i8,
     dot_tq1_0: BlockTQ1_0::dot_i8,
 };

@@ -20,6 +20,8 @@ pub struct Matrix {
     range: Range<usize>,
     /// The value of the llama.cpp `.scale` tensor (1.0 when absent).
     extra_scale: f32,
+    /// The one block scale of a TQ tensor whose blocks all share it (whole-row int32 path).
+    uniform_block_scale: Option<f32>,
     /// Bytes of the rows (an I2_S tail excluded): what one full product reads.
     row_data_len: usize,
 }
@@ -48,6 +50,7 @@ impl Matrix {
             cols,
             range: start..start + info.n_bytes as usize,
             extra_scale,
+            uniform_block_scale: view.uniform_block_scale(),
             row_data_len: view.data().len(),
         })
     }
@@ -61,8 +64,11 @@ impl Matrix {
                 name: format!("{} matrix", self.ty),
                 reason: "outside the mapped file".into(),
             })?;
-        WeightView::new(self.ty, self.cols, self.rows, bytes, self.extra_scale)
-            .map_err(ModelError::from)
+        let view = WeightView::new(self.ty, self.cols, self.rows, bytes, self.extra_scale)?;
+        Ok(match self.uniform_block_scale {
+            Some(d) => view.with_uniform_block_scale(d),
+            None => view,
+        })
     }
 
     /// Bytes of the file this matrix reads per full product.

@@ -1,6 +1,8 @@
 //! [`WeightView`]: a 2-D weight matrix borrowed from the mapped model file.
 
-use super::{dequantize_row, i2_s, row_bytes, QuantError, TensorType};
+use super::{
+    dequantize_row, i2_s, row_bytes, BlockTQ1_0, BlockTQ2_0, QuantError, TensorType, TernaryFormat,
+};
 
 /// A weight matrix of `rows` × `cols` weights in format `ty`, borrowed from the mapped file and
 /// never copied. Row `r` holds the weights that produce output `r` (GGUF `ne1` = rows,
@@ -8,6 +10,12 @@ use super::{dequantize_row, i2_s, row_bytes, QuantError, TensorType};
 ///
 /// Invariant: `data` is exactly `rows × row_bytes` bytes (the I2_S tail excluded) and `scale`
 /// is finite. Kernels rely on it.
+///
+/// Ternary rows are multiplied one of two ways. With one scale for the whole matrix (I2_S, or
+/// a TQ tensor whose block scales are all equal, see
+/// [`with_uniform_block_scale`](Self::with_uniform_block_scale)) a row's product is its int32
+/// sum `Σ t·q` times `scale`, so the same ternary weights give bit-identical results in every
+/// format. Otherwise each block's sum is scaled by its own `d` first.
 #[derive(Clone, Copy, Debug)]
 pub struct WeightView<'a> {
     ty: TensorType,
@@ -16,6 +24,7 @@ pub struct WeightView<'a> {
     row_bytes: usize,
     data: &'a [u8],
     scale: f32,
+    per_block_scales: bool,
 }
 
 impl<'a> WeightView<'a> {
@@ -81,7 +90,46 @@ impl<'a> WeightView<'a> {
             row_bytes,
             data,
             scale,
+            per_block_scales: matches!(ty, TensorType::TQ1_0 | TensorType::TQ2_0),
         })
+    }
+
+    /// For a TQ tensor whose blocks all store the same scale `d`, returns `d` (reads every
+    /// block's scale: call once at load). `None` for other formats or differing scales.
+    pub fn uniform_block_scale(&self) -> Option<f32> {
+        fn uniform<F: TernaryFormat>(data: &[u8]) -> Option<f32> {
+            let mut scales = data
+                .chunks_exact(F::BYTES)
+                .map(|b| F::read_block(b).block_scale());
+            let first = scales.next()?;
+            scales
+                .all(|d| d.to_bits() == first.to_bits())
+                .then_some(first)
+        }
+        match self.ty {
+            TensorType::TQ2_0 => uniform::<BlockTQ2_0>(self.data),
+            TensorType::TQ1_0 => uniform::<BlockTQ1_0>(self.data),
+            _ => None,
+        }
+    }
+
+    /// Folds the one block scale `d` of a TQ tensor into the matrix scale, so kernels take the
+    /// whole-row int32 path. `d` must be what [`uniform_block_scale`](Self::uniform_block_scale)
+    /// returned for this tensor (another value gives wrong products, never unsafety); a
+    /// non-finite product leaves the view unchanged.
+    pub fn with_uniform_block_scale(mut self, d: f32) -> Self {
+        let scale = self.scale * d;
+        if self.per_block_scales && scale.is_finite() {
+            self.scale = scale;
+            self.per_block_scales = false;
+        }
+        self
+    }
+
+    /// Whether ternary rows are scaled block by block (TQ with differing block scales) rather
+    /// than once per row.
+    pub fn per_block_scales(&self) -> bool {
+        self.per_block_scales
     }
 
     /// The storage format.
