@@ -108,7 +108,23 @@ pub struct Kernels {
     dot_tq2_0: TernaryDotFn,
     /// [`TernaryDotFn`] for TQ1_0 rows with per-block scales.
     dot_tq1_0: TernaryDotFn,
+    /// [`FloatDotFn`] over two f32 slices.
+    dot_f32: FloatDotFn,
+    /// [`F16DotFn`]: an F16 row (the tied output head) against f32 activations.
+    dot_f16: F16DotFn,
 }
+
+/// Lanes of the canonical float dot product (see [`FloatDotFn`]).
+pub const FLOAT_LANES: usize = 16;
+
+/// `Σ a_j·b_j` in the canonical order every ISA reproduces bit for bit: products rounded to
+/// f32, then added into lane `j % 16` (no fused multiply-add); lanes are then folded in halves
+/// (`l[i] += l[i + 8]`, then `+4`, `+2`, `+1`). `a` and `b` have the same length.
+pub type FloatDotFn = fn(a: &[f32], b: &[f32]) -> f32;
+
+/// [`FloatDotFn`]'s sum with `a` given as little-endian IEEE f16 (`2 · b.len()` bytes), each
+/// converted exactly to f32 before the multiply.
+pub type F16DotFn = fn(a: &[u8], b: &[f32]) -> f32;
 
 /// Checks that `actual == expected` for the buffer `what`.
 fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<(), KernelError> {
@@ -134,15 +150,34 @@ fn check_rows(w: &WeightView, rows: &Range<usize>) -> Result<(), KernelError> {
     Ok(())
 }
 
-/// `Σ a·b` accumulated in f32 strictly left to right (no reassociation, so reproducible).
-fn dot_sequential(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).fold(0.0, |sum, (a, b)| sum + a * b)
-}
-
 impl Kernels {
-    /// The best table for this CPU. Only the scalar table exists so far.
+    /// Every table this CPU can run, from the portable reference to the fastest.
+    pub fn available() -> Vec<&'static Kernels> {
+        vec![Self::scalar()]
+    }
+
+    /// The table for this process, chosen once by the caller at load: the fastest this CPU
+    /// runs, or the one named by the environment variable `BITNET_KERNELS` (e.g. `scalar`) to
+    /// force a lower level for tests and bug reports. An unknown or unsupported name is logged
+    /// and ignored.
     pub fn detect() -> &'static Kernels {
-        Self::scalar()
+        let tables = Self::available();
+        let best = tables[tables.len() - 1];
+        match std::env::var("BITNET_KERNELS") {
+            Ok(name) => Self::by_name(&name).unwrap_or_else(|| {
+                log::warn!(
+                    "BITNET_KERNELS={name:?} is not available here; using {}",
+                    best.name
+                );
+                best
+            }),
+            Err(_) => best,
+        }
+    }
+
+    /// The table called `name`, if this CPU can run it.
+    pub fn by_name(name: &str) -> Option<&'static Kernels> {
+        Self::available().into_iter().find(|k| k.name == name)
     }
 
     /// The portable reference table every other table is tested against.
@@ -219,8 +254,9 @@ impl Kernels {
 
     /// Float GEMV for one token, any weight format: for each row `r` in `rows`,
     /// `out[r − rows.start] = (Σ_j deq(r)_j · x_j) · w.scale`, where `deq(r)` is the row
-    /// dequantised by its format's reference decoder and the sum runs over `j` in order,
-    /// in f32. `x` has `w.cols()` elements, `out` has `rows.len()`.
+    /// dequantised by its format's reference decoder (F16 rows are read directly) and the sum
+    /// is the canonical lane-wise [`FloatDotFn`]. `x` has `w.cols()` elements, `out` has
+    /// `rows.len()`.
     pub fn float_gemv(
         &self,
         w: &WeightView,
@@ -255,9 +291,16 @@ impl Kernels {
         check_len("float_gemm out", tokens * rows.len(), out.len())?;
         let mut row = vec![0f32; w.cols()];
         for (i, r) in rows.clone().enumerate() {
-            quant::dequantize_row(w.ty(), w.row(r), &mut row)?;
+            let bytes = w.row(r);
+            if w.ty() != TensorType::F16 {
+                quant::dequantize_row(w.ty(), bytes, &mut row)?;
+            }
             for (t, x) in x.chunks_exact(w.cols()).enumerate() {
-                out[t * rows.len() + i] = dot_sequential(&row, x) * w.scale();
+                let dot = match w.ty() {
+                    TensorType::F16 => (self.dot_f16)(bytes, x),
+                    _ => (self.dot_f32)(&row, x),
+                };
+                out[t * rows.len() + i] = dot * w.scale();
             }
         }
         Ok(())
@@ -282,9 +325,13 @@ mod tests {
     }
 
     #[test]
-    fn detect_gives_the_scalar_table() {
-        assert_eq!(Kernels::detect().name(), "scalar");
-        assert!(std::ptr::eq(Kernels::detect(), Kernels::scalar()));
+    fn tables_are_found_by_name_and_scalar_is_always_there() {
+        let tables = Kernels::available();
+        assert!(std::ptr::eq(tables[0], Kernels::scalar()));
+        for k in tables {
+            assert!(std::ptr::eq(Kernels::by_name(k.name()).expect("listed"), k));
+        }
+        assert!(Kernels::by_name("no-such-isa").is_none());
     }
 
     #[test]
@@ -549,10 +596,11 @@ mod tests {
                 for (i, r) in (1..3).enumerate() {
                     let mut row = vec![0f32; cols];
                     quant::dequantize_row(*ty, w.row(r), &mut row).expect("decodes");
-                    let mut sum = 0f32;
-                    for (a, b) in row.iter().zip(x) {
-                        sum += a * b;
+                    let mut lanes = [0f32; FLOAT_LANES];
+                    for (j, (a, b)) in row.iter().zip(x).enumerate() {
+                        lanes[j % FLOAT_LANES] += a * b;
                     }
+                    let sum = scalar::fold_lanes(lanes);
                     assert_eq!(single[i], sum * 0.5, "{ty}");
                     assert!(single[i].is_finite());
                 }

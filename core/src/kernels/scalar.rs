@@ -1,6 +1,8 @@
 //! The portable reference kernels: plain Rust loops over the formats' reference codecs.
 
-use super::{Kernels, QuantActs};
+use half::f16;
+
+use super::{Kernels, QuantActs, FLOAT_LANES};
 use crate::quant::{BlockI2S, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The scalar table.
@@ -12,7 +14,42 @@ pub(super) static KERNELS: Kernels = Kernels {
     acc_tq1_0: BlockTQ1_0::acc_i8,
     dot_tq2_0: BlockTQ2_0::dot_i8,
     dot_tq1_0: BlockTQ1_0::dot_i8,
+    dot_f32,
+    dot_f16,
 };
+
+/// The canonical lane-wise float dot product (see [`super::FloatDotFn`]).
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    lane_dot(a.iter().copied(), b)
+}
+
+/// [`dot_f32`] with `a` stored as little-endian f16.
+fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
+    let a = a
+        .chunks_exact(2)
+        .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
+    lane_dot(a, b)
+}
+
+fn lane_dot(a: impl Iterator<Item = f32>, b: &[f32]) -> f32 {
+    let mut lanes = [0f32; FLOAT_LANES];
+    for (j, (a, &b)) in a.zip(b).enumerate() {
+        lanes[j % FLOAT_LANES] += a * b;
+    }
+    fold_lanes(lanes)
+}
+
+/// Folds the lanes in halves: `l[i] += l[i + 8]`, then `+4`, `+2`, `+1`.
+pub(super) fn fold_lanes(mut lanes: [f32; FLOAT_LANES]) -> f32 {
+    let mut half = FLOAT_LANES / 2;
+    while half > 0 {
+        for i in 0..half {
+            lanes[i] += lanes[i + half];
+        }
+        half /= 2;
+    }
+    lanes[0]
+}
 
 /// Absmax int8 quantisation of one token (see [`QuantActs`]).
 fn quantize_acts(x: &[f32], out: &mut QuantActs) {
@@ -32,6 +69,28 @@ fn quantize_one(v: f32, scale: f32) -> i8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn float_dots_fold_lanes_in_halves() {
+        // 17 elements: lane 0 gets j = 0 and 16.
+        let a: Vec<f32> = (0..17).map(|j| j as f32).collect();
+        let b = vec![1.0f32; 17];
+        let mut lanes = [0f32; FLOAT_LANES];
+        for j in 0..17 {
+            lanes[j % FLOAT_LANES] += j as f32;
+        }
+        assert_eq!(dot_f32(&a, &b), fold_lanes(lanes));
+        assert_eq!(dot_f32(&a, &b), 136.0);
+        let halves: Vec<u8> = a
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect();
+        assert_eq!(dot_f16(&halves, &b), dot_f32(&a, &b));
+        // The fold order is observable: (1e8 + 1) - 1e8 is lost to rounding, 1 + (1e8 - 1e8) not.
+        let mut lanes = [0f32; FLOAT_LANES];
+        (lanes[0], lanes[8], lanes[4]) = (1e8, 1.0, -1e8);
+        assert_eq!(fold_lanes(lanes), 0.0);
+    }
 
     #[test]
     fn quantize_one_rounds_half_even_and_clamps() {
