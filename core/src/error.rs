@@ -21,6 +21,9 @@ pub enum Error {
     /// Invalid sampling parameters.
     #[error("sampling: {0}")]
     Sampling(#[from] SamplingError),
+    /// The worker threads could not be started.
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[source] std::io::Error),
     /// An option is outside its valid range.
     #[error("invalid option {name}: {reason}")]
     InvalidOption {

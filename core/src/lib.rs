@@ -13,6 +13,7 @@ pub mod gguf;
 pub mod kernels;
 pub mod model;
 pub mod quant;
+pub mod runtime;
 pub mod sampling;
 pub mod tokenizer;
 

@@ -15,6 +15,7 @@ use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
 use crate::kernels::Kernels;
 use crate::model::{KvCache, KvPrecision, LogitsFor, Model, Scratch};
+use crate::runtime::{default_threads, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::{Error, Result};
@@ -26,6 +27,12 @@ pub struct EngineConfig {
     pub max_input_tokens: usize,
     /// Largest `max_tokens` a request may ask for, in tokens (default 1024).
     pub max_output_tokens: usize,
+    /// Hard limit on worker threads running matmuls; 0 = automatic
+    /// ([`default_threads`](crate::runtime::default_threads)).
+    pub threads: usize,
+    /// Kernel table by name (`"scalar"`, `"avx2"`, `"neon-dotprod"`, ...); `None` = the
+    /// fastest this CPU runs (or `$BITNET_KERNELS`).
+    pub kernels: Option<String>,
     /// KV cache precision; `None` = the model's default
     /// ([`Model::default_kv_precision`]: F16 for ternary models).
     pub kv_precision: Option<KvPrecision>,
@@ -37,6 +44,8 @@ impl Default for EngineConfig {
             max_input_tokens: 4096,
             max_output_tokens: 1024,
             kv_precision: None,
+            threads: 0,
+            kernels: None,
         }
     }
 }
@@ -69,7 +78,26 @@ impl Engine {
         let spec = TokenizerSpec::from_gguf(&file)?;
         let tokenizer = Tokenizer::new(&spec)?;
         let template = ChatTemplate::detect(file.get_str_opt("tokenizer.chat_template")?);
-        let model = Model::load(Arc::clone(&file), Kernels::detect())?;
+        let kernels = match &config.kernels {
+            Some(name) => Kernels::by_name(name).ok_or_else(|| Error::InvalidOption {
+                name: "kernels",
+                reason: format!(
+                    "{name:?} is not available on this CPU (available: {})",
+                    Kernels::available()
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?,
+            None => Kernels::detect(),
+        };
+        let threads = match config.threads {
+            0 => default_threads(),
+            n => n,
+        };
+        let pool = ThreadPool::new(threads).map_err(Error::Threads)?;
+        let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool))?;
         if tokenizer.vocab_size() > model.config().vocab_size {
             return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
                 "the tokenizer has {} tokens but the embedding only {} rows",
@@ -78,12 +106,13 @@ impl Engine {
             ))));
         }
         log::info!(
-            "loaded {} model: {} layers, embedding {}, vocabulary {}, kernels {}",
+            "loaded {} model: {} layers, embedding {}, vocabulary {}, kernels {}, {} threads",
             model.config().arch.name(),
             model.config().n_layer,
             model.config().n_embd,
             model.config().vocab_size,
-            model.kernels().name()
+            model.kernels().name(),
+            model.pool().threads()
         );
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -249,6 +278,8 @@ pub struct GenerationStats {
     pub decode_tokens_per_s: f64,
     /// Whole request, in ms.
     pub total_ms: f64,
+    /// Distinct threads that ran matmul work during the request (at most the thread limit).
+    pub kernel_threads: usize,
 }
 
 /// The result of one request.

@@ -121,6 +121,7 @@ impl Session {
         sink: &mut dyn Sink,
     ) -> Result<Generation> {
         let started = Instant::now();
+        self.scratch.take_kernel_threads();
         let engine = self.engine.clone();
         let limits = engine.config();
         if options.max_tokens == 0 || options.max_tokens > limits.max_output_tokens {
@@ -272,6 +273,7 @@ impl Session {
                 prefill_tokens_per_s: per_s(prompt.len() - reuse, prefill_s),
                 decode_tokens_per_s: per_s(tokens.len().saturating_sub(1), decode_s),
                 total_ms: ms(started, now),
+                kernel_threads: self.scratch.take_kernel_threads(),
             },
             text,
             tokens,

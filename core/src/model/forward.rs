@@ -4,6 +4,11 @@
 //! result does not depend on how the tokens were batched: prefilling a prompt in one batch or
 //! token by token gives bit-identical logits (the kernel table guarantees GEMM == GEMV).
 
+use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::Mutex;
+use std::thread::ThreadId;
+
 use super::kv_cache::{KvElem, LayerKv};
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
@@ -32,7 +37,23 @@ pub struct Scratch {
     proj: Vec<f32>,
     scores: Vec<f32>,
     acts: Vec<QuantActs>,
+    /// Threads that ran matmul work since the last [`Scratch::take_kernel_threads`].
+    kernel_threads: Mutex<HashSet<ThreadId>>,
 }
+
+impl Scratch {
+    /// How many distinct threads ran matmul work since the last call, and resets the count.
+    pub fn take_kernel_threads(&mut self) -> usize {
+        let set = self.kernel_threads.get_mut().map(std::mem::take);
+        set.map_or(0, |s| s.len())
+    }
+}
+
+/// Rows a matmul's row ranges are a multiple of (keeps SIMD row blocks whole).
+const ROW_BLOCK: usize = 16;
+/// Below this many multiply-adds (rows × cols × tokens) a matmul stays in one range: splitting
+/// would cost more than it saves.
+const MIN_SPLIT_WORK: usize = 1 << 18;
 
 impl Model {
     /// Evaluates `tokens` at positions `kv.len()..kv.len() + tokens.len()`, appends their keys
@@ -87,9 +108,30 @@ impl Model {
             // Attention block.
             rms_norm_rows(&s.x, &layer.attn_norm, cfg.rms_eps, &mut s.xn);
             self.quantize_rows(&s.xn, embd, &mut s.acts[..n]);
-            self.linear(&layer.attn_q, &s.xn, &s.acts[..n], &mut s.q)?;
-            self.linear(&layer.attn_k, &s.xn, &s.acts[..n], &mut s.k)?;
-            self.linear(&layer.attn_v, &s.xn, &s.acts[..n], &mut s.v)?;
+            self.linear(
+                &layer.attn_q,
+                &s.xn,
+                &s.acts[..n],
+                n,
+                &mut s.q,
+                &s.kernel_threads,
+            )?;
+            self.linear(
+                &layer.attn_k,
+                &s.xn,
+                &s.acts[..n],
+                n,
+                &mut s.k,
+                &s.kernel_threads,
+            )?;
+            self.linear(
+                &layer.attn_v,
+                &s.xn,
+                &s.acts[..n],
+                n,
+                &mut s.v,
+                &s.kernel_threads,
+            )?;
             for t in 0..n {
                 let pos = start + t;
                 let q = &mut s.q[t * embd..(t + 1) * embd];
@@ -110,18 +152,46 @@ impl Model {
             }
             rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
             self.quantize_rows(&s.attn, embd, &mut s.acts[..n]);
-            self.linear(&layer.attn_output, &s.attn, &s.acts[..n], &mut s.proj)?;
+            self.linear(
+                &layer.attn_output,
+                &s.attn,
+                &s.acts[..n],
+                n,
+                &mut s.proj,
+                &s.kernel_threads,
+            )?;
             add_in_place(&mut s.x, &s.proj);
 
             // Feed-forward block.
             rms_norm_rows(&s.x, &layer.ffn_norm, cfg.rms_eps, &mut s.xn);
             self.quantize_rows(&s.xn, embd, &mut s.acts[..n]);
-            self.linear(&layer.ffn_gate, &s.xn, &s.acts[..n], &mut s.gate)?;
-            self.linear(&layer.ffn_up, &s.xn, &s.acts[..n], &mut s.up)?;
+            self.linear(
+                &layer.ffn_gate,
+                &s.xn,
+                &s.acts[..n],
+                n,
+                &mut s.gate,
+                &s.kernel_threads,
+            )?;
+            self.linear(
+                &layer.ffn_up,
+                &s.xn,
+                &s.acts[..n],
+                n,
+                &mut s.up,
+                &s.kernel_threads,
+            )?;
             gated_activation(cfg.arch.ffn_activation(), &mut s.gate, &s.up);
             rms_norm_rows_in_place(&mut s.gate, &layer.ffn_sub_norm, cfg.rms_eps);
             self.quantize_rows(&s.gate, ff, &mut s.acts[..n]);
-            self.linear(&layer.ffn_down, &s.gate, &s.acts[..n], &mut s.proj)?;
+            self.linear(
+                &layer.ffn_down,
+                &s.gate,
+                &s.acts[..n],
+                n,
+                &mut s.proj,
+                &s.kernel_threads,
+            )?;
             add_in_place(&mut s.x, &s.proj);
         }
         kv.set_len(start + n);
@@ -140,10 +210,8 @@ impl Model {
         );
         logits.clear();
         logits.resize(rows * cfg.vocab_size, 0.0);
-        let head = self.weights.output.view(bytes)?;
-        self.kernels
-            .float_gemm(&head, &s.xn[..rows * embd], 0..head.rows(), logits)?;
-        Ok(())
+        let head = &self.weights.output;
+        self.linear(head, &s.xn, &[], rows, logits, &s.kernel_threads)
     }
 
     /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls that read it.
@@ -156,22 +224,56 @@ impl Model {
         }
     }
 
-    /// `out[t] = W · input[t]` for every token of the batch: int8 × ternary for ternary
-    /// formats (activations already quantised in `acts`), f32 otherwise.
+    /// `out[t] = W · input[t]` for the `n` tokens of the batch: int8 × ternary for ternary
+    /// formats (activations already quantised in `acts`, one per token), f32 otherwise
+    /// (`acts` unused).
+    ///
+    /// The rows are split into one range per worker of the pool (all matmul work runs there);
+    /// with several tokens each worker fills a local token-major block that is then copied in.
     fn linear(
         &self,
         w: &Matrix,
         input: &[f32],
         acts: &[QuantActs],
+        n: usize,
         out: &mut [f32],
+        threads_used: &Mutex<HashSet<ThreadId>>,
     ) -> Result<(), ModelError> {
         let view = w.view(self.file.bytes())?;
-        let out = &mut out[..acts.len() * w.rows];
-        if w.ty.is_ternary() {
-            self.kernels.ternary_gemm(&view, acts, 0..w.rows, out)?;
+        let out = &mut out[..n * w.rows];
+        let input = &input[..n * w.cols];
+        let ranges = if w.rows * w.cols * n < MIN_SPLIT_WORK {
+            std::iter::once(0..w.rows).collect()
         } else {
-            let input = &input[..acts.len() * w.cols];
-            self.kernels.float_gemm(&view, input, 0..w.rows, out)?;
+            self.pool.split(w.rows, ROW_BLOCK)
+        };
+        let run = |rows: Range<usize>, out: &mut [f32]| -> Result<(), ModelError> {
+            if let Ok(mut set) = threads_used.lock() {
+                set.insert(std::thread::current().id());
+            }
+            if w.ty.is_ternary() {
+                self.kernels.ternary_gemm(&view, &acts[..n], rows, out)?;
+            } else {
+                self.kernels.float_gemm(&view, input, rows, out)?;
+            }
+            Ok(())
+        };
+        if n == 1 {
+            return self
+                .pool
+                .for_each_chunk(&ranges, out, run)
+                .into_iter()
+                .collect();
+        }
+        let blocks = self.pool.map(&ranges, |rows| {
+            let mut local = vec![0f32; n * rows.len()];
+            run(rows, &mut local).map(|()| local)
+        });
+        for (rows, block) in ranges.iter().zip(blocks) {
+            let block = block?;
+            for (t, src) in block.chunks_exact(rows.len()).enumerate() {
+                out[t * w.rows + rows.start..t * w.rows + rows.end].copy_from_slice(src);
+            }
         }
         Ok(())
     }

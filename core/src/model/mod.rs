@@ -17,6 +17,7 @@ pub use kv_cache::{KvCache, KvPrecision};
 use crate::gguf::{GgufError, GgufFile};
 use crate::kernels::{KernelError, Kernels};
 use crate::quant::QuantError;
+use crate::runtime::ThreadPool;
 use forward::Rope;
 use weights::Weights;
 
@@ -74,6 +75,7 @@ pub struct Model {
     config: ModelConfig,
     weights: Weights,
     kernels: &'static Kernels,
+    pool: Arc<ThreadPool>,
     rope: Rope,
     /// Whether any projection is ternary (else activations are never quantised).
     has_ternary: bool,
@@ -82,7 +84,12 @@ pub struct Model {
 impl Model {
     /// Builds the model from a validated file; every tensor's shape and format is checked here
     /// so the forward pass cannot fail on the file's account.
-    pub fn load(file: Arc<GgufFile>, kernels: &'static Kernels) -> Result<Self, ModelError> {
+    /// Matmuls run on `pool`'s workers with `kernels`' inner loops.
+    pub fn load(
+        file: Arc<GgufFile>,
+        kernels: &'static Kernels,
+        pool: Arc<ThreadPool>,
+    ) -> Result<Self, ModelError> {
         let vocab_size = Weights::vocab_size(&file)?;
         let config = ModelConfig::from_gguf(&file, vocab_size)?;
         let weights = Weights::load(&file, &config)?;
@@ -105,6 +112,7 @@ impl Model {
             config,
             weights,
             kernels,
+            pool,
             rope,
             has_ternary,
         })
@@ -128,6 +136,11 @@ impl Model {
     /// The mapped file the weights live in.
     pub fn file(&self) -> &GgufFile {
         &self.file
+    }
+
+    /// The worker threads matmuls run on.
+    pub fn pool(&self) -> &ThreadPool {
+        &self.pool
     }
 
     /// The kernel set the forward pass calls.

@@ -120,16 +120,21 @@ impl Weights {
     pub fn load(file: &GgufFile, config: &ModelConfig) -> Result<Self, ModelError> {
         let (embd, ff, kv) = (config.n_embd, config.n_ff, config.kv_dim());
         let token_embd = Matrix::load(file, "token_embd.weight", embd, config.vocab_size, 1.0)?;
-        if token_embd.ty.is_ternary() {
-            return Err(ModelError::BadTensor {
-                name: "token_embd.weight".into(),
-                reason: format!("{} is not a supported embedding format", token_embd.ty),
-            });
-        }
         let output = match file.tensor("output.weight") {
             Some(_) => Matrix::load(file, "output.weight", embd, config.vocab_size, 1.0)?,
             None => token_embd.clone(),
         };
+        for (name, m) in [
+            ("token_embd.weight", &token_embd),
+            ("output.weight", &output),
+        ] {
+            if m.ty.is_ternary() {
+                return Err(ModelError::BadTensor {
+                    name: name.into(),
+                    reason: format!("{} is not a supported embedding or head format", m.ty),
+                });
+            }
+        }
         let layers = (0..config.n_layer)
             .map(|i| {
                 let linear = |name: &str, cols, rows| {

@@ -14,12 +14,23 @@ pub struct ModelArgs {
     /// Context length in tokens (0 = the model's, capped at 5120).
     #[arg(long = "ctx", default_value_t = 0)]
     pub context_length: usize,
+    /// Worker threads for matmuls (0 = automatic, up to 4).
+    #[arg(short = 't', long, default_value_t = 0)]
+    pub threads: usize,
+    /// Kernel table to use (e.g. scalar); default: the fastest this CPU runs.
+    #[arg(long)]
+    pub kernels: Option<String>,
 }
 
 impl ModelArgs {
     /// Loads the engine with default limits.
     pub fn load(&self) -> anyhow::Result<Engine> {
-        Ok(Engine::load(&self.model, EngineConfig::default())?)
+        let config = EngineConfig {
+            threads: self.threads,
+            kernels: self.kernels.clone(),
+            ..EngineConfig::default()
+        };
+        Ok(Engine::load(&self.model, config)?)
     }
 
     /// Session settings from these options.

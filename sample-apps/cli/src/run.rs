@@ -109,14 +109,15 @@ fn stream(
 fn report(g: &Generation) {
     let s = &g.stats;
     eprintln!(
-        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s]",
+        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, {} threads]",
         g.finish_reason,
         s.prompt_tokens,
         s.cached_tokens,
         s.generated_tokens,
         s.time_to_first_token_ms,
         s.prefill_tokens_per_s,
-        s.decode_tokens_per_s
+        s.decode_tokens_per_s,
+        s.kernel_threads
     );
 }
 

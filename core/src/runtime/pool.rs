@@ -1,0 +1,143 @@
+//! The engine's worker threads: a persistent pool of exactly `threads` workers (rayon's, which
+//! park when idle), created once at load and shared by every session of an engine.
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+/// Most threads [`default_threads`] picks: phones have at most 4–6 performance cores.
+const MAX_DEFAULT_THREADS: usize = 4;
+
+/// The default thread count: the CPUs this process may run on, capped at 4.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_DEFAULT_THREADS)
+}
+
+/// A fixed set of worker threads. Work submitted through it never runs on more than
+/// [`threads`](Self::threads) threads, and never on the caller's thread.
+#[derive(Debug)]
+pub struct ThreadPool {
+    pool: rayon::ThreadPool,
+    threads: usize,
+}
+
+impl ThreadPool {
+    /// Starts `threads` workers (at least 1), named `bitnet-worker-N`.
+    pub fn new(threads: usize) -> std::io::Result<Self> {
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("bitnet-worker-{i}"))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(ThreadPool { pool, threads })
+    }
+
+    /// Worker threads in the pool.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Splits `0..len` into at most `threads` contiguous ranges whose lengths are multiples of
+    /// `block` (the last one takes the rest) and returns them in order.
+    pub fn split(&self, len: usize, block: usize) -> Vec<Range<usize>> {
+        let block = block.max(1);
+        let blocks = len.div_ceil(block);
+        let parts = self.threads.min(blocks).max(1);
+        let per_part = blocks.div_ceil(parts) * block;
+        (0..len)
+            .step_by(per_part.max(1))
+            .map(|start| start..(start + per_part).min(len))
+            .collect()
+    }
+
+    /// Runs `f` on every range, on the pool's workers, and returns the results in range order.
+    pub fn map<T: Send>(
+        &self,
+        ranges: &[Range<usize>],
+        f: impl Fn(Range<usize>) -> T + Sync,
+    ) -> Vec<T> {
+        self.pool
+            .install(|| ranges.par_iter().map(|r| f(r.clone())).collect())
+    }
+
+    /// Runs `f(range, chunk)` for consecutive chunks of `out`, one per range of `ranges`
+    /// (which must tile `0..out.len()` in order), on the pool's workers; returns the results
+    /// in range order.
+    pub fn for_each_chunk<T: Send, R: Send>(
+        &self,
+        ranges: &[Range<usize>],
+        out: &mut [T],
+        f: impl Fn(Range<usize>, &mut [T]) -> R + Sync,
+    ) -> Vec<R> {
+        let mut chunks = Vec::with_capacity(ranges.len());
+        let mut rest = out;
+        for r in ranges {
+            let (head, tail) = rest.split_at_mut(r.len().min(rest.len()));
+            chunks.push((r.clone(), head));
+            rest = tail;
+        }
+        self.pool.install(|| {
+            chunks
+                .into_par_iter()
+                .map(|(range, chunk)| f(range, chunk))
+                .collect()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    #[test]
+    fn split_tiles_the_range_in_block_multiples() {
+        let pool = ThreadPool::new(3).expect("pool");
+        let parts = pool.split(100, 16);
+        assert_eq!(parts, vec![0..48, 48..96, 96..100]);
+        assert_eq!(pool.split(10, 16), vec![0..10]);
+        assert_eq!(pool.split(0, 16), Vec::<Range<usize>>::new());
+        let pool = ThreadPool::new(2).expect("pool");
+        assert_eq!(pool.split(64, 16), vec![0..32, 32..64]);
+    }
+
+    #[test]
+    fn work_runs_on_at_most_the_configured_threads_never_the_caller() {
+        for threads in [1, 2, 3] {
+            let pool = ThreadPool::new(threads).expect("pool");
+            let seen = Mutex::new(HashSet::new());
+            let ranges: Vec<_> = (0..64).map(|i| i..i + 1).collect();
+            let out = pool.map(&ranges, |r| {
+                seen.lock()
+                    .expect("lock")
+                    .insert(std::thread::current().id());
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                r.start * 2
+            });
+            assert_eq!(out, (0..64).map(|i| i * 2).collect::<Vec<_>>());
+            let seen = seen.into_inner().expect("lock");
+            assert!(
+                !seen.is_empty() && seen.len() <= threads,
+                "{threads}: {seen:?}"
+            );
+            assert!(!seen.contains(&std::thread::current().id()));
+        }
+    }
+
+    #[test]
+    fn for_each_chunk_hands_out_disjoint_chunks() {
+        let pool = ThreadPool::new(2).expect("pool");
+        let mut out = vec![0usize; 10];
+        let ranges = pool.split(10, 4);
+        pool.for_each_chunk(&ranges, &mut out, |range, chunk| {
+            for (o, i) in chunk.iter_mut().zip(range) {
+                *o = i;
+            }
+        });
+        assert_eq!(out, (0..10).collect::<Vec<_>>());
+    }
+}
