@@ -6,6 +6,7 @@
 //! tokenize ([`tokenizer`]), format chats ([`chat`]), run the forward pass and sample
 //! ([`sampling`]).
 
+pub mod bench;
 pub mod chat;
 pub mod engine;
 pub mod error;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub use session::{Session, SessionConfig};
+pub use session::{OverflowPolicy, Segment, Session, SessionConfig};
 
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;

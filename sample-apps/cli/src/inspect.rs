@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use anyhow::Context;
 use bitnet_core::gguf::{GgufFile, TensorInfo, Value};
 use bitnet_core::model::{KvCache, KvPrecision, ModelConfig};
 use bitnet_core::quant::WeightView;
@@ -27,13 +28,14 @@ pub struct InspectArgs {
 
 /// Prints the file's description (or one tensor's values with `--dequant`).
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let file = GgufFile::open(&args.model)?;
+    let file =
+        GgufFile::open(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
     if let Some(name) = &args.dequant {
         return dequant(&file, name);
     }
     let report = describe(&file, args.context_length);
     if args.json {
-        println!("{report}");
+        crate::print_line(&report)?;
     } else {
         print_text(&report);
     }
@@ -51,10 +53,9 @@ fn dequant(file: &GgufFile, name: &str) -> anyhow::Result<()> {
     for (r, out) in values.chunks_exact_mut(cols).enumerate() {
         view.dequantize_row(r, out)?;
     }
-    println!(
-        "{}",
-        json!({ "name": name, "type": info.ty.name(), "dims": info.dims, "values": values })
-    );
+    crate::print_line(
+        json!({ "name": name, "type": info.ty.name(), "dims": info.dims, "values": values }),
+    )?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! `bitnet`: the command-line sample app over `bitnet-core`.
 //!
 //! `synth` writes a synthetic BitNet model, `inspect` describes a file, `generate` continues a
-//! prompt, `chat` holds an interactive multi-turn conversation, and `logits` / `tokenize` print
+//! prompt, `chat` holds an interactive multi-turn conversation, `bench` measures speed, and `logits` / `tokenize` print
 //! JSON for reference comparisons.
 
+mod bench;
 mod inspect;
 mod options;
 mod reference;
@@ -32,6 +33,8 @@ enum Command {
     Generate(run::GenerateArgs),
     /// Chat interactively: one user turn per line of standard input.
     Chat(run::ChatArgs),
+    /// Measure prefill and decode speed, memory and the bandwidth roofline.
+    Bench(bench::BenchArgs),
     /// Print the prompt's token ids and the model's logits as JSON.
     Logits(reference::LogitsArgs),
     /// Print the token ids of a text (and the text decoded back) as JSON.
@@ -45,14 +48,41 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Generate(args) => run::generate(args),
         Command::Chat(args) => run::chat(args),
+        Command::Bench(args) => bench::run(args),
         Command::Logits(args) => reference::logits(args),
         Command::Tokenize(args) => reference::tokenize(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes on one line, skipping a cause whose text the line already ends
+/// with (engine errors include their cause in their own message).
+fn describe(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+/// Prints `text` and a newline to stdout; a closed pipe (`| head`) is not an error.
+fn print_line(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
 use bitnet_core::sampling::SamplingParams;
 use clap::Args;
@@ -30,7 +31,8 @@ impl ModelArgs {
             kernels: self.kernels.clone(),
             ..EngineConfig::default()
         };
-        Ok(Engine::load(&self.model, config)?)
+        Engine::load(&self.model, config)
+            .with_context(|| format!("loading {}", self.model.display()))
     }
 
     /// Session settings from these options.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig};
 use bitnet_core::gguf::GgufFile;
 use bitnet_core::model::LogitsFor;
@@ -52,7 +53,8 @@ pub struct TokenizeArgs {
 
 /// Prints `{"tokens": [...], "logits": [...]}`.
 pub fn logits(args: LogitsArgs) -> anyhow::Result<()> {
-    let engine = Engine::load(&args.model, EngineConfig::default())?;
+    let engine = Engine::load(&args.model, EngineConfig::default())
+        .with_context(|| format!("loading {}", args.model.display()))?;
     let tokens = match (args.tokens, args.prompt) {
         (Some(tokens), _) => tokens,
         (None, Some(prompt)) => {
@@ -73,16 +75,17 @@ pub fn logits(args: LogitsArgs) -> anyhow::Result<()> {
     } else {
         json!(logits)
     };
-    println!("{}", json!({ "tokens": tokens, "logits": logits }));
+    crate::print_line(json!({ "tokens": tokens, "logits": logits }))?;
     Ok(())
 }
 
 /// Prints `{"tokens": [...], "text": "decoded"}`.
 pub fn tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
-    let file = GgufFile::open(&args.model)?;
+    let file =
+        GgufFile::open(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
     let tokenizer = Tokenizer::new(&TokenizerSpec::from_gguf(&file)?)?;
     let tokens = tokenizer.encode(&args.text, tokenizer.add_bos() && !args.no_bos)?;
     let text = tokenizer.decode(&tokens)?;
-    println!("{}", json!({ "tokens": tokens, "text": text }));
+    crate::print_line(json!({ "tokens": tokens, "text": text }))?;
     Ok(())
 }

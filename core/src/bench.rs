@@ -1,0 +1,213 @@
+//! The benchmark routine shared by `bitnet bench` and the apps' benchmark screens: prefill and
+//! decode speed over repetitions, time to first token, peak memory, and how close decode comes
+//! to this machine's memory bandwidth (decode reads every weight byte once per token).
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::Engine;
+use crate::model::{KvCache, LogitsFor, Scratch};
+use crate::{Error, Result};
+
+/// What to measure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BenchConfig {
+    /// Prompt tokens evaluated in prefill (pp), in tokens.
+    pub prompt_tokens: usize,
+    /// Tokens decoded one at a time after the prompt (tg), in tokens.
+    pub gen_tokens: usize,
+    /// Repetitions; each starts from an empty KV cache.
+    pub reps: usize,
+    /// Prompt tokens per forward call during prefill.
+    pub batch: usize,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig {
+            prompt_tokens: 512,
+            gen_tokens: 128,
+            reps: 3,
+            batch: 64,
+        }
+    }
+}
+
+/// Mean and sample standard deviation of repeated measurements.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stat {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation (0 for one sample).
+    pub sd: f64,
+}
+
+impl Stat {
+    fn of(samples: &[f64]) -> Stat {
+        let n = samples.len() as f64;
+        if samples.is_empty() {
+            return Stat::default();
+        }
+        let mean = samples.iter().sum::<f64>() / n;
+        let var = if samples.len() > 1 {
+            samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Stat {
+            mean,
+            sd: var.sqrt(),
+        }
+    }
+}
+
+/// What one benchmark run measured.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchReport {
+    /// Kernel table used.
+    pub kernels: &'static str,
+    /// Worker threads.
+    pub threads: usize,
+    /// The configuration measured.
+    pub prompt_tokens: usize,
+    /// Tokens decoded per repetition.
+    pub gen_tokens: usize,
+    /// Repetitions.
+    pub reps: usize,
+    /// Prefill speed, tokens/s.
+    pub prefill_tokens_per_s: Stat,
+    /// Decode speed, tokens/s.
+    pub decode_tokens_per_s: Stat,
+    /// Time to the first generated token's logits (prefill of the prompt), ms.
+    pub time_to_first_token_ms: Stat,
+    /// Weight bytes one decoded token reads (projections + head + one embedding row).
+    pub bytes_per_token: u64,
+    /// `bytes_per_token × decode tokens/s`, in GB/s (10^9 bytes).
+    pub effective_gb_per_s: f64,
+    /// Measured memory-copy bandwidth of this machine with the same threads, GB/s (bytes read
+    /// plus bytes written, as STREAM's Copy counts them).
+    pub copy_gb_per_s: f64,
+    /// `effective_gb_per_s / copy_gb_per_s`, percent.
+    pub roofline_percent: f64,
+    /// Peak resident memory of the process (Linux `VmHWM`), bytes; `None` elsewhere.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+/// Runs prefill and decode `reps` times on random tokens (fixed seed) and measures them.
+pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
+    if config.prompt_tokens == 0 || config.gen_tokens == 0 || config.reps == 0 || config.batch == 0
+    {
+        return Err(Error::InvalidOption {
+            name: "bench",
+            reason: "prompt tokens, generated tokens, repetitions and batch must be ≥ 1".into(),
+        });
+    }
+    let model = engine.model();
+    let cfg = model.config();
+    let ctx = config.prompt_tokens + config.gen_tokens;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let vocab = engine.tokenizer().vocab_size().min(cfg.vocab_size) as u32;
+    let prompt: Vec<u32> = (0..config.prompt_tokens)
+        .map(|_| rng.random_range(0..vocab))
+        .collect();
+    let decode: Vec<u32> = (0..config.gen_tokens)
+        .map(|_| rng.random_range(0..vocab))
+        .collect();
+
+    let mut scratch = Scratch::default();
+    let mut logits = Vec::new();
+    let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..config.reps {
+        let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
+        let start = Instant::now();
+        for chunk in prompt.chunks(config.batch) {
+            model.forward(chunk, &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
+        }
+        let prefill_s = start.elapsed().as_secs_f64();
+        let start = Instant::now();
+        for &token in &decode {
+            model.forward(
+                &[token],
+                &mut kv,
+                &mut scratch,
+                LogitsFor::Last,
+                &mut logits,
+            )?;
+        }
+        let decode_s = start.elapsed().as_secs_f64();
+        prefill.push(config.prompt_tokens as f64 / prefill_s);
+        dec.push(config.gen_tokens as f64 / decode_s);
+        ttft.push(prefill_s * 1e3);
+    }
+    let decode_tokens_per_s = Stat::of(&dec);
+    let bytes_per_token = model.weight_bytes_per_token() as u64;
+    let effective = bytes_per_token as f64 * decode_tokens_per_s.mean / 1e9;
+    let copy = copy_bandwidth_gb_per_s(model.pool());
+    Ok(BenchReport {
+        kernels: model.kernels().name(),
+        threads: model.pool().threads(),
+        prompt_tokens: config.prompt_tokens,
+        gen_tokens: config.gen_tokens,
+        reps: config.reps,
+        prefill_tokens_per_s: Stat::of(&prefill),
+        decode_tokens_per_s,
+        time_to_first_token_ms: Stat::of(&ttft),
+        bytes_per_token,
+        effective_gb_per_s: effective,
+        copy_gb_per_s: copy,
+        roofline_percent: if copy > 0.0 {
+            100.0 * effective / copy
+        } else {
+            0.0
+        },
+        peak_rss_bytes: peak_rss_bytes(),
+    })
+}
+
+/// Bytes copied per copy-bandwidth pass: large enough to defeat caches.
+const COPY_BYTES: usize = 256 << 20;
+
+/// Best of 5 multi-threaded copies of 256 MiB, counted as read + write bytes (STREAM Copy).
+fn copy_bandwidth_gb_per_s(pool: &crate::runtime::ThreadPool) -> f64 {
+    let src = vec![1u8; COPY_BYTES];
+    let mut dst = vec![0u8; COPY_BYTES];
+    let ranges = pool.split(COPY_BYTES, 1 << 20);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let start = Instant::now();
+        pool.for_each_chunk(&ranges, &mut dst, |r, chunk| chunk.copy_from_slice(&src[r]));
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(&dst);
+    2.0 * COPY_BYTES as f64 / best / 1e9
+}
+
+/// Peak resident set size from `/proc/self/status` (`VmHWM`), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_is_mean_and_sample_sd() {
+        let s = Stat::of(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert_eq!(s.mean, 5.0);
+        assert!((s.sd - 2.138_089_935).abs() < 1e-6);
+        assert_eq!(Stat::of(&[3.0]), Stat { mean: 3.0, sd: 0.0 });
+    }
+
+    #[test]
+    fn peak_rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            assert!(peak_rss_bytes().is_some_and(|b| b > 0));
+        }
+    }
+}
