@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-sdk"
 mkdir -p "$CACHE"
+# Builds are cached across clones (CI runs on a fresh clone each time).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -31,7 +33,7 @@ cargo test --workspace
 
 step "Python reference comparisons (llama.cpp, gguf, numpy)"
 cargo build --release -p bitnet-cli
-BITNET_BIN="$PWD/target/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
+BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
 
 step "README main job"
 scripts/demo.sh
