@@ -8,6 +8,8 @@
 //! scalar table bit for bit.
 
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 use std::ops::Range;
 
@@ -153,7 +155,13 @@ fn check_rows(w: &WeightView, rows: &Range<usize>) -> Result<(), KernelError> {
 impl Kernels {
     /// Every table this CPU can run, from the portable reference to the fastest.
     pub fn available() -> Vec<&'static Kernels> {
-        vec![Self::scalar()]
+        let simd: &[Option<&'static Kernels>] = &[
+            #[cfg(target_arch = "x86_64")]
+            x86::table(),
+        ];
+        std::iter::once(Self::scalar())
+            .chain(simd.iter().flatten().copied())
+            .collect()
     }
 
     /// The table for this process, chosen once by the caller at load: the fastest this CPU

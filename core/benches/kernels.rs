@@ -1,0 +1,106 @@
+//! Micro-benchmarks of every kernel table this CPU runs, on 2B4T shapes: activation
+//! quantisation (2560 values), the ternary FFN matrix (2560 → 6912) as a GEMV and as a GEMM of
+//! 8 tokens in each ternary format, and the F16 output head (2560 → 32768 rows). Matrix
+//! throughputs are in weight bytes read per call (the GEMM streams the matrix once per token).
+//!
+//! `cargo bench -p bitnet-core --bench kernels -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+
+use bitnet_core::kernels::{Kernels, QuantActs};
+use bitnet_core::quant::{encode_ternary_tensor, TensorType, WeightView};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Model width (2B4T `n_embd`), the columns of every benchmarked matrix.
+const COLS: usize = 2560;
+/// FFN width (2B4T `n_ff`), the rows of the ternary matrix.
+const FFN_ROWS: usize = 6912;
+/// Rows of the output head benchmarked (a quarter of the 128256-token vocabulary).
+const HEAD_ROWS: usize = 32768;
+/// Tokens in the GEMM benchmark.
+const BATCH: usize = 8;
+
+fn random_acts(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(-4.0f32..4.0)).collect()
+}
+
+fn quantized(k: &Kernels, x: &[f32]) -> QuantActs {
+    let mut a = QuantActs::default();
+    k.quantize_acts(x, &mut a);
+    a
+}
+
+fn quantize_acts(c: &mut Criterion) {
+    let x = random_acts(&mut ChaCha8Rng::seed_from_u64(1), COLS);
+    let mut group = c.benchmark_group("quantize_acts_2560");
+    for k in Kernels::available() {
+        let mut out = QuantActs::default();
+        group.bench_function(k.name(), |b| {
+            b.iter(|| k.quantize_acts(black_box(&x), &mut out))
+        });
+    }
+    group.finish();
+}
+
+fn ternary(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let t: Vec<i8> = (0..COLS * FFN_ROWS)
+        .map(|_| rng.random_range(-1..=1))
+        .collect();
+    let tokens: Vec<Vec<f32>> = (0..BATCH).map(|_| random_acts(&mut rng, COLS)).collect();
+    for ty in [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0] {
+        let bytes = encode_ternary_tensor(ty, &t, COLS, 0.5).expect("encodes");
+        // One scale for the whole matrix: the whole-row int32 path, as the model uses.
+        let mut w = WeightView::new(ty, COLS, FFN_ROWS, &bytes, 1.0).expect("valid");
+        if let Some(d) = w.uniform_block_scale() {
+            w = w.with_uniform_block_scale(d);
+        }
+        let weight_bytes = w.data().len() as u64;
+        let mut gemv = c.benchmark_group(format!("ternary_gemv_2560x6912/{ty}"));
+        gemv.throughput(Throughput::Bytes(weight_bytes));
+        for k in Kernels::available() {
+            let acts = quantized(k, &tokens[0]);
+            let mut out = vec![0f32; FFN_ROWS];
+            gemv.bench_function(k.name(), |b| {
+                b.iter(|| k.ternary_gemv(&w, black_box(&acts), 0..FFN_ROWS, &mut out))
+            });
+        }
+        gemv.finish();
+        let mut gemm = c.benchmark_group(format!("ternary_gemm_2560x6912x8/{ty}"));
+        gemm.throughput(Throughput::Bytes(weight_bytes * BATCH as u64));
+        for k in Kernels::available() {
+            let acts: Vec<QuantActs> = tokens.iter().map(|x| quantized(k, x)).collect();
+            let mut out = vec![0f32; FFN_ROWS * BATCH];
+            gemm.bench_function(k.name(), |b| {
+                b.iter(|| k.ternary_gemm(&w, black_box(&acts), 0..FFN_ROWS, &mut out))
+            });
+        }
+        gemm.finish();
+    }
+}
+
+fn f16_head(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut bytes = vec![0u8; COLS * HEAD_ROWS * 2];
+    rng.fill(&mut bytes[..]);
+    for high in bytes.iter_mut().skip(1).step_by(2) {
+        *high &= 0xBF; // clear the top exponent bit: every weight finite, |w| < 2
+    }
+    let w = WeightView::new(TensorType::F16, COLS, HEAD_ROWS, &bytes, 1.0).expect("valid");
+    let x = random_acts(&mut rng, COLS);
+    let mut group = c.benchmark_group("f16_head_gemv_2560x32768");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.sample_size(10);
+    for k in Kernels::available() {
+        let mut out = vec![0f32; HEAD_ROWS];
+        group.bench_with_input(BenchmarkId::from_parameter(k.name()), &x, |b, x| {
+            b.iter(|| k.float_gemv(&w, black_box(x), 0..HEAD_ROWS, &mut out))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, quantize_acts, ternary, f16_head);
+criterion_main!(benches);

@@ -1,0 +1,617 @@
+//! The x86_64 AVX2 kernels (the F16 row dot also needs F16C): 32 int8 lanes per instruction for
+//! the ternary formats, two 8-lane f32 registers for the canonical float dot.
+//!
+//! Every entry gives the scalar table's result bit for bit. The ternary loops multiply decoded
+//! weights `t` with `maddubs(|q|, t · sign q)`: `|q| ≤ 128` fits the unsigned operand even for
+//! `q = −128`, and with `|t| ≤ 2` a pair of products is at most 512 in magnitude, so the 16-bit
+//! sums never saturate.
+//!
+//! The `#[target_feature]` functions are `unsafe` because they may only run on a CPU with those
+//! features; the table's entries are safe wrappers that [`table`] hands out only after
+//! detecting them. Memory safety never depends on the caller: every load reads a slice that was
+//! sliced (and so bounds-checked) to the loaded width.
+
+use std::arch::x86_64::*;
+
+use half::f16;
+
+use super::{scalar, Kernels, QuantActs, FLOAT_LANES};
+use crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+
+/// The AVX2 table; reachable only through [`table`].
+static KERNELS: Kernels = Kernels {
+    name: "avx2",
+    quantize_acts,
+    acc_i2s,
+    acc_tq2_0,
+    acc_tq1_0,
+    // Per-block scales are a rare path (TQ files whose block scales differ): the scalar loops.
+    dot_tq2_0: BlockTQ2_0::dot_i8,
+    dot_tq1_0: BlockTQ1_0::dot_i8,
+    dot_f32,
+    dot_f16,
+};
+
+/// The AVX2 table, when this CPU has AVX2 and F16C.
+pub(super) fn table() -> Option<&'static Kernels> {
+    (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")).then_some(&KERNELS)
+}
+
+/// Defines each table entry as a safe function calling its `#[target_feature]` twin.
+macro_rules! safe_entries {
+    ($(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $imp:ident;)*) => {$(
+        fn $name($($arg: $ty),*) $(-> $ret)? {
+            // SAFETY: this function is only reachable through `KERNELS`, which `table` returns
+            // only after detecting AVX2 and F16C, the only features the callee is compiled for.
+            // Its memory safety does not depend on the arguments (see the module docs).
+            unsafe { $imp($($arg),*) }
+        }
+    )*};
+}
+
+safe_entries! {
+    fn quantize_acts(x: &[f32], out: &mut QuantActs) = quantize_acts_avx2;
+    fn acc_i2s(row: &[u8], q: &[i8]) -> i32 = acc_i2s_avx2;
+    fn acc_tq2_0(row: &[u8], q: &[i8]) -> i32 = acc_tq2_0_avx2;
+    fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 = acc_tq1_0_avx2;
+    fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
+    fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
+}
+
+// ---- loads and reductions ----
+
+/// The first 32 bytes of `v` (panics when shorter; callers pass exact chunks, so the check
+/// folds away).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_u8(v: &[u8]) -> __m256i {
+    let v = &v[..32];
+    // SAFETY: `v` is 32 readable bytes; the load has no alignment requirement.
+    unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+}
+
+/// [`load_u8`] for int8 activations.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_i8(v: &[i8]) -> __m256i {
+    let v = &v[..32];
+    // SAFETY: `v` is 32 readable bytes; the load has no alignment requirement.
+    unsafe { _mm256_loadu_si256(v.as_ptr().cast()) }
+}
+
+/// The first 8 floats of `v`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn load_f32(v: &[f32]) -> __m256 {
+    let v = &v[..8];
+    // SAFETY: `v` is 8 readable f32; the load has no alignment requirement.
+    unsafe { _mm256_loadu_ps(v.as_ptr()) }
+}
+
+/// The first 8 little-endian f16 of `v` (16 bytes), converted exactly to f32.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn load_f16(v: &[u8]) -> __m256 {
+    let v = &v[..16];
+    // SAFETY: `v` is 16 readable bytes; the load has no alignment requirement.
+    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(v.as_ptr().cast()) })
+}
+
+/// The sum of the eight i32 lanes of `v` (wrapping; the sums here stay far below 2^31).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn sum_i32(v: __m256i) -> i32 {
+    let s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
+    _mm_cvtsi128_si32(s)
+}
+
+/// The 16-bit pair sums of 32 products `t · q` for signed weights `|t| ≤ 2` (see the module
+/// docs for why they cannot saturate).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn mul_t_q(t: __m256i, q: __m256i) -> __m256i {
+    _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(t, q))
+}
+
+/// Widens 16-bit pair sums to 8 i32 lanes.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn widen_i16(v: __m256i) -> __m256i {
+    _mm256_madd_epi16(v, _mm256_set1_epi16(1))
+}
+
+// ---- activation quantisation ----
+
+/// Absmax int8 quantisation of one token (see [`QuantActs`]), 32 values per step.
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_acts_avx2(x: &[f32], out: &mut QuantActs) {
+    // max |x|, skipping NaN like the scalar `f32::max` fold: `max_ps` returns its second
+    // operand (the running max) when either is NaN. The order of a max does not matter.
+    let abs_mask = _mm256_set1_ps(-0.0);
+    let mut max8 = _mm256_setzero_ps();
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        max8 = _mm256_max_ps(_mm256_andnot_ps(abs_mask, load_f32(c)), max8);
+    }
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), max8) };
+    let max = lanes.iter().chain(tail).fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = 127.0 / max.max(1e-5);
+
+    let scale8 = _mm256_set1_ps(scale);
+    out.q.clear();
+    out.q.resize(x.len(), 0);
+    let mut sum = _mm256_setzero_si256();
+    let mut xs = x.chunks_exact(32);
+    let mut qs = out.q.chunks_exact_mut(32);
+    for (x, q) in (&mut xs).zip(&mut qs) {
+        sum = _mm256_add_epi32(sum, quantize_32(x, scale8, q));
+    }
+    // The last partial step, padded with zeros (which quantise to 0 and add nothing).
+    let tail = xs.remainder();
+    let mut x_pad = [0f32; 32];
+    x_pad[..tail.len()].copy_from_slice(tail);
+    let mut q_pad = [0i8; 32];
+    sum = _mm256_add_epi32(sum, quantize_32(&x_pad, scale8, &mut q_pad));
+    let q_tail = qs.into_remainder();
+    q_tail.copy_from_slice(&q_pad[..q_tail.len()]);
+    out.scale = scale;
+    out.sum = sum_i32(sum);
+}
+
+/// Quantises `x[..32]` into `q[..32]`: `clamp(round_half_even(x · scale), −128, 127)`, NaN → 0.
+/// Returns the values' sum spread over 8 i32 lanes.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn quantize_32(x: &[f32], scale: __m256, q: &mut [i8]) -> __m256i {
+    const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    let x = &x[..32];
+    let q = &mut q[..32];
+    let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
+    let mut ints = [_mm256_setzero_si256(); 4];
+    for (i, x) in ints.iter_mut().zip(x.chunks_exact(8)) {
+        let r = _mm256_round_ps::<NEAREST_EVEN>(_mm256_mul_ps(load_f32(x), scale));
+        // NaN → 0 (the scalar saturating cast); ±inf survive to be clamped.
+        let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(r, r));
+        *i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+    }
+    let [a, b, c, d] = ints;
+    let sum = _mm256_add_epi32(_mm256_add_epi32(a, b), _mm256_add_epi32(c, d));
+    // The packs interleave 128-bit halves: dword k of `bytes` holds a[0..4], b[0..4], c[0..4],
+    // d[0..4], a[4..8], b[4..8], c[4..8], d[4..8]; the permute puts them back in order.
+    let bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    // SAFETY: `q` is 32 writable bytes; the store has no alignment requirement.
+    unsafe { _mm256_storeu_si256(q.as_mut_ptr().cast(), bytes) };
+    sum
+}
+
+// ---- 2-bit ternary codes: I2_S and TQ2_0 ----
+
+/// A `shuffle_epi8` table mapping 2-bit code `c` to `t = values[c]` (every dword holds the
+/// four values, so indices 0..4 read them in both 128-bit halves).
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn code_table(values: [i8; 4]) -> __m256i {
+    _mm256_set1_epi32(i32::from_le_bytes(values.map(|v| v as u8)))
+}
+
+/// The 16-bit pair sums of `Σ t·q` over 128 weights whose codes fill the 32 bytes `codes`:
+/// `q_at_shift[s]` holds the 32 activations of the weights at bits `2s + 1..2s` of bytes
+/// 0..32, and `table` decodes a code.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn acc_2bit_128(codes: __m256i, table: __m256i, q_at_shift: [&[i8]; 4]) -> __m256i {
+    let three = _mm256_set1_epi8(3);
+    // 16-bit shifts: bits shifted in from the neighbouring byte are masked off.
+    let t0 = _mm256_shuffle_epi8(table, _mm256_and_si256(codes, three));
+    let t1 = _mm256_shuffle_epi8(
+        table,
+        _mm256_and_si256(_mm256_srli_epi16::<2>(codes), three),
+    );
+    let t2 = _mm256_shuffle_epi8(
+        table,
+        _mm256_and_si256(_mm256_srli_epi16::<4>(codes), three),
+    );
+    let t3 = _mm256_shuffle_epi8(
+        table,
+        _mm256_and_si256(_mm256_srli_epi16::<6>(codes), three),
+    );
+    let [q0, q1, q2, q3] = q_at_shift;
+    let p01 = _mm256_add_epi16(mul_t_q(t0, load_i8(q0)), mul_t_q(t1, load_i8(q1)));
+    let p23 = _mm256_add_epi16(mul_t_q(t2, load_i8(q2)), mul_t_q(t3, load_i8(q3)));
+    _mm256_add_epi16(p01, p23)
+}
+
+/// I2_S row: 128-weight blocks of 32 bytes, weight `k` in byte `k % 32` at bits 7-6 (k < 32),
+/// 5-4, 3-2, 1-0 (96 ≤ k); codes 0, 1, 2, 3 → −1, 0, +1, 0.
+#[target_feature(enable = "avx2")]
+unsafe fn acc_i2s_avx2(row: &[u8], q: &[i8]) -> i32 {
+    let table = code_table([-1, 0, 1, 0]);
+    let mut acc = _mm256_setzero_si256();
+    for (block, q) in row.chunks_exact(32).zip(q.chunks_exact(128)) {
+        let by_shift = [&q[96..], &q[64..], &q[32..], &q[..32]];
+        let pairs = acc_2bit_128(load_u8(block), table, by_shift);
+        acc = _mm256_add_epi32(acc, widen_i16(pairs));
+    }
+    sum_i32(acc)
+}
+
+/// TQ2_0 row (block scales ignored): 66-byte blocks of 256 weights, two halves of 32 code
+/// bytes; weight `128h + 32l + m` in byte `32h + m` at bits `2l + 1..2l`; code `c` → `c − 1`
+/// (3 → +2 as in the reference decoder).
+#[target_feature(enable = "avx2")]
+unsafe fn acc_tq2_0_avx2(row: &[u8], q: &[i8]) -> i32 {
+    let table = code_table([-1, 0, 1, 2]);
+    let mut acc = _mm256_setzero_si256();
+    for (block, q) in row.chunks_exact(66).zip(q.chunks_exact(256)) {
+        let mut pairs = _mm256_setzero_si256(); // ≤ 8 · 512 in magnitude
+        for (codes, q) in block[..64].chunks_exact(32).zip(q.chunks_exact(128)) {
+            let by_shift = [&q[..32], &q[32..64], &q[64..96], &q[96..]];
+            pairs = _mm256_add_epi16(pairs, acc_2bit_128(load_u8(codes), table, by_shift));
+        }
+        acc = _mm256_add_epi32(acc, widen_i16(pairs));
+    }
+    sum_i32(acc)
+}
+
+// ---- base-3 ternary codes: TQ1_0 ----
+
+/// Each byte times 3, modulo 256: shifts a packed base-3 fraction one trit left.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn times3(v: __m256i) -> __m256i {
+    _mm256_add_epi8(v, _mm256_add_epi8(v, v))
+}
+
+/// The top trit of each byte `m` minus one: `((3m) >> 8) − 1`, that is
+/// `[m ≥ 86] + [m ≥ 171] − 1`, with the unsigned compares done signed on `m − 128`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn top_trit(m: __m256i) -> __m256i {
+    let s = _mm256_xor_si256(m, _mm256_set1_epi8(i8::MIN));
+    let ge86 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8(-43)); // m > 85
+    let ge171 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8(42)); // m > 170
+                                                            // The compares give −1 where true.
+    _mm256_sub_epi8(_mm256_sub_epi8(_mm256_set1_epi8(-1), ge86), ge171)
+}
+
+/// TQ1_0 row (block scales ignored): 54-byte blocks of 256 weights, trit `n` of a byte read as
+/// the top trit of `byte · 3^n`:
+///
+/// ```text
+/// bytes 0..32   byte m: weights m + 32n, n = 0..5        → 5 vectors of 32 weights
+/// bytes 32..48  byte m: weights 160 + m + 16n, n = 0..5  → halves of 3 vectors (160..256)
+/// bytes 48..52  byte j: weights 240 + j + 4n, n = 0..4   → upper half of the last vector
+/// ```
+#[target_feature(enable = "avx2")]
+unsafe fn acc_tq1_0_avx2(row: &[u8], q: &[i8]) -> i32 {
+    let mut acc = _mm256_setzero_si256();
+    for (block, q) in row.chunks_exact(54).zip(q.chunks_exact(256)) {
+        let mut pairs = _mm256_setzero_si256(); // ≤ 8 · 256 in magnitude
+                                                // Weights 0..160: trit n of bytes 0..32 against q[32n..32n + 32].
+        let mut m = load_u8(block);
+        for q in q[..160].chunks_exact(32) {
+            pairs = _mm256_add_epi16(pairs, mul_t_q(top_trit(m), load_i8(q)));
+            m = times3(m);
+        }
+        // b[n]: bytes 32..48 in the lower half and the qh dword (bytes 48..52) in each dword of
+        // the upper half, times 3^n.
+        let qh = i32::from_le_bytes([block[48], block[49], block[50], block[51]]);
+        let lower = &block[32..48];
+        // SAFETY: `lower` is 16 readable bytes; the load has no alignment requirement.
+        let lower = unsafe { _mm_loadu_si128(lower.as_ptr().cast()) };
+        let b0 = _mm256_set_m128i(_mm_set1_epi32(qh), lower);
+        let b1 = times3(b0);
+        let b2 = times3(b1);
+        let b3 = times3(b2);
+        let b4 = times3(b3);
+        // Weights 160..224: the lower halves of trits (0, 1) and (2, 3).
+        let w160 = _mm256_permute2x128_si256::<0x20>(b0, b1);
+        let w192 = _mm256_permute2x128_si256::<0x20>(b2, b3);
+        // Weights 224..256: trit 4 of bytes 32..48, then qh trit n in upper dword n.
+        let w224 = _mm256_blend_epi32::<0b0001_0000>(b4, b0);
+        let w224 = _mm256_blend_epi32::<0b0010_0000>(w224, b1);
+        let w224 = _mm256_blend_epi32::<0b0100_0000>(w224, b2);
+        let w224 = _mm256_blend_epi32::<0b1000_0000>(w224, b3);
+        for (m, q) in [w160, w192, w224]
+            .into_iter()
+            .zip(q[160..].chunks_exact(32))
+        {
+            pairs = _mm256_add_epi16(pairs, mul_t_q(top_trit(m), load_i8(q)));
+        }
+        acc = _mm256_add_epi32(acc, widen_i16(pairs));
+    }
+    sum_i32(acc)
+}
+
+// ---- canonical float dots ----
+
+/// Adds the tail products `a_j · b_j` (j ≥ the last whole 16) into the lanes `lo` (0..8) and
+/// `hi` (8..16) and folds them as the scalar table does.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn finish_lanes(
+    lo: __m256,
+    hi: __m256,
+    tail_a: impl Iterator<Item = f32>,
+    tail_b: &[f32],
+) -> f32 {
+    let mut lanes = [0f32; FLOAT_LANES];
+    let (l, h) = lanes.split_at_mut(8);
+    // SAFETY: `l` and `h` are 8 writable f32 each; the stores have no alignment requirement.
+    unsafe {
+        _mm256_storeu_ps(l.as_mut_ptr(), lo);
+        _mm256_storeu_ps(h.as_mut_ptr(), hi);
+    }
+    for (lane, (a, b)) in lanes.iter_mut().zip(tail_a.zip(tail_b)) {
+        *lane += a * b;
+    }
+    scalar::fold_lanes(lanes)
+}
+
+/// The canonical float dot (see [`super::FloatDotFn`]): lanes 0..8 and 8..16 are two
+/// registers; products and sums are separate instructions (no FMA).
+#[target_feature(enable = "avx2")]
+unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let (a16, b16) = (a.chunks_exact(FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
+    let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
+    for (a, b) in a16.zip(b16) {
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(load_f32(a), load_f32(b)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(load_f32(&a[8..]), load_f32(&b[8..])));
+    }
+    finish_lanes(lo, hi, tail_a.iter().copied(), tail_b)
+}
+
+/// [`dot_f32_avx2`] with `a` as little-endian f16, converted by F16C (exact).
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
+    let n = (a.len() / 2).min(b.len());
+    let (a, b) = (&a[..2 * n], &b[..n]);
+    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let (a16, b16) = (a.chunks_exact(2 * FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
+    let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
+    for (a, b) in a16.zip(b16) {
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(load_f16(a), load_f32(b)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(load_f16(&a[16..]), load_f32(&b[8..])));
+    }
+    let tail_a = tail_a
+        .chunks_exact(2)
+        .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
+    finish_lanes(lo, hi, tail_a, tail_b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::TernaryAccFn;
+    use crate::quant::TensorType;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The AVX2 table, or `None` (with a notice) on a CPU without AVX2 and F16C.
+    fn avx2() -> Option<&'static Kernels> {
+        let table = table();
+        if table.is_none() {
+            println!("skipped: this CPU lacks AVX2 or F16C");
+        }
+        table
+    }
+
+    /// Bit-for-bit equality, any NaN equal to any NaN.
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    fn assert_quantize_matches(k: &Kernels, x: &[f32]) {
+        let (mut fast, mut reference) = (QuantActs::default(), QuantActs::default());
+        // A dirty, longer buffer must be reused and resized.
+        fast.q = vec![9; x.len() + 5];
+        k.quantize_acts(x, &mut fast);
+        Kernels::scalar().quantize_acts(x, &mut reference);
+        assert_eq!(fast.q, reference.q, "len {}", x.len());
+        assert_eq!(fast.sum, reference.sum, "len {}", x.len());
+        assert!(same(fast.scale, reference.scale), "len {}", x.len());
+    }
+
+    #[test]
+    fn quantize_acts_matches_scalar() {
+        let Some(k) = avx2() else { return };
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        for len in [0, 1, 7, 8, 31, 32, 33, 100, 2560, 6912] {
+            let x: Vec<f32> = (0..len).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+            assert_quantize_matches(k, &x);
+            assert_quantize_matches(k, &vec![0.0; len]);
+            assert_quantize_matches(k, &vec![-0.0; len]);
+        }
+        // Ties: max |x| = 127 makes the scale 1, so x · scale = k + 0.5 exactly.
+        let ties: Vec<f32> = (-128..128).map(|k| k as f32 + 0.5).collect();
+        assert_quantize_matches(k, &[&ties[..], &[127.0]].concat());
+        // Ties at a scale that is not 1: max |x| = 63.5 gives scale 2, x · 2 = k + 0.5.
+        let ties: Vec<f32> = (-127..127).map(|k| (k as f32 + 0.5) / 2.0).collect();
+        assert_quantize_matches(k, &ties);
+        // Extremes, tiny values and non-finite inputs, in and out of the 32-wide steps.
+        let special = [
+            f32::NAN,
+            -f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN,
+            f32::MIN_POSITIVE,
+            1e-7,
+            -1e-6,
+            0.0,
+        ];
+        for len in [1, 5, 32, 40, 77] {
+            for &s in &special {
+                let mut x: Vec<f32> = (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+                let at = rng.random_range(0..len);
+                x[at] = s;
+                assert_quantize_matches(k, &x);
+                assert_quantize_matches(k, &vec![s; len]);
+            }
+            let x: Vec<f32> = (0..len).map(|i| special[i % special.len()]).collect();
+            assert_quantize_matches(k, &x);
+        }
+    }
+
+    /// The scalar table's entry and this table's for one ternary format.
+    fn acc_entries(k: &Kernels, ty: TensorType) -> [TernaryAccFn; 2] {
+        let s = Kernels::scalar();
+        match ty {
+            TensorType::I2S => [s.acc_i2s, k.acc_i2s],
+            TensorType::TQ2_0 => [s.acc_tq2_0, k.acc_tq2_0],
+            TensorType::TQ1_0 => [s.acc_tq1_0, k.acc_tq1_0],
+            ty => panic!("{ty} is not ternary"),
+        }
+    }
+
+    const TERNARY: [TensorType; 3] = [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0];
+
+    /// Activation patterns: random over the whole int8 range, and the extremes.
+    fn activations(rng: &mut ChaCha8Rng, cols: usize) -> Vec<Vec<i8>> {
+        vec![
+            (0..cols).map(|_| rng.random()).collect(),
+            vec![-128; cols],
+            vec![127; cols],
+            vec![-127; cols],
+            (0..cols)
+                .map(|i| if i % 2 == 0 { 127 } else { -128 })
+                .collect(),
+            (0..cols)
+                .map(|_| [-128, 127, 0][rng.random_range(0..3)])
+                .collect(),
+        ]
+    }
+
+    #[test]
+    fn ternary_acc_matches_scalar_on_any_bytes() {
+        let Some(k) = avx2() else { return };
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for ty in TERNARY {
+            let [reference, fast] = acc_entries(k, ty);
+            // One block (I2_S: 128, TQ: 256 weights), two, and the 2B4T widths.
+            for cols in [ty.block_len() as usize, 512, 2560, 6912] {
+                let bytes = ty.row_bytes(cols as u64).expect("whole blocks") as usize;
+                let random_row: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
+                for q in activations(&mut rng, cols) {
+                    assert_eq!(
+                        fast(&random_row, &q),
+                        reference(&random_row, &q),
+                        "{ty} {cols}"
+                    );
+                    // Every byte value in every position: all code patterns, code 3 included.
+                    for v in 0..=255u8 {
+                        let row = vec![v; bytes];
+                        assert_eq!(fast(&row, &q), reference(&row, &q), "{ty} {cols} {v:#x}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ternary_gemv_matches_scalar_in_every_format() {
+        let Some(k) = avx2() else { return };
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let (rows, cols) = (6, 2560);
+        let t: Vec<i8> = (0..rows * cols).map(|_| rng.random_range(-1..=1)).collect();
+        let x: Vec<f32> = (0..cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        let mut acts = QuantActs::default();
+        k.quantize_acts(&x, &mut acts);
+        for ty in TERNARY {
+            let bytes = crate::quant::encode_ternary_tensor(ty, &t, cols, 0.7).expect("encodes");
+            let mut w = crate::quant::WeightView::new(ty, cols, rows, &bytes, 1.0).expect("valid");
+            // Per-block scales (the TQ dot path), then the whole-row integer path.
+            for _ in 0..2 {
+                let (mut fast, mut reference) = (vec![0f32; rows], vec![0f32; rows]);
+                k.ternary_gemv(&w, &acts, 0..rows, &mut fast)
+                    .expect("shapes");
+                Kernels::scalar()
+                    .ternary_gemv(&w, &acts, 0..rows, &mut reference)
+                    .expect("shapes");
+                assert_eq!(fast, reference, "{ty}");
+                if let Some(d) = w.uniform_block_scale() {
+                    w = w.with_uniform_block_scale(d);
+                }
+            }
+        }
+    }
+
+    /// Values spanning many magnitudes and both signs.
+    fn spread(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| rng.random_range(-1.0f32..1.0) * 2f32.powi(rng.random_range(-30..30)))
+            .collect()
+    }
+
+    #[test]
+    fn float_dots_match_scalar() {
+        let Some(k) = avx2() else { return };
+        let s = Kernels::scalar();
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 255, 2560] {
+            let (a, b) = (spread(&mut rng, len), spread(&mut rng, len));
+            assert!(same((k.dot_f32)(&a, &b), (s.dot_f32)(&a, &b)), "f32 {len}");
+            // Any finite f16 bit pattern (subnormals included).
+            let halves: Vec<u8> = (0..len)
+                .flat_map(|_| {
+                    let h = rng.random::<u16>() & !0x7C00 | (rng.random_range(0..31u16) << 10);
+                    h.to_le_bytes()
+                })
+                .collect();
+            assert!(
+                same((k.dot_f16)(&halves, &b), (s.dot_f16)(&halves, &b)),
+                "f16 {len}"
+            );
+            // Wide-range activations against f16 weights near the f16 limits.
+            let big: Vec<f32> = b.iter().map(|v| v * 1e6).collect();
+            assert!(
+                same((k.dot_f16)(&halves, &big), (s.dot_f16)(&halves, &big)),
+                "f16 big {len}"
+            );
+        }
+        // Non-finite values give the same NaN or infinity.
+        for special in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, f32::MAX] {
+            for len in [5, 16, 40] {
+                let (mut a, b) = (spread(&mut rng, len), spread(&mut rng, len));
+                a[len / 2] = special;
+                assert!(
+                    same((k.dot_f32)(&a, &b), (s.dot_f32)(&a, &b)),
+                    "{special} {len}"
+                );
+                let halves: Vec<u8> = a
+                    .iter()
+                    .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+                    .collect();
+                assert!(
+                    same((k.dot_f16)(&halves, &b), (s.dot_f16)(&halves, &b)),
+                    "{special}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn per_block_dots_are_the_scalar_loops() {
+        let Some(k) = avx2() else { return };
+        let s = Kernels::scalar();
+        assert!(std::ptr::fn_addr_eq(k.dot_tq2_0, s.dot_tq2_0));
+        assert!(std::ptr::fn_addr_eq(k.dot_tq1_0, s.dot_tq1_0));
+    }
+
+    #[test]
+    fn the_table_is_listed_when_detected() {
+        let Some(k) = avx2() else { return };
+        assert_eq!(k.name(), "avx2");
+        assert!(std::ptr::eq(Kernels::by_name("avx2").expect("listed"), k));
+    }
+}
