@@ -251,10 +251,13 @@ impl Kernels {
         if rows.is_empty() {
             return Ok(()); // nothing to do, and `chunks_exact_mut(0)` would panic
         }
-        for (a, out) in acts.iter().zip(out.chunks_exact_mut(rows.len())) {
-            let factor = w.scale() / a.scale;
-            for (out, r) in out.iter_mut().zip(rows.clone()) {
-                *out = row_fn.apply(w.row(r), &a.q) * factor;
+        // Row-major walk: each weight row is read from memory once and reused, from L1, for
+        // every token of the batch (the tokens' activations stay in L2).
+        let n_rows = rows.len();
+        for (i, r) in rows.enumerate() {
+            let row = w.row(r);
+            for (t, a) in acts.iter().enumerate() {
+                out[t * n_rows + i] = row_fn.apply(row, &a.q) * (w.scale() / a.scale);
             }
         }
         Ok(())
