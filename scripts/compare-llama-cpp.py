@@ -49,7 +49,8 @@ ratio's ± is first-order error propagation of both sds. A second table lists th
 report (time to first token, bytes per token, bandwidth roofline, peak RSS, kernels) and
 llama.cpp's time to first token and peak RSS (``VmHWM`` of its Python child process, which
 includes the interpreter and numpy: ≈ 40 MB). Progress and wall times go to stderr;
-``--json OUT`` writes everything measured, with the wall time of each part.
+``--json OUT`` writes everything measured, with the wall time of each part. The CLI is copied
+to a temporary directory first, so a rebuild during the run cannot mix two builds.
 
 Usage (from the repository root, after ``cargo build --release -p bitnet-cli``):
 
@@ -68,9 +69,11 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -323,10 +326,12 @@ def ratios(results: dict) -> list[dict]:
 
 
 def pm(s: dict, digits: int = 2) -> str:
+    """``mean ± sd``."""
     return f"{s['mean']:.{digits}f} ± {s['sd']:.{digits}f}"
 
 
 def mb(x: float | None) -> str:
+    """Bytes as MB (10^6), or a dash when unknown."""
     return "—" if x is None else f"{x / 1e6:.0f}"
 
 
@@ -402,39 +407,49 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def measure(args: argparse.Namespace, bitnet: Path) -> dict:
+    """Synthesises (or reuses) the models and benchmarks both engines; everything measured."""
+    p, n, t, r = args.prompt_tokens, args.gen_tokens, args.threads, args.reps
+    config = {"preset": args.preset, "seed": args.seed, "prompt_tokens": p, "gen_tokens": n, "threads": t,
+              "reps": r, "llama_batch": args.llama_batch, "flash_attn": args.flash_attn == "on",
+              "warmup": {"prompt_tokens": WARMUP_PROMPT_TOKENS, "gen_tokens": WARMUP_GEN_TOKENS, "reps": 1},
+              "bitnet": str(args.bitnet), "cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0]}
+    models, synth_s = {}, {}
+    for fmt in args.formats:
+        path, seconds = synth_model(bitnet, args.models_dir, args.preset, fmt, args.seed)
+        models[fmt], synth_s[fmt] = path, seconds
+        log(f"model {fmt}: {path} " + ("(cached)" if seconds is None else f"(synth {seconds:.1f} s)"))
+
+    # Each format's two engines run back to back, so a change in machine load between formats
+    # skews the ratios less.
+    results: dict[str, dict] = {"ours": {}, "llama.cpp": {}}
+    for fmt in args.formats:
+        runs = [("ours", lambda: bench_ours(bitnet, models[fmt], p, n, t, r))]
+        if not args.skip_llama and fmt in LLAMA_FORMATS:
+            runs.append(("llama.cpp", lambda: bench_llama(args.python, models[fmt], p, n, t, r, args.llama_batch,
+                                                          config["flash_attn"])))
+        for engine, bench in runs:
+            rep = bench()
+            results[engine][fmt] = rep
+            log(f"{engine} {fmt}: warmup {rep['wall_s']['warmup']:.1f} s, run {rep['wall_s']['run']:.1f} s")
+    config["load_average_end"] = os.getloadavg()[0]
+    results = {engine: by_fmt for engine, by_fmt in results.items() if by_fmt}
+    return {"config": config, "models": {f: str(m) for f, m in models.items()}, "synth_s": synth_s,
+            "results": results, "ratios": ratios(results)}
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--llama-worker"]:  # the llama.cpp child (see bench_llama)
         print(json.dumps(llama_worker(json.loads(argv[1]))))
         return
     args = parse_args(argv)
-    p, n, t, r = args.prompt_tokens, args.gen_tokens, args.threads, args.reps
-    config = {"preset": args.preset, "seed": args.seed, "prompt_tokens": p, "gen_tokens": n, "threads": t,
-              "reps": r, "llama_batch": args.llama_batch, "flash_attn": args.flash_attn == "on",
-              "warmup": {"prompt_tokens": WARMUP_PROMPT_TOKENS, "gen_tokens": WARMUP_GEN_TOKENS, "reps": 1},
-              "cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0]}
-    models, synth_s = {}, {}
-    for fmt in args.formats:
-        path, seconds = synth_model(args.bitnet, args.models_dir, args.preset, fmt, args.seed)
-        models[fmt], synth_s[fmt] = path, seconds
-        log(f"model {fmt}: {path} " + ("(cached)" if seconds is None else f"(synth {seconds:.1f} s)"))
-
-    results: dict[str, dict] = {"ours": {}, "llama.cpp": {}}
-    for fmt in args.formats:
-        rep = bench_ours(args.bitnet, models[fmt], p, n, t, r)
-        results["ours"][fmt] = rep
-        log(f"ours {fmt}: warmup {rep['wall_s']['warmup']:.1f} s, run {rep['wall_s']['run']:.1f} s")
-    if not args.skip_llama:
-        for fmt in (f for f in args.formats if f in LLAMA_FORMATS):
-            rep = bench_llama(args.python, models[fmt], p, n, t, r, args.llama_batch, config["flash_attn"])
-            results["llama.cpp"][fmt] = rep
-            log(f"llama.cpp {fmt}: warmup {rep['wall_s']['warmup']:.1f} s, run {rep['wall_s']['run']:.1f} s")
-    results = {engine: by_fmt for engine, by_fmt in results.items() if by_fmt}
-    config["load_average_end"] = os.getloadavg()[0]
-
-    print(markdown(results, config))
+    # Every run uses one snapshot of the CLI, even if it is rebuilt meanwhile.
+    with tempfile.TemporaryDirectory(prefix="compare-llama-cpp-") as tmp:
+        bitnet = Path(tmp) / "bitnet"
+        shutil.copy2(args.bitnet, bitnet)
+        doc = measure(args, bitnet)
+    print(markdown(doc["results"], doc["config"]))
     if args.json:
-        doc = {"config": config, "models": {f: str(m) for f, m in models.items()}, "synth_s": synth_s,
-               "results": results, "ratios": ratios(results)}
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
         log(f"wrote {args.json}")
 
