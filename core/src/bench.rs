@@ -96,7 +96,8 @@ pub struct BenchReport {
     pub peak_rss_bytes: Option<u64>,
 }
 
-/// Runs prefill and decode `reps` times on random tokens (fixed seed) and measures them.
+/// Runs prefill and decode `reps` times on random tokens (fixed seed) and measures them,
+/// after one untimed warm-up (a prefill batch and a decode step).
 pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     if config.prompt_tokens == 0 || config.gen_tokens == 0 || config.reps == 0 || config.batch == 0
     {
@@ -119,6 +120,11 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
 
     let mut scratch = Scratch::default();
     let mut logits = Vec::new();
+    // Untimed warm-up: faults the mapped weights in and sizes the buffers.
+    let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
+    let warm = &prompt[..prompt.len().min(config.batch)];
+    model.forward(warm, &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
+    model.forward(&decode[..1], &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..config.reps {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
