@@ -124,7 +124,13 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
     let warm = &prompt[..prompt.len().min(config.batch)];
     model.forward(warm, &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
-    model.forward(&decode[..1], &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
+    model.forward(
+        &decode[..1],
+        &mut kv,
+        &mut scratch,
+        LogitsFor::Last,
+        &mut logits,
+    )?;
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..config.reps {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());

@@ -93,19 +93,10 @@ impl Model {
         let vocab_size = Weights::vocab_size(&file)?;
         let config = ModelConfig::from_gguf(&file, vocab_size)?;
         let weights = Weights::load(&file, &config)?;
-        let has_ternary = weights.layers.iter().any(|l| {
-            [
-                &l.attn_q,
-                &l.attn_k,
-                &l.attn_v,
-                &l.attn_output,
-                &l.ffn_gate,
-                &l.ffn_up,
-                &l.ffn_down,
-            ]
+        let has_ternary = weights
+            .layers
             .iter()
-            .any(|m| m.ty.is_ternary())
-        });
+            .any(|l| l.projections().iter().any(|m| m.ty.is_ternary()));
         let rope = Rope::new(config.head_dim, config.rope_dims, config.rope_base);
         Ok(Model {
             file,
@@ -155,20 +146,7 @@ impl Model {
         let layers: usize = w
             .layers
             .iter()
-            .map(|l| {
-                [
-                    &l.attn_q,
-                    &l.attn_k,
-                    &l.attn_v,
-                    &l.attn_output,
-                    &l.ffn_gate,
-                    &l.ffn_up,
-                    &l.ffn_down,
-                ]
-                .iter()
-                .map(|m| m.byte_len())
-                .sum::<usize>()
-            })
+            .map(|l| l.projections().iter().map(|m| m.byte_len()).sum::<usize>())
             .sum();
         layers + w.output.byte_len() + w.token_embd.byte_len() / self.config.vocab_size
     }

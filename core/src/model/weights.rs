@@ -80,17 +80,43 @@ impl Matrix {
 /// One transformer block's weights.
 #[derive(Debug)]
 pub struct Layer {
+    /// RMSNorm weight before attention, `n_embd`.
     pub attn_norm: Vec<f32>,
+    /// Query projection, `n_embd` → `n_embd`.
     pub attn_q: Matrix,
+    /// Key projection, `n_embd` → `kv_dim`.
     pub attn_k: Matrix,
+    /// Value projection, `n_embd` → `kv_dim`.
     pub attn_v: Matrix,
+    /// Attention output projection, `n_embd` → `n_embd`.
     pub attn_output: Matrix,
+    /// RMSNorm weight on the attention output before `attn_output`, `n_embd`.
     pub attn_sub_norm: Vec<f32>,
+    /// RMSNorm weight before the FFN, `n_embd`.
     pub ffn_norm: Vec<f32>,
+    /// FFN gate projection, `n_embd` → `n_ff`.
     pub ffn_gate: Matrix,
+    /// FFN up projection, `n_embd` → `n_ff`.
     pub ffn_up: Matrix,
+    /// FFN down projection, `n_ff` → `n_embd`.
     pub ffn_down: Matrix,
+    /// RMSNorm weight on the gated FFN activation before `ffn_down`, `n_ff`.
     pub ffn_sub_norm: Vec<f32>,
+}
+
+impl Layer {
+    /// The seven projection matrices (the BitLinears), in graph order.
+    pub fn projections(&self) -> [&Matrix; 7] {
+        [
+            &self.attn_q,
+            &self.attn_k,
+            &self.attn_v,
+            &self.attn_output,
+            &self.ffn_gate,
+            &self.ffn_up,
+            &self.ffn_down,
+        ]
+    }
 }
 
 /// Every tensor the forward pass reads.
