@@ -7,6 +7,12 @@
 //! only inner loops that may assume valid shapes. Every ISA must give the same result as the
 //! scalar table bit for bit.
 
+#[cfg(all(
+    target_arch = "aarch64",
+    target_feature = "neon",
+    target_endian = "little"
+))]
+mod aarch64;
 mod scalar;
 
 use std::ops::Range;
@@ -153,7 +159,14 @@ fn check_rows(w: &WeightView, rows: &Range<usize>) -> Result<(), KernelError> {
 impl Kernels {
     /// Every table this CPU can run, from the portable reference to the fastest.
     pub fn available() -> Vec<&'static Kernels> {
-        vec![Self::scalar()]
+        let tables = vec![Self::scalar()];
+        #[cfg(all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        ))]
+        let tables = [tables, aarch64::available()].concat();
+        tables
     }
 
     /// The table for this process, chosen once by the caller at load: the fastest this CPU
