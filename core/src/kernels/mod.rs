@@ -7,6 +7,12 @@
 //! only inner loops that may assume valid shapes. Every ISA must give the same result as the
 //! scalar table bit for bit.
 
+#[cfg(all(
+    target_arch = "aarch64",
+    target_feature = "neon",
+    target_endian = "little"
+))]
+mod aarch64;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -155,13 +161,16 @@ fn check_rows(w: &WeightView, rows: &Range<usize>) -> Result<(), KernelError> {
 impl Kernels {
     /// Every table this CPU can run, from the portable reference to the fastest.
     pub fn available() -> Vec<&'static Kernels> {
-        let simd: &[Option<&'static Kernels>] = &[
-            #[cfg(target_arch = "x86_64")]
-            x86::table(),
-        ];
-        std::iter::once(Self::scalar())
-            .chain(simd.iter().flatten().copied())
-            .collect()
+        let mut tables = vec![Self::scalar()];
+        #[cfg(target_arch = "x86_64")]
+        tables.extend(x86::table());
+        #[cfg(all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        ))]
+        tables.extend(aarch64::available());
+        tables
     }
 
     /// The table for this process, chosen once by the caller at load: the fastest this CPU

@@ -1,0 +1,685 @@
+//! aarch64 tables: `"neon"` (baseline Advanced SIMD, on every aarch64 CPU this module is
+//! compiled for) and `"neon-dotprod"` (adds `SDOT`, chosen when the CPU reports `dotprod`).
+//!
+//! The two tables differ only in the int8 multiply-accumulate of the ternary loops ([`Mac`]);
+//! activation quantisation and the float dots are baseline NEON and shared. Every loop gives
+//! the scalar table's result bit for bit: the ternary sums are exact int32, and the float
+//! loops keep the canonical lane order of [`super::FloatDotFn`] with separate multiplies and
+//! adds. Ragged tails are run through the same vector code from a zero-padded copy.
+//!
+//! Two instructions are written as inline assembly because their intrinsics are not stable at
+//! the crate's minimum Rust (1.85): `SDOT` (`vdotq_s32`, still unstable) and `FCVTL`
+//! (`vcvt_f32_f16`, stable only from 1.94 with the f16 vector types).
+//!
+//! The module is compiled only where NEON is a compile-time target feature (every aarch64
+//! target with an OS) on little-endian CPUs (the byte layouts are read as little-endian
+//! lanes). Helpers are `unsafe fn` because NEON intrinsics are unsafe to call at Rust 1.85;
+//! unless their `# Safety` says more, NEON is their only precondition, which the `cfg` holds.
+
+use std::arch::aarch64::*;
+use std::arch::asm;
+
+use super::{scalar, Kernels, QuantActs, FLOAT_LANES};
+use crate::quant::{BlockFormat, BlockI2S, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+
+/// The tables this CPU runs, baseline first.
+pub(super) fn available() -> Vec<&'static Kernels> {
+    let mut tables = vec![&NEON];
+    if std::arch::is_aarch64_feature_detected!("dotprod") {
+        tables.push(&NEON_DOTPROD);
+    }
+    tables
+}
+
+/// Defines the table `$table` named `$name` whose ternary loops use the int8 step `$mac`,
+/// compiled with the target features `$features`. Sound to call only where those features
+/// are present: [`available`] hands a table out only then.
+macro_rules! neon_table {
+    ($(#[$doc:meta])* $table:ident, $name:literal, $mac:ty, $features:literal) => {
+        $(#[$doc])*
+        static $table: Kernels = {
+            #[target_feature(enable = $features)]
+            unsafe fn acc_i2s(row: &[u8], q: &[i8]) -> i32 {
+                acc_two_bit::<$mac>(&I2S, row, q)
+            }
+            #[target_feature(enable = $features)]
+            unsafe fn acc_tq2_0(row: &[u8], q: &[i8]) -> i32 {
+                acc_two_bit::<$mac>(&TQ2_0, row, q)
+            }
+            #[target_feature(enable = $features)]
+            unsafe fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 {
+                acc_tq1::<$mac>(row, q)
+            }
+            Kernels {
+                name: $name,
+                quantize_acts,
+                // SAFETY: `available` hands this table out only where `$features` are present.
+                acc_i2s: |row, q| unsafe { acc_i2s(row, q) },
+                // SAFETY: as above.
+                acc_tq2_0: |row, q| unsafe { acc_tq2_0(row, q) },
+                // SAFETY: as above.
+                acc_tq1_0: |row, q| unsafe { acc_tq1_0(row, q) },
+                dot_tq2_0: BlockTQ2_0::dot_i8,
+                dot_tq1_0: BlockTQ1_0::dot_i8,
+                dot_f32,
+                dot_f16,
+            }
+        };
+    };
+}
+
+neon_table!(
+    /// Baseline NEON: widening multiplies (`SMULL`/`SMLAL2`, pairwise-added into int32).
+    NEON,
+    "neon",
+    Widen,
+    "neon"
+);
+
+neon_table!(
+    /// NEON with the dot-product extension: one `SDOT` per 16 weights.
+    NEON_DOTPROD,
+    "neon-dotprod",
+    Sdot,
+    "neon,dotprod"
+);
+
+/// One table's int8 multiply-accumulate step.
+trait Mac {
+    /// `acc` with `Σ_{i<16} t_i · q_i` added across its lanes, exactly (how the sum spreads
+    /// over the lanes is the step's own; only the lanes' total is meaningful).
+    ///
+    /// # Safety
+    /// The CPU supports the step's instructions.
+    unsafe fn mac(acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t;
+}
+
+/// Baseline step: 16 int16 products (`|t·q| ≤ 256`), added in pairs into int16, then pairs of
+/// those into the int32 lanes.
+struct Widen;
+
+impl Mac for Widen {
+    #[inline(always)]
+    unsafe fn mac(acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t {
+        let p = vmull_s8(vget_low_s8(t), vget_low_s8(q));
+        let p = vmlal_high_s8(p, t, q);
+        vpadalq_s16(acc, p)
+    }
+}
+
+/// Dot-product step: `SDOT` adds 4 int8 products into each int32 lane.
+struct Sdot;
+
+impl Mac for Sdot {
+    #[inline(always)]
+    unsafe fn mac(mut acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t {
+        asm!(
+            "sdot {acc:v}.4s, {t:v}.16b, {q:v}.16b",
+            acc = inout(vreg) acc,
+            t = in(vreg) t,
+            q = in(vreg) q,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        acc
+    }
+}
+
+/// Loads the first 16 bytes of `b`.
+///
+/// # Safety
+/// `b` is at least 16 bytes long (checked in debug builds).
+#[inline(always)]
+unsafe fn load_u8(b: &[u8]) -> uint8x16_t {
+    debug_assert!(b.len() >= 16);
+    vld1q_u8(b.as_ptr())
+}
+
+/// Loads the first 16 int8 activations of `q`.
+///
+/// # Safety
+/// `q` is at least 16 long (checked in debug builds).
+#[inline(always)]
+unsafe fn load_s8(q: &[i8]) -> int8x16_t {
+    debug_assert!(q.len() >= 16);
+    vld1q_s8(q.as_ptr())
+}
+
+/// A 2-bit ternary block layout (I2_S, TQ2_0): each block starts with 32-byte code groups of
+/// 128 weights each; bit pair `2l+1..2l` of byte `m` holds the weight `32 · run[l] + m` of its
+/// group (see [`BlockI2S`], [`BlockTQ2_0`]). Trailing block bytes (TQ2_0's scale) are skipped.
+struct TwoBitLayout {
+    /// Bytes per block.
+    block_bytes: usize,
+    /// Weights per block.
+    block_len: usize,
+    /// `run[l]`: which 32-weight run of a group bit pair `l` (0 = lowest bits) holds.
+    run: [usize; 4],
+    /// Each code's ternary value as a `TBL` table (entries 4.. unused).
+    values: [i8; 16],
+}
+
+/// I2_S: bits 7-6 hold weights 0..32, 1-0 weights 96..128; code 3 (never written) is 0.
+const I2S: TwoBitLayout = TwoBitLayout {
+    block_bytes: BlockI2S::BYTES,
+    block_len: BlockI2S::LEN,
+    run: [3, 2, 1, 0],
+    values: [-1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+};
+
+/// TQ2_0: bits 1-0 hold weights 0..32 of each half; code 3 (never written) is +2, as
+/// llama.cpp and the reference decoder read it.
+const TQ2_0: TwoBitLayout = TwoBitLayout {
+    block_bytes: BlockTQ2_0::BYTES,
+    block_len: BlockTQ2_0::LEN,
+    run: [0, 1, 2, 3],
+    values: [-1, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+};
+
+/// `Σ t·q` over one row of a 2-bit layout: whole blocks of `row` against `q`, one int8 per
+/// weight.
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn acc_two_bit<M: Mac>(layout: &TwoBitLayout, row: &[u8], q: &[i8]) -> i32 {
+    debug_assert_eq!(row.len() / layout.block_bytes * layout.block_len, q.len());
+    let values = vld1q_s8(layout.values.as_ptr());
+    let mask = vdupq_n_u8(3);
+    // One accumulator per bit pair: four independent dependency chains.
+    let mut acc = [vdupq_n_s32(0); 4];
+    for (block, q) in row
+        .chunks_exact(layout.block_bytes)
+        .zip(q.chunks_exact(layout.block_len))
+    {
+        let codes = &block[..layout.block_len / 4];
+        for (codes, q) in codes.chunks_exact(32).zip(q.chunks_exact(128)) {
+            for (half, codes) in codes.chunks_exact(16).enumerate() {
+                let b = load_u8(codes);
+                let pairs = [
+                    vandq_u8(b, mask),
+                    vandq_u8(vshrq_n_u8::<2>(b), mask),
+                    vandq_u8(vshrq_n_u8::<4>(b), mask),
+                    vshrq_n_u8::<6>(b),
+                ];
+                for (l, c) in pairs.into_iter().enumerate() {
+                    let t = vqtbl1q_s8(values, c);
+                    let qv = load_s8(&q[32 * layout.run[l] + 16 * half..]);
+                    acc[l] = M::mac(acc[l], t, qv);
+                }
+            }
+        }
+    }
+    vaddvq_s32(vaddq_s32(
+        vaddq_s32(acc[0], acc[1]),
+        vaddq_s32(acc[2], acc[3]),
+    ))
+}
+
+/// Trit `n` of 16 TQ1_0 bytes as ternary values, given `s = byte · 3^n mod 256`:
+/// `((s · 3) >> 8) − 1` (see [`BlockTQ1_0`]), with `(s · 3) >> 8 = (s + s/2) >> 7` computed by a
+/// halving add so it stays in 8 bits.
+#[inline(always)]
+unsafe fn trit(s: uint8x16_t) -> int8x16_t {
+    let c = vshrq_n_u8::<6>(vhaddq_u8(s, vshrq_n_u8::<1>(s)));
+    vsubq_s8(vreinterpretq_s8_u8(c), vdupq_n_s8(1))
+}
+
+/// `Σ t·q` over one TQ1_0 row (layout in [`BlockTQ1_0`]): whole blocks of `row` against `q`,
+/// one int8 per weight.
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn acc_tq1<M: Mac>(row: &[u8], q: &[i8]) -> i32 {
+    debug_assert_eq!(row.len() / BlockTQ1_0::BYTES * BlockTQ1_0::LEN, q.len());
+    let three = vdupq_n_u8(3);
+    // Lane 4n + j of the qh vector is qh byte j times 3^n: weights 240 + j + 4n in order.
+    const QH_POW: [u8; 16] = [1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27];
+    let qh_pow = vld1q_u8(QH_POW.as_ptr());
+    let mut acc = [vdupq_n_s32(0); 2];
+    for (block, q) in row
+        .chunks_exact(BlockTQ1_0::BYTES)
+        .zip(q.chunks_exact(BlockTQ1_0::LEN))
+    {
+        // qs bytes 0..32: trit n of byte m is weight 32n + m.
+        let mut lo = load_u8(block);
+        let mut hi = load_u8(&block[16..]);
+        for n in 0..5 {
+            acc[0] = M::mac(acc[0], trit(lo), load_s8(&q[32 * n..]));
+            acc[1] = M::mac(acc[1], trit(hi), load_s8(&q[32 * n + 16..]));
+            lo = vmulq_u8(lo, three);
+            hi = vmulq_u8(hi, three);
+        }
+        // qs bytes 32..48: trit n of byte 32 + m is weight 160 + 16n + m.
+        let mut mid = load_u8(&block[32..]);
+        for n in 0..5 {
+            acc[n % 2] = M::mac(acc[n % 2], trit(mid), load_s8(&q[160 + 16 * n..]));
+            mid = vmulq_u8(mid, three);
+        }
+        // qh bytes 48..52, each repeated in four lanes.
+        let qh = u32::from_le_bytes([block[48], block[49], block[50], block[51]]);
+        let qh = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), qh_pow);
+        acc[1] = M::mac(acc[1], trit(qh), load_s8(&q[240..]));
+    }
+    vaddvq_s32(vaddq_s32(acc[0], acc[1]))
+}
+
+/// Absmax int8 quantisation of one token (see [`QuantActs`]), as the scalar table does it: the
+/// max ignores NaN, products round half to even (`FCVTNS`, NaN → 0) and saturate to int8.
+fn quantize_acts(x: &[f32], out: &mut QuantActs) {
+    let (body, tail) = x.split_at(x.len() - x.len() % 16);
+    let mut padded = [0f32; 16];
+    padded[..tail.len()].copy_from_slice(tail);
+    // SAFETY: NEON is a compile-time feature of this module (see the module docs).
+    let max = unsafe { absmax(body).max(absmax(&padded)) };
+    let scale = 127.0 / max.max(1e-5);
+    out.q.clear();
+    out.q.resize(x.len(), 0);
+    let (q_body, q_tail) = out.q.split_at_mut(body.len());
+    let mut q_padded = [0i8; 16];
+    // SAFETY: as above. Zero padding quantises to 0 and adds nothing to the sum.
+    let sum = unsafe { quantize(body, scale, q_body) + quantize(&padded, scale, &mut q_padded) };
+    q_tail.copy_from_slice(&q_padded[..q_tail.len()]);
+    out.scale = scale;
+    out.sum = sum;
+}
+
+/// `max |x|` over whole 16-element chunks of `x` (0 when empty), skipping NaN like
+/// `f32::max`: a lane is replaced only by a strictly greater value, which NaN never is.
+unsafe fn absmax(x: &[f32]) -> f32 {
+    let mut max = [vdupq_n_f32(0.0); 4];
+    for x in x.chunks_exact(16) {
+        for (i, max) in max.iter_mut().enumerate() {
+            let a = vabsq_f32(vld1q_f32(x[4 * i..].as_ptr()));
+            *max = vbslq_f32(vcgtq_f32(a, *max), a, *max);
+        }
+    }
+    // No lane is NaN, so the propagating max is the plain one.
+    vmaxvq_f32(vmaxq_f32(
+        vmaxq_f32(max[0], max[1]),
+        vmaxq_f32(max[2], max[3]),
+    ))
+}
+
+/// Quantises whole 16-element chunks of `x` into `q` (as long as `x`'s chunks) with
+/// `clamp(round_half_even(x · scale), −128, 127)`; returns `Σ q`.
+unsafe fn quantize(x: &[f32], scale: f32, q: &mut [i8]) -> i32 {
+    debug_assert_eq!(x.len() / 16 * 16, q.len());
+    let mut sum = vdupq_n_s32(0);
+    for (x, q) in x.chunks_exact(16).zip(q.chunks_exact_mut(16)) {
+        // FCVTNS rounds to nearest even and saturates (NaN → 0); the narrowing saturates on.
+        let r: [int32x4_t; 4] = std::array::from_fn(|i| {
+            vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x[4 * i..].as_ptr()), scale))
+        });
+        let lo = vqmovn_s16(vcombine_s16(vqmovn_s32(r[0]), vqmovn_s32(r[1])));
+        let hi = vqmovn_s16(vcombine_s16(vqmovn_s32(r[2]), vqmovn_s32(r[3])));
+        let v = vcombine_s8(lo, hi);
+        vst1q_s8(q.as_mut_ptr(), v);
+        sum = vpadalq_s16(sum, vpaddlq_s8(v));
+    }
+    vaddvq_s32(sum)
+}
+
+/// Adds the 16 products `a · b` into the canonical lanes `acc` (lane `i` of `acc[k]` is
+/// canonical lane `4k + i`): rounded products, then a separate add, as the scalar loop does.
+///
+/// # Safety
+/// `b` is at least 16 long.
+#[inline(always)]
+unsafe fn add_products(acc: &mut [float32x4_t; 4], a: [float32x4_t; 4], b: &[f32]) {
+    for (k, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
+        *acc = vaddq_f32(*acc, vmulq_f32(a, vld1q_f32(b[4 * k..].as_ptr())));
+    }
+}
+
+/// Folds the lane accumulators like the scalar table (see [`scalar::fold_lanes`]).
+#[inline(always)]
+unsafe fn fold(acc: [float32x4_t; 4]) -> f32 {
+    let mut lanes = [0f32; FLOAT_LANES];
+    for (k, acc) in acc.into_iter().enumerate() {
+        vst1q_f32(lanes[4 * k..].as_mut_ptr(), acc);
+    }
+    scalar::fold_lanes(lanes)
+}
+
+/// Splits `n` elements into whole 16-element chunks and a tail length.
+fn split16(n: usize) -> (usize, usize) {
+    (n - n % 16, n % 16)
+}
+
+/// The canonical lane-wise float dot product (see [`super::FloatDotFn`]). A ragged tail is run
+/// from zero-padded copies: lanes start at +0 and so never become −0 (`x + y` is −0 only when
+/// both are), hence adding the padding's `+0 · +0` leaves every lane unchanged.
+fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let (body, tail) = split16(a.len().min(b.len()));
+    let (mut pa, mut pb) = ([0f32; 16], [0f32; 16]);
+    pa[..tail].copy_from_slice(&a[body..body + tail]);
+    pb[..tail].copy_from_slice(&b[body..body + tail]);
+    // SAFETY: NEON is a compile-time feature of this module; every load reads 16 elements of a
+    // 16-element chunk.
+    unsafe {
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let chunks = a[..body].chunks_exact(16).zip(b[..body].chunks_exact(16));
+        for (a, b) in chunks.chain((tail > 0).then_some((&pa[..], &pb[..]))) {
+            let a = std::array::from_fn(|k| vld1q_f32(a[4 * k..].as_ptr()));
+            add_products(&mut acc, a, b);
+        }
+        fold(acc)
+    }
+}
+
+/// Widens 8 IEEE f16 values (raw bits) to f32, exactly (`FCVTL`, `FCVTL2`).
+#[inline(always)]
+unsafe fn f16x8_to_f32(h: uint16x8_t) -> [float32x4_t; 2] {
+    let (lo, hi): (float32x4_t, float32x4_t);
+    asm!(
+        "fcvtl {lo:v}.4s, {h:v}.4h",
+        "fcvtl2 {hi:v}.4s, {h:v}.8h",
+        h = in(vreg) h,
+        lo = out(vreg) lo,
+        hi = out(vreg) hi,
+        options(pure, nomem, nostack, preserves_flags),
+    );
+    [lo, hi]
+}
+
+/// [`dot_f32`] with `a` stored as little-endian f16 (`2 · b.len()` bytes).
+fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), 2 * b.len());
+    let (body, tail) = split16(b.len().min(a.len() / 2));
+    let (mut pa, mut pb) = ([0u8; 32], [0f32; 16]);
+    pa[..2 * tail].copy_from_slice(&a[2 * body..2 * (body + tail)]);
+    pb[..tail].copy_from_slice(&b[body..body + tail]);
+    // SAFETY: NEON is a compile-time feature of this module; every load reads 16 bytes of a 32-byte
+    // chunk or 16 elements of a 16-element chunk.
+    unsafe {
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let chunks = a[..2 * body]
+            .chunks_exact(32)
+            .zip(b[..body].chunks_exact(16));
+        for (a, b) in chunks.chain((tail > 0).then_some((&pa[..], &pb[..]))) {
+            let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(a)));
+            let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&a[16..])));
+            add_products(&mut acc, [a0, a1, a2, a3], b);
+        }
+        fold(acc)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use half::f16;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::kernels::TernaryAccFn;
+    use crate::quant::TensorType;
+
+    /// Row widths: one block of each format, and the hidden and FFN sizes of BitNet 2B.
+    const WIDTHS: [usize; 4] = [128, 256, 2560, 6912];
+
+    fn scalar() -> &'static Kernels {
+        Kernels::scalar()
+    }
+
+    /// The ternary entry points of a table, by format, with the format's block length.
+    fn accs(k: &Kernels) -> [(TensorType, TernaryAccFn); 3] {
+        [
+            (TensorType::I2S, k.acc_i2s),
+            (TensorType::TQ2_0, k.acc_tq2_0),
+            (TensorType::TQ1_0, k.acc_tq1_0),
+        ]
+    }
+
+    /// Checks every ternary entry of every NEON table against the scalar table on `row` bytes
+    /// (any values: every code pattern, TQ1_0 bytes beyond 242) and activations `q`.
+    fn check_ternary(ty: TensorType, row: &[u8], q: &[i8]) {
+        let index = accs(scalar())
+            .iter()
+            .position(|&(t, _)| t == ty)
+            .expect("format");
+        let expected = accs(scalar())[index].1(row, q);
+        for k in available() {
+            assert_eq!(
+                accs(k)[index].1(row, q),
+                expected,
+                "{} {ty} {}",
+                k.name,
+                q.len()
+            );
+            let dot = match ty {
+                TensorType::TQ2_0 => Some((k.dot_tq2_0, scalar().dot_tq2_0)),
+                TensorType::TQ1_0 => Some((k.dot_tq1_0, scalar().dot_tq1_0)),
+                _ => None,
+            };
+            if let Some((dot, reference)) = dot {
+                assert_eq!(
+                    dot(row, q).to_bits(),
+                    reference(row, q).to_bits(),
+                    "{}",
+                    k.name
+                );
+            }
+        }
+    }
+
+    fn row_bytes(ty: TensorType, cols: usize) -> usize {
+        cols / ty.block_len() as usize * ty.block_bytes() as usize
+    }
+
+    #[test]
+    fn tables_are_listed_by_cpu_feature() {
+        let names: Vec<_> = available().iter().map(|k| k.name).collect();
+        let dotprod = std::arch::is_aarch64_feature_detected!("dotprod");
+        let expected = if dotprod {
+            vec!["neon", "neon-dotprod"]
+        } else {
+            vec!["neon"]
+        };
+        assert_eq!(names, expected);
+        let all: Vec<_> = Kernels::available().iter().map(|k| k.name).collect();
+        assert_eq!(all[0], "scalar");
+        assert_eq!(all[1..], expected[..]);
+    }
+
+    #[test]
+    fn ternary_accs_match_scalar_on_random_bytes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        for ty in [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0] {
+            for cols in WIDTHS {
+                if cols % ty.block_len() as usize != 0 {
+                    continue;
+                }
+                for _ in 0..4 {
+                    let row: Vec<u8> = (0..row_bytes(ty, cols)).map(|_| rng.random()).collect();
+                    let q: Vec<i8> = (0..cols).map(|_| rng.random()).collect();
+                    check_ternary(ty, &row, &q);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ternary_accs_match_scalar_on_every_byte_and_extreme_activations() {
+        // Byte b at position p: every code pattern (incl. code 3) and every TQ1_0 byte value
+        // lands in every position of a block over the 256 rotations.
+        let cols = 2560;
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let random: Vec<i8> = (0..cols).map(|_| rng.random()).collect();
+        let activations: [Vec<i8>; 4] = [
+            vec![-128; cols],
+            vec![127; cols],
+            (0..cols)
+                .map(|i| if i % 3 == 0 { -128 } else { 127 })
+                .collect(),
+            random,
+        ];
+        for ty in [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0] {
+            let n = row_bytes(ty, cols);
+            for rotation in (0..256).step_by(7) {
+                let row: Vec<u8> = (0..n).map(|p| (p + rotation) as u8).collect();
+                for q in &activations {
+                    check_ternary(ty, &row, q);
+                }
+            }
+            for fill in [0u8, 0x55, 0xAA, 0xFF, 242, 243] {
+                for q in &activations {
+                    check_ternary(ty, &vec![fill; n], q);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn tq1_trits_decode_like_the_reference_for_every_byte() {
+        // `trit` against `((byte · 3^n mod 256) · 3 >> 8) − 1` for all bytes and n < 5.
+        for n in 0..5u32 {
+            let bytes: Vec<u8> = (0..=255).collect();
+            for chunk in bytes.chunks_exact(16) {
+                let mut t = [0i8; 16];
+                // SAFETY: NEON is enabled for this module; 16-byte loads and stores.
+                unsafe {
+                    let s = vmulq_u8(load_u8(chunk), vdupq_n_u8(3u8.pow(n)));
+                    vst1q_s8(t.as_mut_ptr(), trit(s));
+                }
+                for (&b, &t) in chunk.iter().zip(&t) {
+                    let shifted = u16::from(b.wrapping_mul(3u8.pow(n)));
+                    assert_eq!(t, ((shifted * 3) >> 8) as i8 - 1, "byte {b} trit {n}");
+                }
+            }
+        }
+    }
+
+    /// Checks `quantize_acts` of every NEON table against the scalar table bit for bit.
+    fn check_quantize(x: &[f32]) {
+        let mut expected = QuantActs::default();
+        scalar().quantize_acts(x, &mut expected);
+        for k in available() {
+            let mut got = QuantActs {
+                q: vec![5; 3],
+                ..QuantActs::default()
+            };
+            k.quantize_acts(x, &mut got);
+            assert_eq!(got.q, expected.q, "{} {x:?}", k.name);
+            assert_eq!(got.scale.to_bits(), expected.scale.to_bits(), "{}", k.name);
+            assert_eq!(got.sum, expected.sum, "{}", k.name);
+        }
+    }
+
+    #[test]
+    fn quantize_acts_matches_scalar_on_random_lengths() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        for n in [0, 1, 15, 16, 17, 33, 2560, 6912] {
+            let x: Vec<f32> = (0..n).map(|_| rng.random_range(-8.0f32..8.0)).collect();
+            check_quantize(&x);
+        }
+    }
+
+    #[test]
+    fn quantize_acts_matches_scalar_on_ties_zeros_and_non_finite_values() {
+        // max |x| = 127 → scale 1: exact halves tie, ±127.5-ish products saturate.
+        let mut ties: Vec<f32> = (-40..40).map(|i| i as f32 + 0.5).collect();
+        ties.extend([127.0, -127.0, 0.49, -0.5, 0.0, -0.0, 126.5, -126.5]);
+        check_quantize(&ties);
+        check_quantize(&[0.0; 35]);
+        check_quantize(&[-0.0; 7]);
+        check_quantize(&[1e-30; 19]);
+        let snan = f32::from_bits(0x7F80_0001);
+        for special in [f32::NAN, -f32::NAN, snan, f32::INFINITY, f32::NEG_INFINITY] {
+            for n in [1, 5, 16, 17, 40] {
+                for at in [0, n / 2, n - 1] {
+                    let mut x: Vec<f32> = (0..n).map(|i| (i as f32 - 7.5) * 0.3).collect();
+                    x[at] = special;
+                    check_quantize(&x);
+                }
+            }
+        }
+        check_quantize(&[f32::NAN; 20]);
+    }
+
+    /// Random values over many binades, so that any change of summation order shows.
+    fn wide_random(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| rng.random_range(-1.0f32..1.0) * (2f32).powi(rng.random_range(-20..20)))
+            .collect()
+    }
+
+    fn to_f16_bytes(a: &[f32]) -> Vec<u8> {
+        a.iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn float_dots_match_scalar_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        for n in [0, 1, 15, 16, 17, 31, 33, 2560, 2563] {
+            for _ in 0..4 {
+                let a = wide_random(&mut rng, n);
+                let b = wide_random(&mut rng, n);
+                let h = to_f16_bytes(&a);
+                for k in available() {
+                    let (f32_dot, f16_dot) = ((k.dot_f32)(&a, &b), (k.dot_f16)(&h, &b));
+                    let expected = (scalar().dot_f32)(&a, &b);
+                    assert_eq!(f32_dot.to_bits(), expected.to_bits(), "{} f32 {n}", k.name);
+                    let expected = (scalar().dot_f16)(&h, &b);
+                    assert_eq!(f16_dot.to_bits(), expected.to_bits(), "{} f16 {n}", k.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn float_dots_keep_signed_zeros_and_infinities_like_scalar() {
+        let cases: [(Vec<f32>, Vec<f32>); 4] = [
+            (vec![-1.0; 17], vec![0.0; 17]),
+            (vec![-0.0; 3], vec![5.0; 3]),
+            (
+                (0..20)
+                    .map(|i| if i == 18 { f32::INFINITY } else { 1.0 })
+                    .collect(),
+                vec![2.0; 20],
+            ),
+            (vec![f32::MAX; 33], vec![2.0; 33]),
+        ];
+        for (a, b) in &cases {
+            let h = to_f16_bytes(a);
+            for k in available() {
+                let expected = (scalar().dot_f32)(a, b);
+                assert_eq!(
+                    (k.dot_f32)(a, b).to_bits(),
+                    expected.to_bits(),
+                    "{}",
+                    k.name
+                );
+                let expected = (scalar().dot_f16)(&h, b);
+                assert_eq!(
+                    (k.dot_f16)(&h, b).to_bits(),
+                    expected.to_bits(),
+                    "{}",
+                    k.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn f16_widening_is_exact_for_every_bit_pattern() {
+        let bits: Vec<u16> = (0..=u16::MAX).collect();
+        for chunk in bits.chunks_exact(8) {
+            let mut got = [0f32; 8];
+            // SAFETY: NEON is enabled for this module; 8-element loads, 4-element stores.
+            unsafe {
+                let [lo, hi] = f16x8_to_f32(vld1q_u16(chunk.as_ptr()));
+                vst1q_f32(got.as_mut_ptr(), lo);
+                vst1q_f32(got[4..].as_mut_ptr(), hi);
+            }
+            for (&h, &f) in chunk.iter().zip(&got) {
+                let expected = f16::from_bits(h).to_f32();
+                assert_eq!(f.to_bits(), expected.to_bits(), "f16 bits {h:#06x}");
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Tests the aarch64 kernels (NEON, NEON + dotprod) on this x86_64 machine under qemu user-mode
+# emulation: cross-builds bitnet-core's unit tests and the `bitnet` CLI for
+# aarch64-unknown-linux-gnu, runs the tests on a CPU without dotprod (cortex-a53) and on qemu's
+# `max` CPU (dotprod, i8mm), once more with BITNET_KERNELS=scalar, and checks that generations
+# and logits (JSON, every position) from synthetic models in each projection format print
+# exactly what the x86_64 build prints, on both CPUs, with detected and with scalar kernels.
+#
+# Installs what is missing from Debian's packages (needs root or sudo): Debian's Rust
+# (rustc-web, the arm64 standard library), the aarch64 cross linker, qemu-user and
+# rust-web-clippy. rustup has no aarch64 standard library here, so the cross-build uses Debian's
+# /usr/bin/cargo and /usr/bin/rustc; cargo's registry (~/.cargo) is shared with rustup's.
+# The aarch64 target directory lives under ~/.cache/bitnet-sdk so it survives fresh clones.
+# Takes about 12 minutes on a fresh 2-core machine (3 of them apt), under a minute when warm.
+# Exits non-zero on any failure or mismatch.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-sdk"
+TARGET=aarch64-unknown-linux-gnu
+TARGET_DIR="${BITNET_AARCH64_TARGET_DIR:-$CACHE/target-aarch64}"
+mkdir -p "$CACHE" "$TARGET_DIR"
+unset BITNET_KERNELS # each run below picks its tables itself
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "aarch64 cross toolchain (Debian packages)"
+have_toolchain() {
+    [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo-clippy ] &&
+        [ -d /usr/lib/rustlib/$TARGET/lib ] &&
+        command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null
+}
+if ! have_toolchain; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        $SUDO dpkg --add-architecture arm64
+    fi
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q \
+        rustc-web cargo-web rust-web-clippy libstd-rust-web-dev:arm64 \
+        gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+fi
+/usr/bin/cargo --version
+/usr/bin/rustc --version
+
+# `xcargo SUBCOMMAND ARGS...`: Debian's cargo for aarch64; it must not pick up rustup's rustc
+# or clippy-driver from PATH.
+xcargo() {
+    local subcommand="$1"
+    shift
+    PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc \
+        CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+        /usr/bin/cargo "$subcommand" --target "$TARGET" --target-dir "$TARGET_DIR" "$@"
+}
+
+step "clippy (aarch64)"
+xcargo clippy -q -p bitnet-core --all-targets -- -D warnings
+
+step "build bitnet-core tests and the bitnet CLI (aarch64)"
+tests_bin="$(xcargo test -p bitnet-core --lib --no-run --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        print(m["executable"])')"
+xcargo build -q -p bitnet-cli
+arm_bitnet="$TARGET_DIR/$TARGET/debug/bitnet"
+
+# qemu CPUs: cortex-a53 has NEON but no dotprod; max has dotprod and i8mm.
+cpus=("-cpu cortex-a53" "")
+for cpu in "${cpus[@]}"; do
+    step "bitnet-core tests under qemu-aarch64 ${cpu:--cpu max}"
+    # shellcheck disable=SC2086 # $cpu is two words or none
+    qemu-aarch64 $cpu "$tests_bin" -q
+done
+step "bitnet-core tests under qemu-aarch64 -cpu max with BITNET_KERNELS=scalar"
+BITNET_KERNELS=scalar qemu-aarch64 "$tests_bin" -q
+
+step "generations and logits match the x86_64 build"
+cargo build --release -q -p bitnet-cli
+x86_bitnet=target/release/bitnet
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+# `compare ARGS...`: `bitnet ARGS...` prints the same on aarch64 (each CPU, detected and scalar
+# kernels) as on x86_64.
+compare() {
+    local expected got cpu kernels
+    expected="$($x86_bitnet "$@" 2>/dev/null)"
+    if [ -z "$expected" ]; then
+        echo "the x86_64 build printed nothing for: bitnet $*" >&2
+        exit 1
+    fi
+    echo "bitnet ${*/#$work\//}"
+    echo "  x86_64: $(head -c 72 <<<"$expected")..."
+    for cpu in "${cpus[@]}"; do
+        for kernels in "" scalar; do
+            # shellcheck disable=SC2086 # $cpu is two words or none
+            got="$(env ${kernels:+BITNET_KERNELS=$kernels} qemu-aarch64 $cpu "$arm_bitnet" "$@" \
+                2>/dev/null)"
+            if [ "$got" == "$expected" ]; then
+                echo "  same on aarch64 ${cpu:--cpu max}, kernels ${kernels:-detected}"
+            else
+                echo "  MISMATCH on aarch64 ${cpu:--cpu max}, kernels ${kernels:-detected}:" \
+                    "$(head -c 72 <<<"$got")..."
+                failures=$((failures + 1))
+            fi
+        done
+    done
+}
+
+for format in i2_s tq2_0 tq1_0 f32; do
+    model="$work/m-$format.gguf"
+    env -u BITNET_LLAMA3_TOKENIZER $x86_bitnet synth --preset tiny --seed 3 --format "$format" \
+        -o "$model" >/dev/null
+    # Greedy and sampled text, and every position's logits (JSON, so compared bit for bit).
+    compare generate "$model" -p "Hello" -n 24 --seed 1
+    compare generate "$model" -p "Hello" -n 24 --seed 1 --temperature 1 --top-k 40
+    compare logits "$model" --prompt "Hello, ternary world" --all-positions
+done
+if [ "$failures" -ne 0 ]; then
+    echo "$failures aarch64 run(s) differ from the x86_64 build" >&2
+    exit 1
+fi
+echo "all aarch64 runs match the x86_64 build"
