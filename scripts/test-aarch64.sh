@@ -115,8 +115,8 @@ for format in i2_s tq2_0 tq1_0 f32; do
     env -u BITNET_LLAMA3_TOKENIZER $x86_bitnet synth --preset tiny --seed 3 --format "$format" \
         -o "$model" >/dev/null
     # Greedy and sampled text, and every position's logits (JSON, so compared bit for bit).
-    compare generate "$model" -p "Hello" -n 24 --seed 1
-    compare generate "$model" -p "Hello" -n 24 --seed 1 --temperature 1 --top-k 40
+    compare generate "$model" -p "Hello" -n 64 --seed 1
+    compare generate "$model" -p "Hello" -n 64 --seed 1 --temperature 1 --top-k 40
     compare logits "$model" --prompt "Hello, ternary world" --all-positions
 done
 if [ "$failures" -ne 0 ]; then

@@ -35,5 +35,8 @@ step "Python reference comparisons (llama.cpp, gguf, numpy)"
 cargo build --release -p bitnet-cli
 BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
 
+step "aarch64 kernels under qemu (cortex-a53: NEON; max: dotprod, i8mm)"
+scripts/test-aarch64.sh
+
 step "README main job"
 scripts/demo.sh
