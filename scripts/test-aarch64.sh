@@ -78,7 +78,7 @@ BITNET_KERNELS=scalar qemu-aarch64 "$tests_bin" -q
 
 step "generations and logits match the x86_64 build"
 cargo build --release -q -p bitnet-cli
-x86_bitnet=target/release/bitnet
+x86_bitnet="${CARGO_TARGET_DIR:-target}/release/bitnet"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 failures=0
