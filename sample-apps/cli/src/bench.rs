@@ -1,33 +1,25 @@
 //! `bitnet bench`: prefill and decode speed, memory and bandwidth roofline of a model.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
 use bitnet_core::bench::{self, BenchConfig, BenchReport, Stat};
-use bitnet_core::engine::{Engine, EngineConfig};
 use clap::Args;
 use serde_json::json;
+
+use crate::options::EngineArgs;
 
 /// Arguments of `bitnet bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Path of the GGUF model file.
-    model: PathBuf,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Prompt tokens (prefill, "pp").
     #[arg(short = 'p', long = "prompt-tokens", default_value_t = 512)]
     prompt_tokens: usize,
     /// Generated tokens (decode, "tg").
     #[arg(short = 'n', long = "gen-tokens", default_value_t = 128)]
     gen_tokens: usize,
-    /// Worker threads (0 = automatic, up to 4).
-    #[arg(short = 't', long, default_value_t = 0)]
-    threads: usize,
     /// Repetitions.
     #[arg(short = 'r', long, default_value_t = 3)]
     reps: usize,
-    /// Kernel table to use (e.g. scalar); default: the fastest this CPU runs.
-    #[arg(long)]
-    kernels: Option<String>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -35,15 +27,7 @@ pub struct BenchArgs {
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let engine = Engine::load(
-        &args.model,
-        EngineConfig {
-            threads: args.threads,
-            kernels: args.kernels.clone(),
-            ..EngineConfig::default()
-        },
-    )
-    .with_context(|| format!("loading {}", args.model.display()))?;
+    let engine = args.engine.load()?;
     let report = bench::run(
         &engine,
         &BenchConfig {

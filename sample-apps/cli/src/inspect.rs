@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use bitnet_core::gguf::{GgufFile, TensorInfo, Value};
 use bitnet_core::model::{KvCache, KvPrecision, ModelConfig};
 use bitnet_core::quant::WeightView;
@@ -28,8 +27,7 @@ pub struct InspectArgs {
 
 /// Prints the file's description (or one tensor's values with `--dequant`).
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let file =
-        GgufFile::open(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let file = crate::options::open_file(&args.model)?;
     if let Some(name) = &args.dequant {
         return dequant(&file, name);
     }

@@ -1,20 +1,18 @@
 //! Command-line options shared by the generating commands.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
+use bitnet_core::gguf::GgufFile;
 use bitnet_core::sampling::SamplingParams;
 use clap::Args;
 
 /// The model file and engine settings.
 #[derive(Args, Debug)]
-pub struct ModelArgs {
+pub struct EngineArgs {
     /// Path of the GGUF model file.
     pub model: PathBuf,
-    /// Context length in tokens (0 = the model's, capped at 5120).
-    #[arg(long = "ctx", default_value_t = 0)]
-    pub context_length: usize,
     /// Worker threads for matmuls (0 = automatic, up to 4).
     #[arg(short = 't', long, default_value_t = 0)]
     pub threads: usize,
@@ -23,8 +21,8 @@ pub struct ModelArgs {
     pub kernels: Option<String>,
 }
 
-impl ModelArgs {
-    /// Loads the engine with default limits.
+impl EngineArgs {
+    /// Loads the engine with these settings and default limits.
     pub fn load(&self) -> anyhow::Result<Engine> {
         let config = EngineConfig {
             threads: self.threads,
@@ -34,6 +32,23 @@ impl ModelArgs {
         Engine::load(&self.model, config)
             .with_context(|| format!("loading {}", self.model.display()))
     }
+}
+
+/// Engine settings plus the session's context length.
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Context length in tokens (0 = the model's, capped at 5120).
+    #[arg(long = "ctx", default_value_t = 0)]
+    pub context_length: usize,
+}
+
+impl ModelArgs {
+    /// Loads the engine with default limits.
+    pub fn load(&self) -> anyhow::Result<Engine> {
+        self.engine.load()
+    }
 
     /// Session settings from these options.
     pub fn session_config(&self) -> SessionConfig {
@@ -42,6 +57,11 @@ impl ModelArgs {
             ..SessionConfig::default()
         }
     }
+}
+
+/// Maps and validates the GGUF file at `path` (for commands that need no model).
+pub fn open_file(path: &Path) -> anyhow::Result<GgufFile> {
+    GgufFile::open(path).with_context(|| format!("loading {}", path.display()))
 }
 
 /// Sampling and stopping options.

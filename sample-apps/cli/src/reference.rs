@@ -3,19 +3,18 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use bitnet_core::engine::{Engine, EngineConfig};
-use bitnet_core::gguf::GgufFile;
 use bitnet_core::model::LogitsFor;
 use bitnet_core::tokenizer::{Tokenizer, TokenizerSpec};
 use clap::Args;
 use serde_json::json;
 
+use crate::options::{open_file, EngineArgs};
+
 /// Arguments of `bitnet logits`.
 #[derive(Args, Debug)]
 pub struct LogitsArgs {
-    /// Path of the GGUF model file.
-    model: PathBuf,
+    #[command(flatten)]
+    engine: EngineArgs,
     /// Text to tokenize (with BOS when the vocabulary asks for it).
     #[arg(
         long,
@@ -53,8 +52,7 @@ pub struct TokenizeArgs {
 
 /// Prints `{"tokens": [...], "logits": [...]}`.
 pub fn logits(args: LogitsArgs) -> anyhow::Result<()> {
-    let engine = Engine::load(&args.model, EngineConfig::default())
-        .with_context(|| format!("loading {}", args.model.display()))?;
+    let engine = args.engine.load()?;
     let tokens = match (args.tokens, args.prompt) {
         (Some(tokens), _) => tokens,
         (None, Some(prompt)) => {
@@ -81,8 +79,7 @@ pub fn logits(args: LogitsArgs) -> anyhow::Result<()> {
 
 /// Prints `{"tokens": [...], "text": "decoded"}`.
 pub fn tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
-    let file =
-        GgufFile::open(&args.model).with_context(|| format!("loading {}", args.model.display()))?;
+    let file = open_file(&args.model)?;
     let tokenizer = Tokenizer::new(&TokenizerSpec::from_gguf(&file)?)?;
     let tokens = tokenizer.encode(&args.text, tokenizer.add_bos() && !args.no_bos)?;
     let text = tokenizer.decode(&tokens)?;
