@@ -158,7 +158,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let bytes_per_token = model.weight_bytes_per_token() as u64;
     let effective = bytes_per_token as f64 * decode_tokens_per_s.mean / 1e9;
     // Read before the copy test, whose 512 MiB of buffers are not the model's.
-    let peak_rss_bytes = peak_rss_bytes();
+    let peak_rss_bytes = crate::runtime::memory::peak_resident_bytes();
     let copy = copy_bandwidth_gb_per_s(model.pool());
     Ok(BenchReport {
         kernels: model.kernels().name(),
@@ -199,14 +199,6 @@ fn copy_bandwidth_gb_per_s(pool: &crate::runtime::ThreadPool) -> f64 {
     2.0 * COPY_BYTES as f64 / best / 1e9
 }
 
-/// Peak resident set size from `/proc/self/status` (`VmHWM`), in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,12 +209,5 @@ mod tests {
         assert_eq!(s.mean, 5.0);
         assert!((s.sd - 2.138_089_935).abs() < 1e-6);
         assert_eq!(Stat::of(&[3.0]), Stat { mean: 3.0, sd: 0.0 });
-    }
-
-    #[test]
-    fn peak_rss_is_read_on_linux() {
-        if cfg!(target_os = "linux") {
-            assert!(peak_rss_bytes().is_some_and(|b| b > 0));
-        }
     }
 }
