@@ -52,6 +52,20 @@ pub enum Error {
         /// The session's context length, in tokens.
         context: usize,
     },
+    /// The engine's rate limit (`EngineConfig::rate_limit_per_minute`) is reached; nothing was
+    /// done.
+    #[error("rate limited: retry in {retry_after_ms} ms")]
+    RateLimited {
+        /// When a request will be admitted again, in ms from now.
+        retry_after_ms: u64,
+    },
+    /// The request ran longer than `EngineConfig::request_timeout_ms`; its partial reply is
+    /// dropped and the session's history is unchanged.
+    #[error("request timed out after {limit_ms} ms")]
+    Timeout {
+        /// The limit, in ms.
+        limit_ms: u64,
+    },
 }
 
 /// `Result` with the engine's [`Error`].

@@ -2,6 +2,7 @@
 //! [`Session`] (one conversation with its own KV cache), with streaming generation,
 //! cancellation, stop strings and per-request statistics.
 
+mod checkpoint;
 mod session;
 mod stop;
 
@@ -15,6 +16,10 @@ use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
 use crate::kernels::Kernels;
 use crate::model::{KvCache, KvPrecision, LogitsFor, Model, Scratch};
+use crate::runtime::health::{Health, HealthThresholds};
+use crate::runtime::limits::RateLimiter;
+use crate::runtime::metrics::{Metrics, MetricsRecorder};
+use crate::runtime::thermal::{Governor, ThermalPolicy, ThermalSource, ThermalState};
 use crate::runtime::{default_threads, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
@@ -36,6 +41,17 @@ pub struct EngineConfig {
     /// KV cache precision; `None` = the model's default
     /// ([`Model::default_kv_precision`]: F16 for ternary models).
     pub kv_precision: Option<KvPrecision>,
+    /// What the thermal governor does in each thermal state (see [`ThermalPolicy`]'s
+    /// defaults); the state comes from [`Engine::set_thermal_source`].
+    pub thermal_policy: ThermalPolicy,
+    /// Most generate requests admitted per 60 s (sliding window, per engine); `None` = no
+    /// limit. Over it a request fails with [`Error::RateLimited`].
+    pub rate_limit_per_minute: Option<u32>,
+    /// Longest a generate request may run, in ms (checked between prefill batches and between
+    /// tokens); `None` = no limit. Over it the request fails with [`Error::Timeout`].
+    pub request_timeout_ms: Option<u64>,
+    /// The thresholds [`Engine::health`] raises alerts at.
+    pub health: HealthThresholds,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +62,10 @@ impl Default for EngineConfig {
             kv_precision: None,
             threads: 0,
             kernels: None,
+            thermal_policy: ThermalPolicy::default(),
+            rate_limit_per_minute: None,
+            request_timeout_ms: None,
+            health: HealthThresholds::default(),
         }
     }
 }
@@ -62,6 +82,9 @@ struct Inner {
     tokenizer: Tokenizer,
     template: ChatTemplate,
     config: EngineConfig,
+    governor: Governor,
+    rate_limit: Option<RateLimiter>,
+    metrics: MetricsRecorder,
 }
 
 impl Engine {
@@ -74,6 +97,19 @@ impl Engine {
                 reason: "must be at least 1".into(),
             });
         }
+        if config.request_timeout_ms == Some(0) {
+            return Err(Error::InvalidOption {
+                name: "request_timeout_ms",
+                reason: "must be at least 1 ms".into(),
+            });
+        }
+        config
+            .thermal_policy
+            .check()
+            .map_err(|reason| Error::InvalidOption {
+                name: "thermal_policy",
+                reason,
+            })?;
         let file = Arc::new(GgufFile::open(path.as_ref())?);
         let spec = TokenizerSpec::from_gguf(&file)?;
         let tokenizer = Tokenizer::new(&spec)?;
@@ -119,6 +155,9 @@ impl Engine {
                 model,
                 tokenizer,
                 template,
+                governor: Governor::new(config.thermal_policy),
+                rate_limit: config.rate_limit_per_minute.map(RateLimiter::new),
+                metrics: MetricsRecorder::default(),
                 config,
             }),
         })
@@ -155,6 +194,39 @@ impl Engine {
             .config
             .kv_precision
             .unwrap_or_else(|| self.model().default_kv_precision())
+    }
+
+    /// Sets where the thermal governor reads the device's thermal state (`None`: always
+    /// nominal, the default). Platforms pass a
+    /// [`ThermalMonitor`](crate::runtime::thermal::ThermalMonitor) they report into; running
+    /// generations apply the change before their next token.
+    pub fn set_thermal_source(&self, source: Option<Arc<dyn ThermalSource>>) {
+        self.inner.governor.set_source(source);
+    }
+
+    /// The thermal state the governor applied last.
+    pub fn thermal_state(&self) -> ThermalState {
+        self.inner.governor.state()
+    }
+
+    /// The engine's service figures now (requests, errors, tokens, latency, speed, memory, CPU
+    /// use since the previous call, thermal state).
+    pub fn metrics(&self) -> Metrics {
+        let governor = &self.inner.governor;
+        self.inner
+            .metrics
+            .snapshot(governor.state(), governor.throttle_events())
+    }
+
+    /// [`metrics`](Self::metrics) checked against the configured
+    /// [`HealthThresholds`]: the alerts raised.
+    pub fn health(&self) -> Health {
+        Health::check(self.metrics(), &self.inner.config.health)
+    }
+
+    /// The thermal governor (polled between tokens by sessions and the benchmark).
+    pub(crate) fn governor(&self) -> &Governor {
+        &self.inner.governor
     }
 
     /// Runs `tokens` from an empty context and returns logits (`vocab_size` floats per selected
@@ -232,6 +304,17 @@ impl CancelToken {
 pub enum Event<'a> {
     /// The next piece of reply text (whole UTF-8 characters, never part of a stop string).
     Text(&'a str),
+    /// The thermal governor changed what it does (reported when the state changes, before the
+    /// next token).
+    Thermal {
+        /// The state now in force.
+        state: ThermalState,
+        /// Threads matmuls now run on; 0 = the generation stops
+        /// ([`FinishReason::ThermalStop`]).
+        threads: usize,
+        /// Pause between tokens now, in ms.
+        pause_ms: u64,
+    },
 }
 
 /// Receives a generation's events, on the generating thread.
@@ -259,6 +342,9 @@ pub enum FinishReason {
     Cancelled,
     /// The session's context has no room for another token.
     ContextFull,
+    /// The thermal governor stopped the generation (the policy's action for the state is
+    /// [`Throttle::Stop`](crate::runtime::thermal::Throttle::Stop)); the text so far is kept.
+    ThermalStop,
 }
 
 /// Timing and size figures of one request.
@@ -280,6 +366,15 @@ pub struct GenerationStats {
     pub total_ms: f64,
     /// Distinct threads that ran matmul work during the request (at most the thread limit).
     pub kernel_threads: usize,
+    /// The most threads that ran one matmul at the same moment (at most the active threads
+    /// the thermal governor allowed then).
+    pub peak_kernel_threads: usize,
+    /// The thermal state in force at the end of the request.
+    pub thermal_state: ThermalState,
+    /// Thermal changes this request saw (each also sent as [`Event::Thermal`]).
+    pub throttle_events: usize,
+    /// Pauses the governor put between tokens, summed, in ms (requested sleep time).
+    pub paused_ms: u64,
 }
 
 /// The result of one request.

@@ -7,12 +7,14 @@
 
 use std::time::Instant;
 
+use super::checkpoint::Checkpoint;
 use super::stop::StopFilter;
 use super::{
     Engine, Event, FinishReason, Generation, GenerationOptions, GenerationStats, Input, Sink,
 };
 use crate::chat::{Message, Role};
 use crate::model::{KvCache, LogitsFor, Scratch};
+use crate::runtime::metrics::RequestFigures;
 use crate::sampling::Sampler;
 use crate::tokenizer::StreamDecoder;
 use crate::{Error, Result};
@@ -112,9 +114,41 @@ impl Session {
 
     /// Adds `input` to the conversation and generates a reply, streaming its text to `sink`.
     ///
-    /// On success the input and the reply (possibly partial: cancelled, stopped, limited) are
-    /// part of the history. On error the session is unchanged.
+    /// On success the input and the reply (possibly partial: cancelled, stopped, limited,
+    /// stopped by the thermal governor) are part of the history. On error (rate limited, timed
+    /// out, invalid, ...) the history is unchanged. Every call counts in the engine's metrics.
     pub fn generate(
+        &mut self,
+        input: Input,
+        options: &GenerationOptions,
+        sink: &mut dyn Sink,
+    ) -> Result<Generation> {
+        let result = self.admit().and_then(|()| self.run(input, options, sink));
+        let metrics = &self.engine.inner.metrics;
+        match &result {
+            Ok(g) => metrics.record_success(RequestFigures {
+                prompt_tokens: g.stats.prompt_tokens,
+                generated_tokens: g.stats.generated_tokens,
+                latency_ms: g.stats.total_ms,
+                decode_tokens_per_s: g.stats.decode_tokens_per_s,
+            }),
+            Err(_) => metrics.record_error(),
+        }
+        result
+    }
+
+    /// Passes the engine's rate limit, or fails with [`Error::RateLimited`].
+    fn admit(&self) -> Result<()> {
+        match &self.engine.inner.rate_limit {
+            Some(limit) => limit
+                .admit(Instant::now())
+                .map_err(|retry_after_ms| Error::RateLimited { retry_after_ms }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`generate`](Self::generate) without the rate limit and the metrics.
+    fn run(
         &mut self,
         input: Input,
         options: &GenerationOptions,
@@ -122,6 +156,7 @@ impl Session {
     ) -> Result<Generation> {
         let started = Instant::now();
         self.scratch.take_kernel_threads();
+        self.scratch.take_peak_kernel_threads();
         let engine = self.engine.clone();
         let limits = engine.config();
         if options.max_tokens == 0 || options.max_tokens > limits.max_output_tokens {
@@ -173,11 +208,16 @@ impl Session {
         let cancelled = || options.cancel.as_ref().is_some_and(|c| c.is_cancelled());
 
         let model = engine.model();
+        let mut checkpoint = Checkpoint::new(&engine, started);
         let prefill_started = Instant::now();
         let mut finish = None;
         for chunk in prompt[reuse..].chunks(PREFILL_BATCH) {
             if cancelled() {
                 finish = Some(FinishReason::Cancelled);
+                break;
+            }
+            if let Some(reason) = checkpoint.check(sink, false)? {
+                finish = Some(reason);
                 break;
             }
             model.forward(
@@ -194,7 +234,7 @@ impl Session {
         let mut decoder = StreamDecoder::new();
         let mut filter = StopFilter::new(&options.stop);
         let mut text = String::new();
-        let mut emit = |piece: &str, text: &mut String| {
+        let emit = |piece: &str, text: &mut String, sink: &mut dyn Sink| {
             if !piece.is_empty() {
                 sink.on_event(Event::Text(piece));
                 text.push_str(piece);
@@ -218,7 +258,7 @@ impl Session {
                 }
                 if let Some(piece) = decoder.push(tokenizer, token)? {
                     let out = filter.push(&piece);
-                    emit(&out.release, &mut text);
+                    emit(&out.release, &mut text, sink);
                     if out.stopped {
                         break FinishReason::StopString;
                     }
@@ -232,6 +272,9 @@ impl Session {
                 if self.kv.len() == ctx {
                     break FinishReason::ContextFull;
                 }
+                if let Some(reason) = checkpoint.check(sink, true)? {
+                    break reason;
+                }
                 model.forward(
                     &[token],
                     &mut self.kv,
@@ -244,9 +287,9 @@ impl Session {
         };
         if finish != FinishReason::StopString {
             let out = filter.push(&decoder.finish());
-            emit(&out.release, &mut text);
+            emit(&out.release, &mut text, sink);
             if !out.stopped {
-                emit(&filter.finish(), &mut text);
+                emit(&filter.finish(), &mut text, sink);
             }
         }
 
@@ -274,6 +317,10 @@ impl Session {
                 decode_tokens_per_s: per_s(tokens.len().saturating_sub(1), decode_s),
                 total_ms: ms(started, now),
                 kernel_threads: self.scratch.take_kernel_threads(),
+                peak_kernel_threads: self.scratch.take_peak_kernel_threads(),
+                thermal_state: checkpoint.state,
+                throttle_events: checkpoint.throttle_events,
+                paused_ms: checkpoint.paused_ms,
             },
             text,
             tokens,

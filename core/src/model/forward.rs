@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 
@@ -38,14 +39,52 @@ pub struct Scratch {
     scores: Vec<f32>,
     acts: Vec<QuantActs>,
     /// Threads that ran matmul work since the last [`Scratch::take_kernel_threads`].
-    kernel_threads: Mutex<HashSet<ThreadId>>,
+    kernel_threads: ThreadUse,
 }
 
 impl Scratch {
     /// How many distinct threads ran matmul work since the last call, and resets the count.
     pub fn take_kernel_threads(&mut self) -> usize {
-        let set = self.kernel_threads.get_mut().map(std::mem::take);
+        let set = self.kernel_threads.seen.get_mut().map(std::mem::take);
         set.map_or(0, |s| s.len())
+    }
+
+    /// The most threads that ran one matmul's work at the same moment since the last call
+    /// (at most the pool's active threads then), and resets the figure.
+    pub fn take_peak_kernel_threads(&mut self) -> usize {
+        std::mem::take(self.kernel_threads.peak.get_mut())
+    }
+}
+
+/// Which threads run matmul work, and how many at once.
+#[derive(Debug, Default)]
+struct ThreadUse {
+    /// Distinct threads seen.
+    seen: Mutex<HashSet<ThreadId>>,
+    /// Ranges running now.
+    running: AtomicUsize,
+    /// Most ranges seen running at once.
+    peak: AtomicUsize,
+}
+
+impl ThreadUse {
+    /// Records the calling thread starting a range; the range ends when the guard drops.
+    fn enter(&self) -> RangeGuard<'_> {
+        if let Ok(mut set) = self.seen.lock() {
+            set.insert(std::thread::current().id());
+        }
+        let now = self.running.fetch_add(1, Ordering::AcqRel) + 1;
+        self.peak.fetch_max(now, Ordering::AcqRel);
+        RangeGuard(&self.running)
+    }
+}
+
+/// Ends one running range of a [`ThreadUse`] when dropped.
+struct RangeGuard<'a>(&'a AtomicUsize);
+
+impl Drop for RangeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -237,7 +276,7 @@ impl Model {
         acts: &[QuantActs],
         n: usize,
         out: &mut [f32],
-        threads_used: &Mutex<HashSet<ThreadId>>,
+        threads_used: &ThreadUse,
     ) -> Result<(), ModelError> {
         let view = w.view(self.file.bytes())?;
         let out = &mut out[..n * w.rows];
@@ -248,9 +287,7 @@ impl Model {
             self.pool.split(w.rows, ROW_BLOCK)
         };
         let run = |rows: Range<usize>, out: &mut [f32]| -> Result<(), ModelError> {
-            if let Ok(mut set) = threads_used.lock() {
-                set.insert(std::thread::current().id());
-            }
+            let _running = threads_used.enter();
             if w.ty.is_ternary() {
                 self.kernels.ternary_gemm(&view, &acts[..n], rows, out)?;
             } else {

@@ -2,6 +2,7 @@
 //! park when idle), created once at load and shared by every session of an engine.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -17,10 +18,16 @@ pub fn default_threads() -> usize {
 
 /// A fixed set of worker threads. Work submitted through it never runs on more than
 /// [`threads`](Self::threads) threads, and never on the caller's thread.
+///
+/// [`split`](Self::split) cuts work into at most [`active_threads`](Self::active_threads)
+/// ranges (the thermal governor lowers it between tokens), so one matmul never keeps more
+/// workers busy at once than that; the other workers stay parked.
 #[derive(Debug)]
 pub struct ThreadPool {
     pool: rayon::ThreadPool,
     threads: usize,
+    /// Most ranges `split` makes, in `1..=threads`.
+    active: AtomicUsize,
 }
 
 impl ThreadPool {
@@ -32,7 +39,11 @@ impl ThreadPool {
             .thread_name(|i| format!("bitnet-worker-{i}"))
             .build()
             .map_err(std::io::Error::other)?;
-        Ok(ThreadPool { pool, threads })
+        Ok(ThreadPool {
+            pool,
+            threads,
+            active: AtomicUsize::new(threads),
+        })
     }
 
     /// Worker threads in the pool.
@@ -40,12 +51,27 @@ impl ThreadPool {
         self.threads
     }
 
-    /// Splits `0..len` into at most `threads` contiguous ranges whose lengths are multiples of
-    /// `block` (the last one takes the rest) and returns them in order.
+    /// Most workers one piece of work (one [`split`](Self::split)) runs on, in
+    /// `1..=threads()`; `threads()` unless lowered.
+    pub fn active_threads(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Lets later splits use `n` workers, clamped to `1..=threads()` (the pool's size stays the
+    /// hard limit); returns the value set. Work already split keeps its ranges.
+    pub fn set_active_threads(&self, n: usize) -> usize {
+        let n = n.clamp(1, self.threads);
+        self.active.store(n, Ordering::Relaxed);
+        n
+    }
+
+    /// Splits `0..len` into at most [`active_threads`](Self::active_threads) contiguous ranges
+    /// whose lengths are multiples of `block` (the last one takes the rest) and returns them in
+    /// order.
     pub fn split(&self, len: usize, block: usize) -> Vec<Range<usize>> {
         let block = block.max(1);
         let blocks = len.div_ceil(block);
-        let parts = self.threads.min(blocks).max(1);
+        let parts = self.active_threads().min(blocks).max(1);
         let per_part = blocks.div_ceil(parts) * block;
         (0..len)
             .step_by(per_part.max(1))
@@ -126,6 +152,26 @@ mod tests {
             );
             assert!(!seen.contains(&std::thread::current().id()));
         }
+    }
+
+    #[test]
+    fn active_threads_bound_the_split_and_the_workers_busy_at_once() {
+        let pool = ThreadPool::new(4).expect("pool");
+        assert_eq!(pool.set_active_threads(0), 1);
+        assert_eq!(pool.set_active_threads(9), 4);
+        assert_eq!(pool.set_active_threads(2), 2);
+        assert_eq!(pool.split(160, 16), vec![0..80, 80..160]);
+        let (running, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let ranges = pool.split(1 << 10, 16);
+        pool.map(&ranges, |_| {
+            peak.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            running.fetch_sub(1, Ordering::SeqCst);
+        });
+        assert!((1..=2).contains(&peak.load(Ordering::SeqCst)));
+        // Back to the whole pool.
+        pool.set_active_threads(4);
+        assert_eq!(pool.split(160, 16).len(), 4);
     }
 
     #[test]
