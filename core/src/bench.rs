@@ -1,14 +1,16 @@
 //! The benchmark routine shared by `bitnet bench` and the apps' benchmark screens: prefill and
 //! decode speed over repetitions, time to first token, peak memory, and how close decode comes
-//! to this machine's memory bandwidth (decode reads every weight byte once per token).
+//! to this machine's memory bandwidth (decode reads every weight byte once per token); and the
+//! sustained run ([`run_sustained`]): decode speed, threads and thermal state over time.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::engine::Engine;
 use crate::model::{KvCache, LogitsFor, Scratch};
+use crate::runtime::thermal::{ThermalState, Throttle, Throttling};
 use crate::{Error, Result};
 
 /// What to measure.
@@ -178,6 +180,153 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
             0.0
         },
         peak_rss_bytes,
+    })
+}
+
+/// Prompt tokens per forward call when a sustained run (re)fills its context.
+const SUSTAINED_BATCH: usize = 64;
+
+/// What a sustained run measures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SustainedConfig {
+    /// How long to decode, in seconds.
+    pub seconds: f64,
+    /// Time between two samples, in ms.
+    pub sample_ms: u64,
+    /// Prompt tokens prefilled at the start and whenever the context is full, in tokens.
+    pub prompt_tokens: usize,
+    /// Context the decode runs in before it starts over, in tokens (at most the model's).
+    pub context: usize,
+}
+
+impl Default for SustainedConfig {
+    fn default() -> Self {
+        SustainedConfig {
+            seconds: 60.0,
+            sample_ms: 1000,
+            prompt_tokens: 64,
+            context: 512,
+        }
+    }
+}
+
+/// One point of the sustained curve.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SustainedSample {
+    /// Time since the start, in seconds (the end of the interval).
+    pub t_s: f64,
+    /// Tokens decoded in the interval over its wall time (pauses and re-prefills included),
+    /// tokens/s.
+    pub tokens_per_s: f64,
+    /// Threads matmuls ran on at the interval's end (0: the governor stopped).
+    pub threads: usize,
+    /// Thermal state in force at the interval's end.
+    pub state: ThermalState,
+    /// Pause between tokens at the interval's end, in ms.
+    pub pause_ms: u64,
+}
+
+/// What a sustained run recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SustainedReport {
+    /// Kernel table used.
+    pub kernels: &'static str,
+    /// Configured worker threads.
+    pub threads: usize,
+    /// The samples, in time order.
+    pub samples: Vec<SustainedSample>,
+    /// Tokens decoded in all, in tokens.
+    pub tokens: usize,
+    /// When the thermal governor stopped the run (its policy said stop), seconds from the
+    /// start; `None` if it ran its full time.
+    pub thermal_stop_s: Option<f64>,
+}
+
+/// Decodes random tokens (fixed seed) for `config.seconds`, starting over from a fresh prompt
+/// whenever the context is full, and samples decode speed, threads and thermal state every
+/// `config.sample_ms`. The engine's thermal governor is polled before every token, exactly as
+/// in a generation: its threads and pauses apply, and a stop ends the run with a last sample
+/// (threads 0) at the stop.
+pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<SustainedReport> {
+    let model = engine.model();
+    let cfg = model.config();
+    let context = config.context.min(cfg.n_ctx_train);
+    let valid = config.sample_ms > 0 && (1..context).contains(&config.prompt_tokens);
+    let duration = Duration::try_from_secs_f64(config.seconds)
+        .ok()
+        .filter(|d| valid && !d.is_zero())
+        .ok_or_else(|| Error::InvalidOption {
+            name: "sustained bench",
+            reason: format!(
+                "needs 0 < seconds < 2^64, sample ms ≥ 1 and 1 ≤ prompt tokens < context ({context})"
+            ),
+        })?;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let vocab = engine.tokenizer().vocab_size().min(cfg.vocab_size) as u32;
+    let prompt: Vec<u32> = (0..config.prompt_tokens)
+        .map(|_| rng.random_range(0..vocab))
+        .collect();
+    let mut scratch = Scratch::default();
+    let mut logits = Vec::new();
+    let mut kv = KvCache::new(cfg, context, engine.kv_precision());
+    let prefill = |kv: &mut KvCache, scratch: &mut Scratch, logits: &mut Vec<f32>| {
+        kv.truncate(0);
+        prompt
+            .chunks(SUSTAINED_BATCH)
+            .try_for_each(|chunk| model.forward(chunk, kv, scratch, LogitsFor::Last, logits))
+    };
+    // Untimed warm-up: faults the mapped weights in and sizes the buffers.
+    prefill(&mut kv, &mut scratch, &mut logits)?;
+
+    let interval = Duration::from_millis(config.sample_ms);
+    let governor = engine.governor();
+    let started = Instant::now();
+    let (mut samples, mut tokens, mut thermal_stop_s) = (Vec::new(), 0, None);
+    let (mut interval_start, mut interval_tokens) = (started, 0usize);
+    let sample = |now: Instant, from: Instant, n: usize, t: &Throttling| SustainedSample {
+        t_s: (now - started).as_secs_f64(),
+        tokens_per_s: n as f64 / (now - from).as_secs_f64().max(f64::MIN_POSITIVE),
+        threads: t.threads,
+        state: t.state,
+        pause_ms: t.action.pause_ms(),
+    };
+    while started.elapsed() < duration {
+        let throttling = governor.poll(model.pool());
+        if throttling.action == Throttle::Stop {
+            let now = Instant::now();
+            samples.push(sample(now, interval_start, interval_tokens, &throttling));
+            thermal_stop_s = Some((now - started).as_secs_f64());
+            break;
+        }
+        if kv.len() == kv.capacity() {
+            prefill(&mut kv, &mut scratch, &mut logits)?;
+        }
+        let token = rng.random_range(0..vocab);
+        model.forward(
+            &[token],
+            &mut kv,
+            &mut scratch,
+            LogitsFor::Last,
+            &mut logits,
+        )?;
+        tokens += 1;
+        interval_tokens += 1;
+        let pause = throttling.action.pause_ms();
+        if pause > 0 {
+            std::thread::sleep(Duration::from_millis(pause));
+        }
+        let now = Instant::now();
+        if now - interval_start >= interval {
+            samples.push(sample(now, interval_start, interval_tokens, &throttling));
+            (interval_start, interval_tokens) = (now, 0);
+        }
+    }
+    Ok(SustainedReport {
+        kernels: model.kernels().name(),
+        threads: model.pool().threads(),
+        samples,
+        tokens,
+        thermal_stop_s,
     })
 }
 

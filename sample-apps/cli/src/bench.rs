@@ -1,6 +1,7 @@
-//! `bitnet bench`: prefill and decode speed, memory and bandwidth roofline of a model.
+//! `bitnet bench`: prefill and decode speed, memory and bandwidth roofline of a model; with
+//! `--sustained`, decode speed, threads and thermal state over time (CSV or JSON).
 
-use bitnet_core::bench::{self, BenchConfig, BenchReport, Stat};
+use bitnet_core::bench::{self, BenchConfig, BenchReport, Stat, SustainedConfig, SustainedReport};
 use clap::Args;
 use serde_json::json;
 
@@ -20,14 +21,37 @@ pub struct BenchArgs {
     /// Repetitions.
     #[arg(short = 'r', long, default_value_t = 3)]
     reps: usize,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (or CSV with --sustained).
     #[arg(long)]
     json: bool,
+    /// Decode continuously for this many seconds and print a sample per interval (t_s,
+    /// tokens/s, threads, thermal state, pause) as CSV; the thermal governor applies (see
+    /// --thermal-schedule) and a stop ends the run.
+    #[arg(long, value_name = "SECONDS")]
+    sustained: Option<f64>,
+    /// Interval between sustained samples, in ms.
+    #[arg(long, default_value_t = 1000)]
+    sample_ms: u64,
 }
 
 /// Runs the benchmark and prints its report.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let engine = args.engine.load()?;
+    if let Some(seconds) = args.sustained {
+        let report = bench::run_sustained(
+            &engine,
+            &SustainedConfig {
+                seconds,
+                sample_ms: args.sample_ms,
+                ..SustainedConfig::default()
+            },
+        )?;
+        return if args.json {
+            crate::print_line(sustained_json(&report))
+        } else {
+            print_csv(&report)
+        };
+    }
     let report = bench::run(
         &engine,
         &BenchConfig {
@@ -86,4 +110,52 @@ fn print_text(r: &BenchReport) {
     if let Some(rss) = r.peak_rss_bytes {
         println!("peak RSS     {:.1} MB", rss as f64 / 1e6);
     }
+}
+
+fn sustained_json(r: &SustainedReport) -> serde_json::Value {
+    let samples: Vec<_> = r
+        .samples
+        .iter()
+        .map(|s| {
+            json!({
+                "t_s": s.t_s,
+                "tokens_per_s": s.tokens_per_s,
+                "threads": s.threads,
+                "thermal_state": s.state.name(),
+                "pause_ms": s.pause_ms,
+            })
+        })
+        .collect();
+    json!({
+        "kernels": r.kernels,
+        "threads": r.threads,
+        "tokens": r.tokens,
+        "thermal_stop_s": r.thermal_stop_s,
+        "samples": samples,
+    })
+}
+
+/// One CSV row per sample; the run's summary goes to stderr.
+fn print_csv(r: &SustainedReport) -> anyhow::Result<()> {
+    crate::print_line("t_s,tokens_per_s,threads,thermal_state,pause_ms")?;
+    for s in &r.samples {
+        crate::print_line(format_args!(
+            "{:.2},{:.2},{},{},{}",
+            s.t_s,
+            s.tokens_per_s,
+            s.threads,
+            s.state.name(),
+            s.pause_ms
+        ))?;
+    }
+    eprintln!(
+        "kernels {}, {} threads configured, {} tokens decoded{}",
+        r.kernels,
+        r.threads,
+        r.tokens,
+        r.thermal_stop_s.map_or(String::new(), |t| format!(
+            "; stopped by the thermal governor at {t:.2} s"
+        ))
+    );
+    Ok(())
 }

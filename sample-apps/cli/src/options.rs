@@ -1,10 +1,14 @@
 //! Command-line options shared by the generating commands.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
 use bitnet_core::gguf::GgufFile;
+use bitnet_core::runtime::thermal::{
+    HostThermal, HostThresholds, ScriptedThermal, ThermalSource, SYSFS_THERMAL,
+};
 use bitnet_core::sampling::SamplingParams;
 use clap::Args;
 
@@ -19,6 +23,10 @@ pub struct EngineArgs {
     /// Kernel table to use (e.g. scalar); default: the fastest this CPU runs.
     #[arg(long)]
     pub kernels: Option<String>,
+    /// Replay a thermal schedule, e.g. "0s:nominal,5s:serious,10s:critical" (time from the
+    /// start of the generation or benchmark); default: this host's /sys/class/thermal zones.
+    #[arg(long)]
+    pub thermal_schedule: Option<String>,
 }
 
 impl EngineArgs {
@@ -29,8 +37,23 @@ impl EngineArgs {
             kernels: self.kernels.clone(),
             ..EngineConfig::default()
         };
-        Engine::load(&self.model, config)
-            .with_context(|| format!("loading {}", self.model.display()))
+        let engine = Engine::load(&self.model, config)
+            .with_context(|| format!("loading {}", self.model.display()))?;
+        engine.set_thermal_source(self.thermal_source()?);
+        Ok(engine)
+    }
+
+    /// The scripted schedule if given, else the host's thermal zones if it has any.
+    fn thermal_source(&self) -> anyhow::Result<Option<Arc<dyn ThermalSource>>> {
+        if let Some(schedule) = &self.thermal_schedule {
+            let script = ScriptedThermal::parse(schedule).context("--thermal-schedule")?;
+            return Ok(Some(Arc::new(script)));
+        }
+        match HostThermal::new(Path::new(SYSFS_THERMAL), HostThresholds::default()) {
+            Ok(host) => Ok(Some(Arc::new(host))),
+            // No readable zones (containers, some VMs): the state stays nominal.
+            Err(_) => Ok(None),
+        }
     }
 }
 

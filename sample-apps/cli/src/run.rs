@@ -94,12 +94,21 @@ fn stream(
     options: &bitnet_core::engine::GenerationOptions,
 ) -> anyhow::Result<Generation> {
     let mut stdout = io::stdout().lock();
-    let mut sink = |event: Event<'_>| {
-        if let Event::Text(piece) = event {
+    let mut sink = |event: Event<'_>| match event {
+        Event::Text(piece) => {
             // A closed stdout (e.g. `| head`) must not abort the generation.
             let _ = stdout.write_all(piece.as_bytes());
             let _ = stdout.flush();
         }
+        Event::Thermal {
+            state,
+            threads,
+            pause_ms,
+        } => eprintln!(
+            "\n[thermal {}: {threads} threads, {pause_ms} ms between tokens]",
+            state.name()
+        ),
+        _ => {}
     };
     let result = session.generate(input, options, &mut sink)?;
     println!();
