@@ -118,7 +118,7 @@ fn stream(
 fn report(g: &Generation) {
     let s = &g.stats;
     eprintln!(
-        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, {} threads]",
+        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, {} threads, thermal {} ({} changes, {} ms paused)]",
         g.finish_reason,
         s.prompt_tokens,
         s.cached_tokens,
@@ -126,7 +126,10 @@ fn report(g: &Generation) {
         s.time_to_first_token_ms,
         s.prefill_tokens_per_s,
         s.decode_tokens_per_s,
-        s.kernel_threads
+        s.kernel_threads,
+        s.thermal_state.name(),
+        s.throttle_events,
+        s.paused_ms
     );
 }
 
