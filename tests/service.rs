@@ -76,6 +76,19 @@ fn the_rate_limit_refuses_the_request_over_it() {
         "{err:?}"
     );
     assert_eq!(session.history().len(), 2);
+
+    let config = EngineConfig {
+        rate_limit_per_minute: Some(0),
+        ..EngineConfig::default()
+    };
+    let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::InvalidOption {
+            name: "rate_limit_per_minute",
+            ..
+        }
+    ));
 }
 
 #[test]

@@ -103,6 +103,12 @@ impl Engine {
                 reason: "must be at least 1 ms".into(),
             });
         }
+        if config.rate_limit_per_minute == Some(0) {
+            return Err(Error::InvalidOption {
+                name: "rate_limit_per_minute",
+                reason: "must be at least 1 request".into(),
+            });
+        }
         config
             .thermal_policy
             .check()

@@ -45,11 +45,6 @@ impl Governor {
         *self.source.lock().unwrap_or_else(PoisonError::into_inner) = source;
     }
 
-    /// The policy table.
-    pub fn policy(&self) -> &ThermalPolicy {
-        &self.policy
-    }
-
     /// The state applied by the last poll.
     pub fn state(&self) -> ThermalState {
         *self.applied.lock().unwrap_or_else(PoisonError::into_inner)
