@@ -336,3 +336,25 @@ fn bitnet_bench_sustained_prints_the_curve_as_csv_and_json() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("\"hot\""));
 }
+
+#[test]
+fn bitnet_generate_reports_the_governor_and_stops_at_critical() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(dir.path());
+    let model = model.to_str().expect("UTF-8 path");
+    let args = [
+        "generate",
+        model,
+        "-p",
+        PROMPT,
+        "-n",
+        "8",
+        "--thermal-schedule",
+        "0s:critical",
+    ];
+    let out = run_cli(&args, None);
+    assert_eq!(stdout_of(&out).trim(), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[thermal critical: 0 threads"), "{stderr}");
+    assert!(stderr.contains("[ThermalStop:"), "{stderr}");
+}
