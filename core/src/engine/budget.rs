@@ -65,6 +65,9 @@ pub struct MemoryEstimate {
     pub scratch_bytes: u64,
     /// Context of a session created with the defaults (before any budget cap), in tokens.
     pub default_context: usize,
+    /// The smallest context loading requires to fit, in tokens: [`MIN_CONTEXT_TOKENS`], or
+    /// the model's training context if shorter.
+    pub min_context: usize,
 }
 
 impl MemoryEstimate {
@@ -88,6 +91,7 @@ impl MemoryEstimate {
             kv_precision,
             scratch_bytes: scratch_bytes(&model),
             default_context: default_context(&model, config),
+            min_context: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
         })
     }
 
@@ -141,12 +145,6 @@ pub(super) fn default_context(model: &ModelConfig, config: &EngineConfig) -> usi
     model.n_ctx_train.min(limits)
 }
 
-/// The smallest context loading requires to fit: [`MIN_CONTEXT_TOKENS`], or the model's
-/// training context if shorter.
-pub(super) fn min_context(model: &ModelConfig) -> usize {
-    MIN_CONTEXT_TOKENS.min(model.n_ctx_train)
-}
-
 /// One session's buffers, in bytes: the forward pass over a [`PREFILL_BATCH`]-token batch
 /// (hidden states x, xn, q, attn, proj; k, v; gate, up; the matmul workers' output blocks; the
 /// int8 activations), the last token's logits and the sampler's candidates (id, logit, p).
@@ -198,6 +196,7 @@ mod tests {
             kv_precision: KvPrecision::F16,
             scratch_bytes: 4 << 20,
             default_context: 2048,
+            min_context: MIN_CONTEXT_TOKENS,
         }
     }
 

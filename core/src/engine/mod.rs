@@ -39,8 +39,9 @@ pub struct EngineConfig {
     /// ([`Model::default_kv_precision`]: F16 for ternary models).
     pub kv_precision: Option<KvPrecision>,
     /// Restricts the worker threads to the performance cores
-    /// ([`CpuTopology::performance_cpus`]; Linux/Android only). Off by default: the OS
-    /// scheduler usually knows best, but pinning steadies benchmarks.
+    /// ([`CpuTopology::performance_cpus`]; Linux/Android only, ignored where the topology is
+    /// unknown). Off by default: the OS scheduler usually knows best, but pinning steadies
+    /// benchmarks.
     pub pin_threads: bool,
     /// The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
     /// [`Error::BudgetExceeded`] when even a [`MIN_CONTEXT_TOKENS`] context does not fit, and
@@ -110,10 +111,13 @@ impl Engine {
         let file = Arc::new(GgufFile::open(path.as_ref())?);
         let estimate = MemoryEstimate::for_file(&file, &config)?;
         if let Some(budget) = config.memory_budget_bytes {
-            let context = budget::min_context(&Model::read_config(&file)?);
-            let needed = estimate.total_bytes(context);
+            let needed = estimate.total_bytes(estimate.min_context);
             if needed > budget {
-                return Err(MemoryEstimate::exceeded(needed, budget, context));
+                return Err(MemoryEstimate::exceeded(
+                    needed,
+                    budget,
+                    estimate.min_context,
+                ));
             }
         }
         let spec = TokenizerSpec::from_gguf(&file)?;
@@ -137,9 +141,13 @@ impl Engine {
             0 => default_threads(),
             n => n,
         };
-        let pool = match config.pin_threads {
-            true => ThreadPool::pinned(threads, CpuTopology::system().performance_cpus()),
-            false => ThreadPool::new(threads),
+        let pin_to = config
+            .pin_threads
+            .then(|| CpuTopology::system().performance_cpus())
+            .filter(|cpus| !cpus.is_empty());
+        let pool = match pin_to {
+            Some(cpus) => ThreadPool::pinned(threads, cpus),
+            None => ThreadPool::new(threads),
         }
         .map_err(Error::Threads)?;
         let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool))?;
@@ -186,7 +194,7 @@ impl Engine {
     ///
     /// With a memory budget, the context is capped to what the budget leaves after the
     /// engine and the other live sessions (logged); [`Error::BudgetExceeded`] when that is
-    /// less than [`MIN_CONTEXT_TOKENS`] (or less than a shorter requested context).
+    /// less than [`MIN_CONTEXT_TOKENS`] (or a shorter requested or training context).
     pub fn session(&self, config: SessionConfig) -> Result<Session> {
         let estimate = &self.inner.estimate;
         let requested = match config.context_length {
@@ -205,10 +213,10 @@ impl Engine {
                     .sum();
                 let available = budget.saturating_sub(estimate.engine_bytes() + others);
                 let fits = estimate.context_fitting(available).min(requested);
-                if fits < requested.min(MIN_CONTEXT_TOKENS) {
-                    let context = requested.min(MIN_CONTEXT_TOKENS);
-                    let needed = estimate.engine_bytes() + others + estimate.session_bytes(context);
-                    return Err(MemoryEstimate::exceeded(needed, budget, context));
+                let least = requested.min(estimate.min_context);
+                if fits < least {
+                    let needed = estimate.engine_bytes() + others + estimate.session_bytes(least);
+                    return Err(MemoryEstimate::exceeded(needed, budget, least));
                 }
                 if fits < requested {
                     log::info!(

@@ -2,7 +2,7 @@
 //! the memory budget (`--memory-budget`, `--profile`).
 
 use anyhow::Context;
-use bitnet_core::engine::{Engine, MIN_CONTEXT_TOKENS};
+use bitnet_core::engine::Engine;
 use bitnet_core::runtime::Profile;
 use clap::Args;
 use serde_json::{json, Value as Json};
@@ -38,6 +38,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
         "kv_precision": format!("{:?}", e.kv_precision),
         "kv_bytes_per_token": e.kv_bytes_per_token,
         "scratch_bytes": e.scratch_bytes,
+        "min_context_tokens": e.min_context,
         "context_tokens": context,
         "total_bytes": total,
         "smallest_profile": Profile::smallest_holding(total).map(Profile::name),
@@ -47,7 +48,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
         report["budget_bytes"] = json!(budget);
         report["fits"] = json!(total <= budget);
         report["max_context_tokens"] = json!(max_context);
-        report["loads"] = json!(max_context >= MIN_CONTEXT_TOKENS);
+        report["loads"] = json!(max_context >= e.min_context);
     }
     if args.json {
         crate::print_line(&report)?;
