@@ -287,3 +287,45 @@ fn peak_rss_stays_under_the_budget_small_model() {
     // The mapped weights alone are most of it: the estimate is not vacuous.
     assert!(peak >= std::fs::metadata(&path).expect("stat").len());
 }
+
+#[test]
+fn the_cli_takes_profiles_and_budgets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = tiny_model(dir.path());
+    let model = path.to_str().expect("UTF-8 path");
+    let report = stdout_of(&run_cli(
+        &["estimate", model, "--profile", "mobile", "--json"],
+        None,
+    ));
+    let report: serde_json::Value = serde_json::from_str(&report).expect("JSON");
+    assert_eq!(report["budget_bytes"], 512u64 << 20);
+    assert_eq!(report["loads"], true);
+    assert_eq!(report["smallest_profile"], "mobile");
+    // An explicit budget overrides the profile's; too small a one is the typed error's text.
+    let out = run_cli(
+        &[
+            "generate",
+            model,
+            "--profile",
+            "mobile",
+            "--memory-budget",
+            "1M",
+            "-p",
+            "hi",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("memory budget exceeded")
+            && stderr.contains("the budget is 1048576 bytes")
+            && stderr.contains("the mobile profile (512 MiB) would fit"),
+        "{stderr}"
+    );
+    let out = run_cli(
+        &["generate", model, "--memory-budget", "lots", "-p", "hi"],
+        None,
+    );
+    assert!(!out.status.success());
+}
