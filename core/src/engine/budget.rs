@@ -123,6 +123,28 @@ impl MemoryEstimate {
         usize::try_from(left / self.per_token_bytes()).unwrap_or(usize::MAX)
     }
 
+    /// The context (tokens) of a new session asking for `requested` tokens under `budget`
+    /// bytes when other live sessions reserve `others` bytes: `requested`, capped to what
+    /// fits (logged); [`Error::BudgetExceeded`] when that is less than `requested` or
+    /// [`min_context`](Self::min_context), whichever is smaller.
+    pub(super) fn fit_session(&self, requested: usize, budget: u64, others: u64) -> Result<usize> {
+        let taken = self.engine_bytes() + others;
+        let fits = self
+            .context_fitting(budget.saturating_sub(taken))
+            .min(requested);
+        let least = requested.min(self.min_context);
+        if fits < least {
+            let needed = taken + self.session_bytes(least);
+            return Err(Self::exceeded(needed, budget, least));
+        }
+        if fits < requested {
+            log::info!(
+                "session context capped at {fits} tokens (asked {requested}) by the {budget}-byte memory budget"
+            );
+        }
+        Ok(fits)
+    }
+
     fn per_token_bytes(&self) -> u64 {
         self.kv_bytes_per_token + BOOKKEEPING_BYTES_PER_TOKEN
     }
@@ -227,6 +249,29 @@ mod tests {
         }
         assert_eq!(e.context_fitting(0), 0);
         assert_eq!(e.context_fitting(e.scratch_bytes - 1), 0);
+    }
+
+    #[test]
+    fn sessions_get_what_is_left_down_to_the_minimum() {
+        let e = estimate();
+        let budget = e.total_bytes(2000);
+        assert_eq!(e.fit_session(4096, budget, 0).ok(), Some(2000));
+        assert_eq!(e.fit_session(500, budget, 0).ok(), Some(500));
+        // Another session's reservation comes off the top.
+        let others = e.session_bytes(500);
+        let left = e.context_fitting(budget - e.engine_bytes() - others);
+        assert!(left > MIN_CONTEXT_TOKENS && left < 1500, "{left}");
+        assert_eq!(e.fit_session(4096, budget, others).ok(), Some(left));
+        // Below the minimum: refused, unless the request itself is that small.
+        let tight = e.total_bytes(MIN_CONTEXT_TOKENS) - 1;
+        assert!(matches!(
+            e.fit_session(4096, tight, 0),
+            Err(Error::BudgetExceeded {
+                context: MIN_CONTEXT_TOKENS,
+                ..
+            })
+        ));
+        assert_eq!(e.fit_session(100, tight, 0).ok(), Some(100));
     }
 
     #[test]

@@ -206,24 +206,12 @@ impl Engine {
         let context = match self.config().memory_budget_bytes {
             None => requested,
             Some(budget) => {
-                let others: u64 = sessions
+                let others = sessions
                     .iter()
                     .filter_map(Weak::upgrade)
                     .map(|s| s.reserved_bytes())
                     .sum();
-                let available = budget.saturating_sub(estimate.engine_bytes() + others);
-                let fits = estimate.context_fitting(available).min(requested);
-                let least = requested.min(estimate.min_context);
-                if fits < least {
-                    let needed = estimate.engine_bytes() + others + estimate.session_bytes(least);
-                    return Err(MemoryEstimate::exceeded(needed, budget, least));
-                }
-                if fits < requested {
-                    log::info!(
-                        "session context capped at {fits} tokens (asked {requested}) by the {budget}-byte memory budget"
-                    );
-                }
-                fits
+                estimate.fit_session(requested, budget, others)?
             }
         };
         let session = Session::new(
