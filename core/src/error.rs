@@ -2,6 +2,7 @@
 
 use crate::gguf::GgufError;
 use crate::model::ModelError;
+use crate::runtime::Profile;
 use crate::sampling::SamplingError;
 use crate::tokenizer::TokenizerError;
 
@@ -66,6 +67,33 @@ pub enum Error {
         /// The limit, in ms.
         limit_ms: u64,
     },
+    /// The model (with a context of `context` tokens) needs more memory than the engine's
+    /// budget; nothing was allocated.
+    #[error(
+        "memory budget exceeded: {needed} bytes needed (with a {context}-token context), the budget is {budget} bytes; {}",
+        profile_hint(*.fits_profile)
+    )]
+    BudgetExceeded {
+        /// Bytes needed, in bytes (see `MemoryEstimate`).
+        needed: u64,
+        /// The budget, in bytes.
+        budget: u64,
+        /// The context length the need was computed for, in tokens.
+        context: usize,
+        /// The smallest deployment profile whose budget would hold `needed`, if any.
+        fits_profile: Option<Profile>,
+    },
+}
+
+/// The end of a [`Error::BudgetExceeded`] message: which profile would fit.
+fn profile_hint(fits: Option<Profile>) -> String {
+    match fits {
+        Some(p) => format!(
+            "the {p} profile ({} MiB) would fit",
+            p.memory_budget_bytes() >> 20
+        ),
+        None => "no deployment profile is large enough".into(),
+    }
 }
 
 /// `Result` with the engine's [`Error`].

@@ -181,7 +181,7 @@ impl TokenType {
 
     /// Whether the token is matched in input text as a whole and rendered as its plain text
     /// (llama.cpp's special-token cache: control, user-defined and unknown tokens).
-    fn is_special(self) -> bool {
+    pub(crate) fn is_special(self) -> bool {
         matches!(self, Self::Control | Self::UserDefined | Self::Unknown)
     }
 }

@@ -2,14 +2,16 @@
 //! [`Session`] (one conversation with its own KV cache), with streaming generation,
 //! cancellation, stop strings and per-request statistics.
 
+mod budget;
 mod checkpoint;
 mod session;
 mod stop;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+pub use budget::{MemoryEstimate, MIN_CONTEXT_TOKENS};
 pub use session::{OverflowPolicy, Segment, Session, SessionConfig};
 
 use crate::chat::{ChatTemplate, Message};
@@ -20,7 +22,7 @@ use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
 use crate::runtime::thermal::{Governor, ThermalPolicy, ThermalSource, ThermalState};
-use crate::runtime::{default_threads, ThreadPool};
+use crate::runtime::{default_threads, CpuTopology, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::{Error, Result};
@@ -52,6 +54,19 @@ pub struct EngineConfig {
     pub request_timeout_ms: Option<u64>,
     /// The thresholds [`Engine::health`] raises alerts at.
     pub health: HealthThresholds,
+    /// Restricts the worker threads to the performance cores
+    /// ([`CpuTopology::performance_cpus`]; Linux/Android only, ignored where the topology is
+    /// unknown). Off by default: the OS scheduler usually knows best, but pinning steadies
+    /// benchmarks.
+    pub pin_threads: bool,
+    /// The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
+    /// [`Error::BudgetExceeded`] when even a [`MIN_CONTEXT_TOKENS`] context does not fit, and
+    /// each session's context is capped to what fits (see [`Engine::estimate`]).
+    pub memory_budget_bytes: Option<u64>,
+    /// Whether the mapped (file-backed) weights count against the budget (default `true`).
+    /// Linux and Android count them in the resident set; iOS's footprint leaves them out, as
+    /// the OS can drop and re-read clean file pages.
+    pub count_mapped_weights: bool,
 }
 
 impl Default for EngineConfig {
@@ -66,6 +81,20 @@ impl Default for EngineConfig {
             rate_limit_per_minute: None,
             request_timeout_ms: None,
             health: HealthThresholds::default(),
+            pin_threads: false,
+            memory_budget_bytes: None,
+            count_mapped_weights: true,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// The default settings with `profile`'s thread limit and memory budget.
+    pub fn from_profile(profile: Profile) -> Self {
+        EngineConfig {
+            threads: profile.threads(),
+            memory_budget_bytes: Some(profile.memory_budget_bytes()),
+            ..EngineConfig::default()
         }
     }
 }
@@ -85,6 +114,11 @@ struct Inner {
     governor: Governor,
     rate_limit: Option<RateLimiter>,
     metrics: MetricsRecorder,
+    /// What the model needs, for the budget checks.
+    estimate: MemoryEstimate,
+    /// The buffers of every session created, for budget accounting and [`Engine::trim`];
+    /// dropped sessions' entries are pruned when the list is next used.
+    sessions: Mutex<Vec<Weak<session::Buffers>>>,
 }
 
 impl Engine {
@@ -117,6 +151,17 @@ impl Engine {
                 reason,
             })?;
         let file = Arc::new(GgufFile::open(path.as_ref())?);
+        let estimate = MemoryEstimate::for_file(&file, &config)?;
+        if let Some(budget) = config.memory_budget_bytes {
+            let needed = estimate.total_bytes(estimate.min_context);
+            if needed > budget {
+                return Err(MemoryEstimate::exceeded(
+                    needed,
+                    budget,
+                    estimate.min_context,
+                ));
+            }
+        }
         let spec = TokenizerSpec::from_gguf(&file)?;
         let tokenizer = Tokenizer::new(&spec)?;
         let template = ChatTemplate::detect(file.get_str_opt("tokenizer.chat_template")?);
@@ -138,7 +183,15 @@ impl Engine {
             0 => default_threads(),
             n => n,
         };
-        let pool = ThreadPool::new(threads).map_err(Error::Threads)?;
+        let pin_to = config
+            .pin_threads
+            .then(|| CpuTopology::system().performance_cpus())
+            .filter(|cpus| !cpus.is_empty());
+        let pool = match pin_to {
+            Some(cpus) => ThreadPool::pinned(threads, cpus),
+            None => ThreadPool::new(threads),
+        }
+        .map_err(Error::Threads)?;
         let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool))?;
         if tokenizer.vocab_size() > model.config().vocab_size {
             return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
@@ -165,13 +218,79 @@ impl Engine {
                 rate_limit: config.rate_limit_per_minute.map(RateLimiter::new),
                 metrics: MetricsRecorder::default(),
                 config,
+                estimate,
+                sessions: Mutex::new(Vec::new()),
             }),
         })
     }
 
+    /// What the model at `path` needs in memory with `config`, read from its header and
+    /// metadata only (no weight is touched, nothing large is allocated).
+    pub fn estimate(path: impl AsRef<Path>, config: &EngineConfig) -> Result<MemoryEstimate> {
+        MemoryEstimate::for_file(&GgufFile::open(path.as_ref())?, config)
+    }
+
+    /// What this engine's model needs in memory (as [`Engine::estimate`]).
+    pub fn memory_estimate(&self) -> &MemoryEstimate {
+        &self.inner.estimate
+    }
+
     /// Starts a conversation with its own KV cache.
+    ///
+    /// With a memory budget, the context is capped to what the budget leaves after the
+    /// engine and the other live sessions (logged); [`Error::BudgetExceeded`] when that is
+    /// less than [`MIN_CONTEXT_TOKENS`] (or a shorter requested or training context).
     pub fn session(&self, config: SessionConfig) -> Result<Session> {
-        Session::new(self.clone(), config)
+        let estimate = &self.inner.estimate;
+        let requested = match config.context_length {
+            0 => budget::default_context(self.model().config(), self.config()),
+            n => n,
+        };
+        let mut sessions = self.sessions();
+        sessions.retain(|s| s.strong_count() > 0);
+        let context = match self.config().memory_budget_bytes {
+            None => requested,
+            Some(budget) => {
+                let others = sessions
+                    .iter()
+                    .filter_map(Weak::upgrade)
+                    .map(|s| s.reserved_bytes())
+                    .sum();
+                estimate.fit_session(requested, budget, others)?
+            }
+        };
+        let session = Session::new(
+            self.clone(),
+            config,
+            context,
+            estimate.session_bytes(context),
+        )?;
+        sessions.push(session.buffers_handle());
+        Ok(session)
+    }
+
+    /// Frees caches on a low-memory signal: every session not generating right now gives
+    /// back its KV cache and scratch buffers (it re-evaluates its history on its next
+    /// request, with the same results). Returns how many sessions released buffers.
+    /// Budget reservations are kept, so released sessions can always allocate again.
+    pub fn trim(&self) -> usize {
+        let mut sessions = self.sessions();
+        sessions.retain(|s| s.strong_count() > 0);
+        let trimmed = sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|s| s.release_if_idle())
+            .count();
+        log::info!("trim: {trimmed} idle sessions released their buffers");
+        trimmed
+    }
+
+    /// The session list (a poisoned lock is recovered: the list holds only weak handles).
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Vec<Weak<session::Buffers>>> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The model (configuration, kernels, file).
@@ -381,6 +500,11 @@ pub struct GenerationStats {
     pub throttle_events: usize,
     /// Pauses the governor put between tokens, summed, in ms (requested sleep time).
     pub paused_ms: u64,
+    /// Resident memory of the process at the end of the request, in bytes (`None` where the
+    /// platform does not report it; see [`crate::runtime::memory`]).
+    pub resident_bytes: Option<u64>,
+    /// Peak resident memory of the process so far, in bytes (`None` where not reported).
+    pub peak_resident_bytes: Option<u64>,
 }
 
 /// The result of one request.

@@ -5,6 +5,7 @@
 //! cancelled) therefore sees exactly the tokens a fresh session fed the same history would,
 //! and — the forward pass being batch-invariant — computes the same logits.
 
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Instant;
 
 use super::checkpoint::Checkpoint;
@@ -14,13 +15,14 @@ use super::{
 };
 use crate::chat::{Message, Role};
 use crate::model::{KvCache, LogitsFor, Scratch};
+use crate::runtime::memory;
 use crate::runtime::metrics::RequestFigures;
 use crate::sampling::Sampler;
 use crate::tokenizer::StreamDecoder;
 use crate::{Error, Result};
 
 /// Prompt tokens evaluated per forward call during prefill (bounds scratch memory).
-const PREFILL_BATCH: usize = 64;
+pub(super) const PREFILL_BATCH: usize = 64;
 
 /// What to do when a request does not fit in the context together with the whole history.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,7 +38,7 @@ pub enum OverflowPolicy {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SessionConfig {
     /// Context length in tokens; 0 = the model's training context, capped at the engine's
-    /// `max_input_tokens + max_output_tokens`.
+    /// `max_input_tokens + max_output_tokens`. Either is capped to the engine's memory budget.
     pub context_length: usize,
     /// What to do when the history outgrows the context.
     pub overflow: OverflowPolicy,
@@ -58,36 +60,96 @@ pub struct Session {
     engine: Engine,
     overflow: OverflowPolicy,
     history: Vec<Segment>,
-    kv: KvCache,
+    /// Context length, in tokens.
+    context: usize,
+    /// KV cache and scratch, shared with the engine for [`Engine::trim`].
+    buffers: Arc<Buffers>,
+}
+
+/// A session's caches behind a lock: the session holds it for a whole request, and
+/// [`Engine::trim`] frees them only when it can take it (the session is idle).
+#[derive(Debug)]
+pub(super) struct Buffers {
+    /// Bytes the session reserved against the engine's memory budget.
+    reserved_bytes: u64,
+    caches: Mutex<Caches>,
+}
+
+/// What a session keeps between requests to avoid recomputing: all of it can be dropped.
+#[derive(Debug, Default)]
+struct Caches {
+    /// `None` after a trim: allocated again (empty) on the next request.
+    kv: Option<KvCache>,
     /// Tokens whose keys and values are in `kv`, in order.
     cached: Vec<u32>,
     scratch: Scratch,
     logits: Vec<f32>,
 }
 
-impl Session {
-    pub(super) fn new(engine: Engine, config: SessionConfig) -> Result<Session> {
-        let limits = engine.config().max_input_tokens + engine.config().max_output_tokens;
-        let ctx = match config.context_length {
-            0 => engine.model().config().n_ctx_train.min(limits),
-            n => n,
+impl Buffers {
+    /// Bytes reserved against the memory budget.
+    pub(super) fn reserved_bytes(&self) -> u64 {
+        self.reserved_bytes
+    }
+
+    /// Frees the caches unless a request holds them; true when something was freed.
+    pub(super) fn release_if_idle(&self) -> bool {
+        let mut caches = match self.caches.try_lock() {
+            Ok(caches) => caches,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
         };
-        if ctx < 2 {
+        let held = caches.kv.is_some() || caches.logits.capacity() > 0;
+        *caches = Caches::default();
+        held
+    }
+
+    /// The caches, for a request or a query. A request that panicked may have left them
+    /// half-written: they are then dropped (the next request re-evaluates the history).
+    fn lock(&self) -> MutexGuard<'_, Caches> {
+        self.caches.lock().unwrap_or_else(|poisoned| {
+            let mut caches = poisoned.into_inner();
+            *caches = Caches::default();
+            self.caches.clear_poison();
+            caches
+        })
+    }
+}
+
+impl Session {
+    /// A session of `context` tokens (decided by the engine) holding `reserved_bytes` of the
+    /// memory budget. The KV cache is allocated zeroed: pages are committed as it fills.
+    pub(super) fn new(
+        engine: Engine,
+        config: SessionConfig,
+        context: usize,
+        reserved_bytes: u64,
+    ) -> Result<Session> {
+        if context < 2 {
             return Err(Error::InvalidOption {
                 name: "context_length",
-                reason: format!("{ctx} tokens cannot hold a prompt and a reply"),
+                reason: format!("{context} tokens cannot hold a prompt and a reply"),
             });
         }
-        let kv = KvCache::new(engine.model().config(), ctx, engine.kv_precision());
+        let kv = KvCache::new(engine.model().config(), context, engine.kv_precision());
         Ok(Session {
             engine,
             overflow: config.overflow,
             history: Vec::new(),
-            kv,
-            cached: Vec::new(),
-            scratch: Scratch::default(),
-            logits: Vec::new(),
+            context,
+            buffers: Arc::new(Buffers {
+                reserved_bytes,
+                caches: Mutex::new(Caches {
+                    kv: Some(kv),
+                    ..Caches::default()
+                }),
+            }),
         })
+    }
+
+    /// The handle the engine keeps to account for and trim this session.
+    pub(super) fn buffers_handle(&self) -> Weak<Buffers> {
+        Arc::downgrade(&self.buffers)
     }
 
     /// The conversation so far.
@@ -95,21 +157,24 @@ impl Session {
         &self.history
     }
 
-    /// Context length in tokens.
+    /// Context length in tokens (after any cap by the memory budget).
     pub fn context_length(&self) -> usize {
-        self.kv.capacity()
+        self.context
     }
 
-    /// Tokens currently held in the KV cache.
+    /// Tokens currently held in the KV cache (0 after [`Engine::trim`]).
     pub fn cached_tokens(&self) -> usize {
-        self.kv.len()
+        self.buffers.lock().kv.as_ref().map_or(0, KvCache::len)
     }
 
     /// Forgets the history and the cache.
     pub fn reset(&mut self) {
         self.history.clear();
-        self.cached.clear();
-        self.kv.truncate(0);
+        let mut caches = self.buffers.lock();
+        caches.cached.clear();
+        if let Some(kv) = caches.kv.as_mut() {
+            kv.truncate(0);
+        }
     }
 
     /// Adds `input` to the conversation and generates a reply, streaming its text to `sink`.
@@ -155,8 +220,16 @@ impl Session {
         sink: &mut dyn Sink,
     ) -> Result<Generation> {
         let started = Instant::now();
-        self.scratch.take_kernel_threads();
-        self.scratch.take_peak_kernel_threads();
+        let buffers = Arc::clone(&self.buffers);
+        let mut caches = buffers.lock();
+        let Caches {
+            kv,
+            cached,
+            scratch,
+            logits,
+        } = &mut *caches;
+        scratch.take_kernel_threads();
+        scratch.take_peak_kernel_threads();
         let engine = self.engine.clone();
         let limits = engine.config();
         if options.max_tokens == 0 || options.max_tokens > limits.max_output_tokens {
@@ -178,7 +251,7 @@ impl Session {
         };
         let tokenizer = engine.tokenizer();
         let input_tokens = tokenizer.encode(&self.render(&new, false), false)?.len();
-        let ctx = self.kv.capacity();
+        let ctx = self.context;
         let input_limit = limits.max_input_tokens.min(ctx - 1);
         if input_tokens > input_limit {
             return Err(Error::PromptTooLong {
@@ -202,9 +275,13 @@ impl Session {
         }
 
         // Reuse the cached prefix; at least the last prompt token is evaluated for its logits.
-        let reuse = common_prefix(&self.cached, &prompt).min(prompt.len() - 1);
-        self.kv.truncate(reuse);
-        self.cached.truncate(reuse);
+        // After a trim the cache is empty and the whole prompt is evaluated again.
+        let kv = kv.get_or_insert_with(|| {
+            KvCache::new(engine.model().config(), ctx, engine.kv_precision())
+        });
+        let reuse = common_prefix(cached, &prompt).min(prompt.len() - 1);
+        kv.truncate(reuse);
+        cached.truncate(reuse);
         let cancelled = || options.cancel.as_ref().is_some_and(|c| c.is_cancelled());
 
         let model = engine.model();
@@ -220,14 +297,8 @@ impl Session {
                 finish = Some(reason);
                 break;
             }
-            model.forward(
-                chunk,
-                &mut self.kv,
-                &mut self.scratch,
-                LogitsFor::Last,
-                &mut self.logits,
-            )?;
-            self.cached.extend_from_slice(chunk);
+            model.forward(chunk, kv, scratch, LogitsFor::Last, logits)?;
+            cached.extend_from_slice(chunk);
         }
         let prefill_s = prefill_started.elapsed().as_secs_f64();
 
@@ -249,7 +320,7 @@ impl Session {
                 if cancelled() {
                     break FinishReason::Cancelled;
                 }
-                let token = sampler.sample(&self.logits, &recent)?;
+                let token = sampler.sample(logits, &recent)?;
                 first_token_at.get_or_insert_with(Instant::now);
                 tokens.push(token);
                 recent.push(token);
@@ -269,20 +340,14 @@ impl Session {
                 if cancelled() {
                     break FinishReason::Cancelled;
                 }
-                if self.kv.len() == ctx {
+                if kv.len() == ctx {
                     break FinishReason::ContextFull;
                 }
                 if let Some(reason) = checkpoint.check(sink, true)? {
                     break reason;
                 }
-                model.forward(
-                    &[token],
-                    &mut self.kv,
-                    &mut self.scratch,
-                    LogitsFor::Last,
-                    &mut self.logits,
-                )?;
-                self.cached.push(token);
+                model.forward(&[token], kv, scratch, LogitsFor::Last, logits)?;
+                cached.push(token);
             },
         };
         if finish != FinishReason::StopString {
@@ -316,11 +381,13 @@ impl Session {
                 prefill_tokens_per_s: per_s(prompt.len() - reuse, prefill_s),
                 decode_tokens_per_s: per_s(tokens.len().saturating_sub(1), decode_s),
                 total_ms: ms(started, now),
-                kernel_threads: self.scratch.take_kernel_threads(),
-                peak_kernel_threads: self.scratch.take_peak_kernel_threads(),
+                kernel_threads: scratch.take_kernel_threads(),
+                peak_kernel_threads: scratch.take_peak_kernel_threads(),
                 thermal_state: checkpoint.state,
                 throttle_events: checkpoint.throttle_events,
                 paused_ms: checkpoint.paused_ms,
+                resident_bytes: memory::resident_bytes(),
+                peak_resident_bytes: memory::peak_resident_bytes(),
             },
             text,
             tokens,

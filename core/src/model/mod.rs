@@ -90,8 +90,7 @@ impl Model {
         kernels: &'static Kernels,
         pool: Arc<ThreadPool>,
     ) -> Result<Self, ModelError> {
-        let vocab_size = Weights::vocab_size(&file)?;
-        let config = ModelConfig::from_gguf(&file, vocab_size)?;
+        let config = Self::read_config(&file)?;
         let weights = Weights::load(&file, &config)?;
         let has_ternary = weights
             .layers
@@ -107,6 +106,12 @@ impl Model {
             rope,
             has_ternary,
         })
+    }
+
+    /// Reads `file`'s hyper-parameters (the vocabulary size from `token_embd`'s shape)
+    /// without locating the other tensors: for estimates made before loading.
+    pub fn read_config(file: &GgufFile) -> Result<ModelConfig, ModelError> {
+        ModelConfig::from_gguf(file, Weights::vocab_size(file)?)
     }
 
     /// The hyper-parameters.

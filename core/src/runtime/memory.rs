@@ -1,10 +1,12 @@
 //! The process's resident memory, as the OS counts it against the app.
 //!
 //! Linux and Android: `/proc/self/statm` (current resident pages) and `/proc/self/status`
-//! (`VmHWM`, the peak). Other platforms report `None` until their reader lands (Apple:
-//! `task_info` / `phys_footprint`).
+//! (`VmHWM`, the peak). Apple: `task_info(TASK_VM_INFO)`'s `phys_footprint` and its ledger
+//! peak — the figure jetsam kills apps by, which leaves out clean file-backed pages such as
+//! mapped weights. Other platforms report `None`.
 
 /// Resident memory of this process now, in bytes (`None` where it cannot be read).
+#[cfg(not(target_vendor = "apple"))]
 pub fn resident_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     // statm: size resident shared text lib data dt, in pages.
@@ -13,6 +15,7 @@ pub fn resident_bytes() -> Option<u64> {
 }
 
 /// Peak resident memory of this process so far, in bytes (`None` where it cannot be read).
+#[cfg(not(target_vendor = "apple"))]
 pub fn peak_resident_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
@@ -22,6 +25,7 @@ pub fn peak_resident_bytes() -> Option<u64> {
 
 /// The page size `statm` counts in, in bytes: the mapping granule of `/proc/self/smaps`'s
 /// first entry (`KernelPageSize`), else 4096.
+#[cfg(not(target_vendor = "apple"))]
 fn page_size() -> u64 {
     std::fs::read_to_string("/proc/self/smaps")
         .ok()
@@ -31,6 +35,63 @@ fn page_size() -> u64 {
             Some(kib * 1024)
         })
         .unwrap_or(4096)
+}
+
+/// Physical footprint of this process now, in bytes (`None` where it cannot be read).
+#[cfg(target_vendor = "apple")]
+pub fn resident_bytes() -> Option<u64> {
+    apple::task_vm_info().map(|info| info.phys_footprint)
+}
+
+/// Peak physical footprint of this process so far, in bytes (`None` where it cannot be read).
+#[cfg(target_vendor = "apple")]
+pub fn peak_resident_bytes() -> Option<u64> {
+    apple::task_vm_info().and_then(|info| u64::try_from(info.ledger_phys_footprint_peak).ok())
+}
+
+#[cfg(target_vendor = "apple")]
+mod apple {
+    /// The leading fields of `<mach/task_info.h>`'s `task_vm_info` up to revision 3
+    /// (`ledger_phys_footprint_peak`); libc does not declare the struct.
+    #[repr(C)]
+    #[derive(Default)]
+    pub(super) struct TaskVmInfo {
+        _virtual_size: u64,
+        _region_count: i32,
+        _page_size: i32,
+        _resident_size: u64,
+        _resident_size_peak: u64,
+        /// `device` … `compressed_lifetime`: counters not read here.
+        _counters: [u64; 14],
+        pub(super) phys_footprint: u64,
+        _min_address: u64,
+        _max_address: u64,
+        pub(super) ledger_phys_footprint_peak: i64,
+    }
+
+    /// `TASK_VM_INFO` from `<mach/task_info.h>`.
+    const TASK_VM_INFO: libc::task_flavor_t = 22;
+
+    /// This task's VM info, `None` when the call fails or the kernel's struct is older than
+    /// revision 3.
+    pub(super) fn task_vm_info() -> Option<TaskVmInfo> {
+        let mut info = TaskVmInfo::default();
+        let words = std::mem::size_of::<TaskVmInfo>() / std::mem::size_of::<libc::natural_t>();
+        let mut count = words as libc::mach_msg_type_number_t;
+        // SAFETY: `info` is a repr(C) prefix of task_vm_info and `count` its size in natural_t
+        // words, so the kernel writes at most that many words into it; the task port is our
+        // own.
+        #[allow(deprecated)] // libc points to the mach2 crate; this one call does not need it.
+        let rc = unsafe {
+            libc::task_info(
+                libc::mach_task_self(),
+                TASK_VM_INFO,
+                (&raw mut info).cast(),
+                &mut count,
+            )
+        };
+        (rc == libc::KERN_SUCCESS && count as usize >= words).then_some(info)
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! What keeps the engine within a phone's limits: the thread pool with a hard limit, the
-//! process's memory and CPU readings, the thermal governor, and the service limits, metrics
-//! and health checks.
+//! What keeps the engine within a phone's limits: the thread pool with a hard limit, the CPU
+//! topology it is sized from, the process's memory and CPU readings, the deployment profiles,
+//! the thermal governor, and the service limits, metrics and health checks.
 
 pub mod cpu;
 pub mod health;
@@ -8,6 +8,10 @@ pub mod limits;
 pub mod memory;
 pub mod metrics;
 mod pool;
+mod profile;
 pub mod thermal;
+pub mod topology;
 
-pub use pool::{default_threads, ThreadPool};
+pub use pool::ThreadPool;
+pub use profile::{Profile, UnknownProfile};
+pub use topology::{default_threads, CpuTopology};

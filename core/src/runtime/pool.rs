@@ -6,16 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-/// Most threads [`default_threads`] picks: phones have at most 4–6 performance cores.
-const MAX_DEFAULT_THREADS: usize = 4;
-
-/// The default thread count: the CPUs this process may run on, capped at 4.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, MAX_DEFAULT_THREADS)
-}
-
 /// A fixed set of worker threads. Work submitted through it never runs on more than
 /// [`threads`](Self::threads) threads, and never on the caller's thread.
 ///
@@ -33,8 +23,24 @@ pub struct ThreadPool {
 impl ThreadPool {
     /// Starts `threads` workers (at least 1), named `bitnet-worker-N`.
     pub fn new(threads: usize) -> std::io::Result<Self> {
+        Self::build(threads, rayon::ThreadPoolBuilder::new())
+    }
+
+    /// Like [`new`](Self::new), with every worker restricted to the CPUs `cpus` as it starts
+    /// (Linux/Android; elsewhere, or when the OS refuses, workers run unpinned and a warning
+    /// is logged).
+    pub fn pinned(threads: usize, cpus: Vec<usize>) -> std::io::Result<Self> {
+        let builder = rayon::ThreadPoolBuilder::new().start_handler(move |i| {
+            if let Err(e) = super::topology::pin_current_thread(&cpus) {
+                log::warn!("bitnet-worker-{i} not pinned to CPUs {cpus:?}: {e}");
+            }
+        });
+        Self::build(threads, builder)
+    }
+
+    fn build(threads: usize, builder: rayon::ThreadPoolBuilder) -> std::io::Result<Self> {
         let threads = threads.max(1);
-        let pool = rayon::ThreadPoolBuilder::new()
+        let pool = builder
             .num_threads(threads)
             .thread_name(|i| format!("bitnet-worker-{i}"))
             .build()
@@ -152,6 +158,31 @@ mod tests {
             );
             assert!(!seen.contains(&std::thread::current().id()));
         }
+    }
+
+    /// The CPUs the calling thread may run on, from `/proc/thread-self/status`.
+    fn allowed_cpus() -> Option<String> {
+        let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("Cpus_allowed_list:"))?;
+        Some(line.split_whitespace().nth(1)?.to_owned())
+    }
+
+    #[test]
+    fn pinned_workers_run_only_on_the_given_cpus() {
+        let Some(caller) = allowed_cpus() else {
+            return; // not Linux
+        };
+        let first: usize = caller
+            .split([',', '-'])
+            .next()
+            .and_then(|c| c.parse().ok())
+            .expect("a CPU");
+        let pool = ThreadPool::pinned(2, vec![first]).expect("pool");
+        let seen = pool.map(&[0..1, 1..2], |_| allowed_cpus());
+        assert_eq!(seen, vec![Some(first.to_string()); 2]);
+        assert_eq!(allowed_cpus(), Some(caller), "the caller is not pinned");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! `bitnet`: the command-line sample app over `bitnet-core`.
 //!
-//! `synth` writes a synthetic BitNet model, `inspect` describes a file, `generate` continues a
+//! `synth` writes a synthetic BitNet model, `inspect` describes a file, `estimate` sizes its
+//! memory needs, `generate` continues a
 //! prompt, `chat` holds an interactive multi-turn conversation, `bench` measures speed, and `logits` / `tokenize` print
 //! JSON for reference comparisons.
 
 mod bench;
+mod estimate;
 mod inspect;
 mod options;
 mod reference;
@@ -29,6 +31,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Print a model file's metadata, tensors, bytes per group and memory estimate.
     Inspect(inspect::InspectArgs),
+    /// Print what a model needs in memory (from its header) and whether it fits a budget.
+    Estimate(estimate::EstimateArgs),
     /// Continue a prompt (raw text, no chat template) and stream the result.
     Generate(run::GenerateArgs),
     /// Chat interactively: one user turn per line of standard input.
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Synth(args) => synth::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Estimate(args) => estimate::run(args),
         Command::Generate(args) => run::generate(args),
         Command::Chat(args) => run::chat(args),
         Command::Bench(args) => bench::run(args),

@@ -9,6 +9,7 @@ use bitnet_core::gguf::GgufFile;
 use bitnet_core::runtime::thermal::{
     HostThermal, HostThresholds, ScriptedThermal, ThermalSource, SYSFS_THERMAL,
 };
+use bitnet_core::runtime::Profile;
 use bitnet_core::sampling::SamplingParams;
 use clap::Args;
 
@@ -17,9 +18,10 @@ use clap::Args;
 pub struct EngineArgs {
     /// Path of the GGUF model file.
     pub model: PathBuf,
-    /// Worker threads for matmuls (0 = automatic, up to 4).
-    #[arg(short = 't', long, default_value_t = 0)]
-    pub threads: usize,
+    /// Worker threads for matmuls (0 = automatic: the performance cores, up to 4); default:
+    /// the profile's, else automatic.
+    #[arg(short = 't', long)]
+    pub threads: Option<usize>,
     /// Kernel table to use (e.g. scalar); default: the fastest this CPU runs.
     #[arg(long)]
     pub kernels: Option<String>,
@@ -27,17 +29,37 @@ pub struct EngineArgs {
     /// start of the generation or benchmark); default: this host's /sys/class/thermal zones.
     #[arg(long)]
     pub thermal_schedule: Option<String>,
+    /// Deployment profile (mobile, edge, server, cloud): its thread limit and memory budget,
+    /// unless -t / --memory-budget say otherwise.
+    #[arg(long)]
+    pub profile: Option<Profile>,
+    /// Memory budget in bytes, or with a K, M or G suffix (powers of 1024: 512M = 512 MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    pub memory_budget: Option<u64>,
+    /// Pin the worker threads to the performance cores (Linux/Android).
+    #[arg(long)]
+    pub pin_threads: bool,
 }
 
 impl EngineArgs {
-    /// Loads the engine with these settings and default limits.
-    pub fn load(&self) -> anyhow::Result<Engine> {
-        let config = EngineConfig {
-            threads: self.threads,
+    /// The engine settings these options give (default limits otherwise).
+    pub fn config(&self) -> EngineConfig {
+        let base = self
+            .profile
+            .map_or_else(EngineConfig::default, EngineConfig::from_profile);
+        EngineConfig {
+            threads: self.threads.unwrap_or(base.threads),
             kernels: self.kernels.clone(),
-            ..EngineConfig::default()
-        };
-        let engine = Engine::load(&self.model, config)
+            pin_threads: self.pin_threads,
+            memory_budget_bytes: self.memory_budget.or(base.memory_budget_bytes),
+            ..base
+        }
+    }
+
+    /// Loads the engine with these settings and feeds it this host's (or the scripted)
+    /// thermal readings.
+    pub fn load(&self) -> anyhow::Result<Engine> {
+        let engine = Engine::load(&self.model, self.config())
             .with_context(|| format!("loading {}", self.model.display()))?;
         engine.set_thermal_source(self.thermal_source()?);
         Ok(engine)
@@ -55,6 +77,28 @@ impl EngineArgs {
             Err(_) => Ok(None),
         }
     }
+}
+
+/// Parses a byte count: digits with an optional K, M or G suffix (binary: ×1024, ×1024²,
+/// ×1024³; a trailing `B` or `iB` is accepted).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let number = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, shift) = match number.chars().last() {
+        Some('K') => (&number[..number.len() - 1], 10),
+        Some('M') => (&number[..number.len() - 1], 20),
+        Some('G') => (&number[..number.len() - 1], 30),
+        _ => (number, 0),
+    };
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a byte count (e.g. 536870912, 512M, 1G)"))?;
+    value
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Engine settings plus the session's context length.
@@ -136,5 +180,22 @@ impl SamplingArgs {
             stop: self.stop.clone(),
             cancel: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn byte_counts_take_binary_suffixes() {
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert_eq!(parse_bytes("512M"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1G"), Ok(1 << 30));
+        assert_eq!(parse_bytes("64kib"), Ok(64 << 10));
+        assert_eq!(parse_bytes("2MB"), Ok(2 << 20));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("").is_err());
+        assert!(parse_bytes("99999999999G").is_err());
     }
 }

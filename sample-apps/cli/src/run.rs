@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use bitnet_core::chat::{Message, Role};
 use bitnet_core::engine::{CancelToken, Event, Generation, Input, Session};
 use clap::Args;
+use serde_json::json;
 
 use crate::options::{ModelArgs, SamplingArgs};
 
@@ -19,6 +20,9 @@ pub struct GenerateArgs {
     prompt: String,
     #[command(flatten)]
     sampling: SamplingArgs,
+    /// Print the statistics to stderr as one JSON object instead of a summary line.
+    #[arg(long)]
+    stats_json: bool,
 }
 
 /// Arguments of `bitnet chat`.
@@ -41,7 +45,28 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     let mut options = args.sampling.options();
     options.cancel = Some(cancel.current());
     let result = stream(&mut session, Input::Text(args.prompt), &options)?;
-    report(&result);
+    if args.stats_json {
+        let s = &result.stats;
+        eprintln!(
+            "{}",
+            json!({
+                "finish_reason": format!("{:?}", result.finish_reason),
+                "context_length": session.context_length(),
+                "prompt_tokens": s.prompt_tokens,
+                "cached_tokens": s.cached_tokens,
+                "generated_tokens": s.generated_tokens,
+                "time_to_first_token_ms": s.time_to_first_token_ms,
+                "prefill_tokens_per_s": s.prefill_tokens_per_s,
+                "decode_tokens_per_s": s.decode_tokens_per_s,
+                "total_ms": s.total_ms,
+                "kernel_threads": s.kernel_threads,
+                "resident_bytes": s.resident_bytes,
+                "peak_resident_bytes": s.peak_resident_bytes,
+            })
+        );
+    } else {
+        report(&result);
+    }
     Ok(())
 }
 
@@ -118,7 +143,7 @@ fn stream(
 fn report(g: &Generation) {
     let s = &g.stats;
     eprintln!(
-        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, {} threads, thermal {} ({} changes, {} ms paused)]",
+        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, {} threads, thermal {} ({} changes, {} ms paused), peak RSS {:.1} MiB]",
         g.finish_reason,
         s.prompt_tokens,
         s.cached_tokens,
@@ -129,7 +154,8 @@ fn report(g: &Generation) {
         s.kernel_threads,
         s.thermal_state.name(),
         s.throttle_events,
-        s.paused_ms
+        s.paused_ms,
+        s.peak_resident_bytes.unwrap_or(0) as f64 / 1048576.0
     );
 }
 

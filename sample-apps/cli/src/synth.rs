@@ -25,6 +25,9 @@ use rand_chacha::ChaCha8Rng;
 pub enum Preset {
     /// 2 layers, width 256: fast enough for tests.
     Tiny,
+    /// 16 layers, width 1024, a 32 000-token vocabulary (≈110 MB as I2_S): a mid-size model
+    /// for memory and speed tests.
+    Small,
     /// The exact tensor shapes and types of BitNet-b1.58-2B-4T (≈1.2 GB as I2_S).
     #[value(name = "2b4t")]
     B2B4T,
@@ -103,6 +106,15 @@ impl Preset {
                 kv_heads: 2,
                 ctx: 1024,
                 vocab: 0,
+            },
+            Preset::Small => Shape {
+                embd: 1024,
+                ff: 2816,
+                layers: 16,
+                heads: 16,
+                kv_heads: 4,
+                ctx: 2048,
+                vocab: 32_000,
             },
             Preset::B2B4T => Shape {
                 embd: 2560,

@@ -1,0 +1,299 @@
+//! Memory accounting: what a model needs, read from its header before anything is allocated,
+//! and the budget checks of loading and session creation.
+//!
+//! The estimate is of peak resident memory, parts:
+//! - **mapped**: the whole file (header and tensors). Generation reads every weight for every
+//!   token, so all of it becomes resident (file-backed, clean pages);
+//! - **tokenizer**: the decoded vocabulary and merges and the `tokenizers` structures built
+//!   from them (including the transient copies made while building), from per-entry costs
+//!   measured with `tokenizers` 0.22 on x86_64 Linux (see the constants);
+//! - **runtime**: the engine's code, worker stacks and allocator slack (measured);
+//! - per session: **scratch** (forward buffers for one prefill batch, logits, sampler
+//!   candidates) and, per token of context, the **KV cache** plus a little bookkeeping.
+//!
+//! Sessions reserve their whole context up front: a session's reservation stays counted while
+//! it lives, even after [`Engine::trim`](super::Engine::trim) gave its buffers back, so a
+//! trimmed session can always re-allocate them.
+
+use super::session::PREFILL_BATCH;
+use super::EngineConfig;
+use crate::gguf::{GgufFile, Value};
+use crate::model::{KvCache, KvPrecision, Model, ModelConfig};
+use crate::runtime::Profile;
+use crate::tokenizer::TokenType;
+use crate::{Error, Result};
+
+/// The smallest useful context, in tokens: loading fails when the model plus one session of
+/// this many tokens (or of the model's whole training context, if shorter) exceed the budget,
+/// and a session is refused rather than given less. 256 tokens hold a short system prompt, a
+/// question and an answer.
+pub const MIN_CONTEXT_TOKENS: usize = 256;
+
+/// Tokenizer bytes per ordinary vocabulary entry or merge rule: the metadata string, the
+/// spec's copy and the BPE maps (measured: Llama-3's 128 000 tokens and 280 147 merges take
+/// 126 MB).
+const TOKENIZER_BYTES_PER_ENTRY: u64 = 310;
+/// Tokenizer bytes per special (control / user-defined / unknown) token: on top of an entry,
+/// `tokenizers` keeps each in its added-vocabulary maps and its special-token matcher
+/// (measured: 127 500 reserved control tokens take 140 MB, 31 000 take 36 MB).
+const TOKENIZER_BYTES_PER_SPECIAL: u64 = 850;
+/// The engine's share of a process that is not model-dependent: code of the engine and its
+/// libraries (tokenizer regexes included), worker thread stacks, allocator slack (measured:
+/// the CLI peaks at 9–10 MB beyond its model parts generating with the tiny model).
+const RUNTIME_BYTES: u64 = 12 << 20;
+/// Per token of context besides the KV cache: its attention score (f32) and its id in the
+/// cache, the prompt and the penalty window (3 × u32).
+const BOOKKEEPING_BYTES_PER_TOKEN: u64 = 16;
+
+/// What running a model takes, in bytes, computed from its header and metadata alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// The mapped file (header and weights), in bytes; all of it is resident while generating.
+    pub mapped_bytes: u64,
+    /// Whether [`mapped_bytes`](Self::mapped_bytes) count in the totals
+    /// (`EngineConfig::count_mapped_weights`).
+    pub mapped_counted: bool,
+    /// Vocabulary, merges and tokenizer structures, in bytes.
+    pub tokenizer_bytes: u64,
+    /// Engine code, worker stacks and allocator slack, in bytes.
+    pub runtime_bytes: u64,
+    /// KV cache per token of context, in bytes.
+    pub kv_bytes_per_token: u64,
+    /// The precision the KV cache would use.
+    pub kv_precision: KvPrecision,
+    /// One session's forward, logits and sampling buffers, in bytes.
+    pub scratch_bytes: u64,
+    /// Context of a session created with the defaults (before any budget cap), in tokens.
+    pub default_context: usize,
+    /// The smallest context loading requires to fit, in tokens: [`MIN_CONTEXT_TOKENS`], or
+    /// the model's training context if shorter.
+    pub min_context: usize,
+}
+
+impl MemoryEstimate {
+    /// The estimate for `file` loaded with `config`. Reads metadata only; no tensor data.
+    pub(super) fn for_file(file: &GgufFile, config: &EngineConfig) -> Result<MemoryEstimate> {
+        let model = Model::read_config(file)?;
+        let kv_precision = config.kv_precision.unwrap_or_else(|| {
+            // As Model::default_kv_precision: F16 when any projection is ternary (embeddings,
+            // head and norms never are).
+            match file.tensors().iter().any(|t| t.ty.is_ternary()) {
+                true => KvPrecision::F16,
+                false => KvPrecision::F32,
+            }
+        });
+        Ok(MemoryEstimate {
+            mapped_bytes: file.bytes().len() as u64,
+            mapped_counted: config.count_mapped_weights,
+            tokenizer_bytes: tokenizer_bytes(file),
+            runtime_bytes: RUNTIME_BYTES,
+            kv_bytes_per_token: KvCache::bytes_per_token(&model, kv_precision) as u64,
+            kv_precision,
+            scratch_bytes: scratch_bytes(&model),
+            default_context: default_context(&model, config),
+            min_context: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
+        })
+    }
+
+    /// Bytes the engine holds whatever its sessions: mapped weights (when counted), tokenizer
+    /// and runtime.
+    pub fn engine_bytes(&self) -> u64 {
+        let mapped = if self.mapped_counted {
+            self.mapped_bytes
+        } else {
+            0
+        };
+        mapped + self.tokenizer_bytes + self.runtime_bytes
+    }
+
+    /// Bytes one session with a `context`-token context adds: scratch, KV cache, bookkeeping.
+    pub fn session_bytes(&self, context: usize) -> u64 {
+        self.scratch_bytes + context as u64 * self.per_token_bytes()
+    }
+
+    /// The engine plus one session of `context` tokens, in bytes.
+    pub fn total_bytes(&self, context: usize) -> u64 {
+        self.engine_bytes() + self.session_bytes(context)
+    }
+
+    /// The longest context (tokens) whose session fits in `available` bytes; 0 when not even
+    /// the scratch does.
+    pub fn context_fitting(&self, available: u64) -> usize {
+        let left = available.saturating_sub(self.scratch_bytes);
+        usize::try_from(left / self.per_token_bytes()).unwrap_or(usize::MAX)
+    }
+
+    /// The context (tokens) of a new session asking for `requested` tokens under `budget`
+    /// bytes when other live sessions reserve `others` bytes: `requested`, capped to what
+    /// fits (logged); [`Error::BudgetExceeded`] when that is less than `requested` or
+    /// [`min_context`](Self::min_context), whichever is smaller.
+    pub(super) fn fit_session(&self, requested: usize, budget: u64, others: u64) -> Result<usize> {
+        let taken = self.engine_bytes() + others;
+        let fits = self
+            .context_fitting(budget.saturating_sub(taken))
+            .min(requested);
+        let least = requested.min(self.min_context);
+        if fits < least {
+            let needed = taken + self.session_bytes(least);
+            return Err(Self::exceeded(needed, budget, least));
+        }
+        if fits < requested {
+            log::info!(
+                "session context capped at {fits} tokens (asked {requested}) by the {budget}-byte memory budget"
+            );
+        }
+        Ok(fits)
+    }
+
+    fn per_token_bytes(&self) -> u64 {
+        self.kv_bytes_per_token + BOOKKEEPING_BYTES_PER_TOKEN
+    }
+
+    /// The error for a need of `needed` bytes (a `context`-token context) over `budget`.
+    pub(super) fn exceeded(needed: u64, budget: u64, context: usize) -> Error {
+        Error::BudgetExceeded {
+            needed,
+            budget,
+            context,
+            fits_profile: Profile::smallest_holding(needed),
+        }
+    }
+}
+
+/// The context a default session asks for: the training context, capped at the engine's
+/// input + output limits (as [`Session`](super::Session) does).
+pub(super) fn default_context(model: &ModelConfig, config: &EngineConfig) -> usize {
+    let limits = config.max_input_tokens + config.max_output_tokens;
+    model.n_ctx_train.min(limits)
+}
+
+/// One session's buffers, in bytes: the forward pass over a [`PREFILL_BATCH`]-token batch
+/// (hidden states x, xn, q, attn, proj; k, v; gate, up; the matmul workers' output blocks; the
+/// int8 activations), the last token's logits and the sampler's candidates (id, logit, p).
+fn scratch_bytes(m: &ModelConfig) -> u64 {
+    let n = PREFILL_BATCH as u64;
+    let (embd, kv, ff, vocab) = (
+        m.n_embd as u64,
+        m.kv_dim() as u64,
+        m.n_ff as u64,
+        m.vocab_size as u64,
+    );
+    let widest = ff.max(embd);
+    let f32s = n * (5 * embd + 2 * kv + 2 * ff + widest) + vocab;
+    let int8s = n * widest;
+    4 * f32s + int8s + 12 * vocab
+}
+
+/// The tokenizer's bytes: per entry (token or merge) and per special token.
+fn tokenizer_bytes(file: &GgufFile) -> u64 {
+    let strings = |key: &str| match file.get(key) {
+        Some(Value::Array(a)) => a.len() as u64,
+        _ => 0,
+    };
+    let special = file
+        .get_i32_array_opt("tokenizer.ggml.token_type")
+        .ok()
+        .flatten()
+        .map_or(0, |types| {
+            types
+                .iter()
+                .filter(|&&t| TokenType::from_gguf(t).is_some_and(TokenType::is_special))
+                .count() as u64
+        });
+    let entries = strings("tokenizer.ggml.tokens") + strings("tokenizer.ggml.merges");
+    entries * TOKENIZER_BYTES_PER_ENTRY + special * TOKENIZER_BYTES_PER_SPECIAL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn estimate() -> MemoryEstimate {
+        MemoryEstimate {
+            mapped_bytes: 100 << 20,
+            mapped_counted: true,
+            tokenizer_bytes: 10 << 20,
+            runtime_bytes: RUNTIME_BYTES,
+            kv_bytes_per_token: 16 << 10,
+            kv_precision: KvPrecision::F16,
+            scratch_bytes: 4 << 20,
+            default_context: 2048,
+            min_context: MIN_CONTEXT_TOKENS,
+        }
+    }
+
+    #[test]
+    fn totals_add_the_parts() {
+        let e = estimate();
+        assert_eq!(e.engine_bytes(), (110 << 20) + RUNTIME_BYTES);
+        let per_token = (16 << 10) + BOOKKEEPING_BYTES_PER_TOKEN;
+        assert_eq!(e.session_bytes(1000), (4 << 20) + 1000 * per_token);
+        assert_eq!(
+            e.total_bytes(1000),
+            e.engine_bytes() + e.session_bytes(1000)
+        );
+        let unmapped = MemoryEstimate {
+            mapped_counted: false,
+            ..estimate()
+        };
+        assert_eq!(unmapped.engine_bytes(), (10 << 20) + RUNTIME_BYTES);
+    }
+
+    #[test]
+    fn context_fitting_is_the_largest_session_that_fits() {
+        let e = estimate();
+        for ctx in [1, 255, 256, 1000, 4096] {
+            let bytes = e.session_bytes(ctx);
+            assert_eq!(e.context_fitting(bytes), ctx);
+            assert_eq!(e.context_fitting(bytes - 1), ctx - 1);
+        }
+        assert_eq!(e.context_fitting(0), 0);
+        assert_eq!(e.context_fitting(e.scratch_bytes - 1), 0);
+    }
+
+    #[test]
+    fn sessions_get_what_is_left_down_to_the_minimum() {
+        let e = estimate();
+        let budget = e.total_bytes(2000);
+        assert_eq!(e.fit_session(4096, budget, 0).ok(), Some(2000));
+        assert_eq!(e.fit_session(500, budget, 0).ok(), Some(500));
+        // Another session's reservation comes off the top.
+        let others = e.session_bytes(500);
+        let left = e.context_fitting(budget - e.engine_bytes() - others);
+        assert!(left > MIN_CONTEXT_TOKENS && left < 1500, "{left}");
+        assert_eq!(e.fit_session(4096, budget, others).ok(), Some(left));
+        // Below the minimum: refused, unless the request itself is that small.
+        let tight = e.total_bytes(MIN_CONTEXT_TOKENS) - 1;
+        assert!(matches!(
+            e.fit_session(4096, tight, 0),
+            Err(Error::BudgetExceeded {
+                context: MIN_CONTEXT_TOKENS,
+                ..
+            })
+        ));
+        assert_eq!(e.fit_session(100, tight, 0).ok(), Some(100));
+    }
+
+    #[test]
+    fn exceeded_names_the_numbers_and_the_profile_that_fits() {
+        let err = MemoryEstimate::exceeded(600 << 20, 512 << 20, 256);
+        assert!(matches!(
+            err,
+            Error::BudgetExceeded {
+                needed,
+                budget,
+                context: 256,
+                fits_profile: Some(Profile::Edge),
+            } if needed == 600 << 20 && budget == 512 << 20
+        ));
+        assert_eq!(
+            err.to_string(),
+            "memory budget exceeded: 629145600 bytes needed (with a 256-token context), the budget \
+             is 536870912 bytes; the edge profile (1024 MiB) would fit"
+        );
+        let err = MemoryEstimate::exceeded(5 << 30, 4 << 30, 256);
+        assert!(err
+            .to_string()
+            .ends_with("no deployment profile is large enough"));
+    }
+}

@@ -1,0 +1,137 @@
+//! Deployment profiles: the product page's named pairs of thread limit and memory budget.
+//!
+//! Budgets are in MiB (1 MiB = 1024 × 1024 bytes): "512 MB" on the product page is read as
+//! 512 MiB, the unit phone OSes report app memory limits in.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A named preset of thread limit and memory budget, smallest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Profile {
+    /// 2 threads, 512 MiB: a phone app in the foreground.
+    Mobile,
+    /// 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+    Edge,
+    /// 8 threads, 2048 MiB: a shared server process.
+    Server,
+    /// 16 threads, 4096 MiB: a dedicated cloud instance.
+    Cloud,
+}
+
+impl Profile {
+    /// Every profile, smallest budget first.
+    pub const ALL: [Profile; 4] = [
+        Profile::Mobile,
+        Profile::Edge,
+        Profile::Server,
+        Profile::Cloud,
+    ];
+
+    /// The profile's name as written on the command line (`"mobile"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Mobile => "mobile",
+            Profile::Edge => "edge",
+            Profile::Server => "server",
+            Profile::Cloud => "cloud",
+        }
+    }
+
+    /// Worker threads of the profile.
+    pub fn threads(self) -> usize {
+        match self {
+            Profile::Mobile => 2,
+            Profile::Edge => 4,
+            Profile::Server => 8,
+            Profile::Cloud => 16,
+        }
+    }
+
+    /// Memory budget of the profile, in bytes.
+    pub fn memory_budget_bytes(self) -> u64 {
+        let mib = match self {
+            Profile::Mobile => 512,
+            Profile::Edge => 1024,
+            Profile::Server => 2048,
+            Profile::Cloud => 4096,
+        };
+        mib << 20
+    }
+
+    /// The smallest profile whose budget holds `bytes`, if any.
+    pub fn smallest_holding(bytes: u64) -> Option<Profile> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.memory_budget_bytes() >= bytes)
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a profile's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown profile {0:?} (expected mobile, edge, server or cloud)")]
+pub struct UnknownProfile(pub String);
+
+impl FromStr for Profile {
+    type Err = UnknownProfile;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| UnknownProfile(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_match_the_product_page() {
+        let table: Vec<_> = Profile::ALL
+            .iter()
+            .map(|p| (p.name(), p.threads(), p.memory_budget_bytes() >> 20))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                ("mobile", 2, 512),
+                ("edge", 4, 1024),
+                ("server", 8, 2048),
+                ("cloud", 16, 4096)
+            ]
+        );
+    }
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_errors() {
+        for p in Profile::ALL {
+            assert_eq!(p.name().parse::<Profile>(), Ok(p));
+            assert_eq!(p.to_string(), p.name());
+        }
+        assert_eq!("Edge".parse::<Profile>(), Ok(Profile::Edge));
+        assert_eq!(
+            "phone".parse::<Profile>(),
+            Err(UnknownProfile("phone".into()))
+        );
+    }
+
+    #[test]
+    fn smallest_holding_picks_the_first_budget_that_fits() {
+        assert_eq!(Profile::smallest_holding(1), Some(Profile::Mobile));
+        assert_eq!(Profile::smallest_holding(512 << 20), Some(Profile::Mobile));
+        assert_eq!(
+            Profile::smallest_holding((512 << 20) + 1),
+            Some(Profile::Edge)
+        );
+        assert_eq!(Profile::smallest_holding(3 << 30), Some(Profile::Cloud));
+        assert_eq!(Profile::smallest_holding(5 << 30), None);
+    }
+}
