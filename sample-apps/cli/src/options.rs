@@ -106,7 +106,8 @@ fn parse_bytes(text: &str) -> Result<u64, String> {
 pub struct ModelArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Context length in tokens (0 = the model's, capped at 5120).
+    /// Context length in tokens (0 = the model's, capped at 5120); either is capped to the
+    /// memory budget.
     #[arg(long = "ctx", default_value_t = 0)]
     pub context_length: usize,
 }
