@@ -149,10 +149,18 @@ fn chat_holds_a_two_turn_conversation_on_the_kv_cache() {
     let turns = ["Hello there!", "Tell me more."];
     let output = run_cli(
         &["chat", path_str(&model), "-n", "12"],
-        Some(&format!("{}\n{}\n", turns[0], turns[1])),
+        Some(&format!("{}\n{}\n/metrics\n/trim\n", turns[0], turns[1])),
     );
     let stdout = stdout_of(&output);
     let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("[metrics: 2 requests, 0 errors,"),
+        "/metrics: {stderr}"
+    );
+    assert!(
+        stderr.contains("(freed the caches of 1 idle sessions)"),
+        "/trim: {stderr}"
+    );
     let cached = cached_counts(&stderr);
     assert_eq!(cached.len(), 2, "two replies expected:\n{stderr}");
     assert_eq!(cached[0], 0);

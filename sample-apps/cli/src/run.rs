@@ -4,7 +4,7 @@ use std::io::{self, BufRead, Write};
 use std::sync::{Arc, Mutex};
 
 use bitnet_core::chat::{Message, Role};
-use bitnet_core::engine::{CancelToken, Event, Generation, Input, Session};
+use bitnet_core::engine::{CancelToken, Engine, Event, Generation, Input, Session};
 use clap::Args;
 use serde_json::json;
 
@@ -70,8 +70,10 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads user turns from stdin (one per line; `/reset` clears the history) until EOF.
-/// Ctrl-C stops the reply being generated; the conversation continues after it.
+/// Reads user turns from stdin (one per line) until EOF. Commands: `/reset` clears the
+/// history, `/metrics` prints the engine's metrics and health alerts, `/trim` frees idle
+/// caches as on a low-memory signal. Ctrl-C stops the reply being generated; the
+/// conversation continues after it.
 pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
     let engine = args.model.load()?;
     let mut session = engine.session(args.model.session_config())?;
@@ -86,6 +88,15 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             session.reset();
             pending_system = args.system.clone();
             eprint!("(history cleared)\n> ");
+            continue;
+        }
+        if text == "/metrics" {
+            print_health(&engine);
+            eprint!("> ");
+            continue;
+        }
+        if text == "/trim" {
+            eprint!("(freed the caches of {} idle sessions)\n> ", engine.trim());
             continue;
         }
         if text.is_empty() {
@@ -138,6 +149,32 @@ fn stream(
     let result = session.generate(input, options, &mut sink)?;
     println!();
     Ok(result)
+}
+
+/// Prints `engine.metrics()` and the health alerts to stderr.
+fn print_health(engine: &Engine) {
+    let health = engine.health();
+    let m = &health.metrics;
+    let mib = |b: Option<u64>| b.map_or("?".into(), |b| format!("{:.1}", b as f64 / 1048576.0));
+    let opt = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.1}"));
+    eprintln!(
+        "[metrics: {} requests, {} errors, {} prompt + {} generated tokens, latency p50 {} / p95 {} ms, decode {} tok/s, RSS {} MiB (peak {}), CPU {} %, thermal {} ({} changes)]",
+        m.requests,
+        m.errors,
+        m.prompt_tokens,
+        m.generated_tokens,
+        opt(m.latency_p50_ms),
+        opt(m.latency_p95_ms),
+        opt(m.decode_tokens_per_s),
+        mib(m.resident_bytes),
+        mib(m.peak_resident_bytes),
+        opt(m.cpu_percent),
+        m.thermal_state.name(),
+        m.throttle_events,
+    );
+    for alert in &health.alerts {
+        eprintln!("[health alert: {alert:?}]");
+    }
 }
 
 fn report(g: &Generation) {
