@@ -369,7 +369,7 @@ impl TokenizerSpec {
     ///
     /// Built by a fixed rule, so it is identical on every run:
     /// - ids 0..=255: one token per byte, byte `b` at id `b`, in GPT-2's byte-level alphabet;
-    /// - then, for each word of [`BUILTIN_WORDS`] in order, first with a leading space and
+    /// - then, for each word of `BUILTIN_WORDS` in order, first with a leading space and
     ///   then bare, the merges that build it left to right (`"Ġ t"`, `"Ġt h"`, `"Ġth e"`),
     ///   skipping merges already made; each merge's result is the next token id;
     /// - last, the Llama-3 specials `<|begin_of_text|>` (BOS), `<|end_of_text|>` (EOS),

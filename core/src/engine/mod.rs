@@ -35,7 +35,7 @@ pub struct EngineConfig {
     /// Largest `max_tokens` a request may ask for, in tokens (default 1024).
     pub max_output_tokens: usize,
     /// Hard limit on worker threads running matmuls; 0 = automatic
-    /// ([`default_threads`](crate::runtime::default_threads)).
+    /// ([`default_threads`](crate::runtime::default_threads())).
     pub threads: usize,
     /// Kernel table by name (`"scalar"`, `"avx2"`, `"neon-dotprod"`, ...); `None` = the
     /// fastest this CPU runs (or `$BITNET_KERNELS`).

@@ -1,7 +1,7 @@
 //! Thermal state and where it comes from.
 //!
 //! One design: the engine polls one [`ThermalSource`] between tokens (see
-//! [`Governor`](governor::Governor)). The platform layers push readings into a
+//! [`Governor`]). The platform layers push readings into a
 //! [`ThermalMonitor`] (Android's `PowerManager` status and headroom, Apple's
 //! `ProcessInfo.thermalState`); pull sources compute the reading when asked: [`HostThermal`]
 //! reads Linux's `/sys/class/thermal`, [`ScriptedThermal`] replays a schedule.
