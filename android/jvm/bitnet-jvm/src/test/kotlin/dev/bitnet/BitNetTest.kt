@@ -108,6 +108,18 @@ class BitNetTest {
     }
 
     @Test
+    fun `a listener that throws is Internal, not a crash`() = runBlocking {
+        val failing = object : GenerationListener {
+            override fun onEvent(event: GenerationEvent) = throw IllegalStateException("app bug")
+        }
+        assertThrows<BitNetException.Internal> {
+            runBlocking { engine.session().generate(Prompt.Text(prompt), options, failing) }
+        }
+        // The engine carries on.
+        assertEquals(expected, texts(engine.session().generate(prompt, options).toList()))
+    }
+
+    @Test
     fun `a missing file is FileUnreadable`() {
         assertThrows<BitNetException.FileUnreadable> { runBlocking { BitNet.load("/nonexistent/model.gguf") } }
     }
