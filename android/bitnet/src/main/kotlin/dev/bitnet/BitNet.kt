@@ -67,7 +67,9 @@ fun ChatSession.generate(prompt: Prompt, options: GenerationOptions): Flow<Gener
             try {
                 withContext(NonCancellable) { session.generate(prompt, options, listener) }
                 channel.close()
-            } catch (e: BitNetException) {
+            } catch (e: Throwable) {
+                // BitNetException, or a misuse such as a handle already closed: either way the
+                // flow ends with it.
                 channel.close(e)
             }
         }
