@@ -1,0 +1,78 @@
+// The Kotlin face of the SDK: coroutine and Flow conveniences over the generated bindings
+// (`bitnet_ffi.kt` in src/main/uniffi, package dev.bitnet: BitNetEngine, ChatSession, the
+// records, GenerationEvent and the sealed BitNetException).
+package dev.bitnet
+
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.channels.awaitClose
+import kotlinx.coroutines.channels.trySendBlocking
+import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.flow.callbackFlow
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.withContext
+
+/** Entry point: loads models. */
+object BitNet {
+    /**
+     * Maps and validates the GGUF model at [path] off the caller's thread.
+     *
+     * @throws BitNetException.FileUnreadable, BitNetException.InvalidModelFile,
+     *   BitNetException.UnsupportedModel, BitNetException.InvalidOption, ...
+     */
+    suspend fun load(path: String, config: EngineConfig = EngineConfig()): BitNetEngine =
+        BitNetEngine.load(path, config)
+}
+
+/** Starts a conversation with the default [SessionConfig]. */
+fun BitNetEngine.session(): ChatSession = session(SessionConfig())
+
+/**
+ * Streams a chat reply to [messages]: [GenerationEvent.Text] pieces, then one
+ * [GenerationEvent.Finished] with the summary and statistics. Errors end the flow with a
+ * [BitNetException].
+ *
+ * Cancelling the collector (or `take`, `first`, a cancelled scope) calls
+ * [ChatSession.cancel]: the Rust side stops before its next token, and collection returns only
+ * once it has (the partial reply stays in the history; [ChatSession.lastGeneration] has its
+ * summary). A collector slower than generation slows the generation down; no event is dropped.
+ */
+fun ChatSession.generate(
+    messages: List<ChatMessage>,
+    options: GenerationOptions = GenerationOptions(),
+): Flow<GenerationEvent> = generate(Prompt.Chat(messages), options)
+
+/** Streams the continuation of raw [text] (no chat template), as `bitnet generate` does. */
+fun ChatSession.generate(
+    text: String,
+    options: GenerationOptions = GenerationOptions(),
+): Flow<GenerationEvent> = generate(Prompt.Text(text), options)
+
+/** Streams the reply to [prompt]; see the `messages` overload for cancellation. */
+fun ChatSession.generate(prompt: Prompt, options: GenerationOptions): Flow<GenerationEvent> {
+    val session = this
+    return callbackFlow {
+        val listener = object : GenerationListener {
+            // Blocks the generating thread while the buffer is full. Fails only once the flow
+            // is closed, i.e. the collector is gone: then stop generating before the next
+            // token, without waiting for `awaitClose` to run.
+            override fun onEvent(event: GenerationEvent) {
+                if (trySendBlocking(event).isClosed) session.cancel()
+            }
+        }
+        // UNDISPATCHED: the Rust call has registered its generation (so `cancel` reaches it)
+        // before `awaitClose` below can run. NonCancellable: a cancelled collector waits for
+        // the Rust side to stop instead of abandoning a running generation.
+        launch(start = CoroutineStart.UNDISPATCHED) {
+            try {
+                withContext(NonCancellable) { session.generate(prompt, options, listener) }
+                channel.close()
+            } catch (e: Throwable) {
+                // BitNetException, or a misuse such as a handle already closed: either way the
+                // flow ends with it.
+                channel.close(e)
+            }
+        }
+        awaitClose { session.cancel() }
+    }
+}

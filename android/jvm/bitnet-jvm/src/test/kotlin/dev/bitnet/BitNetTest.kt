@@ -1,0 +1,155 @@
+package dev.bitnet
+
+import java.io.File
+import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.channels.toList
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.collect
+import kotlinx.coroutines.flow.produceIn
+import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.toList
+import kotlinx.coroutines.runBlocking
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
+import org.junit.jupiter.api.io.TempDir
+
+/**
+ * The Kotlin package end to end on the JVM, against the host libbitnet_ffi.so and a synthetic
+ * model. scripts/test-kotlin.sh sets the system properties: the model, the prompt and options,
+ * and the text `bitnet generate` printed for them.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class BitNetTest {
+    private fun property(name: String): String =
+        requireNotNull(System.getProperty(name)) { "system property $name (set by scripts/test-kotlin.sh)" }
+
+    private val model = property("bitnet.model")
+    private val prompt = property("bitnet.prompt")
+    private val expected = File(property("bitnet.expected")).readText()
+
+    /** The options the script passed to `bitnet generate`. */
+    private val options = GenerationOptions(
+        maxTokens = property("bitnet.maxTokens").toUInt(),
+        temperature = property("bitnet.temperature").toFloat(),
+        topK = property("bitnet.topK").toUInt(),
+        seed = property("bitnet.seed").toULong(),
+    )
+
+    private lateinit var engine: BitNetEngine
+
+    @BeforeAll
+    fun load() = runBlocking {
+        setLogLevel(LogLevel.WARN)
+        engine = BitNet.load(model)
+    }
+
+    @AfterAll
+    fun release() = engine.release()
+
+    private fun texts(events: List<GenerationEvent>): String =
+        events.filterIsInstance<GenerationEvent.Text>().joinToString("") { it.text }
+
+    @Test
+    fun `the Flow streams the same text as the CLI`() = runBlocking {
+        val events = engine.session().generate(prompt, options).toList()
+        val finished = events.last() as GenerationEvent.Finished
+        assertEquals(expected, texts(events))
+        assertEquals(expected, finished.summary.text)
+        assertEquals(1, events.count { it is GenerationEvent.Finished })
+        assertTrue(finished.summary.stats.generatedTokens > 0u)
+    }
+
+    @Test
+    fun `chat messages get a reply`() = runBlocking {
+        val messages = listOf(ChatMessage(Role.USER, "Hello"))
+        val events = engine.session().generate(messages, GenerationOptions(maxTokens = 8u)).toList()
+        val summary = (events.last() as GenerationEvent.Finished).summary
+        assertEquals(summary.text, texts(events))
+        assertTrue(summary.stats.generatedTokens in 1u..8u)
+    }
+
+    @Test
+    fun `cancelling the collector stops the Rust side within one token`() = runBlocking {
+        val session = engine.session()
+        val long = GenerationOptions(maxTokens = 200u, temperature = options.temperature, topK = options.topK, seed = options.seed)
+        // Rendezvous: the generating thread waits for each hand-over, so what it generated is
+        // tied to what was received; `take` cancels the collection after the third piece.
+        val received = session.generate(prompt, long).buffer(Channel.RENDEZVOUS).take(3).toList()
+        assertEquals(3, received.size)
+        // Collection returned only after the Rust side stopped: its summary is there.
+        val summary = checkNotNull(session.lastGeneration())
+        assertEquals(FinishReason.CANCELLED, summary.finishReason)
+        // With this model, prompt and seed each of the first tokens decodes to a piece, so 3
+        // pieces are 3 tokens; at most the one being handed over when the collector left
+        // follows them (its hand-over fails, which cancels before the next token).
+        assertTrue(summary.stats.generatedTokens <= 4u, "generated ${summary.stats.generatedTokens}")
+        assertTrue(summary.text.startsWith(texts(received)))
+    }
+
+    @Test
+    fun `two sessions generate concurrently`() = runBlocking {
+        coroutineScope {
+            val first = engine.session().generate(prompt, options).buffer(Channel.RENDEZVOUS).produceIn(this)
+            // The first generation is now parked mid-reply, its session held; the second
+            // session runs a whole generation meanwhile.
+            val head = first.receive()
+            val second = async { engine.session().generate(prompt, options).toList() }.await()
+            val rest = first.toList()
+            assertEquals(expected, texts(second))
+            assertEquals(expected, texts(listOf(head) + rest))
+        }
+    }
+
+    @Test
+    fun `a listener that throws is Internal, not a crash`() = runBlocking {
+        val failing = object : GenerationListener {
+            override fun onEvent(event: GenerationEvent) = throw IllegalStateException("app bug")
+        }
+        assertThrows<BitNetException.Internal> {
+            runBlocking { engine.session().generate(Prompt.Text(prompt), options, failing) }
+        }
+        // The engine carries on.
+        assertEquals(expected, texts(engine.session().generate(prompt, options).toList()))
+    }
+
+    @Test
+    fun `a missing file is FileUnreadable`() {
+        assertThrows<BitNetException.FileUnreadable> { runBlocking { BitNet.load("/nonexistent/model.gguf") } }
+    }
+
+    @Test
+    fun `a malformed file is InvalidModelFile`(@TempDir dir: File) {
+        val bad = File(dir, "bad.gguf").apply { writeBytes(ByteArray(64) { 0x47 }) }
+        assertThrows<BitNetException.InvalidModelFile> { runBlocking { BitNet.load(bad.path) } }
+    }
+
+    @Test
+    fun `a prompt over the input limit is PromptTooLong`() = runBlocking {
+        val small = BitNet.load(model, EngineConfig(maxInputTokens = 4u))
+        val session = small.session()
+        assertThrows<BitNetException.PromptTooLong> {
+            runBlocking { session.generate(prompt.repeat(8), options).collect() }
+        }
+        small.release()
+    }
+
+    @Test
+    fun `use after release is Closed`() = runBlocking {
+        val engine = BitNet.load(model)
+        val session = engine.session()
+        engine.release()
+        assertThrows<BitNetException.Closed> { engine.session() }
+        // The open session keeps the model: it still generates.
+        session.generate(prompt, GenerationOptions(maxTokens = 2u)).collect()
+        session.release()
+        assertThrows<BitNetException.Closed> { runBlocking { session.generate(prompt, options).collect() } }
+        assertThrows<BitNetException.Closed> { session.reset() }
+    }
+}

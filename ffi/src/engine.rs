@@ -1,0 +1,57 @@
+//! `BitNetEngine`: a loaded model, shared by its sessions.
+
+use std::sync::{Arc, RwLock};
+
+use bitnet_core::engine::Engine;
+
+use crate::error::BitNetError;
+use crate::options::{EngineConfig, SessionConfig};
+use crate::session::ChatSession;
+use crate::{blocking, logging};
+
+/// A loaded model (weights mapped from the file, tokenizer, chat template). Thread-safe.
+#[derive(uniffi::Object)]
+pub struct BitNetEngine {
+    /// `None` once closed.
+    engine: RwLock<Option<Engine>>,
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl BitNetEngine {
+    /// Maps and validates the GGUF model at `path` on a background thread. Errors:
+    /// `FileUnreadable`, `InvalidModelFile`, `UnsupportedModel`, `Tokenizer`, `Threads`,
+    /// `InvalidOption`.
+    #[uniffi::constructor]
+    pub async fn load(path: String, config: EngineConfig) -> Result<Arc<Self>, BitNetError> {
+        logging::init();
+        let engine = blocking::run(move || Ok(Engine::load(path, config.into())?)).await?;
+        Ok(Arc::new(BitNetEngine {
+            engine: RwLock::new(Some(engine)),
+        }))
+    }
+
+    /// Starts a conversation with its own KV cache (allocated here: context length × layers ×
+    /// KV width × 2 bytes for F16). Error `Closed` after [`release`](Self::release).
+    pub fn session(&self, config: SessionConfig) -> Result<Arc<ChatSession>, BitNetError> {
+        let engine = self.engine()?;
+        Ok(Arc::new(ChatSession::new(engine.session(config.into())?)))
+    }
+
+    /// Releases the engine's hold on the model now (not when the foreign handle is collected).
+    /// Sessions already open keep working (each holds the model) until released; later calls
+    /// here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
+    /// which calls throw uniffi's `IllegalStateException`; `release()` keeps it valid.)
+    pub fn release(&self) {
+        // A poisoned lock only means a panic happened while it was held; closing still works.
+        let mut engine = self.engine.write().unwrap_or_else(|e| e.into_inner());
+        *engine = None;
+    }
+}
+
+impl BitNetEngine {
+    /// The core engine, or `Closed`.
+    fn engine(&self) -> Result<Engine, BitNetError> {
+        let engine = self.engine.read().unwrap_or_else(|e| e.into_inner());
+        engine.clone().ok_or_else(|| BitNetError::closed("engine"))
+    }
+}

@@ -1,0 +1,108 @@
+//! What a generation reports: streamed events, the final summary, and the foreign listener.
+
+use bitnet_core::engine;
+
+use crate::error::count;
+
+/// Why a generation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum FinishReason {
+    /// The model produced an end-of-text or end-of-turn token.
+    EndOfText,
+    /// A stop string was produced.
+    StopString,
+    /// `max_tokens` were generated.
+    MaxTokens,
+    /// `ChatSession::cancel` was called.
+    Cancelled,
+    /// The session's context has no room for another token.
+    ContextFull,
+}
+
+impl From<engine::FinishReason> for FinishReason {
+    fn from(r: engine::FinishReason) -> Self {
+        match r {
+            engine::FinishReason::EndOfText => FinishReason::EndOfText,
+            engine::FinishReason::StopString => FinishReason::StopString,
+            engine::FinishReason::MaxTokens => FinishReason::MaxTokens,
+            engine::FinishReason::Cancelled => FinishReason::Cancelled,
+            engine::FinishReason::ContextFull => FinishReason::ContextFull,
+        }
+    }
+}
+
+/// Timing and size figures of one request.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct GenerationStats {
+    /// Tokens of the whole prompt (history + new input).
+    pub prompt_tokens: u32,
+    /// Prompt tokens reused from the KV cache instead of recomputed.
+    pub cached_tokens: u32,
+    /// Tokens generated (including a final end-of-text token).
+    pub generated_tokens: u32,
+    /// From the call to the first generated token, in ms.
+    pub time_to_first_token_ms: f64,
+    /// Prompt tokens evaluated per second during prefill.
+    pub prefill_tokens_per_s: f64,
+    /// Tokens generated per second after the first.
+    pub decode_tokens_per_s: f64,
+    /// Whole request, in ms.
+    pub total_ms: f64,
+    /// Distinct threads that ran matmul work during the request.
+    pub kernel_threads: u32,
+}
+
+impl From<engine::GenerationStats> for GenerationStats {
+    fn from(s: engine::GenerationStats) -> Self {
+        GenerationStats {
+            prompt_tokens: count(s.prompt_tokens),
+            cached_tokens: count(s.cached_tokens),
+            generated_tokens: count(s.generated_tokens),
+            time_to_first_token_ms: s.time_to_first_token_ms,
+            prefill_tokens_per_s: s.prefill_tokens_per_s,
+            decode_tokens_per_s: s.decode_tokens_per_s,
+            total_ms: s.total_ms,
+            kernel_threads: count(s.kernel_threads),
+        }
+    }
+}
+
+/// The outcome of one request.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct GenerationSummary {
+    /// The whole reply text (the `Text` events, concatenated).
+    pub text: String,
+    /// Why generation ended.
+    pub finish_reason: FinishReason,
+    /// Figures for this request.
+    pub stats: GenerationStats,
+}
+
+impl From<engine::Generation> for GenerationSummary {
+    fn from(g: engine::Generation) -> Self {
+        GenerationSummary {
+            text: g.text,
+            finish_reason: g.finish_reason.into(),
+            stats: g.stats.into(),
+        }
+    }
+}
+
+/// Something a generation reports while it runs, in order. `Finished` is always the last
+/// event of a generation that did not fail.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
+pub enum GenerationEvent {
+    /// The next piece of reply text (whole UTF-8 characters, never part of a stop string).
+    Text { text: String },
+    /// The generation ended; the same summary `ChatSession::generate` returns.
+    Finished { summary: GenerationSummary },
+}
+
+/// Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
+/// `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
+/// generation down (back-pressure), it never loses events.
+#[uniffi::export(with_foreign)]
+pub trait GenerationListener: Send + Sync {
+    /// Called once per event, in order.
+    fn on_event(&self, event: GenerationEvent);
+}

@@ -1,0 +1,218 @@
+//! Settings and inputs as plain records, with the core's defaults, and their conversions.
+//!
+//! Counts are `u32` (tokens, threads); a default here must equal the core's `Default`, which
+//! the tests below check.
+
+use bitnet_core::chat;
+use bitnet_core::engine;
+use bitnet_core::sampling::SamplingParams;
+
+/// Engine-wide settings (`bitnet_core::engine::EngineConfig`).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct EngineConfig {
+    /// Largest input one request may add, in tokens.
+    #[uniffi(default = 4096)]
+    pub max_input_tokens: u32,
+    /// Largest `max_tokens` a request may ask for, in tokens.
+    #[uniffi(default = 1024)]
+    pub max_output_tokens: u32,
+    /// Hard limit on threads running matmuls; 0 = automatic (the big cores).
+    #[uniffi(default = 0)]
+    pub threads: u32,
+    /// Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
+    #[uniffi(default = None)]
+    pub kernels: Option<String>,
+}
+
+impl From<EngineConfig> for engine::EngineConfig {
+    fn from(c: EngineConfig) -> Self {
+        engine::EngineConfig {
+            max_input_tokens: c.max_input_tokens as usize,
+            max_output_tokens: c.max_output_tokens as usize,
+            threads: c.threads as usize,
+            kernels: c.kernels,
+            ..engine::EngineConfig::default()
+        }
+    }
+}
+
+/// What a session does when the history outgrows its context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum OverflowPolicy {
+    /// Fail with `ContextFull`; the session is left unchanged.
+    Error,
+    /// Drop the oldest turns (system messages are kept) until the request fits.
+    DropOldestTurns,
+}
+
+/// Per-session settings (`bitnet_core::engine::SessionConfig`).
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct SessionConfig {
+    /// Context length in tokens; 0 = the model's, capped at the engine's input + output limits.
+    #[uniffi(default = 0)]
+    pub context_length: u32,
+    /// What to do when the history outgrows the context; `None` = `OverflowPolicy::Error`.
+    #[uniffi(default = None)]
+    pub overflow: Option<OverflowPolicy>,
+}
+
+impl From<SessionConfig> for engine::SessionConfig {
+    fn from(c: SessionConfig) -> Self {
+        engine::SessionConfig {
+            context_length: c.context_length as usize,
+            overflow: match c.overflow {
+                None | Some(OverflowPolicy::Error) => engine::OverflowPolicy::Error,
+                Some(OverflowPolicy::DropOldestTurns) => engine::OverflowPolicy::DropOldestTurns,
+            },
+        }
+    }
+}
+
+/// Per-request options: length, sampling (seeded, deterministic) and stop strings. The
+/// default is greedy, up to 1024 tokens.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct GenerationOptions {
+    /// Most tokens to generate (at most the engine's `max_output_tokens`).
+    #[uniffi(default = 1024)]
+    pub max_tokens: u32,
+    /// Divides the logits before the draw; 0 = greedy.
+    #[uniffi(default = 0.0)]
+    pub temperature: f32,
+    /// Keep only the `top_k` most likely tokens; 0 = off.
+    #[uniffi(default = 0)]
+    pub top_k: u32,
+    /// Nucleus sampling threshold in (0, 1]; 1 = off.
+    #[uniffi(default = 1.0)]
+    pub top_p: f32,
+    /// Drop tokens less likely than `min_p` × the most likely one; 0 = off.
+    #[uniffi(default = 0.0)]
+    pub min_p: f32,
+    /// Repetition penalty (llama.cpp's rule); 1 = off.
+    #[uniffi(default = 1.0)]
+    pub repetition_penalty: f32,
+    /// How many recent tokens the penalty looks at, in tokens.
+    #[uniffi(default = 64)]
+    pub repeat_last_n: u32,
+    /// Seed of the random draw: the same seed and inputs give the same tokens.
+    #[uniffi(default = 0)]
+    pub seed: u64,
+    /// Generation ends before the first occurrence of any of these (not part of the text).
+    #[uniffi(default = [])]
+    pub stop: Vec<String>,
+}
+
+impl GenerationOptions {
+    /// The core options, cancelled through `cancel`.
+    pub(crate) fn to_core(&self, cancel: engine::CancelToken) -> engine::GenerationOptions {
+        engine::GenerationOptions {
+            max_tokens: self.max_tokens as usize,
+            sampling: SamplingParams {
+                temperature: self.temperature,
+                top_k: self.top_k as usize,
+                top_p: self.top_p,
+                min_p: self.min_p,
+                repetition_penalty: self.repetition_penalty,
+                repeat_last_n: self.repeat_last_n as usize,
+                seed: self.seed,
+            },
+            stop: self.stop.clone(),
+            cancel: Some(cancel),
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum Role {
+    /// Instructions that frame the conversation.
+    System,
+    /// The person talking to the model.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// One message of a conversation.
+#[derive(Clone, Debug, PartialEq, uniffi::Record)]
+pub struct ChatMessage {
+    /// Its author.
+    pub role: Role,
+    /// Its text.
+    pub content: String,
+}
+
+impl From<ChatMessage> for chat::Message {
+    fn from(m: ChatMessage) -> Self {
+        let role = match m.role {
+            Role::System => chat::Role::System,
+            Role::User => chat::Role::User,
+            Role::Assistant => chat::Role::Assistant,
+        };
+        chat::Message::new(role, m.content)
+    }
+}
+
+/// What a request adds to a session before the reply.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
+pub enum Prompt {
+    /// Chat messages (usually one user message), formatted with the model's chat template.
+    Chat { messages: Vec<ChatMessage> },
+    /// Raw text continued as is (no template), as `bitnet generate` does.
+    Text { text: String },
+}
+
+impl From<Prompt> for engine::Input {
+    fn from(p: Prompt) -> Self {
+        match p {
+            Prompt::Chat { messages } => {
+                engine::Input::Chat(messages.into_iter().map(Into::into).collect())
+            }
+            Prompt::Text { text } => engine::Input::Text(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The foreign defaults come from the `#[uniffi(default)]` attributes; these literals
+    // restate them so a change in the core's defaults fails here.
+    #[test]
+    fn defaults_match_the_core() {
+        let config = EngineConfig {
+            max_input_tokens: 4096,
+            max_output_tokens: 1024,
+            threads: 0,
+            kernels: None,
+        };
+        assert_eq!(
+            engine::EngineConfig::from(config),
+            engine::EngineConfig::default()
+        );
+        let session = SessionConfig {
+            context_length: 0,
+            overflow: None,
+        };
+        assert_eq!(
+            engine::SessionConfig::from(session),
+            engine::SessionConfig::default()
+        );
+        let options = GenerationOptions {
+            max_tokens: 1024,
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            min_p: 0.0,
+            repetition_penalty: 1.0,
+            repeat_last_n: 64,
+            seed: 0,
+            stop: Vec::new(),
+        };
+        let core = options.to_core(engine::CancelToken::new());
+        let default = engine::GenerationOptions::default();
+        assert_eq!(core.max_tokens, default.max_tokens);
+        assert_eq!(core.sampling, default.sampling);
+        assert_eq!(core.stop, default.stop);
+    }
+}

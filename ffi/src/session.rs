@@ -1,0 +1,141 @@
+//! `ChatSession`: one conversation, its generations and their cancellation.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bitnet_core::engine::{CancelToken, Event, Session};
+
+use crate::blocking;
+use crate::error::BitNetError;
+use crate::events::{GenerationEvent, GenerationListener, GenerationSummary};
+use crate::options::{GenerationOptions, Prompt};
+
+/// One conversation (history + KV cache). Generations on one session run one at a time, in
+/// call order; different sessions generate in parallel.
+#[derive(uniffi::Object)]
+pub struct ChatSession {
+    /// The core session; `None` once released. Held for the whole of a generation.
+    session: Mutex<Option<Session>>,
+    /// Generations started and not yet finished, by id; `cancel` cancels them all.
+    running: Mutex<Vec<(u64, CancelToken)>>,
+    /// The id of the next generation.
+    next_id: AtomicU64,
+    /// The summary of the latest finished generation.
+    last: Mutex<Option<GenerationSummary>>,
+}
+
+impl ChatSession {
+    pub(crate) fn new(session: Session) -> Self {
+        ChatSession {
+            session: Mutex::new(Some(session)),
+            running: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            last: Mutex::new(None),
+        }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl ChatSession {
+    /// Adds `prompt` to the conversation and generates a reply on a background thread,
+    /// streaming `Text` events and then `Finished` to `listener`; returns the same summary.
+    ///
+    /// Dropping the returned future (a cancelled coroutine or task) does NOT stop the
+    /// generation: call [`cancel`](Self::cancel), which stops it before its next token. On
+    /// success the input and the (possibly partial) reply join the history; on error the
+    /// session is unchanged. Errors: `InvalidOption`, `Sampling`, `EmptyInput`,
+    /// `PromptTooLong`, `ContextFull`, `Tokenizer`, `Closed`, `Internal`.
+    pub async fn generate(
+        self: Arc<Self>,
+        prompt: Prompt,
+        options: GenerationOptions,
+        listener: Arc<dyn GenerationListener>,
+    ) -> Result<GenerationSummary, BitNetError> {
+        // Registered before this call returns its future, so a `cancel` right after reaches it.
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let cancel = CancelToken::new();
+        lock(&self.running).push((id, cancel.clone()));
+        let this = Arc::clone(&self);
+        let result =
+            blocking::run(move || this.generate_blocking(prompt, &options, cancel, &*listener))
+                .await;
+        // Also reached when the blocking task panicked (the panic is caught in `run`).
+        lock(&self.running).retain(|(running, _)| *running != id);
+        result
+    }
+
+    /// Stops the running generation (and any queued on this session) before its next token;
+    /// each ends with `FinishReason::Cancelled` and keeps its partial reply. No-op when idle.
+    pub fn cancel(&self) {
+        for (_, token) in lock(&self.running).iter() {
+            token.cancel();
+        }
+    }
+
+    /// Forgets the history and the KV cache. Waits for a running generation to finish (call
+    /// [`cancel`](Self::cancel) first to make that quick). Error `Closed` after `release`.
+    pub fn reset(&self) -> Result<(), BitNetError> {
+        let mut session = self.lock_session()?;
+        session
+            .as_mut()
+            .ok_or_else(|| BitNetError::closed("session"))?
+            .reset();
+        Ok(())
+    }
+
+    /// The summary of the latest generation that finished on this session, including one whose
+    /// caller stopped waiting (a cancelled `Flow` or task). `None` before the first.
+    pub fn last_generation(&self) -> Option<GenerationSummary> {
+        lock(&self.last).clone()
+    }
+
+    /// Cancels any running generation, waits for it to stop (at most one token) and frees the
+    /// KV cache now. Later calls fail with `Closed`. Idempotent.
+    pub fn release(&self) {
+        self.cancel();
+        let mut session = self.session.lock().unwrap_or_else(|e| e.into_inner());
+        *session = None;
+    }
+}
+
+impl ChatSession {
+    /// The body of [`generate`](Self::generate), on a blocking thread.
+    fn generate_blocking(
+        &self,
+        prompt: Prompt,
+        options: &GenerationOptions,
+        cancel: CancelToken,
+        listener: &dyn GenerationListener,
+    ) -> Result<GenerationSummary, BitNetError> {
+        let mut guard = self.lock_session()?;
+        let session = guard
+            .as_mut()
+            .ok_or_else(|| BitNetError::closed("session"))?;
+        let mut sink = |event: Event<'_>| match event {
+            Event::Text(text) => listener.on_event(GenerationEvent::Text { text: text.into() }),
+            // The core's `Event` is non-exhaustive; a new kind is mapped here when it lands.
+            _ => log::debug!("event not forwarded: {event:?}"),
+        };
+        let generation = session.generate(prompt.into(), &options.to_core(cancel), &mut sink)?;
+        drop(guard);
+        let summary = GenerationSummary::from(generation);
+        *lock(&self.last) = Some(summary.clone());
+        listener.on_event(GenerationEvent::Finished {
+            summary: summary.clone(),
+        });
+        Ok(summary)
+    }
+
+    /// The session slot; a lock poisoned by a panic mid-generation means the KV cache may not
+    /// match the history, so the session reports `Internal` from then on.
+    fn lock_session(&self) -> Result<MutexGuard<'_, Option<Session>>, BitNetError> {
+        self.session.lock().map_err(|_| BitNetError::Internal {
+            message: "the session is unusable after an earlier internal error".into(),
+        })
+    }
+}
+
+/// Locks bookkeeping that a panic cannot leave inconsistent (plain lists and values).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,79 @@
+// The Swift face of the SDK: AsyncThrowingStream conveniences over the generated bindings
+// (Generated/BitNet.swift: BitNetEngine, ChatSession, the records, GenerationEvent and the
+// BitNetError enum). `BitNetEngine.load(path:config:) async throws` is generated as is.
+
+import Foundation
+
+extension BitNetEngine {
+    /// Loads the GGUF model at `path` with the default `EngineConfig`.
+    public static func load(path: String) async throws -> BitNetEngine {
+        try await load(path: path, config: EngineConfig())
+    }
+
+    /// Starts a conversation with the default `SessionConfig`.
+    public func session() throws -> ChatSession {
+        try session(config: SessionConfig())
+    }
+}
+
+extension ChatSession {
+    /// Streams a chat reply to `messages`: `.text` pieces, then one `.finished` with the
+    /// summary and statistics; errors end the stream with a `BitNetError`.
+    ///
+    /// Cancelling the consuming task (or leaving the `for try await` loop) calls `cancel()`:
+    /// the generation stops before its next token, keeping its partial reply in the history
+    /// (`lastGeneration()` has its summary). Events are buffered, never dropped.
+    public func generate(
+        _ messages: [ChatMessage], options: GenerationOptions = GenerationOptions()
+    ) -> AsyncThrowingStream<GenerationEvent, Error> {
+        generate(.chat(messages: messages), options: options)
+    }
+
+    /// Streams the continuation of raw `text` (no chat template), as `bitnet generate` does.
+    public func generate(
+        _ text: String, options: GenerationOptions = GenerationOptions()
+    ) -> AsyncThrowingStream<GenerationEvent, Error> {
+        generate(.text(text: text), options: options)
+    }
+
+    /// Streams the reply to `prompt`; see the `messages` overload for cancellation.
+    public func generate(
+        _ prompt: Prompt, options: GenerationOptions
+    ) -> AsyncThrowingStream<GenerationEvent, Error> {
+        AsyncThrowingStream { continuation in
+            let listener = StreamListener(continuation: continuation, session: self)
+            continuation.onTermination = { termination in
+                if case .cancelled = termination { self.cancel() }
+            }
+            // Not cancelled with the stream: the Rust side is stopped by `cancel()` and this
+            // task ends once it has.
+            Task {
+                do {
+                    _ = try await self.generate(prompt: prompt, options: options, listener: listener)
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+        }
+    }
+}
+
+/// Forwards a generation's events into a stream. If the stream has ended (its consumer is
+/// gone) it cancels the generation: that also covers a consumer that left before the
+/// generation had started, which `onTermination`'s `cancel()` could not reach.
+private final class StreamListener: GenerationListener {
+    private let continuation: AsyncThrowingStream<GenerationEvent, Error>.Continuation
+    private let session: ChatSession
+
+    init(continuation: AsyncThrowingStream<GenerationEvent, Error>.Continuation, session: ChatSession) {
+        self.continuation = continuation
+        self.session = session
+    }
+
+    func onEvent(event: GenerationEvent) {
+        if case .terminated = continuation.yield(event) {
+            session.cancel()
+        }
+    }
+}

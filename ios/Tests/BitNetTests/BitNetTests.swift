@@ -1,0 +1,121 @@
+// Mirrors android/jvm/bitnet-jvm/src/test/kotlin/dev/bitnet/BitNetTest.kt. The model, prompt,
+// options and the CLI's reference text come from the environment, as scripts/test-kotlin.sh
+// sets them (for the simulator, prefix each name with SIMCTL_CHILD_).
+
+import Foundation
+import XCTest
+import BitNet
+
+final class BitNetTests: XCTestCase {
+    private var env: [String: String] { ProcessInfo.processInfo.environment }
+
+    private func setting(_ name: String) throws -> String {
+        guard let value = env[name] else { throw XCTSkip("\(name) is not set") }
+        return value
+    }
+
+    private func model() throws -> String { try setting("BITNET_TEST_MODEL") }
+
+    private func options() throws -> GenerationOptions {
+        GenerationOptions(
+            maxTokens: UInt32(try setting("BITNET_TEST_MAX_TOKENS"))!,
+            temperature: Float(try setting("BITNET_TEST_TEMPERATURE"))!,
+            topK: UInt32(try setting("BITNET_TEST_TOP_K"))!,
+            seed: UInt64(try setting("BITNET_TEST_SEED"))!
+        )
+    }
+
+    private func texts(_ events: [GenerationEvent]) -> String {
+        events.map { event -> String in
+            if case let .text(text) = event { return text }
+            return ""
+        }.joined()
+    }
+
+    private func collect(_ stream: AsyncThrowingStream<GenerationEvent, Error>) async throws -> [GenerationEvent] {
+        var events: [GenerationEvent] = []
+        for try await event in stream { events.append(event) }
+        return events
+    }
+
+    func testStreamsTheSameTextAsTheCli() async throws {
+        let expected = try String(contentsOfFile: try setting("BITNET_TEST_EXPECTED"), encoding: .utf8)
+        let engine = try await BitNetEngine.load(path: try model())
+        let events = try await collect(try engine.session().generate(try setting("BITNET_TEST_PROMPT"), options: try options()))
+        XCTAssertEqual(texts(events), expected)
+        guard case let .finished(summary) = events.last else { return XCTFail("no Finished event") }
+        XCTAssertEqual(summary.text, expected)
+    }
+
+    func testCancellingTheConsumerStopsWithinOneToken() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let session = try engine.session()
+        var long = try options()
+        long.maxTokens = 200
+        var received = 0
+        for try await event in session.generate(try setting("BITNET_TEST_PROMPT"), options: long) {
+            if case .text = event { received += 1 }
+            if received == 3 { break }
+        }
+        // Leaving the loop cancelled the generation; wait until it has ended.
+        var summary = session.lastGeneration()
+        while summary == nil {
+            try await Task.sleep(nanoseconds: 10_000_000)
+            summary = session.lastGeneration()
+        }
+        XCTAssertEqual(summary?.finishReason, .cancelled)
+        // The stream buffers, so the generation may run ahead of the consumer; it still stops
+        // far short of max_tokens.
+        XCTAssertLessThan(summary!.stats.generatedTokens, 200)
+    }
+
+    func testTwoSessionsGenerateConcurrently() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let prompt = try setting("BITNET_TEST_PROMPT")
+        let options = try options()
+        async let first = collect(try engine.session().generate(prompt, options: options))
+        async let second = collect(try engine.session().generate(prompt, options: options))
+        let (a, b) = try await (first, second)
+        XCTAssertEqual(texts(a), texts(b))
+    }
+
+    func testMissingFileIsFileUnreadable() async throws {
+        do {
+            _ = try await BitNetEngine.load(path: "/nonexistent/model.gguf")
+            XCTFail("loaded a missing file")
+        } catch BitNetError.FileUnreadable {}
+    }
+
+    func testMalformedFileIsInvalidModelFile() async throws {
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("bad.gguf")
+        try Data(repeating: 0x47, count: 64).write(to: bad)
+        do {
+            _ = try await BitNetEngine.load(path: bad.path)
+            XCTFail("loaded a malformed file")
+        } catch BitNetError.InvalidModelFile {}
+    }
+
+    func testPromptOverTheLimitIsPromptTooLong() async throws {
+        var config = EngineConfig()
+        config.maxInputTokens = 4
+        let engine = try await BitNetEngine.load(path: try model(), config: config)
+        let prompt = String(repeating: try setting("BITNET_TEST_PROMPT"), count: 8)
+        do {
+            _ = try await collect(try engine.session().generate(prompt, options: try options()))
+            XCTFail("a prompt over the limit was accepted")
+        } catch BitNetError.PromptTooLong {}
+    }
+
+    func testUseAfterReleaseIsClosed() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let session = try engine.session()
+        engine.release()
+        XCTAssertThrowsError(try engine.session()) { error in
+            guard case BitNetError.Closed = error else { return XCTFail("\(error)") }
+        }
+        session.release()
+        XCTAssertThrowsError(try session.reset()) { error in
+            guard case BitNetError.Closed = error else { return XCTFail("\(error)") }
+        }
+    }
+}
