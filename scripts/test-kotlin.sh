@@ -4,7 +4,8 @@
 #   2. makes a tiny synthetic model and the reference text `bitnet generate` prints for it;
 #   3. runs the Maven build (android/jvm): the JUnit tests against the host libbitnet_ffi.so,
 #      and the Android-only files compiled against Robolectric's android-all jar.
-# Maven's downloads are cached in ~/.m2, so a second run needs the network for nothing.
+# Maven's downloads are cached under ~/.cache/bitnet-sdk/m2, so a second run needs the network
+# for nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -41,4 +42,5 @@ truncate -s -1 "$BITNET_TEST_EXPECTED"
 echo "==> Kotlin on the JVM (android/jvm)"
 export BITNET_FFI_LIB_DIR="$TARGET/debug"
 # Not -q: Surefire's "Tests run:" summary is the line CI reads.
-mvn -B -ntp -f android/jvm/pom.xml test
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-sdk"
+mvn -B -ntp -Dmaven.repo.local="$CACHE/m2" -f android/jvm/pom.xml test

@@ -36,6 +36,9 @@ step "Python reference comparisons (llama.cpp, gguf, numpy)"
 cargo build --release -p bitnet-cli
 BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
 
+step "Kotlin package on the JVM (bindings current, Maven + JUnit against libbitnet_ffi.so)"
+scripts/test-kotlin.sh
+
 step "aarch64 kernels under qemu (cortex-a53: NEON; max: dotprod, i8mm)"
 scripts/test-aarch64.sh
 

@@ -41,6 +41,16 @@ pub enum BitNetError {
     /// History plus input do not fit in the session's context (overflow policy `Error`).
     #[error("{message}")]
     ContextFull { message: String },
+    /// The engine's rate limit is reached; nothing was done (the message says when to retry).
+    #[error("{message}")]
+    RateLimited { message: String },
+    /// The request ran longer than the engine's request timeout; the history is unchanged.
+    #[error("{message}")]
+    Timeout { message: String },
+    /// The model or session needs more memory than the engine's budget; nothing was allocated
+    /// (the message gives the bytes needed, the budget and the profile that would fit).
+    #[error("{message}")]
+    BudgetExceeded { message: String },
     /// The engine or session was closed before this call.
     #[error("{message}")]
     Closed { message: String },
@@ -92,6 +102,9 @@ impl From<bitnet_core::Error> for BitNetError {
             E::EmptyInput => BitNetError::EmptyInput { message },
             E::PromptTooLong { .. } => BitNetError::PromptTooLong { message },
             E::ContextFull { .. } => BitNetError::ContextFull { message },
+            E::RateLimited { .. } => BitNetError::RateLimited { message },
+            E::Timeout { .. } => BitNetError::Timeout { message },
+            E::BudgetExceeded { .. } => BitNetError::BudgetExceeded { message },
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum FinishReason {
     Cancelled,
     /// The session's context has no room for another token.
     ContextFull,
+    /// The thermal governor stopped the generation (critical state); the text so far is kept.
+    ThermalStop,
 }
 
 impl From<engine::FinishReason> for FinishReason {
@@ -27,6 +29,7 @@ impl From<engine::FinishReason> for FinishReason {
             engine::FinishReason::MaxTokens => FinishReason::MaxTokens,
             engine::FinishReason::Cancelled => FinishReason::Cancelled,
             engine::FinishReason::ContextFull => FinishReason::ContextFull,
+            engine::FinishReason::ThermalStop => FinishReason::ThermalStop,
         }
     }
 }

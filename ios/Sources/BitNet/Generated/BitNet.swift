@@ -1829,6 +1829,22 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     case ContextFull(message: String)
     
     /**
+     * The engine's rate limit is reached; nothing was done (the message says when to retry).
+     */
+    case RateLimited(message: String)
+    
+    /**
+     * The request ran longer than the engine's request timeout; the history is unchanged.
+     */
+    case Timeout(message: String)
+    
+    /**
+     * The model or session needs more memory than the engine's budget; nothing was allocated
+     * (the message gives the bytes needed, the budget and the profile that would fit).
+     */
+    case BudgetExceeded(message: String)
+    
+    /**
      * The engine or session was closed before this call.
      */
     case Closed(message: String)
@@ -1907,11 +1923,23 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 11: return .Closed(
+        case 11: return .RateLimited(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 12: return .Internal(
+        case 12: return .Timeout(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 13: return .BudgetExceeded(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 14: return .Closed(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 15: return .Internal(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -1946,10 +1974,16 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(9))
         case .ContextFull(_ /* message is ignored*/):
             writeInt(&buf, Int32(10))
-        case .Closed(_ /* message is ignored*/):
+        case .RateLimited(_ /* message is ignored*/):
             writeInt(&buf, Int32(11))
-        case .Internal(_ /* message is ignored*/):
+        case .Timeout(_ /* message is ignored*/):
             writeInt(&buf, Int32(12))
+        case .BudgetExceeded(_ /* message is ignored*/):
+            writeInt(&buf, Int32(13))
+        case .Closed(_ /* message is ignored*/):
+            writeInt(&buf, Int32(14))
+        case .Internal(_ /* message is ignored*/):
+            writeInt(&buf, Int32(15))
 
         
         }
@@ -1998,6 +2032,10 @@ public enum FinishReason: Equatable, Hashable {
      * The session's context has no room for another token.
      */
     case contextFull
+    /**
+     * The thermal governor stopped the generation (critical state); the text so far is kept.
+     */
+    case thermalStop
 
 
 
@@ -2029,6 +2067,8 @@ public struct FfiConverterTypeFinishReason: FfiConverterRustBuffer {
         
         case 5: return .contextFull
         
+        case 6: return .thermalStop
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -2055,6 +2095,10 @@ public struct FfiConverterTypeFinishReason: FfiConverterRustBuffer {
         
         case .contextFull:
             writeInt(&buf, Int32(5))
+        
+        
+        case .thermalStop:
+            writeInt(&buf, Int32(6))
         
         }
     }

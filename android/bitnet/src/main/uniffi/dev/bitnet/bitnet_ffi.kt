@@ -2808,6 +2808,22 @@ sealed class BitNetException(message: String): kotlin.Exception(message) {
         class ContextFull(message: String) : BitNetException(message)
         
     /**
+     * The engine's rate limit is reached; nothing was done (the message says when to retry).
+     */
+        class RateLimited(message: String) : BitNetException(message)
+        
+    /**
+     * The request ran longer than the engine's request timeout; the history is unchanged.
+     */
+        class Timeout(message: String) : BitNetException(message)
+        
+    /**
+     * The model or session needs more memory than the engine's budget; nothing was allocated
+     * (the message gives the bytes needed, the budget and the profile that would fit).
+     */
+        class BudgetExceeded(message: String) : BitNetException(message)
+        
+    /**
      * The engine or session was closed before this call.
      */
         class Closed(message: String) : BitNetException(message)
@@ -2840,8 +2856,11 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
             8 -> BitNetException.EmptyInput(FfiConverterString.read(buf))
             9 -> BitNetException.PromptTooLong(FfiConverterString.read(buf))
             10 -> BitNetException.ContextFull(FfiConverterString.read(buf))
-            11 -> BitNetException.Closed(FfiConverterString.read(buf))
-            12 -> BitNetException.Internal(FfiConverterString.read(buf))
+            11 -> BitNetException.RateLimited(FfiConverterString.read(buf))
+            12 -> BitNetException.Timeout(FfiConverterString.read(buf))
+            13 -> BitNetException.BudgetExceeded(FfiConverterString.read(buf))
+            14 -> BitNetException.Closed(FfiConverterString.read(buf))
+            15 -> BitNetException.Internal(FfiConverterString.read(buf))
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
         
@@ -2893,12 +2912,24 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 buf.putInt(10)
                 Unit
             }
-            is BitNetException.Closed -> {
+            is BitNetException.RateLimited -> {
                 buf.putInt(11)
                 Unit
             }
-            is BitNetException.Internal -> {
+            is BitNetException.Timeout -> {
                 buf.putInt(12)
+                Unit
+            }
+            is BitNetException.BudgetExceeded -> {
+                buf.putInt(13)
+                Unit
+            }
+            is BitNetException.Closed -> {
+                buf.putInt(14)
+                Unit
+            }
+            is BitNetException.Internal -> {
+                buf.putInt(15)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -2933,7 +2964,11 @@ enum class FinishReason {
     /**
      * The session's context has no room for another token.
      */
-    CONTEXT_FULL;
+    CONTEXT_FULL,
+    /**
+     * The thermal governor stopped the generation (critical state); the text so far is kept.
+     */
+    THERMAL_STOP;
 
     
 
