@@ -14,7 +14,7 @@ pub use session::{OverflowPolicy, Segment, Session, SessionConfig};
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
 use crate::kernels::Kernels;
-use crate::model::{KvCache, KvPrecision, LogitsFor, Model, Scratch};
+use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratch};
 use crate::runtime::{default_threads, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
@@ -36,6 +36,9 @@ pub struct EngineConfig {
     /// KV cache precision; `None` = the model's default
     /// ([`Model::default_kv_precision`]: F16 for ternary models).
     pub kv_precision: Option<KvPrecision>,
+    /// Output head precision (default [`HeadPrecision::F16`]: the head as the file stores
+    /// it); [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+    pub head: HeadPrecision,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +49,7 @@ impl Default for EngineConfig {
             kv_precision: None,
             threads: 0,
             kernels: None,
+            head: HeadPrecision::default(),
         }
     }
 }
@@ -97,7 +101,7 @@ impl Engine {
             n => n,
         };
         let pool = ThreadPool::new(threads).map_err(Error::Threads)?;
-        let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool))?;
+        let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool), config.head)?;
         if tokenizer.vocab_size() > model.config().vocab_size {
             return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
                 "the tokenizer has {} tokens but the embedding only {} rows",

@@ -495,11 +495,17 @@ unsafe fn dot_q8_0_rows<M: Mac, const R: usize>(rows: [&[u8]; R], acts: &Q8Acts)
         let x = &acts.q[LEN * first..][..LEN * Q8_LANES];
         for (row, acc) in rows.iter().zip(&mut acc) {
             let w = &row[BYTES * first..][..BYTES * Q8_LANES];
-            let sums: [int32x4_t; Q8_LANES] = std::array::from_fn(|i| {
+            // A loop, not a closure: closures do not inherit the target features `M` needs.
+            let mut sums = [vdupq_n_s32(0); Q8_LANES];
+            for (i, sum) in sums.iter_mut().enumerate() {
                 let (w, x) = (&w[BYTES * i + 2..][..LEN], &x[LEN * i..][..LEN]);
-                let s = M::mac(vdupq_n_s32(0), vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
-                M::mac(s, vreinterpretq_s8_u8(load_u8(&w[16..])), load_s8(&x[16..]))
-            });
+                *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
+                *sum = M::mac(
+                    *sum,
+                    vreinterpretq_s8_u8(load_u8(&w[16..])),
+                    load_s8(&x[16..]),
+                );
+            }
             // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 block totals.
             let total = |s: &[int32x4_t]| {
                 vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3])))

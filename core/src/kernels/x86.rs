@@ -485,9 +485,11 @@ unsafe fn dot_q8_0_rows<const R: usize>(rows: [&[u8]; R], acts: &Q8Acts) -> [f32
         let x = &acts.q[LEN * first..][..LEN * Q8_LANES];
         for (row, acc) in rows.iter().zip(&mut acc) {
             let w = &row[BYTES * first..][..BYTES * Q8_LANES];
-            let sums = std::array::from_fn(|i| {
-                mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]))
-            });
+            // A loop, not a closure: closures do not inherit the target features.
+            let mut sums = [_mm256_setzero_si256(); Q8_LANES];
+            for (i, sum) in sums.iter_mut().enumerate() {
+                *sum = mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]));
+            }
             let d = _mm256_mul_ps(block_scales(w), d_x);
             let products = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
             *acc = _mm256_add_ps(*acc, products);

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
 use bitnet_core::gguf::GgufFile;
+use bitnet_core::model::HeadPrecision;
 use bitnet_core::sampling::SamplingParams;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 /// The model file and engine settings.
 #[derive(Args, Debug)]
@@ -19,6 +20,29 @@ pub struct EngineArgs {
     /// Kernel table to use (e.g. scalar); default: the fastest this CPU runs.
     #[arg(long)]
     pub kernels: Option<String>,
+    /// Output head precision: f16 = as the file stores it; q8_0 = re-quantised at load (about
+    /// half the head's bytes per token, small logit error).
+    #[arg(long, value_enum, default_value_t = HeadArg::F16)]
+    pub head: HeadArg,
+}
+
+/// `--head` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HeadArg {
+    /// The head as the file stores it (F16 in BitNet files).
+    F16,
+    /// Q8_0, re-quantised at load.
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+impl From<HeadArg> for HeadPrecision {
+    fn from(h: HeadArg) -> Self {
+        match h {
+            HeadArg::F16 => HeadPrecision::F16,
+            HeadArg::Q8_0 => HeadPrecision::Q8_0,
+        }
+    }
 }
 
 impl EngineArgs {
@@ -27,6 +51,7 @@ impl EngineArgs {
         let config = EngineConfig {
             threads: self.threads,
             kernels: self.kernels.clone(),
+            head: self.head.into(),
             ..EngineConfig::default()
         };
         Engine::load(&self.model, config)
