@@ -20,7 +20,7 @@ use std::arch::aarch64::*;
 use std::arch::asm;
 
 use super::head::q8_block_product;
-use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, ROWS_PER_CALL};
+use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The tables this CPU runs, baseline first.
@@ -53,15 +53,7 @@ macro_rules! neon_table {
             }
             #[target_feature(enable = $features)]
             unsafe fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
-                let [dot] = dot_q8_0_rows::<$mac, 1>([row], acts);
-                dot
-            }
-            #[target_feature(enable = $features)]
-            unsafe fn dot_q8_0_x4(
-                rows: [&[u8]; ROWS_PER_CALL],
-                acts: &Q8Acts,
-            ) -> [f32; ROWS_PER_CALL] {
-                dot_q8_0_rows::<$mac, ROWS_PER_CALL>(rows, acts)
+                dot_q8_0_row::<$mac>(row, acts)
             }
             Kernels {
                 name: $name,
@@ -76,11 +68,8 @@ macro_rules! neon_table {
                 dot_tq1_0: BlockTQ1_0::dot_i8,
                 dot_f32,
                 dot_f16,
-                dot_f16_x4,
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
-                // SAFETY: as above.
-                dot_q8_0_x4: |rows, acts| unsafe { dot_q8_0_x4(rows, acts) },
             }
         };
     };
@@ -405,56 +394,23 @@ unsafe fn f16x8_to_f32(h: uint16x8_t) -> [float32x4_t; 2] {
 /// [`dot_f32`] with `a` stored as little-endian f16 (`2 · b.len()` bytes).
 fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), 2 * b.len());
-    let [dot] = dot_f16_rows([a], b);
-    dot
-}
-
-/// [`dot_f16`] of four rows, sharing the activation loads.
-fn dot_f16_x4(rows: [&[u8]; ROWS_PER_CALL], b: &[f32]) -> [f32; ROWS_PER_CALL] {
-    dot_f16_rows(rows, b)
-}
-
-/// The 16 f16 values of the 32 bytes `a`, widened to f32 (canonical lanes 0..16).
-///
-/// # Safety
-/// `a` is at least 32 bytes long (checked in debug builds).
-#[inline(always)]
-unsafe fn load_f16x16(a: &[u8]) -> [float32x4_t; 4] {
-    let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(a)));
-    let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&a[16..])));
-    [a0, a1, a2, a3]
-}
-
-/// The canonical float dot of `R` f16 rows (2 bytes per element) against `b`: per 16 elements
-/// each row adds its rounded products into its own four lane registers (`4R` independent add
-/// chains; `b`'s loads are shared). A ragged tail runs from zero-padded copies (see
-/// [`dot_f32`]).
-#[inline(always)]
-fn dot_f16_rows<const R: usize>(rows: [&[u8]; R], b: &[f32]) -> [f32; R] {
-    let n = rows.iter().fold(b.len(), |n, row| n.min(row.len() / 2));
-    let (body, tail) = split16(n);
-    let mut pb = [0f32; 16];
-    pb[..tail].copy_from_slice(&b[body..n]);
-    let pa: [[u8; 32]; R] = std::array::from_fn(|r| {
-        let mut pa = [0u8; 32];
-        pa[..2 * tail].copy_from_slice(&rows[r][2 * body..2 * n]);
-        pa
-    });
-    // SAFETY: NEON is a compile-time feature of this module; every load reads 32 bytes of a
-    // 32-byte chunk or 16 elements of a 16-element chunk.
+    let (body, tail) = split16(b.len().min(a.len() / 2));
+    let (mut pa, mut pb) = ([0u8; 32], [0f32; 16]);
+    pa[..2 * tail].copy_from_slice(&a[2 * body..2 * (body + tail)]);
+    pb[..tail].copy_from_slice(&b[body..body + tail]);
+    // SAFETY: NEON is a compile-time feature of this module; every load reads 16 bytes of a 32-byte
+    // chunk or 16 elements of a 16-element chunk.
     unsafe {
-        let mut acc = [[vdupq_n_f32(0.0); 4]; R];
-        for (j, b) in b[..body].chunks_exact(16).enumerate() {
-            for (row, acc) in rows.iter().zip(&mut acc) {
-                add_products(acc, load_f16x16(&row[32 * j..][..32]), b);
-            }
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let chunks = a[..2 * body]
+            .chunks_exact(32)
+            .zip(b[..body].chunks_exact(16));
+        for (a, b) in chunks.chain((tail > 0).then_some((&pa[..], &pb[..]))) {
+            let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(a)));
+            let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&a[16..])));
+            add_products(&mut acc, [a0, a1, a2, a3], b);
         }
-        if tail > 0 {
-            for (pa, acc) in pa.iter().zip(&mut acc) {
-                add_products(acc, load_f16x16(pa), &pb);
-            }
-        }
-        acc.map(|acc| fold(acc))
+        fold(acc)
     }
 }
 
@@ -469,64 +425,55 @@ unsafe fn block_scales(blocks: &[u8]) -> [float32x4_t; 2] {
     f16x8_to_f32(vld1q_u16(d.as_ptr()))
 }
 
-/// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of `R` rows with `M`'s int8 step: per group
+/// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of one row with `M`'s int8 step: per group
 /// of 8 blocks, each block's exact int32 sum (two 16-weight steps; `|w| ≤ 128`, `|x| ≤ 127`,
 /// so `Widen`'s int16 pair sums stay within ±32512) is reduced with pairwise adds into lane
-/// `b % 8` of two registers, converted, scaled by `d_w · d_x` and added into the row's 8 f32
-/// lanes. Blocks past the last whole group are added by the scalar block product.
+/// `b % 8` of two registers, converted, scaled by `d_w · d_x` and added into the 8 f32 lanes.
+/// Blocks past the last whole group are added by the scalar block product.
 ///
 /// # Safety
 /// The CPU supports `M`'s instructions.
 #[inline(always)]
-unsafe fn dot_q8_0_rows<M: Mac, const R: usize>(rows: [&[u8]; R], acts: &Q8Acts) -> [f32; R] {
+unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
     const BYTES: usize = BlockQ8_0::BYTES;
     const LEN: usize = BlockQ8_0::LEN;
-    let blocks = rows
-        .iter()
-        .fold(acts.d.len().min(acts.q.len() / LEN), |n, row| {
-            n.min(row.len() / BYTES)
-        });
+    let blocks = (row.len() / BYTES)
+        .min(acts.d.len())
+        .min(acts.q.len() / LEN);
     let groups = blocks / Q8_LANES;
-    let mut acc = [[vdupq_n_f32(0.0); 2]; R];
-    for g in 0..groups {
-        let first = Q8_LANES * g;
-        let d_x = &acts.d[first..][..Q8_LANES];
-        let d_x = [vld1q_f32(d_x.as_ptr()), vld1q_f32(d_x[4..].as_ptr())];
-        let x = &acts.q[LEN * first..][..LEN * Q8_LANES];
-        for (row, acc) in rows.iter().zip(&mut acc) {
-            let w = &row[BYTES * first..][..BYTES * Q8_LANES];
-            // A loop, not a closure: closures do not inherit the target features `M` needs.
-            let mut sums = [vdupq_n_s32(0); Q8_LANES];
-            for (i, sum) in sums.iter_mut().enumerate() {
-                let (w, x) = (&w[BYTES * i + 2..][..LEN], &x[LEN * i..][..LEN]);
-                *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
-                *sum = M::mac(
-                    *sum,
-                    vreinterpretq_s8_u8(load_u8(&w[16..])),
-                    load_s8(&x[16..]),
-                );
-            }
+    let mut acc = [vdupq_n_f32(0.0); 2];
+    let w_groups = row.chunks_exact(BYTES * Q8_LANES);
+    let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
+    let d_groups = acts.d.chunks_exact(Q8_LANES);
+    for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
+        // A loop, not a closure: closures do not inherit the target features `M` needs.
+        let mut sums = [vdupq_n_s32(0); Q8_LANES];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let (w, x) = (&w[BYTES * i + 2..][..LEN], &x[LEN * i..][..LEN]);
+            *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
+            *sum = M::mac(
+                *sum,
+                vreinterpretq_s8_u8(load_u8(&w[16..])),
+                load_s8(&x[16..]),
+            );
+        }
+        let d_w = block_scales(w);
+        for (k, acc) in acc.iter_mut().enumerate() {
             // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 block totals.
-            let total = |s: &[int32x4_t]| {
-                vcvtq_f32_s32(vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3])))
-            };
-            let d_w = block_scales(w);
-            for (k, acc) in acc.iter_mut().enumerate() {
-                let d = vmulq_f32(d_w[k], d_x[k]);
-                *acc = vaddq_f32(*acc, vmulq_f32(d, total(&sums[4 * k..])));
-            }
+            let s = &sums[4 * k..];
+            let total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+            let d = vmulq_f32(d_w[k], vld1q_f32(d_x[4 * k..].as_ptr()));
+            *acc = vaddq_f32(*acc, vmulq_f32(d, vcvtq_f32_s32(total)));
         }
     }
-    std::array::from_fn(|r| {
-        let mut lanes = [0f32; Q8_LANES];
-        vst1q_f32(lanes.as_mut_ptr(), acc[r][0]);
-        vst1q_f32(lanes[4..].as_mut_ptr(), acc[r][1]);
-        for b in Q8_LANES * groups..blocks {
-            let (w, x) = (&rows[r][BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
-            lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
-        }
-        scalar::fold_lanes(lanes)
-    })
+    let mut lanes = [0f32; Q8_LANES];
+    vst1q_f32(lanes.as_mut_ptr(), acc[0]);
+    vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
+    for b in Q8_LANES * groups..blocks {
+        let (w, x) = (&row[BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
+        lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
+    }
+    scalar::fold_lanes(lanes)
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use std::ops::Range;
 
 use crate::quant::{self, QuantError, TensorType, WeightView};
 
-pub use head::{F16Dot4Fn, Q8Acts, Q8Dot4Fn, Q8DotFn, Q8_LANES, ROWS_PER_CALL};
+pub use head::{Q8Acts, Q8DotFn, Q8_LANES};
 
 /// One token's activations quantised to int8 for a ternary matmul (shared by every matrix that
 /// reads the same input): `x ≈ q / scale`.
@@ -126,12 +126,8 @@ pub struct Kernels {
     dot_f32: FloatDotFn,
     /// [`F16DotFn`]: an F16 row (the tied output head) against f32 activations.
     dot_f16: F16DotFn,
-    /// [`F16Dot4Fn`]: four F16 rows against the same activations.
-    dot_f16_x4: F16Dot4Fn,
     /// [`Q8DotFn`]: a Q8_0 row (the Q8_0 head) against Q8_0 activations.
     dot_q8_0: Q8DotFn,
-    /// [`Q8Dot4Fn`]: four Q8_0 rows against the same activations.
-    dot_q8_0_x4: Q8Dot4Fn,
 }
 
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).
@@ -303,7 +299,7 @@ impl Kernels {
     /// Float GEMM for a batch of tokens: `x` holds the tokens' inputs one after another
     /// (`w.cols()` each) and token `t`'s outputs are `out[t · rows.len() ..][.. rows.len()]`,
     /// each exactly what [`float_gemv`](Self::float_gemv) gives for that token. Each row is
-    /// dequantised once per call; F16 rows are read directly, four at a time.
+    /// dequantised once per call.
     pub fn float_gemm(
         &self,
         w: &WeightView,
@@ -321,15 +317,18 @@ impl Kernels {
         }
         let tokens = x.len() / w.cols();
         check_len("float_gemm out", tokens * rows.len(), out.len())?;
-        if w.ty() == TensorType::F16 {
-            self.f16_gemm(w, x, rows, out);
-            return Ok(());
-        }
         let mut row = vec![0f32; w.cols()];
         for (i, r) in rows.clone().enumerate() {
-            quant::dequantize_row(w.ty(), w.row(r), &mut row)?;
+            let bytes = w.row(r);
+            if w.ty() != TensorType::F16 {
+                quant::dequantize_row(w.ty(), bytes, &mut row)?;
+            }
             for (t, x) in x.chunks_exact(w.cols()).enumerate() {
-                out[t * rows.len() + i] = (self.dot_f32)(&row, x) * w.scale();
+                let dot = match w.ty() {
+                    TensorType::F16 => (self.dot_f16)(bytes, x),
+                    _ => (self.dot_f32)(&row, x),
+                };
+                out[t * rows.len() + i] = dot * w.scale();
             }
         }
         Ok(())

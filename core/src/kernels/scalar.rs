@@ -3,7 +3,7 @@
 use half::f16;
 
 use super::head::q8_block_product;
-use super::{Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, ROWS_PER_CALL};
+use super::{Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The scalar table.
@@ -17,9 +17,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_tq1_0: BlockTQ1_0::dot_i8,
     dot_f32,
     dot_f16,
-    dot_f16_x4,
     dot_q8_0,
-    dot_q8_0_x4,
 };
 
 /// The canonical lane-wise float dot product (see [`super::FloatDotFn`]).
@@ -35,11 +33,6 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
     lane_dot(a, b)
 }
 
-/// [`dot_f16`] of four rows.
-fn dot_f16_x4(rows: [&[u8]; ROWS_PER_CALL], b: &[f32]) -> [f32; ROWS_PER_CALL] {
-    rows.map(|row| dot_f16(row, b))
-}
-
 /// The canonical Q8_0 dot (see [`super::Q8DotFn`]): block products into lanes `b % 8`.
 fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
     let mut lanes = [0f32; Q8_LANES];
@@ -49,11 +42,6 @@ fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
         lanes[b % Q8_LANES] += q8_block_product(block, q, d);
     }
     fold_lanes(lanes)
-}
-
-/// [`dot_q8_0`] of four rows.
-fn dot_q8_0_x4(rows: [&[u8]; ROWS_PER_CALL], acts: &Q8Acts) -> [f32; ROWS_PER_CALL] {
-    rows.map(|row| dot_q8_0(row, acts))
 }
 
 fn lane_dot(a: impl Iterator<Item = f32>, b: &[f32]) -> f32 {

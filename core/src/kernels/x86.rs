@@ -16,7 +16,7 @@ use std::arch::x86_64::*;
 use half::f16;
 
 use super::head::q8_block_product;
-use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, ROWS_PER_CALL};
+use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The AVX2 table; reachable only through [`table`].
@@ -31,9 +31,7 @@ static KERNELS: Kernels = Kernels {
     dot_tq1_0: BlockTQ1_0::dot_i8,
     dot_f32,
     dot_f16,
-    dot_f16_x4,
     dot_q8_0,
-    dot_q8_0_x4,
 };
 
 /// The AVX2 table, when this CPU has AVX2 and F16C.
@@ -60,9 +58,7 @@ safe_entries! {
     fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 = acc_tq1_0_avx2;
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
-    fn dot_f16_x4(rows: [&[u8]; ROWS_PER_CALL], b: &[f32]) -> [f32; ROWS_PER_CALL] = dot_f16_x4_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
-    fn dot_q8_0_x4(rows: [&[u8]; ROWS_PER_CALL], acts: &Q8Acts) -> [f32; ROWS_PER_CALL] = dot_q8_0_x4_avx2;
 }
 
 // ---- loads and reductions ----
@@ -380,39 +376,19 @@ unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
 /// [`dot_f32_avx2`] with `a` as little-endian f16, converted by F16C (exact).
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
-    let [dot] = dot_f16_rows([a], b);
-    dot
-}
-
-/// [`dot_f16_avx2`] of four rows, sharing the activation loads.
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn dot_f16_x4_avx2(rows: [&[u8]; ROWS_PER_CALL], b: &[f32]) -> [f32; ROWS_PER_CALL] {
-    dot_f16_rows(rows, b)
-}
-
-/// The canonical float dot of `R` f16 rows (2 bytes per element) against `b`: per 16 elements,
-/// `b` is loaded once and each row adds its 16 rounded products into its own lane registers
-/// (`lo`: lanes 0..8, `hi`: 8..16) — `2R` independent add chains.
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn dot_f16_rows<const R: usize>(rows: [&[u8]; R], b: &[f32]) -> [f32; R] {
-    let n = rows.iter().fold(b.len(), |n, row| n.min(row.len() / 2));
-    let body = n - n % FLOAT_LANES;
-    let (mut lo, mut hi) = ([_mm256_setzero_ps(); R], [_mm256_setzero_ps(); R]);
-    for (j, b) in b[..body].chunks_exact(FLOAT_LANES).enumerate() {
-        let (b_lo, b_hi) = (load_f32(b), load_f32(&b[8..]));
-        for (row, (lo, hi)) in rows.iter().zip(lo.iter_mut().zip(&mut hi)) {
-            let a = &row[2 * FLOAT_LANES * j..][..2 * FLOAT_LANES];
-            *lo = _mm256_add_ps(*lo, _mm256_mul_ps(load_f16(a), b_lo));
-            *hi = _mm256_add_ps(*hi, _mm256_mul_ps(load_f16(&a[16..]), b_hi));
-        }
+    let n = (a.len() / 2).min(b.len());
+    let (a, b) = (&a[..2 * n], &b[..n]);
+    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    let (a16, b16) = (a.chunks_exact(2 * FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
+    let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
+    for (a, b) in a16.zip(b16) {
+        lo = _mm256_add_ps(lo, _mm256_mul_ps(load_f16(a), load_f32(b)));
+        hi = _mm256_add_ps(hi, _mm256_mul_ps(load_f16(&a[16..]), load_f32(&b[8..])));
     }
-    std::array::from_fn(|r| {
-        let tail_a = rows[r][2 * body..2 * n]
-            .chunks_exact(2)
-            .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
-        finish_lanes(lo[r], hi[r], tail_a, &b[body..n])
-    })
+    let tail_a = tail_a
+        .chunks_exact(2)
+        .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
+    finish_lanes(lo, hi, tail_a, tail_b)
 }
 
 // ---- the Q8_0 head ----
@@ -450,61 +426,40 @@ unsafe fn block_scales(blocks: &[u8]) -> __m256 {
     _mm256_cvtph_ps(h)
 }
 
-/// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of one row.
+/// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of one row: per group of 8 blocks (272
+/// weight bytes, 256 activations), the 8 exact block sums are gathered into one i32 register
+/// (lane = block `b % 8`), converted, scaled by `d_w · d_x` and added into the 8 f32 lanes.
+/// Blocks past the last whole group are added by the scalar block product.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
-    let [dot] = dot_q8_0_rows([row], acts);
-    dot
-}
-
-/// [`dot_q8_0_avx2`] of four rows, sharing the activation loads.
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn dot_q8_0_x4_avx2(rows: [&[u8]; ROWS_PER_CALL], acts: &Q8Acts) -> [f32; ROWS_PER_CALL] {
-    dot_q8_0_rows(rows, acts)
-}
-
-/// The canonical Q8_0 dot of `R` rows: per group of 8 blocks (272 weight bytes, 256
-/// activations), each row's 8 exact block sums are gathered into one i32 register (lane = block
-/// `b % 8`), converted, scaled by `d_w · d_x` and added into that row's 8 f32 lanes. Blocks
-/// past the last whole group are added by the scalar block product.
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-unsafe fn dot_q8_0_rows<const R: usize>(rows: [&[u8]; R], acts: &Q8Acts) -> [f32; R] {
     const BYTES: usize = BlockQ8_0::BYTES;
     const LEN: usize = BlockQ8_0::LEN;
-    let blocks = rows
-        .iter()
-        .fold(acts.d.len().min(acts.q.len() / LEN), |n, row| {
-            n.min(row.len() / BYTES)
-        });
+    let blocks = (row.len() / BYTES)
+        .min(acts.d.len())
+        .min(acts.q.len() / LEN);
     let groups = blocks / Q8_LANES;
-    let mut acc = [_mm256_setzero_ps(); R];
-    for g in 0..groups {
-        let first = Q8_LANES * g;
-        let d_x = load_f32(&acts.d[first..]);
-        let x = &acts.q[LEN * first..][..LEN * Q8_LANES];
-        for (row, acc) in rows.iter().zip(&mut acc) {
-            let w = &row[BYTES * first..][..BYTES * Q8_LANES];
-            // A loop, not a closure: closures do not inherit the target features.
-            let mut sums = [_mm256_setzero_si256(); Q8_LANES];
-            for (i, sum) in sums.iter_mut().enumerate() {
-                *sum = mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]));
-            }
-            let d = _mm256_mul_ps(block_scales(w), d_x);
-            let products = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
-            *acc = _mm256_add_ps(*acc, products);
+    let mut acc = _mm256_setzero_ps();
+    let w_groups = row.chunks_exact(BYTES * Q8_LANES);
+    let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
+    let d_groups = acts.d.chunks_exact(Q8_LANES);
+    for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
+        let mut sums = [_mm256_setzero_si256(); Q8_LANES];
+        // A loop, not a closure: closures do not inherit the target features.
+        for (i, sum) in sums.iter_mut().enumerate() {
+            *sum = mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]));
         }
+        let d = _mm256_mul_ps(block_scales(w), load_f32(d_x));
+        let products = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
+        acc = _mm256_add_ps(acc, products);
     }
-    std::array::from_fn(|r| {
-        let mut lanes = [0f32; Q8_LANES];
-        // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
-        unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc[r]) };
-        for b in Q8_LANES * groups..blocks {
-            let (w, x) = (&rows[r][BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
-            lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
-        }
-        scalar::fold_lanes(lanes)
-    })
+    let mut lanes = [0f32; Q8_LANES];
+    // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    for b in Q8_LANES * groups..blocks {
+        let (w, x) = (&row[BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
+        lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
+    }
+    scalar::fold_lanes(lanes)
 }
 
 #[cfg(test)]
