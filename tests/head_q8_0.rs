@@ -11,8 +11,9 @@
 use std::path::Path;
 
 use bitnet_core::engine::{Engine, EngineConfig};
+use bitnet_core::gguf::{GgufFile, GgufWriter};
 use bitnet_core::model::{HeadPrecision, KvCache, LogitsFor, Scratch};
-use bitnet_core::quant::TensorType;
+use bitnet_core::quant::{self, TensorType, WeightView};
 use bitnet_tests::tiny_model;
 
 /// Prompts the error is measured after.
@@ -187,6 +188,61 @@ fn q8_0_head_logits_stay_close_to_f16_on_the_tiny_model() {
     assert!(e.rel_l2 < 0.02, "{e:?}");
     assert!(e.max_abs < 0.02 * e.max_logit, "{e:?}");
     assert!(e.top1_same * 100 >= 95 * e.positions, "{e:?}");
+}
+
+/// `src` with an untied `output.weight` added: its tied F16 embedding encoded as Q8_0 (a
+/// llama.cpp-style file whose head is already Q8_0).
+fn with_q8_0_output(src: &Path, dst: &Path) {
+    let file = GgufFile::open(src).expect("opens");
+    let mut w = GgufWriter::new();
+    for (key, value) in file.metadata() {
+        w.add(key.clone(), value.clone());
+    }
+    for t in file.tensors() {
+        w.add_tensor(t.name.clone(), &t.dims, t.ty, file.tensor_data(t).to_vec())
+            .expect("valid tensor");
+    }
+    let embd = file.tensor("token_embd.weight").expect("embedding");
+    let (cols, rows) = (embd.dims[0] as usize, embd.dims[1] as usize);
+    let view = WeightView::new(embd.ty, cols, rows, file.tensor_data(embd), 1.0).expect("valid");
+    let mut values = vec![0f32; cols * rows];
+    for (r, row) in values.chunks_exact_mut(cols).enumerate() {
+        view.dequantize_row(r, row).expect("decodes");
+    }
+    let q8 = quant::quantize_tensor(TensorType::Q8_0, &values, cols).expect("encodes");
+    w.add_tensor("output.weight", &embd.dims, TensorType::Q8_0, q8)
+        .expect("valid tensor");
+    std::fs::write(dst, w.to_bytes().expect("serialises")).expect("writes");
+}
+
+#[test]
+fn a_q8_0_head_in_the_file_is_used_in_place_and_equals_the_requantized_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = tiny_model(dir.path());
+    let q8_file = dir.path().join("q8_0-output.gguf");
+    with_q8_0_output(&path, &q8_file);
+    let (requantized, in_place) = (
+        engine(&path, HeadPrecision::Q8_0),
+        engine(&q8_file, HeadPrecision::Q8_0),
+    );
+    assert_eq!(in_place.model().head_type(), TensorType::Q8_0);
+    assert_eq!(in_place.model().head_resident_bytes(), 0);
+    assert_eq!(
+        in_place.model().weight_bytes_per_token(),
+        requantized.model().weight_bytes_per_token()
+    );
+    let tokens = requantized
+        .tokenizer()
+        .encode(PROMPTS[1], true)
+        .expect("tokenizes");
+    let a = requantized.evaluate(&tokens, LogitsFor::All).expect("runs");
+    let b = in_place.evaluate(&tokens, LogitsFor::All).expect("runs");
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    // The default precision multiplies the file's Q8_0 head in f32 (dequantised rows).
+    let float = engine(&q8_file, HeadPrecision::F16);
+    assert_eq!(float.model().head_type(), TensorType::Q8_0);
+    let c = float.evaluate(&tokens, LogitsFor::All).expect("runs");
+    assert_ne!(b, c);
 }
 
 /// The same measurement on `$BITNET_HEAD_MODEL` (numbers for the docs; no bound).
