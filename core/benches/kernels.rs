@@ -1,14 +1,15 @@
 //! Micro-benchmarks of every kernel table this CPU runs, on 2B4T shapes: activation
 //! quantisation (2560 values), the ternary FFN matrix (2560 → 6912) as a GEMV and as a GEMM of
-//! 8 tokens in each ternary format, and the F16 output head (2560 → 32768 rows). Matrix
-//! throughputs are in weight bytes read per call (the GEMM streams the matrix once per token).
+//! 8 tokens in each ternary format, and the output head (2560 → 32768 rows) in F16 and in Q8_0
+//! (with the activations' Q8_0 quantisation). Matrix throughputs are in weight bytes read per
+//! call (the GEMM streams the matrix once per token).
 //!
 //! `cargo bench -p bitnet-core --bench kernels -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
-use bitnet_core::kernels::{Kernels, QuantActs};
-use bitnet_core::quant::{encode_ternary_tensor, TensorType, WeightView};
+use bitnet_core::kernels::{Kernels, Q8Acts, QuantActs};
+use bitnet_core::quant::{encode_ternary_tensor, quantize_tensor, TensorType, WeightView};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -102,5 +103,30 @@ fn f16_head(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, quantize_acts, ternary, f16_head);
+fn q8_0_head(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let weights: Vec<f32> = (0..COLS * HEAD_ROWS)
+        .map(|_| rng.random_range(-0.1f32..0.1))
+        .collect();
+    let bytes = quantize_tensor(TensorType::Q8_0, &weights, COLS).expect("encodes");
+    drop(weights);
+    let w = WeightView::new(TensorType::Q8_0, COLS, HEAD_ROWS, &bytes, 1.0).expect("valid");
+    let x = random_acts(&mut rng, COLS);
+    let mut group = c.benchmark_group("q8_0_head_gemv_2560x32768");
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.sample_size(10);
+    for k in Kernels::available() {
+        let mut out = vec![0f32; HEAD_ROWS];
+        let mut acts = Q8Acts::default();
+        group.bench_with_input(BenchmarkId::from_parameter(k.name()), &x, |b, x| {
+            b.iter(|| {
+                acts.quantize(black_box(x)).expect("whole blocks");
+                k.q8_0_gemm(&w, std::slice::from_ref(&acts), 0..HEAD_ROWS, &mut out)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, quantize_acts, ternary, f16_head, q8_0_head);
 criterion_main!(benches);

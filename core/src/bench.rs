@@ -96,6 +96,10 @@ pub struct BenchReport {
     /// Peak resident memory of the process during the runs (Linux `VmHWM`, mapped weight pages
     /// included), bytes; `None` elsewhere.
     pub peak_rss_bytes: Option<u64>,
+    /// The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
+    pub head_type: &'static str,
+    /// Bytes the output head holds outside the mapped file (a re-quantised copy), bytes.
+    pub head_resident_bytes: u64,
 }
 
 /// Runs prefill and decode `reps` times on random tokens (fixed seed) and measures them,
@@ -180,6 +184,8 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
             0.0
         },
         peak_rss_bytes,
+        head_type: model.head_type().name(),
+        head_resident_bytes: model.head_resident_bytes() as u64,
     })
 }
 

@@ -53,6 +53,9 @@ pub struct MemoryEstimate {
     /// Whether [`mapped_bytes`](Self::mapped_bytes) count in the totals
     /// (`EngineConfig::count_mapped_weights`).
     pub mapped_counted: bool,
+    /// The output head re-quantised at load (`EngineConfig::head` = Q8_0 on a float head),
+    /// held outside the mapping, in bytes; 0 when the head is read in place.
+    pub head_bytes: u64,
     /// Vocabulary, merges and tokenizer structures, in bytes.
     pub tokenizer_bytes: u64,
     /// Engine code, worker stacks and allocator slack, in bytes.
@@ -82,8 +85,18 @@ impl MemoryEstimate {
                 false => KvPrecision::F32,
             }
         });
+        // The head: `output.weight`, else the tied embedding (as the model loader picks it).
+        let head = file
+            .tensor("output.weight")
+            .or_else(|| file.tensor("token_embd.weight"));
+        let head_bytes = head.map_or(0, |t| {
+            let (cols, rows) = (t.dims.first().copied(), t.dims.get(1).copied());
+            let dim = |d: Option<u64>| d.and_then(|d| usize::try_from(d).ok()).unwrap_or(0);
+            config.head.owned_bytes(t.ty, dim(rows), dim(cols)) as u64
+        });
         Ok(MemoryEstimate {
             mapped_bytes: file.bytes().len() as u64,
+            head_bytes,
             mapped_counted: config.count_mapped_weights,
             tokenizer_bytes: tokenizer_bytes(file),
             runtime_bytes: RUNTIME_BYTES,
@@ -95,15 +108,15 @@ impl MemoryEstimate {
         })
     }
 
-    /// Bytes the engine holds whatever its sessions: mapped weights (when counted), tokenizer
-    /// and runtime.
+    /// Bytes the engine holds whatever its sessions: mapped weights (when counted), a
+    /// re-quantised head, tokenizer and runtime.
     pub fn engine_bytes(&self) -> u64 {
         let mapped = if self.mapped_counted {
             self.mapped_bytes
         } else {
             0
         };
-        mapped + self.tokenizer_bytes + self.runtime_bytes
+        mapped + self.head_bytes + self.tokenizer_bytes + self.runtime_bytes
     }
 
     /// Bytes one session with a `context`-token context adds: scratch, KV cache, bookkeeping.
@@ -212,6 +225,7 @@ mod tests {
         MemoryEstimate {
             mapped_bytes: 100 << 20,
             mapped_counted: true,
+            head_bytes: 0,
             tokenizer_bytes: 10 << 20,
             runtime_bytes: RUNTIME_BYTES,
             kv_bytes_per_token: 16 << 10,
@@ -237,6 +251,11 @@ mod tests {
             ..estimate()
         };
         assert_eq!(unmapped.engine_bytes(), (10 << 20) + RUNTIME_BYTES);
+        let requantized = MemoryEstimate {
+            head_bytes: 3 << 20,
+            ..unmapped
+        };
+        assert_eq!(requantized.engine_bytes(), (13 << 20) + RUNTIME_BYTES);
     }
 
     #[test]

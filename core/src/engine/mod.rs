@@ -17,7 +17,7 @@ pub use session::{OverflowPolicy, Segment, Session, SessionConfig};
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
 use crate::kernels::Kernels;
-use crate::model::{KvCache, KvPrecision, LogitsFor, Model, Scratch};
+use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratch};
 use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
@@ -67,6 +67,9 @@ pub struct EngineConfig {
     /// Linux and Android count them in the resident set; iOS's footprint leaves them out, as
     /// the OS can drop and re-read clean file pages.
     pub count_mapped_weights: bool,
+    /// Output head precision (default [`HeadPrecision::F16`]: the head as the file stores
+    /// it); [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+    pub head: HeadPrecision,
 }
 
 impl Default for EngineConfig {
@@ -84,6 +87,7 @@ impl Default for EngineConfig {
             pin_threads: false,
             memory_budget_bytes: None,
             count_mapped_weights: true,
+            head: HeadPrecision::default(),
         }
     }
 }
@@ -192,7 +196,7 @@ impl Engine {
             None => ThreadPool::new(threads),
         }
         .map_err(Error::Threads)?;
-        let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool))?;
+        let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool), config.head)?;
         if tokenizer.vocab_size() > model.config().vocab_size {
             return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
                 "the tokenizer has {} tokens but the embedding only {} rows",

@@ -19,8 +19,9 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
-use super::{scalar, Kernels, QuantActs, FLOAT_LANES};
-use crate::quant::{BlockFormat, BlockI2S, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+use super::head::q8_block_product;
+use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The tables this CPU runs, baseline first.
 pub(super) fn available() -> Vec<&'static Kernels> {
@@ -50,6 +51,10 @@ macro_rules! neon_table {
             unsafe fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 {
                 acc_tq1::<$mac>(row, q)
             }
+            #[target_feature(enable = $features)]
+            unsafe fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
+                dot_q8_0_row::<$mac>(row, acts)
+            }
             Kernels {
                 name: $name,
                 quantize_acts,
@@ -63,6 +68,8 @@ macro_rules! neon_table {
                 dot_tq1_0: BlockTQ1_0::dot_i8,
                 dot_f32,
                 dot_f16,
+                // SAFETY: as above.
+                dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
             }
         };
     };
@@ -405,6 +412,68 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
         }
         fold(acc)
     }
+}
+
+/// The f16 scales of 8 consecutive 34-byte Q8_0 blocks (bytes 0..2 of each), widened to f32.
+///
+/// # Safety
+/// `blocks` holds 8 blocks (checked by indexing).
+#[inline(always)]
+unsafe fn block_scales(blocks: &[u8]) -> [float32x4_t; 2] {
+    let d: [u16; 8] =
+        std::array::from_fn(|i| u16::from_le_bytes([blocks[34 * i], blocks[34 * i + 1]]));
+    f16x8_to_f32(vld1q_u16(d.as_ptr()))
+}
+
+/// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of one row with `M`'s int8 step: per group
+/// of 8 blocks, each block's exact int32 sum (two 16-weight steps; `|w| ≤ 128`, `|x| ≤ 127`,
+/// so `Widen`'s int16 pair sums stay within ±32512) is reduced with pairwise adds into lane
+/// `b % 8` of two registers, converted, scaled by `d_w · d_x` and added into the 8 f32 lanes.
+/// Blocks past the last whole group are added by the scalar block product.
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
+    const BYTES: usize = BlockQ8_0::BYTES;
+    const LEN: usize = BlockQ8_0::LEN;
+    let blocks = (row.len() / BYTES)
+        .min(acts.d.len())
+        .min(acts.q.len() / LEN);
+    let groups = blocks / Q8_LANES;
+    let mut acc = [vdupq_n_f32(0.0); 2];
+    let w_groups = row.chunks_exact(BYTES * Q8_LANES);
+    let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
+    let d_groups = acts.d.chunks_exact(Q8_LANES);
+    for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
+        // A loop, not a closure: closures do not inherit the target features `M` needs.
+        let mut sums = [vdupq_n_s32(0); Q8_LANES];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let (w, x) = (&w[BYTES * i + 2..][..LEN], &x[LEN * i..][..LEN]);
+            *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
+            *sum = M::mac(
+                *sum,
+                vreinterpretq_s8_u8(load_u8(&w[16..])),
+                load_s8(&x[16..]),
+            );
+        }
+        let d_w = block_scales(w);
+        for (k, acc) in acc.iter_mut().enumerate() {
+            // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 block totals.
+            let s = &sums[4 * k..];
+            let total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+            let d = vmulq_f32(d_w[k], vld1q_f32(d_x[4 * k..].as_ptr()));
+            *acc = vaddq_f32(*acc, vmulq_f32(d, vcvtq_f32_s32(total)));
+        }
+    }
+    let mut lanes = [0f32; Q8_LANES];
+    vst1q_f32(lanes.as_mut_ptr(), acc[0]);
+    vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
+    for b in Q8_LANES * groups..blocks {
+        let (w, x) = (&row[BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
+        lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
+    }
+    scalar::fold_lanes(lanes)
 }
 
 #[cfg(test)]

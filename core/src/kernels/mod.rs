@@ -13,6 +13,7 @@
     target_endian = "little"
 ))]
 mod aarch64;
+mod head;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -20,6 +21,8 @@ mod x86;
 use std::ops::Range;
 
 use crate::quant::{self, QuantError, TensorType, WeightView};
+
+pub use head::{Q8Acts, Q8DotFn, Q8_LANES};
 
 /// One token's activations quantised to int8 for a ternary matmul (shared by every matrix that
 /// reads the same input): `x ≈ q / scale`.
@@ -97,6 +100,9 @@ pub enum KernelError {
     /// A weight row the format cannot decode.
     #[error(transparent)]
     Quant(#[from] QuantError),
+    /// A Q8_0 × Q8_0 kernel called on weights that are not Q8_0.
+    #[error("{0} weights are not Q8_0")]
+    NotQ8_0(TensorType),
 }
 
 /// One instruction set's inner loops (see the module docs); the methods are the driver.
@@ -120,6 +126,8 @@ pub struct Kernels {
     dot_f32: FloatDotFn,
     /// [`F16DotFn`]: an F16 row (the tied output head) against f32 activations.
     dot_f16: F16DotFn,
+    /// [`Q8DotFn`]: a Q8_0 row (the Q8_0 head) against Q8_0 activations.
+    dot_q8_0: Q8DotFn,
 }
 
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).

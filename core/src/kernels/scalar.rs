@@ -2,8 +2,9 @@
 
 use half::f16;
 
-use super::{Kernels, QuantActs, FLOAT_LANES};
-use crate::quant::{BlockI2S, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+use super::head::q8_block_product;
+use super::{Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The scalar table.
 pub(super) static KERNELS: Kernels = Kernels {
@@ -16,6 +17,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_tq1_0: BlockTQ1_0::dot_i8,
     dot_f32,
     dot_f16,
+    dot_q8_0,
 };
 
 /// The canonical lane-wise float dot product (see [`super::FloatDotFn`]).
@@ -31,6 +33,17 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
     lane_dot(a, b)
 }
 
+/// The canonical Q8_0 dot (see [`super::Q8DotFn`]): block products into lanes `b % 8`.
+fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
+    let mut lanes = [0f32; Q8_LANES];
+    let blocks = row.chunks_exact(BlockQ8_0::BYTES);
+    let x = acts.q.chunks_exact(BlockQ8_0::LEN).zip(&acts.d);
+    for (b, (block, (q, &d))) in blocks.zip(x).enumerate() {
+        lanes[b % Q8_LANES] += q8_block_product(block, q, d);
+    }
+    fold_lanes(lanes)
+}
+
 fn lane_dot(a: impl Iterator<Item = f32>, b: &[f32]) -> f32 {
     let mut lanes = [0f32; FLOAT_LANES];
     for (j, (a, &b)) in a.zip(b).enumerate() {
@@ -39,9 +52,9 @@ fn lane_dot(a: impl Iterator<Item = f32>, b: &[f32]) -> f32 {
     fold_lanes(lanes)
 }
 
-/// Folds the lanes in halves: `l[i] += l[i + 8]`, then `+4`, `+2`, `+1`.
-pub(super) fn fold_lanes(mut lanes: [f32; FLOAT_LANES]) -> f32 {
-    let mut half = FLOAT_LANES / 2;
+/// Folds `N` (a power of two) lanes in halves: `l[i] += l[i + N/2]`, then `+N/4`, ..., `+1`.
+pub(super) fn fold_lanes<const N: usize>(mut lanes: [f32; N]) -> f32 {
+    let mut half = N / 2;
     while half > 0 {
         for i in 0..half {
             lanes[i] += lanes[i + half];

@@ -15,8 +15,9 @@ use std::arch::x86_64::*;
 
 use half::f16;
 
-use super::{scalar, Kernels, QuantActs, FLOAT_LANES};
-use crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+use super::head::q8_block_product;
+use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use crate::quant::{BlockFormat, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The AVX2 table; reachable only through [`table`].
 static KERNELS: Kernels = Kernels {
@@ -30,6 +31,7 @@ static KERNELS: Kernels = Kernels {
     dot_tq1_0: BlockTQ1_0::dot_i8,
     dot_f32,
     dot_f16,
+    dot_q8_0,
 };
 
 /// The AVX2 table, when this CPU has AVX2 and F16C.
@@ -56,6 +58,7 @@ safe_entries! {
     fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 = acc_tq1_0_avx2;
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
+    fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
 }
 
 // ---- loads and reductions ----
@@ -386,6 +389,77 @@ unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
         .chunks_exact(2)
         .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
     finish_lanes(lo, hi, tail_a, tail_b)
+}
+
+// ---- the Q8_0 head ----
+
+/// The 8 i32 pair-of-pair sums of the 32 products `w · x` of one Q8_0 block: `maddubs(|w|,
+/// x · sign w)`. `|w| ≤ 128` fits the unsigned operand even for `w = −128`, and `|x| ≤ 127`
+/// ([`Q8Acts`]) keeps each 16-bit pair sum within ±32512, so nothing saturates.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn mul_w_x(w: __m256i, x: __m256i) -> __m256i {
+    let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+    widen_i16(pairs)
+}
+
+/// Lane `i` of the result is the sum of the eight i32 lanes of `v[i]`.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn sum_each_i32(v: [__m256i; 8]) -> __m256i {
+    // `hadd` works within 128-bit halves: after two rounds, the lower half of `a` holds the
+    // sums of lanes 0..4 of v[0..4] and its upper half those of lanes 4..8; likewise `b`.
+    let a = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    let b = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256::<0x20>(a, b),
+        _mm256_permute2x128_si256::<0x31>(a, b),
+    )
+}
+
+/// The f16 scales of 8 consecutive 34-byte Q8_0 blocks (bytes 0..2 of each), as f32.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn block_scales(blocks: &[u8]) -> __m256 {
+    let d = |i: usize| i16::from_le_bytes([blocks[34 * i], blocks[34 * i + 1]]);
+    let h = _mm_setr_epi16(d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7));
+    _mm256_cvtph_ps(h)
+}
+
+/// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of one row: per group of 8 blocks (272
+/// weight bytes, 256 activations), the 8 exact block sums are gathered into one i32 register
+/// (lane = block `b % 8`), converted, scaled by `d_w · d_x` and added into the 8 f32 lanes.
+/// Blocks past the last whole group are added by the scalar block product.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
+    const BYTES: usize = BlockQ8_0::BYTES;
+    const LEN: usize = BlockQ8_0::LEN;
+    let blocks = (row.len() / BYTES)
+        .min(acts.d.len())
+        .min(acts.q.len() / LEN);
+    let groups = blocks / Q8_LANES;
+    let mut acc = _mm256_setzero_ps();
+    let w_groups = row.chunks_exact(BYTES * Q8_LANES);
+    let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
+    let d_groups = acts.d.chunks_exact(Q8_LANES);
+    for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
+        let mut sums = [_mm256_setzero_si256(); Q8_LANES];
+        // A loop, not a closure: closures do not inherit the target features.
+        for (i, sum) in sums.iter_mut().enumerate() {
+            *sum = mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]));
+        }
+        let d = _mm256_mul_ps(block_scales(w), load_f32(d_x));
+        let products = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
+        acc = _mm256_add_ps(acc, products);
+    }
+    let mut lanes = [0f32; Q8_LANES];
+    // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    for b in Q8_LANES * groups..blocks {
+        let (w, x) = (&row[BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
+        lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
+    }
+    scalar::fold_lanes(lanes)
 }
 
 #[cfg(test)]

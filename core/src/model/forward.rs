@@ -13,7 +13,8 @@ use std::thread::ThreadId;
 use super::kv_cache::{KvElem, LayerKv};
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
-use crate::kernels::QuantActs;
+use crate::kernels::{KernelError, Q8Acts, QuantActs};
+use crate::quant::WeightView;
 
 /// Which positions of a batch get logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub struct Scratch {
     proj: Vec<f32>,
     scores: Vec<f32>,
     acts: Vec<QuantActs>,
+    /// Each token's final hidden state in Q8_0 blocks, for a Q8_0 head.
+    head_acts: Vec<Q8Acts>,
     /// Threads that ran matmul work since the last [`Scratch::take_kernel_threads`].
     kernel_threads: ThreadUse,
 }
@@ -249,8 +252,36 @@ impl Model {
         );
         logits.clear();
         logits.resize(rows * cfg.vocab_size, 0.0);
-        let head = &self.weights.output;
-        self.linear(head, &s.xn, &[], rows, logits, &s.kernel_threads)
+        let x = &s.xn[..rows * embd];
+        self.output_head(x, &mut s.head_acts, logits, &s.kernel_threads)
+    }
+
+    /// `logits[t] = head · x[t]` for each `n_embd`-wide row `x[t]` of `x`: float kernels, or
+    /// for a Q8_0 head the rows quantised to Q8_0 blocks (into `acts`) and int8 dots.
+    fn output_head(
+        &self,
+        x: &[f32],
+        acts: &mut Vec<Q8Acts>,
+        logits: &mut [f32],
+        threads_used: &ThreadUse,
+    ) -> Result<(), ModelError> {
+        let view = self.head.view(self.file.bytes())?;
+        let n = x.len() / view.cols();
+        if !self.head.int8() {
+            return self.matmul(&view, n, logits, threads_used, |rows, out| {
+                self.kernels.float_gemm(&view, x, rows, out)
+            });
+        }
+        if acts.len() < n {
+            acts.resize_with(n, Q8Acts::default);
+        }
+        for (x, a) in x.chunks_exact(view.cols()).zip(acts.iter_mut()) {
+            a.quantize(x)?;
+        }
+        let acts = &acts[..n];
+        self.matmul(&view, n, logits, threads_used, |rows, out| {
+            self.kernels.q8_0_gemm(&view, acts, rows, out)
+        })
     }
 
     /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls that read it.
@@ -266,9 +297,6 @@ impl Model {
     /// `out[t] = W · input[t]` for the `n` tokens of the batch: int8 × ternary for ternary
     /// formats (activations already quantised in `acts`, one per token), f32 otherwise
     /// (`acts` unused).
-    ///
-    /// The rows are split into one range per worker of the pool (all matmul work runs there);
-    /// with several tokens each worker fills a local token-major block that is then copied in.
     fn linear(
         &self,
         w: &Matrix,
@@ -279,21 +307,39 @@ impl Model {
         threads_used: &ThreadUse,
     ) -> Result<(), ModelError> {
         let view = w.view(self.file.bytes())?;
-        let out = &mut out[..n * w.rows];
         let input = &input[..n * w.cols];
-        let ranges = if w.rows * w.cols * n < MIN_SPLIT_WORK {
-            std::iter::once(0..w.rows).collect()
+        self.matmul(&view, n, out, threads_used, |rows, out| {
+            if w.ty.is_ternary() {
+                self.kernels.ternary_gemm(&view, &acts[..n], rows, out)
+            } else {
+                self.kernels.float_gemm(&view, input, rows, out)
+            }
+        })
+    }
+
+    /// Runs `product(rows, out)` — `w`'s rows `rows` for the `n` tokens, token-major into `out`
+    /// — over all of `w`'s rows, filling `out[t · w.rows() + r]`.
+    ///
+    /// The rows are split into one range per worker of the pool (all matmul work runs there);
+    /// with several tokens each worker fills a local token-major block that is then copied in.
+    fn matmul(
+        &self,
+        w: &WeightView,
+        n: usize,
+        out: &mut [f32],
+        threads_used: &ThreadUse,
+        product: impl Fn(Range<usize>, &mut [f32]) -> Result<(), KernelError> + Sync,
+    ) -> Result<(), ModelError> {
+        let w_rows = w.rows();
+        let out = &mut out[..n * w_rows];
+        let ranges = if w_rows * w.cols() * n < MIN_SPLIT_WORK {
+            std::iter::once(0..w_rows).collect()
         } else {
-            self.pool.split(w.rows, ROW_BLOCK)
+            self.pool.split(w_rows, ROW_BLOCK)
         };
         let run = |rows: Range<usize>, out: &mut [f32]| -> Result<(), ModelError> {
             let _running = threads_used.enter();
-            if w.ty.is_ternary() {
-                self.kernels.ternary_gemm(&view, &acts[..n], rows, out)?;
-            } else {
-                self.kernels.float_gemm(&view, input, rows, out)?;
-            }
-            Ok(())
+            Ok(product(rows, out)?)
         };
         if n == 1 {
             return self
@@ -309,7 +355,7 @@ impl Model {
         for (rows, block) in ranges.iter().zip(blocks) {
             let block = block?;
             for (t, src) in block.chunks_exact(rows.len()).enumerate() {
-                out[t * w.rows + rows.start..t * w.rows + rows.end].copy_from_slice(src);
+                out[t * w_rows + rows.start..t * w_rows + rows.end].copy_from_slice(src);
             }
         }
         Ok(())

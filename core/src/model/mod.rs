@@ -3,6 +3,7 @@
 
 mod config;
 mod forward;
+mod head;
 mod kv_cache;
 mod weights;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 pub use config::{Arch, FfnActivation, ModelConfig};
 pub use forward::{LogitsFor, Scratch};
+pub use head::HeadPrecision;
 pub use kv_cache::{KvCache, KvPrecision};
 
 use crate::gguf::{GgufError, GgufFile};
@@ -19,6 +21,7 @@ use crate::kernels::{KernelError, Kernels};
 use crate::quant::QuantError;
 use crate::runtime::ThreadPool;
 use forward::Rope;
+use head::OutputHead;
 use weights::Weights;
 
 /// Why a file could not be used as a BitNet model, or a forward pass could not run.
@@ -79,16 +82,20 @@ pub struct Model {
     rope: Rope,
     /// Whether any projection is ternary (else activations are never quantised).
     has_ternary: bool,
+    /// The output head at the precision asked for at load.
+    head: OutputHead,
 }
 
 impl Model {
     /// Builds the model from a validated file; every tensor's shape and format is checked here
     /// so the forward pass cannot fail on the file's account.
-    /// Matmuls run on `pool`'s workers with `kernels`' inner loops.
+    /// Matmuls run on `pool`'s workers with `kernels`' inner loops; the output head is
+    /// prepared at `head` precision (re-quantised here, on the pool, when asked for).
     pub fn load(
         file: Arc<GgufFile>,
         kernels: &'static Kernels,
         pool: Arc<ThreadPool>,
+        head: HeadPrecision,
     ) -> Result<Self, ModelError> {
         let config = Self::read_config(&file)?;
         let weights = Weights::load(&file, &config)?;
@@ -97,6 +104,7 @@ impl Model {
             .iter()
             .any(|l| l.projections().iter().any(|m| m.ty.is_ternary()));
         let rope = Rope::new(config.head_dim, config.rope_dims, config.rope_base);
+        let head = OutputHead::load(weights.output.clone(), head, file.bytes(), &pool)?;
         Ok(Model {
             file,
             config,
@@ -105,6 +113,7 @@ impl Model {
             pool,
             rope,
             has_ternary,
+            head,
         })
     }
 
@@ -144,8 +153,8 @@ impl Model {
         self.kernels
     }
 
-    /// Bytes of weights one decoded token reads: every projection plus the output head
-    /// (the embedding contributes one row).
+    /// Bytes of weights one decoded token reads: every projection plus the output head at the
+    /// precision it is multiplied in (the embedding contributes one row).
     pub fn weight_bytes_per_token(&self) -> usize {
         let w = &self.weights;
         let layers: usize = w
@@ -153,6 +162,17 @@ impl Model {
             .iter()
             .map(|l| l.projections().iter().map(|m| m.byte_len()).sum::<usize>())
             .sum();
-        layers + w.output.byte_len() + w.token_embd.byte_len() / self.config.vocab_size
+        layers + self.head.byte_len() + w.token_embd.byte_len() / self.config.vocab_size
+    }
+
+    /// The format the output head is multiplied in (Q8_0 when re-quantised at load).
+    pub fn head_type(&self) -> crate::quant::TensorType {
+        self.head.ty()
+    }
+
+    /// Bytes the output head holds in memory outside the mapped file (the re-quantised Q8_0
+    /// copy; 0 when the head is read from the mapping), for memory budgets and reports.
+    pub fn head_resident_bytes(&self) -> usize {
+        self.head.owned_bytes()
     }
 }

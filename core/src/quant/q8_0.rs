@@ -104,6 +104,29 @@ mod tests {
     }
 
     #[test]
+    fn quantizes_bit_for_bit_like_gguf_py() {
+        // Expected bytes printed once by gguf-py 0.x (`gguf.quants.quantize(x, Q8_0)`) for:
+        // block 0: ((37i mod 101) − 50) / 7; block 1: zeros but 1e-3; block 2: the formula
+        // with 127, ±2.5, ±0.5 and 126.5 at its start (d = 1: ties round away from zero).
+        let mut x: Vec<f32> = (0..96)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
+        x[32..64].fill(0.0);
+        x[32] = 1e-3;
+        x[64..70].copy_from_slice(&[127.0, 2.5, -2.5, -0.5, 0.5, 126.5]);
+        const GGUF_PY: [u8; 102] = [
+            51, 43, 129, 223, 61, 154, 248, 86, 180, 18, 112, 205, 43, 137, 231, 69, 162, 0, 94,
+            187, 25, 119, 213, 51, 144, 238, 76, 170, 8, 102, 195, 33, 127, 220, 132, 0, 127, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 60, 127, 3, 253, 255, 1, 127, 2, 249, 254, 4, 250, 0, 5, 252, 1, 6, 253, 3, 249,
+            255, 4, 251, 0, 5, 252, 2, 7, 254, 3, 250, 255, 4,
+        ];
+        let mut bytes = [0u8; 102];
+        BlockQ8_0::quantize_row(&x, &mut bytes);
+        assert_eq!(bytes, GGUF_PY);
+    }
+
+    #[test]
     fn round_trip_error_is_within_half_a_step() {
         let x: Vec<f32> = (0..96)
             .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)

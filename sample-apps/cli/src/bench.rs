@@ -88,6 +88,8 @@ fn to_json(r: &BenchReport) -> serde_json::Value {
         "copy_gb_per_s": r.copy_gb_per_s,
         "roofline_percent": r.roofline_percent,
         "peak_rss_bytes": r.peak_rss_bytes,
+        "head_type": r.head_type,
+        "head_resident_bytes": r.head_resident_bytes,
     })
 }
 
@@ -106,6 +108,11 @@ fn print_text(r: &BenchReport) {
         r.effective_gb_per_s,
         r.copy_gb_per_s,
         r.roofline_percent
+    );
+    println!(
+        "head         {} ({:.1} MB held outside the mapped file)",
+        r.head_type,
+        r.head_resident_bytes as f64 / 1e6
     );
     if let Some(rss) = r.peak_rss_bytes {
         println!("peak RSS     {:.1} MB", rss as f64 / 1e6);

@@ -32,6 +32,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
     let total = e.total_bytes(context);
     let mut report = json!({
         "mapped_bytes": e.mapped_bytes,
+        "head_bytes": e.head_bytes,
         "mapped_counted": e.mapped_counted,
         "tokenizer_bytes": e.tokenizer_bytes,
         "runtime_bytes": e.runtime_bytes,

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
 use bitnet_core::gguf::GgufFile;
+use bitnet_core::model::HeadPrecision;
 use bitnet_core::runtime::thermal::{
     HostThermal, HostThresholds, ScriptedThermal, ThermalSource, SYSFS_THERMAL,
 };
 use bitnet_core::runtime::Profile;
 use bitnet_core::sampling::SamplingParams;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 /// The model file and engine settings.
 #[derive(Args, Debug)]
@@ -39,6 +40,29 @@ pub struct EngineArgs {
     /// Pin the worker threads to the performance cores (Linux/Android).
     #[arg(long)]
     pub pin_threads: bool,
+    /// Output head precision: f16 = as the file stores it; q8_0 = re-quantised at load (about
+    /// half the head's bytes per token, small logit error).
+    #[arg(long, value_enum, default_value_t = HeadArg::F16)]
+    pub head: HeadArg,
+}
+
+/// `--head` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum HeadArg {
+    /// The head as the file stores it (F16 in BitNet files).
+    F16,
+    /// Q8_0, re-quantised at load.
+    #[value(name = "q8_0")]
+    Q8_0,
+}
+
+impl From<HeadArg> for HeadPrecision {
+    fn from(h: HeadArg) -> Self {
+        match h {
+            HeadArg::F16 => HeadPrecision::F16,
+            HeadArg::Q8_0 => HeadPrecision::Q8_0,
+        }
+    }
 }
 
 impl EngineArgs {
@@ -52,6 +76,7 @@ impl EngineArgs {
             kernels: self.kernels.clone(),
             pin_threads: self.pin_threads,
             memory_budget_bytes: self.memory_budget.or(base.memory_budget_bytes),
+            head: self.head.into(),
             ..base
         }
     }
