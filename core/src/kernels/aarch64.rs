@@ -293,15 +293,24 @@ unsafe fn tile<F: Codes, M: Mac, const R: usize, const T: usize>(
     acts: [&QuantActs; T],
 ) -> [[i32; R]; T] {
     let mut acc = [[vdupq_n_s32(0); R]; T];
-    for b in 0..rows[0].len() / F::BLOCK_BYTES {
+    // Whole blocks every row and token has (the driver gives them all the same number).
+    let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
+    let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
+    let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
+    for b in 0..blocks {
+        let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
         for g in 0..F::BLOCK_LEN / 64 {
             let mut u = [[vdupq_n_s8(0); 4]; R];
             let mut at = [0; 4];
             for (u, row) in u.iter_mut().zip(rows) {
-                (*u, at) = F::decode(&row[b * F::BLOCK_BYTES..][..F::BLOCK_BYTES], g);
+                // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked: the per-row checks
+                // cost more than the decode in this loop).
+                let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
+                (*u, at) = F::decode(block, g);
             }
             for (acc, a) in acc.iter_mut().zip(acts) {
-                let q = &a.q[b * F::BLOCK_LEN..][..F::BLOCK_LEN];
+                // SAFETY: b < blocks ≤ a.q.len() / BLOCK_LEN.
+                let q = a.q.get_unchecked(weights..weights + F::BLOCK_LEN);
                 for (i, &at) in at.iter().enumerate() {
                     let q = load_s8(&q[at..][..16]);
                     for (acc, u) in acc.iter_mut().zip(&u) {
