@@ -1,14 +1,15 @@
 //! Micro-benchmarks of every kernel table this CPU runs, on 2B4T shapes: activation
 //! quantisation (2560 values), the ternary FFN matrix (2560 → 6912) as a GEMV and as a GEMM of
-//! 8 tokens in each ternary format, and the output head (2560 → 32768 rows) in F16 and in Q8_0
-//! (with the activations' Q8_0 quantisation). Matrix throughputs are in weight bytes read per
-//! call (the GEMM streams the matrix once per token).
+//! 8 tokens in each ternary format, the prefill-sized GEMM tiles (I2_S, 1 to 64 tokens, SIMD
+//! tables only), and the output head (2560 → 32768 rows) in F16 and in Q8_0 (with the
+//! activations' Q8_0 quantisation). Matrix throughputs are in weight bytes read per call (the
+//! GEMM streams the matrix once per token), the tile benchmarks' in tokens per second.
 //!
 //! `cargo bench -p bitnet-core --bench kernels -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
-use bitnet_core::kernels::{Kernels, Q8Acts, QuantActs};
+use bitnet_core::kernels::{Kernels, Q8Acts, QuantActs, TILE_TOKENS};
 use bitnet_core::quant::{encode_ternary_tensor, quantize_tensor, TensorType, WeightView};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
@@ -82,6 +83,33 @@ fn ternary(c: &mut Criterion) {
     }
 }
 
+/// Token counts of the prefill tile benchmarks: one token (the GEMV tile), one full tile of
+/// tokens, a ragged count and a prefill chunk.
+const TILE_BATCHES: [usize; 4] = [1, TILE_TOKENS, 7, 64];
+
+fn gemm_tiles(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let t: Vec<i8> = (0..COLS * FFN_ROWS)
+        .map(|_| rng.random_range(-1..=1))
+        .collect();
+    let bytes = encode_ternary_tensor(TensorType::I2S, &t, COLS, 0.5).expect("encodes");
+    let w = WeightView::new(TensorType::I2S, COLS, FFN_ROWS, &bytes, 1.0).expect("valid");
+    let tokens: Vec<Vec<f32>> = (0..64).map(|_| random_acts(&mut rng, COLS)).collect();
+    let mut group = c.benchmark_group("ternary_gemm_tiles_2560x6912/I2_S");
+    group.sample_size(10);
+    for k in Kernels::available().into_iter().skip(1) {
+        for n in TILE_BATCHES {
+            let acts: Vec<QuantActs> = tokens[..n].iter().map(|x| quantized(k, x)).collect();
+            let mut out = vec![0f32; FFN_ROWS * n];
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_function(BenchmarkId::new(k.name(), n), |b| {
+                b.iter(|| k.ternary_gemm(&w, black_box(&acts), 0..FFN_ROWS, &mut out))
+            });
+        }
+    }
+    group.finish();
+}
+
 fn f16_head(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let mut bytes = vec![0u8; COLS * HEAD_ROWS * 2];
@@ -128,5 +156,12 @@ fn q8_0_head(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, quantize_acts, ternary, f16_head, q8_0_head);
+criterion_group!(
+    benches,
+    quantize_acts,
+    ternary,
+    gemm_tiles,
+    f16_head,
+    q8_0_head
+);
 criterion_main!(benches);

@@ -20,7 +20,7 @@ use std::arch::aarch64::*;
 use std::arch::asm;
 
 use super::head::q8_block_product;
-use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use super::{scalar, tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The tables this CPU runs, baseline first.
@@ -32,7 +32,7 @@ pub(super) fn available() -> Vec<&'static Kernels> {
     tables
 }
 
-/// Defines the table `$table` named `$name` whose ternary loops use the int8 step `$mac`,
+/// Defines the table `$table` named `$name` whose ternary tiles use the int8 step `$mac`,
 /// compiled with the target features `$features`. Sound to call only where those features
 /// are present: [`available`] hands a table out only then.
 macro_rules! neon_table {
@@ -40,30 +40,33 @@ macro_rules! neon_table {
         $(#[$doc])*
         static $table: Kernels = {
             #[target_feature(enable = $features)]
-            unsafe fn acc_i2s(row: &[u8], q: &[i8]) -> i32 {
-                acc_two_bit::<$mac>(&I2S, row, q)
+            unsafe fn kernel<F: Codes, const R: usize, const T: usize>(
+                rows: [&[u8]; R],
+                acts: [&QuantActs; T],
+            ) -> [[i32; R]; T] {
+                tile::<F, $mac, R, T>(rows, acts)
             }
-            #[target_feature(enable = $features)]
-            unsafe fn acc_tq2_0(row: &[u8], q: &[i8]) -> i32 {
-                acc_two_bit::<$mac>(&TQ2_0, row, q)
-            }
-            #[target_feature(enable = $features)]
-            unsafe fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 {
-                acc_tq1::<$mac>(row, q)
+            fn safe<F: Codes, const R: usize, const T: usize>(
+                rows: [&[u8]; R],
+                acts: [&QuantActs; T],
+            ) -> [[i32; R]; T] {
+                // SAFETY: `available` hands this table out only where `$features` are present;
+                // every load reads a slice bounds-checked to the loaded width.
+                unsafe { kernel::<F, R, T>(rows, acts) }
             }
             #[target_feature(enable = $features)]
             unsafe fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
                 dot_q8_0_row::<$mac>(row, acts)
             }
+            tile_fn!(tile_i2s = safe<I2S>);
+            tile_fn!(tile_tq2_0 = safe<TQ2_0>);
+            tile_fn!(tile_tq1_0 = safe<TQ1_0>);
             Kernels {
                 name: $name,
                 quantize_acts,
-                // SAFETY: `available` hands this table out only where `$features` are present.
-                acc_i2s: |row, q| unsafe { acc_i2s(row, q) },
-                // SAFETY: as above.
-                acc_tq2_0: |row, q| unsafe { acc_tq2_0(row, q) },
-                // SAFETY: as above.
-                acc_tq1_0: |row, q| unsafe { acc_tq1_0(row, q) },
+                tile_i2s,
+                tile_tq2_0,
+                tile_tq1_0,
                 dot_tq2_0: BlockTQ2_0::dot_i8,
                 dot_tq1_0: BlockTQ1_0::dot_i8,
                 dot_f32,
@@ -151,124 +154,186 @@ unsafe fn load_s8(q: &[i8]) -> int8x16_t {
     vld1q_s8(q.as_ptr())
 }
 
-/// A 2-bit ternary block layout (I2_S, TQ2_0): each block starts with 32-byte code groups of
-/// 128 weights each; bit pair `2l+1..2l` of byte `m` holds the weight `32 · run[l] + m` of its
-/// group (see [`BlockI2S`], [`BlockTQ2_0`]). Trailing block bytes (TQ2_0's scale) are skipped.
-struct TwoBitLayout {
+/// A ternary block layout as the NEON tiles decode it: groups of 64 weights, each as 4 vectors
+/// of 16 unsigned weights `u = t + 1` (0..=3) and, for each vector, the offset within the
+/// block of its 16 activations.
+trait Codes {
     /// Bytes per block.
-    block_bytes: usize,
-    /// Weights per block.
-    block_len: usize,
-    /// `run[l]`: which 32-weight run of a group bit pair `l` (0 = lowest bits) holds.
-    run: [usize; 4],
-    /// Each code's ternary value as a `TBL` table (entries 4.. unused).
-    values: [i8; 16],
+    const BLOCK_BYTES: usize;
+    /// Weights per block (a multiple of 64).
+    const BLOCK_LEN: usize;
+
+    /// Group `group`'s 4 vectors of `u` from the block's `BLOCK_BYTES` bytes `block`, and where
+    /// each vector's activations start in the block.
+    unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]);
 }
 
-/// I2_S: bits 7-6 hold weights 0..32, 1-0 weights 96..128; code 3 (never written) is 0.
-const I2S: TwoBitLayout = TwoBitLayout {
-    block_bytes: BlockI2S::BYTES,
-    block_len: BlockI2S::LEN,
-    run: [3, 2, 1, 0],
-    values: [-1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+/// I2_S's `u` for each code, repeated so that any index below 64 reads `U[index & 3]`: codes
+/// 0, 1, 2 → 0, 1, 2 and code 3 (never written, t = 0) → 1.
+const I2S_U: [i8; 64] = {
+    let mut table = [0i8; 64];
+    let mut i = 0;
+    while i < 64 {
+        table[i] = [0, 1, 2, 1][i % 4];
+        i += 1;
+    }
+    table
 };
 
-/// TQ2_0: bits 1-0 hold weights 0..32 of each half; code 3 (never written) is +2, as
-/// llama.cpp and the reference decoder read it.
-const TQ2_0: TwoBitLayout = TwoBitLayout {
-    block_bytes: BlockTQ2_0::BYTES,
-    block_len: BlockTQ2_0::LEN,
-    run: [0, 1, 2, 3],
-    values: [-1, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-};
+/// I2_S: two groups of 16 bytes per 32-byte block; bits 7-6, 5-4, 3-2, 1-0 of byte `16h + m`
+/// hold weights `m + 16h` plus 0, 32, 64, 96 (see [`BlockI2S`]). Each shifted code is looked
+/// up in [`I2S_U`] without masking the higher codes off (the table repeats).
+struct I2S;
 
-/// `Σ t·q` over one row of a 2-bit layout: whole blocks of `row` against `q`, one int8 per
-/// weight.
+impl Codes for I2S {
+    const BLOCK_BYTES: usize = BlockI2S::BYTES;
+    const BLOCK_LEN: usize = BlockI2S::LEN;
+
+    #[inline(always)]
+    unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
+        let table = vld1q_s8_x4(I2S_U.as_ptr());
+        let b = load_u8(&block[16 * group..][..16]);
+        let u = [
+            vqtbl1q_s8(table.0, vshrq_n_u8::<6>(b)),
+            vqtbl1q_s8(table.0, vshrq_n_u8::<4>(b)),
+            vqtbl4q_s8(table, vshrq_n_u8::<2>(b)),
+            vqtbl1q_s8(table.0, vandq_u8(b, vdupq_n_u8(15))),
+        ];
+        let at = 16 * group;
+        (u, [at, at + 32, at + 64, at + 96])
+    }
+}
+
+/// TQ2_0: 66-byte blocks of 256 weights, two 32-byte code groups then the f16 scale; bits
+/// `2l + 1..2l` of byte `32c + m` hold weight `128c + 32l + m` (see [`BlockTQ2_0`]). Every code
+/// is `t + 1` (3 → +2 as the reference decoder reads it), so `u` is the code itself.
+struct TQ2_0;
+
+impl Codes for TQ2_0 {
+    const BLOCK_BYTES: usize = BlockTQ2_0::BYTES;
+    const BLOCK_LEN: usize = BlockTQ2_0::LEN;
+
+    #[inline(always)]
+    unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
+        let three = vdupq_n_u8(3);
+        let b = load_u8(&block[16 * group..][..16]);
+        let u = [
+            vandq_u8(b, three),
+            vandq_u8(vshrq_n_u8::<2>(b), three),
+            vandq_u8(vshrq_n_u8::<4>(b), three),
+            vshrq_n_u8::<6>(b),
+        ]
+        .map(|u| vreinterpretq_s8_u8(u));
+        let at = 128 * (group / 2) + 16 * (group % 2);
+        (u, [at, at + 32, at + 64, at + 96])
+    }
+}
+
+/// The top trit of 16 bytes `s = byte · 3^n mod 256` as `u = t + 1`: `(s · 3) >> 8` (see
+/// [`BlockTQ1_0`]), computed as `(s + s/2) >> 7` with a halving add so it stays in 8 bits.
+#[inline(always)]
+unsafe fn trit(s: uint8x16_t) -> int8x16_t {
+    vreinterpretq_s8_u8(vshrq_n_u8::<6>(vhaddq_u8(s, vshrq_n_u8::<1>(s))))
+}
+
+/// Trit `n` of 16 bytes `b` as `u` (see [`trit`]).
+#[inline(always)]
+unsafe fn trit_n(b: uint8x16_t, n: u32) -> int8x16_t {
+    trit(vmulq_u8(b, vdupq_n_u8(3u8.pow(n))))
+}
+
+/// TQ1_0: 54-byte blocks of 256 weights (see [`BlockTQ1_0`]):
+///
+/// ```text
+/// bytes 0..16   trit n of byte m: weight 32n + m        (n < 4: group 0, n = 4: group 2)
+/// bytes 16..32  trit n of byte m: weight 32n + 16 + m   (n < 4: group 1, n = 4: group 2)
+/// bytes 32..48  trit n of byte m: weight 160 + 16n + m  (n < 2: group 2, else group 3)
+/// bytes 48..52  trit n of byte j: weight 240 + 4n + j   (group 3)
+/// ```
+struct TQ1_0;
+
+impl Codes for TQ1_0 {
+    const BLOCK_BYTES: usize = BlockTQ1_0::BYTES;
+    const BLOCK_LEN: usize = BlockTQ1_0::LEN;
+
+    #[inline(always)]
+    unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
+        match group {
+            0 | 1 => {
+                let b = load_u8(&block[16 * group..][..16]);
+                let at = 16 * group;
+                let u = [trit(b), trit_n(b, 1), trit_n(b, 2), trit_n(b, 3)];
+                (u, [at, at + 32, at + 64, at + 96])
+            }
+            2 => {
+                let (lo, hi) = (load_u8(&block[..16]), load_u8(&block[16..32]));
+                let mid = load_u8(&block[32..48]);
+                let u = [trit_n(lo, 4), trit_n(hi, 4), trit(mid), trit_n(mid, 1)];
+                (u, [128, 144, 160, 176])
+            }
+            _ => {
+                let mid = load_u8(&block[32..48]);
+                // qh bytes 48..52, each repeated in four lanes: lane 4n + j is byte j · 3^n.
+                const QH_POW: [u8; 16] = [1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27];
+                let qh = u32::from_le_bytes([block[48], block[49], block[50], block[51]]);
+                let qh = vmulq_u8(
+                    vreinterpretq_u8_u32(vdupq_n_u32(qh)),
+                    vld1q_u8(QH_POW.as_ptr()),
+                );
+                let u = [trit_n(mid, 2), trit_n(mid, 3), trit_n(mid, 4), trit(qh)];
+                (u, [192, 208, 224, 240])
+            }
+        }
+    }
+}
+
+/// The tile loop for layout `F` with the int8 step `M` (see [`super::TernaryTileFn`]):
+/// `Σ t·q = Σ u·q − Σ q`, every group of the `R` rows decoded once and multiplied with the
+/// `T` tokens' activations, one int32 accumulator per row and token (`|u·q| ≤ 384`, so the
+/// baseline step's 16-bit pairs cannot overflow either).
 ///
 /// # Safety
 /// The CPU supports `M`'s instructions.
 #[inline(always)]
-unsafe fn acc_two_bit<M: Mac>(layout: &TwoBitLayout, row: &[u8], q: &[i8]) -> i32 {
-    debug_assert_eq!(row.len() / layout.block_bytes * layout.block_len, q.len());
-    let values = vld1q_s8(layout.values.as_ptr());
-    let mask = vdupq_n_u8(3);
-    // One accumulator per bit pair: four independent dependency chains.
-    let mut acc = [vdupq_n_s32(0); 4];
-    for (block, q) in row
-        .chunks_exact(layout.block_bytes)
-        .zip(q.chunks_exact(layout.block_len))
-    {
-        let codes = &block[..layout.block_len / 4];
-        for (codes, q) in codes.chunks_exact(32).zip(q.chunks_exact(128)) {
-            for (half, codes) in codes.chunks_exact(16).enumerate() {
-                let b = load_u8(codes);
-                let pairs = [
-                    vandq_u8(b, mask),
-                    vandq_u8(vshrq_n_u8::<2>(b), mask),
-                    vandq_u8(vshrq_n_u8::<4>(b), mask),
-                    vshrq_n_u8::<6>(b),
-                ];
-                for (l, c) in pairs.into_iter().enumerate() {
-                    let t = vqtbl1q_s8(values, c);
-                    let qv = load_s8(&q[32 * layout.run[l] + 16 * half..]);
-                    acc[l] = M::mac(acc[l], t, qv);
+unsafe fn tile<F: Codes, M: Mac, const R: usize, const T: usize>(
+    rows: [&[u8]; R],
+    acts: [&QuantActs; T],
+) -> [[i32; R]; T] {
+    let mut acc = [[vdupq_n_s32(0); R]; T];
+    // Whole blocks every row and token has (the driver gives them all the same number).
+    let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
+    let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
+    let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
+    for b in 0..blocks {
+        let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
+        for g in 0..F::BLOCK_LEN / 64 {
+            let mut u = [[vdupq_n_s8(0); 4]; R];
+            let mut at = [0; 4];
+            for (u, row) in u.iter_mut().zip(rows) {
+                // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked: the per-row checks
+                // cost more than the decode in this loop).
+                let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
+                (*u, at) = F::decode(block, g);
+            }
+            for (acc, a) in acc.iter_mut().zip(acts) {
+                // SAFETY: b < blocks ≤ a.q.len() / BLOCK_LEN.
+                let q = a.q.get_unchecked(weights..weights + F::BLOCK_LEN);
+                for (i, &at) in at.iter().enumerate() {
+                    let q = load_s8(&q[at..][..16]);
+                    for (acc, u) in acc.iter_mut().zip(&u) {
+                        *acc = M::mac(*acc, u[i], q);
+                    }
                 }
             }
         }
     }
-    vaddvq_s32(vaddq_s32(
-        vaddq_s32(acc[0], acc[1]),
-        vaddq_s32(acc[2], acc[3]),
-    ))
-}
-
-/// Trit `n` of 16 TQ1_0 bytes as ternary values, given `s = byte · 3^n mod 256`:
-/// `((s · 3) >> 8) − 1` (see [`BlockTQ1_0`]), with `(s · 3) >> 8 = (s + s/2) >> 7` computed by a
-/// halving add so it stays in 8 bits.
-#[inline(always)]
-unsafe fn trit(s: uint8x16_t) -> int8x16_t {
-    let c = vshrq_n_u8::<6>(vhaddq_u8(s, vshrq_n_u8::<1>(s)));
-    vsubq_s8(vreinterpretq_s8_u8(c), vdupq_n_s8(1))
-}
-
-/// `Σ t·q` over one TQ1_0 row (layout in [`BlockTQ1_0`]): whole blocks of `row` against `q`,
-/// one int8 per weight.
-///
-/// # Safety
-/// The CPU supports `M`'s instructions.
-#[inline(always)]
-unsafe fn acc_tq1<M: Mac>(row: &[u8], q: &[i8]) -> i32 {
-    debug_assert_eq!(row.len() / BlockTQ1_0::BYTES * BlockTQ1_0::LEN, q.len());
-    let three = vdupq_n_u8(3);
-    // Lane 4n + j of the qh vector is qh byte j times 3^n: weights 240 + j + 4n in order.
-    const QH_POW: [u8; 16] = [1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27];
-    let qh_pow = vld1q_u8(QH_POW.as_ptr());
-    let mut acc = [vdupq_n_s32(0); 2];
-    for (block, q) in row
-        .chunks_exact(BlockTQ1_0::BYTES)
-        .zip(q.chunks_exact(BlockTQ1_0::LEN))
-    {
-        // qs bytes 0..32: trit n of byte m is weight 32n + m.
-        let mut lo = load_u8(block);
-        let mut hi = load_u8(&block[16..]);
-        for n in 0..5 {
-            acc[0] = M::mac(acc[0], trit(lo), load_s8(&q[32 * n..]));
-            acc[1] = M::mac(acc[1], trit(hi), load_s8(&q[32 * n + 16..]));
-            lo = vmulq_u8(lo, three);
-            hi = vmulq_u8(hi, three);
+    let mut sums = [[0; R]; T];
+    for ((sums, acc), a) in sums.iter_mut().zip(&acc).zip(acts) {
+        for (s, &acc) in sums.iter_mut().zip(acc) {
+            *s = vaddvq_s32(acc).wrapping_sub(a.sum);
         }
-        // qs bytes 32..48: trit n of byte 32 + m is weight 160 + 16n + m.
-        let mut mid = load_u8(&block[32..]);
-        for n in 0..5 {
-            acc[n % 2] = M::mac(acc[n % 2], trit(mid), load_s8(&q[160 + 16 * n..]));
-            mid = vmulq_u8(mid, three);
-        }
-        // qh bytes 48..52, each repeated in four lanes.
-        let qh = u32::from_le_bytes([block[48], block[49], block[50], block[51]]);
-        let qh = vmulq_u8(vreinterpretq_u8_u32(vdupq_n_u32(qh)), qh_pow);
-        acc[1] = M::mac(acc[1], trit(qh), load_s8(&q[240..]));
     }
-    vaddvq_s32(vaddq_s32(acc[0], acc[1]))
+    sums
 }
 
 /// Absmax int8 quantisation of one token (see [`QuantActs`]), as the scalar table does it: the
@@ -483,7 +548,8 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::kernels::TernaryAccFn;
+    use crate::kernels::tests::{acts_of, assert_tiles_match};
+    use crate::kernels::{TILE_ROWS, TILE_TOKENS};
     use crate::quant::TensorType;
 
     /// Row widths: one block of each format, and the hidden and FFN sizes of BitNet 2B.
@@ -493,43 +559,27 @@ mod tests {
         Kernels::scalar()
     }
 
-    /// The ternary entry points of a table, by format, with the format's block length.
-    fn accs(k: &Kernels) -> [(TensorType, TernaryAccFn); 3] {
-        [
-            (TensorType::I2S, k.acc_i2s),
-            (TensorType::TQ2_0, k.acc_tq2_0),
-            (TensorType::TQ1_0, k.acc_tq1_0),
-        ]
-    }
-
-    /// Checks every ternary entry of every NEON table against the scalar table on `row` bytes
-    /// (any values: every code pattern, TQ1_0 bytes beyond 242) and activations `q`.
-    fn check_ternary(ty: TensorType, row: &[u8], q: &[i8]) {
-        let index = accs(scalar())
-            .iter()
-            .position(|&(t, _)| t == ty)
-            .expect("format");
-        let expected = accs(scalar())[index].1(row, q);
+    /// Checks every ternary tile of every NEON table against the scalar table on the rows
+    /// `rows` (`row_bytes` each, any values: every code pattern, TQ1_0 bytes beyond 242) and
+    /// every tile shape of the tokens `qs`; also the per-block-scale TQ dots on each row.
+    fn check_ternary(ty: TensorType, rows: &[u8], row_bytes: usize, qs: &[Vec<i8>]) {
+        let acts: Vec<QuantActs> = qs.iter().map(|q| acts_of(q)).collect();
         for k in available() {
-            assert_eq!(
-                accs(k)[index].1(row, q),
-                expected,
-                "{} {ty} {}",
-                k.name,
-                q.len()
-            );
+            assert_tiles_match(k, ty, rows, row_bytes, &acts);
             let dot = match ty {
                 TensorType::TQ2_0 => Some((k.dot_tq2_0, scalar().dot_tq2_0)),
                 TensorType::TQ1_0 => Some((k.dot_tq1_0, scalar().dot_tq1_0)),
                 _ => None,
             };
             if let Some((dot, reference)) = dot {
-                assert_eq!(
-                    dot(row, q).to_bits(),
-                    reference(row, q).to_bits(),
-                    "{}",
-                    k.name
-                );
+                for (row, q) in rows.chunks_exact(row_bytes).zip(qs) {
+                    assert_eq!(
+                        dot(row, q).to_bits(),
+                        reference(row, q).to_bits(),
+                        "{}",
+                        k.name
+                    );
+                }
             }
         }
     }
@@ -554,30 +604,31 @@ mod tests {
     }
 
     #[test]
-    fn ternary_accs_match_scalar_on_random_bytes() {
+    fn ternary_tiles_match_scalar_on_random_bytes() {
         let mut rng = ChaCha8Rng::seed_from_u64(10);
         for ty in [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0] {
             for cols in WIDTHS {
                 if cols % ty.block_len() as usize != 0 {
                     continue;
                 }
-                for _ in 0..4 {
-                    let row: Vec<u8> = (0..row_bytes(ty, cols)).map(|_| rng.random()).collect();
-                    let q: Vec<i8> = (0..cols).map(|_| rng.random()).collect();
-                    check_ternary(ty, &row, &q);
-                }
+                let n = row_bytes(ty, cols);
+                let rows: Vec<u8> = (0..TILE_ROWS * n).map(|_| rng.random()).collect();
+                let qs: Vec<Vec<i8>> = (0..TILE_TOKENS)
+                    .map(|_| (0..cols).map(|_| rng.random()).collect())
+                    .collect();
+                check_ternary(ty, &rows, n, &qs);
             }
         }
     }
 
     #[test]
-    fn ternary_accs_match_scalar_on_every_byte_and_extreme_activations() {
+    fn ternary_tiles_match_scalar_on_every_byte_and_extreme_activations() {
         // Byte b at position p: every code pattern (incl. code 3) and every TQ1_0 byte value
         // lands in every position of a block over the 256 rotations.
         let cols = 2560;
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let random: Vec<i8> = (0..cols).map(|_| rng.random()).collect();
-        let activations: [Vec<i8>; 4] = [
+        let activations = [
             vec![-128; cols],
             vec![127; cols],
             (0..cols)
@@ -587,35 +638,34 @@ mod tests {
         ];
         for ty in [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0] {
             let n = row_bytes(ty, cols);
-            for rotation in (0..256).step_by(7) {
-                let row: Vec<u8> = (0..n).map(|p| (p + rotation) as u8).collect();
-                for q in &activations {
-                    check_ternary(ty, &row, q);
-                }
+            for rotation in (0..256).step_by(7 * TILE_ROWS) {
+                // Rows rotated by rotation, rotation + 7, ...
+                let rows: Vec<u8> = (0..TILE_ROWS * n)
+                    .map(|i| (i % n + rotation + 7 * (i / n)) as u8)
+                    .collect();
+                check_ternary(ty, &rows, n, &activations);
             }
-            for fill in [0u8, 0x55, 0xAA, 0xFF, 242, 243] {
-                for q in &activations {
-                    check_ternary(ty, &vec![fill; n], q);
-                }
+            for fills in [[0u8, 0x55, 0xAA, 0xFF], [242, 243, 0xFF, 0x7F]] {
+                let rows: Vec<u8> = fills.iter().flat_map(|&f| vec![f; n]).collect();
+                check_ternary(ty, &rows, n, &activations);
             }
         }
     }
 
     #[test]
     fn tq1_trits_decode_like_the_reference_for_every_byte() {
-        // `trit` against `((byte · 3^n mod 256) · 3 >> 8) − 1` for all bytes and n < 5.
+        // `trit_n` against `(byte · 3^n mod 256) · 3 >> 8` (= t + 1) for all bytes and n < 5.
         for n in 0..5u32 {
             let bytes: Vec<u8> = (0..=255).collect();
             for chunk in bytes.chunks_exact(16) {
                 let mut t = [0i8; 16];
                 // SAFETY: NEON is enabled for this module; 16-byte loads and stores.
                 unsafe {
-                    let s = vmulq_u8(load_u8(chunk), vdupq_n_u8(3u8.pow(n)));
-                    vst1q_s8(t.as_mut_ptr(), trit(s));
+                    vst1q_s8(t.as_mut_ptr(), trit_n(load_u8(chunk), n));
                 }
                 for (&b, &t) in chunk.iter().zip(&t) {
                     let shifted = u16::from(b.wrapping_mul(3u8.pow(n)));
-                    assert_eq!(t, ((shifted * 3) >> 8) as i8 - 1, "byte {b} trit {n}");
+                    assert_eq!(t, ((shifted * 3) >> 8) as i8, "byte {b} trit {n}");
                 }
             }
         }

@@ -41,24 +41,83 @@ pub struct QuantActs {
 /// in f32 in block order (I2_S: `d_b` = 1, so the row's int32 sum as f32).
 pub type TernaryDotFn = fn(row: &[u8], q: &[i8]) -> f32;
 
-/// The inner loop of a ternary GEMV for one format when the whole matrix has one scale: the
-/// row's int32 sum `Σ t·q` over one row's bytes against one token's `q` (block scales ignored).
-pub type TernaryAccFn = fn(row: &[u8], q: &[i8]) -> i32;
+/// Most rows one [`TernaryTileFn`] call covers.
+pub const TILE_ROWS: usize = 4;
+/// Most tokens one [`TernaryTileFn`] call covers.
+pub const TILE_TOKENS: usize = 4;
+
+/// The inner loop of a ternary matmul for one format when the whole matrix has one scale: a
+/// tile of `n_rows` (1..=[`TILE_ROWS`]) consecutive rows, their bytes back to back in `rows`
+/// (whole blocks, the same number per row), against `acts` (1..=[`TILE_TOKENS`] tokens, each
+/// with one int8 per weight of a row and its `sum`). Writes `out[t · n_rows + r]` = the int32
+/// sum `Σ t·q` of row `r` against token `t` (block scales ignored); `out` is
+/// `n_rows · acts.len()` long. Each weight block is decoded once per call, for every token.
+pub type TernaryTileFn = fn(rows: &[u8], n_rows: usize, acts: &[QuantActs], out: &mut [i32]);
+
+/// Defines `fn $name`, a [`TernaryTileFn`] that runs the safe kernel
+/// `$kernel::<$generic.., R, T>(rows: [&[u8]; R], acts: [&QuantActs; T]) -> [[i32; R]; T]` (the sums,
+/// token-major) monomorphised for the tile's shape, so every ISA writes its tile loop once with
+/// the shape as constants.
+macro_rules! tile_fn {
+    ($name:ident = $kernel:ident<$($generic:ty),*>) => {
+        fn $name(
+            rows: &[u8],
+            n_rows: usize,
+            acts: &[$crate::kernels::QuantActs],
+            out: &mut [i32],
+        ) {
+            use $crate::kernels::run_tile as run;
+            match (n_rows, acts.len()) {
+                (1, 1) => run::<1, 1>(rows, acts, out, $kernel::<$($generic,)* 1, 1>),
+                (1, 2) => run::<1, 2>(rows, acts, out, $kernel::<$($generic,)* 1, 2>),
+                (1, 3) => run::<1, 3>(rows, acts, out, $kernel::<$($generic,)* 1, 3>),
+                (1, 4) => run::<1, 4>(rows, acts, out, $kernel::<$($generic,)* 1, 4>),
+                (2, 1) => run::<2, 1>(rows, acts, out, $kernel::<$($generic,)* 2, 1>),
+                (2, 2) => run::<2, 2>(rows, acts, out, $kernel::<$($generic,)* 2, 2>),
+                (2, 3) => run::<2, 3>(rows, acts, out, $kernel::<$($generic,)* 2, 3>),
+                (2, 4) => run::<2, 4>(rows, acts, out, $kernel::<$($generic,)* 2, 4>),
+                (3, 1) => run::<3, 1>(rows, acts, out, $kernel::<$($generic,)* 3, 1>),
+                (3, 2) => run::<3, 2>(rows, acts, out, $kernel::<$($generic,)* 3, 2>),
+                (3, 3) => run::<3, 3>(rows, acts, out, $kernel::<$($generic,)* 3, 3>),
+                (3, 4) => run::<3, 4>(rows, acts, out, $kernel::<$($generic,)* 3, 4>),
+                (4, 1) => run::<4, 1>(rows, acts, out, $kernel::<$($generic,)* 4, 1>),
+                (4, 2) => run::<4, 2>(rows, acts, out, $kernel::<$($generic,)* 4, 2>),
+                (4, 3) => run::<4, 3>(rows, acts, out, $kernel::<$($generic,)* 4, 3>),
+                (4, 4) => run::<4, 4>(rows, acts, out, $kernel::<$($generic,)* 4, 4>),
+                shape => unreachable!("tile shape {shape:?} beyond TILE_ROWS × TILE_TOKENS"),
+            }
+        }
+    };
+}
+use tile_fn;
+
+/// A tile kernel monomorphised for `R` rows and `T` tokens: the int32 sums `Σ t·q`, token-major.
+type TileKernel<const R: usize, const T: usize> = fn([&[u8]; R], [&QuantActs; T]) -> [[i32; R]; T];
+
+/// Splits a tile into the per-row and per-token arrays of a kernel monomorphised for `R` rows
+/// and `T` tokens, runs it and stores its sums token-major in `out` (see [`TernaryTileFn`]).
+#[inline(always)]
+fn run_tile<const R: usize, const T: usize>(
+    rows: &[u8],
+    acts: &[QuantActs],
+    out: &mut [i32],
+    kernel: TileKernel<R, T>,
+) {
+    let row_bytes = rows.len() / R;
+    let sums = kernel(
+        std::array::from_fn(|r| &rows[r * row_bytes..][..row_bytes]),
+        std::array::from_fn(|t| &acts[t]),
+    );
+    for (out, sums) in out.chunks_exact_mut(R).zip(&sums) {
+        out.copy_from_slice(sums);
+    }
+}
 
 /// The row loop a ternary matrix uses (see [`WeightView`]'s scaling rules).
 #[derive(Clone, Copy)]
 enum RowFn {
-    Acc(TernaryAccFn),
+    Tile(TernaryTileFn),
     Dot(TernaryDotFn),
-}
-
-impl RowFn {
-    fn apply(self, row: &[u8], q: &[i8]) -> f32 {
-        match self {
-            RowFn::Acc(acc) => acc(row, q) as f32,
-            RowFn::Dot(dot) => dot(row, q),
-        }
-    }
 }
 
 /// A kernel contract broken by the caller: a wrong format, row range or buffer length.
@@ -112,12 +171,12 @@ pub struct Kernels {
     name: &'static str,
     /// Fills `out` from `x` as [`QuantActs`] documents, reusing `out.q`'s allocation.
     quantize_acts: fn(x: &[f32], out: &mut QuantActs),
-    /// [`TernaryAccFn`] for I2_S rows.
-    acc_i2s: TernaryAccFn,
-    /// [`TernaryAccFn`] for TQ2_0 rows (uniform block scales).
-    acc_tq2_0: TernaryAccFn,
-    /// [`TernaryAccFn`] for TQ1_0 rows (uniform block scales).
-    acc_tq1_0: TernaryAccFn,
+    /// [`TernaryTileFn`] for I2_S rows.
+    tile_i2s: TernaryTileFn,
+    /// [`TernaryTileFn`] for TQ2_0 rows (uniform block scales).
+    tile_tq2_0: TernaryTileFn,
+    /// [`TernaryTileFn`] for TQ1_0 rows (uniform block scales).
+    tile_tq1_0: TernaryTileFn,
     /// [`TernaryDotFn`] for TQ2_0 rows with per-block scales.
     dot_tq2_0: TernaryDotFn,
     /// [`TernaryDotFn`] for TQ1_0 rows with per-block scales.
@@ -227,9 +286,9 @@ impl Kernels {
         Ok(match (w.ty(), w.per_block_scales()) {
             (TensorType::TQ2_0, true) => RowFn::Dot(self.dot_tq2_0),
             (TensorType::TQ1_0, true) => RowFn::Dot(self.dot_tq1_0),
-            (TensorType::I2S, _) => RowFn::Acc(self.acc_i2s),
-            (TensorType::TQ2_0, false) => RowFn::Acc(self.acc_tq2_0),
-            (TensorType::TQ1_0, false) => RowFn::Acc(self.acc_tq1_0),
+            (TensorType::I2S, _) => RowFn::Tile(self.tile_i2s),
+            (TensorType::TQ2_0, false) => RowFn::Tile(self.tile_tq2_0),
+            (TensorType::TQ1_0, false) => RowFn::Tile(self.tile_tq1_0),
             (ty, _) => return Err(KernelError::NotTernary(ty)),
         })
     }
@@ -268,13 +327,37 @@ impl Kernels {
         if rows.is_empty() {
             return Ok(()); // nothing to do, and `chunks_exact_mut(0)` would panic
         }
-        // Row-major walk: each weight row is read from memory once and reused, from L1, for
-        // every token of the batch (the tokens' activations stay in L2).
         let n_rows = rows.len();
-        for (i, r) in rows.enumerate() {
-            let row = w.row(r);
-            for (t, a) in acts.iter().enumerate() {
-                out[t * n_rows + i] = row_fn.apply(row, &a.q) * (w.scale() / a.scale);
+        match row_fn {
+            // Tiles of up to TILE_ROWS rows × TILE_TOKENS tokens, rows outer: each tile's weight
+            // bytes are read from memory once and reused from L1 by every token tile (the
+            // tokens' activations stay in L2); within a tile each block is decoded once.
+            RowFn::Tile(tile) => {
+                let mut sums = [0i32; TILE_ROWS * TILE_TOKENS];
+                for first in rows.clone().step_by(TILE_ROWS) {
+                    let n = TILE_ROWS.min(rows.end - first);
+                    let bytes = &w.data()[first * w.row_bytes()..][..n * w.row_bytes()];
+                    for (tile_index, tokens) in acts.chunks(TILE_TOKENS).enumerate() {
+                        let sums = &mut sums[..n * tokens.len()];
+                        tile(bytes, n, tokens, sums);
+                        for (j, (a, sums)) in tokens.iter().zip(sums.chunks_exact(n)).enumerate() {
+                            let t = tile_index * TILE_TOKENS + j;
+                            let out = &mut out[t * n_rows + first - rows.start..][..n];
+                            for (y, &acc) in out.iter_mut().zip(sums) {
+                                *y = acc as f32 * (w.scale() / a.scale);
+                            }
+                        }
+                    }
+                }
+            }
+            // Per-block scales: one row at a time, reused from L1 by every token.
+            RowFn::Dot(dot) => {
+                for (i, r) in rows.enumerate() {
+                    let row = w.row(r);
+                    for (t, a) in acts.iter().enumerate() {
+                        out[t * n_rows + i] = dot(row, &a.q) * (w.scale() / a.scale);
+                    }
+                }
             }
         }
         Ok(())
@@ -336,7 +419,7 @@ impl Kernels {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::quant::encode_ternary_tensor;
     use rand::{Rng, SeedableRng};
@@ -350,6 +433,102 @@ mod tests {
 
     fn random_acts(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
         (0..n).map(|_| rng.random_range(-4.0f32..4.0)).collect()
+    }
+
+    /// `k`'s tile entry for the ternary format `ty`.
+    pub(super) fn tile_entry(k: &Kernels, ty: TensorType) -> TernaryTileFn {
+        match ty {
+            TensorType::I2S => k.tile_i2s,
+            TensorType::TQ2_0 => k.tile_tq2_0,
+            TensorType::TQ1_0 => k.tile_tq1_0,
+            ty => panic!("{ty} is not ternary"),
+        }
+    }
+
+    /// Activations with `q` as given (scale 1) and their sum.
+    pub(super) fn acts_of(q: &[i8]) -> QuantActs {
+        QuantActs {
+            q: q.to_vec(),
+            scale: 1.0,
+            sum: q.iter().map(|&q| i32::from(q)).sum(),
+        }
+    }
+
+    /// Checks `k`'s tile for `ty` against the scalar table's, bit for bit, on every tile shape
+    /// that fits: `rows` holds `rows.len() / row_bytes` rows (any bytes), `acts` the tokens.
+    pub(super) fn assert_tiles_match(
+        k: &Kernels,
+        ty: TensorType,
+        rows: &[u8],
+        row_bytes: usize,
+        acts: &[QuantActs],
+    ) {
+        let (fast, reference) = (tile_entry(k, ty), tile_entry(Kernels::scalar(), ty));
+        let max_rows = TILE_ROWS.min(rows.len() / row_bytes);
+        for n_rows in 1..=max_rows {
+            let bytes = &rows[..n_rows * row_bytes];
+            for n_tokens in 1..=TILE_TOKENS.min(acts.len()) {
+                let tokens = &acts[acts.len() - n_tokens..];
+                let mut got = vec![0; n_rows * n_tokens];
+                let mut expected = vec![1; n_rows * n_tokens];
+                fast(bytes, n_rows, tokens, &mut got);
+                reference(bytes, n_rows, tokens, &mut expected);
+                assert_eq!(got, expected, "{} {ty} {n_rows}×{n_tokens}", k.name());
+            }
+        }
+    }
+
+    #[test]
+    fn every_table_matches_scalar_on_edge_shapes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        for ty in TERNARY {
+            let min_k = ty.block_len() as usize;
+            // One row; rows and tokens not multiples of the tile; K at the minimum block multiple.
+            for (rows, cols, tokens, range) in [
+                (1, min_k, 1, 0..1),
+                (5, min_k, 3, 0..5),
+                (7, 512, 6, 1..7),
+                (9, 2560, 5, 2..9),
+                (16, 256, 9, 0..16),
+            ] {
+                let t = random_ternary(&mut rng, rows * cols);
+                let acts: Vec<QuantActs> = (0..tokens)
+                    .map(|_| {
+                        let mut a = QuantActs::default();
+                        Kernels::scalar().quantize_acts(&random_acts(&mut rng, cols), &mut a);
+                        a
+                    })
+                    .collect();
+                let bytes = encode_ternary_tensor(ty, &t, cols, 0.375).expect("encodes");
+                let mut w = WeightView::new(ty, cols, rows, &bytes, 1.5).expect("valid");
+                if let Some(d) = w.uniform_block_scale() {
+                    w = w.with_uniform_block_scale(d);
+                }
+                let mut expected = vec![0f32; tokens * range.len()];
+                Kernels::scalar()
+                    .ternary_gemm(&w, &acts, range.clone(), &mut expected)
+                    .expect("shapes");
+                for k in Kernels::available() {
+                    let mut got = vec![f32::NAN; tokens * range.len()];
+                    k.ternary_gemm(&w, &acts, range.clone(), &mut got)
+                        .expect("shapes");
+                    assert_eq!(got, expected, "{} {ty} {rows}×{cols}×{tokens}", k.name());
+                    let mut single = vec![0f32; range.len()];
+                    k.ternary_gemv(&w, &acts[0], range.clone(), &mut single)
+                        .expect("shapes");
+                    assert_eq!(single, expected[..range.len()], "{} {ty}", k.name());
+                }
+                // The tiles alone, on random bytes (every code, TQ1_0 bytes past 242 included).
+                let row_bytes = w.row_bytes();
+                let random: Vec<u8> = (0..row_bytes * rows).map(|_| rng.random()).collect();
+                let q_acts: Vec<QuantActs> = (0..TILE_TOKENS)
+                    .map(|_| acts_of(&(0..cols).map(|_| rng.random()).collect::<Vec<i8>>()))
+                    .collect();
+                for k in Kernels::available() {
+                    assert_tiles_match(k, ty, &random, row_bytes, &q_acts);
+                }
+            }
+        }
     }
 
     #[test]

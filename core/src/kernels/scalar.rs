@@ -3,22 +3,34 @@
 use half::f16;
 
 use super::head::q8_block_product;
-use super::{Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use super::{tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The scalar table.
 pub(super) static KERNELS: Kernels = Kernels {
     name: "scalar",
     quantize_acts,
-    acc_i2s: BlockI2S::acc_i8,
-    acc_tq2_0: BlockTQ2_0::acc_i8,
-    acc_tq1_0: BlockTQ1_0::acc_i8,
+    tile_i2s,
+    tile_tq2_0,
+    tile_tq1_0,
     dot_tq2_0: BlockTQ2_0::dot_i8,
     dot_tq1_0: BlockTQ1_0::dot_i8,
     dot_f32,
     dot_f16,
     dot_q8_0,
 };
+
+tile_fn!(tile_i2s = tile<BlockI2S>);
+tile_fn!(tile_tq2_0 = tile<BlockTQ2_0>);
+tile_fn!(tile_tq1_0 = tile<BlockTQ1_0>);
+
+/// The reference tile: each row against each token through the format's block codec.
+fn tile<F: TernaryFormat, const R: usize, const T: usize>(
+    rows: [&[u8]; R],
+    acts: [&QuantActs; T],
+) -> [[i32; R]; T] {
+    acts.map(|a| rows.map(|row| F::acc_i8(row, &a.q)))
+}
 
 /// The canonical lane-wise float dot product (see [`super::FloatDotFn`]).
 fn dot_f32(a: &[f32], b: &[f32]) -> f32 {

@@ -1,10 +1,9 @@
 //! The x86_64 AVX2 kernels (the F16 row dot also needs F16C): 32 int8 lanes per instruction for
 //! the ternary formats, two 8-lane f32 registers for the canonical float dot.
 //!
-//! Every entry gives the scalar table's result bit for bit. The ternary loops multiply decoded
-//! weights `t` with `maddubs(|q|, t · sign q)`: `|q| ≤ 128` fits the unsigned operand even for
-//! `q = −128`, and with `|t| ≤ 2` a pair of products is at most 512 in magnitude, so the 16-bit
-//! sums never saturate.
+//! Every entry gives the scalar table's result bit for bit. The ternary tiles decode weights to
+//! unsigned `u = t + 1` and compute `Σ t·q = Σ u·q − Σ q` with `maddubs(u, q)` (no sign work
+//! per activation); `Σ q` comes with the activations ([`QuantActs::sum`]).
 //!
 //! The `#[target_feature]` functions are `unsafe` because they may only run on a CPU with those
 //! features; the table's entries are safe wrappers that [`table`] hands out only after
@@ -16,16 +15,16 @@ use std::arch::x86_64::*;
 use half::f16;
 
 use super::head::q8_block_product;
-use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use super::{scalar, tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The AVX2 table; reachable only through [`table`].
 static KERNELS: Kernels = Kernels {
     name: "avx2",
     quantize_acts,
-    acc_i2s,
-    acc_tq2_0,
-    acc_tq1_0,
+    tile_i2s,
+    tile_tq2_0,
+    tile_tq1_0,
     // Per-block scales are a rare path (TQ files whose block scales differ): the scalar loops.
     dot_tq2_0: BlockTQ2_0::dot_i8,
     dot_tq1_0: BlockTQ1_0::dot_i8,
@@ -53,9 +52,6 @@ macro_rules! safe_entries {
 
 safe_entries! {
     fn quantize_acts(x: &[f32], out: &mut QuantActs) = quantize_acts_avx2;
-    fn acc_i2s(row: &[u8], q: &[i8]) -> i32 = acc_i2s_avx2;
-    fn acc_tq2_0(row: &[u8], q: &[i8]) -> i32 = acc_tq2_0_avx2;
-    fn acc_tq1_0(row: &[u8], q: &[i8]) -> i32 = acc_tq1_0_avx2;
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
@@ -108,21 +104,6 @@ unsafe fn sum_i32(v: __m256i) -> i32 {
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b01_00_11_10>(s));
     let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
     _mm_cvtsi128_si32(s)
-}
-
-/// The 16-bit pair sums of 32 products `t · q` for signed weights `|t| ≤ 2` (see the module
-/// docs for why they cannot saturate).
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn mul_t_q(t: __m256i, q: __m256i) -> __m256i {
-    _mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(t, q))
-}
-
-/// Widens 16-bit pair sums to 8 i32 lanes.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn widen_i16(v: __m256i) -> __m256i {
-    _mm256_madd_epi16(v, _mm256_set1_epi16(1))
 }
 
 // ---- activation quantisation ----
@@ -193,75 +174,6 @@ unsafe fn quantize_32(x: &[f32], scale: __m256, q: &mut [i8]) -> __m256i {
     sum
 }
 
-// ---- 2-bit ternary codes: I2_S and TQ2_0 ----
-
-/// A `shuffle_epi8` table mapping 2-bit code `c` to `t = values[c]` (every dword holds the
-/// four values, so indices 0..4 read them in both 128-bit halves).
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn code_table(values: [i8; 4]) -> __m256i {
-    _mm256_set1_epi32(i32::from_le_bytes(values.map(|v| v as u8)))
-}
-
-/// The 16-bit pair sums of `Σ t·q` over 128 weights whose codes fill the 32 bytes `codes`:
-/// `q_at_shift[s]` holds the 32 activations of the weights at bits `2s + 1..2s` of bytes
-/// 0..32, and `table` decodes a code.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn acc_2bit_128(codes: __m256i, table: __m256i, q_at_shift: [&[i8]; 4]) -> __m256i {
-    let three = _mm256_set1_epi8(3);
-    // 16-bit shifts: bits shifted in from the neighbouring byte are masked off.
-    let t0 = _mm256_shuffle_epi8(table, _mm256_and_si256(codes, three));
-    let t1 = _mm256_shuffle_epi8(
-        table,
-        _mm256_and_si256(_mm256_srli_epi16::<2>(codes), three),
-    );
-    let t2 = _mm256_shuffle_epi8(
-        table,
-        _mm256_and_si256(_mm256_srli_epi16::<4>(codes), three),
-    );
-    let t3 = _mm256_shuffle_epi8(
-        table,
-        _mm256_and_si256(_mm256_srli_epi16::<6>(codes), three),
-    );
-    let [q0, q1, q2, q3] = q_at_shift;
-    let p01 = _mm256_add_epi16(mul_t_q(t0, load_i8(q0)), mul_t_q(t1, load_i8(q1)));
-    let p23 = _mm256_add_epi16(mul_t_q(t2, load_i8(q2)), mul_t_q(t3, load_i8(q3)));
-    _mm256_add_epi16(p01, p23)
-}
-
-/// I2_S row: 128-weight blocks of 32 bytes, weight `k` in byte `k % 32` at bits 7-6 (k < 32),
-/// 5-4, 3-2, 1-0 (96 ≤ k); codes 0, 1, 2, 3 → −1, 0, +1, 0.
-#[target_feature(enable = "avx2")]
-unsafe fn acc_i2s_avx2(row: &[u8], q: &[i8]) -> i32 {
-    let table = code_table([-1, 0, 1, 0]);
-    let mut acc = _mm256_setzero_si256();
-    for (block, q) in row.chunks_exact(32).zip(q.chunks_exact(128)) {
-        let by_shift = [&q[96..], &q[64..], &q[32..], &q[..32]];
-        let pairs = acc_2bit_128(load_u8(block), table, by_shift);
-        acc = _mm256_add_epi32(acc, widen_i16(pairs));
-    }
-    sum_i32(acc)
-}
-
-/// TQ2_0 row (block scales ignored): 66-byte blocks of 256 weights, two halves of 32 code
-/// bytes; weight `128h + 32l + m` in byte `32h + m` at bits `2l + 1..2l`; code `c` → `c − 1`
-/// (3 → +2 as in the reference decoder).
-#[target_feature(enable = "avx2")]
-unsafe fn acc_tq2_0_avx2(row: &[u8], q: &[i8]) -> i32 {
-    let table = code_table([-1, 0, 1, 2]);
-    let mut acc = _mm256_setzero_si256();
-    for (block, q) in row.chunks_exact(66).zip(q.chunks_exact(256)) {
-        let mut pairs = _mm256_setzero_si256(); // ≤ 8 · 512 in magnitude
-        for (codes, q) in block[..64].chunks_exact(32).zip(q.chunks_exact(128)) {
-            let by_shift = [&q[..32], &q[32..64], &q[64..96], &q[96..]];
-            pairs = _mm256_add_epi16(pairs, acc_2bit_128(load_u8(codes), table, by_shift));
-        }
-        acc = _mm256_add_epi32(acc, widen_i16(pairs));
-    }
-    sum_i32(acc)
-}
-
 // ---- base-3 ternary codes: TQ1_0 ----
 
 /// Each byte times 3, modulo 256: shifts a packed base-3 fraction one trit left.
@@ -271,8 +183,8 @@ unsafe fn times3(v: __m256i) -> __m256i {
     _mm256_add_epi8(v, _mm256_add_epi8(v, v))
 }
 
-/// The top trit of each byte `m` minus one: `((3m) >> 8) − 1`, that is
-/// `[m ≥ 86] + [m ≥ 171] − 1`, with the unsigned compares done signed on `m − 128`.
+/// The top trit of each byte `m` as `u = t + 1`: `(3m) >> 8`, that is `[m ≥ 86] + [m ≥ 171]`,
+/// with the unsigned compares done signed on `m − 128`.
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn top_trit(m: __m256i) -> __m256i {
@@ -280,30 +192,107 @@ unsafe fn top_trit(m: __m256i) -> __m256i {
     let ge86 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8(-43)); // m > 85
     let ge171 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8(42)); // m > 170
                                                             // The compares give −1 where true.
-    _mm256_sub_epi8(_mm256_sub_epi8(_mm256_set1_epi8(-1), ge86), ge171)
+    _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), ge86), ge171)
 }
 
-/// TQ1_0 row (block scales ignored): 54-byte blocks of 256 weights, trit `n` of a byte read as
-/// the top trit of `byte · 3^n`:
+// ---- ternary tiles ----
+
+/// A ternary block layout as the AVX2 tile decodes it: groups of 128 weights, each as 4
+/// vectors of 32 unsigned weights `u = t + 1` (0..=3), vector `I` of group `g` holding the
+/// weights whose activations are the block's `q[128g + 32I..][..32]`.
+trait Codes {
+    /// Bytes per block.
+    const BLOCK_BYTES: usize;
+    /// Weights per block (a multiple of 128).
+    const BLOCK_LEN: usize;
+
+    /// Vector `I` (0..4) of group `group` of the block's `BLOCK_BYTES` bytes `block`. The
+    /// vectors of one group share their loads and shifts, which the compiler merges.
+    ///
+    /// # Safety
+    /// The CPU has AVX2.
+    unsafe fn decode<const I: usize>(block: &[u8], group: usize) -> __m256i;
+}
+
+/// The 2-bit codes at bits `2s + 1..2s` of each byte of `codes`, `s` = 0..4; the 16-bit
+/// shift's bits from the neighbouring byte are masked off.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn codes_at(codes: __m256i, s: usize) -> __m256i {
+    let shifted = match s {
+        0 => codes,
+        1 => _mm256_srli_epi16::<2>(codes),
+        2 => _mm256_srli_epi16::<4>(codes),
+        _ => _mm256_srli_epi16::<6>(codes),
+    };
+    _mm256_and_si256(shifted, _mm256_set1_epi8(3))
+}
+
+/// I2_S: one 32-byte group per block; weight `k` in byte `k % 32` at bits 7-6 (k < 32), 5-4,
+/// 3-2, 1-0 (96 ≤ k). Codes 0, 1, 2 → u = 0, 1, 2; code 3 (t = 0) → u = 1 by a table lookup.
+struct I2S;
+
+impl Codes for I2S {
+    const BLOCK_BYTES: usize = 32;
+    const BLOCK_LEN: usize = 128;
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn decode<const I: usize>(block: &[u8], _group: usize) -> __m256i {
+        let u = _mm256_set1_epi32(i32::from_le_bytes([0, 1, 2, 1]));
+        _mm256_shuffle_epi8(u, codes_at(load_u8(block), 3 - I))
+    }
+}
+
+/// TQ2_0: 66-byte blocks of 256 weights, two groups of 32 code bytes then the f16 scale;
+/// weight `128g + 32l + m` in byte `32g + m` at bits `2l + 1..2l`. `t = code − 1` for every
+/// code (3 → +2 as in the reference decoder), so `u` is the code itself.
+struct TQ2_0;
+
+impl Codes for TQ2_0 {
+    const BLOCK_BYTES: usize = 66;
+    const BLOCK_LEN: usize = 256;
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn decode<const I: usize>(block: &[u8], group: usize) -> __m256i {
+        codes_at(load_u8(&block[32 * group..]), I)
+    }
+}
+
+/// TQ1_0: 54-byte blocks of 256 weights, trit `n` of a byte read as the top trit of
+/// `byte · 3^n` (mod 256):
 ///
 /// ```text
-/// bytes 0..32   byte m: weights m + 32n, n = 0..5        → 5 vectors of 32 weights
-/// bytes 32..48  byte m: weights 160 + m + 16n, n = 0..5  → halves of 3 vectors (160..256)
-/// bytes 48..52  byte j: weights 240 + j + 4n, n = 0..4   → upper half of the last vector
+/// bytes 0..32   byte m: weights m + 32n, n = 0..5       → group 0; vector 0 of group 1
+/// bytes 32..48  byte m: weights 160 + m + 16n, n = 0..5 → lower halves of group 1's 1..4
+/// bytes 48..52  byte j: weights 240 + j + 4n, n = 0..4  → upper half of group 1's vector 3
 /// ```
+struct TQ1_0;
+
+/// `v · 3^n` bytewise, modulo 256.
 #[target_feature(enable = "avx2")]
-unsafe fn acc_tq1_0_avx2(row: &[u8], q: &[i8]) -> i32 {
-    let mut acc = _mm256_setzero_si256();
-    for (block, q) in row.chunks_exact(54).zip(q.chunks_exact(256)) {
-        let mut pairs = _mm256_setzero_si256(); // ≤ 8 · 256 in magnitude
-                                                // Weights 0..160: trit n of bytes 0..32 against q[32n..32n + 32].
-        let mut m = load_u8(block);
-        for q in q[..160].chunks_exact(32) {
-            pairs = _mm256_add_epi16(pairs, mul_t_q(top_trit(m), load_i8(q)));
-            m = times3(m);
+#[inline]
+unsafe fn times3_pow(mut v: __m256i, n: usize) -> __m256i {
+    for _ in 0..n {
+        v = times3(v);
+    }
+    v
+}
+
+impl Codes for TQ1_0 {
+    const BLOCK_BYTES: usize = 54;
+    const BLOCK_LEN: usize = 256;
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn decode<const I: usize>(block: &[u8], group: usize) -> __m256i {
+        if group == 0 || I == 0 {
+            // Bytes 0..32: trit I for group 0, trit 4 for group 1's first vector.
+            return top_trit(times3_pow(load_u8(block), 4 * group + I));
         }
-        // b[n]: bytes 32..48 in the lower half and the qh dword (bytes 48..52) in each dword of
-        // the upper half, times 3^n.
+        // b(n): bytes 32..48 in the lower half and the qh dword (bytes 48..52) in each dword
+        // of the upper half, times 3^n.
         let qh = i32::from_le_bytes([block[48], block[49], block[50], block[51]]);
         let lower = &block[32..48];
         // SAFETY: `lower` is 16 readable bytes; the load has no alignment requirement.
@@ -312,25 +301,131 @@ unsafe fn acc_tq1_0_avx2(row: &[u8], q: &[i8]) -> i32 {
         let b1 = times3(b0);
         let b2 = times3(b1);
         let b3 = times3(b2);
-        let b4 = times3(b3);
-        // Weights 160..224: the lower halves of trits (0, 1) and (2, 3).
-        let w160 = _mm256_permute2x128_si256::<0x20>(b0, b1);
-        let w192 = _mm256_permute2x128_si256::<0x20>(b2, b3);
-        // Weights 224..256: trit 4 of bytes 32..48, then qh trit n in upper dword n.
-        let w224 = _mm256_blend_epi32::<0b0001_0000>(b4, b0);
-        let w224 = _mm256_blend_epi32::<0b0010_0000>(w224, b1);
-        let w224 = _mm256_blend_epi32::<0b0100_0000>(w224, b2);
-        let w224 = _mm256_blend_epi32::<0b1000_0000>(w224, b3);
-        for (m, q) in [w160, w192, w224]
-            .into_iter()
-            .zip(q[160..].chunks_exact(32))
-        {
-            pairs = _mm256_add_epi16(pairs, mul_t_q(top_trit(m), load_i8(q)));
-        }
-        acc = _mm256_add_epi32(acc, widen_i16(pairs));
+        top_trit(match I {
+            // Weights 160..224: the lower halves of trits (0, 1) and (2, 3).
+            1 => _mm256_permute2x128_si256::<0x20>(b0, b1),
+            2 => _mm256_permute2x128_si256::<0x20>(b2, b3),
+            // Weights 224..256: trit 4 of bytes 32..48, then qh trit n in upper dword n.
+            _ => {
+                let w = _mm256_blend_epi32::<0b0001_0000>(times3(b3), b0);
+                let w = _mm256_blend_epi32::<0b0010_0000>(w, b1);
+                let w = _mm256_blend_epi32::<0b0100_0000>(w, b2);
+                _mm256_blend_epi32::<0b1000_0000>(w, b3)
+            }
+        })
     }
-    sum_i32(acc)
 }
+
+/// Adds the products of vector `I` of group `group` to the 16-bit pair sums: `R` rows' block
+/// bytes against `T` tokens' block activations `q` (`pairs[t][r]`). Decodes each row's vector
+/// once, right before its `T` multiplies, so few decoded vectors are live at a time.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn add_products<F: Codes, const I: usize, const R: usize, const T: usize>(
+    pairs: &mut [[__m256i; R]; T],
+    blocks: [&[u8]; R],
+    group: usize,
+    q: [&[i8]; T],
+) {
+    let mut qv = [_mm256_setzero_si256(); T];
+    for (qv, q) in qv.iter_mut().zip(q) {
+        *qv = load_i8(&q[128 * group + 32 * I..]);
+    }
+    for (r, block) in blocks.iter().enumerate() {
+        let u = F::decode::<I>(block, group);
+        for (pairs, &q) in pairs.iter_mut().zip(&qv) {
+            pairs[r] = _mm256_add_epi16(pairs[r], _mm256_maddubs_epi16(u, q));
+        }
+    }
+}
+
+/// The tile kernel for layout `F` (see [`super::TernaryTileFn`]): `Σ t·q = Σ u·q − Σ q`, with
+/// `maddubs(u, q)` taking the unsigned `u ≤ 3` and the signed `q` directly. A pair of products
+/// is at most 768 in magnitude and a block has at most 8 `maddubs` per row and token, so the
+/// 16-bit sums of one block stay below 6144; they are widened to int32 once per block.
+#[target_feature(enable = "avx2")]
+unsafe fn tile_avx2<F: Codes, const R: usize, const T: usize>(
+    rows: [&[u8]; R],
+    acts: [&[i8]; T],
+) -> [[i32; R]; T] {
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_si256(); R]; T];
+    for b in 0..rows[0].len() / F::BLOCK_BYTES {
+        let mut blocks = [&[][..]; R];
+        for (block, row) in blocks.iter_mut().zip(rows) {
+            *block = &row[b * F::BLOCK_BYTES..][..F::BLOCK_BYTES];
+        }
+        let mut q = [&[][..]; T];
+        for (q, a) in q.iter_mut().zip(acts) {
+            *q = &a[b * F::BLOCK_LEN..][..F::BLOCK_LEN];
+        }
+        let mut pairs = [[_mm256_setzero_si256(); R]; T];
+        for g in 0..F::BLOCK_LEN / 128 {
+            add_products::<F, 0, R, T>(&mut pairs, blocks, g, q);
+            add_products::<F, 1, R, T>(&mut pairs, blocks, g, q);
+            add_products::<F, 2, R, T>(&mut pairs, blocks, g, q);
+            add_products::<F, 3, R, T>(&mut pairs, blocks, g, q);
+        }
+        for (acc, pairs) in acc.iter_mut().zip(&pairs) {
+            for (acc, &p) in acc.iter_mut().zip(pairs) {
+                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(p, ones));
+            }
+        }
+    }
+    let mut sums = [[0; R]; T];
+    for (sums, acc) in sums.iter_mut().zip(&acc) {
+        for (s, &acc) in sums.iter_mut().zip(acc) {
+            *s = sum_i32(acc);
+        }
+    }
+    sums
+}
+
+/// Tokens per pass of [`tile_avx2`]: with 4 rows, 2 tokens' 16-bit sums and int32
+/// accumulators (16 registers) are as many as AVX2's 16 registers hold without spilling the
+/// inner loop's sums.
+const AVX2_TOKENS: usize = 2;
+
+/// Defines the safe tile kernel `$name::<R, T>` for layout `$codes`: the tile's tokens in
+/// passes of [`AVX2_TOKENS`], then `− Σ q` per token.
+macro_rules! safe_tile {
+    ($($name:ident = $codes:ty;)*) => {$(
+        fn $name<const R: usize, const T: usize>(
+            rows: [&[u8]; R],
+            acts: [&QuantActs; T],
+        ) -> [[i32; R]; T] {
+            let mut sums = [[0; R]; T];
+            for (sums, acts) in sums.chunks_mut(AVX2_TOKENS).zip(acts.chunks(AVX2_TOKENS)) {
+                // SAFETY: only reachable through `KERNELS`, which `table` returns only after
+                // detecting AVX2; every load reads a slice bounds-checked to the loaded width.
+                match acts {
+                    [a, b] => sums.copy_from_slice(&unsafe {
+                        tile_avx2::<$codes, R, 2>(rows, [&a.q, &b.q])
+                    }),
+                    // SAFETY: as above.
+                    [a] => sums.copy_from_slice(&unsafe { tile_avx2::<$codes, R, 1>(rows, [&a.q]) }),
+                    _ => unreachable!("chunks of 1..=AVX2_TOKENS"),
+                }
+                for (sums, a) in sums.iter_mut().zip(acts) {
+                    for s in sums {
+                        *s = s.wrapping_sub(a.sum);
+                    }
+                }
+            }
+            sums
+        }
+    )*};
+}
+
+safe_tile! {
+    kernel_i2s = I2S;
+    kernel_tq2_0 = TQ2_0;
+    kernel_tq1_0 = TQ1_0;
+}
+
+tile_fn!(tile_i2s = kernel_i2s<>);
+tile_fn!(tile_tq2_0 = kernel_tq2_0<>);
+tile_fn!(tile_tq1_0 = kernel_tq1_0<>);
 
 // ---- canonical float dots ----
 
@@ -400,7 +495,7 @@ unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
 #[inline]
 unsafe fn mul_w_x(w: __m256i, x: __m256i) -> __m256i {
     let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
-    widen_i16(pairs)
+    _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
 }
 
 /// Lane `i` of the result is the sum of the eight i32 lanes of `v[i]`.
@@ -465,7 +560,8 @@ unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::TernaryAccFn;
+    use crate::kernels::tests::{acts_of, assert_tiles_match, tile_entry};
+    use crate::kernels::{TILE_ROWS, TILE_TOKENS};
     use crate::quant::TensorType;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -537,17 +633,6 @@ mod tests {
         }
     }
 
-    /// The scalar table's entry and this table's for one ternary format.
-    fn acc_entries(k: &Kernels, ty: TensorType) -> [TernaryAccFn; 2] {
-        let s = Kernels::scalar();
-        match ty {
-            TensorType::I2S => [s.acc_i2s, k.acc_i2s],
-            TensorType::TQ2_0 => [s.acc_tq2_0, k.acc_tq2_0],
-            TensorType::TQ1_0 => [s.acc_tq1_0, k.acc_tq1_0],
-            ty => panic!("{ty} is not ternary"),
-        }
-    }
-
     const TERNARY: [TensorType; 3] = [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0];
 
     /// Activation patterns: random over the whole int8 range, and the extremes.
@@ -567,25 +652,36 @@ mod tests {
     }
 
     #[test]
-    fn ternary_acc_matches_scalar_on_any_bytes() {
+    fn ternary_tiles_match_scalar_on_any_bytes() {
         let Some(k) = avx2() else { return };
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         for ty in TERNARY {
-            let [reference, fast] = acc_entries(k, ty);
             // One block (I2_S: 128, TQ: 256 weights), two, and the 2B4T widths.
             for cols in [ty.block_len() as usize, 512, 2560, 6912] {
                 let bytes = ty.row_bytes(cols as u64).expect("whole blocks") as usize;
-                let random_row: Vec<u8> = (0..bytes).map(|_| rng.random()).collect();
-                for q in activations(&mut rng, cols) {
-                    assert_eq!(
-                        fast(&random_row, &q),
-                        reference(&random_row, &q),
-                        "{ty} {cols}"
-                    );
-                    // Every byte value in every position: all code patterns, code 3 included.
-                    for v in 0..=255u8 {
-                        let row = vec![v; bytes];
-                        assert_eq!(fast(&row, &q), reference(&row, &q), "{ty} {cols} {v:#x}");
+                let acts: Vec<QuantActs> = activations(&mut rng, cols)
+                    .iter()
+                    .map(|q| acts_of(q))
+                    .collect();
+                let random: Vec<u8> = (0..TILE_ROWS * bytes).map(|_| rng.random()).collect();
+                assert_tiles_match(k, ty, &random, bytes, &acts);
+                // Every byte value in every position (rows v, v + 1, ...): all code patterns,
+                // code 3 included, and every TQ1_0 byte.
+                for v in (0..=255u8).step_by(TILE_ROWS) {
+                    let rows: Vec<u8> = (0..TILE_ROWS * bytes)
+                        .map(|i| v.wrapping_add((i / bytes) as u8))
+                        .collect();
+                    for tokens in acts.chunks(TILE_TOKENS) {
+                        let n = TILE_ROWS * tokens.len();
+                        let (mut got, mut expected) = (vec![0; n], vec![1; n]);
+                        (tile_entry(k, ty))(&rows, TILE_ROWS, tokens, &mut got);
+                        (tile_entry(Kernels::scalar(), ty))(
+                            &rows,
+                            TILE_ROWS,
+                            tokens,
+                            &mut expected,
+                        );
+                        assert_eq!(got, expected, "{ty} {cols} {v:#x}");
                     }
                 }
             }
