@@ -4,10 +4,10 @@
 //!
 //! The tables differ only in the int8 multiply-accumulate of the ternary loops ([`Mac`]) and,
 //! for `"neon-i8mm"`, in the tile loop ([`tile_mmla`]); activation quantisation and the float
-//! dots are baseline NEON and shared. Every loop gives
-//! the scalar table's result bit for bit: the ternary sums are exact int32, and the float
-//! loops keep the canonical lane order of [`super::FloatDotFn`] with separate multiplies and
-//! adds. Ragged tails are run through the same vector code from a zero-padded copy.
+//! dots are baseline NEON and shared. Every loop gives the scalar table's result bit for bit:
+//! the ternary sums are exact int32, and the float loops keep the canonical lane order of
+//! [`super::FloatDotFn`] with separate multiplies and adds. Ragged tails are run through the
+//! same vector code from a zero-padded copy.
 //!
 //! Three instructions are written as inline assembly because their intrinsics are not stable at
 //! the crate's minimum Rust (1.85): `SDOT` (`vdotq_s32`, still unstable), `SMMLA`
