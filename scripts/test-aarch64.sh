@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tests the aarch64 kernels (NEON, NEON + dotprod) on this x86_64 machine under qemu user-mode
-# emulation: cross-builds bitnet-core's unit tests and the `bitnet` CLI for
+# Tests the aarch64 kernels (NEON, NEON + dotprod, NEON + i8mm) on this x86_64 machine under qemu
+# user-mode emulation: cross-builds bitnet-core's unit tests and the `bitnet` CLI for
 # aarch64-unknown-linux-gnu, runs the tests on a CPU without dotprod (cortex-a53) and on qemu's
-# `max` CPU (dotprod, i8mm), once more with BITNET_KERNELS=scalar, and checks that generations
+# `max` CPU (dotprod, i8mm: detected table neon-i8mm), once more with BITNET_KERNELS=scalar and
+# BITNET_KERNELS=neon-dotprod, and checks that generations
 # and logits (JSON, every position) from synthetic models in each projection format print
 # exactly what the x86_64 build prints, on both CPUs, with detected and with scalar kernels.
 #
@@ -66,15 +67,17 @@ for line in sys.stdin:
 xcargo build -q -p bitnet-cli
 arm_bitnet="$TARGET_DIR/$TARGET/debug/bitnet"
 
-# qemu CPUs: cortex-a53 has NEON but no dotprod; max has dotprod and i8mm.
+# qemu CPUs: cortex-a53 has NEON but no dotprod; max has dotprod and i8mm (detected: neon-i8mm).
 cpus=("-cpu cortex-a53" "")
 for cpu in "${cpus[@]}"; do
     step "bitnet-core tests under qemu-aarch64 ${cpu:--cpu max}"
     # shellcheck disable=SC2086 # $cpu is two words or none
     qemu-aarch64 $cpu "$tests_bin" -q
 done
-step "bitnet-core tests under qemu-aarch64 -cpu max with BITNET_KERNELS=scalar"
-BITNET_KERNELS=scalar qemu-aarch64 "$tests_bin" -q
+for kernels in scalar neon-dotprod; do
+    step "bitnet-core tests under qemu-aarch64 -cpu max with BITNET_KERNELS=$kernels"
+    BITNET_KERNELS=$kernels qemu-aarch64 "$tests_bin" -q
+done
 
 step "generations and logits match the x86_64 build"
 cargo build --release -q -p bitnet-cli
