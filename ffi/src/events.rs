@@ -1,6 +1,7 @@
 //! What a generation reports: streamed events, the final summary, and the foreign listener.
 
 use bitnet_core::engine;
+use bitnet_core::runtime::thermal;
 
 use crate::error::count;
 
@@ -30,6 +31,42 @@ impl From<engine::FinishReason> for FinishReason {
             engine::FinishReason::Cancelled => FinishReason::Cancelled,
             engine::FinishReason::ContextFull => FinishReason::ContextFull,
             engine::FinishReason::ThermalStop => FinishReason::ThermalStop,
+        }
+    }
+}
+
+/// The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
+/// `PowerManager` statuses map onto them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ThermalState {
+    /// No throttling needed.
+    Nominal,
+    /// Slightly warm: pacing helps.
+    Fair,
+    /// Hot: the OS throttles; use fewer cores.
+    Serious,
+    /// About to be throttled hard or shut down: stop.
+    Critical,
+}
+
+impl From<thermal::ThermalState> for ThermalState {
+    fn from(s: thermal::ThermalState) -> Self {
+        match s {
+            thermal::ThermalState::Nominal => ThermalState::Nominal,
+            thermal::ThermalState::Fair => ThermalState::Fair,
+            thermal::ThermalState::Serious => ThermalState::Serious,
+            thermal::ThermalState::Critical => ThermalState::Critical,
+        }
+    }
+}
+
+impl From<ThermalState> for thermal::ThermalState {
+    fn from(s: ThermalState) -> Self {
+        match s {
+            ThermalState::Nominal => thermal::ThermalState::Nominal,
+            ThermalState::Fair => thermal::ThermalState::Fair,
+            ThermalState::Serious => thermal::ThermalState::Serious,
+            ThermalState::Critical => thermal::ThermalState::Critical,
         }
     }
 }
@@ -97,6 +134,16 @@ impl From<engine::Generation> for GenerationSummary {
 pub enum GenerationEvent {
     /// The next piece of reply text (whole UTF-8 characters, never part of a stop string).
     Text { text: String },
+    /// The thermal governor changed what it does (when the state changes, before the next
+    /// token). `threads` = 0 means the generation stops with `FinishReason::ThermalStop`.
+    Thermal {
+        /// The state now in force.
+        state: ThermalState,
+        /// Threads matmuls now run on.
+        threads: u32,
+        /// Pause between tokens now, in ms.
+        pause_ms: u64,
+    },
     /// The generation ended; the same summary `ChatSession::generate` returns.
     Finished { summary: GenerationSummary },
 }

@@ -118,4 +118,26 @@ final class BitNetTests: XCTestCase {
             guard case BitNetError.Closed = error else { return XCTFail("\(error)") }
         }
     }
+
+    func testABudgetTooSmallIsBudgetExceeded() async throws {
+        var config = EngineConfig()
+        config.memoryBudgetBytes = 1024
+        do {
+            _ = try await BitNetEngine.load(path: try model(), config: config)
+            XCTFail("a 1 KiB budget was accepted")
+        } catch BitNetError.BudgetExceeded {}
+    }
+
+    func testTrimReleasesAnIdleSessionWhichAnswersTheSame() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let session = try engine.session()
+        let prompt = try setting("BITNET_TEST_PROMPT")
+        let first = texts(try await collect(session.generate(prompt, options: try options())))
+        try session.reset()
+        XCTAssertEqual(try engine.trim(), 1)
+        let again = texts(try await collect(session.generate(prompt, options: try options())))
+        XCTAssertEqual(first, again)
+        session.release()
+        engine.release()
+    }
 }
