@@ -90,6 +90,20 @@ pub struct GenerationStats {
     pub total_ms: f64,
     /// Distinct threads that ran matmul work during the request.
     pub kernel_threads: u32,
+    /// The most threads that ran one matmul at the same moment (at most what the thermal
+    /// governor allowed then).
+    pub peak_kernel_threads: u32,
+    /// The thermal state in force at the end of the request.
+    pub thermal_state: ThermalState,
+    /// Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+    pub throttle_events: u32,
+    /// Pauses the governor put between tokens, summed, in ms.
+    pub paused_ms: u64,
+    /// Resident memory of the process at the end of the request, in bytes; `None` where the
+    /// platform does not report it.
+    pub resident_bytes: Option<u64>,
+    /// Peak resident memory of the process so far, in bytes; `None` where not reported.
+    pub peak_resident_bytes: Option<u64>,
 }
 
 impl From<engine::GenerationStats> for GenerationStats {
@@ -103,6 +117,12 @@ impl From<engine::GenerationStats> for GenerationStats {
             decode_tokens_per_s: s.decode_tokens_per_s,
             total_ms: s.total_ms,
             kernel_threads: count(s.kernel_threads),
+            peak_kernel_threads: count(s.peak_kernel_threads),
+            thermal_state: s.thermal_state.into(),
+            throttle_events: count(s.throttle_events),
+            paused_ms: s.paused_ms,
+            resident_bytes: s.resident_bytes,
+            peak_resident_bytes: s.peak_resident_bytes,
         }
     }
 }

@@ -1669,6 +1669,32 @@ public struct GenerationStats: Equatable, Hashable {
      * Distinct threads that ran matmul work during the request.
      */
     public var kernelThreads: UInt32
+    /**
+     * The most threads that ran one matmul at the same moment (at most what the thermal
+     * governor allowed then).
+     */
+    public var peakKernelThreads: UInt32
+    /**
+     * The thermal state in force at the end of the request.
+     */
+    public var thermalState: ThermalState
+    /**
+     * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+     */
+    public var throttleEvents: UInt32
+    /**
+     * Pauses the governor put between tokens, summed, in ms.
+     */
+    public var pausedMs: UInt64
+    /**
+     * Resident memory of the process at the end of the request, in bytes; `None` where the
+     * platform does not report it.
+     */
+    public var residentBytes: UInt64?
+    /**
+     * Peak resident memory of the process so far, in bytes; `None` where not reported.
+     */
+    public var peakResidentBytes: UInt64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1696,7 +1722,27 @@ public struct GenerationStats: Equatable, Hashable {
          */totalMs: Double, 
         /**
          * Distinct threads that ran matmul work during the request.
-         */kernelThreads: UInt32) {
+         */kernelThreads: UInt32, 
+        /**
+         * The most threads that ran one matmul at the same moment (at most what the thermal
+         * governor allowed then).
+         */peakKernelThreads: UInt32, 
+        /**
+         * The thermal state in force at the end of the request.
+         */thermalState: ThermalState, 
+        /**
+         * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+         */throttleEvents: UInt32, 
+        /**
+         * Pauses the governor put between tokens, summed, in ms.
+         */pausedMs: UInt64, 
+        /**
+         * Resident memory of the process at the end of the request, in bytes; `None` where the
+         * platform does not report it.
+         */residentBytes: UInt64?, 
+        /**
+         * Peak resident memory of the process so far, in bytes; `None` where not reported.
+         */peakResidentBytes: UInt64?) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.generatedTokens = generatedTokens
@@ -1705,6 +1751,12 @@ public struct GenerationStats: Equatable, Hashable {
         self.decodeTokensPerS = decodeTokensPerS
         self.totalMs = totalMs
         self.kernelThreads = kernelThreads
+        self.peakKernelThreads = peakKernelThreads
+        self.thermalState = thermalState
+        self.throttleEvents = throttleEvents
+        self.pausedMs = pausedMs
+        self.residentBytes = residentBytes
+        self.peakResidentBytes = peakResidentBytes
     }
 
     
@@ -1730,7 +1782,13 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
                 prefillTokensPerS: FfiConverterDouble.read(from: &buf), 
                 decodeTokensPerS: FfiConverterDouble.read(from: &buf), 
                 totalMs: FfiConverterDouble.read(from: &buf), 
-                kernelThreads: FfiConverterUInt32.read(from: &buf)
+                kernelThreads: FfiConverterUInt32.read(from: &buf), 
+                peakKernelThreads: FfiConverterUInt32.read(from: &buf), 
+                thermalState: FfiConverterTypeThermalState.read(from: &buf), 
+                throttleEvents: FfiConverterUInt32.read(from: &buf), 
+                pausedMs: FfiConverterUInt64.read(from: &buf), 
+                residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf)
         )
     }
 
@@ -1743,6 +1801,12 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.decodeTokensPerS, into: &buf)
         FfiConverterDouble.write(value.totalMs, into: &buf)
         FfiConverterUInt32.write(value.kernelThreads, into: &buf)
+        FfiConverterUInt32.write(value.peakKernelThreads, into: &buf)
+        FfiConverterTypeThermalState.write(value.thermalState, into: &buf)
+        FfiConverterUInt32.write(value.throttleEvents, into: &buf)
+        FfiConverterUInt64.write(value.pausedMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
+        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
     }
 }
 

@@ -2741,6 +2741,38 @@ data class GenerationStats (
      * Distinct threads that ran matmul work during the request.
      */
     var `kernelThreads`: kotlin.UInt
+    , 
+    /**
+     * The most threads that ran one matmul at the same moment (at most what the thermal
+     * governor allowed then).
+     */
+    var `peakKernelThreads`: kotlin.UInt
+    , 
+    /**
+     * The thermal state in force at the end of the request.
+     */
+    var `thermalState`: ThermalState
+    , 
+    /**
+     * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+     */
+    var `throttleEvents`: kotlin.UInt
+    , 
+    /**
+     * Pauses the governor put between tokens, summed, in ms.
+     */
+    var `pausedMs`: kotlin.ULong
+    , 
+    /**
+     * Resident memory of the process at the end of the request, in bytes; `None` where the
+     * platform does not report it.
+     */
+    var `residentBytes`: kotlin.ULong?
+    , 
+    /**
+     * Peak resident memory of the process so far, in bytes; `None` where not reported.
+     */
+    var `peakResidentBytes`: kotlin.ULong?
     
 ){
     
@@ -2765,6 +2797,12 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeThermalState.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
         )
     }
 
@@ -2776,7 +2814,13 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.allocationSize(value.`prefillTokensPerS`) +
             FfiConverterDouble.allocationSize(value.`decodeTokensPerS`) +
             FfiConverterDouble.allocationSize(value.`totalMs`) +
-            FfiConverterUInt.allocationSize(value.`kernelThreads`)
+            FfiConverterUInt.allocationSize(value.`kernelThreads`) +
+            FfiConverterUInt.allocationSize(value.`peakKernelThreads`) +
+            FfiConverterTypeThermalState.allocationSize(value.`thermalState`) +
+            FfiConverterUInt.allocationSize(value.`throttleEvents`) +
+            FfiConverterULong.allocationSize(value.`pausedMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
+            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`)
     )
 
     override fun write(value: GenerationStats, buf: ByteBuffer) {
@@ -2788,6 +2832,12 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.write(value.`decodeTokensPerS`, buf)
             FfiConverterDouble.write(value.`totalMs`, buf)
             FfiConverterUInt.write(value.`kernelThreads`, buf)
+            FfiConverterUInt.write(value.`peakKernelThreads`, buf)
+            FfiConverterTypeThermalState.write(value.`thermalState`, buf)
+            FfiConverterUInt.write(value.`throttleEvents`, buf)
+            FfiConverterULong.write(value.`pausedMs`, buf)
+            FfiConverterOptionalULong.write(value.`residentBytes`, buf)
+            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
     }
 }
 

@@ -193,6 +193,8 @@ class BitNetTest {
         assertEquals(FinishReason.THERMAL_STOP, summary.finishReason)
         assertTrue(summary.text.isNotEmpty())
         assertEquals(texts(events), summary.text)
+        assertEquals(ThermalState.CRITICAL, summary.stats.thermalState)
+        assertEquals(2u, summary.stats.throttleEvents)
         session.release()
         engine.release()
     }
