@@ -3,8 +3,10 @@
 use std::sync::{Arc, RwLock};
 
 use bitnet_core::engine::Engine;
+use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading};
 
-use crate::error::BitNetError;
+use crate::error::{count, BitNetError};
+use crate::events::ThermalState;
 use crate::options::{EngineConfig, SessionConfig};
 use crate::session::ChatSession;
 use crate::{blocking, logging};
@@ -14,6 +16,8 @@ use crate::{blocking, logging};
 pub struct BitNetEngine {
     /// `None` once closed.
     engine: RwLock<Option<Engine>>,
+    /// The engine's thermal source, fed by [`report_thermal`](Self::report_thermal).
+    thermal: ThermalMonitor,
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -25,8 +29,11 @@ impl BitNetEngine {
     pub async fn load(path: String, config: EngineConfig) -> Result<Arc<Self>, BitNetError> {
         logging::init();
         let engine = blocking::run(move || Ok(Engine::load(path, config.into())?)).await?;
+        let thermal = ThermalMonitor::new();
+        engine.set_thermal_source(Some(Arc::new(thermal.clone())));
         Ok(Arc::new(BitNetEngine {
             engine: RwLock::new(Some(engine)),
+            thermal,
         }))
     }
 
@@ -35,6 +42,26 @@ impl BitNetEngine {
     pub fn session(&self, config: SessionConfig) -> Result<Arc<ChatSession>, BitNetError> {
         let engine = self.engine()?;
         Ok(Arc::new(ChatSession::new(engine.session(config.into())?)))
+    }
+
+    /// Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+    /// every session not generating right now gives back its KV cache and scratch buffers and
+    /// re-evaluates its history on its next request, with the same results. Returns how many
+    /// sessions released buffers. Error `Closed` after [`release`](Self::release).
+    pub fn trim(&self) -> Result<u32, BitNetError> {
+        Ok(count(self.engine()?.trim()))
+    }
+
+    /// Feeds the platform's thermal signal to the engine's governor (Android's
+    /// `PowerManager` status and `getThermalHeadroom` forecast, 0 = cool, 1.0 = severe; iOS's
+    /// `ProcessInfo.thermalState`, no headroom). Generations apply it before their next token:
+    /// fewer threads, pauses, or a stop with `FinishReason::ThermalStop` (see the core's
+    /// `ThermalPolicy`). Works after `release` too (it is then a no-op in effect).
+    pub fn report_thermal(&self, state: ThermalState, headroom: Option<f32>) {
+        self.thermal.report(ThermalReading {
+            state: state.into(),
+            headroom,
+        });
     }
 
     /// Releases the engine's hold on the model now (not when the foreign handle is collected).

@@ -1,6 +1,7 @@
 //! What a generation reports: streamed events, the final summary, and the foreign listener.
 
 use bitnet_core::engine;
+use bitnet_core::runtime::thermal;
 
 use crate::error::count;
 
@@ -34,6 +35,42 @@ impl From<engine::FinishReason> for FinishReason {
     }
 }
 
+/// The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
+/// `PowerManager` statuses map onto them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum ThermalState {
+    /// No throttling needed.
+    Nominal,
+    /// Slightly warm: pacing helps.
+    Fair,
+    /// Hot: the OS throttles; use fewer cores.
+    Serious,
+    /// About to be throttled hard or shut down: stop.
+    Critical,
+}
+
+impl From<thermal::ThermalState> for ThermalState {
+    fn from(s: thermal::ThermalState) -> Self {
+        match s {
+            thermal::ThermalState::Nominal => ThermalState::Nominal,
+            thermal::ThermalState::Fair => ThermalState::Fair,
+            thermal::ThermalState::Serious => ThermalState::Serious,
+            thermal::ThermalState::Critical => ThermalState::Critical,
+        }
+    }
+}
+
+impl From<ThermalState> for thermal::ThermalState {
+    fn from(s: ThermalState) -> Self {
+        match s {
+            ThermalState::Nominal => thermal::ThermalState::Nominal,
+            ThermalState::Fair => thermal::ThermalState::Fair,
+            ThermalState::Serious => thermal::ThermalState::Serious,
+            ThermalState::Critical => thermal::ThermalState::Critical,
+        }
+    }
+}
+
 /// Timing and size figures of one request.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct GenerationStats {
@@ -53,6 +90,20 @@ pub struct GenerationStats {
     pub total_ms: f64,
     /// Distinct threads that ran matmul work during the request.
     pub kernel_threads: u32,
+    /// The most threads that ran one matmul at the same moment (at most what the thermal
+    /// governor allowed then).
+    pub peak_kernel_threads: u32,
+    /// The thermal state in force at the end of the request.
+    pub thermal_state: ThermalState,
+    /// Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+    pub throttle_events: u32,
+    /// Pauses the governor put between tokens, summed, in ms.
+    pub paused_ms: u64,
+    /// Resident memory of the process at the end of the request, in bytes; `None` where the
+    /// platform does not report it.
+    pub resident_bytes: Option<u64>,
+    /// Peak resident memory of the process so far, in bytes; `None` where not reported.
+    pub peak_resident_bytes: Option<u64>,
 }
 
 impl From<engine::GenerationStats> for GenerationStats {
@@ -66,6 +117,12 @@ impl From<engine::GenerationStats> for GenerationStats {
             decode_tokens_per_s: s.decode_tokens_per_s,
             total_ms: s.total_ms,
             kernel_threads: count(s.kernel_threads),
+            peak_kernel_threads: count(s.peak_kernel_threads),
+            thermal_state: s.thermal_state.into(),
+            throttle_events: count(s.throttle_events),
+            paused_ms: s.paused_ms,
+            resident_bytes: s.resident_bytes,
+            peak_resident_bytes: s.peak_resident_bytes,
         }
     }
 }
@@ -97,6 +154,16 @@ impl From<engine::Generation> for GenerationSummary {
 pub enum GenerationEvent {
     /// The next piece of reply text (whole UTF-8 characters, never part of a stop string).
     Text { text: String },
+    /// The thermal governor changed what it does (when the state changes, before the next
+    /// token). `threads` = 0 means the generation stops with `FinishReason::ThermalStop`.
+    Thermal {
+        /// The state now in force.
+        state: ThermalState,
+        /// Threads matmuls now run on.
+        threads: u32,
+        /// Pause between tokens now, in ms.
+        pause_ms: u64,
+    },
     /// The generation ended; the same summary `ChatSession::generate` returns.
     Finished { summary: GenerationSummary },
 }

@@ -23,9 +23,11 @@ pub use engine::BitNetEngine;
 pub use error::BitNetError;
 pub use events::{
     FinishReason, GenerationEvent, GenerationListener, GenerationStats, GenerationSummary,
+    ThermalState,
 };
 pub use logging::{set_log_level, LogLevel};
 pub use options::{
-    ChatMessage, EngineConfig, GenerationOptions, OverflowPolicy, Prompt, Role, SessionConfig,
+    ChatMessage, EngineConfig, GenerationOptions, HeadPrecision, OverflowPolicy, Prompt, Role,
+    SessionConfig,
 };
 pub use session::ChatSession;

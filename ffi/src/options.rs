@@ -5,6 +5,7 @@
 
 use bitnet_core::chat;
 use bitnet_core::engine;
+use bitnet_core::model;
 use bitnet_core::sampling::SamplingParams;
 
 /// Engine-wide settings (`bitnet_core::engine::EngineConfig`).
@@ -22,6 +23,48 @@ pub struct EngineConfig {
     /// Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
     #[uniffi(default = None)]
     pub kernels: Option<String>,
+    /// Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
+    /// a request fails with `RateLimited`.
+    #[uniffi(default = None)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Longest a generate request may run, in ms; `None` = no limit. Over it the request
+    /// fails with `Timeout`.
+    #[uniffi(default = None)]
+    pub request_timeout_ms: Option<u64>,
+    /// Restricts the worker threads to the performance cores (Linux/Android only).
+    #[uniffi(default = false)]
+    pub pin_threads: bool,
+    /// The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
+    /// `BudgetExceeded` when even the smallest context does not fit; each session's context
+    /// is capped to what fits.
+    #[uniffi(default = None)]
+    pub memory_budget_bytes: Option<u64>,
+    /// Whether the mapped (file-backed) weights count against the budget: `true` on Android
+    /// (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+    #[uniffi(default = true)]
+    pub count_mapped_weights: bool,
+    /// Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
+    #[uniffi(default = None)]
+    pub head: Option<HeadPrecision>,
+}
+
+/// Output head precision (`bitnet_core::model::HeadPrecision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum HeadPrecision {
+    /// The head as the file stores it (F16 in BitNet files), read in place from the mapping.
+    F16,
+    /// Re-quantised to Q8_0 at load (an owned copy): fewer bytes read per token, a small
+    /// logit error.
+    Q8_0,
+}
+
+impl From<HeadPrecision> for model::HeadPrecision {
+    fn from(h: HeadPrecision) -> Self {
+        match h {
+            HeadPrecision::F16 => model::HeadPrecision::F16,
+            HeadPrecision::Q8_0 => model::HeadPrecision::Q8_0,
+        }
+    }
 }
 
 impl From<EngineConfig> for engine::EngineConfig {
@@ -31,6 +74,14 @@ impl From<EngineConfig> for engine::EngineConfig {
             max_output_tokens: c.max_output_tokens as usize,
             threads: c.threads as usize,
             kernels: c.kernels,
+            rate_limit_per_minute: c.rate_limit_per_minute,
+            request_timeout_ms: c.request_timeout_ms,
+            pin_threads: c.pin_threads,
+            memory_budget_bytes: c.memory_budget_bytes,
+            count_mapped_weights: c.count_mapped_weights,
+            head: c
+                .head
+                .map_or_else(model::HeadPrecision::default, Into::into),
             ..engine::EngineConfig::default()
         }
     }
@@ -185,6 +236,12 @@ mod tests {
             max_output_tokens: 1024,
             threads: 0,
             kernels: None,
+            rate_limit_per_minute: None,
+            request_timeout_ms: None,
+            pin_threads: false,
+            memory_budget_bytes: None,
+            count_mapped_weights: true,
+            head: None,
         };
         assert_eq!(
             engine::EngineConfig::from(config),

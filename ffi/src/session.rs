@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bitnet_core::engine::{CancelToken, Event, Session};
 
 use crate::blocking;
-use crate::error::BitNetError;
+use crate::error::{count, BitNetError};
 use crate::events::{GenerationEvent, GenerationListener, GenerationSummary};
 use crate::options::{GenerationOptions, Prompt};
 
@@ -113,7 +113,17 @@ impl ChatSession {
             .ok_or_else(|| BitNetError::closed("session"))?;
         let mut sink = |event: Event<'_>| match event {
             Event::Text(text) => listener.on_event(GenerationEvent::Text { text: text.into() }),
-            // The core's `Event` is non-exhaustive; a new kind is mapped here when it lands.
+            Event::Thermal {
+                state,
+                threads,
+                pause_ms,
+            } => listener.on_event(GenerationEvent::Thermal {
+                state: state.into(),
+                threads: count(threads),
+                pause_ms,
+            }),
+            // The core's `Event` is `#[non_exhaustive]`; a kind added later is logged until
+            // it is mapped here.
             _ => log::debug!("event not forwarded: {event:?}"),
         };
         let generation = session.generate(prompt.into(), &options.to_core(cancel), &mut sink)?;

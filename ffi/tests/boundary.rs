@@ -43,6 +43,12 @@ fn config() -> EngineConfig {
         max_output_tokens: 1024,
         threads: 1,
         kernels: None,
+        rate_limit_per_minute: None,
+        request_timeout_ms: None,
+        pin_threads: false,
+        memory_budget_bytes: None,
+        count_mapped_weights: true,
+        head: None,
     }
 }
 

@@ -279,9 +279,19 @@ uint64_t uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(RustBuffer path, Rus
 void uniffi_bitnet_ffi_fn_method_bitnetengine_release(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_REPORT_THERMAL
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_REPORT_THERMAL
+void uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(uint64_t ptr, RustBuffer state, RustBuffer headroom, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_SESSION
 uint64_t uniffi_bitnet_ffi_fn_method_bitnetengine_session(uint64_t ptr, RustBuffer config, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_TRIM
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_TRIM
+uint32_t uniffi_bitnet_ffi_fn_method_bitnetengine_trim(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_GENERATIONLISTENER
@@ -616,9 +626,21 @@ uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_release(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_REPORT_THERMAL
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_REPORT_THERMAL
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_SESSION
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_SESSION
 uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_session(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_TRIM
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_TRIM
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_trim(void
     
 );
 #endif

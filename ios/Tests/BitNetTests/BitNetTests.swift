@@ -118,4 +118,51 @@ final class BitNetTests: XCTestCase {
             guard case BitNetError.Closed = error else { return XCTFail("\(error)") }
         }
     }
+
+    func testABudgetTooSmallIsBudgetExceeded() async throws {
+        var config = EngineConfig()
+        config.memoryBudgetBytes = 1024
+        do {
+            _ = try await BitNetEngine.load(path: try model(), config: config)
+            XCTFail("a 1 KiB budget was accepted")
+        } catch BitNetError.BudgetExceeded {}
+    }
+
+    func testTrimReleasesAnIdleSessionWhichAnswersTheSame() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let session = try engine.session()
+        let prompt = try setting("BITNET_TEST_PROMPT")
+        let first = texts(try await collect(session.generate(prompt, options: try options())))
+        try session.reset()
+        XCTAssertEqual(try engine.trim(), 1)
+        let again = texts(try await collect(session.generate(prompt, options: try options())))
+        XCTAssertEqual(first, again)
+        session.release()
+        engine.release()
+    }
+
+    func testADeviceHeatingUpMidGenerationStopsWithTheTextSoFar() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let session = try engine.session()
+        var events: [GenerationEvent] = []
+        var pieces = 0
+        // The fake platform: serious after 2 pieces, critical after 4, reported by the consumer.
+        for try await event in session.generate(try setting("BITNET_TEST_PROMPT"), options: GenerationOptions(maxTokens: 1000)) {
+            events.append(event)
+            if case .text = event { pieces += 1 }
+            if pieces == 2 { engine.reportThermal(state: .serious, headroom: nil) }
+            if pieces == 4 { engine.reportThermal(state: .critical, headroom: nil) }
+        }
+        let states = events.compactMap { event -> ThermalState? in
+            if case let .thermal(state, _, _) = event { return state }
+            return nil
+        }
+        XCTAssertEqual(states, [.serious, .critical])
+        guard case let .finished(summary) = events.last else { return XCTFail("no Finished event") }
+        XCTAssertEqual(summary.finishReason, .thermalStop)
+        XCTAssertFalse(summary.text.isEmpty)
+        XCTAssertEqual(summary.text, texts(events))
+        session.release()
+        engine.release()
+    }
 }

@@ -535,6 +535,30 @@ fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterBool : FfiConverter {
+    typealias FfiType = Int8
+    typealias SwiftType = Bool
+
+    public static func lift(_ value: Int8) throws -> Bool {
+        return value != 0
+    }
+
+    public static func lower(_ value: Bool) -> Int8 {
+        return value ? 1 : 0
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Bool {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Bool, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterString: FfiConverter {
     typealias SwiftType = String
     typealias FfiType = RustBuffer
@@ -595,10 +619,27 @@ public protocol BitNetEngineProtocol: AnyObject, Sendable {
     func release() 
     
     /**
+     * Feeds the platform's thermal signal to the engine's governor (Android's
+     * `PowerManager` status and `getThermalHeadroom` forecast, 0 = cool, 1.0 = severe; iOS's
+     * `ProcessInfo.thermalState`, no headroom). Generations apply it before their next token:
+     * fewer threads, pauses, or a stop with `FinishReason::ThermalStop` (see the core's
+     * `ThermalPolicy`). Works after `release` too (it is then a no-op in effect).
+     */
+    func reportThermal(state: ThermalState, headroom: Float?) 
+    
+    /**
      * Starts a conversation with its own KV cache (allocated here: context length × layers ×
      * KV width × 2 bytes for F16). Error `Closed` after [`release`](Self::release).
      */
     func session(config: SessionConfig) throws  -> ChatSession
+    
+    /**
+     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * every session not generating right now gives back its KV cache and scratch buffers and
+     * re-evaluates its history on its next request, with the same results. Returns how many
+     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     */
+    func trim() throws  -> UInt32
     
 }
 /**
@@ -692,6 +733,23 @@ open func release()  {try! rustCall() {
 }
     
     /**
+     * Feeds the platform's thermal signal to the engine's governor (Android's
+     * `PowerManager` status and `getThermalHeadroom` forecast, 0 = cool, 1.0 = severe; iOS's
+     * `ProcessInfo.thermalState`, no headroom). Generations apply it before their next token:
+     * fewer threads, pauses, or a stop with `FinishReason::ThermalStop` (see the core's
+     * `ThermalPolicy`). Works after `release` too (it is then a no-op in effect).
+     */
+open func reportThermal(state: ThermalState, headroom: Float?)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeThermalState_lower(state),
+        FfiConverterOptionFloat.lower(headroom),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Starts a conversation with its own KV cache (allocated here: context length × layers ×
      * KV width × 2 bytes for F16). Error `Closed` after [`release`](Self::release).
      */
@@ -701,6 +759,21 @@ open func session(config: SessionConfig)throws  -> ChatSession  {
     uniffi_bitnet_ffi_fn_method_bitnetengine_session(
             self.uniffiCloneHandle(),
         FfiConverterTypeSessionConfig_lower(config),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * every session not generating right now gives back its KV cache and scratch buffers and
+     * re-evaluates its history on its next request, with the same results. Returns how many
+     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     */
+open func trim()throws  -> UInt32  {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_bitnetengine_trim(
+            self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
 }
@@ -1281,6 +1354,35 @@ public struct EngineConfig: Equatable, Hashable {
      * Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
      */
     public var kernels: String?
+    /**
+     * Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
+     * a request fails with `RateLimited`.
+     */
+    public var rateLimitPerMinute: UInt32?
+    /**
+     * Longest a generate request may run, in ms; `None` = no limit. Over it the request
+     * fails with `Timeout`.
+     */
+    public var requestTimeoutMs: UInt64?
+    /**
+     * Restricts the worker threads to the performance cores (Linux/Android only).
+     */
+    public var pinThreads: Bool
+    /**
+     * The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
+     * `BudgetExceeded` when even the smallest context does not fit; each session's context
+     * is capped to what fits.
+     */
+    public var memoryBudgetBytes: UInt64?
+    /**
+     * Whether the mapped (file-backed) weights count against the budget: `true` on Android
+     * (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+     */
+    public var countMappedWeights: Bool
+    /**
+     * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
+     */
+    public var head: HeadPrecision?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1296,11 +1398,40 @@ public struct EngineConfig: Equatable, Hashable {
          */threads: UInt32 = UInt32(0), 
         /**
          * Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
-         */kernels: String? = nil) {
+         */kernels: String? = nil, 
+        /**
+         * Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
+         * a request fails with `RateLimited`.
+         */rateLimitPerMinute: UInt32? = nil, 
+        /**
+         * Longest a generate request may run, in ms; `None` = no limit. Over it the request
+         * fails with `Timeout`.
+         */requestTimeoutMs: UInt64? = nil, 
+        /**
+         * Restricts the worker threads to the performance cores (Linux/Android only).
+         */pinThreads: Bool = false, 
+        /**
+         * The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
+         * `BudgetExceeded` when even the smallest context does not fit; each session's context
+         * is capped to what fits.
+         */memoryBudgetBytes: UInt64? = nil, 
+        /**
+         * Whether the mapped (file-backed) weights count against the budget: `true` on Android
+         * (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+         */countMappedWeights: Bool = true, 
+        /**
+         * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
+         */head: HeadPrecision? = nil) {
         self.maxInputTokens = maxInputTokens
         self.maxOutputTokens = maxOutputTokens
         self.threads = threads
         self.kernels = kernels
+        self.rateLimitPerMinute = rateLimitPerMinute
+        self.requestTimeoutMs = requestTimeoutMs
+        self.pinThreads = pinThreads
+        self.memoryBudgetBytes = memoryBudgetBytes
+        self.countMappedWeights = countMappedWeights
+        self.head = head
     }
 
     
@@ -1322,7 +1453,13 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 maxInputTokens: FfiConverterUInt32.read(from: &buf), 
                 maxOutputTokens: FfiConverterUInt32.read(from: &buf), 
                 threads: FfiConverterUInt32.read(from: &buf), 
-                kernels: FfiConverterOptionString.read(from: &buf)
+                kernels: FfiConverterOptionString.read(from: &buf), 
+                rateLimitPerMinute: FfiConverterOptionUInt32.read(from: &buf), 
+                requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                pinThreads: FfiConverterBool.read(from: &buf), 
+                memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                countMappedWeights: FfiConverterBool.read(from: &buf), 
+                head: FfiConverterOptionTypeHeadPrecision.read(from: &buf)
         )
     }
 
@@ -1331,6 +1468,12 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.maxOutputTokens, into: &buf)
         FfiConverterUInt32.write(value.threads, into: &buf)
         FfiConverterOptionString.write(value.kernels, into: &buf)
+        FfiConverterOptionUInt32.write(value.rateLimitPerMinute, into: &buf)
+        FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterBool.write(value.pinThreads, into: &buf)
+        FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
+        FfiConverterBool.write(value.countMappedWeights, into: &buf)
+        FfiConverterOptionTypeHeadPrecision.write(value.head, into: &buf)
     }
 }
 
@@ -1526,6 +1669,32 @@ public struct GenerationStats: Equatable, Hashable {
      * Distinct threads that ran matmul work during the request.
      */
     public var kernelThreads: UInt32
+    /**
+     * The most threads that ran one matmul at the same moment (at most what the thermal
+     * governor allowed then).
+     */
+    public var peakKernelThreads: UInt32
+    /**
+     * The thermal state in force at the end of the request.
+     */
+    public var thermalState: ThermalState
+    /**
+     * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+     */
+    public var throttleEvents: UInt32
+    /**
+     * Pauses the governor put between tokens, summed, in ms.
+     */
+    public var pausedMs: UInt64
+    /**
+     * Resident memory of the process at the end of the request, in bytes; `None` where the
+     * platform does not report it.
+     */
+    public var residentBytes: UInt64?
+    /**
+     * Peak resident memory of the process so far, in bytes; `None` where not reported.
+     */
+    public var peakResidentBytes: UInt64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1553,7 +1722,27 @@ public struct GenerationStats: Equatable, Hashable {
          */totalMs: Double, 
         /**
          * Distinct threads that ran matmul work during the request.
-         */kernelThreads: UInt32) {
+         */kernelThreads: UInt32, 
+        /**
+         * The most threads that ran one matmul at the same moment (at most what the thermal
+         * governor allowed then).
+         */peakKernelThreads: UInt32, 
+        /**
+         * The thermal state in force at the end of the request.
+         */thermalState: ThermalState, 
+        /**
+         * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+         */throttleEvents: UInt32, 
+        /**
+         * Pauses the governor put between tokens, summed, in ms.
+         */pausedMs: UInt64, 
+        /**
+         * Resident memory of the process at the end of the request, in bytes; `None` where the
+         * platform does not report it.
+         */residentBytes: UInt64?, 
+        /**
+         * Peak resident memory of the process so far, in bytes; `None` where not reported.
+         */peakResidentBytes: UInt64?) {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.generatedTokens = generatedTokens
@@ -1562,6 +1751,12 @@ public struct GenerationStats: Equatable, Hashable {
         self.decodeTokensPerS = decodeTokensPerS
         self.totalMs = totalMs
         self.kernelThreads = kernelThreads
+        self.peakKernelThreads = peakKernelThreads
+        self.thermalState = thermalState
+        self.throttleEvents = throttleEvents
+        self.pausedMs = pausedMs
+        self.residentBytes = residentBytes
+        self.peakResidentBytes = peakResidentBytes
     }
 
     
@@ -1587,7 +1782,13 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
                 prefillTokensPerS: FfiConverterDouble.read(from: &buf), 
                 decodeTokensPerS: FfiConverterDouble.read(from: &buf), 
                 totalMs: FfiConverterDouble.read(from: &buf), 
-                kernelThreads: FfiConverterUInt32.read(from: &buf)
+                kernelThreads: FfiConverterUInt32.read(from: &buf), 
+                peakKernelThreads: FfiConverterUInt32.read(from: &buf), 
+                thermalState: FfiConverterTypeThermalState.read(from: &buf), 
+                throttleEvents: FfiConverterUInt32.read(from: &buf), 
+                pausedMs: FfiConverterUInt64.read(from: &buf), 
+                residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf)
         )
     }
 
@@ -1600,6 +1801,12 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.decodeTokensPerS, into: &buf)
         FfiConverterDouble.write(value.totalMs, into: &buf)
         FfiConverterUInt32.write(value.kernelThreads, into: &buf)
+        FfiConverterUInt32.write(value.peakKernelThreads, into: &buf)
+        FfiConverterTypeThermalState.write(value.thermalState, into: &buf)
+        FfiConverterUInt32.write(value.throttleEvents, into: &buf)
+        FfiConverterUInt64.write(value.pausedMs, into: &buf)
+        FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
+        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
     }
 }
 
@@ -2134,6 +2341,21 @@ public enum GenerationEvent: Equatable, Hashable {
     case text(text: String
     )
     /**
+     * The thermal governor changed what it does (when the state changes, before the next
+     * token). `threads` = 0 means the generation stops with `FinishReason::ThermalStop`.
+     */
+    case thermal(
+        /**
+         * The state now in force.
+         */state: ThermalState, 
+        /**
+         * Threads matmuls now run on.
+         */threads: UInt32, 
+        /**
+         * Pause between tokens now, in ms.
+         */pauseMs: UInt64
+    )
+    /**
      * The generation ended; the same summary `ChatSession::generate` returns.
      */
     case finished(summary: GenerationSummary
@@ -2162,7 +2384,10 @@ public struct FfiConverterTypeGenerationEvent: FfiConverterRustBuffer {
         case 1: return .text(text: try FfiConverterString.read(from: &buf)
         )
         
-        case 2: return .finished(summary: try FfiConverterTypeGenerationSummary.read(from: &buf)
+        case 2: return .thermal(state: try FfiConverterTypeThermalState.read(from: &buf), threads: try FfiConverterUInt32.read(from: &buf), pauseMs: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 3: return .finished(summary: try FfiConverterTypeGenerationSummary.read(from: &buf)
         )
         
         default: throw UniffiInternalError.unexpectedEnumCase
@@ -2178,8 +2403,15 @@ public struct FfiConverterTypeGenerationEvent: FfiConverterRustBuffer {
             FfiConverterString.write(text, into: &buf)
             
         
-        case let .finished(summary):
+        case let .thermal(state,threads,pauseMs):
             writeInt(&buf, Int32(2))
+            FfiConverterTypeThermalState.write(state, into: &buf)
+            FfiConverterUInt32.write(threads, into: &buf)
+            FfiConverterUInt64.write(pauseMs, into: &buf)
+            
+        
+        case let .finished(summary):
+            writeInt(&buf, Int32(3))
             FfiConverterTypeGenerationSummary.write(summary, into: &buf)
             
         }
@@ -2199,6 +2431,82 @@ public func FfiConverterTypeGenerationEvent_lift(_ buf: RustBuffer) throws -> Ge
 #endif
 public func FfiConverterTypeGenerationEvent_lower(_ value: GenerationEvent) -> RustBuffer {
     return FfiConverterTypeGenerationEvent.lower(value)
+}
+
+
+
+/**
+ * Output head precision (`bitnet_core::model::HeadPrecision`).
+ */
+
+public enum HeadPrecision: Equatable, Hashable {
+    
+    /**
+     * The head as the file stores it (F16 in BitNet files), read in place from the mapping.
+     */
+    case f16
+    /**
+     * Re-quantised to Q8_0 at load (an owned copy): fewer bytes read per token, a small
+     * logit error.
+     */
+    case q80
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension HeadPrecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHeadPrecision: FfiConverterRustBuffer {
+    typealias SwiftType = HeadPrecision
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HeadPrecision {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .f16
+        
+        case 2: return .q80
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HeadPrecision, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .f16:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .q80:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeadPrecision_lift(_ buf: RustBuffer) throws -> HeadPrecision {
+    return try FfiConverterTypeHeadPrecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHeadPrecision_lower(_ value: HeadPrecision) -> RustBuffer {
+    return FfiConverterTypeHeadPrecision.lower(value)
 }
 
 
@@ -2558,6 +2866,174 @@ public func FfiConverterTypeRole_lower(_ value: Role) -> RustBuffer {
 }
 
 
+
+/**
+ * The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
+ * `PowerManager` statuses map onto them).
+ */
+
+public enum ThermalState: Equatable, Hashable {
+    
+    /**
+     * No throttling needed.
+     */
+    case nominal
+    /**
+     * Slightly warm: pacing helps.
+     */
+    case fair
+    /**
+     * Hot: the OS throttles; use fewer cores.
+     */
+    case serious
+    /**
+     * About to be throttled hard or shut down: stop.
+     */
+    case critical
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ThermalState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeThermalState: FfiConverterRustBuffer {
+    typealias SwiftType = ThermalState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ThermalState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .nominal
+        
+        case 2: return .fair
+        
+        case 3: return .serious
+        
+        case 4: return .critical
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ThermalState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .nominal:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .fair:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .serious:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .critical:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeThermalState_lift(_ buf: RustBuffer) throws -> ThermalState {
+    return try FfiConverterTypeThermalState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeThermalState_lower(_ value: ThermalState) -> RustBuffer {
+    return FfiConverterTypeThermalState.lower(value)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = UInt32?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt32.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt32.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt64: FfiConverterRustBuffer {
+    typealias SwiftType = UInt64?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt64.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionFloat: FfiConverterRustBuffer {
+    typealias SwiftType = Float?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterFloat.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterFloat.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -2601,6 +3077,30 @@ fileprivate struct FfiConverterOptionTypeGenerationSummary: FfiConverterRustBuff
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeGenerationSummary.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeHeadPrecision: FfiConverterRustBuffer {
+    typealias SwiftType = HeadPrecision?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeHeadPrecision.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeHeadPrecision.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2759,7 +3259,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_release() != 11155) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() != 10644) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_session() != 16208) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() != 61811) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_generationlistener_on_event() != 2751) {

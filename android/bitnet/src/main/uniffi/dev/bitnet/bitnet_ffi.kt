@@ -708,7 +708,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_release(
     ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal(
+    ): Int
     external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_session(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_trim(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_method_generationlistener_on_event(
     ): Int
@@ -753,8 +757,12 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_release(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(`ptr`: Long,`state`: RustBuffer.ByValue,`headroom`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_session(`ptr`: Long,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_trim(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_bitnet_ffi_fn_clone_generationlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_free_generationlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -904,7 +912,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_release() and 0xFFFF) != 11155) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() and 0xFFFF) != 10644) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_session() and 0xFFFF) != 16208) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() and 0xFFFF) != 61811) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_generationlistener_on_event() and 0xFFFF) != 2751) {
@@ -1251,6 +1265,29 @@ public object FfiConverterDouble: FfiConverter<Double, Double> {
 /**
  * @suppress
  */
+public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
+    override fun lift(value: Byte): Boolean {
+        return value.toInt() != 0
+    }
+
+    override fun read(buf: ByteBuffer): Boolean {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: Boolean): Byte {
+        return if (value) 1.toByte() else 0.toByte()
+    }
+
+    override fun allocationSize(value: Boolean) = 1UL
+
+    override fun write(value: Boolean, buf: ByteBuffer) {
+        buf.put(lower(value))
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
     // Note: we don't inherit from FfiConverterRustBuffer, because we use a
     // special encoding when lowering/lifting.  We can use `RustBuffer.len` to
@@ -1415,10 +1452,27 @@ public interface BitNetEngineInterface {
     fun `release`()
     
     /**
+     * Feeds the platform's thermal signal to the engine's governor (Android's
+     * `PowerManager` status and `getThermalHeadroom` forecast, 0 = cool, 1.0 = severe; iOS's
+     * `ProcessInfo.thermalState`, no headroom). Generations apply it before their next token:
+     * fewer threads, pauses, or a stop with `FinishReason::ThermalStop` (see the core's
+     * `ThermalPolicy`). Works after `release` too (it is then a no-op in effect).
+     */
+    fun `reportThermal`(`state`: ThermalState, `headroom`: kotlin.Float?)
+    
+    /**
      * Starts a conversation with its own KV cache (allocated here: context length × layers ×
      * KV width × 2 bytes for F16). Error `Closed` after [`release`](Self::release).
      */
     fun `session`(`config`: SessionConfig): ChatSession
+    
+    /**
+     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * every session not generating right now gives back its KV cache and scratch buffers and
+     * re-evaluates its history on its next request, with the same results. Returns how many
+     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     */
+    fun `trim`(): kotlin.UInt
     
     companion object
 }
@@ -1547,6 +1601,27 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
 
     
     /**
+     * Feeds the platform's thermal signal to the engine's governor (Android's
+     * `PowerManager` status and `getThermalHeadroom` forecast, 0 = cool, 1.0 = severe; iOS's
+     * `ProcessInfo.thermalState`, no headroom). Generations apply it before their next token:
+     * fewer threads, pauses, or a stop with `FinishReason::ThermalStop` (see the core's
+     * `ThermalPolicy`). Works after `release` too (it is then a no-op in effect).
+     */override fun `reportThermal`(`state`: ThermalState, `headroom`: kotlin.Float?)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(
+        it,
+        
+        FfiConverterTypeThermalState.lower(`state`),
+        FfiConverterOptionalFloat.lower(`headroom`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Starts a conversation with its own KV cache (allocated here: context length × layers ×
      * KV width × 2 bytes for F16). Error `Closed` after [`release`](Self::release).
      */
@@ -1558,6 +1633,26 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
         it,
         
         FfiConverterTypeSessionConfig.lower(`config`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * every session not generating right now gives back its KV cache and scratch buffers and
+     * re-evaluates its history on its next request, with the same results. Returns how many
+     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     */
+    @Throws(BitNetException::class)override fun `trim`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_trim(
+        it,
+        _status)
 }
     }
     )
@@ -2406,6 +2501,41 @@ data class EngineConfig (
      * Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
      */
     var `kernels`: kotlin.String? = null 
+    , 
+    /**
+     * Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
+     * a request fails with `RateLimited`.
+     */
+    var `rateLimitPerMinute`: kotlin.UInt? = null 
+    , 
+    /**
+     * Longest a generate request may run, in ms; `None` = no limit. Over it the request
+     * fails with `Timeout`.
+     */
+    var `requestTimeoutMs`: kotlin.ULong? = null 
+    , 
+    /**
+     * Restricts the worker threads to the performance cores (Linux/Android only).
+     */
+    var `pinThreads`: kotlin.Boolean = false 
+    , 
+    /**
+     * The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
+     * `BudgetExceeded` when even the smallest context does not fit; each session's context
+     * is capped to what fits.
+     */
+    var `memoryBudgetBytes`: kotlin.ULong? = null 
+    , 
+    /**
+     * Whether the mapped (file-backed) weights count against the budget: `true` on Android
+     * (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+     */
+    var `countMappedWeights`: kotlin.Boolean = true 
+    , 
+    /**
+     * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
+     */
+    var `head`: HeadPrecision? = null 
     
 ){
     
@@ -2426,6 +2556,12 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUInt.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalTypeHeadPrecision.read(buf),
         )
     }
 
@@ -2433,7 +2569,13 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterUInt.allocationSize(value.`maxInputTokens`) +
             FfiConverterUInt.allocationSize(value.`maxOutputTokens`) +
             FfiConverterUInt.allocationSize(value.`threads`) +
-            FfiConverterOptionalString.allocationSize(value.`kernels`)
+            FfiConverterOptionalString.allocationSize(value.`kernels`) +
+            FfiConverterOptionalUInt.allocationSize(value.`rateLimitPerMinute`) +
+            FfiConverterOptionalULong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterBoolean.allocationSize(value.`pinThreads`) +
+            FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
+            FfiConverterBoolean.allocationSize(value.`countMappedWeights`) +
+            FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`)
     )
 
     override fun write(value: EngineConfig, buf: ByteBuffer) {
@@ -2441,6 +2583,12 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterUInt.write(value.`maxOutputTokens`, buf)
             FfiConverterUInt.write(value.`threads`, buf)
             FfiConverterOptionalString.write(value.`kernels`, buf)
+            FfiConverterOptionalUInt.write(value.`rateLimitPerMinute`, buf)
+            FfiConverterOptionalULong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterBoolean.write(value.`pinThreads`, buf)
+            FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
+            FfiConverterBoolean.write(value.`countMappedWeights`, buf)
+            FfiConverterOptionalTypeHeadPrecision.write(value.`head`, buf)
     }
 }
 
@@ -2593,6 +2741,38 @@ data class GenerationStats (
      * Distinct threads that ran matmul work during the request.
      */
     var `kernelThreads`: kotlin.UInt
+    , 
+    /**
+     * The most threads that ran one matmul at the same moment (at most what the thermal
+     * governor allowed then).
+     */
+    var `peakKernelThreads`: kotlin.UInt
+    , 
+    /**
+     * The thermal state in force at the end of the request.
+     */
+    var `thermalState`: ThermalState
+    , 
+    /**
+     * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
+     */
+    var `throttleEvents`: kotlin.UInt
+    , 
+    /**
+     * Pauses the governor put between tokens, summed, in ms.
+     */
+    var `pausedMs`: kotlin.ULong
+    , 
+    /**
+     * Resident memory of the process at the end of the request, in bytes; `None` where the
+     * platform does not report it.
+     */
+    var `residentBytes`: kotlin.ULong?
+    , 
+    /**
+     * Peak resident memory of the process so far, in bytes; `None` where not reported.
+     */
+    var `peakResidentBytes`: kotlin.ULong?
     
 ){
     
@@ -2617,6 +2797,12 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeThermalState.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
         )
     }
 
@@ -2628,7 +2814,13 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.allocationSize(value.`prefillTokensPerS`) +
             FfiConverterDouble.allocationSize(value.`decodeTokensPerS`) +
             FfiConverterDouble.allocationSize(value.`totalMs`) +
-            FfiConverterUInt.allocationSize(value.`kernelThreads`)
+            FfiConverterUInt.allocationSize(value.`kernelThreads`) +
+            FfiConverterUInt.allocationSize(value.`peakKernelThreads`) +
+            FfiConverterTypeThermalState.allocationSize(value.`thermalState`) +
+            FfiConverterUInt.allocationSize(value.`throttleEvents`) +
+            FfiConverterULong.allocationSize(value.`pausedMs`) +
+            FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
+            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`)
     )
 
     override fun write(value: GenerationStats, buf: ByteBuffer) {
@@ -2640,6 +2832,12 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.write(value.`decodeTokensPerS`, buf)
             FfiConverterDouble.write(value.`totalMs`, buf)
             FfiConverterUInt.write(value.`kernelThreads`, buf)
+            FfiConverterUInt.write(value.`peakKernelThreads`, buf)
+            FfiConverterTypeThermalState.write(value.`thermalState`, buf)
+            FfiConverterUInt.write(value.`throttleEvents`, buf)
+            FfiConverterULong.write(value.`pausedMs`, buf)
+            FfiConverterOptionalULong.write(value.`residentBytes`, buf)
+            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
     }
 }
 
@@ -3017,6 +3215,30 @@ sealed class GenerationEvent {
     }
     
     /**
+     * The thermal governor changed what it does (when the state changes, before the next
+     * token). `threads` = 0 means the generation stops with `FinishReason::ThermalStop`.
+     */
+    data class Thermal(
+        /**
+         * The state now in force.
+         */
+        val `state`: dev.bitnet.ThermalState, 
+        /**
+         * Threads matmuls now run on.
+         */
+        val `threads`: kotlin.UInt, 
+        /**
+         * Pause between tokens now, in ms.
+         */
+        val `pauseMs`: kotlin.ULong) : GenerationEvent()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
      * The generation ended; the same summary `ChatSession::generate` returns.
      */
     data class Finished(
@@ -3047,7 +3269,12 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
             1 -> GenerationEvent.Text(
                 FfiConverterString.read(buf),
                 )
-            2 -> GenerationEvent.Finished(
+            2 -> GenerationEvent.Thermal(
+                FfiConverterTypeThermalState.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            3 -> GenerationEvent.Finished(
                 FfiConverterTypeGenerationSummary.read(buf),
                 )
             else -> throw RuntimeException("invalid enum value, something is very wrong!!")
@@ -3060,6 +3287,15 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
             (
                 4UL
                 + FfiConverterString.allocationSize(value.`text`)
+            )
+        }
+        is GenerationEvent.Thermal -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterTypeThermalState.allocationSize(value.`state`)
+                + FfiConverterUInt.allocationSize(value.`threads`)
+                + FfiConverterULong.allocationSize(value.`pauseMs`)
             )
         }
         is GenerationEvent.Finished -> {
@@ -3078,12 +3314,63 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
                 FfiConverterString.write(value.`text`, buf)
                 Unit
             }
-            is GenerationEvent.Finished -> {
+            is GenerationEvent.Thermal -> {
                 buf.putInt(2)
+                FfiConverterTypeThermalState.write(value.`state`, buf)
+                FfiConverterUInt.write(value.`threads`, buf)
+                FfiConverterULong.write(value.`pauseMs`, buf)
+                Unit
+            }
+            is GenerationEvent.Finished -> {
+                buf.putInt(3)
                 FfiConverterTypeGenerationSummary.write(value.`summary`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * Output head precision (`bitnet_core::model::HeadPrecision`).
+ */
+
+enum class HeadPrecision {
+    
+    /**
+     * The head as the file stores it (F16 in BitNet files), read in place from the mapping.
+     */
+    F16,
+    /**
+     * Re-quantised to Q8_0 at load (an owned copy): fewer bytes read per token, a small
+     * logit error.
+     */
+    Q8_0;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHeadPrecision: FfiConverterRustBuffer<HeadPrecision> {
+    override fun read(buf: ByteBuffer) = try {
+        HeadPrecision.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: HeadPrecision) = 4UL
+
+    override fun write(value: HeadPrecision, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -3332,6 +3619,154 @@ public object FfiConverterTypeRole: FfiConverterRustBuffer<Role> {
 
 
 
+/**
+ * The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
+ * `PowerManager` statuses map onto them).
+ */
+
+enum class ThermalState {
+    
+    /**
+     * No throttling needed.
+     */
+    NOMINAL,
+    /**
+     * Slightly warm: pacing helps.
+     */
+    FAIR,
+    /**
+     * Hot: the OS throttles; use fewer cores.
+     */
+    SERIOUS,
+    /**
+     * About to be throttled hard or shut down: stop.
+     */
+    CRITICAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeThermalState: FfiConverterRustBuffer<ThermalState> {
+    override fun read(buf: ByteBuffer) = try {
+        ThermalState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ThermalState) = 4UL
+
+    override fun write(value: ThermalState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
+    override fun read(buf: ByteBuffer): kotlin.UInt? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUInt.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UInt?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUInt.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUInt.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalULong: FfiConverterRustBuffer<kotlin.ULong?> {
+    override fun read(buf: ByteBuffer): kotlin.ULong? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterULong.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ULong?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterULong.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ULong?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterULong.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalFloat: FfiConverterRustBuffer<kotlin.Float?> {
+    override fun read(buf: ByteBuffer): kotlin.Float? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterFloat.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Float?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterFloat.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Float?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterFloat.write(value, buf)
+        }
+    }
+}
+
+
+
 
 /**
  * @suppress
@@ -3390,6 +3825,38 @@ public object FfiConverterOptionalTypeGenerationSummary: FfiConverterRustBuffer<
         } else {
             buf.put(1)
             FfiConverterTypeGenerationSummary.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeHeadPrecision: FfiConverterRustBuffer<HeadPrecision?> {
+    override fun read(buf: ByteBuffer): HeadPrecision? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeHeadPrecision.read(buf)
+    }
+
+    override fun allocationSize(value: HeadPrecision?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeHeadPrecision.allocationSize(value)
+        }
+    }
+
+    override fun write(value: HeadPrecision?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeHeadPrecision.write(value, buf)
         }
     }
 }

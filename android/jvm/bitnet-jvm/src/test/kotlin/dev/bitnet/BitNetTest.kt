@@ -6,6 +6,7 @@ import kotlinx.coroutines.channels.Channel
 import kotlinx.coroutines.channels.toList
 import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.buffer
+import kotlinx.coroutines.flow.onEach
 import kotlinx.coroutines.flow.collect
 import kotlinx.coroutines.flow.produceIn
 import kotlinx.coroutines.flow.take
@@ -151,5 +152,50 @@ class BitNetTest {
         session.release()
         assertThrows<BitNetException.Closed> { runBlocking { session.generate(prompt, options).collect() } }
         assertThrows<BitNetException.Closed> { session.reset() }
+    }
+
+    @Test
+    fun `a budget too small for the model is BudgetExceeded, not a crash`() {
+        assertThrows<BitNetException.BudgetExceeded> {
+            runBlocking { BitNet.load(model, EngineConfig(memoryBudgetBytes = 1024uL)) }
+        }
+    }
+
+    @Test
+    fun `trim releases an idle session's buffers and it still answers the same`() = runBlocking {
+        val engine = BitNet.load(model)
+        val session = engine.session()
+        val first = texts(session.generate(prompt, options).toList())
+        session.reset()
+        assertEquals(1u, engine.trim())
+        assertEquals(first, texts(session.generate(prompt, options).toList()))
+        session.release()
+        engine.release()
+        assertThrows<BitNetException.Closed> { engine.trim() }
+    }
+
+    @Test
+    fun `a device heating up mid-generation throttles then stops with the text so far`() = runBlocking {
+        val engine = BitNet.load(model)
+        val session = engine.session()
+        var pieces = 0
+        // The fake platform: serious after 2 pieces, critical after 4, reported by the collector.
+        val events = session.generate(prompt, GenerationOptions(maxTokens = 1000u))
+            .onEach {
+                if (it is GenerationEvent.Text) pieces++
+                if (pieces == 2) engine.reportThermal(ThermalState.SERIOUS, null)
+                if (pieces == 4) engine.reportThermal(ThermalState.CRITICAL, null)
+            }
+            .toList()
+        val states = events.filterIsInstance<GenerationEvent.Thermal>().map { it.state }
+        assertEquals(listOf(ThermalState.SERIOUS, ThermalState.CRITICAL), states)
+        val summary = (events.last() as GenerationEvent.Finished).summary
+        assertEquals(FinishReason.THERMAL_STOP, summary.finishReason)
+        assertTrue(summary.text.isNotEmpty())
+        assertEquals(texts(events), summary.text)
+        assertEquals(ThermalState.CRITICAL, summary.stats.thermalState)
+        assertEquals(2u, summary.stats.throttleEvents)
+        session.release()
+        engine.release()
     }
 }
