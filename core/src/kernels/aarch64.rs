@@ -22,7 +22,6 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
-use super::head::q8_block_product;
 use super::{
     scalar, tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, TILE_ROWS, TILE_TOKENS,
 };
@@ -656,11 +655,7 @@ unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
     let mut lanes = [0f32; Q8_LANES];
     vst1q_f32(lanes.as_mut_ptr(), acc[0]);
     vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
-    for b in Q8_LANES * groups..blocks {
-        let (w, x) = (&row[BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
-        lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
-    }
-    scalar::fold_lanes(lanes)
+    scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
 }
 
 #[cfg(test)]

@@ -47,10 +47,20 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
 
 /// The canonical Q8_0 dot (see [`super::Q8DotFn`]): block products into lanes `b % 8`.
 fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
-    let mut lanes = [0f32; Q8_LANES];
+    finish_q8_0([0f32; Q8_LANES], 0, row, acts)
+}
+
+/// The canonical Q8_0 dot's end, shared by every table: adds blocks `first..` of `row` ×
+/// `acts` into lane `b % Q8_LANES` of `lanes` (which hold blocks `..first`), then folds them.
+pub(super) fn finish_q8_0(
+    mut lanes: [f32; Q8_LANES],
+    first: usize,
+    row: &[u8],
+    acts: &Q8Acts,
+) -> f32 {
     let blocks = row.chunks_exact(BlockQ8_0::BYTES);
     let x = acts.q.chunks_exact(BlockQ8_0::LEN).zip(&acts.d);
-    for (b, (block, (q, &d))) in blocks.zip(x).enumerate() {
+    for (b, (block, (q, &d))) in blocks.zip(x).enumerate().skip(first) {
         lanes[b % Q8_LANES] += q8_block_product(block, q, d);
     }
     fold_lanes(lanes)

@@ -14,7 +14,6 @@ use std::arch::x86_64::*;
 
 use half::f16;
 
-use super::head::q8_block_product;
 use super::{scalar, tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
@@ -550,11 +549,7 @@ unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
     let mut lanes = [0f32; Q8_LANES];
     // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-    for b in Q8_LANES * groups..blocks {
-        let (w, x) = (&row[BYTES * b..][..BYTES], &acts.q[LEN * b..][..LEN]);
-        lanes[b % Q8_LANES] += q8_block_product(w, x, acts.d[b]);
-    }
-    scalar::fold_lanes(lanes)
+    scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
 }
 
 #[cfg(test)]
