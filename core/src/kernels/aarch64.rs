@@ -81,6 +81,7 @@ macro_rules! neon_table {
                 dot_f16,
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
+                axpy_f16,
             }
         };
     };
@@ -597,6 +598,34 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
             add_products(&mut acc, [a0, a1, a2, a3], b);
         }
         fold(acc)
+    }
+}
+
+/// `y += a · x` with `x` stored as little-endian f16 (see [`super::F16AxpyFn`]): 8 values
+/// per step, widened by `FCVTL`, multiplied, then added (no fused multiply-add); the tail
+/// converts one by one.
+fn axpy_f16(y: &mut [f32], a: f32, x: &[u8]) {
+    let n = y.len().min(x.len() / 2);
+    let (y, x) = (&mut y[..n], &x[..2 * n]);
+    let mut y8 = y.chunks_exact_mut(8);
+    let mut x8 = x.chunks_exact(16);
+    for (y, x) in (&mut y8).zip(&mut x8) {
+        // SAFETY: NEON is a compile-time feature of this module; `x` is 16 readable bytes and
+        // `y` 8 writable f32, loaded and stored 4 at a time.
+        unsafe {
+            let av = vdupq_n_f32(a);
+            let [lo, hi] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(x)));
+            let (y0, y1) = (vld1q_f32(y.as_ptr()), vld1q_f32(y[4..].as_ptr()));
+            vst1q_f32(y.as_mut_ptr(), vaddq_f32(y0, vmulq_f32(av, lo)));
+            vst1q_f32(y[4..].as_mut_ptr(), vaddq_f32(y1, vmulq_f32(av, hi)));
+        }
+    }
+    for (y, h) in y8
+        .into_remainder()
+        .iter_mut()
+        .zip(x8.remainder().chunks_exact(2))
+    {
+        *y += a * half::f16::from_le_bytes([h[0], h[1]]).to_f32();
     }
 }
 

@@ -13,6 +13,7 @@
     target_endian = "little"
 ))]
 mod aarch64;
+mod attention;
 mod head;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -22,6 +23,7 @@ use std::ops::Range;
 
 use crate::quant::{self, QuantError, TensorType, WeightView};
 
+pub use attention::KvRows;
 pub use head::{Q8Acts, Q8DotFn, Q8_LANES};
 
 /// One token's activations quantised to int8 for a ternary matmul (shared by every matrix that
@@ -187,6 +189,8 @@ pub struct Kernels {
     dot_f16: F16DotFn,
     /// [`Q8DotFn`]: a Q8_0 row (the Q8_0 head) against Q8_0 activations.
     dot_q8_0: Q8DotFn,
+    /// [`F16AxpyFn`]: adds an f16 row (a cached value) times a weight (attention).
+    axpy_f16: F16AxpyFn,
 }
 
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).
@@ -200,6 +204,11 @@ pub type FloatDotFn = fn(a: &[f32], b: &[f32]) -> f32;
 /// [`FloatDotFn`]'s sum with `a` given as little-endian IEEE f16 (`2 · b.len()` bytes), each
 /// converted exactly to f32 before the multiply.
 pub type F16DotFn = fn(a: &[u8], b: &[f32]) -> f32;
+
+/// `y_j += a · x_j` for every `j`, with `x` as little-endian IEEE f16 (`2 · y.len()` bytes),
+/// each converted exactly to f32; the product is rounded to f32 before its add (no fused
+/// multiply-add), so every table gives the same bits.
+pub type F16AxpyFn = fn(y: &mut [f32], a: f32, x: &[u8]);
 
 /// Checks that `actual == expected` for the buffer `what`.
 fn check_len(what: &'static str, expected: usize, actual: usize) -> Result<(), KernelError> {

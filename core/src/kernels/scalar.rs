@@ -18,6 +18,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
+    axpy_f16,
 };
 
 tile_fn!(tile_i2s = tile<BlockI2S>);
@@ -43,6 +44,13 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
         .chunks_exact(2)
         .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
     lane_dot(a, b)
+}
+
+/// `y += a · x` with `x` stored as little-endian f16 (see [`super::F16AxpyFn`]).
+fn axpy_f16(y: &mut [f32], a: f32, x: &[u8]) {
+    for (y, h) in y.iter_mut().zip(x.chunks_exact(2)) {
+        *y += a * f16::from_le_bytes([h[0], h[1]]).to_f32();
+    }
 }
 
 /// The canonical Q8_0 dot (see [`super::Q8DotFn`]): block products into lanes `b % 8`.

@@ -30,6 +30,7 @@ static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
+    axpy_f16,
 };
 
 /// The AVX2 table, when this CPU has AVX2 and F16C.
@@ -54,6 +55,7 @@ safe_entries! {
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
+    fn axpy_f16(y: &mut [f32], a: f32, x: &[u8]) = axpy_f16_avx2;
 }
 
 // ---- loads and reductions ----
@@ -483,6 +485,29 @@ unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
         .chunks_exact(2)
         .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
     finish_lanes(lo, hi, tail_a, tail_b)
+}
+
+/// `y += a · x` with `x` as little-endian f16 (see [`super::F16AxpyFn`]): 8 values per step,
+/// converted by F16C, multiplied, then added (no FMA); the tail converts one by one.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn axpy_f16_avx2(y: &mut [f32], a: f32, x: &[u8]) {
+    let n = y.len().min(x.len() / 2);
+    let (y, x) = (&mut y[..n], &x[..2 * n]);
+    let av = _mm256_set1_ps(a);
+    let mut y8 = y.chunks_exact_mut(8);
+    let mut x8 = x.chunks_exact(16);
+    for (y, x) in (&mut y8).zip(&mut x8) {
+        let sum = _mm256_add_ps(load_f32(y), _mm256_mul_ps(av, load_f16(x)));
+        // SAFETY: `y` is 8 writable f32; the store has no alignment requirement.
+        unsafe { _mm256_storeu_ps(y.as_mut_ptr(), sum) };
+    }
+    for (y, h) in y8
+        .into_remainder()
+        .iter_mut()
+        .zip(x8.remainder().chunks_exact(2))
+    {
+        *y += a * f16::from_le_bytes([h[0], h[1]]).to_f32();
+    }
 }
 
 // ---- the Q8_0 head ----

@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 
-use super::kv_cache::{KvElem, LayerKv};
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
 use crate::kernels::{KernelError, Q8Acts, QuantActs};
 use crate::quant::WeightView;
+use crate::runtime::ThreadPool;
 
 /// Which positions of a batch get logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,6 @@ pub struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     proj: Vec<f32>,
-    scores: Vec<f32>,
     acts: Vec<QuantActs>,
     /// Each token's final hidden state in Q8_0 blocks, for a Q8_0 head.
     head_acts: Vec<Q8Acts>,
@@ -135,7 +134,6 @@ impl Model {
         resize(&mut s.gate, n * ff);
         resize(&mut s.up, n * ff);
         resize(&mut s.proj, n * embd);
-        resize(&mut s.scores, start + n);
         if s.acts.len() < n {
             s.acts.resize_with(n, QuantActs::default);
         }
@@ -146,6 +144,10 @@ impl Model {
             embd_view.dequantize_row(tok as usize, &mut s.x[t * embd..(t + 1) * embd])?;
         }
 
+        // The rotary angles depend on the position only: once per token, for every layer.
+        let rotations: Vec<_> = (start..start + n)
+            .map(|pos| self.rope.rotation(pos))
+            .collect();
         for (l, layer) in self.weights.layers.iter().enumerate() {
             // Attention block.
             rms_norm_rows(&s.x, &layer.attn_norm, cfg.rms_eps, &mut s.xn);
@@ -174,24 +176,14 @@ impl Model {
                 &mut s.v,
                 &s.kernel_threads,
             )?;
-            for t in 0..n {
-                let pos = start + t;
+            for (t, rotation) in rotations.iter().enumerate() {
                 let q = &mut s.q[t * embd..(t + 1) * embd];
                 let k = &mut s.k[t * kv_dim..(t + 1) * kv_dim];
-                self.rope.apply(q, pos);
-                self.rope.apply(k, pos);
-                kv.store(l, pos, k, &s.v[t * kv_dim..(t + 1) * kv_dim]);
+                self.rope.apply(q, rotation);
+                self.rope.apply(k, rotation);
+                kv.store(l, start + t, k, &s.v[t * kv_dim..(t + 1) * kv_dim]);
             }
-            for t in 0..n {
-                let pos = start + t;
-                let q = &s.q[t * embd..(t + 1) * embd];
-                let scores = &mut s.scores[..pos + 1];
-                let out = &mut s.attn[t * embd..(t + 1) * embd];
-                match kv.layer(l, pos + 1) {
-                    LayerKv::F16(k, v) => self.attend(q, k, v, scores, out),
-                    LayerKv::F32(k, v) => self.attend(q, k, v, scores, out),
-                }
-            }
+            self.attention(l, kv, start, &s.q[..n * embd], &mut s.attn[..n * embd])?;
             rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
             self.quantize_rows(&s.attn, embd, &mut s.acts[..n]);
             self.linear(
@@ -361,39 +353,71 @@ impl Model {
         Ok(())
     }
 
-    /// Causal GQA attention of one token's queries `q` (all heads) over cached positions
-    /// `0..scores.len()`; writes the concatenated head outputs to `out`.
-    fn attend<T: KvElem>(
+    /// Causal GQA attention of the batch's queries `q` (token-major, all heads; tokens at
+    /// positions `start..`) over layer `l` of `kv`, which already holds their keys and values;
+    /// writes the concatenated head outputs to `out`. The (token, head) pairs are split over
+    /// the pool in ranges of about equal cost (a pair costs its token's positions).
+    fn attention(
         &self,
+        l: usize,
+        kv: &KvCache,
+        start: usize,
         q: &[f32],
-        keys: &[T],
-        values: &[T],
-        scores: &mut [f32],
         out: &mut [f32],
-    ) {
+    ) -> Result<(), ModelError> {
         let cfg = &self.config;
-        let (hd, kv_dim) = (cfg.head_dim, cfg.kv_dim());
-        let group = cfg.n_head / cfg.n_head_kv;
+        let (hd, n_head) = (cfg.head_dim, cfg.n_head);
+        let group = n_head / cfg.n_head_kv;
         let scale = 1.0 / (hd as f32).sqrt();
-        for h in 0..cfg.n_head {
-            let qh = &q[h * hd..(h + 1) * hd];
-            let kv_off = (h / group) * hd;
-            for (j, score) in scores.iter_mut().enumerate() {
-                let k = &keys[j * kv_dim + kv_off..j * kv_dim + kv_off + hd];
-                let dot: f32 = qh.iter().zip(k).map(|(&a, &b)| a * b.to_f32()).sum();
-                *score = dot * scale;
+        let pairs = q.len() / hd;
+        let positions = |pair: usize| start + pair / n_head + 1;
+        let cost = |pair: usize| positions(pair) * hd;
+        let ranges = if (0..pairs).map(cost).sum::<usize>() < MIN_SPLIT_WORK {
+            std::iter::once(0..pairs).collect()
+        } else {
+            split_by_cost(&self.pool, pairs, cost)
+        };
+        let values: Vec<_> = ranges.iter().map(|r| r.start * hd..r.end * hd).collect();
+        let results = self.pool.for_each_chunk(&values, out, |values, out| {
+            let first = values.start / hd;
+            let mut scores = vec![0f32; positions(first + out.len() / hd - 1)];
+            for (i, out) in out.chunks_exact_mut(hd).enumerate() {
+                let pair = first + i;
+                let n = positions(pair);
+                let (keys, values) = kv.head(l, (pair % n_head) / group, n);
+                let q = &q[pair * hd..(pair + 1) * hd];
+                self.kernels
+                    .attend(q, keys, values, scale, &mut scores[..n], out)?;
             }
-            softmax_in_place(scores);
-            let oh = &mut out[h * hd..(h + 1) * hd];
-            oh.fill(0.0);
-            for (j, &p) in scores.iter().enumerate() {
-                let v = &values[j * kv_dim + kv_off..j * kv_dim + kv_off + hd];
-                for (o, &b) in oh.iter_mut().zip(v) {
-                    *o += p * b.to_f32();
-                }
-            }
+            Ok(())
+        });
+        results.into_iter().collect()
+    }
+}
+
+/// Splits `0..len` into at most the pool's active threads contiguous ranges of about equal
+/// total `cost` (each range ends once it reaches its share), in order.
+fn split_by_cost(
+    pool: &ThreadPool,
+    len: usize,
+    cost: impl Fn(usize) -> usize,
+) -> Vec<Range<usize>> {
+    let total: usize = (0..len).map(&cost).sum();
+    let parts = pool.active_threads().min(len).max(1);
+    let mut ranges = Vec::with_capacity(parts);
+    let (mut begin, mut done) = (0, 0);
+    for i in 0..len {
+        done += cost(i);
+        // Range `k` (0-based) ends once the cost so far reaches (k + 1) / parts of the total.
+        if done * parts >= total * (ranges.len() + 1) && ranges.len() + 1 < parts {
+            ranges.push(begin..i + 1);
+            begin = i + 1;
         }
     }
+    if begin < len {
+        ranges.push(begin..len);
+    }
+    ranges
 }
 
 fn resize(buf: &mut Vec<f32>, len: usize) {
@@ -446,20 +470,6 @@ fn gated_activation(act: FfnActivation, gate: &mut [f32], up: &[f32]) {
     }
 }
 
-/// Numerically stable softmax (max subtracted, sum in f64).
-fn softmax_in_place(x: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f64;
-    for v in x.iter_mut() {
-        *v = (*v - max).exp();
-        sum += f64::from(*v);
-    }
-    let inv = (1.0 / sum) as f32;
-    for v in x.iter_mut() {
-        *v *= inv;
-    }
-}
-
 /// NEOX-style rotary embedding: dimension `i` pairs with `i + rope_dims / 2` in each head.
 #[derive(Debug)]
 pub(super) struct Rope {
@@ -482,13 +492,24 @@ impl Rope {
         }
     }
 
-    /// Rotates every head of `x` (heads of `head_dim` back to back) for position `pos`.
-    fn apply(&self, x: &mut [f32], pos: usize) {
+    /// The rotation of position `pos`: `(cos θ_i, sin θ_i)` with `θ_i = pos · base^(−2i /
+    /// rope_dims)` (angle in f64, rounded to f32), one per rotated pair.
+    pub(super) fn rotation(&self, pos: usize) -> Vec<(f32, f32)> {
+        self.inv_freq
+            .iter()
+            .map(|&f| {
+                let theta = pos as f64 * f;
+                (theta.cos() as f32, theta.sin() as f32)
+            })
+            .collect()
+    }
+
+    /// Rotates every head of `x` (heads of `head_dim` back to back) by `rotation` (from
+    /// [`rotation`](Self::rotation)).
+    fn apply(&self, x: &mut [f32], rotation: &[(f32, f32)]) {
         let half = self.rope_dims / 2;
         for head in x.chunks_exact_mut(self.head_dim) {
-            for (i, &f) in self.inv_freq.iter().enumerate() {
-                let theta = pos as f64 * f;
-                let (sin, cos) = (theta.sin() as f32, theta.cos() as f32);
+            for (i, &(cos, sin)) in rotation.iter().enumerate() {
                 let (a, b) = (head[i], head[i + half]);
                 head[i] = a * cos - b * sin;
                 head[i + half] = a * sin + b * cos;
@@ -502,21 +523,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn softmax_sums_to_one_and_keeps_order() {
-        let mut x = [1.0f32, 3.0, 2.0, -100.0];
-        softmax_in_place(&mut x);
-        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(x[1] > x[2] && x[2] > x[0] && x[0] > x[3]);
-    }
-
-    #[test]
     fn rope_at_position_zero_is_identity_and_preserves_norm() {
         let rope = Rope::new(8, 8, 10_000.0);
         let orig: Vec<f32> = (0..16).map(|i| i as f32 * 0.25 - 1.0).collect();
         let mut x = orig.clone();
-        rope.apply(&mut x, 0);
+        rope.apply(&mut x, &rope.rotation(0));
         assert_eq!(x, orig);
-        rope.apply(&mut x, 17);
+        rope.apply(&mut x, &rope.rotation(17));
         let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>();
         assert!((norm(&x[..8]) - norm(&orig[..8])).abs() < 1e-4);
         // NEOX pairing: dimension 0 rotates with dimension 4 at the highest frequency.

@@ -3,6 +3,7 @@
 use half::f16;
 
 use super::ModelConfig;
+use crate::kernels::KvRows;
 
 /// Storage precision of a KV cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,85 +24,45 @@ impl KvPrecision {
     }
 }
 
-/// A value type the cache can hold.
-pub(super) trait KvElem: Copy + Default {
-    fn from_f32(v: f32) -> Self;
-    fn to_f32(self) -> f32;
-}
-
-/// f16 stored as its bits, so a zeroed allocation is a valid empty cache.
-impl KvElem for u16 {
-    fn from_f32(v: f32) -> Self {
-        f16::from_f32(v).to_bits()
-    }
-    fn to_f32(self) -> f32 {
-        f16::from_bits(self).to_f32()
-    }
-}
-
-impl KvElem for f32 {
-    fn from_f32(v: f32) -> Self {
-        v
-    }
-    fn to_f32(self) -> f32 {
-        self
-    }
-}
-
-/// One layer's keys and values for positions `0..n`, each row-major `[pos][kv_dim]`.
-pub(super) enum LayerKv<'a> {
-    F16(&'a [u16], &'a [u16]),
-    F32(&'a [f32], &'a [f32]),
-}
-
-/// One layer's keys and values, `capacity × kv_dim` each.
+/// One layer's keys and values, each `kv_heads × capacity × head_dim` values, head-major so
+/// that one kv head's positions are contiguous rows (what [`KvRows`] hands the attention
+/// kernel).
 #[derive(Debug)]
 enum Store {
-    F16 { k: Vec<u16>, v: Vec<u16> },
-    F32 { k: Vec<f32>, v: Vec<f32> },
+    /// Little-endian IEEE f16 bytes.
+    F16 {
+        k: Vec<u8>,
+        v: Vec<u8>,
+    },
+    F32 {
+        k: Vec<f32>,
+        v: Vec<f32>,
+    },
 }
 
 impl Store {
-    fn new(precision: KvPrecision, len: usize) -> Self {
+    fn new(precision: KvPrecision, values: usize) -> Self {
         match precision {
             KvPrecision::F16 => Store::F16 {
-                k: vec![0; len],
-                v: vec![0; len],
+                k: vec![0; 2 * values],
+                v: vec![0; 2 * values],
             },
             KvPrecision::F32 => Store::F32 {
-                k: vec![0.0; len],
-                v: vec![0.0; len],
+                k: vec![0.0; values],
+                v: vec![0.0; values],
             },
-        }
-    }
-
-    fn write(&mut self, at: std::ops::Range<usize>, k: &[f32], v: &[f32]) {
-        fn write<T: KvElem>(dst: &mut [T], src: &[f32]) {
-            for (d, &s) in dst.iter_mut().zip(src) {
-                *d = T::from_f32(s);
-            }
-        }
-        match self {
-            Store::F16 { k: ks, v: vs } => {
-                write(&mut ks[at.clone()], k);
-                write(&mut vs[at], v);
-            }
-            Store::F32 { k: ks, v: vs } => {
-                write(&mut ks[at.clone()], k);
-                write(&mut vs[at], v);
-            }
         }
     }
 }
 
 /// Keys and values of the tokens a session has evaluated.
 ///
-/// Layout per layer: `[position][kv_head * head_dim + i]`, positions `0..len` valid.
+/// Layout per layer: `[kv_head][position][i]` (`i < head_dim`), positions `0..len` valid.
 /// Storage is allocated zeroed up front (the OS commits pages as positions are written).
 #[derive(Debug)]
 pub struct KvCache {
     layers: Vec<Store>,
-    kv_dim: usize,
+    head_dim: usize,
     len: usize,
     capacity: usize,
     precision: KvPrecision,
@@ -110,12 +71,11 @@ pub struct KvCache {
 impl KvCache {
     /// A cache for `capacity` positions (tokens) of a model with `config`.
     pub fn new(config: &ModelConfig, capacity: usize, precision: KvPrecision) -> Self {
-        let kv_dim = config.kv_dim();
         KvCache {
             layers: (0..config.n_layer)
-                .map(|_| Store::new(precision, capacity * kv_dim))
+                .map(|_| Store::new(precision, capacity * config.kv_dim()))
                 .collect(),
-            kv_dim,
+            head_dim: config.head_dim,
             len: 0,
             capacity,
             precision,
@@ -152,18 +112,39 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 
-    /// Stores position `pos` of `layer` (rounded to the cache's precision); `pos < capacity`.
+    /// Stores position `pos` of `layer` from the concatenated kv heads `k` and `v` (rounded
+    /// to the cache's precision); `pos < capacity`.
     pub(super) fn store(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
-        let at = pos * self.kv_dim..(pos + 1) * self.kv_dim;
-        self.layers[layer].write(at, k, v);
+        let (hd, cap) = (self.head_dim, self.capacity);
+        let heads = k.chunks_exact(hd).zip(v.chunks_exact(hd)).enumerate();
+        match &mut self.layers[layer] {
+            Store::F16 { k: ks, v: vs } => {
+                for (h, (k, v)) in heads {
+                    let at = 2 * (h * cap + pos) * hd..2 * (h * cap + pos + 1) * hd;
+                    write_f16(&mut ks[at.clone()], k);
+                    write_f16(&mut vs[at], v);
+                }
+            }
+            Store::F32 { k: ks, v: vs } => {
+                for (h, (k, v)) in heads {
+                    let at = (h * cap + pos) * hd..(h * cap + pos + 1) * hd;
+                    ks[at.clone()].copy_from_slice(k);
+                    vs[at].copy_from_slice(v);
+                }
+            }
+        }
     }
 
-    /// Keys and values of `layer` for positions `0..n`.
-    pub(super) fn layer(&self, layer: usize, n: usize) -> LayerKv<'_> {
-        let len = n * self.kv_dim;
+    /// Keys and values of kv head `head` of `layer` at positions `0..n`.
+    pub(super) fn head(&self, layer: usize, head: usize, n: usize) -> (KvRows<'_>, KvRows<'_>) {
+        let first = head * self.capacity * self.head_dim;
+        let values = first..first + n * self.head_dim;
         match &self.layers[layer] {
-            Store::F16 { k, v } => LayerKv::F16(&k[..len], &v[..len]),
-            Store::F32 { k, v } => LayerKv::F32(&k[..len], &v[..len]),
+            Store::F16 { k, v } => {
+                let bytes = 2 * values.start..2 * values.end;
+                (KvRows::F16(&k[bytes.clone()]), KvRows::F16(&v[bytes]))
+            }
+            Store::F32 { k, v } => (KvRows::F32(&k[values.clone()]), KvRows::F32(&v[values])),
         }
     }
 
@@ -171,5 +152,12 @@ impl KvCache {
     pub(super) fn set_len(&mut self, len: usize) {
         debug_assert!(len <= self.capacity);
         self.len = len;
+    }
+}
+
+/// Writes `src` rounded to f16 into `dst` as little-endian bytes (`2 · src.len()`).
+fn write_f16(dst: &mut [u8], src: &[f32]) {
+    for (d, &s) in dst.chunks_exact_mut(2).zip(src) {
+        d.copy_from_slice(&f16::from_f32(s).to_le_bytes());
     }
 }
