@@ -4,6 +4,9 @@
 //! tables only), and the output head (2560 → 32768 rows) in F16 and in Q8_0 (with the
 //! activations' Q8_0 quantisation). Matrix throughputs are in weight bytes read per call (the
 //! GEMM streams the matrix once per token), the tile benchmarks' in tokens per second.
+//! `ternary_gemv_dram` cycles one GEMV over 16 copies of the FFN matrix (≈ 70 MB, more than
+//! the last-level cache) so that the weights come from memory, as in decode; the other matrix
+//! benchmarks reread one matrix that the cache holds after the first call.
 //!
 //! `cargo bench -p bitnet-core --bench kernels -- --warm-up-time 1 --measurement-time 3`
 
@@ -80,6 +83,46 @@ fn ternary(c: &mut Criterion) {
             });
         }
         gemm.finish();
+    }
+}
+
+/// Copies of the FFN matrix `ternary_gemv_dram` cycles through: together larger than a
+/// phone's or a server's last-level cache.
+const DRAM_COPIES: usize = 16;
+
+fn ternary_dram(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let t: Vec<i8> = (0..COLS * FFN_ROWS)
+        .map(|_| rng.random_range(-1..=1))
+        .collect();
+    let x = random_acts(&mut rng, COLS);
+    for ty in [TensorType::I2S, TensorType::TQ2_0, TensorType::TQ1_0] {
+        let bytes = encode_ternary_tensor(ty, &t, COLS, 0.5).expect("encodes");
+        let copies: Vec<Vec<u8>> = (0..DRAM_COPIES).map(|_| bytes.clone()).collect();
+        let views: Vec<WeightView> = copies
+            .iter()
+            .map(|b| {
+                let w = WeightView::new(ty, COLS, FFN_ROWS, b, 1.0).expect("valid");
+                match w.uniform_block_scale() {
+                    Some(d) => w.with_uniform_block_scale(d),
+                    None => w,
+                }
+            })
+            .collect();
+        let mut group = c.benchmark_group(format!("ternary_gemv_dram_2560x6912/{ty}"));
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        for k in Kernels::available() {
+            let acts = quantized(k, &x);
+            let mut out = vec![0f32; FFN_ROWS];
+            let mut next = 0;
+            group.bench_function(k.name(), |b| {
+                b.iter(|| {
+                    next = (next + 1) % DRAM_COPIES;
+                    k.ternary_gemv(&views[next], black_box(&acts), 0..FFN_ROWS, &mut out)
+                })
+            });
+        }
+        group.finish();
     }
 }
 
@@ -160,6 +203,7 @@ criterion_group!(
     benches,
     quantize_acts,
     ternary,
+    ternary_dram,
     gemm_tiles,
     f16_head,
     q8_0_head

@@ -619,7 +619,7 @@ pub(super) fn checked_tensor_bytes(
         return Err(overflow());
     }
     let ne0 = dims[0];
-    if ne0 % ty.block_len() != 0 {
+    if !ne0.is_multiple_of(ty.block_len()) {
         return Err(GgufError::PartialBlock {
             name: name.to_owned(),
             ty,

@@ -10,7 +10,7 @@
 //! same vector code from a zero-padded copy.
 //!
 //! Three instructions are written as inline assembly because their intrinsics are not stable at
-//! the crate's minimum Rust (1.85): `SDOT` (`vdotq_s32`, still unstable), `SMMLA`
+//! the crate's minimum Rust (1.89): `SDOT` (`vdotq_s32`, still unstable), `SMMLA`
 //! (`vmmlaq_s32`, still unstable) and `FCVTL` (`vcvt_f32_f16`, stable only from 1.94 with the
 //! f16 vector types).
 //!

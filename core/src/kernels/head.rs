@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use half::f16;
 
-use super::{check_len, check_rows, KernelError, Kernels};
+use super::{check_len, check_rows, prefetch_rows, KernelError, Kernels, PREFETCH_ROWS};
 use crate::quant::{BlockFormat, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
 
 /// Lanes of the canonical Q8_0 dot (see [`Q8DotFn`]).
@@ -38,7 +38,7 @@ pub struct Q8Acts {
 impl Q8Acts {
     /// Quantises `x` (a whole number of 32-element blocks) into `self`, reusing its buffers.
     pub fn quantize(&mut self, x: &[f32]) -> Result<(), KernelError> {
-        if x.len() % BlockQ8_0::LEN != 0 {
+        if !x.len().is_multiple_of(BlockQ8_0::LEN) {
             return Err(KernelError::PartialToken {
                 what: "Q8_0 activations",
                 per_token: BlockQ8_0::LEN,
@@ -93,7 +93,8 @@ impl Kernels {
         // Row-major walk, as in `ternary_gemm`: each row is read from memory once and reused,
         // from L1, for every token.
         let n_rows = rows.len();
-        for (i, r) in rows.enumerate() {
+        for (i, r) in rows.clone().enumerate() {
+            prefetch_rows(w, r + PREFETCH_ROWS, 1, &rows);
             let row = w.row(r);
             for (t, a) in acts.iter().enumerate() {
                 out[t * n_rows + i] = (self.dot_q8_0)(row, a) * w.scale();

@@ -10,6 +10,8 @@
 //! detecting them. Memory safety never depends on the caller: every load reads a slice that was
 //! sliced (and so bounds-checked) to the loaded width.
 
+mod avx512;
+
 use std::arch::x86_64::*;
 
 use half::f16;
@@ -33,8 +35,13 @@ static KERNELS: Kernels = Kernels {
     axpy_f16,
 };
 
+/// The x86_64 tables this CPU runs, slowest first: AVX2, then AVX-512 (see [`avx512`]).
+pub(super) fn tables() -> Vec<&'static Kernels> {
+    table().into_iter().chain(avx512::table()).collect()
+}
+
 /// The AVX2 table, when this CPU has AVX2 and F16C.
-pub(super) fn table() -> Option<&'static Kernels> {
+fn table() -> Option<&'static Kernels> {
     (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")).then_some(&KERNELS)
 }
 
@@ -673,9 +680,8 @@ mod tests {
 
     #[test]
     fn ternary_tiles_match_scalar_on_any_bytes() {
-        let Some(k) = avx2() else { return };
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for ty in TERNARY {
+        for (k, ty) in tables().into_iter().flat_map(|k| TERNARY.map(|ty| (k, ty))) {
             // One block (I2_S: 128, TQ: 256 weights), two, and the 2B4T widths.
             for cols in [ty.block_len() as usize, 512, 2560, 6912] {
                 let bytes = ty.row_bytes(cols as u64).expect("whole blocks") as usize;
@@ -701,7 +707,7 @@ mod tests {
                             tokens,
                             &mut expected,
                         );
-                        assert_eq!(got, expected, "{ty} {cols} {v:#x}");
+                        assert_eq!(got, expected, "{} {ty} {cols} {v:#x}", k.name());
                     }
                 }
             }
@@ -710,14 +716,13 @@ mod tests {
 
     #[test]
     fn ternary_gemv_matches_scalar_in_every_format() {
-        let Some(k) = avx2() else { return };
         let mut rng = ChaCha8Rng::seed_from_u64(12);
         let (rows, cols) = (6, 2560);
         let t: Vec<i8> = (0..rows * cols).map(|_| rng.random_range(-1..=1)).collect();
         let x: Vec<f32> = (0..cols).map(|_| rng.random_range(-2.0f32..2.0)).collect();
         let mut acts = QuantActs::default();
-        k.quantize_acts(&x, &mut acts);
-        for ty in TERNARY {
+        Kernels::scalar().quantize_acts(&x, &mut acts);
+        for (k, ty) in tables().into_iter().flat_map(|k| TERNARY.map(|ty| (k, ty))) {
             let bytes = crate::quant::encode_ternary_tensor(ty, &t, cols, 0.7).expect("encodes");
             let mut w = crate::quant::WeightView::new(ty, cols, rows, &bytes, 1.0).expect("valid");
             // Per-block scales (the TQ dot path), then the whole-row integer path.
@@ -728,7 +733,7 @@ mod tests {
                 Kernels::scalar()
                     .ternary_gemv(&w, &acts, 0..rows, &mut reference)
                     .expect("shapes");
-                assert_eq!(fast, reference, "{ty}");
+                assert_eq!(fast, reference, "{} {ty}", k.name());
                 if let Some(d) = w.uniform_block_scale() {
                     w = w.with_uniform_block_scale(d);
                 }
@@ -796,6 +801,25 @@ mod tests {
         let s = Kernels::scalar();
         assert!(std::ptr::fn_addr_eq(k.dot_tq2_0, s.dot_tq2_0));
         assert!(std::ptr::fn_addr_eq(k.dot_tq1_0, s.dot_tq1_0));
+    }
+
+    #[test]
+    fn avx512_differs_from_avx2_only_in_the_vnni_tiles() {
+        let Some(wide) = avx512::table() else {
+            println!("skipped: this CPU lacks AVX-512 VNNI");
+            return;
+        };
+        let k = table().expect("AVX-512 implies the AVX2 table");
+        assert_eq!(wide.name(), "avx512");
+        assert!(std::ptr::eq(
+            Kernels::by_name("avx512").expect("listed"),
+            wide
+        ));
+        assert!(std::ptr::fn_addr_eq(wide.quantize_acts, k.quantize_acts));
+        assert!(std::ptr::fn_addr_eq(wide.tile_tq1_0, k.tile_tq1_0));
+        assert!(std::ptr::fn_addr_eq(wide.dot_f16, k.dot_f16));
+        assert!(std::ptr::fn_addr_eq(wide.dot_q8_0, k.dot_q8_0));
+        assert!(std::ptr::fn_addr_eq(wide.axpy_f16, k.axpy_f16));
     }
 
     #[test]

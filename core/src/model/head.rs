@@ -125,7 +125,7 @@ impl OutputHead {
 /// `w` re-quantised row by row to Q8_0 (rows dequantised with the view's scale, then encoded by
 /// the reference quantiser), split over `pool`'s workers.
 fn requantize_q8_0(w: &WeightView, pool: &ThreadPool) -> Result<Vec<u8>, ModelError> {
-    if w.cols() % BlockQ8_0::LEN != 0 {
+    if !w.cols().is_multiple_of(BlockQ8_0::LEN) {
         return Err(ModelError::BadTensor {
             name: "output head".into(),
             reason: format!(

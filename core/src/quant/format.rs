@@ -14,7 +14,7 @@ const MAX_TERNARY_BLOCK_LEN: usize = 256;
 /// points (`quant::dequantize_row` and friends, `WeightView`) return a typed error instead.
 fn assert_row_shape<F: BlockFormat>(bytes: usize, weights: usize) {
     assert!(
-        weights % F::LEN == 0 && bytes == weights / F::LEN * F::BYTES,
+        weights.is_multiple_of(F::LEN) && bytes == weights / F::LEN * F::BYTES,
         "{}: {bytes} bytes do not hold {weights} weights",
         F::TYPE
     );

@@ -141,7 +141,7 @@ impl TensorType {
     /// Bytes of one row of `ne0` weights, or `None` when `ne0` is not a multiple of
     /// [`block_len`](Self::block_len) or the size overflows.
     pub fn row_bytes(self, ne0: u64) -> Option<u64> {
-        if ne0 % self.block_len() != 0 {
+        if !ne0.is_multiple_of(self.block_len()) {
             return None;
         }
         (ne0 / self.block_len()).checked_mul(self.block_bytes())
@@ -303,7 +303,7 @@ macro_rules! with_ternary_format {
 /// Bytes of one row of `cols` weights of format `ty` in a tensor of `rows` rows, or the error
 /// saying why there is no such row.
 fn row_bytes(ty: TensorType, cols: u64, rows: u64) -> Result<u64, QuantError> {
-    if cols % ty.block_len() != 0 {
+    if !cols.is_multiple_of(ty.block_len()) {
         return Err(QuantError::PartialBlock { ty, cols });
     }
     ty.row_bytes(cols)

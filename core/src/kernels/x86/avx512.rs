@@ -1,0 +1,240 @@
+//! The x86_64 AVX-512 table (`"avx512"`): the I2_S and TQ2_0 tiles with AVX-512 VNNI
+//! (`vpdpbusd`: 64 unsigned × signed int8 products summed four by four straight into 16 int32
+//! lanes, one instruction per 64 weights and token); every other entry is the AVX2 table's.
+//!
+//! The tiles compute `Σ t·q = Σ u·q − Σ q` from unsigned codes `u = t + 1` like the AVX2 ones,
+//! so they equal the scalar table bit for bit (exact int32 sums; `|u·q| ≤ 384`, far from
+//! overflow). Rows are read in chunks of 256 weights; a row's last I2_S block when the count
+//! is odd runs through the same code from a zero-padded copy (code 0 decodes to `u = 0`).
+
+use std::arch::x86_64::*;
+
+use super::super::{tile_fn, Kernels, QuantActs};
+use crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+
+/// The AVX-512 table; reachable only through [`table`].
+static KERNELS: Kernels = Kernels {
+    name: "avx512",
+    quantize_acts: super::quantize_acts,
+    tile_i2s,
+    tile_tq2_0,
+    // TQ1_0's base-3 decoding stays on the AVX2 tile.
+    tile_tq1_0: super::tile_tq1_0,
+    dot_tq2_0: BlockTQ2_0::dot_i8,
+    dot_tq1_0: BlockTQ1_0::dot_i8,
+    dot_f32: super::dot_f32,
+    dot_f16: super::dot_f16,
+    dot_q8_0: super::dot_q8_0,
+    axpy_f16: super::axpy_f16,
+};
+
+/// The AVX-512 table, when this CPU has the AVX2 table's features and AVX-512 F, BW and VNNI.
+pub(super) fn table() -> Option<&'static Kernels> {
+    let vnni = is_x86_feature_detected!("avx512f")
+        && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vnni");
+    (super::table().is_some() && vnni).then_some(&KERNELS)
+}
+
+/// Weights per chunk, the unit the tile loop walks.
+const CHUNK_LEN: usize = 256;
+
+/// A ternary layout read in chunks of [`CHUNK_LEN`] weights: vector `I` (0..4) of a chunk holds
+/// 64 unsigned weights `u = t + 1` (0..=3) whose activations are the chunk's `q[32I..][..32]`
+/// (lanes 0..32) and `q[128 + 32I..][..32]` (lanes 32..64).
+trait Chunks {
+    /// Bytes per chunk.
+    const CHUNK_BYTES: usize;
+
+    /// Vector `I` of the chunk `chunk` (at least [`Chunks::CHUNK_BYTES`] bytes, checked).
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F and BW.
+    unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i;
+}
+
+/// The first 64 bytes of `v` (panics when shorter; callers pass exact chunks).
+#[inline(always)]
+unsafe fn load_64(v: &[u8]) -> __m512i {
+    let v = &v[..64];
+    // SAFETY: `v` is 64 readable bytes; the load has no alignment requirement.
+    unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
+}
+
+/// The 2-bit codes at bits `2s + 1..2s` of each byte of `bytes`, `s` = 0..4 (the 16-bit
+/// shift's bits from the neighbouring byte are masked off).
+#[inline(always)]
+unsafe fn codes_at<const S: u32>(bytes: __m512i) -> __m512i {
+    _mm512_and_si512(_mm512_srli_epi16::<S>(bytes), _mm512_set1_epi8(3))
+}
+
+/// I2_S, two 32-byte blocks per chunk: weight `k` of a block in byte `k % 32` at bits 7-6
+/// (k < 32), 5-4, 3-2, 1-0 (96 ≤ k), so vector `I` is the codes at bits `7 − 2I..6 − 2I` of
+/// both blocks. Codes 0, 1, 2 → u = 0, 1, 2; code 3 (t = 0) → u = 1, by a table lookup.
+struct I2S;
+
+impl Chunks for I2S {
+    const CHUNK_BYTES: usize = 64;
+
+    #[inline(always)]
+    unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
+        let bytes = load_64(chunk);
+        let codes = match I {
+            0 => codes_at::<6>(bytes),
+            1 => codes_at::<4>(bytes),
+            2 => codes_at::<2>(bytes),
+            _ => codes_at::<0>(bytes),
+        };
+        let u = _mm512_set1_epi32(i32::from_le_bytes([0, 1, 2, 1]));
+        _mm512_shuffle_epi8(u, codes)
+    }
+}
+
+/// TQ2_0, one 66-byte block per chunk (64 code bytes, then the f16 scale): weight
+/// `128g + 32l + m` in byte `32g + m` at bits `2l + 1..2l`, so vector `I` is the codes at
+/// bits `2I + 1..2I` of the 64 code bytes; `u` is the code itself.
+struct TQ2_0;
+
+impl Chunks for TQ2_0 {
+    const CHUNK_BYTES: usize = 66;
+
+    #[inline(always)]
+    unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
+        let bytes = load_64(chunk);
+        match I {
+            0 => codes_at::<0>(bytes),
+            1 => codes_at::<2>(bytes),
+            2 => codes_at::<4>(bytes),
+            _ => codes_at::<6>(bytes),
+        }
+    }
+}
+
+/// The activations of vector `I` of a chunk (see [`Chunks`]) from its 256 activations `q`.
+#[inline(always)]
+unsafe fn chunk_acts<const I: usize>(q: &[i8]) -> __m512i {
+    let (lo, hi) = (&q[32 * I..][..32], &q[128 + 32 * I..][..32]);
+    // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment requirement.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(lo.as_ptr().cast()),
+            _mm256_loadu_si256(hi.as_ptr().cast()),
+        )
+    };
+    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+}
+
+/// Adds vector `I` of one chunk of `R` rows times `T` tokens into the int32 lanes `acc[t][r]`.
+/// Each token's activation vector is built once for all rows; each row's codes once for all
+/// tokens.
+#[inline(always)]
+unsafe fn add_vector<F: Chunks, const I: usize, const R: usize, const T: usize>(
+    acc: &mut [[__m512i; R]; T],
+    chunks: [&[u8]; R],
+    q: [&[i8]; T],
+) {
+    let mut qv = [_mm512_setzero_si512(); T];
+    for (qv, q) in qv.iter_mut().zip(q) {
+        *qv = chunk_acts::<I>(q);
+    }
+    for (r, chunk) in chunks.iter().enumerate() {
+        let u = F::decode::<I>(chunk);
+        for (acc, &q) in acc.iter_mut().zip(&qv) {
+            acc[r] = _mm512_dpbusd_epi32(acc[r], u, q);
+        }
+    }
+}
+
+/// Adds one chunk of `R` rows times `T` tokens (all four vectors) into `acc`.
+#[inline(always)]
+unsafe fn add_chunk<F: Chunks, const R: usize, const T: usize>(
+    acc: &mut [[__m512i; R]; T],
+    chunks: [&[u8]; R],
+    q: [&[i8]; T],
+) {
+    add_vector::<F, 0, R, T>(acc, chunks, q);
+    add_vector::<F, 1, R, T>(acc, chunks, q);
+    add_vector::<F, 2, R, T>(acc, chunks, q);
+    add_vector::<F, 3, R, T>(acc, chunks, q);
+}
+
+/// The sums `Σ u·q` of `R` rows against `T` tokens (see [`super::super::TernaryTileFn`]),
+/// token-major, chunk by chunk; a ragged last piece (an odd I2_S block) is zero-padded.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
+    rows: [&[u8]; R],
+    acts: [&[i8]; T],
+) -> [[i32; R]; T] {
+    let mut acc = [[_mm512_setzero_si512(); R]; T];
+    let whole = rows[0].len() / F::CHUNK_BYTES;
+    for c in 0..whole {
+        // Loops, not `array::map`: closures do not inherit the target features, and a call
+        // out of the loop would spill the accumulators.
+        let mut chunks = [&[][..]; R];
+        for (chunk, row) in chunks.iter_mut().zip(rows) {
+            *chunk = &row[c * F::CHUNK_BYTES..][..F::CHUNK_BYTES];
+        }
+        let mut q = [&[][..]; T];
+        for (q, a) in q.iter_mut().zip(acts) {
+            *q = &a[c * CHUNK_LEN..][..CHUNK_LEN];
+        }
+        add_chunk::<F, R, T>(&mut acc, chunks, q);
+    }
+    let (done, done_len) = (whole * F::CHUNK_BYTES, whole * CHUNK_LEN);
+    if done < rows[0].len() {
+        let mut codes = [[0u8; 128]; R];
+        for (pad, row) in codes.iter_mut().zip(rows) {
+            pad[..row.len() - done].copy_from_slice(&row[done..]);
+        }
+        let mut q = [[0i8; CHUNK_LEN]; T];
+        for (pad, a) in q.iter_mut().zip(acts) {
+            pad[..a.len() - done_len].copy_from_slice(&a[done_len..]);
+        }
+        let mut chunks = [&[][..]; R];
+        for (chunk, codes) in chunks.iter_mut().zip(&codes) {
+            *chunk = &codes[..];
+        }
+        let mut acts = [&[][..]; T];
+        for (a, q) in acts.iter_mut().zip(&q) {
+            *a = &q[..];
+        }
+        add_chunk::<F, R, T>(&mut acc, chunks, acts);
+    }
+    let mut sums = [[0; R]; T];
+    for (sums, acc) in sums.iter_mut().zip(&acc) {
+        for (s, &acc) in sums.iter_mut().zip(acc) {
+            *s = _mm512_reduce_add_epi32(acc);
+        }
+    }
+    sums
+}
+
+/// Defines the safe tile kernel `$name::<R, T>` for layout `$chunks`: [`tile_vnni`], then
+/// `− Σ q` per token.
+macro_rules! safe_tile {
+    ($($name:ident = $chunks:ty;)*) => {$(
+        fn $name<const R: usize, const T: usize>(
+            rows: [&[u8]; R],
+            acts: [&QuantActs; T],
+        ) -> [[i32; R]; T] {
+            // SAFETY: only reachable through `KERNELS`, which `table` returns only after
+            // detecting AVX-512 F, BW and VNNI; every load reads a slice bounds-checked to the
+            // loaded width.
+            let mut sums = unsafe { tile_vnni::<$chunks, R, T>(rows, acts.map(|a| &a.q[..])) };
+            for (sums, a) in sums.iter_mut().zip(acts) {
+                for s in sums {
+                    *s = s.wrapping_sub(a.sum);
+                }
+            }
+            sums
+        }
+    )*};
+}
+
+safe_tile! {
+    kernel_i2s = I2S;
+    kernel_tq2_0 = TQ2_0;
+}
+
+tile_fn!(tile_i2s = kernel_i2s<>);
+tile_fn!(tile_tq2_0 = kernel_tq2_0<>);
