@@ -816,7 +816,6 @@ mod tests {
             wide
         ));
         assert!(std::ptr::fn_addr_eq(wide.quantize_acts, k.quantize_acts));
-        assert!(std::ptr::fn_addr_eq(wide.tile_tq1_0, k.tile_tq1_0));
         assert!(std::ptr::fn_addr_eq(wide.dot_f16, k.dot_f16));
         assert!(std::ptr::fn_addr_eq(wide.dot_q8_0, k.dot_q8_0));
         assert!(std::ptr::fn_addr_eq(wide.axpy_f16, k.axpy_f16));

@@ -1,4 +1,4 @@
-//! The x86_64 AVX-512 table (`"avx512"`): the I2_S and TQ2_0 tiles with AVX-512 VNNI
+//! The x86_64 AVX-512 table (`"avx512"`): the ternary tiles with AVX-512 VNNI
 //! (`vpdpbusd`: 64 unsigned × signed int8 products summed four by four straight into 16 int32
 //! lanes, one instruction per 64 weights and token); every other entry is the AVX2 table's.
 //!
@@ -18,8 +18,7 @@ static KERNELS: Kernels = Kernels {
     quantize_acts: super::quantize_acts,
     tile_i2s,
     tile_tq2_0,
-    // TQ1_0's base-3 decoding stays on the AVX2 tile.
-    tile_tq1_0: super::tile_tq1_0,
+    tile_tq1_0,
     dot_tq2_0: BlockTQ2_0::dot_i8,
     dot_tq1_0: BlockTQ1_0::dot_i8,
     dot_f32: super::dot_f32,
@@ -110,18 +109,96 @@ impl Chunks for TQ2_0 {
     }
 }
 
+/// TQ1_0, one 54-byte block per chunk (see the AVX2 decoder's table of where each weight's
+/// trit lives): trit `n` of a byte is the top trit of `byte · 3^n` (mod 256). Vector `I`:
+///
+/// ```text
+/// lanes 0..32   trit I of bytes 0..32                      (weights 32I + m)
+/// lanes 32..64  I = 0: trit 4 of bytes 0..32                (weights 128 + m)
+///               I = 1, 2: trits 2I − 2, 2I − 1 of bytes 32..48 (weights 128 + 32I + m)
+///               I = 3: trit 4 of bytes 32..48, then trit n of the 4 qh bytes 48..52 in
+///                      lanes 48 + 4n..52 + 4n                (weights 224 + m, 240 + 4n + j)
+/// ```
+///
+/// The byte planes `· 3^n` are shared by the four vectors of a chunk (the compiler merges the
+/// repeated loads and multiplies).
+struct TQ1_0;
+
+/// Each byte times 3, modulo 256: shifts a packed base-3 fraction one trit left.
+#[inline(always)]
+unsafe fn times3(v: __m256i) -> __m256i {
+    _mm256_add_epi8(v, _mm256_add_epi8(v, v))
+}
+
+/// `v · 3^N` bytewise, modulo 256.
+#[inline(always)]
+unsafe fn times3_pow<const N: usize>(mut v: __m256i) -> __m256i {
+    for _ in 0..N {
+        v = times3(v);
+    }
+    v
+}
+
+/// The top trit of each byte `m` as `u = t + 1`: `(3m) >> 8`, that is `[m ≥ 86] + [m ≥ 171]`.
+#[inline(always)]
+unsafe fn top_trit(m: __m512i) -> __m512i {
+    let one = _mm512_set1_epi8(1);
+    let ge86 = _mm512_cmpge_epu8_mask(m, _mm512_set1_epi8(86));
+    let ge171 = _mm512_cmpge_epu8_mask(m, _mm512_set1_epi8(171u8 as i8));
+    let u = _mm512_maskz_mov_epi8(ge86, one);
+    _mm512_mask_add_epi8(u, ge171, u, one)
+}
+
+/// `lo` in lanes 0..32 and `hi` in lanes 32..64.
+#[inline(always)]
+unsafe fn concat(lo: __m256i, hi: __m256i) -> __m512i {
+    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+}
+
+impl Chunks for TQ1_0 {
+    const CHUNK_BYTES: usize = 54;
+
+    #[inline(always)]
+    unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
+        let (head, tail) = (&chunk[..32], &chunk[32..52]);
+        // SAFETY: `head` is 32 readable bytes; the load has no alignment requirement.
+        let a = unsafe { _mm256_loadu_si256(head.as_ptr().cast()) };
+        // b0: bytes 32..48 in the lower half, the qh dword (bytes 48..52) in each upper dword.
+        let qh = i32::from_le_bytes([tail[16], tail[17], tail[18], tail[19]]);
+        // SAFETY: `tail[..16]` is 16 readable bytes; the load has no alignment requirement.
+        let lower = unsafe { _mm_loadu_si128(tail[..16].as_ptr().cast()) };
+        let b0 = _mm256_set_m128i(_mm_set1_epi32(qh), lower);
+        let low_halves = |x: __m256i, y: __m256i| _mm256_permute2x128_si256::<0x20>(x, y);
+        top_trit(match I {
+            0 => concat(a, times3_pow::<4>(a)),
+            1 => concat(times3_pow::<1>(a), low_halves(b0, times3_pow::<1>(b0))),
+            2 => concat(
+                times3_pow::<2>(a),
+                low_halves(times3_pow::<2>(b0), times3_pow::<3>(b0)),
+            ),
+            _ => {
+                // Lower half: trit 4 of bytes 32..48; upper dword n: qh · 3^n.
+                let w = _mm256_blend_epi32::<0b0001_0000>(times3_pow::<4>(b0), b0);
+                let w = _mm256_blend_epi32::<0b0010_0000>(w, times3_pow::<1>(b0));
+                let w = _mm256_blend_epi32::<0b0100_0000>(w, times3_pow::<2>(b0));
+                let w = _mm256_blend_epi32::<0b1000_0000>(w, times3_pow::<3>(b0));
+                concat(times3_pow::<3>(a), w)
+            }
+        })
+    }
+}
+
 /// The activations of vector `I` of a chunk (see [`Chunks`]) from its 256 activations `q`.
 #[inline(always)]
 unsafe fn chunk_acts<const I: usize>(q: &[i8]) -> __m512i {
     let (lo, hi) = (&q[32 * I..][..32], &q[128 + 32 * I..][..32]);
     // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment requirement.
-    let (lo, hi) = unsafe {
-        (
+    unsafe {
+        concat(
             _mm256_loadu_si256(lo.as_ptr().cast()),
             _mm256_loadu_si256(hi.as_ptr().cast()),
         )
-    };
-    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+    }
 }
 
 /// Adds vector `I` of one chunk of `R` rows times `T` tokens into the int32 lanes `acc[t][r]`.
@@ -234,7 +311,9 @@ macro_rules! safe_tile {
 safe_tile! {
     kernel_i2s = I2S;
     kernel_tq2_0 = TQ2_0;
+    kernel_tq1_0 = TQ1_0;
 }
 
 tile_fn!(tile_i2s = kernel_i2s<>);
 tile_fn!(tile_tq2_0 = kernel_tq2_0<>);
+tile_fn!(tile_tq1_0 = kernel_tq1_0<>);
