@@ -14,6 +14,47 @@ extension BitNetEngine {
     public func session() throws -> ChatSession {
         try session(config: SessionConfig())
     }
+
+    /// Loads the model at `path` for this device and feeds it the device's signals: like
+    /// `load(path:config:)`, but a `memoryBudgetBytes` left `nil` becomes
+    /// `defaultMemoryBudgetBytes()`, and the engine comes with started `PlatformHooks`
+    /// (thermal state → `reportThermal`, memory warnings → `trim()`).
+    public static func loadAttached(
+        path: String, config: EngineConfig = EngineConfig()
+    ) async throws -> AttachedEngine {
+        var config = config
+        if config.memoryBudgetBytes == nil {
+            config.memoryBudgetBytes = defaultMemoryBudgetBytes()
+        }
+        let engine = try await load(path: path, config: config)
+        return AttachedEngine(engine: engine, hooks: engine.attach())
+    }
+
+    /// Starts feeding this engine the device's signals (see `PlatformHooks`); keep the result
+    /// while the engine is in use and `stop()` it before releasing the engine.
+    public func attach(center: NotificationCenter = .default) -> PlatformHooks {
+        PlatformHooks(engine: self, center: center)
+    }
+}
+
+/// An engine with its `PlatformHooks` (from `BitNetEngine.loadAttached`); `release()` stops
+/// the hooks, then releases the engine.
+public final class AttachedEngine {
+    /// The engine itself: sessions, `trim()`, `reportThermal`, ...
+    public let engine: BitNetEngine
+    /// The monitors feeding it.
+    public let hooks: PlatformHooks
+
+    public init(engine: BitNetEngine, hooks: PlatformHooks) {
+        self.engine = engine
+        self.hooks = hooks
+    }
+
+    /// Stops the hooks, then releases the engine (open sessions keep working).
+    public func release() {
+        hooks.stop()
+        engine.release()
+    }
 }
 
 extension ChatSession {

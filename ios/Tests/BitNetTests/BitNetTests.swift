@@ -165,4 +165,25 @@ final class BitNetTests: XCTestCase {
         session.release()
         engine.release()
     }
+
+    private func finishReason(_ engine: BitNetEngine) async throws -> FinishReason {
+        let session = try engine.session()
+        defer { session.release() }
+        let events = try await collect(session.generate(try setting("BITNET_TEST_PROMPT"), options: GenerationOptions(maxTokens: 4)))
+        guard case let .finished(summary) = events.last else { throw XCTSkip("no Finished event") }
+        return summary.finishReason
+    }
+
+    // Mirrors EngineSignalsTest.kt: the platform's states reach the engine until detached.
+    func testEngineSignalsReachTheEngineUntilDetached() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let signals = EngineSignals(engine: engine)
+        signals.onThermalState(.critical)
+        XCTAssertEqual(try await finishReason(engine), .thermalStop)
+        signals.detach()
+        signals.onThermalState(.nominal)
+        XCTAssertEqual(try await finishReason(engine), .thermalStop)
+        engine.release()
+        signals.trim()
+    }
 }

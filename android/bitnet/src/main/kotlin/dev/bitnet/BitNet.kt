@@ -25,7 +25,7 @@ object BitNet {
 }
 
 /** Starts a conversation with the default [SessionConfig]. */
-fun BitNetEngine.session(): ChatSession = session(SessionConfig())
+fun BitNetEngineInterface.session(): ChatSession = session(SessionConfig())
 
 /**
  * Streams a chat reply to [messages]: [GenerationEvent.Text] pieces, then one
