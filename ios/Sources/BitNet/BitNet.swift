@@ -10,6 +10,14 @@ extension BitNetEngine {
         try await load(path: path, config: EngineConfig())
     }
 
+    /// What the model at `path` would need in memory with `config`, from its header alone
+    /// (see `MemoryEstimate`; all sizes in bytes).
+    public static func estimate(
+        path: String, config: EngineConfig = EngineConfig()
+    ) async throws -> MemoryEstimate {
+        try await estimateMemory(path: path, config: config)
+    }
+
     /// Starts a conversation with the default `SessionConfig`.
     public func session() throws -> ChatSession {
         try session(config: SessionConfig())
