@@ -12,6 +12,8 @@
 
 uniffi::setup_scaffolding!();
 
+#[cfg(target_os = "android")]
+mod android;
 mod blocking;
 mod engine;
 mod error;
@@ -23,6 +25,8 @@ mod options;
 mod runtime;
 mod session;
 
+#[cfg(target_os = "android")]
+pub use android::java_vm;
 pub use engine::BitNetEngine;
 pub use error::BitNetError;
 pub use estimate::{estimate_memory, KvPrecision, MemoryEstimate};

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicBoolean
  *   errors of [BitNet.load].
  */
 suspend fun BitNet.load(context: Context, path: String, config: EngineConfig = EngineConfig()): AttachedEngine {
+    AndroidLibrary.load()
     val budget = config.memoryBudgetBytes ?: defaultMemoryBudgetBytes(context).toULong()
     val engine = load(path, config.copy(memoryBudgetBytes = budget))
     return AttachedEngine(engine, engine.attach(context))
@@ -29,7 +30,27 @@ suspend fun BitNet.load(context: Context, path: String, config: EngineConfig = E
  * API 29+; headroom once a second, API 30+) → `reportThermal`, and a [MemoryPressureHook] on
  * the application context → `trim`. Close the returned hooks before closing the engine.
  */
-fun BitNetEngineInterface.attach(context: Context): AndroidHooks = AndroidHooks(context, this)
+fun BitNetEngineInterface.attach(context: Context): AndroidHooks {
+    AndroidLibrary.load()
+    return AndroidHooks(context, this)
+}
+
+/**
+ * Loads libbitnet_ffi.so through the Android runtime, once, so that its `JNI_OnLoad` runs: it
+ * keeps the `JavaVM` for native code that calls into Java and installs the logcat logger.
+ * The bindings call the library through JNA, whose `dlopen` of the same file reuses this
+ * loaded copy but never runs `JNI_OnLoad`. Nothing depends on the order: logging also starts
+ * on the first call into the library, so apps that only use [BitNet.load] without a `Context`
+ * lose nothing but the `JavaVM` handle.
+ */
+internal object AndroidLibrary {
+    init {
+        System.loadLibrary("bitnet_ffi")
+    }
+
+    /** Runs the one-time load above (a no-op after the first call). */
+    fun load() = Unit
+}
 
 /**
  * The Android monitors feeding one engine (see [attach]); [close] stops them. Holds the

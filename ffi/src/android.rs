@@ -1,0 +1,37 @@
+//! Android's JNI entry point. The bindings reach the library through JNA, whose `dlopen` never
+//! runs `JNI_OnLoad`; the Kotlin package also loads it with `System.loadLibrary` (androidMain's
+//! `AndroidLibrary`) so that the runtime calls [`JNI_OnLoad`] once, which keeps the `JavaVM`
+//! for native code that must call into Java and installs the logcat logger.
+
+use std::ffi::c_void;
+use std::sync::OnceLock;
+
+use jni::sys::{jint, JNI_ERR, JNI_VERSION_1_6};
+use jni::JavaVM;
+
+/// The process's Java VM, set by [`JNI_OnLoad`].
+static JAVA_VM: OnceLock<JavaVM> = OnceLock::new();
+
+/// The Java VM, once the Android runtime has loaded the library (`None` when only JNA has).
+/// Native code that calls into Java attaches its thread through it.
+pub fn java_vm() -> Option<&'static JavaVM> {
+    JAVA_VM.get()
+}
+
+/// Called by the Android runtime when `System.loadLibrary("bitnet_ffi")` loads the library:
+/// installs the logcat logger and keeps `vm`. Returns the JNI version the library needs.
+#[no_mangle]
+pub extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *mut c_void) -> jint {
+    crate::logging::init();
+    // SAFETY: the runtime passes its own JavaVM pointer, valid for the life of the process;
+    // `from_raw` rejects null.
+    match unsafe { JavaVM::from_raw(vm) } {
+        Ok(vm) => {
+            // A second load of the same library (another class loader) keeps the first VM:
+            // there is one per process.
+            let _ = JAVA_VM.set(vm);
+            JNI_VERSION_1_6
+        }
+        Err(_) => JNI_ERR,
+    }
+}
