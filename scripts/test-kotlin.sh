@@ -4,7 +4,8 @@
 #   2. makes a tiny synthetic model, the reference text `bitnet generate` prints for it and
 #      the memory estimate `bitnet estimate --json` prints;
 #   3. runs the Maven build (android/jvm): the JUnit tests against the host libbitnet_ffi.so,
-#      and the Android-only files compiled against Robolectric's android-all jar.
+#      and the Android-only files compiled against Robolectric's android-all jar and tested
+#      under Robolectric (its first run downloads an instrumented android-all, 150 MB).
 # Maven's downloads are cached under ~/.cache/bitnet-sdk/m2, so a second run needs the network
 # for nothing.
 set -euo pipefail
