@@ -4,6 +4,7 @@
 //! for native code that must call into Java and installs the logcat logger.
 
 use std::ffi::c_void;
+use std::panic::catch_unwind;
 use std::sync::OnceLock;
 
 use jni::sys::{jint, JNI_ERR, JNI_VERSION_1_6};
@@ -19,19 +20,31 @@ pub fn java_vm() -> Option<&'static JavaVM> {
 }
 
 /// Called by the Android runtime when `System.loadLibrary("bitnet_ffi")` loads the library:
-/// installs the logcat logger and keeps `vm`. Returns the JNI version the library needs.
+/// installs the logcat logger and keeps `vm`. Returns the JNI version the library needs, or
+/// `JNI_ERR` (the load then fails with `UnsatisfiedLinkError`).
+///
+/// # Safety
+///
+/// `vm` must be the runtime's `JavaVM` pointer (null is rejected), as the runtime passes it.
 #[no_mangle]
-pub extern "system" fn JNI_OnLoad(vm: *mut jni::sys::JavaVM, _reserved: *mut c_void) -> jint {
-    crate::logging::init();
-    // SAFETY: the runtime passes its own JavaVM pointer, valid for the life of the process;
-    // `from_raw` rejects null.
-    match unsafe { JavaVM::from_raw(vm) } {
-        Ok(vm) => {
-            // A second load of the same library (another class loader) keeps the first VM:
-            // there is one per process.
-            let _ = JAVA_VM.set(vm);
-            JNI_VERSION_1_6
+pub unsafe extern "system" fn JNI_OnLoad(
+    vm: *mut jni::sys::JavaVM,
+    _reserved: *mut c_void,
+) -> jint {
+    // Nothing may unwind into the runtime: a panic fails the load instead.
+    catch_unwind(|| {
+        crate::logging::init();
+        // SAFETY: per this function's contract `vm` is the runtime's JavaVM, valid for the
+        // life of the process; `from_raw` rejects null.
+        match unsafe { JavaVM::from_raw(vm) } {
+            Ok(vm) => {
+                // A second load of the library (another class loader) keeps the first VM:
+                // there is one per process.
+                let _ = JAVA_VM.set(vm);
+                JNI_VERSION_1_6
+            }
+            Err(_) => JNI_ERR,
         }
-        Err(_) => JNI_ERR,
-    }
+    })
+    .unwrap_or(JNI_ERR)
 }
