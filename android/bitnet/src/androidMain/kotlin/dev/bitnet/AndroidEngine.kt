@@ -22,7 +22,13 @@ suspend fun BitNet.load(context: Context, path: String, config: EngineConfig = E
     AndroidLibrary.load()
     val budget = config.memoryBudgetBytes ?: defaultMemoryBudgetBytes(context).toULong()
     val engine = load(path, config.copy(memoryBudgetBytes = budget))
-    return AttachedEngine(engine, engine.attach(context))
+    val hooks = try {
+        engine.attach(context)
+    } catch (e: Throwable) {
+        engine.close()
+        throw e
+    }
+    return AttachedEngine(engine, hooks)
 }
 
 /**
