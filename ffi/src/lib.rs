@@ -4,8 +4,9 @@
 //! It only translates: [`BitNetEngine`] and [`ChatSession`] wrap the core's `Engine` and
 //! `Session`; plain records ([`EngineConfig`], [`GenerationOptions`], [`ThermalPolicy`],
 //! [`HealthThresholds`], ...) mirror the core's settings with the same defaults, and
-//! [`MemoryEstimate`], [`EngineMetrics`], [`EngineHealth`] its reports; [`BitNetError`] maps every core error; generation streams
-//! [`GenerationEvent`]s to a foreign [`GenerationListener`]. Blocking work (loading, generating)
+//! [`MemoryEstimate`], [`EngineMetrics`], [`EngineHealth`] its reports; [`BitNetError`] maps
+//! every core error; generation streams [`GenerationEvent`]s to a foreign
+//! [`GenerationListener`]. Blocking work (loading, generating)
 //! runs on tokio's blocking pool behind async functions, with panics caught and returned as
 //! [`BitNetError::Internal`]. Cancellation is explicit ([`ChatSession::cancel`]): dropping a
 //! foreign future does not stop the generation.

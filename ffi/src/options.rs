@@ -278,6 +278,7 @@ impl From<Prompt> for engine::Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::{default_thermal_policy, Throttle};
 
     // The foreign defaults come from the `#[uniffi(default)]` attributes; these literals
     // restate them so a change in the core's defaults fails here.
@@ -332,5 +333,30 @@ mod tests {
         assert_eq!(core.max_tokens, default.max_tokens);
         assert_eq!(core.sampling, default.sampling);
         assert_eq!(core.stop, default.stop);
+    }
+
+    #[test]
+    fn settings_off_the_defaults_round_trip_through_the_core() {
+        let config = EngineConfig {
+            threads: 3,
+            memory_budget_bytes: Some(1 << 30),
+            head: Some(HeadPrecision::Q8_0),
+            thermal_policy: Some(ThermalPolicy {
+                critical: Throttle::Run {
+                    threads_percent: 10,
+                    pause_ms: 500,
+                },
+                ..default_thermal_policy()
+            }),
+            health: HealthThresholds {
+                max_latency_ms: 1,
+                ..EngineConfig::default().health
+            },
+            ..EngineConfig::default()
+        };
+        let core = engine::EngineConfig::from(config.clone());
+        assert_eq!(core.head, model::HeadPrecision::Q8_0);
+        assert_eq!(core.health.max_latency_ms, 1);
+        assert_eq!(EngineConfig::from(core), config);
     }
 }
