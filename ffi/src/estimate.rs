@@ -62,10 +62,19 @@ impl MemoryEstimate {
         self.to_core().total_bytes(context_tokens as usize)
     }
 
-    /// The longest context (tokens) whose session fits in `available_bytes` (e.g. a budget
-    /// minus `engine_bytes()`); 0 when not even the scratch buffers do.
+    /// The longest context (tokens) whose session fits in `available_bytes` (what a budget
+    /// leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
+    /// do.
     pub fn context_fitting(&self, available_bytes: u64) -> u32 {
         count(self.to_core().context_fitting(available_bytes))
+    }
+
+    /// The longest context (tokens) of the engine's only session under a `budget_bytes` budget
+    /// (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
+    /// Loading succeeds when this is at least `min_context_tokens`.
+    pub fn max_context_tokens(&self, budget_bytes: u64) -> u32 {
+        let core = self.to_core();
+        count(core.context_fitting(budget_bytes.saturating_sub(core.engine_bytes())))
     }
 }
 
@@ -149,5 +158,8 @@ mod tests {
             core.context_fitting(10_000)
         );
         assert_eq!(e.context_fitting(10), 0);
+        let budget = core.engine_bytes() + 10_000;
+        assert_eq!(e.max_context_tokens(budget), e.context_fitting(10_000));
+        assert_eq!(e.max_context_tokens(1), 0);
     }
 }

@@ -193,6 +193,7 @@ final class BitNetTests: XCTestCase {
         let engine = try await BitNetEngine.load(path: try model())
         XCTAssertEqual(try engine.memoryEstimate(), estimate)
         XCTAssertGreaterThan(estimate.totalBytes(contextTokens: estimate.defaultContextTokens), estimate.engineBytes())
+        XCTAssertEqual(estimate.maxContextTokens(budgetBytes: 1), 0)
         engine.release()
     }
 

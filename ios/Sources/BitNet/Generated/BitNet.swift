@@ -2451,8 +2451,9 @@ public struct MemoryEstimate: Equatable, Hashable {
 
     
     /**
-     * The longest context (tokens) whose session fits in `available_bytes` (e.g. a budget
-     * minus `engine_bytes()`); 0 when not even the scratch buffers do.
+     * The longest context (tokens) whose session fits in `available_bytes` (what a budget
+     * leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
+     * do.
      */
 public func contextFitting(availableBytes: UInt64) -> UInt32  {
     return try!  FfiConverterUInt32.lift(try! rustCall() {
@@ -2473,6 +2474,21 @@ public func engineBytes() -> UInt64  {
         uniffiCallStatus in
     uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(
             FfiConverterTypeMemoryEstimate_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The longest context (tokens) of the engine's only session under a `budget_bytes` budget
+     * (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
+     * Loading succeeds when this is at least `min_context_tokens`.
+     */
+public func maxContextTokens(budgetBytes: UInt64) -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(
+            FfiConverterTypeMemoryEstimate_lower(self),
+        FfiConverterUInt64.lower(budgetBytes),uniffiCallStatus
     )
 })
 }

@@ -809,6 +809,8 @@ internal object UniffiLib {
     ): Int
     external fun uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(`ptr`: RustBuffer.ByValue,`budgetBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -3389,8 +3391,9 @@ data class MemoryEstimate (
 ){
     
     /**
-     * The longest context (tokens) whose session fits in `available_bytes` (e.g. a budget
-     * minus `engine_bytes()`); 0 when not even the scratch buffers do.
+     * The longest context (tokens) whose session fits in `available_bytes` (what a budget
+     * leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
+     * do.
      */ fun `contextFitting`(`availableBytes`: kotlin.ULong): kotlin.UInt {
             return FfiConverterUInt.lift(
     uniffiRustCall() { _status ->
@@ -3411,6 +3414,22 @@ data class MemoryEstimate (
     uniffiRustCall() { _status ->
     UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(FfiConverterTypeMemoryEstimate.lower(this),
         _status)
+}
+    )
+    }
+    
+
+    
+    /**
+     * The longest context (tokens) of the engine's only session under a `budget_bytes` budget
+     * (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
+     * Loading succeeds when this is at least `min_context_tokens`.
+     */ fun `maxContextTokens`(`budgetBytes`: kotlin.ULong): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(FfiConverterTypeMemoryEstimate.lower(this),
+        
+        FfiConverterULong.lower(`budgetBytes`),_status)
 }
     )
     }

@@ -54,7 +54,9 @@ class ReportsTest {
         assertEquals(cli["smallest_profile"], smallestProfile(total)?.name?.lowercase())
         // What the CLI's budget leaves for one session's context.
         val budget = property("bitnet.budget").toULong()
-        assertEquals(cli["max_context_tokens"], e.contextFitting(budget - e.engineBytes()).toString())
+        assertEquals(cli["max_context_tokens"], e.maxContextTokens(budget).toString())
+        assertEquals(e.maxContextTokens(budget), e.contextFitting(budget - e.engineBytes()))
+        assertEquals(0u, e.maxContextTokens(1uL))
         // A loaded engine reports the same estimate.
         val engine = BitNet.load(model)
         assertEquals(e, engine.memoryEstimate())
