@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Kotlin package's tests on the JVM (called by scripts/test.sh):
 #   1. builds bitnet-ffi and checks the committed Kotlin and Swift bindings are not stale;
-#   2. makes a tiny synthetic model and the reference text `bitnet generate` prints for it;
+#   2. makes a tiny synthetic model, the reference text `bitnet generate` prints for it and
+#      the memory estimate `bitnet estimate --json` prints;
 #   3. runs the Maven build (android/jvm): the JUnit tests against the host libbitnet_ffi.so,
-#      and the Android-only files compiled against Robolectric's android-all jar.
+#      and the Android-only files compiled against Robolectric's android-all jar and tested
+#      under Robolectric (its first run downloads an instrumented android-all, 150 MB).
 # Maven's downloads are cached under ~/.cache/bitnet-sdk/m2, so a second run needs the network
 # for nothing.
 set -euo pipefail
@@ -38,6 +40,10 @@ export BITNET_TEST_EXPECTED="$WORK/expected.txt"
     --seed "$BITNET_TEST_SEED" 2>/dev/null >"$BITNET_TEST_EXPECTED"
 # The CLI ends the reply with a newline of its own.
 truncate -s -1 "$BITNET_TEST_EXPECTED"
+# The memory estimate the bindings must report (one line of JSON), with a budget that caps
+# the context.
+export BITNET_TEST_BUDGET=16000000 BITNET_TEST_ESTIMATE="$WORK/estimate.json"
+"$BITNET" estimate "$MODEL" --json --memory-budget "$BITNET_TEST_BUDGET" >"$BITNET_TEST_ESTIMATE"
 
 echo "==> Kotlin on the JVM (android/jvm)"
 export BITNET_FFI_LIB_DIR="$TARGET/debug"

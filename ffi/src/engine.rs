@@ -6,7 +6,9 @@ use bitnet_core::engine::Engine;
 use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading};
 
 use crate::error::{count, BitNetError};
+use crate::estimate::MemoryEstimate;
 use crate::events::ThermalState;
+use crate::metrics::{EngineHealth, EngineMetrics};
 use crate::options::{EngineConfig, SessionConfig};
 use crate::session::ChatSession;
 use crate::{blocking, logging};
@@ -24,7 +26,7 @@ pub struct BitNetEngine {
 impl BitNetEngine {
     /// Maps and validates the GGUF model at `path` on a background thread. Errors:
     /// `FileUnreadable`, `InvalidModelFile`, `UnsupportedModel`, `Tokenizer`, `Threads`,
-    /// `InvalidOption`.
+    /// `InvalidOption` (also for an invalid `thermal_policy`), `BudgetExceeded`.
     #[uniffi::constructor]
     pub async fn load(path: String, config: EngineConfig) -> Result<Arc<Self>, BitNetError> {
         logging::init();
@@ -62,6 +64,25 @@ impl BitNetEngine {
             state: state.into(),
             headroom,
         });
+    }
+
+    /// What this engine's model needs in memory (as `estimate_memory` computed it at load).
+    /// Error `Closed` after [`release`](Self::release).
+    pub fn memory_estimate(&self) -> Result<MemoryEstimate, BitNetError> {
+        Ok(self.engine()?.memory_estimate().clone().into())
+    }
+
+    /// The engine's service figures now: requests, errors, tokens, latency, speed, memory,
+    /// CPU use since the previous call (of `metrics` or `health`), thermal state. Error
+    /// `Closed` after [`release`](Self::release).
+    pub fn metrics(&self) -> Result<EngineMetrics, BitNetError> {
+        Ok(self.engine()?.metrics().into())
+    }
+
+    /// [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
+    /// Error `Closed` after [`release`](Self::release).
+    pub fn health(&self) -> Result<EngineHealth, BitNetError> {
+        Ok(self.engine()?.health().into())
     }
 
     /// Releases the engine's hold on the model now (not when the foreign handle is collected).

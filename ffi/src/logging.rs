@@ -40,8 +40,8 @@ static INSTALL: Once = Once::new();
 
 /// Installs the platform logger once, at `Warn` (the app may change the level any time). An
 /// app that installed its own `log` logger first keeps it. Every entry point that can log
-/// calls it: on Android the library is loaded by JNA's `dlopen`, which never runs a
-/// `JNI_OnLoad`, so there is no earlier hook to do it in.
+/// calls it: on Android `JNI_OnLoad` does too, but it runs only when the runtime loads the
+/// library (`System.loadLibrary`), not when JNA's `dlopen` does.
 pub(crate) fn init() {
     INSTALL.call_once(|| {
         if install().is_ok() {

@@ -8,6 +8,9 @@ use bitnet_core::engine;
 use bitnet_core::model;
 use bitnet_core::sampling::SamplingParams;
 
+use crate::error::count;
+use crate::runtime::{HealthThresholds, ThermalPolicy};
+
 /// Engine-wide settings (`bitnet_core::engine::EngineConfig`).
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct EngineConfig {
@@ -46,6 +49,21 @@ pub struct EngineConfig {
     /// Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
     #[uniffi(default = None)]
     pub head: Option<HeadPrecision>,
+    /// What the thermal governor does in each thermal state; `None` = the engine's
+    /// (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
+    /// `InvalidOption`.
+    #[uniffi(default = None)]
+    pub thermal_policy: Option<ThermalPolicy>,
+    /// The thresholds `BitNetEngine::health` raises alerts at.
+    #[uniffi(default)]
+    pub health: HealthThresholds,
+}
+
+/// The core's defaults (what the foreign constructors give, see the tests).
+impl Default for EngineConfig {
+    fn default() -> Self {
+        engine::EngineConfig::default().into()
+    }
 }
 
 /// Output head precision (`bitnet_core::model::HeadPrecision`).
@@ -67,6 +85,15 @@ impl From<HeadPrecision> for model::HeadPrecision {
     }
 }
 
+impl From<model::HeadPrecision> for HeadPrecision {
+    fn from(h: model::HeadPrecision) -> Self {
+        match h {
+            model::HeadPrecision::F16 => HeadPrecision::F16,
+            model::HeadPrecision::Q8_0 => HeadPrecision::Q8_0,
+        }
+    }
+}
+
 impl From<EngineConfig> for engine::EngineConfig {
     fn from(c: EngineConfig) -> Self {
         engine::EngineConfig {
@@ -82,7 +109,32 @@ impl From<EngineConfig> for engine::EngineConfig {
             head: c
                 .head
                 .map_or_else(model::HeadPrecision::default, Into::into),
+            thermal_policy: c.thermal_policy.map(Into::into).unwrap_or_default(),
+            health: c.health.into(),
             ..engine::EngineConfig::default()
+        }
+    }
+}
+
+/// The core's settings as a record; values equal to the core's defaults become `None` where
+/// the record has one for them (head precision, thermal policy). The KV precision has no
+/// field yet and is dropped.
+impl From<engine::EngineConfig> for EngineConfig {
+    fn from(c: engine::EngineConfig) -> Self {
+        EngineConfig {
+            max_input_tokens: count(c.max_input_tokens),
+            max_output_tokens: count(c.max_output_tokens),
+            threads: count(c.threads),
+            kernels: c.kernels,
+            rate_limit_per_minute: c.rate_limit_per_minute,
+            request_timeout_ms: c.request_timeout_ms,
+            pin_threads: c.pin_threads,
+            memory_budget_bytes: c.memory_budget_bytes,
+            count_mapped_weights: c.count_mapped_weights,
+            head: (c.head != Default::default()).then(|| c.head.into()),
+            thermal_policy: (c.thermal_policy != Default::default())
+                .then(|| c.thermal_policy.into()),
+            health: c.health.into(),
         }
     }
 }
@@ -226,6 +278,7 @@ impl From<Prompt> for engine::Input {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::{default_thermal_policy, Throttle};
 
     // The foreign defaults come from the `#[uniffi(default)]` attributes; these literals
     // restate them so a change in the core's defaults fails here.
@@ -242,7 +295,16 @@ mod tests {
             memory_budget_bytes: None,
             count_mapped_weights: true,
             head: None,
+            thermal_policy: None,
+            health: HealthThresholds {
+                max_resident_bytes: 1073741824,
+                max_cpu_percent: 80,
+                min_decode_tokens_per_s: 5,
+                max_error_rate_percent: 5,
+                max_latency_ms: 5000,
+            },
         };
+        assert_eq!(EngineConfig::default(), config);
         assert_eq!(
             engine::EngineConfig::from(config),
             engine::EngineConfig::default()
@@ -271,5 +333,30 @@ mod tests {
         assert_eq!(core.max_tokens, default.max_tokens);
         assert_eq!(core.sampling, default.sampling);
         assert_eq!(core.stop, default.stop);
+    }
+
+    #[test]
+    fn settings_off_the_defaults_round_trip_through_the_core() {
+        let config = EngineConfig {
+            threads: 3,
+            memory_budget_bytes: Some(1 << 30),
+            head: Some(HeadPrecision::Q8_0),
+            thermal_policy: Some(ThermalPolicy {
+                critical: Throttle::Run {
+                    threads_percent: 10,
+                    pause_ms: 500,
+                },
+                ..default_thermal_policy()
+            }),
+            health: HealthThresholds {
+                max_latency_ms: 1,
+                ..EngineConfig::default().health
+            },
+            ..EngineConfig::default()
+        };
+        let core = engine::EngineConfig::from(config.clone());
+        assert_eq!(core.head, model::HeadPrecision::Q8_0);
+        assert_eq!(core.health.max_latency_ms, 1);
+        assert_eq!(EngineConfig::from(core), config);
     }
 }

@@ -39,16 +39,8 @@ fn options(max_tokens: u32) -> GenerationOptions {
 
 fn config() -> EngineConfig {
     EngineConfig {
-        max_input_tokens: 4096,
-        max_output_tokens: 1024,
         threads: 1,
-        kernels: None,
-        rate_limit_per_minute: None,
-        request_timeout_ms: None,
-        pin_threads: false,
-        memory_budget_bytes: None,
-        count_mapped_weights: true,
-        head: None,
+        ..EngineConfig::default()
     }
 }
 

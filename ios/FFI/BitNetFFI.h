@@ -274,6 +274,21 @@ void uniffi_bitnet_ffi_fn_free_bitnetengine(uint64_t handle, RustCallStatus *_No
 uint64_t uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(RustBuffer path, RustBuffer config
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_HEALTH
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_HEALTH
+RustBuffer uniffi_bitnet_ffi_fn_method_bitnetengine_health(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_MEMORY_ESTIMATE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_MEMORY_ESTIMATE
+RustBuffer uniffi_bitnet_ffi_fn_method_bitnetengine_memory_estimate(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_METRICS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_METRICS
+RustBuffer uniffi_bitnet_ffi_fn_method_bitnetengine_metrics(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_RELEASE
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_RELEASE
 void uniffi_bitnet_ffi_fn_method_bitnetengine_release(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -349,9 +364,55 @@ void uniffi_bitnet_ffi_fn_method_chatsession_release(uint64_t ptr, RustCallStatu
 void uniffi_bitnet_ffi_fn_method_chatsession_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_CONTEXT_FITTING
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_CONTEXT_FITTING
+uint32_t uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(RustBuffer ptr, uint64_t available_bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_ENGINE_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_ENGINE_BYTES
+uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(RustBuffer ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_MAX_CONTEXT_TOKENS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_MAX_CONTEXT_TOKENS
+uint32_t uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(RustBuffer ptr, uint64_t budget_bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_SESSION_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_SESSION_BYTES
+uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(RustBuffer ptr, uint32_t context_tokens, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_TOTAL_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_TOTAL_BYTES
+uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(RustBuffer ptr, uint32_t context_tokens, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_ESTIMATE_MEMORY
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_ESTIMATE_MEMORY
+uint64_t uniffi_bitnet_ffi_fn_func_estimate_memory(RustBuffer path, RustBuffer config
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SET_LOG_LEVEL
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SET_LOG_LEVEL
 void uniffi_bitnet_ffi_fn_func_set_log_level(RustBuffer level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_THERMAL_POLICY
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_THERMAL_POLICY
+RustBuffer uniffi_bitnet_ffi_fn_func_default_thermal_policy(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_PROFILE_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_PROFILE_CONFIG
+RustBuffer uniffi_bitnet_ffi_fn_func_profile_config(RustBuffer profile, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SMALLEST_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SMALLEST_PROFILE
+RustBuffer uniffi_bitnet_ffi_fn_func_smallest_profile(uint64_t bytes, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_BITNET_FFI_RUSTBUFFER_ALLOC
@@ -614,9 +675,51 @@ void ffi_bitnet_ffi_rust_future_free_void(uint64_t handle
 void ffi_bitnet_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_ESTIMATE_MEMORY
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_ESTIMATE_MEMORY
+uint16_t uniffi_bitnet_ffi_checksum_func_estimate_memory(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_SET_LOG_LEVEL
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_SET_LOG_LEVEL
 uint16_t uniffi_bitnet_ffi_checksum_func_set_log_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_THERMAL_POLICY
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_THERMAL_POLICY
+uint16_t uniffi_bitnet_ffi_checksum_func_default_thermal_policy(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_PROFILE_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_PROFILE_CONFIG
+uint16_t uniffi_bitnet_ffi_checksum_func_profile_config(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_SMALLEST_PROFILE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_SMALLEST_PROFILE
+uint16_t uniffi_bitnet_ffi_checksum_func_smallest_profile(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_HEALTH
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_HEALTH
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_health(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_MEMORY_ESTIMATE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_MEMORY_ESTIMATE
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_METRICS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_METRICS
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics(void
     
 );
 #endif

@@ -10,9 +10,58 @@ extension BitNetEngine {
         try await load(path: path, config: EngineConfig())
     }
 
+    /// What the model at `path` would need in memory with `config`, from its header alone
+    /// (see `MemoryEstimate`; all sizes in bytes).
+    public static func estimate(
+        path: String, config: EngineConfig = EngineConfig()
+    ) async throws -> MemoryEstimate {
+        try await estimateMemory(path: path, config: config)
+    }
+
     /// Starts a conversation with the default `SessionConfig`.
     public func session() throws -> ChatSession {
         try session(config: SessionConfig())
+    }
+
+    /// Loads the model at `path` for this device and feeds it the device's signals: like
+    /// `load(path:config:)`, but a `memoryBudgetBytes` left `nil` becomes
+    /// `defaultMemoryBudgetBytes()`, and the engine comes with started `PlatformHooks`
+    /// (thermal state → `reportThermal`, memory warnings → `trim()`).
+    public static func loadAttached(
+        path: String, config: EngineConfig = EngineConfig()
+    ) async throws -> AttachedEngine {
+        var config = config
+        if config.memoryBudgetBytes == nil {
+            config.memoryBudgetBytes = defaultMemoryBudgetBytes()
+        }
+        let engine = try await load(path: path, config: config)
+        return AttachedEngine(engine: engine, hooks: engine.attach())
+    }
+
+    /// Starts feeding this engine the device's signals (see `PlatformHooks`); keep the result
+    /// while the engine is in use and `stop()` it before releasing the engine.
+    public func attach(center: NotificationCenter = .default) -> PlatformHooks {
+        PlatformHooks(engine: self, center: center)
+    }
+}
+
+/// An engine with its `PlatformHooks` (from `BitNetEngine.loadAttached`); `release()` stops
+/// the hooks, then releases the engine.
+public final class AttachedEngine {
+    /// The engine itself: sessions, `trim()`, `reportThermal`, ...
+    public let engine: BitNetEngine
+    /// The monitors feeding it.
+    public let hooks: PlatformHooks
+
+    public init(engine: BitNetEngine, hooks: PlatformHooks) {
+        self.engine = engine
+        self.hooks = hooks
+    }
+
+    /// Stops the hooks, then releases the engine (open sessions keep working).
+    public func release() {
+        hooks.stop()
+        engine.release()
     }
 }
 

@@ -165,4 +165,77 @@ final class BitNetTests: XCTestCase {
         session.release()
         engine.release()
     }
+
+    private func finishReason(_ engine: BitNetEngine) async throws -> FinishReason {
+        let session = try engine.session()
+        defer { session.release() }
+        let events = try await collect(session.generate(try setting("BITNET_TEST_PROMPT"), options: GenerationOptions(maxTokens: 4)))
+        guard case let .finished(summary) = events.last else { throw XCTSkip("no Finished event") }
+        return summary.finishReason
+    }
+
+    // Mirrors EngineSignalsTest.kt: the platform's states reach the engine until detached.
+    func testEngineSignalsReachTheEngineUntilDetached() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let signals = EngineSignals(engine: engine)
+        signals.onThermalState(.critical)
+        XCTAssertEqual(try await finishReason(engine), .thermalStop)
+        signals.detach()
+        signals.onThermalState(.nominal)
+        XCTAssertEqual(try await finishReason(engine), .thermalStop)
+        engine.release()
+        signals.trim()
+    }
+
+    // Mirrors ReportsTest.kt (the CLI's estimate is compared there).
+    func testTheLoadedEngineReportsTheEstimateItWasSizedWith() async throws {
+        let estimate = try await BitNetEngine.estimate(path: try model())
+        let engine = try await BitNetEngine.load(path: try model())
+        XCTAssertEqual(try engine.memoryEstimate(), estimate)
+        XCTAssertGreaterThan(estimate.totalBytes(contextTokens: estimate.defaultContextTokens), estimate.engineBytes())
+        XCTAssertEqual(estimate.maxContextTokens(budgetBytes: 1), 0)
+        engine.release()
+    }
+
+    func testMetricsCountTwoGenerations() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        let session = try engine.session()
+        var generated: UInt64 = 0
+        for _ in 0..<2 {
+            let events = try await collect(session.generate(try setting("BITNET_TEST_PROMPT"), options: try options()))
+            guard case let .finished(summary) = events.last else { return XCTFail("no Finished event") }
+            generated += UInt64(summary.stats.generatedTokens)
+        }
+        let metrics = try engine.metrics()
+        XCTAssertEqual(metrics.requests, 2)
+        XCTAssertEqual(metrics.errors, 0)
+        XCTAssertEqual(metrics.generatedTokens, generated)
+        session.release()
+        engine.release()
+    }
+
+    func testProfilePresetsAreTheDefaultConfigWithTheirThreadsAndBudget() {
+        let mib: UInt64 = 1 << 20
+        let table: [(Profile, UInt32, UInt64)] = [
+            (.mobile, 2, 512 * mib), (.edge, 4, 1024 * mib), (.server, 8, 2048 * mib), (.cloud, 16, 4096 * mib),
+        ]
+        for (profile, threads, budget) in table {
+            var expected = EngineConfig()
+            expected.threads = threads
+            expected.memoryBudgetBytes = budget
+            XCTAssertEqual(profileConfig(profile: profile), expected)
+            XCTAssertEqual(smallestProfile(bytes: budget), profile)
+        }
+    }
+
+    func testAnInvalidThermalPolicyIsInvalidOption() async throws {
+        var policy = defaultThermalPolicy()
+        policy.serious = .run(threadsPercent: 0, pauseMs: 0)
+        var config = EngineConfig()
+        config.thermalPolicy = policy
+        do {
+            _ = try await BitNetEngine.load(path: try model(), config: config)
+            XCTFail("a 0 % thread share was accepted")
+        } catch BitNetError.InvalidOption {}
+    }
 }

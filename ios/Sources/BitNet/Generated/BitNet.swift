@@ -471,6 +471,22 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -611,6 +627,25 @@ fileprivate struct FfiConverterString: FfiConverter {
 public protocol BitNetEngineProtocol: AnyObject, Sendable {
     
     /**
+     * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
+     * Error `Closed` after [`release`](Self::release).
+     */
+    func health() throws  -> EngineHealth
+    
+    /**
+     * What this engine's model needs in memory (as `estimate_memory` computed it at load).
+     * Error `Closed` after [`release`](Self::release).
+     */
+    func memoryEstimate() throws  -> MemoryEstimate
+    
+    /**
+     * The engine's service figures now: requests, errors, tokens, latency, speed, memory,
+     * CPU use since the previous call (of `metrics` or `health`), thermal state. Error
+     * `Closed` after [`release`](Self::release).
+     */
+    func metrics() throws  -> EngineMetrics
+    
+    /**
      * Releases the engine's hold on the model now (not when the foreign handle is collected).
      * Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
@@ -699,7 +734,7 @@ open class BitNetEngine: BitNetEngineProtocol, @unchecked Sendable {
     /**
      * Maps and validates the GGUF model at `path` on a background thread. Errors:
      * `FileUnreadable`, `InvalidModelFile`, `UnsupportedModel`, `Tokenizer`, `Threads`,
-     * `InvalidOption`.
+     * `InvalidOption` (also for an invalid `thermal_policy`), `BudgetExceeded`.
      */
 public static func load(path: String, config: EngineConfig)async throws  -> BitNetEngine  {
     return
@@ -717,6 +752,46 @@ public static func load(path: String, config: EngineConfig)async throws  -> BitN
 }
     
 
+    
+    /**
+     * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
+     * Error `Closed` after [`release`](Self::release).
+     */
+open func health()throws  -> EngineHealth  {
+    return try  FfiConverterTypeEngineHealth_lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_bitnetengine_health(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What this engine's model needs in memory (as `estimate_memory` computed it at load).
+     * Error `Closed` after [`release`](Self::release).
+     */
+open func memoryEstimate()throws  -> MemoryEstimate  {
+    return try  FfiConverterTypeMemoryEstimate_lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_bitnetengine_memory_estimate(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The engine's service figures now: requests, errors, tokens, latency, speed, memory,
+     * CPU use since the previous call (of `metrics` or `health`), thermal state. Error
+     * `Closed` after [`release`](Self::release).
+     */
+open func metrics()throws  -> EngineMetrics  {
+    return try  FfiConverterTypeEngineMetrics_lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_bitnetengine_metrics(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
     
     /**
      * Releases the engine's hold on the model now (not when the foreign handle is collected).
@@ -1383,6 +1458,16 @@ public struct EngineConfig: Equatable, Hashable {
      * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
      */
     public var head: HeadPrecision?
+    /**
+     * What the thermal governor does in each thermal state; `None` = the engine's
+     * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
+     * `InvalidOption`.
+     */
+    public var thermalPolicy: ThermalPolicy?
+    /**
+     * The thresholds `BitNetEngine::health` raises alerts at.
+     */
+    public var health: HealthThresholds
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1421,7 +1506,15 @@ public struct EngineConfig: Equatable, Hashable {
          */countMappedWeights: Bool = true, 
         /**
          * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
-         */head: HeadPrecision? = nil) {
+         */head: HeadPrecision? = nil, 
+        /**
+         * What the thermal governor does in each thermal state; `None` = the engine's
+         * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
+         * `InvalidOption`.
+         */thermalPolicy: ThermalPolicy? = nil, 
+        /**
+         * The thresholds `BitNetEngine::health` raises alerts at.
+         */health: HealthThresholds = HealthThresholds()) {
         self.maxInputTokens = maxInputTokens
         self.maxOutputTokens = maxOutputTokens
         self.threads = threads
@@ -1432,6 +1525,8 @@ public struct EngineConfig: Equatable, Hashable {
         self.memoryBudgetBytes = memoryBudgetBytes
         self.countMappedWeights = countMappedWeights
         self.head = head
+        self.thermalPolicy = thermalPolicy
+        self.health = health
     }
 
     
@@ -1459,7 +1554,9 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 pinThreads: FfiConverterBool.read(from: &buf), 
                 memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 countMappedWeights: FfiConverterBool.read(from: &buf), 
-                head: FfiConverterOptionTypeHeadPrecision.read(from: &buf)
+                head: FfiConverterOptionTypeHeadPrecision.read(from: &buf), 
+                thermalPolicy: FfiConverterOptionTypeThermalPolicy.read(from: &buf), 
+                health: FfiConverterTypeHealthThresholds.read(from: &buf)
         )
     }
 
@@ -1474,6 +1571,8 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
         FfiConverterBool.write(value.countMappedWeights, into: &buf)
         FfiConverterOptionTypeHeadPrecision.write(value.head, into: &buf)
+        FfiConverterOptionTypeThermalPolicy.write(value.thermalPolicy, into: &buf)
+        FfiConverterTypeHealthThresholds.write(value.health, into: &buf)
     }
 }
 
@@ -1490,6 +1589,259 @@ public func FfiConverterTypeEngineConfig_lift(_ buf: RustBuffer) throws -> Engin
 #endif
 public func FfiConverterTypeEngineConfig_lower(_ value: EngineConfig) -> RustBuffer {
     return FfiConverterTypeEngineConfig.lower(value)
+}
+
+
+/**
+ * The metrics and the alerts they raise; healthy when `alerts` is empty.
+ */
+public struct EngineHealth: Equatable, Hashable {
+    /**
+     * Every threshold crossed, in the order of `HealthAlert`'s cases.
+     */
+    public var alerts: [HealthAlert]
+    /**
+     * The figures checked.
+     */
+    public var metrics: EngineMetrics
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every threshold crossed, in the order of `HealthAlert`'s cases.
+         */alerts: [HealthAlert], 
+        /**
+         * The figures checked.
+         */metrics: EngineMetrics) {
+        self.alerts = alerts
+        self.metrics = metrics
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EngineHealth: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEngineHealth: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineHealth {
+        return
+            try EngineHealth(
+                alerts: FfiConverterSequenceTypeHealthAlert.read(from: &buf), 
+                metrics: FfiConverterTypeEngineMetrics.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EngineHealth, into buf: inout [UInt8]) {
+        FfiConverterSequenceTypeHealthAlert.write(value.alerts, into: &buf)
+        FfiConverterTypeEngineMetrics.write(value.metrics, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEngineHealth_lift(_ buf: RustBuffer) throws -> EngineHealth {
+    return try FfiConverterTypeEngineHealth.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEngineHealth_lower(_ value: EngineHealth) -> RustBuffer {
+    return FfiConverterTypeEngineHealth.lower(value)
+}
+
+
+/**
+ * A snapshot of an engine's service figures since it loaded. Figures the platform does not
+ * report, or that need requests first, are `None`.
+ */
+public struct EngineMetrics: Equatable, Hashable {
+    /**
+     * Generate calls, failed ones included.
+     */
+    public var requests: UInt64
+    /**
+     * Generate calls that returned an error (rate limited and timed out included).
+     */
+    public var errors: UInt64
+    /**
+     * `errors / requests`, in percent (0 before any request).
+     */
+    public var errorRatePercent: Double
+    /**
+     * Prompt tokens of successful requests (history + input), in tokens.
+     */
+    public var promptTokens: UInt64
+    /**
+     * Tokens generated by successful requests, in tokens.
+     */
+    public var generatedTokens: UInt64
+    /**
+     * Median latency (whole request) of the last 100 successful requests, in ms.
+     */
+    public var latencyP50Ms: Double?
+    /**
+     * 95th-percentile latency of the last 100 successful requests, in ms.
+     */
+    public var latencyP95Ms: Double?
+    /**
+     * Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
+     * tokens/s.
+     */
+    public var decodeTokensPerS: Double?
+    /**
+     * Resident memory of the process now, in bytes (mapped weight pages included).
+     */
+    public var residentBytes: UInt64?
+    /**
+     * Peak resident memory of the process, in bytes.
+     */
+    public var peakResidentBytes: UInt64?
+    /**
+     * CPU use of the process since the previous snapshot (the first: since loading), in
+     * percent of the CPUs it may run on (100 = all busy).
+     */
+    public var cpuPercent: Double?
+    /**
+     * The thermal state the governor applied last.
+     */
+    public var thermalState: ThermalState
+    /**
+     * Thermal state changes the governor applied since loading.
+     */
+    public var throttleEvents: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Generate calls, failed ones included.
+         */requests: UInt64, 
+        /**
+         * Generate calls that returned an error (rate limited and timed out included).
+         */errors: UInt64, 
+        /**
+         * `errors / requests`, in percent (0 before any request).
+         */errorRatePercent: Double, 
+        /**
+         * Prompt tokens of successful requests (history + input), in tokens.
+         */promptTokens: UInt64, 
+        /**
+         * Tokens generated by successful requests, in tokens.
+         */generatedTokens: UInt64, 
+        /**
+         * Median latency (whole request) of the last 100 successful requests, in ms.
+         */latencyP50Ms: Double?, 
+        /**
+         * 95th-percentile latency of the last 100 successful requests, in ms.
+         */latencyP95Ms: Double?, 
+        /**
+         * Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
+         * tokens/s.
+         */decodeTokensPerS: Double?, 
+        /**
+         * Resident memory of the process now, in bytes (mapped weight pages included).
+         */residentBytes: UInt64?, 
+        /**
+         * Peak resident memory of the process, in bytes.
+         */peakResidentBytes: UInt64?, 
+        /**
+         * CPU use of the process since the previous snapshot (the first: since loading), in
+         * percent of the CPUs it may run on (100 = all busy).
+         */cpuPercent: Double?, 
+        /**
+         * The thermal state the governor applied last.
+         */thermalState: ThermalState, 
+        /**
+         * Thermal state changes the governor applied since loading.
+         */throttleEvents: UInt64) {
+        self.requests = requests
+        self.errors = errors
+        self.errorRatePercent = errorRatePercent
+        self.promptTokens = promptTokens
+        self.generatedTokens = generatedTokens
+        self.latencyP50Ms = latencyP50Ms
+        self.latencyP95Ms = latencyP95Ms
+        self.decodeTokensPerS = decodeTokensPerS
+        self.residentBytes = residentBytes
+        self.peakResidentBytes = peakResidentBytes
+        self.cpuPercent = cpuPercent
+        self.thermalState = thermalState
+        self.throttleEvents = throttleEvents
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension EngineMetrics: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEngineMetrics: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineMetrics {
+        return
+            try EngineMetrics(
+                requests: FfiConverterUInt64.read(from: &buf), 
+                errors: FfiConverterUInt64.read(from: &buf), 
+                errorRatePercent: FfiConverterDouble.read(from: &buf), 
+                promptTokens: FfiConverterUInt64.read(from: &buf), 
+                generatedTokens: FfiConverterUInt64.read(from: &buf), 
+                latencyP50Ms: FfiConverterOptionDouble.read(from: &buf), 
+                latencyP95Ms: FfiConverterOptionDouble.read(from: &buf), 
+                decodeTokensPerS: FfiConverterOptionDouble.read(from: &buf), 
+                residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                cpuPercent: FfiConverterOptionDouble.read(from: &buf), 
+                thermalState: FfiConverterTypeThermalState.read(from: &buf), 
+                throttleEvents: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EngineMetrics, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.requests, into: &buf)
+        FfiConverterUInt64.write(value.errors, into: &buf)
+        FfiConverterDouble.write(value.errorRatePercent, into: &buf)
+        FfiConverterUInt64.write(value.promptTokens, into: &buf)
+        FfiConverterUInt64.write(value.generatedTokens, into: &buf)
+        FfiConverterOptionDouble.write(value.latencyP50Ms, into: &buf)
+        FfiConverterOptionDouble.write(value.latencyP95Ms, into: &buf)
+        FfiConverterOptionDouble.write(value.decodeTokensPerS, into: &buf)
+        FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
+        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
+        FfiConverterOptionDouble.write(value.cpuPercent, into: &buf)
+        FfiConverterTypeThermalState.write(value.thermalState, into: &buf)
+        FfiConverterUInt64.write(value.throttleEvents, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEngineMetrics_lift(_ buf: RustBuffer) throws -> EngineMetrics {
+    return try FfiConverterTypeEngineMetrics.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEngineMetrics_lower(_ value: EngineMetrics) -> RustBuffer {
+    return FfiConverterTypeEngineMetrics.lower(value)
 }
 
 
@@ -1906,6 +2258,326 @@ public func FfiConverterTypeGenerationSummary_lower(_ value: GenerationSummary) 
 
 
 /**
+ * The thresholds `BitNetEngine::health` raises alerts at; the defaults are the engine's.
+ */
+public struct HealthThresholds: Equatable, Hashable {
+    /**
+     * Alert when resident memory exceeds this, in bytes (default 1024 MiB).
+     */
+    public var maxResidentBytes: UInt64
+    /**
+     * Alert when CPU use exceeds this, in percent of the CPUs the process may use.
+     */
+    public var maxCpuPercent: UInt32
+    /**
+     * Alert when the recent mean decode speed is below this, in tokens/s.
+     */
+    public var minDecodeTokensPerS: UInt32
+    /**
+     * Alert when errors exceed this share of requests, in percent.
+     */
+    public var maxErrorRatePercent: UInt32
+    /**
+     * Alert when the recent p95 latency exceeds this, in ms.
+     */
+    public var maxLatencyMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Alert when resident memory exceeds this, in bytes (default 1024 MiB).
+         */maxResidentBytes: UInt64 = UInt64(1073741824), 
+        /**
+         * Alert when CPU use exceeds this, in percent of the CPUs the process may use.
+         */maxCpuPercent: UInt32 = UInt32(80), 
+        /**
+         * Alert when the recent mean decode speed is below this, in tokens/s.
+         */minDecodeTokensPerS: UInt32 = UInt32(5), 
+        /**
+         * Alert when errors exceed this share of requests, in percent.
+         */maxErrorRatePercent: UInt32 = UInt32(5), 
+        /**
+         * Alert when the recent p95 latency exceeds this, in ms.
+         */maxLatencyMs: UInt64 = UInt64(5000)) {
+        self.maxResidentBytes = maxResidentBytes
+        self.maxCpuPercent = maxCpuPercent
+        self.minDecodeTokensPerS = minDecodeTokensPerS
+        self.maxErrorRatePercent = maxErrorRatePercent
+        self.maxLatencyMs = maxLatencyMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension HealthThresholds: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHealthThresholds: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HealthThresholds {
+        return
+            try HealthThresholds(
+                maxResidentBytes: FfiConverterUInt64.read(from: &buf), 
+                maxCpuPercent: FfiConverterUInt32.read(from: &buf), 
+                minDecodeTokensPerS: FfiConverterUInt32.read(from: &buf), 
+                maxErrorRatePercent: FfiConverterUInt32.read(from: &buf), 
+                maxLatencyMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: HealthThresholds, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.maxResidentBytes, into: &buf)
+        FfiConverterUInt32.write(value.maxCpuPercent, into: &buf)
+        FfiConverterUInt32.write(value.minDecodeTokensPerS, into: &buf)
+        FfiConverterUInt32.write(value.maxErrorRatePercent, into: &buf)
+        FfiConverterUInt64.write(value.maxLatencyMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHealthThresholds_lift(_ buf: RustBuffer) throws -> HealthThresholds {
+    return try FfiConverterTypeHealthThresholds.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHealthThresholds_lower(_ value: HealthThresholds) -> RustBuffer {
+    return FfiConverterTypeHealthThresholds.lower(value)
+}
+
+
+/**
+ * What running a model takes, in bytes, from its header and metadata alone
+ * (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
+ */
+public struct MemoryEstimate: Equatable, Hashable {
+    /**
+     * The mapped file (header and weights), in bytes; all of it is resident while generating.
+     */
+    public var mappedBytes: UInt64
+    /**
+     * Whether `mapped_bytes` count in the totals (`EngineConfig::count_mapped_weights`).
+     */
+    public var mappedCounted: Bool
+    /**
+     * The output head re-quantised at load (`HeadPrecision::Q8_0`), in bytes; 0 when the
+     * head is read in place.
+     */
+    public var headBytes: UInt64
+    /**
+     * Vocabulary, merges and tokenizer structures, in bytes.
+     */
+    public var tokenizerBytes: UInt64
+    /**
+     * Engine code, worker stacks and allocator slack, in bytes.
+     */
+    public var runtimeBytes: UInt64
+    /**
+     * KV cache per token of context, in bytes.
+     */
+    public var kvBytesPerToken: UInt64
+    /**
+     * The precision the KV cache would use.
+     */
+    public var kvPrecision: KvPrecision
+    /**
+     * One session's forward, logits and sampling buffers, in bytes.
+     */
+    public var scratchBytes: UInt64
+    /**
+     * Context of a session created with the defaults (before any budget cap), in tokens.
+     */
+    public var defaultContextTokens: UInt32
+    /**
+     * The smallest context loading requires to fit the budget, in tokens.
+     */
+    public var minContextTokens: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The mapped file (header and weights), in bytes; all of it is resident while generating.
+         */mappedBytes: UInt64, 
+        /**
+         * Whether `mapped_bytes` count in the totals (`EngineConfig::count_mapped_weights`).
+         */mappedCounted: Bool, 
+        /**
+         * The output head re-quantised at load (`HeadPrecision::Q8_0`), in bytes; 0 when the
+         * head is read in place.
+         */headBytes: UInt64, 
+        /**
+         * Vocabulary, merges and tokenizer structures, in bytes.
+         */tokenizerBytes: UInt64, 
+        /**
+         * Engine code, worker stacks and allocator slack, in bytes.
+         */runtimeBytes: UInt64, 
+        /**
+         * KV cache per token of context, in bytes.
+         */kvBytesPerToken: UInt64, 
+        /**
+         * The precision the KV cache would use.
+         */kvPrecision: KvPrecision, 
+        /**
+         * One session's forward, logits and sampling buffers, in bytes.
+         */scratchBytes: UInt64, 
+        /**
+         * Context of a session created with the defaults (before any budget cap), in tokens.
+         */defaultContextTokens: UInt32, 
+        /**
+         * The smallest context loading requires to fit the budget, in tokens.
+         */minContextTokens: UInt32) {
+        self.mappedBytes = mappedBytes
+        self.mappedCounted = mappedCounted
+        self.headBytes = headBytes
+        self.tokenizerBytes = tokenizerBytes
+        self.runtimeBytes = runtimeBytes
+        self.kvBytesPerToken = kvBytesPerToken
+        self.kvPrecision = kvPrecision
+        self.scratchBytes = scratchBytes
+        self.defaultContextTokens = defaultContextTokens
+        self.minContextTokens = minContextTokens
+    }
+
+    
+    /**
+     * The longest context (tokens) whose session fits in `available_bytes` (what a budget
+     * leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
+     * do.
+     */
+public func contextFitting(availableBytes: UInt64) -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(
+            FfiConverterTypeMemoryEstimate_lower(self),
+        FfiConverterUInt64.lower(availableBytes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Bytes the engine holds whatever its sessions: mapped weights (when counted), a
+     * re-quantised head, tokenizer and runtime.
+     */
+public func engineBytes() -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(
+            FfiConverterTypeMemoryEstimate_lower(self),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The longest context (tokens) of the engine's only session under a `budget_bytes` budget
+     * (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
+     * Loading succeeds when this is at least `min_context_tokens`.
+     */
+public func maxContextTokens(budgetBytes: UInt64) -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(
+            FfiConverterTypeMemoryEstimate_lower(self),
+        FfiConverterUInt64.lower(budgetBytes),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Bytes one session of `context_tokens` tokens adds: scratch, KV cache, bookkeeping.
+     */
+public func sessionBytes(contextTokens: UInt32) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(
+            FfiConverterTypeMemoryEstimate_lower(self),
+        FfiConverterUInt32.lower(contextTokens),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The engine plus one session of `context_tokens` tokens, in bytes.
+     */
+public func totalBytes(contextTokens: UInt32) -> UInt64  {
+    return try!  FfiConverterUInt64.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(
+            FfiConverterTypeMemoryEstimate_lower(self),
+        FfiConverterUInt32.lower(contextTokens),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MemoryEstimate: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemoryEstimate {
+        return
+            try MemoryEstimate(
+                mappedBytes: FfiConverterUInt64.read(from: &buf), 
+                mappedCounted: FfiConverterBool.read(from: &buf), 
+                headBytes: FfiConverterUInt64.read(from: &buf), 
+                tokenizerBytes: FfiConverterUInt64.read(from: &buf), 
+                runtimeBytes: FfiConverterUInt64.read(from: &buf), 
+                kvBytesPerToken: FfiConverterUInt64.read(from: &buf), 
+                kvPrecision: FfiConverterTypeKvPrecision.read(from: &buf), 
+                scratchBytes: FfiConverterUInt64.read(from: &buf), 
+                defaultContextTokens: FfiConverterUInt32.read(from: &buf), 
+                minContextTokens: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MemoryEstimate, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.mappedBytes, into: &buf)
+        FfiConverterBool.write(value.mappedCounted, into: &buf)
+        FfiConverterUInt64.write(value.headBytes, into: &buf)
+        FfiConverterUInt64.write(value.tokenizerBytes, into: &buf)
+        FfiConverterUInt64.write(value.runtimeBytes, into: &buf)
+        FfiConverterUInt64.write(value.kvBytesPerToken, into: &buf)
+        FfiConverterTypeKvPrecision.write(value.kvPrecision, into: &buf)
+        FfiConverterUInt64.write(value.scratchBytes, into: &buf)
+        FfiConverterUInt32.write(value.defaultContextTokens, into: &buf)
+        FfiConverterUInt32.write(value.minContextTokens, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemoryEstimate_lift(_ buf: RustBuffer) throws -> MemoryEstimate {
+    return try FfiConverterTypeMemoryEstimate.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMemoryEstimate_lower(_ value: MemoryEstimate) -> RustBuffer {
+    return FfiConverterTypeMemoryEstimate.lower(value)
+}
+
+
+/**
  * Per-session settings (`bitnet_core::engine::SessionConfig`).
  */
 public struct SessionConfig: Equatable, Hashable {
@@ -1971,6 +2643,97 @@ public func FfiConverterTypeSessionConfig_lift(_ buf: RustBuffer) throws -> Sess
 #endif
 public func FfiConverterTypeSessionConfig_lower(_ value: SessionConfig) -> RustBuffer {
     return FfiConverterTypeSessionConfig.lower(value)
+}
+
+
+/**
+ * The thermal governor's table, one action per `ThermalState`. [`default_thermal_policy`]
+ * gives the engine's: nominal every thread; fair every thread, 10 ms between tokens; serious
+ * half the threads, 50 ms; critical stop.
+ */
+public struct ThermalPolicy: Equatable, Hashable {
+    /**
+     * Action in `ThermalState::Nominal`.
+     */
+    public var nominal: Throttle
+    /**
+     * Action in `ThermalState::Fair`.
+     */
+    public var fair: Throttle
+    /**
+     * Action in `ThermalState::Serious`.
+     */
+    public var serious: Throttle
+    /**
+     * Action in `ThermalState::Critical`.
+     */
+    public var critical: Throttle
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Action in `ThermalState::Nominal`.
+         */nominal: Throttle, 
+        /**
+         * Action in `ThermalState::Fair`.
+         */fair: Throttle, 
+        /**
+         * Action in `ThermalState::Serious`.
+         */serious: Throttle, 
+        /**
+         * Action in `ThermalState::Critical`.
+         */critical: Throttle) {
+        self.nominal = nominal
+        self.fair = fair
+        self.serious = serious
+        self.critical = critical
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ThermalPolicy: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeThermalPolicy: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ThermalPolicy {
+        return
+            try ThermalPolicy(
+                nominal: FfiConverterTypeThrottle.read(from: &buf), 
+                fair: FfiConverterTypeThrottle.read(from: &buf), 
+                serious: FfiConverterTypeThrottle.read(from: &buf), 
+                critical: FfiConverterTypeThrottle.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ThermalPolicy, into buf: inout [UInt8]) {
+        FfiConverterTypeThrottle.write(value.nominal, into: &buf)
+        FfiConverterTypeThrottle.write(value.fair, into: &buf)
+        FfiConverterTypeThrottle.write(value.serious, into: &buf)
+        FfiConverterTypeThrottle.write(value.critical, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeThermalPolicy_lift(_ buf: RustBuffer) throws -> ThermalPolicy {
+    return try FfiConverterTypeThermalPolicy.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeThermalPolicy_lower(_ value: ThermalPolicy) -> RustBuffer {
+    return FfiConverterTypeThermalPolicy.lower(value)
 }
 
 
@@ -2512,6 +3275,236 @@ public func FfiConverterTypeHeadPrecision_lower(_ value: HeadPrecision) -> RustB
 
 
 /**
+ * One health threshold crossed (`EngineConfig::health`).
+ */
+
+public enum HealthAlert: Equatable, Hashable {
+    
+    /**
+     * Resident memory above the limit.
+     */
+    case memory(
+        /**
+         * Resident memory, in bytes.
+         */residentBytes: UInt64, 
+        /**
+         * The limit, in bytes.
+         */limitBytes: UInt64
+    )
+    /**
+     * CPU use above the limit.
+     */
+    case cpu(
+        /**
+         * CPU use, in percent.
+         */percent: Double, 
+        /**
+         * The limit, in percent.
+         */limitPercent: UInt32
+    )
+    /**
+     * Decoding slower than the minimum.
+     */
+    case slowDecode(
+        /**
+         * Recent mean decode speed, in tokens/s.
+         */tokensPerS: Double, 
+        /**
+         * The minimum, in tokens/s.
+         */minTokensPerS: UInt32
+    )
+    /**
+     * Too many requests fail.
+     */
+    case errorRate(
+        /**
+         * Errors per request, in percent.
+         */percent: Double, 
+        /**
+         * The limit, in percent.
+         */limitPercent: UInt32
+    )
+    /**
+     * Requests take too long.
+     */
+    case latency(
+        /**
+         * Recent p95 latency, in ms.
+         */p95Ms: Double, 
+        /**
+         * The limit, in ms.
+         */limitMs: UInt64
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension HealthAlert: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHealthAlert: FfiConverterRustBuffer {
+    typealias SwiftType = HealthAlert
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HealthAlert {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .memory(residentBytes: try FfiConverterUInt64.read(from: &buf), limitBytes: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 2: return .cpu(percent: try FfiConverterDouble.read(from: &buf), limitPercent: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 3: return .slowDecode(tokensPerS: try FfiConverterDouble.read(from: &buf), minTokensPerS: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 4: return .errorRate(percent: try FfiConverterDouble.read(from: &buf), limitPercent: try FfiConverterUInt32.read(from: &buf)
+        )
+        
+        case 5: return .latency(p95Ms: try FfiConverterDouble.read(from: &buf), limitMs: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: HealthAlert, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .memory(residentBytes,limitBytes):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt64.write(residentBytes, into: &buf)
+            FfiConverterUInt64.write(limitBytes, into: &buf)
+            
+        
+        case let .cpu(percent,limitPercent):
+            writeInt(&buf, Int32(2))
+            FfiConverterDouble.write(percent, into: &buf)
+            FfiConverterUInt32.write(limitPercent, into: &buf)
+            
+        
+        case let .slowDecode(tokensPerS,minTokensPerS):
+            writeInt(&buf, Int32(3))
+            FfiConverterDouble.write(tokensPerS, into: &buf)
+            FfiConverterUInt32.write(minTokensPerS, into: &buf)
+            
+        
+        case let .errorRate(percent,limitPercent):
+            writeInt(&buf, Int32(4))
+            FfiConverterDouble.write(percent, into: &buf)
+            FfiConverterUInt32.write(limitPercent, into: &buf)
+            
+        
+        case let .latency(p95Ms,limitMs):
+            writeInt(&buf, Int32(5))
+            FfiConverterDouble.write(p95Ms, into: &buf)
+            FfiConverterUInt64.write(limitMs, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHealthAlert_lift(_ buf: RustBuffer) throws -> HealthAlert {
+    return try FfiConverterTypeHealthAlert.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHealthAlert_lower(_ value: HealthAlert) -> RustBuffer {
+    return FfiConverterTypeHealthAlert.lower(value)
+}
+
+
+
+/**
+ * How the KV cache stores its values.
+ */
+
+public enum KvPrecision: Equatable, Hashable {
+    
+    /**
+     * IEEE f16, 2 bytes per value (ternary models; what phones use).
+     */
+    case f16
+    /**
+     * f32, 4 bytes per value (float-weight models).
+     */
+    case f32
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension KvPrecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeKvPrecision: FfiConverterRustBuffer {
+    typealias SwiftType = KvPrecision
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KvPrecision {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .f16
+        
+        case 2: return .f32
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: KvPrecision, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .f16:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .f32:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKvPrecision_lift(_ buf: RustBuffer) throws -> KvPrecision {
+    return try FfiConverterTypeKvPrecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeKvPrecision_lower(_ value: KvPrecision) -> RustBuffer {
+    return FfiConverterTypeKvPrecision.lower(value)
+}
+
+
+
+/**
  * How much the engine logs.
  */
 
@@ -2697,6 +3690,102 @@ public func FfiConverterTypeOverflowPolicy_lift(_ buf: RustBuffer) throws -> Ove
 #endif
 public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> RustBuffer {
     return FfiConverterTypeOverflowPolicy.lower(value)
+}
+
+
+
+/**
+ * A named preset of thread limit and memory budget (`bitnet_core`'s `Profile`), smallest
+ * first; [`profile_config`] gives its `EngineConfig`.
+ */
+
+public enum Profile: Equatable, Hashable {
+    
+    /**
+     * 2 threads, 512 MiB: a phone app in the foreground.
+     */
+    case mobile
+    /**
+     * 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+     */
+    case edge
+    /**
+     * 8 threads, 2048 MiB: a shared server process.
+     */
+    case server
+    /**
+     * 16 threads, 4096 MiB: a dedicated cloud instance.
+     */
+    case cloud
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Profile: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProfile: FfiConverterRustBuffer {
+    typealias SwiftType = Profile
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Profile {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .mobile
+        
+        case 2: return .edge
+        
+        case 3: return .server
+        
+        case 4: return .cloud
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Profile, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .mobile:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .edge:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .server:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .cloud:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfile_lift(_ buf: RustBuffer) throws -> Profile {
+    return try FfiConverterTypeProfile.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfile_lower(_ value: Profile) -> RustBuffer {
+    return FfiConverterTypeProfile.lower(value)
 }
 
 
@@ -2962,6 +4051,93 @@ public func FfiConverterTypeThermalState_lower(_ value: ThermalState) -> RustBuf
 }
 
 
+
+/**
+ * What the thermal governor does in one thermal state (`bitnet_core`'s `Throttle`).
+ */
+
+public enum Throttle: Equatable, Hashable {
+    
+    /**
+     * Keep generating on `threads_percent` % of the configured threads (rounded down, at
+     * least 1), pausing `pause_ms` between tokens. A share outside 1..=100 fails loading with
+     * `InvalidOption`.
+     */
+    case run(
+        /**
+         * Share of the configured threads, in percent (1..=100).
+         */threadsPercent: UInt8, 
+        /**
+         * Pause between two tokens, in ms.
+         */pauseMs: UInt64
+    )
+    /**
+     * End the generation cleanly with `FinishReason::ThermalStop`, keeping the text so far.
+     */
+    case stop
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Throttle: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeThrottle: FfiConverterRustBuffer {
+    typealias SwiftType = Throttle
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Throttle {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .run(threadsPercent: try FfiConverterUInt8.read(from: &buf), pauseMs: try FfiConverterUInt64.read(from: &buf)
+        )
+        
+        case 2: return .stop
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Throttle, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .run(threadsPercent,pauseMs):
+            writeInt(&buf, Int32(1))
+            FfiConverterUInt8.write(threadsPercent, into: &buf)
+            FfiConverterUInt64.write(pauseMs, into: &buf)
+            
+        
+        case .stop:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeThrottle_lift(_ buf: RustBuffer) throws -> Throttle {
+    return try FfiConverterTypeThrottle.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeThrottle_lower(_ value: Throttle) -> RustBuffer {
+    return FfiConverterTypeThrottle.lower(value)
+}
+
+
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -3037,6 +4213,30 @@ fileprivate struct FfiConverterOptionFloat: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
+    typealias SwiftType = Double?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterDouble.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
     typealias SwiftType = String?
 
@@ -3077,6 +4277,30 @@ fileprivate struct FfiConverterOptionTypeGenerationSummary: FfiConverterRustBuff
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeGenerationSummary.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeThermalPolicy: FfiConverterRustBuffer {
+    typealias SwiftType = ThermalPolicy?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeThermalPolicy.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeThermalPolicy.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -3133,6 +4357,30 @@ fileprivate struct FfiConverterOptionTypeOverflowPolicy: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeProfile: FfiConverterRustBuffer {
+    typealias SwiftType = Profile?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeProfile.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeProfile.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -3175,6 +4423,31 @@ fileprivate struct FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeChatMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer {
+    typealias SwiftType = [HealthAlert]
+
+    public static func write(_ value: [HealthAlert], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeHealthAlert.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HealthAlert] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [HealthAlert]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeHealthAlert.read(from: &buf))
         }
         return seq
     }
@@ -3228,6 +4501,25 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * What the GGUF model at `path` needs in memory with `config`, read on a background thread
+ * from its header and metadata only (no weight is touched). Errors: `FileUnreadable`,
+ * `InvalidModelFile`, `UnsupportedModel`.
+ */
+public func estimateMemory(path: String, config: EngineConfig)async throws  -> MemoryEstimate  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bitnet_ffi_fn_func_estimate_memory(FfiConverterString.lower(path),FfiConverterTypeEngineConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_bitnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bitnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bitnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeMemoryEstimate_lift,
+            errorHandler: FfiConverterTypeBitNetError_lift
+        )
+}
+/**
  * Sets the level of the engine's logging (installing the platform logger if needed).
  */
 public func setLogLevel(level: LogLevel)  {try! rustCall() {
@@ -3236,6 +4528,39 @@ public func setLogLevel(level: LogLevel)  {try! rustCall() {
         FfiConverterTypeLogLevel_lower(level),uniffiCallStatus
     )
 }
+}
+/**
+ * The engine's default thermal policy, to adjust and pass as `EngineConfig::thermal_policy`.
+ */
+public func defaultThermalPolicy() -> ThermalPolicy  {
+    return try!  FfiConverterTypeThermalPolicy_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_default_thermal_policy(uniffiCallStatus
+    )
+})
+}
+/**
+ * The default `EngineConfig` with `profile`'s thread limit and memory budget.
+ */
+public func profileConfig(profile: Profile) -> EngineConfig  {
+    return try!  FfiConverterTypeEngineConfig_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_profile_config(
+        FfiConverterTypeProfile_lower(profile),uniffiCallStatus
+    )
+})
+}
+/**
+ * The smallest profile whose memory budget holds `bytes`, if any (e.g. for a
+ * `MemoryEstimate` total).
+ */
+public func smallestProfile(bytes: UInt64) -> Profile?  {
+    return try!  FfiConverterOptionTypeProfile.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_smallest_profile(
+        FfiConverterUInt64.lower(bytes),uniffiCallStatus
+    )
+})
 }
 
 private enum InitializationResult {
@@ -3253,7 +4578,28 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_bitnet_ffi_checksum_func_estimate_memory() != 17388) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bitnet_ffi_checksum_func_set_log_level() != 48554) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_default_thermal_policy() != 27012) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_profile_config() != 1545) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_smallest_profile() != 24368) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_health() != 32186) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate() != 24393) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() != 18169) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_release() != 11155) {
@@ -3286,7 +4632,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_chatsession_reset() != 44373) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() != 24015) {
+    if (uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() != 64528) {
         return InitializationResult.apiChecksumMismatch
     }
 

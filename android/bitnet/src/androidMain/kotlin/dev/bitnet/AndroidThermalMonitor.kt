@@ -19,7 +19,7 @@ import kotlinx.coroutines.launch
  * @param forecastSeconds how far ahead the headroom is predicted, in seconds (0–60).
  */
 class AndroidThermalMonitor(
-    private val context: Context,
+    context: Context,
     private val sink: ThermalSink,
     private val scope: CoroutineScope,
     pollIntervalMs: Long = 1_000,
@@ -35,7 +35,8 @@ class AndroidThermalMonitor(
     fun start() {
         if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.Q && listener == null) {
             val l = PowerManager.OnThermalStatusChangedListener { sink.onThermalStatus(thermalStatus(it)) }
-            power.addThermalStatusListener(context.mainExecutor, l)
+            // Called on the main thread (PowerManager uses its context's main executor).
+            power.addThermalStatusListener(l)
             listener = l
         }
         if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R && poll == null) {

@@ -12,7 +12,7 @@ import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 
-/** Entry point: loads models. */
+/** Entry point: loads models and sizes them. */
 object BitNet {
     /**
      * Maps and validates the GGUF model at [path] off the caller's thread.
@@ -22,10 +22,20 @@ object BitNet {
      */
     suspend fun load(path: String, config: EngineConfig = EngineConfig()): BitNetEngine =
         BitNetEngine.load(path, config)
+
+    /**
+     * What the model at [path] would need in memory with [config], from its header alone, off
+     * the caller's thread (see [MemoryEstimate]; all sizes in bytes).
+     *
+     * @throws BitNetException.FileUnreadable, BitNetException.InvalidModelFile,
+     *   BitNetException.UnsupportedModel
+     */
+    suspend fun estimate(path: String, config: EngineConfig = EngineConfig()): MemoryEstimate =
+        estimateMemory(path, config)
 }
 
 /** Starts a conversation with the default [SessionConfig]. */
-fun BitNetEngine.session(): ChatSession = session(SessionConfig())
+fun BitNetEngineInterface.session(): ChatSession = session(SessionConfig())
 
 /**
  * Streams a chat reply to [messages]: [GenerationEvent.Text] pieces, then one

@@ -704,7 +704,21 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_bitnet_ffi_checksum_func_estimate_memory(
+    ): Int
     external fun uniffi_bitnet_ffi_checksum_func_set_log_level(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_default_thermal_policy(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_profile_config(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_smallest_profile(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_health(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_release(
     ): Int
@@ -755,6 +769,12 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_health(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_memory_estimate(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_metrics(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_release(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(`ptr`: Long,`state`: RustBuffer.ByValue,`headroom`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -785,8 +805,26 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bitnet_ffi_fn_method_chatsession_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(`ptr`: RustBuffer.ByValue,`availableBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(`ptr`: RustBuffer.ByValue,`budgetBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
+    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_func_estimate_memory(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_bitnet_ffi_fn_func_set_log_level(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bitnet_ffi_fn_func_default_thermal_policy(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_profile_config(`profile`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_smallest_profile(`bytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun ffi_bitnet_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_bitnet_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -906,7 +944,28 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_estimate_memory() and 0xFFFF) != 17388) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bitnet_ffi_checksum_func_set_log_level() and 0xFFFF) != 48554) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_thermal_policy() and 0xFFFF) != 27012) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_profile_config() and 0xFFFF) != 1545) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_smallest_profile() and 0xFFFF) != 24368) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_health() and 0xFFFF) != 32186) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate() and 0xFFFF) != 24393) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() and 0xFFFF) != 18169) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_release() and 0xFFFF) != 11155) {
@@ -939,7 +998,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_reset() and 0xFFFF) != 44373) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() and 0xFFFF) != 24015) {
+    if ((lib.uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() and 0xFFFF) != 64528) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1168,6 +1227,33 @@ private class JavaLangRefCleanable(
     val cleanable: java.lang.ref.Cleaner.Cleanable
 ) : UniffiCleaner.Cleanable {
     override fun clean() = cleanable.clean()
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    fun lift(value: Int): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
 }
 
 /**
@@ -1444,6 +1530,25 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 public interface BitNetEngineInterface {
     
     /**
+     * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
+     * Error `Closed` after [`release`](Self::release).
+     */
+    fun `health`(): EngineHealth
+    
+    /**
+     * What this engine's model needs in memory (as `estimate_memory` computed it at load).
+     * Error `Closed` after [`release`](Self::release).
+     */
+    fun `memoryEstimate`(): MemoryEstimate
+    
+    /**
+     * The engine's service figures now: requests, errors, tokens, latency, speed, memory,
+     * CPU use since the previous call (of `metrics` or `health`), thermal state. Error
+     * `Closed` after [`release`](Self::release).
+     */
+    fun `metrics`(): EngineMetrics
+    
+    /**
      * Releases the engine's hold on the model now (not when the foreign handle is collected).
      * Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
@@ -1583,6 +1688,61 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
 
     
     /**
+     * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
+     * Error `Closed` after [`release`](Self::release).
+     */
+    @Throws(BitNetException::class)override fun `health`(): EngineHealth {
+            return FfiConverterTypeEngineHealth.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_health(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What this engine's model needs in memory (as `estimate_memory` computed it at load).
+     * Error `Closed` after [`release`](Self::release).
+     */
+    @Throws(BitNetException::class)override fun `memoryEstimate`(): MemoryEstimate {
+            return FfiConverterTypeMemoryEstimate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_memory_estimate(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The engine's service figures now: requests, errors, tokens, latency, speed, memory,
+     * CPU use since the previous call (of `metrics` or `health`), thermal state. Error
+     * `Closed` after [`release`](Self::release).
+     */
+    @Throws(BitNetException::class)override fun `metrics`(): EngineMetrics {
+            return FfiConverterTypeEngineMetrics.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_metrics(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Releases the engine's hold on the model now (not when the foreign handle is collected).
      * Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
@@ -1670,7 +1830,7 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
     /**
      * Maps and validates the GGUF model at `path` on a background thread. Errors:
      * `FileUnreadable`, `InvalidModelFile`, `UnsupportedModel`, `Tokenizer`, `Threads`,
-     * `InvalidOption`.
+     * `InvalidOption` (also for an invalid `thermal_policy`), `BudgetExceeded`.
      */
     @Throws(BitNetException::class)
     @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
@@ -2536,6 +2696,18 @@ data class EngineConfig (
      * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
      */
     var `head`: HeadPrecision? = null 
+    , 
+    /**
+     * What the thermal governor does in each thermal state; `None` = the engine's
+     * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
+     * `InvalidOption`.
+     */
+    var `thermalPolicy`: ThermalPolicy? = null 
+    , 
+    /**
+     * The thresholds `BitNetEngine::health` raises alerts at.
+     */
+    var `health`: HealthThresholds = HealthThresholds() 
     
 ){
     
@@ -2562,6 +2734,8 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeHeadPrecision.read(buf),
+            FfiConverterOptionalTypeThermalPolicy.read(buf),
+            FfiConverterTypeHealthThresholds.read(buf),
         )
     }
 
@@ -2575,7 +2749,9 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterBoolean.allocationSize(value.`pinThreads`) +
             FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
             FfiConverterBoolean.allocationSize(value.`countMappedWeights`) +
-            FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`)
+            FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`) +
+            FfiConverterOptionalTypeThermalPolicy.allocationSize(value.`thermalPolicy`) +
+            FfiConverterTypeHealthThresholds.allocationSize(value.`health`)
     )
 
     override fun write(value: EngineConfig, buf: ByteBuffer) {
@@ -2589,6 +2765,193 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
             FfiConverterBoolean.write(value.`countMappedWeights`, buf)
             FfiConverterOptionalTypeHeadPrecision.write(value.`head`, buf)
+            FfiConverterOptionalTypeThermalPolicy.write(value.`thermalPolicy`, buf)
+            FfiConverterTypeHealthThresholds.write(value.`health`, buf)
+    }
+}
+
+
+
+/**
+ * The metrics and the alerts they raise; healthy when `alerts` is empty.
+ */
+data class EngineHealth (
+    /**
+     * Every threshold crossed, in the order of `HealthAlert`'s cases.
+     */
+    var `alerts`: List<HealthAlert>
+    , 
+    /**
+     * The figures checked.
+     */
+    var `metrics`: EngineMetrics
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEngineHealth: FfiConverterRustBuffer<EngineHealth> {
+    override fun read(buf: ByteBuffer): EngineHealth {
+        return EngineHealth(
+            FfiConverterSequenceTypeHealthAlert.read(buf),
+            FfiConverterTypeEngineMetrics.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EngineHealth) = (
+            FfiConverterSequenceTypeHealthAlert.allocationSize(value.`alerts`) +
+            FfiConverterTypeEngineMetrics.allocationSize(value.`metrics`)
+    )
+
+    override fun write(value: EngineHealth, buf: ByteBuffer) {
+            FfiConverterSequenceTypeHealthAlert.write(value.`alerts`, buf)
+            FfiConverterTypeEngineMetrics.write(value.`metrics`, buf)
+    }
+}
+
+
+
+/**
+ * A snapshot of an engine's service figures since it loaded. Figures the platform does not
+ * report, or that need requests first, are `None`.
+ */
+data class EngineMetrics (
+    /**
+     * Generate calls, failed ones included.
+     */
+    var `requests`: kotlin.ULong
+    , 
+    /**
+     * Generate calls that returned an error (rate limited and timed out included).
+     */
+    var `errors`: kotlin.ULong
+    , 
+    /**
+     * `errors / requests`, in percent (0 before any request).
+     */
+    var `errorRatePercent`: kotlin.Double
+    , 
+    /**
+     * Prompt tokens of successful requests (history + input), in tokens.
+     */
+    var `promptTokens`: kotlin.ULong
+    , 
+    /**
+     * Tokens generated by successful requests, in tokens.
+     */
+    var `generatedTokens`: kotlin.ULong
+    , 
+    /**
+     * Median latency (whole request) of the last 100 successful requests, in ms.
+     */
+    var `latencyP50Ms`: kotlin.Double?
+    , 
+    /**
+     * 95th-percentile latency of the last 100 successful requests, in ms.
+     */
+    var `latencyP95Ms`: kotlin.Double?
+    , 
+    /**
+     * Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
+     * tokens/s.
+     */
+    var `decodeTokensPerS`: kotlin.Double?
+    , 
+    /**
+     * Resident memory of the process now, in bytes (mapped weight pages included).
+     */
+    var `residentBytes`: kotlin.ULong?
+    , 
+    /**
+     * Peak resident memory of the process, in bytes.
+     */
+    var `peakResidentBytes`: kotlin.ULong?
+    , 
+    /**
+     * CPU use of the process since the previous snapshot (the first: since loading), in
+     * percent of the CPUs it may run on (100 = all busy).
+     */
+    var `cpuPercent`: kotlin.Double?
+    , 
+    /**
+     * The thermal state the governor applied last.
+     */
+    var `thermalState`: ThermalState
+    , 
+    /**
+     * Thermal state changes the governor applied since loading.
+     */
+    var `throttleEvents`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetrics> {
+    override fun read(buf: ByteBuffer): EngineMetrics {
+        return EngineMetrics(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterTypeThermalState.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EngineMetrics) = (
+            FfiConverterULong.allocationSize(value.`requests`) +
+            FfiConverterULong.allocationSize(value.`errors`) +
+            FfiConverterDouble.allocationSize(value.`errorRatePercent`) +
+            FfiConverterULong.allocationSize(value.`promptTokens`) +
+            FfiConverterULong.allocationSize(value.`generatedTokens`) +
+            FfiConverterOptionalDouble.allocationSize(value.`latencyP50Ms`) +
+            FfiConverterOptionalDouble.allocationSize(value.`latencyP95Ms`) +
+            FfiConverterOptionalDouble.allocationSize(value.`decodeTokensPerS`) +
+            FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
+            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
+            FfiConverterOptionalDouble.allocationSize(value.`cpuPercent`) +
+            FfiConverterTypeThermalState.allocationSize(value.`thermalState`) +
+            FfiConverterULong.allocationSize(value.`throttleEvents`)
+    )
+
+    override fun write(value: EngineMetrics, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`requests`, buf)
+            FfiConverterULong.write(value.`errors`, buf)
+            FfiConverterDouble.write(value.`errorRatePercent`, buf)
+            FfiConverterULong.write(value.`promptTokens`, buf)
+            FfiConverterULong.write(value.`generatedTokens`, buf)
+            FfiConverterOptionalDouble.write(value.`latencyP50Ms`, buf)
+            FfiConverterOptionalDouble.write(value.`latencyP95Ms`, buf)
+            FfiConverterOptionalDouble.write(value.`decodeTokensPerS`, buf)
+            FfiConverterOptionalULong.write(value.`residentBytes`, buf)
+            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
+            FfiConverterOptionalDouble.write(value.`cpuPercent`, buf)
+            FfiConverterTypeThermalState.write(value.`thermalState`, buf)
+            FfiConverterULong.write(value.`throttleEvents`, buf)
     }
 }
 
@@ -2899,6 +3262,264 @@ public object FfiConverterTypeGenerationSummary: FfiConverterRustBuffer<Generati
 
 
 /**
+ * The thresholds `BitNetEngine::health` raises alerts at; the defaults are the engine's.
+ */
+data class HealthThresholds (
+    /**
+     * Alert when resident memory exceeds this, in bytes (default 1024 MiB).
+     */
+    var `maxResidentBytes`: kotlin.ULong = 1073741824uL 
+    , 
+    /**
+     * Alert when CPU use exceeds this, in percent of the CPUs the process may use.
+     */
+    var `maxCpuPercent`: kotlin.UInt = 80u 
+    , 
+    /**
+     * Alert when the recent mean decode speed is below this, in tokens/s.
+     */
+    var `minDecodeTokensPerS`: kotlin.UInt = 5u 
+    , 
+    /**
+     * Alert when errors exceed this share of requests, in percent.
+     */
+    var `maxErrorRatePercent`: kotlin.UInt = 5u 
+    , 
+    /**
+     * Alert when the recent p95 latency exceeds this, in ms.
+     */
+    var `maxLatencyMs`: kotlin.ULong = 5000uL 
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHealthThresholds: FfiConverterRustBuffer<HealthThresholds> {
+    override fun read(buf: ByteBuffer): HealthThresholds {
+        return HealthThresholds(
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: HealthThresholds) = (
+            FfiConverterULong.allocationSize(value.`maxResidentBytes`) +
+            FfiConverterUInt.allocationSize(value.`maxCpuPercent`) +
+            FfiConverterUInt.allocationSize(value.`minDecodeTokensPerS`) +
+            FfiConverterUInt.allocationSize(value.`maxErrorRatePercent`) +
+            FfiConverterULong.allocationSize(value.`maxLatencyMs`)
+    )
+
+    override fun write(value: HealthThresholds, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`maxResidentBytes`, buf)
+            FfiConverterUInt.write(value.`maxCpuPercent`, buf)
+            FfiConverterUInt.write(value.`minDecodeTokensPerS`, buf)
+            FfiConverterUInt.write(value.`maxErrorRatePercent`, buf)
+            FfiConverterULong.write(value.`maxLatencyMs`, buf)
+    }
+}
+
+
+
+/**
+ * What running a model takes, in bytes, from its header and metadata alone
+ * (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
+ */
+data class MemoryEstimate (
+    /**
+     * The mapped file (header and weights), in bytes; all of it is resident while generating.
+     */
+    var `mappedBytes`: kotlin.ULong
+    , 
+    /**
+     * Whether `mapped_bytes` count in the totals (`EngineConfig::count_mapped_weights`).
+     */
+    var `mappedCounted`: kotlin.Boolean
+    , 
+    /**
+     * The output head re-quantised at load (`HeadPrecision::Q8_0`), in bytes; 0 when the
+     * head is read in place.
+     */
+    var `headBytes`: kotlin.ULong
+    , 
+    /**
+     * Vocabulary, merges and tokenizer structures, in bytes.
+     */
+    var `tokenizerBytes`: kotlin.ULong
+    , 
+    /**
+     * Engine code, worker stacks and allocator slack, in bytes.
+     */
+    var `runtimeBytes`: kotlin.ULong
+    , 
+    /**
+     * KV cache per token of context, in bytes.
+     */
+    var `kvBytesPerToken`: kotlin.ULong
+    , 
+    /**
+     * The precision the KV cache would use.
+     */
+    var `kvPrecision`: KvPrecision
+    , 
+    /**
+     * One session's forward, logits and sampling buffers, in bytes.
+     */
+    var `scratchBytes`: kotlin.ULong
+    , 
+    /**
+     * Context of a session created with the defaults (before any budget cap), in tokens.
+     */
+    var `defaultContextTokens`: kotlin.UInt
+    , 
+    /**
+     * The smallest context loading requires to fit the budget, in tokens.
+     */
+    var `minContextTokens`: kotlin.UInt
+    
+){
+    
+    /**
+     * The longest context (tokens) whose session fits in `available_bytes` (what a budget
+     * leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
+     * do.
+     */ fun `contextFitting`(`availableBytes`: kotlin.ULong): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(FfiConverterTypeMemoryEstimate.lower(this),
+        
+        FfiConverterULong.lower(`availableBytes`),_status)
+}
+    )
+    }
+    
+
+    
+    /**
+     * Bytes the engine holds whatever its sessions: mapped weights (when counted), a
+     * re-quantised head, tokenizer and runtime.
+     */ fun `engineBytes`(): kotlin.ULong {
+            return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(FfiConverterTypeMemoryEstimate.lower(this),
+        _status)
+}
+    )
+    }
+    
+
+    
+    /**
+     * The longest context (tokens) of the engine's only session under a `budget_bytes` budget
+     * (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
+     * Loading succeeds when this is at least `min_context_tokens`.
+     */ fun `maxContextTokens`(`budgetBytes`: kotlin.ULong): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(FfiConverterTypeMemoryEstimate.lower(this),
+        
+        FfiConverterULong.lower(`budgetBytes`),_status)
+}
+    )
+    }
+    
+
+    
+    /**
+     * Bytes one session of `context_tokens` tokens adds: scratch, KV cache, bookkeeping.
+     */ fun `sessionBytes`(`contextTokens`: kotlin.UInt): kotlin.ULong {
+            return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(FfiConverterTypeMemoryEstimate.lower(this),
+        
+        FfiConverterUInt.lower(`contextTokens`),_status)
+}
+    )
+    }
+    
+
+    
+    /**
+     * The engine plus one session of `context_tokens` tokens, in bytes.
+     */ fun `totalBytes`(`contextTokens`: kotlin.UInt): kotlin.ULong {
+            return FfiConverterULong.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(FfiConverterTypeMemoryEstimate.lower(this),
+        
+        FfiConverterUInt.lower(`contextTokens`),_status)
+}
+    )
+    }
+    
+
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstimate> {
+    override fun read(buf: ByteBuffer): MemoryEstimate {
+        return MemoryEstimate(
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterTypeKvPrecision.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MemoryEstimate) = (
+            FfiConverterULong.allocationSize(value.`mappedBytes`) +
+            FfiConverterBoolean.allocationSize(value.`mappedCounted`) +
+            FfiConverterULong.allocationSize(value.`headBytes`) +
+            FfiConverterULong.allocationSize(value.`tokenizerBytes`) +
+            FfiConverterULong.allocationSize(value.`runtimeBytes`) +
+            FfiConverterULong.allocationSize(value.`kvBytesPerToken`) +
+            FfiConverterTypeKvPrecision.allocationSize(value.`kvPrecision`) +
+            FfiConverterULong.allocationSize(value.`scratchBytes`) +
+            FfiConverterUInt.allocationSize(value.`defaultContextTokens`) +
+            FfiConverterUInt.allocationSize(value.`minContextTokens`)
+    )
+
+    override fun write(value: MemoryEstimate, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`mappedBytes`, buf)
+            FfiConverterBoolean.write(value.`mappedCounted`, buf)
+            FfiConverterULong.write(value.`headBytes`, buf)
+            FfiConverterULong.write(value.`tokenizerBytes`, buf)
+            FfiConverterULong.write(value.`runtimeBytes`, buf)
+            FfiConverterULong.write(value.`kvBytesPerToken`, buf)
+            FfiConverterTypeKvPrecision.write(value.`kvPrecision`, buf)
+            FfiConverterULong.write(value.`scratchBytes`, buf)
+            FfiConverterUInt.write(value.`defaultContextTokens`, buf)
+            FfiConverterUInt.write(value.`minContextTokens`, buf)
+    }
+}
+
+
+
+/**
  * Per-session settings (`bitnet_core::engine::SessionConfig`).
  */
 data class SessionConfig (
@@ -2940,6 +3561,71 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
     override fun write(value: SessionConfig, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`contextLength`, buf)
             FfiConverterOptionalTypeOverflowPolicy.write(value.`overflow`, buf)
+    }
+}
+
+
+
+/**
+ * The thermal governor's table, one action per `ThermalState`. [`default_thermal_policy`]
+ * gives the engine's: nominal every thread; fair every thread, 10 ms between tokens; serious
+ * half the threads, 50 ms; critical stop.
+ */
+data class ThermalPolicy (
+    /**
+     * Action in `ThermalState::Nominal`.
+     */
+    var `nominal`: Throttle
+    , 
+    /**
+     * Action in `ThermalState::Fair`.
+     */
+    var `fair`: Throttle
+    , 
+    /**
+     * Action in `ThermalState::Serious`.
+     */
+    var `serious`: Throttle
+    , 
+    /**
+     * Action in `ThermalState::Critical`.
+     */
+    var `critical`: Throttle
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolicy> {
+    override fun read(buf: ByteBuffer): ThermalPolicy {
+        return ThermalPolicy(
+            FfiConverterTypeThrottle.read(buf),
+            FfiConverterTypeThrottle.read(buf),
+            FfiConverterTypeThrottle.read(buf),
+            FfiConverterTypeThrottle.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ThermalPolicy) = (
+            FfiConverterTypeThrottle.allocationSize(value.`nominal`) +
+            FfiConverterTypeThrottle.allocationSize(value.`fair`) +
+            FfiConverterTypeThrottle.allocationSize(value.`serious`) +
+            FfiConverterTypeThrottle.allocationSize(value.`critical`)
+    )
+
+    override fun write(value: ThermalPolicy, buf: ByteBuffer) {
+            FfiConverterTypeThrottle.write(value.`nominal`, buf)
+            FfiConverterTypeThrottle.write(value.`fair`, buf)
+            FfiConverterTypeThrottle.write(value.`serious`, buf)
+            FfiConverterTypeThrottle.write(value.`critical`, buf)
     }
 }
 
@@ -3379,6 +4065,272 @@ public object FfiConverterTypeHeadPrecision: FfiConverterRustBuffer<HeadPrecisio
 
 
 /**
+ * One health threshold crossed (`EngineConfig::health`).
+ */
+sealed class HealthAlert {
+    
+    /**
+     * Resident memory above the limit.
+     */
+    data class Memory(
+        /**
+         * Resident memory, in bytes.
+         */
+        val `residentBytes`: kotlin.ULong, 
+        /**
+         * The limit, in bytes.
+         */
+        val `limitBytes`: kotlin.ULong) : HealthAlert()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * CPU use above the limit.
+     */
+    data class Cpu(
+        /**
+         * CPU use, in percent.
+         */
+        val `percent`: kotlin.Double, 
+        /**
+         * The limit, in percent.
+         */
+        val `limitPercent`: kotlin.UInt) : HealthAlert()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Decoding slower than the minimum.
+     */
+    data class SlowDecode(
+        /**
+         * Recent mean decode speed, in tokens/s.
+         */
+        val `tokensPerS`: kotlin.Double, 
+        /**
+         * The minimum, in tokens/s.
+         */
+        val `minTokensPerS`: kotlin.UInt) : HealthAlert()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Too many requests fail.
+     */
+    data class ErrorRate(
+        /**
+         * Errors per request, in percent.
+         */
+        val `percent`: kotlin.Double, 
+        /**
+         * The limit, in percent.
+         */
+        val `limitPercent`: kotlin.UInt) : HealthAlert()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * Requests take too long.
+     */
+    data class Latency(
+        /**
+         * Recent p95 latency, in ms.
+         */
+        val `p95Ms`: kotlin.Double, 
+        /**
+         * The limit, in ms.
+         */
+        val `limitMs`: kotlin.ULong) : HealthAlert()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHealthAlert : FfiConverterRustBuffer<HealthAlert>{
+    override fun read(buf: ByteBuffer): HealthAlert {
+        return when(buf.getInt()) {
+            1 -> HealthAlert.Memory(
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            2 -> HealthAlert.Cpu(
+                FfiConverterDouble.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            3 -> HealthAlert.SlowDecode(
+                FfiConverterDouble.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            4 -> HealthAlert.ErrorRate(
+                FfiConverterDouble.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            5 -> HealthAlert.Latency(
+                FfiConverterDouble.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: HealthAlert): ULong = when(value) {
+        is HealthAlert.Memory -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterULong.allocationSize(value.`residentBytes`)
+                + FfiConverterULong.allocationSize(value.`limitBytes`)
+            )
+        }
+        is HealthAlert.Cpu -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterDouble.allocationSize(value.`percent`)
+                + FfiConverterUInt.allocationSize(value.`limitPercent`)
+            )
+        }
+        is HealthAlert.SlowDecode -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterDouble.allocationSize(value.`tokensPerS`)
+                + FfiConverterUInt.allocationSize(value.`minTokensPerS`)
+            )
+        }
+        is HealthAlert.ErrorRate -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterDouble.allocationSize(value.`percent`)
+                + FfiConverterUInt.allocationSize(value.`limitPercent`)
+            )
+        }
+        is HealthAlert.Latency -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterDouble.allocationSize(value.`p95Ms`)
+                + FfiConverterULong.allocationSize(value.`limitMs`)
+            )
+        }
+    }
+
+    override fun write(value: HealthAlert, buf: ByteBuffer) {
+        when(value) {
+            is HealthAlert.Memory -> {
+                buf.putInt(1)
+                FfiConverterULong.write(value.`residentBytes`, buf)
+                FfiConverterULong.write(value.`limitBytes`, buf)
+                Unit
+            }
+            is HealthAlert.Cpu -> {
+                buf.putInt(2)
+                FfiConverterDouble.write(value.`percent`, buf)
+                FfiConverterUInt.write(value.`limitPercent`, buf)
+                Unit
+            }
+            is HealthAlert.SlowDecode -> {
+                buf.putInt(3)
+                FfiConverterDouble.write(value.`tokensPerS`, buf)
+                FfiConverterUInt.write(value.`minTokensPerS`, buf)
+                Unit
+            }
+            is HealthAlert.ErrorRate -> {
+                buf.putInt(4)
+                FfiConverterDouble.write(value.`percent`, buf)
+                FfiConverterUInt.write(value.`limitPercent`, buf)
+                Unit
+            }
+            is HealthAlert.Latency -> {
+                buf.putInt(5)
+                FfiConverterDouble.write(value.`p95Ms`, buf)
+                FfiConverterULong.write(value.`limitMs`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * How the KV cache stores its values.
+ */
+
+enum class KvPrecision {
+    
+    /**
+     * IEEE f16, 2 bytes per value (ternary models; what phones use).
+     */
+    F16,
+    /**
+     * f32, 4 bytes per value (float-weight models).
+     */
+    F32;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeKvPrecision: FfiConverterRustBuffer<KvPrecision> {
+    override fun read(buf: ByteBuffer) = try {
+        KvPrecision.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: KvPrecision) = 4UL
+
+    override fun write(value: KvPrecision, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How much the engine logs.
  */
 
@@ -3472,6 +4424,58 @@ public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPol
     override fun allocationSize(value: OverflowPolicy) = 4UL
 
     override fun write(value: OverflowPolicy, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * A named preset of thread limit and memory budget (`bitnet_core`'s `Profile`), smallest
+ * first; [`profile_config`] gives its `EngineConfig`.
+ */
+
+enum class Profile {
+    
+    /**
+     * 2 threads, 512 MiB: a phone app in the foreground.
+     */
+    MOBILE,
+    /**
+     * 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+     */
+    EDGE,
+    /**
+     * 8 threads, 2048 MiB: a shared server process.
+     */
+    SERVER,
+    /**
+     * 16 threads, 4096 MiB: a dedicated cloud instance.
+     */
+    CLOUD;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProfile: FfiConverterRustBuffer<Profile> {
+    override fun read(buf: ByteBuffer) = try {
+        Profile.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Profile) = 4UL
+
+    override fun write(value: Profile, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -3671,6 +4675,100 @@ public object FfiConverterTypeThermalState: FfiConverterRustBuffer<ThermalState>
 
 
 
+/**
+ * What the thermal governor does in one thermal state (`bitnet_core`'s `Throttle`).
+ */
+sealed class Throttle {
+    
+    /**
+     * Keep generating on `threads_percent` % of the configured threads (rounded down, at
+     * least 1), pausing `pause_ms` between tokens. A share outside 1..=100 fails loading with
+     * `InvalidOption`.
+     */
+    data class Run(
+        /**
+         * Share of the configured threads, in percent (1..=100).
+         */
+        val `threadsPercent`: kotlin.UByte, 
+        /**
+         * Pause between two tokens, in ms.
+         */
+        val `pauseMs`: kotlin.ULong) : Throttle()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * End the generation cleanly with `FinishReason::ThermalStop`, keeping the text so far.
+     */
+    object Stop : Throttle()
+    
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeThrottle : FfiConverterRustBuffer<Throttle>{
+    override fun read(buf: ByteBuffer): Throttle {
+        return when(buf.getInt()) {
+            1 -> Throttle.Run(
+                FfiConverterUByte.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            2 -> Throttle.Stop
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: Throttle): ULong = when(value) {
+        is Throttle.Run -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterUByte.allocationSize(value.`threadsPercent`)
+                + FfiConverterULong.allocationSize(value.`pauseMs`)
+            )
+        }
+        is Throttle.Stop -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+    }
+
+    override fun write(value: Throttle, buf: ByteBuffer) {
+        when(value) {
+            is Throttle.Run -> {
+                buf.putInt(1)
+                FfiConverterUByte.write(value.`threadsPercent`, buf)
+                FfiConverterULong.write(value.`pauseMs`, buf)
+                Unit
+            }
+            is Throttle.Stop -> {
+                buf.putInt(2)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
 
 /**
  * @suppress
@@ -3771,6 +4869,38 @@ public object FfiConverterOptionalFloat: FfiConverterRustBuffer<kotlin.Float?> {
 /**
  * @suppress
  */
+public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
+    override fun read(buf: ByteBuffer): kotlin.Double? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterDouble.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Double?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterDouble.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Double?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterDouble.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?> {
     override fun read(buf: ByteBuffer): kotlin.String? {
         if (buf.get().toInt() == 0) {
@@ -3825,6 +4955,38 @@ public object FfiConverterOptionalTypeGenerationSummary: FfiConverterRustBuffer<
         } else {
             buf.put(1)
             FfiConverterTypeGenerationSummary.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolicy?> {
+    override fun read(buf: ByteBuffer): ThermalPolicy? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeThermalPolicy.read(buf)
+    }
+
+    override fun allocationSize(value: ThermalPolicy?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeThermalPolicy.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ThermalPolicy?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeThermalPolicy.write(value, buf)
         }
     }
 }
@@ -3899,6 +5061,38 @@ public object FfiConverterOptionalTypeOverflowPolicy: FfiConverterRustBuffer<Ove
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeProfile: FfiConverterRustBuffer<Profile?> {
+    override fun read(buf: ByteBuffer): Profile? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeProfile.read(buf)
+    }
+
+    override fun allocationSize(value: Profile?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeProfile.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Profile?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeProfile.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -3952,9 +5146,59 @@ public object FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer<List<C
 
 
 
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<HealthAlert>> {
+    override fun read(buf: ByteBuffer): List<HealthAlert> {
+        val len = buf.getInt()
+        return List<HealthAlert>(len) {
+            FfiConverterTypeHealthAlert.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<HealthAlert>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeHealthAlert.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<HealthAlert>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeHealthAlert.write(it, buf)
+        }
+    }
+}
 
 
 
+
+
+
+
+
+        /**
+         * What the GGUF model at `path` needs in memory with `config`, read on a background thread
+         * from its header and metadata only (no weight is touched). Errors: `FileUnreadable`,
+         * `InvalidModelFile`, `UnsupportedModel`.
+         */
+    @Throws(BitNetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `estimateMemory`(`path`: kotlin.String, `config`: EngineConfig) : MemoryEstimate {
+        return uniffiRustCallAsync(
+        UniffiLib.uniffi_bitnet_ffi_fn_func_estimate_memory(
+        FfiConverterString.lower(`path`),
+        FfiConverterTypeEngineConfig.lower(`config`),),
+        { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeMemoryEstimate.lift(it) },
+        // Error FFI converter
+        BitNetException.ErrorHandler,
+    )
+    }
 
         /**
          * Sets the level of the engine's logging (installing the platform logger if needed).
@@ -3967,6 +5211,48 @@ public object FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer<List<C
         FfiConverterTypeLogLevel.lower(`level`),_status)
 }
     
+    
+
+        /**
+         * The engine's default thermal policy, to adjust and pass as `EngineConfig::thermal_policy`.
+         */ fun `defaultThermalPolicy`(): ThermalPolicy {
+            return FfiConverterTypeThermalPolicy.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_default_thermal_policy(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The default `EngineConfig` with `profile`'s thread limit and memory budget.
+         */ fun `profileConfig`(`profile`: Profile): EngineConfig {
+            return FfiConverterTypeEngineConfig.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_profile_config(
+    
+        
+        FfiConverterTypeProfile.lower(`profile`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The smallest profile whose memory budget holds `bytes`, if any (e.g. for a
+         * `MemoryEstimate` total).
+         */ fun `smallestProfile`(`bytes`: kotlin.ULong): Profile? {
+            return FfiConverterOptionalTypeProfile.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_smallest_profile(
+    
+        
+        FfiConverterULong.lower(`bytes`),_status)
+}
+    )
+    }
     
 
 

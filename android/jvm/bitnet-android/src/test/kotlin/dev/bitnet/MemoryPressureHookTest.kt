@@ -4,7 +4,7 @@ import android.content.ComponentCallbacks2
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Test
 
-/** Which of Android's memory signals trim, with android-all's real constants. */
+/** Which of Android's memory signals trim (android-all's real constants), and that they reach the engine. */
 class MemoryPressureHookTest {
     private class Counting : MemoryTrimmer {
         var trims = 0
@@ -32,5 +32,20 @@ class MemoryPressureHookTest {
         }
         hook.onLowMemory()
         assertEquals(6, trimmer.trims)
+    }
+
+    @Test
+    fun `pressure reaches the engine through EngineSignals until they are closed`() {
+        val engine = RecordingEngine()
+        val signals = EngineSignals(engine)
+        val hook = MemoryPressureHook(signals)
+        hook.onTrimMemory(ComponentCallbacks2.TRIM_MEMORY_BACKGROUND)
+        assertEquals(1, engine.trims)
+        // Released by the app: the engine says Closed, the hook carries on.
+        engine.release()
+        hook.onTrimMemory(ComponentCallbacks2.TRIM_MEMORY_BACKGROUND)
+        signals.close()
+        hook.onTrimMemory(ComponentCallbacks2.TRIM_MEMORY_BACKGROUND)
+        assertEquals(1, engine.trims)
     }
 }

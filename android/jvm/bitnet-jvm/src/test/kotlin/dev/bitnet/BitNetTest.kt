@@ -25,6 +25,9 @@ import org.junit.jupiter.api.io.TempDir
  * The Kotlin package end to end on the JVM, against the host libbitnet_ffi.so and a synthetic
  * model. scripts/test-kotlin.sh sets the system properties: the model, the prompt and options,
  * and the text `bitnet generate` printed for them.
+ *
+ * A test must return Unit: JUnit skips a method returning a value without a word, so a
+ * `= runBlocking { ... }` body whose last expression has a value is `runBlocking<Unit>`.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class BitNetTest {
@@ -142,7 +145,7 @@ class BitNetTest {
     }
 
     @Test
-    fun `use after release is Closed`() = runBlocking {
+    fun `use after release is Closed`() = runBlocking<Unit> {
         val engine = BitNet.load(model)
         val session = engine.session()
         engine.release()
@@ -162,7 +165,7 @@ class BitNetTest {
     }
 
     @Test
-    fun `trim releases an idle session's buffers and it still answers the same`() = runBlocking {
+    fun `trim releases an idle session's buffers and it still answers the same`() = runBlocking<Unit> {
         val engine = BitNet.load(model)
         val session = engine.session()
         val first = texts(session.generate(prompt, options).toList())

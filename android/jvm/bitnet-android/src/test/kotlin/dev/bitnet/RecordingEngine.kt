@@ -1,0 +1,34 @@
+package dev.bitnet
+
+/**
+ * An engine that records what the platform hooks send it (no native library): thermal
+ * reports and trims. The calls the hooks never make fail.
+ */
+class RecordingEngine : BitNetEngineInterface {
+    val reports = mutableListOf<Pair<ThermalState, Float?>>()
+    var trims = 0
+    var released = false
+
+    @Synchronized
+    override fun reportThermal(state: ThermalState, headroom: Float?) {
+        reports += state to headroom
+    }
+
+    @Synchronized
+    override fun trim(): UInt {
+        if (released) throw BitNetException.Closed("the engine is closed")
+        trims++
+        return 0u
+    }
+
+    override fun release() {
+        released = true
+    }
+
+    override fun session(config: SessionConfig): ChatSession = unused()
+    override fun metrics(): EngineMetrics = unused()
+    override fun health(): EngineHealth = unused()
+    override fun memoryEstimate(): MemoryEstimate = unused()
+
+    private fun unused(): Nothing = throw UnsupportedOperationException("not called by the platform hooks")
+}
