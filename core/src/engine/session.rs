@@ -372,6 +372,7 @@ impl Session {
         let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1e3;
         let decode_s = first_token_at.map_or(0.0, |t| (now - t).as_secs_f64());
         let per_s = |n: usize, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+        let (resident_bytes, peak_resident_bytes) = memory::resident_and_peak_bytes();
         Ok(Generation {
             stats: GenerationStats {
                 prompt_tokens: prompt.len(),
@@ -386,8 +387,8 @@ impl Session {
                 thermal_state: checkpoint.state,
                 throttle_events: checkpoint.throttle_events,
                 paused_ms: checkpoint.paused_ms,
-                resident_bytes: memory::resident_bytes(),
-                peak_resident_bytes: memory::peak_resident_bytes(),
+                resident_bytes,
+                peak_resident_bytes,
             },
             text,
             tokens,

@@ -5,6 +5,15 @@
 //! peak — the figure jetsam kills apps by, which leaves out clean file-backed pages such as
 //! mapped weights. Other platforms report `None`.
 
+/// [`resident_bytes`] and [`peak_resident_bytes`] read together, the peak raised to at least
+/// the current figure: the two come from different kernel counters (statm, `VmHWM`), which
+/// another thread's allocations between the reads can put out of order.
+pub fn resident_and_peak_bytes() -> (Option<u64>, Option<u64>) {
+    let now = resident_bytes();
+    let peak = peak_resident_bytes().map(|peak| now.map_or(peak, |now| peak.max(now)));
+    (now, peak)
+}
+
 /// Resident memory of this process now, in bytes (`None` where it cannot be read).
 #[cfg(not(target_vendor = "apple"))]
 pub fn resident_bytes() -> Option<u64> {

@@ -138,6 +138,7 @@ impl MetricsRecorder {
             _ => None,
         };
         s.cpu_mark = now;
+        let (resident_bytes, peak_resident_bytes) = memory::resident_and_peak_bytes();
         Metrics {
             requests: s.requests,
             errors: s.errors,
@@ -147,8 +148,8 @@ impl MetricsRecorder {
             latency_p95_ms: percentile(&sorted, 95),
             decode_tokens_per_s: (!s.decode.is_empty())
                 .then(|| s.decode.iter().sum::<f64>() / s.decode.len() as f64),
-            resident_bytes: memory::resident_bytes(),
-            peak_resident_bytes: memory::peak_resident_bytes(),
+            resident_bytes,
+            peak_resident_bytes,
             cpu_percent,
             thermal_state,
             throttle_events,
