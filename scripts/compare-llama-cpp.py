@@ -57,6 +57,7 @@ Usage (from the repository root, after ``cargo build --release -p bitnet-cli``):
     scripts/compare-llama-cpp.py                     # -p 512 -n 128 -t 2 -r 3, all formats
     scripts/compare-llama-cpp.py -p 64 -n 16 -r 1 --json /tmp/compare.json
     scripts/compare-llama-cpp.py --formats i2_s --skip-llama
+    scripts/compare-llama-cpp.py --q8-head            # also ours with --head q8_0
 
 Any Python ≥ 3.8 runs this script; only the llama.cpp child needs the venv with
 ``llama-cpp-python`` (``--python``, default ``~/.cache/bitnet-sdk/venv/bin/python``).
@@ -150,10 +151,16 @@ def synth_model(bitnet: Path, models_dir: Path, preset: str, fmt: str, seed: int
 # --- our engine --------------------------------------------------------------------------------
 
 
-def bench_ours(bitnet: Path, model: Path, p: int, n: int, t: int, r: int) -> dict:
-    """Warmup process, then ``bitnet bench --json``; its report plus the wall times (s)."""
+# Our engine with the opt-in Q8_0 output head (``--q8-head``).
+Q8_HEAD = "ours, Q8_0 head"
+
+
+def bench_ours(bitnet: Path, model: Path, p: int, n: int, t: int, r: int, head: str | None = None) -> dict:
+    """Warmup process, then ``bitnet bench --json`` (with ``--head HEAD`` if given); its report plus
+    the wall times (s)."""
     def cmd(p: int, n: int, r: int) -> list[str]:
-        return [str(bitnet), "bench", str(model), "-p", str(p), "-n", str(n), "-t", str(t), "-r", str(r), "--json"]
+        return ([str(bitnet), "bench", str(model), "-p", str(p), "-n", str(n), "-t", str(t), "-r", str(r), "--json"]
+                + (["--head", head] if head else []))
 
     _, warmup_s = run_timed(cmd(min(p, WARMUP_PROMPT_TOKENS), min(n, WARMUP_GEN_TOKENS), 1))
     measured = cmd(p, n, r)
@@ -310,15 +317,18 @@ def ratio(ours: dict, theirs: dict) -> dict:
 
 
 def ratios(results: dict) -> list[dict]:
-    """Ours vs llama.cpp: the same TQ format, and I2_S vs each llama.cpp format."""
+    """Ours (each of our engine variants) vs llama.cpp: the same TQ format, and I2_S vs each
+    llama.cpp format."""
     pairs = [(f, f) for f in LLAMA_FORMATS] + [("i2_s", f) for f in LLAMA_FORMATS]
     rows = []
-    for our_fmt, their_fmt in pairs:
-        ours = results.get("ours", {}).get(our_fmt)
-        theirs = results.get("llama.cpp", {}).get(their_fmt)
-        if ours and theirs:
+    for engine in (e for e in results if e.startswith("ours")):
+        for our_fmt, their_fmt in pairs:
+            ours = results[engine].get(our_fmt)
+            theirs = results.get("llama.cpp", {}).get(their_fmt)
+            if not (ours and theirs):
+                continue
             rows.append({
-                "ours": our_fmt, "llama.cpp": their_fmt,
+                "engine": engine, "ours": our_fmt, "llama.cpp": their_fmt,
                 "prefill": ratio(ours["prefill_tokens_per_s"], theirs["prefill_tokens_per_s"]),
                 "decode": ratio(ours["decode_tokens_per_s"], theirs["decode_tokens_per_s"]),
             })
@@ -353,13 +363,13 @@ def markdown(results: dict, config: dict) -> str:
     if rows:
         out += ["", "| ours / llama.cpp | prefill ratio | decode ratio |", "|---|---:|---:|"]
         for row in rows:
-            out.append(f"| ours {row['ours'].upper()} / llama.cpp {row['llama.cpp'].upper()} "
+            out.append(f"| {row['engine']} {row['ours'].upper()} / llama.cpp {row['llama.cpp'].upper()} "
                        f"| {pm(row['prefill'], 3)} | {pm(row['decode'], 3)} |")
     out += ["", "| engine | format | first token ms | bytes/token MB | effective GB/s | copy GB/s "
             "| roofline % | peak RSS MB | kernels |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for engine, by_fmt in results.items():
         for fmt, rep in by_fmt.items():
-            ours = engine == "ours"
+            ours = engine.startswith("ours")
             cells = [f"{rep['bytes_per_token'] / 1e6:.1f}", f"{rep['effective_gb_per_s']:.2f}",
                      f"{rep['copy_gb_per_s']:.2f}", f"{rep['roofline_percent']:.1f}"] if ours else ["—"] * 4
             out.append(f"| {engine} | {fmt.upper()} | {pm(rep['time_to_first_token_ms'], 1)} | "
@@ -383,6 +393,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--formats", default=",".join(FORMATS),
                     help=f"comma-separated subset of {','.join(FORMATS)} (llama.cpp runs the TQ ones)")
     ap.add_argument("--skip-llama", action="store_true", help="measure our engine only")
+    ap.add_argument("--q8-head", action="store_true",
+                    help="also run ours with the opt-in Q8_0 output head (bitnet bench --head q8_0)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the synthetic weights")
     ap.add_argument("--llama-batch", type=int, default=512,
                     help="llama.cpp n_batch = n_ubatch = prefill tokens per llama_decode (ours: 64)")
@@ -422,9 +434,11 @@ def measure(args: argparse.Namespace, bitnet: Path) -> dict:
 
     # Each format's two engines run back to back, so a change in machine load between formats
     # skews the ratios less.
-    results: dict[str, dict] = {"ours": {}, "llama.cpp": {}}
+    results: dict[str, dict] = {"ours": {}, Q8_HEAD: {}, "llama.cpp": {}}
     for fmt in args.formats:
         runs = [("ours", lambda: bench_ours(bitnet, models[fmt], p, n, t, r))]
+        if args.q8_head:
+            runs.append((Q8_HEAD, lambda: bench_ours(bitnet, models[fmt], p, n, t, r, "q8_0")))
         if not args.skip_llama and fmt in LLAMA_FORMATS:
             runs.append(("llama.cpp", lambda: bench_llama(args.python, models[fmt], p, n, t, r, args.llama_batch,
                                                           config["flash_attn"])))
