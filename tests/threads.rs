@@ -46,8 +46,20 @@ fn kernel_threads_never_exceed_the_limit() {
             "{threads} threads: {used} ran kernels"
         );
     }
-    // Prefill of 64-token batches on the tiny model splits its larger matmuls.
-    assert_eq!(kernel_threads(2, &path), 2);
+    // Prefill of 64-token batches on the tiny model splits its larger matmuls into two
+    // ranges. Which worker runs a range is rayon's choice: a busy machine can leave the second
+    // worker asleep until the first has run both, so some request of a few uses both.
+    let engine = Engine::load(
+        &path,
+        EngineConfig {
+            threads: 2,
+            ..EngineConfig::default()
+        },
+    )
+    .expect("loads");
+    let used: Vec<usize> = (0..8).map(|_| run(&engine)).collect();
+    assert!(used.iter().all(|&n| (1..=2).contains(&n)), "{used:?}");
+    assert!(used.contains(&2), "the work was never split: {used:?}");
 }
 
 #[test]
