@@ -337,15 +337,19 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
 }
 
 /// Bytes copied per copy-bandwidth pass: large enough to defeat caches.
-const COPY_BYTES: usize = 256 << 20;
+const COPY_BYTES: usize = 128 << 20;
 
-/// Best of 5 multi-threaded copies of 256 MiB, counted as read + write bytes (STREAM Copy).
+/// Passes of the copy test; the best one counts.
+const COPY_PASSES: usize = 20;
+
+/// Best of [`COPY_PASSES`] multi-threaded copies of [`COPY_BYTES`], counted as read + write
+/// bytes (STREAM Copy).
 fn copy_bandwidth_gb_per_s(pool: &crate::runtime::ThreadPool) -> f64 {
     let src = vec![1u8; COPY_BYTES];
     let mut dst = vec![0u8; COPY_BYTES];
     let ranges = pool.split(COPY_BYTES, 1 << 20);
     let mut best = f64::INFINITY;
-    for _ in 0..5 {
+    for _ in 0..COPY_PASSES {
         let start = Instant::now();
         pool.for_each_chunk(&ranges, &mut dst, |r, chunk| chunk.copy_from_slice(&src[r]));
         best = best.min(start.elapsed().as_secs_f64());
