@@ -5,7 +5,8 @@
 # `max` CPU (dotprod, i8mm: detected table neon-i8mm), once more with BITNET_KERNELS=scalar and
 # BITNET_KERNELS=neon-dotprod, and checks that generations
 # and logits (JSON, every position) from synthetic models in each projection format print
-# exactly what the x86_64 build prints, on both CPUs, with detected and with scalar kernels.
+# exactly what the x86_64 build prints (with its detected, avx2 and scalar tables), on both
+# CPUs, with detected and with scalar kernels.
 #
 # Installs what is missing from Debian's packages (needs root or sudo): Debian's Rust
 # (rustc-web, the arm64 standard library), the aarch64 cross linker, qemu-user and
@@ -97,6 +98,16 @@ compare() {
     fi
     echo "bitnet ${*/#$work\//}"
     echo "  x86_64: $(head -c 72 <<<"$expected")..."
+    # The x86_64 tables below the detected one (avx512 where the CPU has it) print the same.
+    for kernels in scalar avx2; do
+        got="$(BITNET_KERNELS=$kernels $x86_bitnet "$@" 2>/dev/null)"
+        if [ "$got" == "$expected" ]; then
+            echo "  same on x86_64, kernels $kernels"
+        else
+            echo "  MISMATCH on x86_64, kernels $kernels: $(head -c 72 <<<"$got")..."
+            failures=$((failures + 1))
+        fi
+    done
     for cpu in "${cpus[@]}"; do
         for kernels in "" scalar; do
             # shellcheck disable=SC2086 # $cpu is two words or none
