@@ -21,7 +21,8 @@
 # g++-aarch64-linux-gnu if missing. The 2b4t models must exist (see MODELS below).
 #
 # Environment: ARMCOUNT_TOKENS="2 4" (N_LO N_HI), ARMCOUNT_FORMATS="tq2_0 i2_s tq1_0",
-# ARMCOUNT_A53=1 (also count `neon` on qemu's cortex-a53), ARMCOUNT_LLAMA="dotprod neon" (empty: ours only).
+# ARMCOUNT_A53=1 (also count `neon` on qemu's cortex-a53), ARMCOUNT_LLAMA="dotprod neon" (empty: ours only),
+# ARMCOUNT_Q8_HEAD=1 (also count ours neon-dotprod with the opt-in Q8_0 head, `--head q8_0`).
 # Under qemu one 2b4t token is about 1e9 instructions; each count takes minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,8 @@ read -r N_LO N_HI <<<"${ARMCOUNT_TOKENS:-2 4}"
 read -r -a FORMATS <<<"${ARMCOUNT_FORMATS:-tq2_0 i2_s tq1_0}"
 read -r -a LLAMA_VARIANTS <<<"${ARMCOUNT_LLAMA-dotprod neon}"
 A53="${ARMCOUNT_A53:-1}"
+Q8_HEAD="${ARMCOUNT_Q8_HEAD:-1}"
+Q8_LABEL="ours neon-dotprod + Q8_0 head, -cpu max"
 unset BITNET_KERNELS # --kernels picks the table
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -153,6 +156,10 @@ for format in "${FORMATS[@]}"; do
         result["ours $kernels, -cpu max|$format"]="$(per_token max "$ours" \
             bench "$m" -p 1 -n '{N}' -t 1 -r 1 --kernels "$kernels")"
     done
+    if [ "$Q8_HEAD" = 1 ]; then
+        result["$Q8_LABEL|$format"]="$(per_token max "$ours" \
+            bench "$m" -p 1 -n '{N}' -t 1 -r 1 --kernels neon-dotprod --head q8_0)"
+    fi
     if [ "$format" != i2_s ]; then
         for variant in "${LLAMA_VARIANTS[@]}"; do
             result["llama.cpp $variant, -cpu max|$format"]="$(per_token max \
@@ -169,6 +176,7 @@ fi
 
 # Table: millions of instructions per decoded token; ratios ours / llama.cpp.
 labels=("ours neon-dotprod, -cpu max" "ours neon, -cpu max")
+[ "$Q8_HEAD" = 1 ] && labels+=("$Q8_LABEL")
 [ "$A53" = 1 ] && labels+=("ours neon, -cpu cortex-a53")
 for variant in "${LLAMA_VARIANTS[@]}"; do labels+=("llama.cpp $variant, -cpu max"); done
 upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }
@@ -189,13 +197,15 @@ for label in "${labels[@]}"; do
     for format in "${FORMATS[@]}"; do line+=" ${result[$label|$format]:+$(mi "${result[$label|$format]}")} |"; done
     echo "$line"
 done
+ours_max=("ours neon-dotprod, -cpu max" "ours neon, -cpu max")
+[ "$Q8_HEAD" = 1 ] && ours_max+=("$Q8_LABEL")
 for variant in "${LLAMA_VARIANTS[@]}"; do
-    for ours_kernels in neon-dotprod neon; do
-        line="| ours $ours_kernels / llama.cpp $variant |"
+    for ours_label in "${ours_max[@]}"; do
+        line="| ${ours_label%, -cpu max} / llama.cpp $variant |"
         for format in "${FORMATS[@]}"; do
-            a="${result[ours $ours_kernels, -cpu max|$format]:-}"
+            a="${result[$ours_label|$format]:-}"
             b="${result[llama.cpp $variant, -cpu max|$format]:-}"
-            line+=" ${b:+$(ratio "$a" "$b")} |"
+            line+=" ${a:+${b:+$(ratio "$a" "$b")}} |"
         done
         echo "$line"
     done

@@ -1,5 +1,6 @@
-//! Matrix kernels: int8 activation quantisation, ternary GEMV/GEMM, and the float GEMV/GEMM
-//! used for the output head, embeddings and F32 reference weights.
+//! Matrix kernels: int8 activation quantisation, ternary GEMV/GEMM, the float GEMV/GEMM used
+//! for the output head, embeddings and F32 reference weights, and attention over the KV cache
+//! (`attention.rs`).
 //!
 //! [`Kernels`] is one table of inner loops for one instruction set, chosen once at load
 //! ([`Kernels::detect`]). Its methods are the one generic driver: they check every shape, pick
