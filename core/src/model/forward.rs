@@ -14,7 +14,6 @@ use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
 use crate::kernels::{KernelError, Q8Acts, QuantActs};
 use crate::quant::WeightView;
-use crate::runtime::ThreadPool;
 
 /// Which positions of a batch get logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -375,7 +374,7 @@ impl Model {
         let ranges = if (0..pairs).map(cost).sum::<usize>() < MIN_SPLIT_WORK {
             std::iter::once(0..pairs).collect()
         } else {
-            split_by_cost(&self.pool, pairs, cost)
+            self.pool.split_by_cost(pairs, cost)
         };
         let values: Vec<_> = ranges.iter().map(|r| r.start * hd..r.end * hd).collect();
         let results = self.pool.for_each_chunk(&values, out, |values, out| {
@@ -393,31 +392,6 @@ impl Model {
         });
         results.into_iter().collect()
     }
-}
-
-/// Splits `0..len` into at most the pool's active threads contiguous ranges of about equal
-/// total `cost` (each range ends once it reaches its share), in order.
-fn split_by_cost(
-    pool: &ThreadPool,
-    len: usize,
-    cost: impl Fn(usize) -> usize,
-) -> Vec<Range<usize>> {
-    let total: usize = (0..len).map(&cost).sum();
-    let parts = pool.active_threads().min(len).max(1);
-    let mut ranges = Vec::with_capacity(parts);
-    let (mut begin, mut done) = (0, 0);
-    for i in 0..len {
-        done += cost(i);
-        // Range `k` (0-based) ends once the cost so far reaches (k + 1) / parts of the total.
-        if done * parts >= total * (ranges.len() + 1) && ranges.len() + 1 < parts {
-            ranges.push(begin..i + 1);
-            begin = i + 1;
-        }
-    }
-    if begin < len {
-        ranges.push(begin..len);
-    }
-    ranges
 }
 
 fn resize(buf: &mut Vec<f32>, len: usize) {

@@ -85,6 +85,28 @@ impl ThreadPool {
             .collect()
     }
 
+    /// Splits `0..len` into at most [`active_threads`](Self::active_threads) contiguous ranges
+    /// of about equal total `cost(i)` (a range ends once the cost so far reaches its share of
+    /// the total, so each exceeds its share by less than one item's cost), in order.
+    pub fn split_by_cost(&self, len: usize, cost: impl Fn(usize) -> usize) -> Vec<Range<usize>> {
+        let total: usize = (0..len).map(&cost).sum();
+        let parts = self.active_threads().min(len).max(1);
+        let mut ranges = Vec::with_capacity(parts);
+        let (mut begin, mut done) = (0, 0);
+        for i in 0..len {
+            done += cost(i);
+            // Range `k` (0-based) ends once the cost so far reaches (k + 1) / parts of the total.
+            if done * parts >= total * (ranges.len() + 1) && ranges.len() + 1 < parts {
+                ranges.push(begin..i + 1);
+                begin = i + 1;
+            }
+        }
+        if begin < len {
+            ranges.push(begin..len);
+        }
+        ranges
+    }
+
     /// Runs `f` on every range, on the pool's workers, and returns the results in range order.
     pub fn map<T: Send>(
         &self,
@@ -135,6 +157,29 @@ mod tests {
         assert_eq!(pool.split(0, 16), Vec::<Range<usize>>::new());
         let pool = ThreadPool::new(2).expect("pool");
         assert_eq!(pool.split(64, 16), vec![0..32, 32..64]);
+    }
+
+    #[test]
+    fn split_by_cost_balances_growing_costs() {
+        let pool = ThreadPool::new(3).expect("pool");
+        // Attention in prefill: item i (a token's head) costs its positions, 1..=30.
+        let cost = |i: usize| i + 1;
+        let ranges = pool.split_by_cost(30, cost);
+        assert_eq!(ranges.len(), 3);
+        assert_eq!(ranges.first().map(|r| r.start), Some(0));
+        assert_eq!(ranges.last().map(|r| r.end), Some(30));
+        assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        let total: usize = (0..30).map(cost).sum();
+        for r in &ranges {
+            let c: usize = r.clone().map(cost).sum();
+            assert!(c <= total / 3 + 30, "{r:?} costs {c} of {total}");
+        }
+        // Equal costs: equal ranges; fewer items than threads: one each; none: no range.
+        assert_eq!(pool.split_by_cost(9, |_| 5), vec![0..3, 3..6, 6..9]);
+        assert_eq!(pool.split_by_cost(2, |_| 1), vec![0..1, 1..2]);
+        assert!(pool.split_by_cost(0, |_| 1).is_empty());
+        pool.set_active_threads(1);
+        assert_eq!(pool.split_by_cost(30, cost), vec![0..30]);
     }
 
     #[test]
