@@ -389,6 +389,16 @@ unsafe fn tile_avx2<F: Codes, const R: usize, const T: usize>(
     sums
 }
 
+/// Turns the tile sums `Σ u·q` of unsigned codes `u = t + 1` into `Σ t·q = Σ u·q − Σ q`, per
+/// token (`sums[t]` belongs to `acts[t]`); shared by the AVX2 and AVX-512 tiles.
+fn signed_sums<const R: usize>(sums: &mut [[i32; R]], acts: &[&QuantActs]) {
+    for (sums, a) in sums.iter_mut().zip(acts) {
+        for s in sums {
+            *s = s.wrapping_sub(a.sum);
+        }
+    }
+}
+
 /// Tokens per pass of [`tile_avx2`]: with 4 rows, 2 tokens' 16-bit sums and int32
 /// accumulators (16 registers) are as many as AVX2's 16 registers hold without spilling the
 /// inner loop's sums.
@@ -414,11 +424,7 @@ macro_rules! safe_tile {
                     [a] => sums.copy_from_slice(&unsafe { tile_avx2::<$codes, R, 1>(rows, [&a.q]) }),
                     _ => unreachable!("chunks of 1..=AVX2_TOKENS"),
                 }
-                for (sums, a) in sums.iter_mut().zip(acts) {
-                    for s in sums {
-                        *s = s.wrapping_sub(a.sum);
-                    }
-                }
+                signed_sums(sums, acts);
             }
             sums
         }

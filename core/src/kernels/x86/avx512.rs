@@ -298,11 +298,7 @@ macro_rules! safe_tile {
             // detecting AVX-512 F, BW and VNNI; every load reads a slice bounds-checked to the
             // loaded width.
             let mut sums = unsafe { tile_vnni::<$chunks, R, T>(rows, acts.map(|a| &a.q[..])) };
-            for (sums, a) in sums.iter_mut().zip(acts) {
-                for s in sums {
-                    *s = s.wrapping_sub(a.sum);
-                }
-            }
+            super::signed_sums(&mut sums, &acts);
             sums
         }
     )*};
