@@ -12,7 +12,7 @@ use bitnet_core::engine::{
     Session, SessionConfig,
 };
 use bitnet_core::gguf::{GgufError, GgufFile, GgufWriter, Value};
-use bitnet_core::model::{Arch, LogitsFor, ModelError};
+use bitnet_core::model::{Arch, KvCache, KvPrecision, LogitsFor, ModelError, Scratch};
 use bitnet_core::sampling::{SamplingError, SamplingParams};
 use bitnet_core::tokenizer::special;
 use bitnet_core::Error;
@@ -646,4 +646,20 @@ fn a_reply_that_fills_the_context_ends_with_context_full() {
     assert_eq!(g.tokens.len(), context - prompt_tokens + 1);
     assert_eq!(s.cached_tokens(), context);
     assert_eq!(events.concat(), g.text);
+}
+
+#[test]
+fn a_forward_pass_over_no_tokens_is_empty_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = load(&tiny_model(dir.path()));
+    let model = engine.model();
+    let mut kv = KvCache::new(model.config(), 8, KvPrecision::F16);
+    let mut logits = vec![1.0; 3];
+    for which in [LogitsFor::Last, LogitsFor::All] {
+        model
+            .forward(&[], &mut kv, &mut Scratch::default(), which, &mut logits)
+            .expect("no tokens is not an error");
+        assert!(logits.is_empty());
+        assert_eq!(kv.len(), 0);
+    }
 }

@@ -98,7 +98,7 @@ const MIN_SPLIT_WORK: usize = 1 << 18;
 impl Model {
     /// Evaluates `tokens` at positions `kv.len()..kv.len() + tokens.len()`, appends their keys
     /// and values to `kv`, and writes logits into `logits` (`vocab_size` floats per token that
-    /// `which` selects, token-major).
+    /// `which` selects, token-major). No tokens: `logits` is emptied and `kv` left as it is.
     pub fn forward(
         &self,
         tokens: &[u32],
@@ -107,6 +107,11 @@ impl Model {
         which: LogitsFor,
         logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
+        if tokens.is_empty() {
+            // Nothing to evaluate (and `LogitsFor::Last` has no last token).
+            logits.clear();
+            return Ok(());
+        }
         let cfg = &self.config;
         let n = tokens.len();
         let start = kv.len();
