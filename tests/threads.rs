@@ -47,8 +47,8 @@ fn kernel_threads_never_exceed_the_limit() {
         );
     }
     // Prefill of 64-token batches on the tiny model splits its larger matmuls into two
-    // ranges. Which worker runs a range is rayon's choice: a busy machine can leave the second
-    // worker asleep until the first has run both, so some request of a few uses both.
+    // ranges. The calling thread claims ranges too: on a busy machine it can run both before
+    // the worker wakes, so some request of a few uses both.
     let engine = Engine::load(
         &path,
         EngineConfig {

@@ -142,6 +142,8 @@ impl Model {
             s.acts.resize_with(n, QuantActs::default);
         }
 
+        // A pinned pool's CPUs also hold this thread while it takes part in the matmuls.
+        let _pin = self.pool.pin_caller();
         let bytes = self.file.bytes();
         let embd_view = self.weights.token_embd.view(bytes)?;
         for (t, &tok) in tokens.iter().enumerate() {
@@ -316,7 +318,7 @@ impl Model {
     /// Runs `product(rows, out)` — `w`'s rows `rows` for the `n` tokens, token-major into `out`
     /// — over all of `w`'s rows, filling `out[t · w.rows() + r]`.
     ///
-    /// The rows are split into one range per worker of the pool (all matmul work runs there);
+    /// The rows are split into one range per thread of the pool (the calling thread's included);
     /// with several tokens each worker fills a local token-major block that is then copied in.
     fn matmul(
         &self,

@@ -12,6 +12,6 @@ mod profile;
 pub mod thermal;
 pub mod topology;
 
-pub use pool::ThreadPool;
+pub use pool::{CallerPin, ThreadPool};
 pub use profile::{Profile, UnknownProfile};
 pub use topology::{default_threads, CpuTopology};

@@ -163,6 +163,39 @@ pub(crate) fn pin_current_thread(_cpus: &[usize]) -> std::io::Result<()> {
     Err(std::io::ErrorKind::Unsupported.into())
 }
 
+/// The CPUs a thread may run on, saved to be put back with [`Affinity::restore`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Affinity(Vec<usize>);
+
+impl Affinity {
+    /// Restricts the calling thread to the saved CPUs again.
+    pub fn restore(&self) -> std::io::Result<()> {
+        pin_current_thread(&self.0)
+    }
+}
+
+/// The CPUs the calling thread may run on now (Linux/Android `sched_getaffinity`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn current_affinity() -> std::io::Result<Affinity> {
+    // SAFETY: cpu_set_t is a plain bit array for which all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is the calling thread; `set` is a writable cpu_set_t of the size passed.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let capacity = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: every `cpu` is below the set's bit capacity.
+    let cpus = (0..capacity).filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) });
+    Ok(Affinity(cpus.collect()))
+}
+
+/// Affinity is not available on this platform.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn current_affinity() -> std::io::Result<Affinity> {
+    Err(std::io::ErrorKind::Unsupported.into())
+}
+
 fn read_trimmed(path: &Path) -> Option<String> {
     Some(std::fs::read_to_string(path).ok()?.trim().to_owned())
 }
