@@ -6,13 +6,16 @@
 //! GEMM streams the matrix once per token), the tile benchmarks' in tokens per second.
 //! `ternary_gemv_dram` cycles one GEMV over 16 copies of the FFN matrix (≈ 70 MB, more than
 //! the last-level cache) so that the weights come from memory, as in decode; the other matrix
-//! benchmarks reread one matrix that the cache holds after the first call.
+//! benchmarks reread one matrix that the cache holds after the first call. `attention` runs
+//! one 2B4T GQA group (4 query heads of 128 over 640 cached f16 positions) from the cache
+//! (`cached`) and cycling over the 150 groups of 30 layers × 5 kv heads (≈ 49 MB of keys and
+//! values, `from_memory`), in KV bytes read per call.
 //!
 //! `cargo bench -p bitnet-core --bench kernels -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
 
-use bitnet_core::kernels::{Kernels, Q8Acts, QuantActs, TILE_TOKENS};
+use bitnet_core::kernels::{Kernels, KvRows, Q8Acts, QuantActs, TILE_TOKENS};
 use bitnet_core::quant::{encode_ternary_tensor, quantize_tensor, TensorType, WeightView};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
@@ -199,6 +202,52 @@ fn q8_0_head(c: &mut Criterion) {
     group.finish();
 }
 
+fn attention(c: &mut Criterion) {
+    const HEAD_DIM: usize = 128;
+    const HEADS: usize = 4;
+    const POSITIONS: usize = 640;
+    const GROUPS: usize = 30 * 5;
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let kv_bytes = 2 * POSITIONS * HEAD_DIM;
+    // Each group's keys then values, as f16 in [-1, 1) (high byte's exponent bits limited).
+    let mut cache = vec![0u8; GROUPS * 2 * kv_bytes];
+    rng.fill(&mut cache[..]);
+    for high in cache.iter_mut().skip(1).step_by(2) {
+        *high &= 0xBB;
+    }
+    let q = random_acts(&mut rng, HEADS * HEAD_DIM);
+    let scale = 1.0 / (HEAD_DIM as f32).sqrt();
+    let mut group = c.benchmark_group("attention_4x128_640");
+    group.throughput(Throughput::Bytes(2 * kv_bytes as u64));
+    for k in Kernels::available() {
+        let (mut scores, mut out) = (vec![0f32; HEADS * POSITIONS], vec![0f32; HEADS * HEAD_DIM]);
+        let mut attend = |g: usize| {
+            let kv = &cache[g * 2 * kv_bytes..(g + 1) * 2 * kv_bytes];
+            let (keys, values) = kv.split_at(kv_bytes);
+            k.attend(
+                HEAD_DIM,
+                black_box(&q),
+                KvRows::F16(keys),
+                KvRows::F16(values),
+                scale,
+                &mut scores,
+                &mut out,
+            )
+        };
+        group.bench_function(BenchmarkId::new("cached", k.name()), |b| {
+            b.iter(|| attend(0))
+        });
+        let mut g = 0;
+        group.bench_function(BenchmarkId::new("from_memory", k.name()), |b| {
+            b.iter(|| {
+                g = (g + 1) % GROUPS;
+                attend(g)
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     quantize_acts,
@@ -206,6 +255,7 @@ criterion_group!(
     ternary_dram,
     gemm_tiles,
     f16_head,
-    q8_0_head
+    q8_0_head,
+    attention
 );
 criterion_main!(benches);

@@ -81,7 +81,8 @@ macro_rules! neon_table {
                 dot_f16,
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
-                axpy_f16,
+                dots_f16,
+                weighted_sum_f16,
             }
         };
     };
@@ -601,31 +602,116 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
     }
 }
 
-/// `y += a · x` with `x` stored as little-endian f16 (see [`super::F16AxpyFn`]): 8 values
-/// per step, widened by `FCVTL`, multiplied, then added (no fused multiply-add); the tail
-/// converts one by one.
-fn axpy_f16(y: &mut [f32], a: f32, x: &[u8]) {
-    let n = y.len().min(x.len() / 2);
-    let (y, x) = (&mut y[..n], &x[..2 * n]);
-    let mut y8 = y.chunks_exact_mut(8);
-    let mut x8 = x.chunks_exact(16);
-    for (y, x) in (&mut y8).zip(&mut x8) {
-        // SAFETY: NEON is a compile-time feature of this module; `x` is 16 readable bytes and
-        // `y` 8 writable f32, loaded and stored 4 at a time.
-        unsafe {
-            let av = vdupq_n_f32(a);
-            let [lo, hi] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(x)));
-            let (y0, y1) = (vld1q_f32(y.as_ptr()), vld1q_f32(y[4..].as_ptr()));
-            vst1q_f32(y.as_mut_ptr(), vaddq_f32(y0, vmulq_f32(av, lo)));
-            vst1q_f32(y[4..].as_mut_ptr(), vaddq_f32(y1, vmulq_f32(av, hi)));
+/// 16 little-endian f16 (32 bytes of `a`) widened to f32, as 4 registers of 4 lanes.
+///
+/// # Safety
+/// `a` holds at least 32 bytes.
+#[inline(always)]
+unsafe fn widen16(a: &[u8]) -> [float32x4_t; 4] {
+    let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(a)));
+    let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&a[16..])));
+    [a0, a1, a2, a3]
+}
+
+/// [`dot_f16`] of `a` with each row of `b` (see [`super::F16DotsFn`]): up to 4 rows per pass,
+/// so each 16 values of `a` are loaded and widened once for 4 dots.
+fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) {
+    let m = a.len() / 2;
+    for (g, out) in (0..out.len()).step_by(4).zip(out.chunks_mut(4)) {
+        let b = &b[g * m..(g + out.len()) * m];
+        match out.len() {
+            4 => dots_f16_rows::<4>(a, b, out),
+            3 => dots_f16_rows::<3>(a, b, out),
+            2 => dots_f16_rows::<2>(a, b, out),
+            _ => dots_f16_rows::<1>(a, b, out),
         }
     }
-    for (y, h) in y8
-        .into_remainder()
-        .iter_mut()
-        .zip(x8.remainder().chunks_exact(2))
-    {
-        *y += a * half::f16::from_le_bytes([h[0], h[1]]).to_f32();
+}
+
+/// [`dots_f16`] for exactly `Q` rows of `b` (`Q · a.len() / 2` floats) into `out[..Q]`: 4
+/// accumulators (16 lanes) per dot; a ragged tail from zero-padded copies, as in [`dot_f16`].
+fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
+    let m = a.len() / 2;
+    let rows: [&[f32]; Q] = std::array::from_fn(|q| &b[q * m..(q + 1) * m]);
+    let (body, tail) = split16(m);
+    let mut pa = [0u8; 32];
+    pa[..2 * tail].copy_from_slice(&a[2 * body..2 * (body + tail)]);
+    let pb: [[f32; 16]; Q] = std::array::from_fn(|q| {
+        let mut p = [0f32; 16];
+        p[..tail].copy_from_slice(&rows[q][body..]);
+        p
+    });
+    // SAFETY: NEON is a compile-time feature of this module; `widen16` gets 32-byte chunks and
+    // `add_products` 16 floats of each row (a body chunk or the padded tail).
+    unsafe {
+        let mut acc = [[vdupq_n_f32(0.0); 4]; Q];
+        for (c, a) in a[..2 * body].chunks_exact(32).enumerate() {
+            let a = widen16(a);
+            for q in 0..Q {
+                add_products(&mut acc[q], a, &rows[q][16 * c..]);
+            }
+        }
+        if tail > 0 {
+            let a = widen16(&pa);
+            for q in 0..Q {
+                add_products(&mut acc[q], a, &pb[q]);
+            }
+        }
+        for q in 0..Q {
+            out[q] = fold(acc[q]);
+        }
+    }
+}
+
+/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
+/// registers over all rows, 64 columns (16 registers) per pass, then 8, then one column at a
+/// time; each lane adds its products in row order, as the scalar table does.
+fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
+    let m = out.len();
+    if m == 0 {
+        return;
+    }
+    let rows = w.len().min(x.len() / (2 * m));
+    let (x, w) = (&x[..2 * m * rows], &w[..rows]);
+    let mut col = 0;
+    while col + 64 <= m {
+        weighted_sum_columns::<8>(x, w, m, col, &mut out[col..col + 64]);
+        col += 64;
+    }
+    while col + 8 <= m {
+        weighted_sum_columns::<1>(x, w, m, col, &mut out[col..col + 8]);
+        col += 8;
+    }
+    for (c, out) in out.iter_mut().enumerate().skip(col) {
+        *out = scalar::weighted_sum_column(x, w, m, c);
+    }
+}
+
+/// Columns `col..col + 8V` of [`weighted_sum_f16`] into `out` (`8V` floats): `2V`
+/// accumulators over every row of `x` (rows of `m ≥ 1` values).
+fn weighted_sum_columns<const V: usize>(
+    x: &[u8],
+    w: &[f32],
+    m: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: NEON is a compile-time feature of this module; each load reads 16 bytes of the
+    // row's `16V`-byte slice, each store 4 floats of an 8-float chunk of `out`.
+    unsafe {
+        let mut acc = [[vdupq_n_f32(0.0); 2]; V];
+        for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
+            let (w, row) = (vdupq_n_f32(w), &row[2 * col..2 * col + 16 * V]);
+            for (v, acc) in acc.iter_mut().enumerate() {
+                let [lo, hi] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&row[16 * v..])));
+                acc[0] = vaddq_f32(acc[0], vmulq_f32(w, lo));
+                acc[1] = vaddq_f32(acc[1], vmulq_f32(w, hi));
+            }
+        }
+        for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
+            vst1q_f32(out.as_mut_ptr(), acc[0]);
+            vst1q_f32(out[4..].as_mut_ptr(), acc[1]);
+        }
     }
 }
 

@@ -1,9 +1,11 @@
-//! Attention over the KV cache: one query head against the cached positions of its kv head.
+//! Attention over the KV cache: the query heads that share one kv head against its cached
+//! positions.
 //!
-//! The scores use the table's canonical float dots ([`super::FloatDotFn`]), the softmax is
-//! shared scalar code, and the weighted sum of values uses the table's f16 multiply-add
-//! ([`super::F16AxpyFn`]), whose products and sums are elementwise, so every table gives the
-//! scalar table's output bit for bit.
+//! The scores use the table's canonical float dots ([`super::F16DotsFn`] reads each cached key
+//! once for all the group's heads), the softmax is shared scalar code, and each head's
+//! weighted sum of values uses the table's [`super::F16WeightedSumFn`], whose products and
+//! sums are elementwise in position order, so every table gives the scalar table's output
+//! bit for bit, and a head's output does not depend on which heads it was grouped with.
 
 use super::{check_len, KernelError, Kernels};
 
@@ -27,14 +29,22 @@ impl KvRows<'_> {
     }
 }
 
+/// Most query heads one pass of [`Kernels::attend`] scores together (larger groups take
+/// several passes over the keys).
+const GROUP_PASS: usize = 8;
+
 impl Kernels {
-    /// Causal attention of one query head `q` (`head_dim` floats) over the `scores.len()`
-    /// positions of `keys` and `values` (each `scores.len() · head_dim` values):
-    /// `scores[j] = (k_j · q) · scale` by the canonical float dot, then a softmax (max
-    /// subtracted, sum in f64), then `out = Σ_j p_j · v_j` added in position order (each
-    /// product rounded to f32 before its add). `out` has `head_dim` floats.
+    /// Causal attention of `q.len() / head_dim` query heads `q` (head-major, `head_dim` floats
+    /// each) sharing one kv head, over the `n = scores.len() / heads` positions of `keys` and
+    /// `values` (each `n · head_dim` values). For each head: `scores[j] = (k_j · q) · scale` by
+    /// the canonical float dot, then a softmax (max subtracted, sum in f64), then
+    /// `out = Σ_j p_j · v_j` added in position order (each product rounded to f32 before its
+    /// add). `scores` (`heads · n` floats) is scratch; `out` gets the heads' outputs,
+    /// head-major.
+    #[allow(clippy::too_many_arguments)]
     pub fn attend(
         &self,
+        head_dim: usize,
         q: &[f32],
         keys: KvRows<'_>,
         values: KvRows<'_>,
@@ -42,38 +52,55 @@ impl Kernels {
         scores: &mut [f32],
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        let hd = q.len();
-        check_len("attention output", hd, out.len())?;
-        check_len("attention keys", scores.len() * hd, keys.values())?;
-        check_len("attention values", scores.len() * hd, values.values())?;
-        if hd == 0 {
+        check_len("attention output", q.len(), out.len())?;
+        if head_dim == 0 || q.is_empty() {
             out.fill(0.0);
-            return Ok(()); // `chunks_exact(0)` would panic
+            return Ok(()); // `chunks_exact(0)` would panic; no heads, nothing to do
+        }
+        let heads = q.len() / head_dim;
+        check_len("attention queries", heads * head_dim, q.len())?;
+        let n = scores.len() / heads;
+        check_len("attention scores", heads * n, scores.len())?;
+        check_len("attention keys", n * head_dim, keys.values())?;
+        check_len("attention values", n * head_dim, values.values())?;
+        if n == 0 {
+            out.fill(0.0);
+            return Ok(());
         }
         match keys {
             KvRows::F16(k) => {
-                for (s, k) in scores.iter_mut().zip(k.chunks_exact(2 * hd)) {
-                    *s = (self.dot_f16)(k, q) * scale;
+                let mut dots = [0f32; GROUP_PASS];
+                for first in (0..heads).step_by(GROUP_PASS) {
+                    let pass = (heads - first).min(GROUP_PASS);
+                    let q = &q[first * head_dim..(first + pass) * head_dim];
+                    for (j, k) in k.chunks_exact(2 * head_dim).enumerate() {
+                        (self.dots_f16)(k, q, &mut dots[..pass]);
+                        for (h, &dot) in dots[..pass].iter().enumerate() {
+                            scores[(first + h) * n + j] = dot * scale;
+                        }
+                    }
                 }
             }
             KvRows::F32(k) => {
-                for (s, k) in scores.iter_mut().zip(k.chunks_exact(hd)) {
-                    *s = (self.dot_f32)(k, q) * scale;
+                let heads_scores = scores.chunks_exact_mut(n);
+                for (q, scores) in q.chunks_exact(head_dim).zip(heads_scores) {
+                    for (s, k) in scores.iter_mut().zip(k.chunks_exact(head_dim)) {
+                        *s = (self.dot_f32)(k, q) * scale;
+                    }
                 }
             }
         }
-        softmax_in_place(scores);
-        out.fill(0.0);
-        match values {
-            KvRows::F16(v) => {
-                for (&p, v) in scores.iter().zip(v.chunks_exact(2 * hd)) {
-                    (self.axpy_f16)(out, p, v);
-                }
-            }
-            KvRows::F32(v) => {
-                for (&p, v) in scores.iter().zip(v.chunks_exact(hd)) {
-                    for (o, &v) in out.iter_mut().zip(v) {
-                        *o += p * v;
+        let heads_out = out.chunks_exact_mut(head_dim);
+        for (p, out) in scores.chunks_exact_mut(n).zip(heads_out) {
+            softmax_in_place(p);
+            match values {
+                KvRows::F16(v) => (self.weighted_sum_f16)(v, p, out),
+                KvRows::F32(v) => {
+                    out.fill(0.0);
+                    for (&p, v) in p.iter().zip(v.chunks_exact(head_dim)) {
+                        for (o, &v) in out.iter_mut().zip(v) {
+                            *o += p * v;
+                        }
                     }
                 }
             }
@@ -82,14 +109,14 @@ impl Kernels {
     }
 }
 
-/// Numerically stable softmax in place: `exp(x − max)` in f32, normalised by the f64 sum.
+/// Numerically stable softmax in place: `exp(x − max)` in f32, normalised by the f64 sum
+/// (added in order, after the exponentials: a loop without calls keeps the sum in a register).
 fn softmax_in_place(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0f64;
     for v in x.iter_mut() {
         *v = (*v - max).exp();
-        sum += f64::from(*v);
     }
+    let sum = x.iter().fold(0.0f64, |sum, &v| sum + f64::from(v));
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;
@@ -137,10 +164,18 @@ mod tests {
     #[test]
     fn every_table_matches_scalar_and_the_definition() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for (hd, positions) in [(1, 1), (8, 3), (17, 5), (64, 1), (128, 37), (80, 200)] {
+        let shapes = [
+            (1, 1, 1),
+            (8, 3, 2),
+            (17, 5, 3),
+            (64, 1, 4),
+            (128, 37, 4),
+            (80, 200, 9),
+        ];
+        for (hd, positions, heads) in shapes {
             let mut rand =
                 |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-2.0f32..2.0)).collect() };
-            let q = rand(hd);
+            let q = rand(heads * hd);
             // Values exactly representable in f16, so both precisions hold the same numbers.
             let round = |v: Vec<f32>| -> Vec<f32> {
                 v.iter().map(|&x| f16::from_f32(x).to_f32()).collect()
@@ -148,30 +183,43 @@ mod tests {
             let (k, v) = (round(rand(hd * positions)), round(rand(hd * positions)));
             let (k16, v16) = (to_f16_bytes(&k), to_f16_bytes(&v));
             let scale = 1.0 / (hd as f32).sqrt();
-            let run = |kernels: &Kernels, keys, values| {
-                let (mut scores, mut out) = (vec![0f32; positions], vec![f32::NAN; hd]);
+            let run = |kernels: &Kernels, q: &[f32], keys, values| {
+                let g = q.len() / hd;
+                let (mut scores, mut out) = (vec![0f32; g * positions], vec![f32::NAN; g * hd]);
                 kernels
-                    .attend(&q, keys, values, scale, &mut scores, &mut out)
+                    .attend(hd, q, keys, values, scale, &mut scores, &mut out)
                     .expect("shapes");
                 out
             };
             let scalar = Kernels::scalar();
-            let expected = run(scalar, KvRows::F16(&k16), KvRows::F16(&v16));
-            let f32_cache = run(scalar, KvRows::F32(&k), KvRows::F32(&v));
+            let expected = run(scalar, &q, KvRows::F16(&k16), KvRows::F16(&v16));
+            let f32_cache = run(scalar, &q, KvRows::F32(&k), KvRows::F32(&v));
             assert_eq!(f32_cache, expected, "f16 and f32 caches of the same values");
-            for (got, want) in expected.iter().zip(reference(&q, &k, &v, scale)) {
-                assert!(
-                    (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
-                    "{got} vs {want}"
-                );
+            // Each head alone gives what it gave in the group.
+            let alone: Vec<f32> = q
+                .chunks_exact(hd)
+                .flat_map(|q| run(scalar, q, KvRows::F16(&k16), KvRows::F16(&v16)))
+                .collect();
+            assert_eq!(alone, expected, "hd {hd}: grouped and alone");
+            for (q, got) in q.chunks_exact(hd).zip(expected.chunks_exact(hd)) {
+                for (got, want) in got.iter().zip(reference(q, &k, &v, scale)) {
+                    assert!(
+                        (got - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                        "{got} vs {want}"
+                    );
+                }
             }
             for table in Kernels::available() {
-                let got = run(table, KvRows::F16(&k16), KvRows::F16(&v16));
+                let got = run(table, &q, KvRows::F16(&k16), KvRows::F16(&v16));
                 let same = got
                     .iter()
                     .zip(&expected)
                     .all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{} hd {hd} × {positions}", table.name());
+                assert!(
+                    same,
+                    "{} hd {hd} × {positions}, {heads} heads",
+                    table.name()
+                );
             }
         }
     }
@@ -180,15 +228,15 @@ mod tests {
     fn shape_errors_are_typed() {
         let k = Kernels::scalar();
         let (q, kv) = ([1.0f32; 4], [0u8; 16]);
-        let mut out = [0f32; 4];
         let err = k
             .attend(
+                4,
                 &q,
                 KvRows::F16(&kv),
                 KvRows::F16(&kv),
                 1.0,
                 &mut [0.0; 3],
-                &mut out,
+                &mut [0.0; 4],
             )
             .expect_err("3 positions need 24 bytes");
         assert!(matches!(
@@ -200,6 +248,7 @@ mod tests {
         ));
         let err = k
             .attend(
+                4,
                 &q,
                 KvRows::F16(&kv),
                 KvRows::F16(&kv),
@@ -209,5 +258,23 @@ mod tests {
             )
             .expect_err("short output");
         assert!(matches!(err, KernelError::Length { .. }));
+        let err = k
+            .attend(
+                3,
+                &q,
+                KvRows::F16(&kv),
+                KvRows::F16(&kv),
+                1.0,
+                &mut [0.0; 2],
+                &mut [0.0; 4],
+            )
+            .expect_err("4 floats are not whole 3-wide heads");
+        assert!(matches!(
+            err,
+            KernelError::Length {
+                what: "attention queries",
+                ..
+            }
+        ));
     }
 }

@@ -190,8 +190,10 @@ pub struct Kernels {
     dot_f16: F16DotFn,
     /// [`Q8DotFn`]: a Q8_0 row (the Q8_0 head) against Q8_0 activations.
     dot_q8_0: Q8DotFn,
-    /// [`F16AxpyFn`]: adds an f16 row (a cached value) times a weight (attention).
-    axpy_f16: F16AxpyFn,
+    /// [`F16DotsFn`]: one cached key against the query heads that share it (attention).
+    dots_f16: F16DotsFn,
+    /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
+    weighted_sum_f16: F16WeightedSumFn,
 }
 
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).
@@ -206,10 +208,17 @@ pub type FloatDotFn = fn(a: &[f32], b: &[f32]) -> f32;
 /// converted exactly to f32 before the multiply.
 pub type F16DotFn = fn(a: &[u8], b: &[f32]) -> f32;
 
-/// `y_j += a · x_j` for every `j`, with `x` as little-endian IEEE f16 (`2 · y.len()` bytes),
-/// each converted exactly to f32; the product is rounded to f32 before its add (no fused
-/// multiply-add), so every table gives the same bits.
-pub type F16AxpyFn = fn(y: &mut [f32], a: f32, x: &[u8]);
+/// `out[g]` = the [`F16DotFn`] of the f16 row `a` with row `g` of `b`, for every `g` in
+/// `0..out.len()`, where `b` holds `out.len()` rows of `a.len() / 2` floats back to back: one
+/// cached key against the query heads that share it, each key read and widened once.
+pub type F16DotsFn = fn(a: &[u8], b: &[f32], out: &mut [f32]);
+
+/// `out[i] = Σ_j w[j] · x_j[i]` over the `w.len()` rows `x_j` of `x` (little-endian IEEE f16,
+/// `out.len()` values per row, back to back), each value converted exactly to f32: added in
+/// row order starting from `+0`, each product rounded to f32 before its add (no fused
+/// multiply-add) — the same bits as zeroing `out` and adding `w[j] · x_j` row by row, so every
+/// table gives the same bits.
+pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 
 /// How many tiles ahead of the one it computes a ternary matmul prefetches: far enough that
 /// the lines arrive in time (≈ 10 KB ahead on 2B4T's 2560-wide rows; 2 and 8 measured slower
@@ -812,6 +821,71 @@ pub(super) mod tests {
             .float_gemv(&w, &[10.0, 1.0], 0..3, &mut out)
             .expect("shapes");
         assert_eq!(out, [24.0, 68.0, -19.0]);
+    }
+
+    #[test]
+    fn attention_helpers_match_scalar_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        let f16_bytes = |v: &[f32]| -> Vec<u8> {
+            v.iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect()
+        };
+        let specials = [
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            65504.0,
+        ];
+        for m in [0, 1, 7, 8, 15, 16, 17, 63, 64, 72, 128, 129] {
+            for (g, special) in [1, 2, 3, 4, 5, 8, 9].into_iter().zip(0..) {
+                let mut a = random_acts(&mut rng, m);
+                let mut b = random_acts(&mut rng, g * m);
+                if m > 0 && special < specials.len() {
+                    a[m / 2] = specials[special];
+                    b[g * m - 1] = -specials[special];
+                }
+                let a16 = f16_bytes(&a);
+                // `g` rows of `m` cached values weighted by `g` weights.
+                let x16 = f16_bytes(&b);
+                let expected_dots = {
+                    let mut out = vec![f32::NAN; g];
+                    (Kernels::scalar().dots_f16)(&a16, &b, &mut out);
+                    out
+                };
+                let single: Vec<f32> = b
+                    .chunks_exact(m.max(1))
+                    .map(|b| (Kernels::scalar().dot_f16)(&a16, b))
+                    .collect();
+                if m > 0 {
+                    assert_eq!(bits(&expected_dots), bits(&single), "dots = dot, {m}");
+                }
+                let w = &a[..g.min(m)];
+                let expected_sum = {
+                    let mut out = vec![f32::NAN; m];
+                    (Kernels::scalar().weighted_sum_f16)(&x16[..2 * m * w.len()], w, &mut out);
+                    out
+                };
+                for k in Kernels::available() {
+                    let mut dots = vec![f32::NAN; g];
+                    (k.dots_f16)(&a16, &b, &mut dots);
+                    assert_eq!(bits(&dots), bits(&expected_dots), "{} dots {m}×{g}", k.name);
+                    let mut sum = vec![f32::NAN; m];
+                    (k.weighted_sum_f16)(&x16[..2 * m * w.len()], w, &mut sum);
+                    assert_eq!(bits(&sum), bits(&expected_sum), "{} sum {m}×{g}", k.name);
+                }
+            }
+        }
+    }
+
+    /// The bits of each value, every NaN as one canonical NaN (which NaN an operation on two
+    /// NaNs returns depends on operand order, which the compiler may swap).
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter()
+            .map(|v| if v.is_nan() { f32::NAN } else { *v }.to_bits())
+            .collect()
     }
 
     #[test]

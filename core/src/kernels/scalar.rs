@@ -18,7 +18,8 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
-    axpy_f16,
+    dots_f16,
+    weighted_sum_f16,
 };
 
 tile_fn!(tile_i2s = tile<BlockI2S>);
@@ -46,10 +47,34 @@ fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
     lane_dot(a, b)
 }
 
-/// `y += a · x` with `x` stored as little-endian f16 (see [`super::F16AxpyFn`]).
-fn axpy_f16(y: &mut [f32], a: f32, x: &[u8]) {
-    for (y, h) in y.iter_mut().zip(x.chunks_exact(2)) {
-        *y += a * f16::from_le_bytes([h[0], h[1]]).to_f32();
+/// [`dot_f16`] of `a` with each row of `b` (see [`super::F16DotsFn`]).
+fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) {
+    let m = a.len() / 2;
+    for (g, out) in out.iter_mut().enumerate() {
+        *out = dot_f16(a, &b[g * m..(g + 1) * m]);
+    }
+}
+
+/// Column `c` of [`weighted_sum_f16`]: `Σ_j w[j] · x_j[c]` in row order from `+0`, with rows
+/// of `m ≥ 1` values (the SIMD tables' ragged columns).
+pub(super) fn weighted_sum_column(x: &[u8], w: &[f32], m: usize, c: usize) -> f32 {
+    let mut sum = 0.0;
+    for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
+        sum += w * f16::from_le_bytes([row[2 * c], row[2 * c + 1]]).to_f32();
+    }
+    sum
+}
+
+/// `Σ_j w[j] · x_j` over f16 rows, row by row (see [`super::F16WeightedSumFn`]).
+fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
+    out.fill(0.0);
+    if out.is_empty() {
+        return; // `chunks_exact(0)` would panic
+    }
+    for (&w, row) in w.iter().zip(x.chunks_exact(2 * out.len())) {
+        for (y, h) in out.iter_mut().zip(row.chunks_exact(2)) {
+            *y += w * f16::from_le_bytes([h[0], h[1]]).to_f32();
+        }
     }
 }
 

@@ -32,7 +32,8 @@ static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
-    axpy_f16,
+    dots_f16,
+    weighted_sum_f16,
 };
 
 /// The x86_64 tables this CPU runs, slowest first: AVX2, then AVX-512 (see [`avx512`]).
@@ -62,7 +63,8 @@ safe_entries! {
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
-    fn axpy_f16(y: &mut [f32], a: f32, x: &[u8]) = axpy_f16_avx2;
+    fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) = dots_f16_avx2;
+    fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) = weighted_sum_f16_avx2;
 }
 
 // ---- loads and reductions ----
@@ -500,26 +502,100 @@ unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
     finish_lanes(lo, hi, tail_a, tail_b)
 }
 
-/// `y += a · x` with `x` as little-endian f16 (see [`super::F16AxpyFn`]): 8 values per step,
-/// converted by F16C, multiplied, then added (no FMA); the tail converts one by one.
+/// [`dot_f16_avx2`] of `a` with each row of `b` (see [`super::F16DotsFn`]): up to 4 rows per
+/// pass, so each 16 values of `a` are loaded and widened once for 4 dots.
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn axpy_f16_avx2(y: &mut [f32], a: f32, x: &[u8]) {
-    let n = y.len().min(x.len() / 2);
-    let (y, x) = (&mut y[..n], &x[..2 * n]);
-    let av = _mm256_set1_ps(a);
-    let mut y8 = y.chunks_exact_mut(8);
-    let mut x8 = x.chunks_exact(16);
-    for (y, x) in (&mut y8).zip(&mut x8) {
-        let sum = _mm256_add_ps(load_f32(y), _mm256_mul_ps(av, load_f16(x)));
-        // SAFETY: `y` is 8 writable f32; the store has no alignment requirement.
-        unsafe { _mm256_storeu_ps(y.as_mut_ptr(), sum) };
+unsafe fn dots_f16_avx2(a: &[u8], b: &[f32], out: &mut [f32]) {
+    let m = a.len() / 2;
+    for (g, out) in (0..out.len()).step_by(4).zip(out.chunks_mut(4)) {
+        let b = &b[g * m..(g + out.len()) * m];
+        match out.len() {
+            4 => dots_f16_rows::<4>(a, b, out),
+            3 => dots_f16_rows::<3>(a, b, out),
+            2 => dots_f16_rows::<2>(a, b, out),
+            _ => dots_f16_rows::<1>(a, b, out),
+        }
     }
-    for (y, h) in y8
-        .into_remainder()
-        .iter_mut()
-        .zip(x8.remainder().chunks_exact(2))
-    {
-        *y += a * f16::from_le_bytes([h[0], h[1]]).to_f32();
+}
+
+/// [`dots_f16_avx2`] for exactly `Q` rows of `b` (`Q · a.len() / 2` floats) into `out[..Q]`:
+/// `2Q` accumulators, lanes 0..8 and 8..16 of each dot.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
+    let m = a.len() / 2;
+    let b = &b[..Q * m];
+    let out = &mut out[..Q];
+    let (mut lo, mut hi) = ([_mm256_setzero_ps(); Q], [_mm256_setzero_ps(); Q]);
+    let body = m - m % FLOAT_LANES;
+    for c in (0..body).step_by(FLOAT_LANES) {
+        // SAFETY: `c + 16 ≤ body ≤ m`: 32 bytes of `a` (2m long) at `2c`, and 16 floats of row
+        // `q` of `b` (rows of m, Q of them, checked above) at `q·m + c`; no alignment needed.
+        unsafe {
+            let a = a.as_ptr().add(2 * c);
+            let a_lo = _mm256_cvtph_ps(_mm_loadu_si128(a.cast()));
+            let a_hi = _mm256_cvtph_ps(_mm_loadu_si128(a.add(16).cast()));
+            for q in 0..Q {
+                let b = b.as_ptr().add(q * m + c);
+                lo[q] = _mm256_add_ps(lo[q], _mm256_mul_ps(a_lo, _mm256_loadu_ps(b)));
+                hi[q] = _mm256_add_ps(hi[q], _mm256_mul_ps(a_hi, _mm256_loadu_ps(b.add(8))));
+            }
+        }
+    }
+    for (q, out) in out.iter_mut().enumerate() {
+        let tail_a = a[2 * body..]
+            .chunks_exact(2)
+            .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
+        *out = finish_lanes(lo[q], hi[q], tail_a, &b[q * m + body..(q + 1) * m]);
+    }
+}
+
+/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
+/// registers over all rows, 64 columns (8 registers) per pass, then 8, then one column at a
+/// time; each lane adds its products in row order, as the scalar table does.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn weighted_sum_f16_avx2(x: &[u8], w: &[f32], out: &mut [f32]) {
+    let m = out.len();
+    if m == 0 {
+        return;
+    }
+    let rows = w.len().min(x.len() / (2 * m));
+    let (x, w) = (&x[..2 * m * rows], &w[..rows]);
+    let mut col = 0;
+    while col + 64 <= m {
+        weighted_sum_columns::<8>(x, w, m, col, &mut out[col..col + 64]);
+        col += 64;
+    }
+    while col + 8 <= m {
+        weighted_sum_columns::<1>(x, w, m, col, &mut out[col..col + 8]);
+        col += 8;
+    }
+    for (c, out) in out.iter_mut().enumerate().skip(col) {
+        *out = scalar::weighted_sum_column(x, w, m, c);
+    }
+}
+
+/// Columns `col..col + 8V` of [`weighted_sum_f16_avx2`] into `out` (`8V` floats): `V`
+/// accumulators over every row of `x` (rows of `m ≥ 1` values).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn weighted_sum_columns<const V: usize>(
+    x: &[u8],
+    w: &[f32],
+    m: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    let mut acc = [_mm256_setzero_ps(); V];
+    for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
+        let (w, row) = (_mm256_set1_ps(w), &row[2 * col..2 * col + 16 * V]);
+        for (v, acc) in acc.iter_mut().enumerate() {
+            *acc = _mm256_add_ps(*acc, _mm256_mul_ps(w, load_f16(&row[16 * v..])));
+        }
+    }
+    for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
+        // SAFETY: `out` is 8 writable f32; the store has no alignment requirement.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), *acc) };
     }
 }
 
@@ -824,7 +900,11 @@ mod tests {
         assert!(std::ptr::fn_addr_eq(wide.quantize_acts, k.quantize_acts));
         assert!(std::ptr::fn_addr_eq(wide.dot_f16, k.dot_f16));
         assert!(std::ptr::fn_addr_eq(wide.dot_q8_0, k.dot_q8_0));
-        assert!(std::ptr::fn_addr_eq(wide.axpy_f16, k.axpy_f16));
+        assert!(std::ptr::fn_addr_eq(wide.dots_f16, k.dots_f16));
+        assert!(std::ptr::fn_addr_eq(
+            wide.weighted_sum_f16,
+            k.weighted_sum_f16
+        ));
     }
 
     #[test]

@@ -362,7 +362,8 @@ impl Model {
     /// Causal GQA attention of the batch's queries `q` (token-major, all heads; tokens at
     /// positions `start..`) over layer `l` of `kv`, which already holds their keys and values;
     /// writes the concatenated head outputs to `out`. The (token, head) pairs are split over
-    /// the pool in ranges of about equal cost (a pair costs its token's positions).
+    /// the pool in ranges of about equal cost (a pair costs its token's positions); within a
+    /// range, the heads of one token that share a kv head are attended in one pass over it.
     fn attention(
         &self,
         l: usize,
@@ -385,15 +386,25 @@ impl Model {
         };
         let values: Vec<_> = ranges.iter().map(|r| r.start * hd..r.end * hd).collect();
         let results = self.pool.for_each_chunk(&values, out, |values, out| {
-            let first = values.start / hd;
-            let mut scores = vec![0f32; positions(first + out.len() / hd - 1)];
-            for (i, out) in out.chunks_exact_mut(hd).enumerate() {
-                let pair = first + i;
+            let (first, end) = (values.start / hd, values.end / hd);
+            let mut scores = vec![0f32; group * positions(end - 1)];
+            // Runs of consecutive pairs of one token whose heads share a kv head: one call.
+            let mut pair = first;
+            while pair < end {
+                let (token, kv_head) = (pair / n_head, (pair % n_head) / group);
+                let run = pair..end.min(token * n_head + (kv_head + 1) * group);
                 let n = positions(pair);
-                let (keys, values) = kv.head(l, (pair % n_head) / group, n);
-                let q = &q[pair * hd..(pair + 1) * hd];
-                self.kernels
-                    .attend(q, keys, values, scale, &mut scores[..n], out)?;
+                let (keys, values) = kv.head(l, kv_head, n);
+                self.kernels.attend(
+                    hd,
+                    &q[run.start * hd..run.end * hd],
+                    keys,
+                    values,
+                    scale,
+                    &mut scores[..run.len() * n],
+                    &mut out[(run.start - first) * hd..(run.end - first) * hd],
+                )?;
+                pair = run.end;
             }
             Ok(())
         });

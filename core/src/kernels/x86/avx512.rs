@@ -24,7 +24,8 @@ static KERNELS: Kernels = Kernels {
     dot_f32: super::dot_f32,
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
-    axpy_f16: super::axpy_f16,
+    dots_f16: super::dots_f16,
+    weighted_sum_f16: super::weighted_sum_f16,
 };
 
 /// The AVX-512 table, when this CPU has the AVX2 table's features and AVX-512 F, BW and VNNI.
