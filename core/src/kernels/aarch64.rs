@@ -6,7 +6,7 @@
 //! for `"neon-i8mm"`, in the tile loop ([`tile_mmla`]); activation quantisation and the float
 //! dots are baseline NEON and shared. Every loop gives the scalar table's result bit for bit:
 //! the ternary sums are exact int32, and the float loops keep the canonical lane order of
-//! [`super::FloatDotFn`] with separate multiplies and adds. Ragged tails are run through the
+//! [`super::FloatDotFn`] with fused multiply-adds (`FMLA`). Ragged tails are run through the
 //! same vector code from a zero-padded copy.
 //!
 //! Three instructions are written as inline assembly because their intrinsics are not stable at
@@ -516,14 +516,14 @@ unsafe fn quantize(x: &[f32], scale: f32, q: &mut [i8]) -> i32 {
 }
 
 /// Adds the 16 products `a · b` into the canonical lanes `acc` (lane `i` of `acc[k]` is
-/// canonical lane `4k + i`): rounded products, then a separate add, as the scalar loop does.
+/// canonical lane `4k + i`), each fused with its add (`FMLA`), as the scalar loop does.
 ///
 /// # Safety
-/// `b` is at least 16 long.
+/// `b` points to 16 readable f32.
 #[inline(always)]
-unsafe fn add_products(acc: &mut [float32x4_t; 4], a: [float32x4_t; 4], b: &[f32]) {
+unsafe fn add_products(acc: &mut [float32x4_t; 4], a: [float32x4_t; 4], b: *const f32) {
     for (k, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
-        *acc = vaddq_f32(*acc, vmulq_f32(a, vld1q_f32(b[4 * k..].as_ptr())));
+        *acc = vfmaq_f32(*acc, a, vld1q_f32(b.add(4 * k)));
     }
 }
 
@@ -543,8 +543,9 @@ fn split16(n: usize) -> (usize, usize) {
 }
 
 /// The canonical lane-wise float dot product (see [`super::FloatDotFn`]). A ragged tail is run
-/// from zero-padded copies: lanes start at +0 and so never become −0 (`x + y` is −0 only when
-/// both are), hence adding the padding's `+0 · +0` leaves every lane unchanged.
+/// from zero-padded copies: lanes start at +0 and so never become −0 (`fma(x, y, z)` is −0
+/// only when `x · y` and `z` both are), hence adding the padding's `+0 · +0` leaves every lane
+/// unchanged.
 fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     let (body, tail) = split16(a.len().min(b.len()));
@@ -558,7 +559,7 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
         let chunks = a[..body].chunks_exact(16).zip(b[..body].chunks_exact(16));
         for (a, b) in chunks.chain((tail > 0).then_some((&pa[..], &pb[..]))) {
             let a = std::array::from_fn(|k| vld1q_f32(a[4 * k..].as_ptr()));
-            add_products(&mut acc, a, b);
+            add_products(&mut acc, a, b.as_ptr());
         }
         fold(acc)
     }
@@ -582,24 +583,10 @@ unsafe fn f16x8_to_f32(h: uint16x8_t) -> [float32x4_t; 2] {
 /// [`dot_f32`] with `a` stored as little-endian f16 (`2 · b.len()` bytes).
 fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), 2 * b.len());
-    let (body, tail) = split16(b.len().min(a.len() / 2));
-    let (mut pa, mut pb) = ([0u8; 32], [0f32; 16]);
-    pa[..2 * tail].copy_from_slice(&a[2 * body..2 * (body + tail)]);
-    pb[..tail].copy_from_slice(&b[body..body + tail]);
-    // SAFETY: NEON is a compile-time feature of this module; every load reads 16 bytes of a 32-byte
-    // chunk or 16 elements of a 16-element chunk.
-    unsafe {
-        let mut acc = [vdupq_n_f32(0.0); 4];
-        let chunks = a[..2 * body]
-            .chunks_exact(32)
-            .zip(b[..body].chunks_exact(16));
-        for (a, b) in chunks.chain((tail > 0).then_some((&pa[..], &pb[..]))) {
-            let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(a)));
-            let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&a[16..])));
-            add_products(&mut acc, [a0, a1, a2, a3], b);
-        }
-        fold(acc)
-    }
+    let n = b.len().min(a.len() / 2);
+    let mut out = [0f32];
+    dots_f16_rows::<1>(&a[..2 * n], &b[..n], &mut out);
+    out[0]
 }
 
 /// 16 little-endian f16 (32 bytes of `a`) widened to f32, as 4 registers of 4 lanes.
@@ -629,43 +616,41 @@ fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) {
 }
 
 /// [`dots_f16`] for exactly `Q` rows of `b` (`Q · a.len() / 2` floats) into `out[..Q]`: 4
-/// accumulators (16 lanes) per dot; a ragged tail from zero-padded copies, as in [`dot_f16`].
+/// accumulators (16 lanes) per dot; a ragged tail from zero-padded copies, as in [`dot_f32`].
 fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
     let m = a.len() / 2;
-    let rows: [&[f32]; Q] = std::array::from_fn(|q| &b[q * m..(q + 1) * m]);
+    let (b, out) = (&b[..Q * m], &mut out[..Q]);
     let (body, tail) = split16(m);
-    let mut pa = [0u8; 32];
-    pa[..2 * tail].copy_from_slice(&a[2 * body..2 * (body + tail)]);
-    let pb: [[f32; 16]; Q] = std::array::from_fn(|q| {
-        let mut p = [0f32; 16];
-        p[..tail].copy_from_slice(&rows[q][body..]);
-        p
-    });
-    // SAFETY: NEON is a compile-time feature of this module; `widen16` gets 32-byte chunks and
-    // `add_products` 16 floats of each row (a body chunk or the padded tail).
+    // SAFETY: NEON is a compile-time feature of this module. In the body `c + 16 ≤ body ≤ m`:
+    // 32 bytes of `a` (2m long) at `2c` and 16 floats of row `q` (`Q` rows of `m`, sliced
+    // above) at `q·m + c`; the tail reads the 32-byte and 16-float padded copies.
     unsafe {
         let mut acc = [[vdupq_n_f32(0.0); 4]; Q];
-        for (c, a) in a[..2 * body].chunks_exact(32).enumerate() {
-            let a = widen16(a);
-            for q in 0..Q {
-                add_products(&mut acc[q], a, &rows[q][16 * c..]);
+        for c in (0..body).step_by(16) {
+            let a = widen16(&a[2 * c..]);
+            for (q, acc) in acc.iter_mut().enumerate() {
+                add_products(acc, a, b.as_ptr().add(q * m + c));
             }
         }
         if tail > 0 {
+            let mut pa = [0u8; 32];
+            pa[..2 * tail].copy_from_slice(&a[2 * body..]);
             let a = widen16(&pa);
-            for q in 0..Q {
-                add_products(&mut acc[q], a, &pb[q]);
+            for (q, acc) in acc.iter_mut().enumerate() {
+                let mut pb = [0f32; 16];
+                pb[..tail].copy_from_slice(&b[q * m + body..(q + 1) * m]);
+                add_products(acc, a, pb.as_ptr());
             }
         }
-        for q in 0..Q {
-            out[q] = fold(acc[q]);
+        for (out, acc) in out.iter_mut().zip(acc) {
+            *out = fold(acc);
         }
     }
 }
 
 /// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
 /// registers over all rows, 64 columns (16 registers) per pass, then 8, then one column at a
-/// time; each lane adds its products in row order, as the scalar table does.
+/// time; each lane adds its products in row order, fused (`FMLA`), as the scalar table does.
 fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
     let m = out.len();
     if m == 0 {
@@ -704,8 +689,8 @@ fn weighted_sum_columns<const V: usize>(
             let (w, row) = (vdupq_n_f32(w), &row[2 * col..2 * col + 16 * V]);
             for (v, acc) in acc.iter_mut().enumerate() {
                 let [lo, hi] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&row[16 * v..])));
-                acc[0] = vaddq_f32(acc[0], vmulq_f32(w, lo));
-                acc[1] = vaddq_f32(acc[1], vmulq_f32(w, hi));
+                acc[0] = vfmaq_f32(acc[0], w, lo);
+                acc[1] = vfmaq_f32(acc[1], w, hi);
             }
         }
         for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {

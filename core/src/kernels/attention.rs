@@ -38,9 +38,8 @@ impl Kernels {
     /// each) sharing one kv head, over the `n = scores.len() / heads` positions of `keys` and
     /// `values` (each `n · head_dim` values). For each head: `scores[j] = (k_j · q) · scale` by
     /// the canonical float dot, then a softmax (max subtracted, sum in f64), then
-    /// `out = Σ_j p_j · v_j` added in position order (each product rounded to f32 before its
-    /// add). `scores` (`heads · n` floats) is scratch; `out` gets the heads' outputs,
-    /// head-major.
+    /// `out = Σ_j p_j · v_j` added in position order (each product fused with its add).
+    /// `scores` (`heads · n` floats) is scratch; `out` gets the heads' outputs, head-major.
     #[allow(clippy::too_many_arguments)]
     pub fn attend(
         &self,
@@ -99,7 +98,7 @@ impl Kernels {
                     out.fill(0.0);
                     for (&p, v) in p.iter().zip(v.chunks_exact(head_dim)) {
                         for (o, &v) in out.iter_mut().zip(v) {
-                            *o += p * v;
+                            *o = p.mul_add(v, *o);
                         }
                     }
                 }

@@ -199,8 +199,9 @@ pub struct Kernels {
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).
 pub const FLOAT_LANES: usize = 16;
 
-/// `Σ a_j·b_j` in the canonical order every ISA reproduces bit for bit: products rounded to
-/// f32, then added into lane `j % 16` (no fused multiply-add); lanes are then folded in halves
+/// `Σ a_j·b_j` in the canonical order every ISA reproduces bit for bit: each product is fused
+/// with its add into lane `j % 16` (`lane = fma(a_j, b_j, lane)`, one rounding: `FMLA` on NEON,
+/// `VFMADD` on x86, `f32::mul_add` in the scalar table); lanes are then folded in halves
 /// (`l[i] += l[i + 8]`, then `+4`, `+2`, `+1`). `a` and `b` have the same length.
 pub type FloatDotFn = fn(a: &[f32], b: &[f32]) -> f32;
 
@@ -215,9 +216,8 @@ pub type F16DotsFn = fn(a: &[u8], b: &[f32], out: &mut [f32]);
 
 /// `out[i] = Σ_j w[j] · x_j[i]` over the `w.len()` rows `x_j` of `x` (little-endian IEEE f16,
 /// `out.len()` values per row, back to back), each value converted exactly to f32: added in
-/// row order starting from `+0`, each product rounded to f32 before its add (no fused
-/// multiply-add) — the same bits as zeroing `out` and adding `w[j] · x_j` row by row, so every
-/// table gives the same bits.
+/// row order starting from `+0`, each product fused with its add (`out[i] = fma(w[j],
+/// x_j[i], out[i])`), so every table gives the same bits.
 pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 
 /// How many tiles ahead of the one it computes a ternary matmul prefetches: far enough that
@@ -939,7 +939,7 @@ pub(super) mod tests {
                     quant::dequantize_row(*ty, w.row(r), &mut row).expect("decodes");
                     let mut lanes = [0f32; FLOAT_LANES];
                     for (j, (a, b)) in row.iter().zip(x).enumerate() {
-                        lanes[j % FLOAT_LANES] += a * b;
+                        lanes[j % FLOAT_LANES] = a.mul_add(*b, lanes[j % FLOAT_LANES]);
                     }
                     let sum = scalar::fold_lanes(lanes);
                     assert_eq!(single[i], sum * 0.5, "{ty}");

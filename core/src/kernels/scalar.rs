@@ -60,7 +60,10 @@ fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) {
 pub(super) fn weighted_sum_column(x: &[u8], w: &[f32], m: usize, c: usize) -> f32 {
     let mut sum = 0.0;
     for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
-        sum += w * f16::from_le_bytes([row[2 * c], row[2 * c + 1]]).to_f32();
+        sum = w.mul_add(
+            f16::from_le_bytes([row[2 * c], row[2 * c + 1]]).to_f32(),
+            sum,
+        );
     }
     sum
 }
@@ -73,7 +76,7 @@ fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
     }
     for (&w, row) in w.iter().zip(x.chunks_exact(2 * out.len())) {
         for (y, h) in out.iter_mut().zip(row.chunks_exact(2)) {
-            *y += w * f16::from_le_bytes([h[0], h[1]]).to_f32();
+            *y = w.mul_add(f16::from_le_bytes([h[0], h[1]]).to_f32(), *y);
         }
     }
 }
@@ -102,7 +105,7 @@ pub(super) fn finish_q8_0(
 fn lane_dot(a: impl Iterator<Item = f32>, b: &[f32]) -> f32 {
     let mut lanes = [0f32; FLOAT_LANES];
     for (j, (a, &b)) in a.zip(b).enumerate() {
-        lanes[j % FLOAT_LANES] += a * b;
+        lanes[j % FLOAT_LANES] = a.mul_add(b, lanes[j % FLOAT_LANES]);
     }
     fold_lanes(lanes)
 }
@@ -154,6 +157,14 @@ mod tests {
             .flat_map(|&v| f16::from_f32(v).to_le_bytes())
             .collect();
         assert_eq!(dot_f16(&halves, &b), dot_f32(&a, &b));
+        // Products are fused with their adds: lane 0 = fma(a16, b16, a0 · b0) keeps the 2^-24
+        // that rounding a16 · b16 = 1 + 2^-11 + 2^-24 to f32 first would lose.
+        let mut a = vec![0f32; 17];
+        let (b, eps) = (vec![1.0f32; 17], 2f32.powi(-12));
+        (a[0], a[16]) = (-(1.0 + 2.0 * eps), 1.0 + eps);
+        let mut b_fused = b.clone();
+        b_fused[16] = 1.0 + eps;
+        assert_eq!(dot_f32(&a, &b_fused), 2f32.powi(-24));
         // The fold order is observable: (1e8 + 1) - 1e8 is lost to rounding, 1 + (1e8 - 1e8) not.
         let mut lanes = [0f32; FLOAT_LANES];
         (lanes[0], lanes[8], lanes[4]) = (1e8, 1.0, -1e8);

@@ -1,5 +1,6 @@
-//! The x86_64 AVX2 kernels (the F16 row dot also needs F16C): 32 int8 lanes per instruction for
-//! the ternary formats, two 8-lane f32 registers for the canonical float dot.
+//! The x86_64 AVX2 kernels (the float loops also need F16C and FMA, which every AVX2 CPU but a
+//! few VIA parts has): 32 int8 lanes per instruction for the ternary formats, two 8-lane f32
+//! registers for the canonical float dot.
 //!
 //! Every entry gives the scalar table's result bit for bit. The ternary tiles decode weights to
 //! unsigned `u = t + 1` and compute `Σ t·q = Σ u·q − Σ q` with `maddubs(u, q)` (no sign work
@@ -8,7 +9,8 @@
 //! The `#[target_feature]` functions are `unsafe` because they may only run on a CPU with those
 //! features; the table's entries are safe wrappers that [`table`] hands out only after
 //! detecting them. Memory safety never depends on the caller: every load reads a slice that was
-//! sliced (and so bounds-checked) to the loaded width.
+//! sliced (and so bounds-checked) to the loaded width, or, in the attention's hot loops, a
+//! pointer offset within a slice whose length was checked first (stated at the load).
 
 mod avx512;
 
@@ -41,9 +43,12 @@ pub(super) fn tables() -> Vec<&'static Kernels> {
     table().into_iter().chain(avx512::table()).collect()
 }
 
-/// The AVX2 table, when this CPU has AVX2 and F16C.
+/// The AVX2 table, when this CPU has AVX2, F16C and FMA.
 fn table() -> Option<&'static Kernels> {
-    (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("f16c")).then_some(&KERNELS)
+    (is_x86_feature_detected!("avx2")
+        && is_x86_feature_detected!("f16c")
+        && is_x86_feature_detected!("fma"))
+    .then_some(&KERNELS)
 }
 
 /// Defines each table entry as a safe function calling its `#[target_feature]` twin.
@@ -51,7 +56,8 @@ macro_rules! safe_entries {
     ($(fn $name:ident($($arg:ident: $ty:ty),*) $(-> $ret:ty)? = $imp:ident;)*) => {$(
         fn $name($($arg: $ty),*) $(-> $ret)? {
             // SAFETY: this function is only reachable through `KERNELS`, which `table` returns
-            // only after detecting AVX2 and F16C, the only features the callee is compiled for.
+            // only after detecting AVX2, F16C and FMA, the only features the callee is compiled
+            // for.
             // Its memory safety does not depend on the arguments (see the module docs).
             unsafe { $imp($($arg),*) }
         }
@@ -446,8 +452,8 @@ tile_fn!(tile_tq1_0 = kernel_tq1_0<>);
 // ---- canonical float dots ----
 
 /// Adds the tail products `a_j · b_j` (j ≥ the last whole 16) into the lanes `lo` (0..8) and
-/// `hi` (8..16) and folds them as the scalar table does.
-#[target_feature(enable = "avx2")]
+/// `hi` (8..16), fused, and folds them as the scalar table does.
+#[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn finish_lanes(
     lo: __m256,
@@ -463,14 +469,14 @@ unsafe fn finish_lanes(
         _mm256_storeu_ps(h.as_mut_ptr(), hi);
     }
     for (lane, (a, b)) in lanes.iter_mut().zip(tail_a.zip(tail_b)) {
-        *lane += a * b;
+        *lane = a.mul_add(*b, *lane);
     }
     scalar::fold_lanes(lanes)
 }
 
 /// The canonical float dot (see [`super::FloatDotFn`]): lanes 0..8 and 8..16 are two
-/// registers; products and sums are separate instructions (no FMA).
-#[target_feature(enable = "avx2")]
+/// registers, each product fused with its add (`VFMADD`).
+#[target_feature(enable = "avx2,fma")]
 unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
@@ -478,33 +484,24 @@ unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     let (a16, b16) = (a.chunks_exact(FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
     let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
     for (a, b) in a16.zip(b16) {
-        lo = _mm256_add_ps(lo, _mm256_mul_ps(load_f32(a), load_f32(b)));
-        hi = _mm256_add_ps(hi, _mm256_mul_ps(load_f32(&a[8..]), load_f32(&b[8..])));
+        lo = _mm256_fmadd_ps(load_f32(a), load_f32(b), lo);
+        hi = _mm256_fmadd_ps(load_f32(&a[8..]), load_f32(&b[8..]), hi);
     }
     finish_lanes(lo, hi, tail_a.iter().copied(), tail_b)
 }
 
 /// [`dot_f32_avx2`] with `a` as little-endian f16, converted by F16C (exact).
-#[target_feature(enable = "avx2,f16c")]
+#[target_feature(enable = "avx2,f16c,fma")]
 unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
     let n = (a.len() / 2).min(b.len());
-    let (a, b) = (&a[..2 * n], &b[..n]);
-    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let (a16, b16) = (a.chunks_exact(2 * FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
-    let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
-    for (a, b) in a16.zip(b16) {
-        lo = _mm256_add_ps(lo, _mm256_mul_ps(load_f16(a), load_f32(b)));
-        hi = _mm256_add_ps(hi, _mm256_mul_ps(load_f16(&a[16..]), load_f32(&b[8..])));
-    }
-    let tail_a = tail_a
-        .chunks_exact(2)
-        .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
-    finish_lanes(lo, hi, tail_a, tail_b)
+    let mut out = [0f32];
+    dots_f16_rows::<1>(&a[..2 * n], &b[..n], &mut out);
+    out[0]
 }
 
 /// [`dot_f16_avx2`] of `a` with each row of `b` (see [`super::F16DotsFn`]): up to 4 rows per
 /// pass, so each 16 values of `a` are loaded and widened once for 4 dots.
-#[target_feature(enable = "avx2,f16c")]
+#[target_feature(enable = "avx2,f16c,fma")]
 unsafe fn dots_f16_avx2(a: &[u8], b: &[f32], out: &mut [f32]) {
     let m = a.len() / 2;
     for (g, out) in (0..out.len()).step_by(4).zip(out.chunks_mut(4)) {
@@ -520,7 +517,7 @@ unsafe fn dots_f16_avx2(a: &[u8], b: &[f32], out: &mut [f32]) {
 
 /// [`dots_f16_avx2`] for exactly `Q` rows of `b` (`Q · a.len() / 2` floats) into `out[..Q]`:
 /// `2Q` accumulators, lanes 0..8 and 8..16 of each dot.
-#[target_feature(enable = "avx2,f16c")]
+#[target_feature(enable = "avx2,f16c,fma")]
 #[inline]
 unsafe fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
     let m = a.len() / 2;
@@ -537,8 +534,8 @@ unsafe fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
             let a_hi = _mm256_cvtph_ps(_mm_loadu_si128(a.add(16).cast()));
             for q in 0..Q {
                 let b = b.as_ptr().add(q * m + c);
-                lo[q] = _mm256_add_ps(lo[q], _mm256_mul_ps(a_lo, _mm256_loadu_ps(b)));
-                hi[q] = _mm256_add_ps(hi[q], _mm256_mul_ps(a_hi, _mm256_loadu_ps(b.add(8))));
+                lo[q] = _mm256_fmadd_ps(a_lo, _mm256_loadu_ps(b), lo[q]);
+                hi[q] = _mm256_fmadd_ps(a_hi, _mm256_loadu_ps(b.add(8)), hi[q]);
             }
         }
     }
@@ -552,8 +549,8 @@ unsafe fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
 
 /// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
 /// registers over all rows, 64 columns (8 registers) per pass, then 8, then one column at a
-/// time; each lane adds its products in row order, as the scalar table does.
-#[target_feature(enable = "avx2,f16c")]
+/// time; each lane adds its products in row order, fused, as the scalar table does.
+#[target_feature(enable = "avx2,f16c,fma")]
 unsafe fn weighted_sum_f16_avx2(x: &[u8], w: &[f32], out: &mut [f32]) {
     let m = out.len();
     if m == 0 {
@@ -577,7 +574,7 @@ unsafe fn weighted_sum_f16_avx2(x: &[u8], w: &[f32], out: &mut [f32]) {
 
 /// Columns `col..col + 8V` of [`weighted_sum_f16_avx2`] into `out` (`8V` floats): `V`
 /// accumulators over every row of `x` (rows of `m ≥ 1` values).
-#[target_feature(enable = "avx2,f16c")]
+#[target_feature(enable = "avx2,f16c,fma")]
 #[inline]
 unsafe fn weighted_sum_columns<const V: usize>(
     x: &[u8],
@@ -590,7 +587,7 @@ unsafe fn weighted_sum_columns<const V: usize>(
     for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
         let (w, row) = (_mm256_set1_ps(w), &row[2 * col..2 * col + 16 * V]);
         for (v, acc) in acc.iter_mut().enumerate() {
-            *acc = _mm256_add_ps(*acc, _mm256_mul_ps(w, load_f16(&row[16 * v..])));
+            *acc = _mm256_fmadd_ps(w, load_f16(&row[16 * v..]), *acc);
         }
     }
     for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
