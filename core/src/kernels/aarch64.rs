@@ -81,7 +81,6 @@ macro_rules! neon_table {
                 dot_f16,
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
-                dots_f16,
                 weighted_sum_f16,
             }
         };
@@ -580,72 +579,67 @@ unsafe fn f16x8_to_f32(h: uint16x8_t) -> [float32x4_t; 2] {
     [lo, hi]
 }
 
-/// [`dot_f32`] with `a` stored as little-endian f16 (`2 · b.len()` bytes).
-fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), 2 * b.len());
-    let n = b.len().min(a.len() / 2);
-    let mut out = [0f32];
-    dots_f16_rows::<1>(&a[..2 * n], &b[..n], &mut out);
-    out[0]
+/// [`super::F16DotFn`] through the shared block driver.
+fn dot_f16(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+    super::dot_f16_blocks::<Neon>(a, b, m, out);
 }
 
-/// 16 little-endian f16 (32 bytes of `a`) widened to f32, as 4 registers of 4 lanes.
+/// The NEON [`super::F16Block`]: `R` f16 rows against `Q` f32 rows, 4 accumulators (16 lanes)
+/// per dot, each 16 values of every row loaded (and widened) once per pass; a ragged tail from
+/// zero-padded copies, as in [`dot_f32`].
+struct Neon;
+
+impl super::F16Block for Neon {
+    fn block<const R: usize, const Q: usize>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+        let (a, b, out) = (&a[..2 * R * m], &b[..Q * m], &mut out[..R * Q]);
+        let (body, tail) = split16(m);
+        // SAFETY: NEON is a compile-time feature of this module. In the body `c + 16 ≤ body ≤
+        // m`: 32 bytes of row `r` of `a` (R rows of 2m bytes, sliced above) at `2(r·m + c)`
+        // and 16 floats of row `q` of `b` (Q rows of m) at `q·m + c`; the tail reads 32-byte
+        // and 16-float padded copies.
+        unsafe {
+            let mut acc = [[[vdupq_n_f32(0.0); 4]; Q]; R];
+            for c in (0..body).step_by(16) {
+                let mut wide = [[vdupq_n_f32(0.0); 4]; R];
+                for (r, wide) in wide.iter_mut().enumerate() {
+                    *wide = widen16(a.as_ptr().add(2 * (r * m + c)));
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    for (q, acc) in acc.iter_mut().enumerate() {
+                        add_products(acc, wide[r], b.as_ptr().add(q * m + c));
+                    }
+                }
+            }
+            if tail > 0 {
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let mut pa = [0u8; 32];
+                    pa[..2 * tail].copy_from_slice(&a[2 * (r * m + body)..2 * (r + 1) * m]);
+                    let wide = widen16(pa.as_ptr());
+                    for (q, acc) in acc.iter_mut().enumerate() {
+                        let mut pb = [0f32; 16];
+                        pb[..tail].copy_from_slice(&b[q * m + body..(q + 1) * m]);
+                        add_products(acc, wide, pb.as_ptr());
+                    }
+                }
+            }
+            for (r, acc) in acc.into_iter().enumerate() {
+                for (q, acc) in acc.into_iter().enumerate() {
+                    out[r * Q + q] = fold(acc);
+                }
+            }
+        }
+    }
+}
+
+/// 16 little-endian f16 (the 32 bytes at `a`) widened to f32, as 4 registers of 4 lanes.
 ///
 /// # Safety
-/// `a` holds at least 32 bytes.
+/// `a` points to 32 readable bytes.
 #[inline(always)]
-unsafe fn widen16(a: &[u8]) -> [float32x4_t; 4] {
-    let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(a)));
-    let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&a[16..])));
+unsafe fn widen16(a: *const u8) -> [float32x4_t; 4] {
+    let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(vld1q_u8(a)));
+    let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(vld1q_u8(a.add(16))));
     [a0, a1, a2, a3]
-}
-
-/// [`dot_f16`] of `a` with each row of `b` (see [`super::F16DotsFn`]): up to 4 rows per pass,
-/// so each 16 values of `a` are loaded and widened once for 4 dots.
-fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) {
-    let m = a.len() / 2;
-    for (g, out) in (0..out.len()).step_by(4).zip(out.chunks_mut(4)) {
-        let b = &b[g * m..(g + out.len()) * m];
-        match out.len() {
-            4 => dots_f16_rows::<4>(a, b, out),
-            3 => dots_f16_rows::<3>(a, b, out),
-            2 => dots_f16_rows::<2>(a, b, out),
-            _ => dots_f16_rows::<1>(a, b, out),
-        }
-    }
-}
-
-/// [`dots_f16`] for exactly `Q` rows of `b` (`Q · a.len() / 2` floats) into `out[..Q]`: 4
-/// accumulators (16 lanes) per dot; a ragged tail from zero-padded copies, as in [`dot_f32`].
-fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
-    let m = a.len() / 2;
-    let (b, out) = (&b[..Q * m], &mut out[..Q]);
-    let (body, tail) = split16(m);
-    // SAFETY: NEON is a compile-time feature of this module. In the body `c + 16 ≤ body ≤ m`:
-    // 32 bytes of `a` (2m long) at `2c` and 16 floats of row `q` (`Q` rows of `m`, sliced
-    // above) at `q·m + c`; the tail reads the 32-byte and 16-float padded copies.
-    unsafe {
-        let mut acc = [[vdupq_n_f32(0.0); 4]; Q];
-        for c in (0..body).step_by(16) {
-            let a = widen16(&a[2 * c..]);
-            for (q, acc) in acc.iter_mut().enumerate() {
-                add_products(acc, a, b.as_ptr().add(q * m + c));
-            }
-        }
-        if tail > 0 {
-            let mut pa = [0u8; 32];
-            pa[..2 * tail].copy_from_slice(&a[2 * body..]);
-            let a = widen16(&pa);
-            for (q, acc) in acc.iter_mut().enumerate() {
-                let mut pb = [0f32; 16];
-                pb[..tail].copy_from_slice(&b[q * m + body..(q + 1) * m]);
-                add_products(acc, a, pb.as_ptr());
-            }
-        }
-        for (out, acc) in out.iter_mut().zip(acc) {
-            *out = fold(acc);
-        }
-    }
 }
 
 /// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
@@ -765,7 +759,7 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::*;
-    use crate::kernels::tests::{acts_of, assert_tiles_match};
+    use crate::kernels::tests::{acts_of, assert_tiles_match, dot_f16_one};
     use crate::quant::TensorType;
 
     /// Row widths: one block of each format, and the hidden and FFN sizes of BitNet 2B.
@@ -957,10 +951,10 @@ mod tests {
                 let b = wide_random(&mut rng, n);
                 let h = to_f16_bytes(&a);
                 for k in available() {
-                    let (f32_dot, f16_dot) = ((k.dot_f32)(&a, &b), (k.dot_f16)(&h, &b));
+                    let (f32_dot, f16_dot) = ((k.dot_f32)(&a, &b), dot_f16_one(k, &h, &b));
                     let expected = (scalar().dot_f32)(&a, &b);
                     assert_eq!(f32_dot.to_bits(), expected.to_bits(), "{} f32 {n}", k.name);
-                    let expected = (scalar().dot_f16)(&h, &b);
+                    let expected = dot_f16_one(scalar(), &h, &b);
                     assert_eq!(f16_dot.to_bits(), expected.to_bits(), "{} f16 {n}", k.name);
                 }
             }
@@ -990,9 +984,9 @@ mod tests {
                     "{}",
                     k.name
                 );
-                let expected = (scalar().dot_f16)(&h, b);
+                let expected = dot_f16_one(scalar(), &h, b);
                 assert_eq!(
-                    (k.dot_f16)(&h, b).to_bits(),
+                    dot_f16_one(k, &h, b).to_bits(),
                     expected.to_bits(),
                     "{}",
                     k.name

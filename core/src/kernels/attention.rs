@@ -1,8 +1,8 @@
 //! Attention over the KV cache: the query heads that share one kv head against its cached
 //! positions.
 //!
-//! The scores use the table's canonical float dots ([`super::F16DotsFn`] reads each cached key
-//! once for all the group's heads), the softmax is shared scalar code, and each head's
+//! The scores use the table's canonical float dots ([`super::F16DotFn`] reads each cached key
+//! once for up to 4 of the group's heads), the softmax is shared scalar code, and each head's
 //! weighted sum of values uses the table's [`super::F16WeightedSumFn`], whose products and
 //! sums are elementwise in position order, so every table gives the scalar table's output
 //! bit for bit, and a head's output does not depend on which heads it was grouped with.
@@ -28,10 +28,6 @@ impl KvRows<'_> {
         }
     }
 }
-
-/// Most query heads one pass of [`Kernels::attend`] scores together (larger groups take
-/// several passes over the keys).
-const GROUP_PASS: usize = 8;
 
 impl Kernels {
     /// Causal attention of `q.len() / head_dim` query heads `q` (head-major, `head_dim` floats
@@ -68,15 +64,11 @@ impl Kernels {
         }
         match keys {
             KvRows::F16(k) => {
-                let mut dots = [0f32; GROUP_PASS];
-                for first in (0..heads).step_by(GROUP_PASS) {
-                    let pass = (heads - first).min(GROUP_PASS);
-                    let q = &q[first * head_dim..(first + pass) * head_dim];
-                    for (j, k) in k.chunks_exact(2 * head_dim).enumerate() {
-                        (self.dots_f16)(k, q, &mut dots[..pass]);
-                        for (h, &dot) in dots[..pass].iter().enumerate() {
-                            scores[(first + h) * n + j] = dot * scale;
-                        }
+                let mut dots = vec![0f32; heads];
+                for (j, k) in k.chunks_exact(2 * head_dim).enumerate() {
+                    (self.dot_f16)(k, q, head_dim, &mut dots);
+                    for (h, &dot) in dots.iter().enumerate() {
+                        scores[h * n + j] = dot * scale;
                     }
                 }
             }

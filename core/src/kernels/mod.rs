@@ -186,12 +186,11 @@ pub struct Kernels {
     dot_tq1_0: TernaryDotFn,
     /// [`FloatDotFn`] over two f32 slices.
     dot_f32: FloatDotFn,
-    /// [`F16DotFn`]: an F16 row (the tied output head) against f32 activations.
+    /// [`F16DotFn`]: F16 rows against f32 rows — rows of the tied output head against a
+    /// token's activations, one cached key against the query heads that share it.
     dot_f16: F16DotFn,
     /// [`Q8DotFn`]: a Q8_0 row (the Q8_0 head) against Q8_0 activations.
     dot_q8_0: Q8DotFn,
-    /// [`F16DotsFn`]: one cached key against the query heads that share it (attention).
-    dots_f16: F16DotsFn,
     /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
     weighted_sum_f16: F16WeightedSumFn,
 }
@@ -205,14 +204,53 @@ pub const FLOAT_LANES: usize = 16;
 /// (`l[i] += l[i + 8]`, then `+4`, `+2`, `+1`). `a` and `b` have the same length.
 pub type FloatDotFn = fn(a: &[f32], b: &[f32]) -> f32;
 
-/// [`FloatDotFn`]'s sum with `a` given as little-endian IEEE f16 (`2 · b.len()` bytes), each
-/// converted exactly to f32 before the multiply.
-pub type F16DotFn = fn(a: &[u8], b: &[f32]) -> f32;
+/// `out[r · Q + q]` = [`FloatDotFn`]'s sum of row `r` of `a` (little-endian IEEE f16, each
+/// value converted exactly to f32) with row `q` of `b`, where `a` holds `R = a.len() / 2m`
+/// and `b` holds `Q = b.len() / m` rows of `m` values, back to back, and `out` has `R · Q`
+/// floats. Tables compute up to 4 dots per pass over `m` (4 head rows against one token, or
+/// one cached key against 4 query heads), loading and widening each f16 value once per pass.
+pub type F16DotFn = fn(a: &[u8], b: &[f32], m: usize, out: &mut [f32]);
 
-/// `out[g]` = the [`F16DotFn`] of the f16 row `a` with row `g` of `b`, for every `g` in
-/// `0..out.len()`, where `b` holds `out.len()` rows of `a.len() / 2` floats back to back: one
-/// cached key against the query heads that share it, each key read and widened once.
-pub type F16DotsFn = fn(a: &[u8], b: &[f32], out: &mut [f32]);
+/// One table's [`F16DotFn`] block: `R` rows of f16 against `Q` rows of f32 (`R · Q ≤ 4`), with
+/// the shapes of [`F16DotFn`] (exactly `R` and `Q` rows).
+pub(super) trait F16Block {
+    /// `out[r · Q + q] = a_r · b_q` in the canonical order.
+    fn block<const R: usize, const Q: usize>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]);
+}
+
+/// The [`F16DotFn`] driver every table shares: blocks of up to 4 `a` rows against one `b` row
+/// (the head), else one `a` row against up to 4 `b` rows (attention, batched head).
+pub(super) fn dot_f16_blocks<K: F16Block>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+    if m == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let (rows, cols) = (a.len() / (2 * m), b.len() / m);
+    let out = &mut out[..rows * cols];
+    if cols == 1 {
+        for (r, out) in (0..rows).step_by(4).zip(out.chunks_mut(4)) {
+            let a = &a[2 * m * r..2 * m * (r + out.len())];
+            match out.len() {
+                4 => K::block::<4, 1>(a, b, m, out),
+                3 => K::block::<3, 1>(a, b, m, out),
+                2 => K::block::<2, 1>(a, b, m, out),
+                _ => K::block::<1, 1>(a, b, m, out),
+            }
+        }
+        return;
+    }
+    for (a, out) in a.chunks_exact(2 * m).zip(out.chunks_exact_mut(cols)) {
+        for (q, out) in (0..cols).step_by(4).zip(out.chunks_mut(4)) {
+            let b = &b[m * q..m * (q + out.len())];
+            match out.len() {
+                4 => K::block::<1, 4>(a, b, m, out),
+                3 => K::block::<1, 3>(a, b, m, out),
+                2 => K::block::<1, 2>(a, b, m, out),
+                _ => K::block::<1, 1>(a, b, m, out),
+            }
+        }
+    }
+}
 
 /// `out[i] = Σ_j w[j] · x_j[i]` over the `w.len()` rows `x_j` of `x` (little-endian IEEE f16,
 /// `out.len()` values per row, back to back), each value converted exactly to f32: added in
@@ -228,6 +266,9 @@ const PREFETCH_TILES: usize = 4;
 /// How many rows ahead of the one it computes a row-at-a-time matmul (per-block scales, the
 /// float and Q8_0 heads) prefetches.
 const PREFETCH_ROWS: usize = 2;
+
+/// F16 rows one [`F16DotFn`] call of a float matmul takes (the tables compute 4 dots per pass).
+const F16_ROWS: usize = 4;
 
 /// Cache lines the prefetch hints step by, in bytes.
 const LINE_BYTES: usize = 64;
@@ -468,19 +509,29 @@ impl Kernels {
         }
         let tokens = x.len() / w.cols();
         check_len("float_gemm out", tokens * rows.len(), out.len())?;
+        if w.ty() == TensorType::F16 {
+            // F16 rows straight from the file, F16_ROWS at a time against every token.
+            let mut dots = vec![0f32; F16_ROWS * tokens];
+            for first in rows.clone().step_by(F16_ROWS) {
+                let block = first..(first + F16_ROWS).min(rows.end);
+                prefetch_rows(w, first + PREFETCH_ROWS, F16_ROWS, &rows);
+                let bytes = &w.data()[block.start * w.row_bytes()..block.end * w.row_bytes()];
+                let dots = &mut dots[..block.len() * tokens];
+                (self.dot_f16)(bytes, x, w.cols(), dots);
+                for (r, dots) in block.zip(dots.chunks_exact(tokens)) {
+                    for (t, &dot) in dots.iter().enumerate() {
+                        out[t * rows.len() + r - rows.start] = dot * w.scale();
+                    }
+                }
+            }
+            return Ok(());
+        }
         let mut row = vec![0f32; w.cols()];
         for (i, r) in rows.clone().enumerate() {
             prefetch_rows(w, r + PREFETCH_ROWS, 1, &rows);
-            let bytes = w.row(r);
-            if w.ty() != TensorType::F16 {
-                quant::dequantize_row(w.ty(), bytes, &mut row)?;
-            }
+            quant::dequantize_row(w.ty(), w.row(r), &mut row)?;
             for (t, x) in x.chunks_exact(w.cols()).enumerate() {
-                let dot = match w.ty() {
-                    TensorType::F16 => (self.dot_f16)(bytes, x),
-                    _ => (self.dot_f32)(&row, x),
-                };
-                out[t * rows.len() + i] = dot * w.scale();
+                out[t * rows.len() + i] = (self.dot_f32)(&row, x) * w.scale();
             }
         }
         Ok(())
@@ -811,6 +862,37 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn f16_gemm_of_every_table_equals_scalar_on_ragged_shapes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for (rows, cols) in [(11, 40), (4, 16), (9, 2560), (1, 1)] {
+            let weights = random_acts(&mut rng, rows * cols);
+            let bytes = quant::quantize_tensor(TensorType::F16, &weights, cols).expect("encodes");
+            let w = WeightView::new(TensorType::F16, cols, rows, &bytes, 0.75).expect("valid");
+            for tokens in [1, 3] {
+                let x = random_acts(&mut rng, tokens * cols);
+                for range in [0..rows, rows / 3..rows, rows - 1..rows] {
+                    let gemm = |k: &Kernels| {
+                        let mut out = vec![f32::NAN; tokens * range.len()];
+                        k.float_gemm(&w, &x, range.clone(), &mut out).expect("shapes");
+                        out
+                    };
+                    let expected = gemm(Kernels::scalar());
+                    for (t, x) in x.chunks_exact(cols).enumerate() {
+                        for (i, r) in range.clone().enumerate() {
+                            let dot = dot_f16_one(Kernels::scalar(), w.row(r), x) * 0.75;
+                            assert_eq!(expected[t * range.len() + i].to_bits(), dot.to_bits());
+                        }
+                    }
+                    for k in Kernels::available() {
+                        let got = gemm(k);
+                        assert_eq!(bits(&got), bits(&expected), "{} {rows}×{cols}", k.name);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn float_gemv_on_f32_weights_is_exact() {
         // 3 rows × 2 cols: [[1, 2], [3, 4], [-1, 0.5]], scale 2.
         let x: Vec<f32> = vec![1.0, 2.0, 3.0, 4.0, -1.0, 0.5];
@@ -823,8 +905,15 @@ pub(super) mod tests {
         assert_eq!(out, [24.0, 68.0, -19.0]);
     }
 
+    /// The [`F16DotFn`] of one f16 row `a` with `b` (`a.len() / 2 == b.len()`).
+    pub(super) fn dot_f16_one(k: &Kernels, a: &[u8], b: &[f32]) -> f32 {
+        let mut out = [0f32];
+        (k.dot_f16)(a, b, b.len(), &mut out);
+        out[0]
+    }
+
     #[test]
-    fn attention_helpers_match_scalar_bit_for_bit() {
+    fn f16_dots_and_weighted_sums_match_scalar_bit_for_bit() {
         let mut rng = ChaCha8Rng::seed_from_u64(21);
         let f16_bytes = |v: &[f32]| -> Vec<u8> {
             v.iter()
@@ -839,42 +928,53 @@ pub(super) mod tests {
             f32::NAN,
             65504.0,
         ];
+        let shapes = [
+            (1, 1),
+            (1, 2),
+            (1, 3),
+            (1, 4),
+            (1, 5),
+            (1, 9),
+            (2, 1),
+            (3, 1),
+            (4, 1),
+        ];
+        let shapes = shapes.into_iter().chain([(5, 1), (9, 1), (3, 2), (2, 5)]);
         for m in [0, 1, 7, 8, 15, 16, 17, 63, 64, 72, 128, 129] {
-            for (g, special) in [1, 2, 3, 4, 5, 8, 9].into_iter().zip(0..) {
-                let mut a = random_acts(&mut rng, m);
-                let mut b = random_acts(&mut rng, g * m);
+            for ((r, q), special) in shapes.clone().zip(0..) {
+                let mut a = random_acts(&mut rng, r * m);
+                let mut b = random_acts(&mut rng, q * m);
                 if m > 0 && special < specials.len() {
-                    a[m / 2] = specials[special];
-                    b[g * m - 1] = -specials[special];
+                    a[r * m / 2] = specials[special];
+                    b[q * m - 1] = -specials[special];
                 }
                 let a16 = f16_bytes(&a);
-                // `g` rows of `m` cached values weighted by `g` weights.
-                let x16 = f16_bytes(&b);
-                let expected_dots = {
-                    let mut out = vec![f32::NAN; g];
-                    (Kernels::scalar().dots_f16)(&a16, &b, &mut out);
-                    out
-                };
-                let single: Vec<f32> = b
-                    .chunks_exact(m.max(1))
-                    .map(|b| (Kernels::scalar().dot_f16)(&a16, b))
-                    .collect();
+                let mut expected = vec![f32::NAN; r * q];
+                (Kernels::scalar().dot_f16)(&a16, &b, m, &mut expected);
                 if m > 0 {
-                    assert_eq!(bits(&expected_dots), bits(&single), "dots = dot, {m}");
+                    // Each block entry is the single-row dot.
+                    let single: Vec<f32> = a16
+                        .chunks_exact(2 * m)
+                        .flat_map(|a| {
+                            b.chunks_exact(m)
+                                .map(|b| dot_f16_one(Kernels::scalar(), a, b))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect();
+                    assert_eq!(bits(&expected), bits(&single), "block = single, {m}");
                 }
-                let w = &a[..g.min(m)];
-                let expected_sum = {
-                    let mut out = vec![f32::NAN; m];
-                    (Kernels::scalar().weighted_sum_f16)(&x16[..2 * m * w.len()], w, &mut out);
-                    out
-                };
+                // `q` rows of `m` cached values weighted by the first `q` values of `a`.
+                let (x16, w) = (f16_bytes(&b), &a[..q.min(r * m)]);
+                let x16 = &x16[..2 * m * w.len()];
+                let mut expected_sum = vec![f32::NAN; m];
+                (Kernels::scalar().weighted_sum_f16)(x16, w, &mut expected_sum);
                 for k in Kernels::available() {
-                    let mut dots = vec![f32::NAN; g];
-                    (k.dots_f16)(&a16, &b, &mut dots);
-                    assert_eq!(bits(&dots), bits(&expected_dots), "{} dots {m}×{g}", k.name);
+                    let mut dots = vec![f32::NAN; r * q];
+                    (k.dot_f16)(&a16, &b, m, &mut dots);
+                    assert_eq!(bits(&dots), bits(&expected), "{} dots {m}: {r}×{q}", k.name);
                     let mut sum = vec![f32::NAN; m];
-                    (k.weighted_sum_f16)(&x16[..2 * m * w.len()], w, &mut sum);
-                    assert_eq!(bits(&sum), bits(&expected_sum), "{} sum {m}×{g}", k.name);
+                    (k.weighted_sum_f16)(x16, w, &mut sum);
+                    assert_eq!(bits(&sum), bits(&expected_sum), "{} sum {m}×{q}", k.name);
                 }
             }
         }

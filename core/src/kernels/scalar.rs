@@ -18,7 +18,6 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
-    dots_f16,
     weighted_sum_f16,
 };
 
@@ -39,19 +38,24 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     lane_dot(a.iter().copied(), b)
 }
 
-/// [`dot_f32`] with `a` stored as little-endian f16.
-fn dot_f16(a: &[u8], b: &[f32]) -> f32 {
-    let a = a
-        .chunks_exact(2)
-        .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
-    lane_dot(a, b)
+/// [`dot_f32`] of f16 rows with f32 rows (see [`super::F16DotFn`]).
+fn dot_f16(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+    super::dot_f16_blocks::<Scalar>(a, b, m, out);
 }
 
-/// [`dot_f16`] of `a` with each row of `b` (see [`super::F16DotsFn`]).
-fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) {
-    let m = a.len() / 2;
-    for (g, out) in out.iter_mut().enumerate() {
-        *out = dot_f16(a, &b[g * m..(g + 1) * m]);
+/// The scalar [`super::F16Block`]: one lane loop per dot.
+struct Scalar;
+
+impl super::F16Block for Scalar {
+    fn block<const R: usize, const Q: usize>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+        for (r, a) in a.chunks_exact(2 * m).take(R).enumerate() {
+            for (q, b) in b.chunks_exact(m).take(Q).enumerate() {
+                let a = a
+                    .chunks_exact(2)
+                    .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
+                out[r * Q + q] = lane_dot(a, b);
+            }
+        }
     }
 }
 
@@ -156,7 +160,9 @@ mod tests {
             .iter()
             .flat_map(|&v| f16::from_f32(v).to_le_bytes())
             .collect();
-        assert_eq!(dot_f16(&halves, &b), dot_f32(&a, &b));
+        let mut out = [0f32];
+        dot_f16(&halves, &b, 17, &mut out);
+        assert_eq!(out[0], dot_f32(&a, &b));
         // Products are fused with their adds: lane 0 = fma(a16, b16, a0 · b0) keeps the 2^-24
         // that rounding a16 · b16 = 1 + 2^-11 + 2^-24 to f32 first would lose.
         let mut a = vec![0f32; 17];

@@ -34,7 +34,6 @@ static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
-    dots_f16,
     weighted_sum_f16,
 };
 
@@ -67,9 +66,7 @@ macro_rules! safe_entries {
 safe_entries! {
     fn quantize_acts(x: &[f32], out: &mut QuantActs) = quantize_acts_avx2;
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
-    fn dot_f16(a: &[u8], b: &[f32]) -> f32 = dot_f16_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
-    fn dots_f16(a: &[u8], b: &[f32], out: &mut [f32]) = dots_f16_avx2;
     fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) = weighted_sum_f16_avx2;
 }
 
@@ -490,60 +487,64 @@ unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
     finish_lanes(lo, hi, tail_a.iter().copied(), tail_b)
 }
 
-/// [`dot_f32_avx2`] with `a` as little-endian f16, converted by F16C (exact).
-#[target_feature(enable = "avx2,f16c,fma")]
-unsafe fn dot_f16_avx2(a: &[u8], b: &[f32]) -> f32 {
-    let n = (a.len() / 2).min(b.len());
-    let mut out = [0f32];
-    dots_f16_rows::<1>(&a[..2 * n], &b[..n], &mut out);
-    out[0]
+/// [`super::F16DotFn`] through the shared block driver.
+fn dot_f16(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+    super::dot_f16_blocks::<Avx2>(a, b, m, out);
 }
 
-/// [`dot_f16_avx2`] of `a` with each row of `b` (see [`super::F16DotsFn`]): up to 4 rows per
-/// pass, so each 16 values of `a` are loaded and widened once for 4 dots.
-#[target_feature(enable = "avx2,f16c,fma")]
-unsafe fn dots_f16_avx2(a: &[u8], b: &[f32], out: &mut [f32]) {
-    let m = a.len() / 2;
-    for (g, out) in (0..out.len()).step_by(4).zip(out.chunks_mut(4)) {
-        let b = &b[g * m..(g + out.len()) * m];
-        match out.len() {
-            4 => dots_f16_rows::<4>(a, b, out),
-            3 => dots_f16_rows::<3>(a, b, out),
-            2 => dots_f16_rows::<2>(a, b, out),
-            _ => dots_f16_rows::<1>(a, b, out),
-        }
+/// The AVX2 [`super::F16Block`].
+struct Avx2;
+
+impl super::F16Block for Avx2 {
+    fn block<const R: usize, const Q: usize>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
+        // SAFETY: only `dot_f16` calls this, and only `KERNELS` (handed out after detecting
+        // AVX2, F16C and FMA) reaches `dot_f16`.
+        unsafe { dot_f16_block::<R, Q>(a, b, m, out) }
     }
 }
 
-/// [`dots_f16_avx2`] for exactly `Q` rows of `b` (`Q · a.len() / 2` floats) into `out[..Q]`:
-/// `2Q` accumulators, lanes 0..8 and 8..16 of each dot.
+/// `R` f16 rows of `a` against `Q` f32 rows of `b` (rows of `m`) into `out[r·Q + q]`:
+/// `2RQ` accumulators (lanes 0..8 and 8..16 of each dot), each 16 values of every row loaded
+/// (and widened) once per pass; converted by F16C (exact), fused by `VFMADD`.
 #[target_feature(enable = "avx2,f16c,fma")]
-#[inline]
-unsafe fn dots_f16_rows<const Q: usize>(a: &[u8], b: &[f32], out: &mut [f32]) {
-    let m = a.len() / 2;
-    let b = &b[..Q * m];
-    let out = &mut out[..Q];
-    let (mut lo, mut hi) = ([_mm256_setzero_ps(); Q], [_mm256_setzero_ps(); Q]);
+unsafe fn dot_f16_block<const R: usize, const Q: usize>(
+    a: &[u8],
+    b: &[f32],
+    m: usize,
+    out: &mut [f32],
+) {
+    let (a, b, out) = (&a[..2 * R * m], &b[..Q * m], &mut out[..R * Q]);
+    let (mut lo, mut hi) = ([[_mm256_setzero_ps(); Q]; R], [[_mm256_setzero_ps(); Q]; R]);
     let body = m - m % FLOAT_LANES;
     for c in (0..body).step_by(FLOAT_LANES) {
-        // SAFETY: `c + 16 ≤ body ≤ m`: 32 bytes of `a` (2m long) at `2c`, and 16 floats of row
-        // `q` of `b` (rows of m, Q of them, checked above) at `q·m + c`; no alignment needed.
+        // SAFETY: `c + 16 ≤ body ≤ m`: 32 bytes of row `r` of `a` (R rows of 2m bytes, sliced
+        // above) at `2(r·m + c)`, 16 floats of row `q` of `b` (Q rows of m) at `q·m + c`; no
+        // alignment needed.
         unsafe {
-            let a = a.as_ptr().add(2 * c);
-            let a_lo = _mm256_cvtph_ps(_mm_loadu_si128(a.cast()));
-            let a_hi = _mm256_cvtph_ps(_mm_loadu_si128(a.add(16).cast()));
+            let mut wide = [[_mm256_setzero_ps(); 2]; R];
+            for (r, wide) in wide.iter_mut().enumerate() {
+                let a = a.as_ptr().add(2 * (r * m + c));
+                wide[0] = _mm256_cvtph_ps(_mm_loadu_si128(a.cast()));
+                wide[1] = _mm256_cvtph_ps(_mm_loadu_si128(a.add(16).cast()));
+            }
             for q in 0..Q {
                 let b = b.as_ptr().add(q * m + c);
-                lo[q] = _mm256_fmadd_ps(a_lo, _mm256_loadu_ps(b), lo[q]);
-                hi[q] = _mm256_fmadd_ps(a_hi, _mm256_loadu_ps(b.add(8)), hi[q]);
+                let (b_lo, b_hi) = (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)));
+                for r in 0..R {
+                    lo[r][q] = _mm256_fmadd_ps(wide[r][0], b_lo, lo[r][q]);
+                    hi[r][q] = _mm256_fmadd_ps(wide[r][1], b_hi, hi[r][q]);
+                }
             }
         }
     }
-    for (q, out) in out.iter_mut().enumerate() {
-        let tail_a = a[2 * body..]
-            .chunks_exact(2)
-            .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
-        *out = finish_lanes(lo[q], hi[q], tail_a, &b[q * m + body..(q + 1) * m]);
+    for r in 0..R {
+        for q in 0..Q {
+            let tail_a = a[2 * (r * m + body)..2 * (r + 1) * m]
+                .chunks_exact(2)
+                .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
+            let tail_b = &b[q * m + body..(q + 1) * m];
+            out[r * Q + q] = finish_lanes(lo[r][q], hi[r][q], tail_a, tail_b);
+        }
     }
 }
 
@@ -666,7 +667,7 @@ unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::tests::{acts_of, assert_tiles_match, tile_entry};
+    use crate::kernels::tests::{acts_of, assert_tiles_match, dot_f16_one, tile_entry};
     use crate::kernels::{TILE_ROWS, TILE_TOKENS};
     use crate::quant::TensorType;
     use rand::{Rng, SeedableRng};
@@ -843,13 +844,13 @@ mod tests {
                 })
                 .collect();
             assert!(
-                same((k.dot_f16)(&halves, &b), (s.dot_f16)(&halves, &b)),
+                same(dot_f16_one(k, &halves, &b), dot_f16_one(s, &halves, &b)),
                 "f16 {len}"
             );
             // Wide-range activations against f16 weights near the f16 limits.
             let big: Vec<f32> = b.iter().map(|v| v * 1e6).collect();
             assert!(
-                same((k.dot_f16)(&halves, &big), (s.dot_f16)(&halves, &big)),
+                same(dot_f16_one(k, &halves, &big), dot_f16_one(s, &halves, &big)),
                 "f16 big {len}"
             );
         }
@@ -867,7 +868,7 @@ mod tests {
                     .flat_map(|&v| f16::from_f32(v).to_le_bytes())
                     .collect();
                 assert!(
-                    same((k.dot_f16)(&halves, &b), (s.dot_f16)(&halves, &b)),
+                    same(dot_f16_one(k, &halves, &b), dot_f16_one(s, &halves, &b)),
                     "{special}"
                 );
             }
@@ -897,7 +898,6 @@ mod tests {
         assert!(std::ptr::fn_addr_eq(wide.quantize_acts, k.quantize_acts));
         assert!(std::ptr::fn_addr_eq(wide.dot_f16, k.dot_f16));
         assert!(std::ptr::fn_addr_eq(wide.dot_q8_0, k.dot_q8_0));
-        assert!(std::ptr::fn_addr_eq(wide.dots_f16, k.dots_f16));
         assert!(std::ptr::fn_addr_eq(
             wide.weighted_sum_f16,
             k.weighted_sum_f16

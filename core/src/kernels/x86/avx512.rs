@@ -24,7 +24,6 @@ static KERNELS: Kernels = Kernels {
     dot_f32: super::dot_f32,
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
-    dots_f16: super::dots_f16,
     weighted_sum_f16: super::weighted_sum_f16,
 };
 
