@@ -642,27 +642,16 @@ unsafe fn widen16(a: *const u8) -> [float32x4_t; 4] {
     [a0, a1, a2, a3]
 }
 
-/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
-/// registers over all rows, 64 columns (16 registers) per pass, then 8, then one column at a
-/// time; each lane adds its products in row order, fused (`FMLA`), as the scalar table does.
+/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]) through the shared
+/// driver: the sums stay in registers over all rows, each lane adding its products in row
+/// order, fused (`FMLA`), as the scalar table does.
 fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
-    let m = out.len();
-    if m == 0 {
-        return;
-    }
-    let rows = w.len().min(x.len() / (2 * m));
-    let (x, w) = (&x[..2 * m * rows], &w[..rows]);
-    let mut col = 0;
-    while col + 64 <= m {
-        weighted_sum_columns::<8>(x, w, m, col, &mut out[col..col + 64]);
-        col += 64;
-    }
-    while col + 8 <= m {
-        weighted_sum_columns::<1>(x, w, m, col, &mut out[col..col + 8]);
-        col += 8;
-    }
-    for (c, out) in out.iter_mut().enumerate().skip(col) {
-        *out = scalar::weighted_sum_column(x, w, m, c);
+    super::weighted_sum_f16_by::<Neon>(x, w, out);
+}
+
+impl super::WeightedColumns for Neon {
+    fn columns<const V: usize>(x: &[u8], w: &[f32], m: usize, col: usize, out: &mut [f32]) {
+        weighted_sum_columns::<V>(x, w, m, col, out);
     }
 }
 

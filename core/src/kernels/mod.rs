@@ -218,6 +218,36 @@ pub(super) trait F16Block {
     fn block<const R: usize, const Q: usize>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]);
 }
 
+/// One table's [`F16WeightedSumFn`] columns: `col..col + 8V` of the sum into `out` (`8V`
+/// floats), with the sums in `V` 8-lane registers over every row of `x` (rows of `m ≥ 1`).
+pub(super) trait WeightedColumns {
+    /// The `8V` columns from `col`.
+    fn columns<const V: usize>(x: &[u8], w: &[f32], m: usize, col: usize, out: &mut [f32]);
+}
+
+/// The [`F16WeightedSumFn`] driver every SIMD table shares: 64 columns per pass over the rows,
+/// then 8, then the scalar loop one column at a time.
+pub(super) fn weighted_sum_f16_by<K: WeightedColumns>(x: &[u8], w: &[f32], out: &mut [f32]) {
+    let m = out.len();
+    if m == 0 {
+        return;
+    }
+    let rows = w.len().min(x.len() / (2 * m));
+    let (x, w) = (&x[..2 * m * rows], &w[..rows]);
+    let mut col = 0;
+    while col + 64 <= m {
+        K::columns::<8>(x, w, m, col, &mut out[col..col + 64]);
+        col += 64;
+    }
+    while col + 8 <= m {
+        K::columns::<1>(x, w, m, col, &mut out[col..col + 8]);
+        col += 8;
+    }
+    for (c, out) in out.iter_mut().enumerate().skip(col) {
+        *out = scalar::weighted_sum_column(x, w, m, c);
+    }
+}
+
 /// The [`F16DotFn`] driver every table shares: blocks of up to 4 `a` rows against one `b` row
 /// (the head), else one `a` row against up to 4 `b` rows (attention, batched head).
 pub(super) fn dot_f16_blocks<K: F16Block>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
@@ -873,7 +903,8 @@ pub(super) mod tests {
                 for range in [0..rows, rows / 3..rows, rows - 1..rows] {
                     let gemm = |k: &Kernels| {
                         let mut out = vec![f32::NAN; tokens * range.len()];
-                        k.float_gemm(&w, &x, range.clone(), &mut out).expect("shapes");
+                        k.float_gemm(&w, &x, range.clone(), &mut out)
+                            .expect("shapes");
                         out
                     };
                     let expected = gemm(Kernels::scalar());

@@ -67,7 +67,6 @@ safe_entries! {
     fn quantize_acts(x: &[f32], out: &mut QuantActs) = quantize_acts_avx2;
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
-    fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) = weighted_sum_f16_avx2;
 }
 
 // ---- loads and reductions ----
@@ -548,32 +547,22 @@ unsafe fn dot_f16_block<const R: usize, const Q: usize>(
     }
 }
 
-/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]): the sums stay in
-/// registers over all rows, 64 columns (8 registers) per pass, then 8, then one column at a
-/// time; each lane adds its products in row order, fused, as the scalar table does.
-#[target_feature(enable = "avx2,f16c,fma")]
-unsafe fn weighted_sum_f16_avx2(x: &[u8], w: &[f32], out: &mut [f32]) {
-    let m = out.len();
-    if m == 0 {
-        return;
-    }
-    let rows = w.len().min(x.len() / (2 * m));
-    let (x, w) = (&x[..2 * m * rows], &w[..rows]);
-    let mut col = 0;
-    while col + 64 <= m {
-        weighted_sum_columns::<8>(x, w, m, col, &mut out[col..col + 64]);
-        col += 64;
-    }
-    while col + 8 <= m {
-        weighted_sum_columns::<1>(x, w, m, col, &mut out[col..col + 8]);
-        col += 8;
-    }
-    for (c, out) in out.iter_mut().enumerate().skip(col) {
-        *out = scalar::weighted_sum_column(x, w, m, c);
+/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]) through the shared
+/// driver: the sums stay in registers over all rows, each lane adding its products in row
+/// order, fused, as the scalar table does.
+fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
+    super::weighted_sum_f16_by::<Avx2>(x, w, out);
+}
+
+impl super::WeightedColumns for Avx2 {
+    fn columns<const V: usize>(x: &[u8], w: &[f32], m: usize, col: usize, out: &mut [f32]) {
+        // SAFETY: only `weighted_sum_f16` calls this, and only `KERNELS` (handed out after
+        // detecting AVX2, F16C and FMA) reaches it.
+        unsafe { weighted_sum_columns::<V>(x, w, m, col, out) }
     }
 }
 
-/// Columns `col..col + 8V` of [`weighted_sum_f16_avx2`] into `out` (`8V` floats): `V`
+/// Columns `col..col + 8V` of [`weighted_sum_f16`] into `out` (`8V` floats): `V`
 /// accumulators over every row of `x` (rows of `m ≥ 1` values).
 #[target_feature(enable = "avx2,f16c,fma")]
 #[inline]
