@@ -183,11 +183,17 @@ class BitNetTest {
         val session = engine.session()
         var pieces = 0
         // The fake platform: serious after 2 pieces, critical after 4, reported by the collector.
+        // RENDEZVOUS: the engine cannot run ahead of the collector, so it sends piece 3 only
+        // after the serious report and checks the state again before piece 4 — it sees serious
+        // before critical is reported (with a buffer both could land between two checks).
         val events = session.generate(prompt, GenerationOptions(maxTokens = 1000u))
+            .buffer(Channel.RENDEZVOUS)
             .onEach {
-                if (it is GenerationEvent.Text) pieces++
-                if (pieces == 2) engine.reportThermal(ThermalState.SERIOUS, null)
-                if (pieces == 4) engine.reportThermal(ThermalState.CRITICAL, null)
+                if (it is GenerationEvent.Text) {
+                    pieces++
+                    if (pieces == 2) engine.reportThermal(ThermalState.SERIOUS, null)
+                    if (pieces == 4) engine.reportThermal(ThermalState.CRITICAL, null)
+                }
             }
             .toList()
         val states = events.filterIsInstance<GenerationEvent.Thermal>().map { it.state }
