@@ -82,6 +82,7 @@ macro_rules! neon_table {
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
                 weighted_sum_f16,
+                row_walk: super::RowWalk::SHARED_LOADS,
             }
         };
     };

@@ -4,13 +4,14 @@
 //! The head is the largest matrix of a BitNet model (2B4T: 128256 × 2560, 657 MB as F16, 349 MB
 //! as Q8_0), read once per decoded token. Rows are read one after another, each in one pass:
 //! the matrix is one sequential stream, which the hardware prefetchers follow best (walking
-//! four rows at once to share the activation loads was measured 2× slower on x86_64).
+//! four rows at once to share the activation loads was measured 2× slower on x86_64); whether
+//! software hints run ahead of it is the table's [`RowWalk`](super::RowWalk).
 
 use std::ops::Range;
 
 use half::f16;
 
-use super::{check_len, check_rows, prefetch_rows, KernelError, Kernels, PREFETCH_ROWS};
+use super::{check_len, check_rows, KernelError, Kernels};
 use crate::quant::{BlockFormat, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
 
 /// Lanes of the canonical Q8_0 dot (see [`Q8DotFn`]).
@@ -94,7 +95,7 @@ impl Kernels {
         // from L1, for every token.
         let n_rows = rows.len();
         for (i, r) in rows.clone().enumerate() {
-            prefetch_rows(w, r + PREFETCH_ROWS, 1, &rows);
+            self.prefetch_ahead(w, r, 1, &rows);
             let row = w.row(r);
             for (t, a) in acts.iter().enumerate() {
                 out[t * n_rows + i] = (self.dot_q8_0)(row, a) * w.scale();

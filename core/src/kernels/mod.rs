@@ -193,6 +193,8 @@ pub struct Kernels {
     dot_q8_0: Q8DotFn,
     /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
     weighted_sum_f16: F16WeightedSumFn,
+    /// How the row-at-a-time matmuls walk memory on this table's CPUs.
+    row_walk: RowWalk,
 }
 
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).
@@ -293,12 +295,40 @@ pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 /// from memory), near enough to stay in L1/L2.
 const PREFETCH_TILES: usize = 4;
 
-/// How many rows ahead of the one it computes a row-at-a-time matmul (per-block scales, the
-/// float and Q8_0 heads) prefetches.
-const PREFETCH_ROWS: usize = 2;
+/// How a table's row-at-a-time matmuls (the F16 and Q8_0 heads, per-block-scale ternary rows,
+/// other float weights) walk memory: a per-CPU-family tuning that never changes results.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct RowWalk {
+    /// F16 rows one [`F16DotFn`] call takes for a single token (1 to 4): 4 shares each
+    /// activation load between 4 rows (fewer instructions), 1 reads the rows as one
+    /// sequential stream.
+    pub f16_rows: usize,
+    /// How many rows ahead of the one it computes a row loop hints the CPU to fetch (0: none,
+    /// the hardware prefetchers alone).
+    pub prefetch_rows: usize,
+}
 
-/// F16 rows one [`F16DotFn`] call of a float matmul takes (the tables compute 4 dots per pass).
-const F16_ROWS: usize = 4;
+impl RowWalk {
+    /// x86_64: one sequential stream with no hints. On AMD EPYC Zen 4 (session 12, criterion
+    /// `*_head_gemv_2560x32768/avx2`, one thread) the hardware prefetchers follow one stream at
+    /// the core's bandwidth, while hints 1, 2 or 4 rows ahead (which hold L1 miss buffers) or 4
+    /// interleaved rows cost up to 40 %: F16 head 19.7 GiB/s without hints vs 13.7 with hints
+    /// 2 rows ahead (13.4 for 4 rows per pass), Q8_0 head 23.6 vs 17.0. (A Zen 5 machine of an
+    /// earlier session measured the opposite for hints, 26.6 vs 16.8 GiB/s: the walk is a
+    /// per-machine tuning; see docs/ARCHITECTURE.md.)
+    pub const SEQUENTIAL: RowWalk = RowWalk {
+        f16_rows: 1,
+        prefetch_rows: 0,
+    };
+    /// aarch64: 4 F16 rows per pass and hints 2 rows ahead — the fewest instructions per
+    /// token (the qemu instruction-count proxy; phones' memory behaviour is not measurable on
+    /// the build machine).
+    #[cfg(target_arch = "aarch64")]
+    pub const SHARED_LOADS: RowWalk = RowWalk {
+        f16_rows: 4,
+        prefetch_rows: 2,
+    };
+}
 
 /// Cache lines the prefetch hints step by, in bytes.
 const LINE_BYTES: usize = 64;
@@ -316,6 +346,16 @@ fn prefetch_rows(w: &WeightView, first: usize, n: usize, rows: &Range<usize>) {
     let bytes = &w.data()[first * w.row_bytes()..end * w.row_bytes()];
     for line in bytes.chunks(LINE_BYTES) {
         prefetch_line(line.as_ptr());
+    }
+}
+
+impl Kernels {
+    /// The row loops' hint while computing row `r` of `rows` (see [`RowWalk::prefetch_rows`]).
+    fn prefetch_ahead(&self, w: &WeightView, r: usize, n: usize, rows: &Range<usize>) {
+        let ahead = self.row_walk.prefetch_rows;
+        if ahead > 0 {
+            prefetch_rows(w, r + ahead, n, rows);
+        }
     }
 }
 
@@ -491,7 +531,7 @@ impl Kernels {
             // Per-block scales: one row at a time, reused from L1 by every token.
             RowFn::Dot(dot) => {
                 for (i, r) in rows.clone().enumerate() {
-                    prefetch_rows(w, r + PREFETCH_ROWS, 1, &rows);
+                    self.prefetch_ahead(w, r, 1, &rows);
                     let row = w.row(r);
                     for (t, a) in acts.iter().enumerate() {
                         out[t * n_rows + i] = dot(row, &a.q) * (w.scale() / a.scale);
@@ -540,11 +580,17 @@ impl Kernels {
         let tokens = x.len() / w.cols();
         check_len("float_gemm out", tokens * rows.len(), out.len())?;
         if w.ty() == TensorType::F16 {
-            // F16 rows straight from the file, F16_ROWS at a time against every token.
-            let mut dots = vec![0f32; F16_ROWS * tokens];
-            for first in rows.clone().step_by(F16_ROWS) {
-                let block = first..(first + F16_ROWS).min(rows.end);
-                prefetch_rows(w, first + PREFETCH_ROWS, F16_ROWS, &rows);
+            // F16 rows straight from the file against every token: `f16_rows` at a time for
+            // one token, else one (each row's values then widened once for all tokens).
+            let step = if tokens == 1 {
+                self.row_walk.f16_rows
+            } else {
+                1
+            };
+            let mut dots = vec![0f32; step * tokens];
+            for first in rows.clone().step_by(step) {
+                let block = first..(first + step).min(rows.end);
+                self.prefetch_ahead(w, first, step, &rows);
                 let bytes = &w.data()[block.start * w.row_bytes()..block.end * w.row_bytes()];
                 let dots = &mut dots[..block.len() * tokens];
                 (self.dot_f16)(bytes, x, w.cols(), dots);
@@ -558,7 +604,7 @@ impl Kernels {
         }
         let mut row = vec![0f32; w.cols()];
         for (i, r) in rows.clone().enumerate() {
-            prefetch_rows(w, r + PREFETCH_ROWS, 1, &rows);
+            self.prefetch_ahead(w, r, 1, &rows);
             quant::dequantize_row(w.ty(), w.row(r), &mut row)?;
             for (t, x) in x.chunks_exact(w.cols()).enumerate() {
                 out[t * rows.len() + i] = (self.dot_f32)(&row, x) * w.scale();

@@ -19,6 +19,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f16,
     dot_q8_0,
     weighted_sum_f16,
+    row_walk: super::RowWalk::SEQUENTIAL,
 };
 
 tile_fn!(tile_i2s = tile<BlockI2S>);

@@ -35,6 +35,7 @@ static KERNELS: Kernels = Kernels {
     dot_f16,
     dot_q8_0,
     weighted_sum_f16,
+    row_walk: super::RowWalk::SEQUENTIAL,
 };
 
 /// The x86_64 tables this CPU runs, slowest first: AVX2, then AVX-512 (see [`avx512`]).

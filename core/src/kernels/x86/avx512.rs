@@ -25,6 +25,7 @@ static KERNELS: Kernels = Kernels {
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
     weighted_sum_f16: super::weighted_sum_f16,
+    row_walk: super::super::RowWalk::SEQUENTIAL,
 };
 
 /// The AVX-512 table, when this CPU has the AVX2 table's features and AVX-512 F, BW and VNNI.
