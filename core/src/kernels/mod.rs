@@ -50,12 +50,12 @@ pub const TILE_ROWS: usize = 4;
 pub const TILE_TOKENS: usize = 4;
 
 /// The inner loop of a ternary matmul for one format when the whole matrix has one scale: a
-/// tile of `n_rows` (1..=[`TILE_ROWS`]) consecutive rows, their bytes back to back in `rows`
-/// (whole blocks, the same number per row), against `acts` (1..=[`TILE_TOKENS`] tokens, each
-/// with one int8 per weight of a row and its `sum`). Writes `out[t · n_rows + r]` = the int32
-/// sum `Σ t·q` of row `r` against token `t` (block scales ignored); `out` is
-/// `n_rows · acts.len()` long. Each weight block is decoded once per call, for every token.
-pub type TernaryTileFn = fn(rows: &[u8], n_rows: usize, acts: &[QuantActs], out: &mut [i32]);
+/// tile of `rows.len()` (1..=[`TILE_ROWS`]) rows of the same length (whole blocks), against
+/// `acts` (1..=[`TILE_TOKENS`] tokens, each with one int8 per weight of a row and its `sum`).
+/// Writes `out[t · rows.len() + r]` = the int32 sum `Σ t·q` of row `r` against token `t`
+/// (block scales ignored); `out` is `rows.len() · acts.len()` long. Each weight block is
+/// decoded once per call, for every token.
+pub type TernaryTileFn = fn(rows: &[&[u8]], acts: &[QuantActs], out: &mut [i32]);
 
 /// Defines `fn $name`, a [`TernaryTileFn`] that runs the safe kernel
 /// `$kernel::<$generic.., R, T>(rows: [&[u8]; R], acts: [&QuantActs; T]) -> [[i32; R]; T]` (the sums,
@@ -63,14 +63,9 @@ pub type TernaryTileFn = fn(rows: &[u8], n_rows: usize, acts: &[QuantActs], out:
 /// the shape as constants.
 macro_rules! tile_fn {
     ($name:ident = $kernel:ident<$($generic:ty),*>) => {
-        fn $name(
-            rows: &[u8],
-            n_rows: usize,
-            acts: &[$crate::kernels::QuantActs],
-            out: &mut [i32],
-        ) {
+        fn $name(rows: &[&[u8]], acts: &[$crate::kernels::QuantActs], out: &mut [i32]) {
             use $crate::kernels::run_tile as run;
-            match (n_rows, acts.len()) {
+            match (rows.len(), acts.len()) {
                 (1, 1) => run::<1, 1>(rows, acts, out, $kernel::<$($generic,)* 1, 1>),
                 (1, 2) => run::<1, 2>(rows, acts, out, $kernel::<$($generic,)* 1, 2>),
                 (1, 3) => run::<1, 3>(rows, acts, out, $kernel::<$($generic,)* 1, 3>),
@@ -101,14 +96,13 @@ type TileKernel<const R: usize, const T: usize> = fn([&[u8]; R], [&QuantActs; T]
 /// and `T` tokens, runs it and stores its sums token-major in `out` (see [`TernaryTileFn`]).
 #[inline(always)]
 fn run_tile<const R: usize, const T: usize>(
-    rows: &[u8],
+    rows: &[&[u8]],
     acts: &[QuantActs],
     out: &mut [i32],
     kernel: TileKernel<R, T>,
 ) {
-    let row_bytes = rows.len() / R;
     let sums = kernel(
-        std::array::from_fn(|r| &rows[r * row_bytes..][..row_bytes]),
+        std::array::from_fn(|r| rows[r]),
         std::array::from_fn(|t| &acts[t]),
     );
     for (out, sums) in out.chunks_exact_mut(R).zip(&sums) {
@@ -121,6 +115,83 @@ fn run_tile<const R: usize, const T: usize>(
 enum RowFn {
     Tile(TernaryTileFn),
     Dot(TernaryDotFn),
+}
+
+/// The row tiles a ternary matmul walks over `rows`, each up to [`TILE_ROWS`] row indices.
+///
+/// - A batch (prefill): consecutive rows, `rows.start..+4`, `+4..+8`, …: the tile's bytes are
+///   one block of memory that every token tile reuses from L1.
+/// - One token (decode, `streams`): `rows` cut into [`TILE_ROWS`] equal stretches, a tile
+///   taking the next row of each, so the tiles read [`TILE_ROWS`] long sequential streams. A
+///   hardware prefetcher follows those, where consecutive rows give it 4 interleaved streams a
+///   few hundred bytes long (2B4T TQ2_0: 660-byte rows) that it loses at every tile: x86_64
+///   (AMD EPYC Zen 4, 2 threads) read the ternary layers at 26–27 GB/s this way against
+///   19–21 GB/s with consecutive rows and hints (see docs/ARCHITECTURE.md, session 12).
+struct TileRows {
+    /// The next row of each stream (consecutive rows: only `next[0]` is used).
+    next: [usize; TILE_ROWS],
+    /// The end of each stream's stretch.
+    end: [usize; TILE_ROWS],
+    streams: bool,
+}
+
+/// One tile's row indices: `rows[..len]`.
+struct TileRowIndices {
+    rows: [usize; TILE_ROWS],
+    len: usize,
+}
+
+impl TileRowIndices {
+    fn as_slice(&self) -> &[usize] {
+        &self.rows[..self.len]
+    }
+}
+
+impl TileRows {
+    fn new(rows: Range<usize>, streams: bool) -> Self {
+        if !streams {
+            return Self {
+                next: [rows.start; TILE_ROWS],
+                end: [rows.end; TILE_ROWS],
+                streams,
+            };
+        }
+        let stretch = rows.len().div_ceil(TILE_ROWS);
+        let start = |j: usize| (rows.start + j * stretch).min(rows.end);
+        Self {
+            next: std::array::from_fn(start),
+            end: std::array::from_fn(|j| start(j + 1)),
+            streams,
+        }
+    }
+}
+
+impl Iterator for TileRows {
+    type Item = TileRowIndices;
+
+    fn next(&mut self) -> Option<TileRowIndices> {
+        let mut tile = TileRowIndices {
+            rows: [0; TILE_ROWS],
+            len: 0,
+        };
+        if self.streams {
+            for (next, &end) in self.next.iter_mut().zip(&self.end) {
+                if *next < end {
+                    tile.rows[tile.len] = *next;
+                    tile.len += 1;
+                    *next += 1;
+                }
+            }
+        } else {
+            let (next, end) = (&mut self.next[0], self.end[0]);
+            while *next < end && tile.len < TILE_ROWS {
+                tile.rows[tile.len] = *next;
+                tile.len += 1;
+                *next += 1;
+            }
+        }
+        (tile.len > 0).then_some(tile)
+    }
 }
 
 /// A kernel contract broken by the caller: a wrong format, row range or buffer length.
@@ -290,26 +361,32 @@ pub(super) fn dot_f16_blocks<K: F16Block>(a: &[u8], b: &[f32], m: usize, out: &m
 /// x_j[i], out[i])`), so every table gives the same bits.
 pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 
-/// How many tiles ahead of the one it computes a ternary matmul prefetches: far enough that
-/// the lines arrive in time (≈ 10 KB ahead on 2B4T's 2560-wide rows; 2 and 8 measured slower
-/// from memory), near enough to stay in L1/L2.
+/// How many tiles ahead of the one it computes a batch's ternary matmul prefetches (and, when
+/// the table hints, how many rows ahead in each single-token stream, the same bytes in flight):
+/// far enough that the lines arrive in time (≈ 10 KB ahead on 2B4T's 2560-wide rows; 2 and 8
+/// measured slower from memory), near enough to stay in L1/L2.
 const PREFETCH_TILES: usize = 4;
 
-/// How a table's row-at-a-time matmuls (the F16 and Q8_0 heads, per-block-scale ternary rows,
-/// other float weights) walk memory: a per-CPU-family tuning that never changes results.
+/// How many rows ahead of the one it computes a row-at-a-time loop hints, when the table
+/// hints sequential reads ([`RowWalk::hints`]).
+const PREFETCH_ROWS: usize = 2;
+
+/// How a table's sequential reads — the row-at-a-time matmuls (the F16 and Q8_0 heads,
+/// per-block-scale ternary rows, other float weights) and the streams of single-token ternary
+/// tiles ([`TileRows`]) — walk memory: a per-CPU-family tuning that never changes results.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RowWalk {
     /// F16 rows one [`F16DotFn`] call takes for a single token (1 to 4): 4 shares each
     /// activation load between 4 rows (fewer instructions), 1 reads the rows as one
     /// sequential stream.
     pub f16_rows: usize,
-    /// How many rows ahead of the one it computes a row loop hints the CPU to fetch (0: none,
-    /// the hardware prefetchers alone).
-    pub prefetch_rows: usize,
+    /// Whether sequential reads are hinted ahead ([`PREFETCH_ROWS`] rows for row loops,
+    /// [`PREFETCH_TILES`] rows in each tile stream) or left to the hardware prefetchers.
+    pub hints: bool,
 }
 
 impl RowWalk {
-    /// x86_64: one sequential stream with no hints. On AMD EPYC Zen 4 (session 12, criterion
+    /// x86_64: sequential streams with no hints. On AMD EPYC Zen 4 (session 12, criterion
     /// `*_head_gemv_2560x32768/avx2`, one thread) the hardware prefetchers follow one stream at
     /// the core's bandwidth, while hints 1, 2 or 4 rows ahead (which hold L1 miss buffers) or 4
     /// interleaved rows cost up to 40 %: F16 head 19.7 GiB/s without hints vs 13.7 with hints
@@ -318,15 +395,15 @@ impl RowWalk {
     /// per-machine tuning; see docs/ARCHITECTURE.md.)
     pub const SEQUENTIAL: RowWalk = RowWalk {
         f16_rows: 1,
-        prefetch_rows: 0,
+        hints: false,
     };
-    /// aarch64: 4 F16 rows per pass and hints 2 rows ahead — the fewest instructions per
-    /// token (the qemu instruction-count proxy; phones' memory behaviour is not measurable on
-    /// the build machine).
+    /// aarch64: 4 F16 rows per pass and hints — the fewest instructions per token (the qemu
+    /// instruction-count proxy; phones' memory behaviour is not measurable on the build
+    /// machine).
     #[cfg(target_arch = "aarch64")]
     pub const SHARED_LOADS: RowWalk = RowWalk {
         f16_rows: 4,
-        prefetch_rows: 2,
+        hints: true,
     };
 }
 
@@ -350,11 +427,10 @@ fn prefetch_rows(w: &WeightView, first: usize, n: usize, rows: &Range<usize>) {
 }
 
 impl Kernels {
-    /// The row loops' hint while computing row `r` of `rows` (see [`RowWalk::prefetch_rows`]).
+    /// The row loops' hint while computing row `r` of `rows` (see [`RowWalk::hints`]).
     fn prefetch_ahead(&self, w: &WeightView, r: usize, n: usize, rows: &Range<usize>) {
-        let ahead = self.row_walk.prefetch_rows;
-        if ahead > 0 {
-            prefetch_rows(w, r + ahead, n, rows);
+        if self.row_walk.hints {
+            prefetch_rows(w, r + PREFETCH_ROWS, n, rows);
         }
     }
 }
@@ -510,19 +586,28 @@ impl Kernels {
             // bytes are read from memory once and reused from L1 by every token tile (the
             // tokens' activations stay in L2); within a tile each block is decoded once.
             RowFn::Tile(tile) => {
+                let streams = acts.len() == 1;
                 let mut sums = [0i32; TILE_ROWS * TILE_TOKENS];
-                for first in rows.clone().step_by(TILE_ROWS) {
-                    let n = TILE_ROWS.min(rows.end - first);
-                    prefetch_rows(w, first + PREFETCH_TILES * TILE_ROWS, TILE_ROWS, &rows);
-                    let bytes = &w.data()[first * w.row_bytes()..][..n * w.row_bytes()];
+                for tile_rows in TileRows::new(rows.clone(), streams) {
+                    let tile_rows = tile_rows.as_slice();
+                    if !streams {
+                        let ahead = tile_rows[0] + PREFETCH_TILES * TILE_ROWS;
+                        prefetch_rows(w, ahead, TILE_ROWS, &rows);
+                    } else if self.row_walk.hints {
+                        for &r in tile_rows {
+                            prefetch_rows(w, r + PREFETCH_TILES, 1, &rows);
+                        }
+                    }
+                    let n = tile_rows.len();
+                    let bytes: [&[u8]; TILE_ROWS] =
+                        std::array::from_fn(|j| w.row(tile_rows[j.min(n - 1)]));
                     for (tile_index, tokens) in acts.chunks(TILE_TOKENS).enumerate() {
                         let sums = &mut sums[..n * tokens.len()];
-                        tile(bytes, n, tokens, sums);
+                        tile(&bytes[..n], tokens, sums);
                         for (j, (a, sums)) in tokens.iter().zip(sums.chunks_exact(n)).enumerate() {
-                            let t = tile_index * TILE_TOKENS + j;
-                            let out = &mut out[t * n_rows + first - rows.start..][..n];
-                            for (y, &acc) in out.iter_mut().zip(sums) {
-                                *y = acc as f32 * (w.scale() / a.scale);
+                            let out = &mut out[(tile_index * TILE_TOKENS + j) * n_rows..];
+                            for (&r, &acc) in tile_rows.iter().zip(sums) {
+                                out[r - rows.start] = acc as f32 * (w.scale() / a.scale);
                             }
                         }
                     }
@@ -667,9 +752,37 @@ pub(super) mod tests {
                 let tokens = &acts[acts.len() - n_tokens..];
                 let mut got = vec![0; n_rows * n_tokens];
                 let mut expected = vec![1; n_rows * n_tokens];
-                fast(bytes, n_rows, tokens, &mut got);
-                reference(bytes, n_rows, tokens, &mut expected);
+                let rows: Vec<&[u8]> = bytes.chunks_exact(row_bytes).collect();
+                fast(&rows, tokens, &mut got);
+                reference(&rows, tokens, &mut expected);
                 assert_eq!(got, expected, "{} {ty} {n_rows}×{n_tokens}", k.name());
+            }
+        }
+    }
+
+    #[test]
+    fn tile_rows_cover_every_row_once() {
+        for rows in [0..0, 3..4, 0..3, 0..5, 7..16, 1..1000] {
+            for streams in [false, true] {
+                let tiles: Vec<Vec<usize>> = TileRows::new(rows.clone(), streams)
+                    .map(|t| t.as_slice().to_vec())
+                    .collect();
+                let mut seen: Vec<usize> = tiles.concat();
+                seen.sort_unstable();
+                assert_eq!(seen, rows.clone().collect::<Vec<_>>(), "{rows:?} {streams}");
+                assert!(tiles.iter().all(|t| (1..=TILE_ROWS).contains(&t.len())));
+                if !streams {
+                    // Consecutive rows, full tiles but the last.
+                    assert!(tiles.iter().flatten().zip(rows.clone()).all(|(&a, b)| a == b));
+                } else if let Some(first) = tiles.first() {
+                    // Each stream walks its own stretch in order.
+                    let stretch = rows.len().div_ceil(TILE_ROWS);
+                    let expected: Vec<usize> = (0..TILE_ROWS)
+                        .map(|j| rows.start + j * stretch)
+                        .filter(|&r| r < rows.end)
+                        .collect();
+                    assert_eq!(first, &expected, "{rows:?}");
+                }
             }
         }
     }
