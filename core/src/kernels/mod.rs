@@ -773,7 +773,11 @@ pub(super) mod tests {
                 assert!(tiles.iter().all(|t| (1..=TILE_ROWS).contains(&t.len())));
                 if !streams {
                     // Consecutive rows, full tiles but the last.
-                    assert!(tiles.iter().flatten().zip(rows.clone()).all(|(&a, b)| a == b));
+                    assert!(tiles
+                        .iter()
+                        .flatten()
+                        .zip(rows.clone())
+                        .all(|(&a, b)| a == b));
                 } else if let Some(first) = tiles.first() {
                     // Each stream walks its own stretch in order.
                     let stretch = rows.len().div_ceil(TILE_ROWS);

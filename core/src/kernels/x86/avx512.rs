@@ -40,8 +40,7 @@ pub(super) fn table() -> Option<&'static Kernels> {
 const CHUNK_LEN: usize = 256;
 
 /// A ternary layout read in chunks of [`CHUNK_LEN`] weights: vector `I` (0..4) of a chunk holds
-/// 64 unsigned weights `u = t + 1` (0..=3) whose activations are the chunk's `q[32I..][..32]`
-/// (lanes 0..32) and `q[128 + 32I..][..32]` (lanes 32..64).
+/// 64 unsigned weights `u = t + 1` (0..=3) whose activations are [`Chunks::acts`]`::<I>`.
 trait Chunks {
     /// Bytes per chunk.
     const CHUNK_BYTES: usize;
@@ -51,26 +50,37 @@ trait Chunks {
     /// # Safety
     /// The CPU has AVX-512 F and BW.
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i;
+
+    /// The activations of vector `I` from the chunk's 256 activations `q`: by default the
+    /// 64 in order from `64I`, one load that `vpdpbusd` takes as its memory operand.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F.
+    #[inline(always)]
+    unsafe fn acts<const I: usize>(q: &[i8]) -> __m512i {
+        let q = &q[64 * I..][..64];
+        // SAFETY: `q` is 64 readable bytes; the load has no alignment requirement.
+        unsafe { _mm512_loadu_si512(q.as_ptr().cast()) }
+    }
 }
 
-/// The first 64 bytes of `v` (panics when shorter; callers pass exact chunks).
+/// Codes of 64 weights from one 32-byte half of a chunk: the half broadcast to both 256-bit
+/// lanes of a vector, its lower lane shifted right by `LO` bits and its upper lane by `HI` (per
+/// 16-bit word, `vpsrlvw`), the 2-bit code at the bottom of each byte kept.
 #[inline(always)]
-unsafe fn load_64(v: &[u8]) -> __m512i {
-    let v = &v[..64];
-    // SAFETY: `v` is 64 readable bytes; the load has no alignment requirement.
-    unsafe { _mm512_loadu_si512(v.as_ptr().cast()) }
-}
-
-/// The 2-bit codes at bits `2s + 1..2s` of each byte of `bytes`, `s` = 0..4 (the 16-bit
-/// shift's bits from the neighbouring byte are masked off).
-#[inline(always)]
-unsafe fn codes_at<const S: u32>(bytes: __m512i) -> __m512i {
-    _mm512_and_si512(_mm512_srli_epi16::<S>(bytes), _mm512_set1_epi8(3))
+unsafe fn half_codes<const LO: u16, const HI: u16>(half: &[u8]) -> __m512i {
+    let half = &half[..32];
+    // SAFETY: `half` is 32 readable bytes; the load has no alignment requirement.
+    let bytes = _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(half.as_ptr().cast()) });
+    let shifts =
+        _mm512_inserti64x4::<1>(_mm512_set1_epi16(LO as i16), _mm256_set1_epi16(HI as i16));
+    _mm512_and_si512(_mm512_srlv_epi16(bytes, shifts), _mm512_set1_epi8(3))
 }
 
 /// I2_S, two 32-byte blocks per chunk: weight `k` of a block in byte `k % 32` at bits 7-6
-/// (k < 32), 5-4, 3-2, 1-0 (96 ≤ k), so vector `I` is the codes at bits `7 − 2I..6 − 2I` of
-/// both blocks. Codes 0, 1, 2 → u = 0, 1, 2; code 3 (t = 0) → u = 1, by a table lookup.
+/// (k < 32), 5-4, 3-2, 1-0 (96 ≤ k), so vector `I` (weights `64I..64I + 64`) is the codes at
+/// bits 7-6 and 5-4 (`I` even) or 3-2 and 1-0 (`I` odd) of block `I / 2`. Codes 0, 1, 2 → u =
+/// 0, 1, 2; code 3 (t = 0) → u = 1, by a table lookup.
 struct I2S;
 
 impl Chunks for I2S {
@@ -78,12 +88,10 @@ impl Chunks for I2S {
 
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
-        let bytes = load_64(chunk);
-        let codes = match I {
-            0 => codes_at::<6>(bytes),
-            1 => codes_at::<4>(bytes),
-            2 => codes_at::<2>(bytes),
-            _ => codes_at::<0>(bytes),
+        let block = &chunk[32 * (I / 2)..];
+        let codes = match I % 2 {
+            0 => half_codes::<6, 4>(block),
+            _ => half_codes::<2, 0>(block),
         };
         let u = _mm512_set1_epi32(i32::from_le_bytes([0, 1, 2, 1]));
         _mm512_shuffle_epi8(u, codes)
@@ -91,8 +99,9 @@ impl Chunks for I2S {
 }
 
 /// TQ2_0, one 66-byte block per chunk (64 code bytes, then the f16 scale): weight
-/// `128g + 32l + m` in byte `32g + m` at bits `2l + 1..2l`, so vector `I` is the codes at
-/// bits `2I + 1..2I` of the 64 code bytes; `u` is the code itself.
+/// `128g + 32l + m` in byte `32g + m` at bits `2l + 1..2l`, so vector `I` (weights
+/// `64I..64I + 64`) is the codes at bits 1-0 and 3-2 (`I` even) or 5-4 and 7-6 (`I` odd) of
+/// code bytes `32 (I / 2)..`; `u` is the code itself.
 struct TQ2_0;
 
 impl Chunks for TQ2_0 {
@@ -100,12 +109,10 @@ impl Chunks for TQ2_0 {
 
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
-        let bytes = load_64(chunk);
-        match I {
-            0 => codes_at::<0>(bytes),
-            1 => codes_at::<2>(bytes),
-            2 => codes_at::<4>(bytes),
-            _ => codes_at::<6>(bytes),
+        let half = &chunk[32 * (I / 2)..];
+        match I % 2 {
+            0 => half_codes::<0, 2>(half),
+            _ => half_codes::<4, 6>(half),
         }
     }
 }
@@ -159,6 +166,20 @@ unsafe fn concat(lo: __m256i, hi: __m256i) -> __m512i {
 impl Chunks for TQ1_0 {
     const CHUNK_BYTES: usize = 54;
 
+    /// Lanes 0..32 from `q[32I..]`, lanes 32..64 from `q[128 + 32I..]` (see the table above).
+    #[inline(always)]
+    unsafe fn acts<const I: usize>(q: &[i8]) -> __m512i {
+        let (lo, hi) = (&q[32 * I..][..32], &q[128 + 32 * I..][..32]);
+        // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment
+        // requirement.
+        unsafe {
+            concat(
+                _mm256_loadu_si256(lo.as_ptr().cast()),
+                _mm256_loadu_si256(hi.as_ptr().cast()),
+            )
+        }
+    }
+
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
         let (head, tail) = (&chunk[..32], &chunk[32..52]);
@@ -189,19 +210,6 @@ impl Chunks for TQ1_0 {
     }
 }
 
-/// The activations of vector `I` of a chunk (see [`Chunks`]) from its 256 activations `q`.
-#[inline(always)]
-unsafe fn chunk_acts<const I: usize>(q: &[i8]) -> __m512i {
-    let (lo, hi) = (&q[32 * I..][..32], &q[128 + 32 * I..][..32]);
-    // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment requirement.
-    unsafe {
-        concat(
-            _mm256_loadu_si256(lo.as_ptr().cast()),
-            _mm256_loadu_si256(hi.as_ptr().cast()),
-        )
-    }
-}
-
 /// Adds vector `I` of one chunk of `R` rows times `T` tokens into the int32 lanes `acc[t][r]`.
 /// Each token's activation vector is built once for all rows; each row's codes once for all
 /// tokens.
@@ -213,7 +221,7 @@ unsafe fn add_vector<F: Chunks, const I: usize, const R: usize, const T: usize>(
 ) {
     let mut qv = [_mm512_setzero_si512(); T];
     for (qv, q) in qv.iter_mut().zip(q) {
-        *qv = chunk_acts::<I>(q);
+        *qv = F::acts::<I>(q);
     }
     for (r, chunk) in chunks.iter().enumerate() {
         let u = F::decode::<I>(chunk);
