@@ -89,9 +89,12 @@ pub struct BenchReport {
     /// `bytes_per_token × decode tokens/s`, in GB/s (10^9 bytes).
     pub effective_gb_per_s: f64,
     /// Measured memory-copy bandwidth of this machine with the same threads, GB/s (bytes read
-    /// plus bytes written, as STREAM's Copy counts them).
+    /// plus bytes written, as STREAM's Copy counts them): the mean of one sample taken right
+    /// after each repetition's decode, so that it sees the machine as the decode did (a shared
+    /// machine's bandwidth drifts by tens of percent over minutes).
     pub copy_gb_per_s: f64,
-    /// `effective_gb_per_s / copy_gb_per_s`, percent.
+    /// Each repetition's effective GB/s over the copy bandwidth sampled right after it,
+    /// averaged over the repetitions, percent.
     pub roofline_percent: f64,
     /// Peak resident memory of the process during the runs (Linux `VmHWM`, mapped weight pages
     /// included), bytes; `None` elsewhere.
@@ -137,8 +140,11 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         LogitsFor::Last,
         &mut logits,
     )?;
+    let bytes_per_token = model.weight_bytes_per_token() as u64;
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..config.reps {
+    let (mut copy, mut roofline) = (Vec::new(), Vec::new());
+    let mut peak_rss_bytes = None;
+    for rep in 0..config.reps {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
         let start = Instant::now();
         for chunk in prompt.chunks(config.batch) {
@@ -159,13 +165,22 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         prefill.push(config.prompt_tokens as f64 / prefill_s);
         dec.push(config.gen_tokens as f64 / decode_s);
         ttft.push(prefill_s * 1e3);
+        if rep == 0 {
+            // Read before the first copy test, whose 256 MiB of buffers are not the model's
+            // (later repetitions allocate what the first one did).
+            peak_rss_bytes = crate::runtime::memory::peak_resident_bytes();
+        }
+        let copy_now = copy_bandwidth_gb_per_s(model.pool());
+        let effective_now = bytes_per_token as f64 * config.gen_tokens as f64 / decode_s / 1e9;
+        copy.push(copy_now);
+        roofline.push(if copy_now > 0.0 {
+            100.0 * effective_now / copy_now
+        } else {
+            0.0
+        });
     }
     let decode_tokens_per_s = Stat::of(&dec);
-    let bytes_per_token = model.weight_bytes_per_token() as u64;
     let effective = bytes_per_token as f64 * decode_tokens_per_s.mean / 1e9;
-    // Read before the copy test, whose 512 MiB of buffers are not the model's.
-    let peak_rss_bytes = crate::runtime::memory::peak_resident_bytes();
-    let copy = copy_bandwidth_gb_per_s(model.pool());
     Ok(BenchReport {
         kernels: model.kernels().name(),
         threads: model.pool().threads(),
@@ -177,12 +192,8 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         time_to_first_token_ms: Stat::of(&ttft),
         bytes_per_token,
         effective_gb_per_s: effective,
-        copy_gb_per_s: copy,
-        roofline_percent: if copy > 0.0 {
-            100.0 * effective / copy
-        } else {
-            0.0
-        },
+        copy_gb_per_s: Stat::of(&copy).mean,
+        roofline_percent: Stat::of(&roofline).mean,
         peak_rss_bytes,
         head_type: model.head_type().name(),
         head_resident_bytes: model.head_resident_bytes() as u64,
