@@ -45,6 +45,11 @@ trait Chunks {
     /// Bytes per chunk.
     const CHUNK_BYTES: usize;
 
+    /// Whether a chunk's first 64 bytes hold `u` as the 2-bit fields at bits `2k + 1..2k`
+    /// (k = 0..4) of each byte, with weights `32k + m` (byte `m` < 32) and `128 + 32k + m`
+    /// (byte `32 + m`): single-token tiles then run [`tile_planes`].
+    const PLANES: bool = false;
+
     /// Vector `I` of the chunk `chunk` (at least [`Chunks::CHUNK_BYTES`] bytes, checked).
     ///
     /// # Safety
@@ -106,6 +111,7 @@ struct TQ2_0;
 
 impl Chunks for TQ2_0 {
     const CHUNK_BYTES: usize = 66;
+    const PLANES: bool = true;
 
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
@@ -251,6 +257,11 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
     rows: [&[u8]; R],
     acts: [&[i8]; T],
 ) -> [[i32; R]; T] {
+    if T == 1 && F::PLANES && rows[0].len().is_multiple_of(F::CHUNK_BYTES) {
+        let mut sums = [[0; R]; T];
+        sums[0] = tile_planes::<R>(rows, acts[0], F::CHUNK_BYTES);
+        return sums;
+    }
     let mut acc = [[_mm512_setzero_si512(); R]; T];
     let whole = rows[0].len() / F::CHUNK_BYTES;
     for c in 0..whole {
@@ -291,6 +302,52 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
         for (s, &acc) in sums.iter_mut().zip(acc) {
             *s = _mm512_reduce_add_epi32(acc);
         }
+    }
+    sums
+}
+
+/// The sums `Σ u·q` of `R` rows of a [`Chunks::PLANES`] layout against one token (decode),
+/// with no shifts: plane `k` of a chunk's 64 code bytes masked in place (`byte & 3 << 2k`) is
+/// `u · 4^k`, which `vpdpbusd` adds (≤ 4 · 192 · 128 per lane and step, far from overflow)
+/// into accumulator `k` of the row against the plane's activations `q[32k..][..32]` ‖
+/// `q[128 + 32k..][..32]` (built once per chunk for all rows). Accumulator `k` is then exactly
+/// `4^k` times its plane's sum, and an arithmetic shift right by `2k` recovers it. Per row and
+/// chunk: one load, 4 `vpandq`, 4 `vpdpbusd` (the general tile: 4 × broadcast load, `vpsrlvw`,
+/// `vpandq`, `vpdpbusd`).
+#[inline(always)]
+unsafe fn tile_planes<const R: usize>(rows: [&[u8]; R], q: &[i8], chunk_bytes: usize) -> [i32; R] {
+    let mut acc = [[_mm512_setzero_si512(); 4]; R];
+    let masks = [0x03, 0x0c, 0x30, 0xc0].map(|m: u8| _mm512_set1_epi8(m as i8));
+    for c in 0..rows[0].len() / chunk_bytes {
+        let q = &q[c * CHUNK_LEN..][..CHUNK_LEN];
+        let mut qv = [_mm512_setzero_si512(); 4];
+        for (k, qv) in qv.iter_mut().enumerate() {
+            let (lo, hi) = (&q[32 * k..][..32], &q[128 + 32 * k..][..32]);
+            // SAFETY: `lo` and `hi` are 32 readable bytes each; no alignment needed.
+            *qv = unsafe {
+                concat(
+                    _mm256_loadu_si256(lo.as_ptr().cast()),
+                    _mm256_loadu_si256(hi.as_ptr().cast()),
+                )
+            };
+        }
+        for (acc, row) in acc.iter_mut().zip(rows) {
+            let codes = &row[c * chunk_bytes..][..64];
+            // SAFETY: `codes` is 64 readable bytes; no alignment needed.
+            let bytes = unsafe { _mm512_loadu_si512(codes.as_ptr().cast()) };
+            for k in 0..4 {
+                let u = _mm512_and_si512(bytes, masks[k]);
+                acc[k] = _mm512_dpbusd_epi32(acc[k], u, qv[k]);
+            }
+        }
+    }
+    let mut sums = [0; R];
+    for (sum, [a0, a1, a2, a3]) in sums.iter_mut().zip(acc) {
+        let a = _mm512_add_epi32(
+            _mm512_add_epi32(a0, _mm512_srai_epi32::<2>(a1)),
+            _mm512_add_epi32(_mm512_srai_epi32::<4>(a2), _mm512_srai_epi32::<6>(a3)),
+        );
+        *sum = _mm512_reduce_add_epi32(a);
     }
     sums
 }
