@@ -163,6 +163,21 @@ unsafe fn top_trit(m: __m512i) -> __m512i {
     _mm512_mask_add_epi8(u, ge171, u, one)
 }
 
+/// The activations `q[32k..][..32]` ‖ `q[128 + 32k..][..32]` of a chunk's 256 (`k` < 4): the
+/// weights of lanes `m` and `32 + m` of a vector whose bytes come from both 32-byte halves of
+/// a chunk.
+#[inline(always)]
+unsafe fn paired_acts(q: &[i8], k: usize) -> __m512i {
+    let (lo, hi) = (&q[32 * k..][..32], &q[128 + 32 * k..][..32]);
+    // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment requirement.
+    unsafe {
+        concat(
+            _mm256_loadu_si256(lo.as_ptr().cast()),
+            _mm256_loadu_si256(hi.as_ptr().cast()),
+        )
+    }
+}
+
 /// `lo` in lanes 0..32 and `hi` in lanes 32..64.
 #[inline(always)]
 unsafe fn concat(lo: __m256i, hi: __m256i) -> __m512i {
@@ -175,15 +190,7 @@ impl Chunks for TQ1_0 {
     /// Lanes 0..32 from `q[32I..]`, lanes 32..64 from `q[128 + 32I..]` (see the table above).
     #[inline(always)]
     unsafe fn acts<const I: usize>(q: &[i8]) -> __m512i {
-        let (lo, hi) = (&q[32 * I..][..32], &q[128 + 32 * I..][..32]);
-        // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment
-        // requirement.
-        unsafe {
-            concat(
-                _mm256_loadu_si256(lo.as_ptr().cast()),
-                _mm256_loadu_si256(hi.as_ptr().cast()),
-            )
-        }
+        paired_acts(q, I)
     }
 
     #[inline(always)]
@@ -309,8 +316,8 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
 /// The sums `Σ u·q` of `R` rows of a [`Chunks::PLANES`] layout against one token (decode),
 /// with no shifts: plane `k` of a chunk's 64 code bytes masked in place (`byte & 3 << 2k`) is
 /// `u · 4^k`, which `vpdpbusd` adds (≤ 4 · 192 · 128 per lane and step, far from overflow)
-/// into accumulator `k` of the row against the plane's activations `q[32k..][..32]` ‖
-/// `q[128 + 32k..][..32]` (built once per chunk for all rows). Accumulator `k` is then exactly
+/// into accumulator `k` of the row against the plane's [`paired_acts`] (built once per chunk
+/// for all rows). Accumulator `k` is then exactly
 /// `4^k` times its plane's sum, and an arithmetic shift right by `2k` recovers it. Per row and
 /// chunk: one load, 4 `vpandq`, 4 `vpdpbusd` (the general tile: 4 × broadcast load, `vpsrlvw`,
 /// `vpandq`, `vpdpbusd`).
@@ -322,14 +329,7 @@ unsafe fn tile_planes<const R: usize>(rows: [&[u8]; R], q: &[i8], chunk_bytes: u
         let q = &q[c * CHUNK_LEN..][..CHUNK_LEN];
         let mut qv = [_mm512_setzero_si512(); 4];
         for (k, qv) in qv.iter_mut().enumerate() {
-            let (lo, hi) = (&q[32 * k..][..32], &q[128 + 32 * k..][..32]);
-            // SAFETY: `lo` and `hi` are 32 readable bytes each; no alignment needed.
-            *qv = unsafe {
-                concat(
-                    _mm256_loadu_si256(lo.as_ptr().cast()),
-                    _mm256_loadu_si256(hi.as_ptr().cast()),
-                )
-            };
+            *qv = paired_acts(q, k);
         }
         for (acc, row) in acc.iter_mut().zip(rows) {
             let codes = &row[c * chunk_bytes..][..64];
