@@ -74,6 +74,14 @@ PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc \
 ours="$TARGET_DIR/$TARGET/release/bitnet"
 
 step "llama.cpp aarch64 llama-bench (${LLAMA_VARIANTS[*]})"
+if [ ! -f "$LLAMA_DIR/src/CMakeLists.txt" ] && [ ! -d "$LLAMA_SDIST" ]; then
+    # The sdist (the version tests/requirements.txt pins) through pip's configured index,
+    # unpacked under the cache; pip prepares its metadata in an isolated build environment.
+    mkdir -p "$CACHE/src"
+    python3 -m pip download --quiet --no-deps --no-binary :all: llama-cpp-python==0.3.36 \
+        -d "$CACHE/src"
+    tar -C "$CACHE/src" -xzf "$CACHE/src/llama_cpp_python-0.3.36.tar.gz"
+fi
 if [ ! -f "$LLAMA_DIR/src/CMakeLists.txt" ]; then
     mkdir -p "$LLAMA_DIR/src"
     tar -C "$LLAMA_SDIST" --exclude=./models --exclude=./docs --exclude=./media -cf - . |

@@ -121,12 +121,13 @@ enum RowFn {
 ///
 /// - A batch (prefill): consecutive rows, `rows.start..+4`, `+4..+8`, …: the tile's bytes are
 ///   one block of memory that every token tile reuses from L1.
-/// - One token (decode, `streams`): `rows` cut into [`TILE_ROWS`] equal stretches, a tile
-///   taking the next row of each, so the tiles read [`TILE_ROWS`] long sequential streams. A
-///   hardware prefetcher follows those, where consecutive rows give it 4 interleaved streams a
-///   few hundred bytes long (2B4T TQ2_0: 660-byte rows) that it loses at every tile: x86_64
-///   (AMD EPYC Zen 4, 2 threads) read the ternary layers at 26–27 GB/s this way against
-///   19–21 GB/s with consecutive rows and hints (see docs/ARCHITECTURE.md, session 12).
+/// - One token (decode) on a table without hints ([`RowWalk::hints`], `streams`): `rows` cut
+///   into [`TILE_ROWS`] equal stretches, a tile taking the next row of each, so the tiles read
+///   [`TILE_ROWS`] long sequential streams. A hardware prefetcher follows those, where
+///   consecutive rows give it 4 interleaved streams a few hundred bytes long (2B4T TQ2_0:
+///   660-byte rows) that it loses at every tile: x86_64 (AMD EPYC Zen 4, 2 threads) read the
+///   ternary layers at 26–27 GB/s this way against 19–21 GB/s with consecutive rows and hints
+///   (see docs/ARCHITECTURE.md, session 12).
 struct TileRows {
     /// The next row of each stream (consecutive rows: only `next[0]` is used).
     next: [usize; TILE_ROWS],
@@ -361,27 +362,27 @@ pub(super) fn dot_f16_blocks<K: F16Block>(a: &[u8], b: &[f32], m: usize, out: &m
 /// x_j[i], out[i])`), so every table gives the same bits.
 pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 
-/// How many tiles ahead of the one it computes a batch's ternary matmul prefetches (and, when
-/// the table hints, how many rows ahead in each single-token stream, the same bytes in flight):
-/// far enough that the lines arrive in time (≈ 10 KB ahead on 2B4T's 2560-wide rows; 2 and 8
-/// measured slower from memory), near enough to stay in L1/L2.
+/// How many tiles ahead of the one it computes a ternary matmul of consecutive-row tiles
+/// prefetches: far enough that the lines arrive in time (≈ 10 KB ahead on 2B4T's 2560-wide
+/// rows; 2 and 8 measured slower from memory), near enough to stay in L1/L2.
 const PREFETCH_TILES: usize = 4;
 
 /// How many rows ahead of the one it computes a row-at-a-time loop hints, when the table
 /// hints sequential reads ([`RowWalk::hints`]).
 const PREFETCH_ROWS: usize = 2;
 
-/// How a table's sequential reads — the row-at-a-time matmuls (the F16 and Q8_0 heads,
-/// per-block-scale ternary rows, other float weights) and the streams of single-token ternary
-/// tiles ([`TileRows`]) — walk memory: a per-CPU-family tuning that never changes results.
+/// How a table's single-token reads — the row-at-a-time matmuls (the F16 and Q8_0 heads,
+/// per-block-scale ternary rows, other float weights) and single-token ternary tiles — walk
+/// memory: a per-CPU-family tuning that never changes results.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct RowWalk {
     /// F16 rows one [`F16DotFn`] call takes for a single token (1 to 4): 4 shares each
     /// activation load between 4 rows (fewer instructions), 1 reads the rows as one
     /// sequential stream.
     pub f16_rows: usize,
-    /// Whether sequential reads are hinted ahead ([`PREFETCH_ROWS`] rows for row loops,
-    /// [`PREFETCH_TILES`] rows in each tile stream) or left to the hardware prefetchers.
+    /// Whether reads are hinted ahead — [`PREFETCH_ROWS`] rows in row loops, single-token
+    /// tiles of consecutive rows [`PREFETCH_TILES`] tiles ahead — or left to the hardware
+    /// prefetchers, single-token tiles then reading [`TileRows`]' streams.
     pub hints: bool,
 }
 
@@ -586,17 +587,15 @@ impl Kernels {
             // bytes are read from memory once and reused from L1 by every token tile (the
             // tokens' activations stay in L2); within a tile each block is decoded once.
             RowFn::Tile(tile) => {
-                let streams = acts.len() == 1;
+                // A single token on a table that leaves sequential reads to the hardware
+                // prefetchers: streams (see `TileRows`); else consecutive rows, hinted ahead.
+                let streams = acts.len() == 1 && !self.row_walk.hints;
                 let mut sums = [0i32; TILE_ROWS * TILE_TOKENS];
                 for tile_rows in TileRows::new(rows.clone(), streams) {
                     let tile_rows = tile_rows.as_slice();
                     if !streams {
                         let ahead = tile_rows[0] + PREFETCH_TILES * TILE_ROWS;
                         prefetch_rows(w, ahead, TILE_ROWS, &rows);
-                    } else if self.row_walk.hints {
-                        for &r in tile_rows {
-                            prefetch_rows(w, r + PREFETCH_TILES, 1, &rows);
-                        }
                     }
                     let n = tile_rows.len();
                     let bytes: [&[u8]; TILE_ROWS] =
