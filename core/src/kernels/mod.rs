@@ -50,12 +50,14 @@ pub const TILE_ROWS: usize = 4;
 pub const TILE_TOKENS: usize = 4;
 
 /// The inner loop of a ternary matmul for one format when the whole matrix has one scale: a
-/// tile of `rows.len()` (1..=[`TILE_ROWS`]) rows of the same length (whole blocks), against
-/// `acts` (1..=[`TILE_TOKENS`] tokens, each with one int8 per weight of a row and its `sum`).
-/// Writes `out[t · rows.len() + r]` = the int32 sum `Σ t·q` of row `r` against token `t`
-/// (block scales ignored); `out` is `rows.len() · acts.len()` long. Each weight block is
+/// tile of `n_rows` (1..=[`TILE_ROWS`]) rows of the same length (whole blocks), row `r` at
+/// `rows[r · stride..]` (`stride` ≥ the row length, which is `rows.len() − (n_rows − 1) ·
+/// stride`), against `acts` (1..=[`TILE_TOKENS`] tokens, each with one int8 per weight of a row
+/// and its `sum`). Writes `out[t · n_rows + r]` = the int32 sum `Σ t·q` of row `r` against
+/// token `t` (block scales ignored); `out` is `n_rows · acts.len()` long. Each weight block is
 /// decoded once per call, for every token.
-pub type TernaryTileFn = fn(rows: &[&[u8]], acts: &[QuantActs], out: &mut [i32]);
+pub type TernaryTileFn =
+    fn(rows: &[u8], n_rows: usize, stride: usize, acts: &[QuantActs], out: &mut [i32]);
 
 /// Defines `fn $name`, a [`TernaryTileFn`] that runs the safe kernel
 /// `$kernel::<$generic.., R, T>(rows: [&[u8]; R], acts: [&QuantActs; T]) -> [[i32; R]; T]` (the sums,
@@ -63,25 +65,31 @@ pub type TernaryTileFn = fn(rows: &[&[u8]], acts: &[QuantActs], out: &mut [i32])
 /// the shape as constants.
 macro_rules! tile_fn {
     ($name:ident = $kernel:ident<$($generic:ty),*>) => {
-        fn $name(rows: &[&[u8]], acts: &[$crate::kernels::QuantActs], out: &mut [i32]) {
+        fn $name(
+            rows: &[u8],
+            n_rows: usize,
+            stride: usize,
+            acts: &[$crate::kernels::QuantActs],
+            out: &mut [i32],
+        ) {
             use $crate::kernels::run_tile as run;
-            match (rows.len(), acts.len()) {
-                (1, 1) => run::<1, 1>(rows, acts, out, $kernel::<$($generic,)* 1, 1>),
-                (1, 2) => run::<1, 2>(rows, acts, out, $kernel::<$($generic,)* 1, 2>),
-                (1, 3) => run::<1, 3>(rows, acts, out, $kernel::<$($generic,)* 1, 3>),
-                (1, 4) => run::<1, 4>(rows, acts, out, $kernel::<$($generic,)* 1, 4>),
-                (2, 1) => run::<2, 1>(rows, acts, out, $kernel::<$($generic,)* 2, 1>),
-                (2, 2) => run::<2, 2>(rows, acts, out, $kernel::<$($generic,)* 2, 2>),
-                (2, 3) => run::<2, 3>(rows, acts, out, $kernel::<$($generic,)* 2, 3>),
-                (2, 4) => run::<2, 4>(rows, acts, out, $kernel::<$($generic,)* 2, 4>),
-                (3, 1) => run::<3, 1>(rows, acts, out, $kernel::<$($generic,)* 3, 1>),
-                (3, 2) => run::<3, 2>(rows, acts, out, $kernel::<$($generic,)* 3, 2>),
-                (3, 3) => run::<3, 3>(rows, acts, out, $kernel::<$($generic,)* 3, 3>),
-                (3, 4) => run::<3, 4>(rows, acts, out, $kernel::<$($generic,)* 3, 4>),
-                (4, 1) => run::<4, 1>(rows, acts, out, $kernel::<$($generic,)* 4, 1>),
-                (4, 2) => run::<4, 2>(rows, acts, out, $kernel::<$($generic,)* 4, 2>),
-                (4, 3) => run::<4, 3>(rows, acts, out, $kernel::<$($generic,)* 4, 3>),
-                (4, 4) => run::<4, 4>(rows, acts, out, $kernel::<$($generic,)* 4, 4>),
+            match (n_rows, acts.len()) {
+                (1, 1) => run::<1, 1>(rows, stride, acts, out, $kernel::<$($generic,)* 1, 1>),
+                (1, 2) => run::<1, 2>(rows, stride, acts, out, $kernel::<$($generic,)* 1, 2>),
+                (1, 3) => run::<1, 3>(rows, stride, acts, out, $kernel::<$($generic,)* 1, 3>),
+                (1, 4) => run::<1, 4>(rows, stride, acts, out, $kernel::<$($generic,)* 1, 4>),
+                (2, 1) => run::<2, 1>(rows, stride, acts, out, $kernel::<$($generic,)* 2, 1>),
+                (2, 2) => run::<2, 2>(rows, stride, acts, out, $kernel::<$($generic,)* 2, 2>),
+                (2, 3) => run::<2, 3>(rows, stride, acts, out, $kernel::<$($generic,)* 2, 3>),
+                (2, 4) => run::<2, 4>(rows, stride, acts, out, $kernel::<$($generic,)* 2, 4>),
+                (3, 1) => run::<3, 1>(rows, stride, acts, out, $kernel::<$($generic,)* 3, 1>),
+                (3, 2) => run::<3, 2>(rows, stride, acts, out, $kernel::<$($generic,)* 3, 2>),
+                (3, 3) => run::<3, 3>(rows, stride, acts, out, $kernel::<$($generic,)* 3, 3>),
+                (3, 4) => run::<3, 4>(rows, stride, acts, out, $kernel::<$($generic,)* 3, 4>),
+                (4, 1) => run::<4, 1>(rows, stride, acts, out, $kernel::<$($generic,)* 4, 1>),
+                (4, 2) => run::<4, 2>(rows, stride, acts, out, $kernel::<$($generic,)* 4, 2>),
+                (4, 3) => run::<4, 3>(rows, stride, acts, out, $kernel::<$($generic,)* 4, 3>),
+                (4, 4) => run::<4, 4>(rows, stride, acts, out, $kernel::<$($generic,)* 4, 4>),
                 shape => unreachable!("tile shape {shape:?} beyond TILE_ROWS × TILE_TOKENS"),
             }
         }
@@ -96,13 +104,15 @@ type TileKernel<const R: usize, const T: usize> = fn([&[u8]; R], [&QuantActs; T]
 /// and `T` tokens, runs it and stores its sums token-major in `out` (see [`TernaryTileFn`]).
 #[inline(always)]
 fn run_tile<const R: usize, const T: usize>(
-    rows: &[&[u8]],
+    rows: &[u8],
+    stride: usize,
     acts: &[QuantActs],
     out: &mut [i32],
     kernel: TileKernel<R, T>,
 ) {
+    let row_bytes = rows.len() - (R - 1) * stride;
     let sums = kernel(
-        std::array::from_fn(|r| rows[r]),
+        std::array::from_fn(|r| &rows[r * stride..][..row_bytes]),
         std::array::from_fn(|t| &acts[t]),
     );
     for (out, sums) in out.chunks_exact_mut(R).zip(&sums) {
@@ -129,69 +139,62 @@ enum RowFn {
 ///   ternary layers at 26–27 GB/s this way against 19–21 GB/s with consecutive rows and hints
 ///   (see docs/ARCHITECTURE.md, session 12).
 struct TileRows {
-    /// The next row of each stream (consecutive rows: only `next[0]` is used).
-    next: [usize; TILE_ROWS],
-    /// The end of each stream's stretch.
-    end: [usize; TILE_ROWS],
-    streams: bool,
+    /// The next tile's first row.
+    next: usize,
+    /// The rows walked.
+    rows: Range<usize>,
+    /// Rows between a tile's rows: 1, or the stretch of each stream.
+    stride: usize,
+    /// Rows per tile step: `TILE_ROWS` (consecutive), or 1 (streams).
+    step: usize,
 }
 
-/// One tile's row indices: `rows[..len]`.
-struct TileRowIndices {
-    rows: [usize; TILE_ROWS],
-    len: usize,
-}
-
-impl TileRowIndices {
-    fn as_slice(&self) -> &[usize] {
-        &self.rows[..self.len]
-    }
+/// One tile: rows `first + j · stride` for `j` in `0..n`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Tile {
+    first: usize,
+    stride: usize,
+    n: usize,
 }
 
 impl TileRows {
     fn new(rows: Range<usize>, streams: bool) -> Self {
-        if !streams {
-            return Self {
-                next: [rows.start; TILE_ROWS],
-                end: [rows.end; TILE_ROWS],
-                streams,
-            };
-        }
-        let stretch = rows.len().div_ceil(TILE_ROWS);
-        let start = |j: usize| (rows.start + j * stretch).min(rows.end);
+        let (stride, step) = if streams {
+            (rows.len().div_ceil(TILE_ROWS).max(1), 1)
+        } else {
+            (1, TILE_ROWS)
+        };
         Self {
-            next: std::array::from_fn(start),
-            end: std::array::from_fn(|j| start(j + 1)),
-            streams,
+            next: rows.start,
+            rows,
+            stride,
+            step,
         }
     }
 }
 
 impl Iterator for TileRows {
-    type Item = TileRowIndices;
+    type Item = Tile;
 
-    fn next(&mut self) -> Option<TileRowIndices> {
-        let mut tile = TileRowIndices {
-            rows: [0; TILE_ROWS],
-            len: 0,
-        };
-        if self.streams {
-            for (next, &end) in self.next.iter_mut().zip(&self.end) {
-                if *next < end {
-                    tile.rows[tile.len] = *next;
-                    tile.len += 1;
-                    *next += 1;
-                }
-            }
+    fn next(&mut self) -> Option<Tile> {
+        let first = self.next;
+        // Streams: tile `i` is row `i` of each stretch; only the last stretch can be short, so
+        // the streams that still have a row are a prefix.
+        let end = if self.step == 1 {
+            self.rows.start + self.stride
         } else {
-            let (next, end) = (&mut self.next[0], self.end[0]);
-            while *next < end && tile.len < TILE_ROWS {
-                tile.rows[tile.len] = *next;
-                tile.len += 1;
-                *next += 1;
-            }
+            self.rows.end
+        };
+        if first >= end.min(self.rows.end) {
+            return None;
         }
-        (tile.len > 0).then_some(tile)
+        self.next += self.step;
+        let n = (self.rows.end - first).div_ceil(self.stride).min(TILE_ROWS);
+        Some(Tile {
+            first,
+            stride: self.stride,
+            n,
+        })
     }
 }
 
@@ -591,22 +594,22 @@ impl Kernels {
                 // prefetchers: streams (see `TileRows`); else consecutive rows, hinted ahead.
                 let streams = acts.len() == 1 && !self.row_walk.hints;
                 let mut sums = [0i32; TILE_ROWS * TILE_TOKENS];
-                for tile_rows in TileRows::new(rows.clone(), streams) {
-                    let tile_rows = tile_rows.as_slice();
+                for Tile { first, stride, n } in TileRows::new(rows.clone(), streams) {
                     if !streams {
-                        let ahead = tile_rows[0] + PREFETCH_TILES * TILE_ROWS;
+                        let ahead = first + PREFETCH_TILES * TILE_ROWS;
                         prefetch_rows(w, ahead, TILE_ROWS, &rows);
                     }
-                    let n = tile_rows.len();
-                    let bytes: [&[u8]; TILE_ROWS] =
-                        std::array::from_fn(|j| w.row(tile_rows[j.min(n - 1)]));
+                    let row_bytes = w.row_bytes();
+                    let bytes =
+                        &w.data()[first * row_bytes..][..((n - 1) * stride + 1) * row_bytes];
                     for (tile_index, tokens) in acts.chunks(TILE_TOKENS).enumerate() {
                         let sums = &mut sums[..n * tokens.len()];
-                        tile(&bytes[..n], tokens, sums);
+                        tile(bytes, n, stride * row_bytes, tokens, sums);
                         for (j, (a, sums)) in tokens.iter().zip(sums.chunks_exact(n)).enumerate() {
                             let out = &mut out[(tile_index * TILE_TOKENS + j) * n_rows..];
-                            for (&r, &acc) in tile_rows.iter().zip(sums) {
-                                out[r - rows.start] = acc as f32 * (w.scale() / a.scale);
+                            let first = first - rows.start;
+                            for (i, &acc) in sums.iter().enumerate() {
+                                out[first + i * stride] = acc as f32 * (w.scale() / a.scale);
                             }
                         }
                     }
@@ -745,16 +748,24 @@ pub(super) mod tests {
     ) {
         let (fast, reference) = (tile_entry(k, ty), tile_entry(Kernels::scalar(), ty));
         let max_rows = TILE_ROWS.min(rows.len() / row_bytes);
-        for n_rows in 1..=max_rows {
-            let bytes = &rows[..n_rows * row_bytes];
+        // Adjacent rows, and every other row (a stride of two rows, as decode streams use).
+        for (n_rows, spacing) in (1..=max_rows)
+            .map(|n| (n, 1))
+            .chain((1..=2).map(|n| (n, 2)))
+        {
+            let stride = spacing * row_bytes;
+            if (n_rows - 1) * stride + row_bytes > rows.len() {
+                continue;
+            }
+            let bytes = &rows[..(n_rows - 1) * stride + row_bytes];
             for n_tokens in 1..=TILE_TOKENS.min(acts.len()) {
                 let tokens = &acts[acts.len() - n_tokens..];
                 let mut got = vec![0; n_rows * n_tokens];
                 let mut expected = vec![1; n_rows * n_tokens];
-                let rows: Vec<&[u8]> = bytes.chunks_exact(row_bytes).collect();
-                fast(&rows, tokens, &mut got);
-                reference(&rows, tokens, &mut expected);
-                assert_eq!(got, expected, "{} {ty} {n_rows}×{n_tokens}", k.name());
+                fast(bytes, n_rows, stride, tokens, &mut got);
+                reference(bytes, n_rows, stride, tokens, &mut expected);
+                let shape = format!("{n_rows}×{n_tokens}, stride {spacing}");
+                assert_eq!(got, expected, "{} {ty} {shape}", k.name());
             }
         }
     }
@@ -763,29 +774,22 @@ pub(super) mod tests {
     fn tile_rows_cover_every_row_once() {
         for rows in [0..0, 3..4, 0..3, 0..5, 7..16, 1..1000] {
             for streams in [false, true] {
-                let tiles: Vec<Vec<usize>> = TileRows::new(rows.clone(), streams)
-                    .map(|t| t.as_slice().to_vec())
+                let tiles: Vec<Tile> = TileRows::new(rows.clone(), streams).collect();
+                let mut seen: Vec<usize> = tiles
+                    .iter()
+                    .flat_map(|t| (0..t.n).map(move |j| t.first + j * t.stride))
                     .collect();
-                let mut seen: Vec<usize> = tiles.concat();
+                assert!(tiles.iter().all(|t| (1..=TILE_ROWS).contains(&t.n)));
+                if !streams {
+                    // Consecutive rows, in order.
+                    assert!(tiles.iter().all(|t| t.stride == 1));
+                    assert!(seen.iter().copied().eq(rows.clone()), "{rows:?}");
+                } else if let Some(first) = tiles.first() {
+                    // Tile 0 takes the first row of each of the 4 equal stretches.
+                    assert_eq!(first.stride, rows.len().div_ceil(TILE_ROWS), "{rows:?}");
+                }
                 seen.sort_unstable();
                 assert_eq!(seen, rows.clone().collect::<Vec<_>>(), "{rows:?} {streams}");
-                assert!(tiles.iter().all(|t| (1..=TILE_ROWS).contains(&t.len())));
-                if !streams {
-                    // Consecutive rows, full tiles but the last.
-                    assert!(tiles
-                        .iter()
-                        .flatten()
-                        .zip(rows.clone())
-                        .all(|(&a, b)| a == b));
-                } else if let Some(first) = tiles.first() {
-                    // Each stream walks its own stretch in order.
-                    let stretch = rows.len().div_ceil(TILE_ROWS);
-                    let expected: Vec<usize> = (0..TILE_ROWS)
-                        .map(|j| rows.start + j * stretch)
-                        .filter(|&r| r < rows.end)
-                        .collect();
-                    assert_eq!(first, &expected, "{rows:?}");
-                }
             }
         }
     }

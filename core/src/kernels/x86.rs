@@ -770,9 +770,14 @@ mod tests {
                     for tokens in acts.chunks(TILE_TOKENS) {
                         let n = TILE_ROWS * tokens.len();
                         let (mut got, mut expected) = (vec![0; n], vec![1; n]);
-                        let rows: Vec<&[u8]> = rows.chunks_exact(bytes).collect();
-                        (tile_entry(k, ty))(&rows, tokens, &mut got);
-                        (tile_entry(Kernels::scalar(), ty))(&rows, tokens, &mut expected);
+                        (tile_entry(k, ty))(&rows, TILE_ROWS, bytes, tokens, &mut got);
+                        (tile_entry(Kernels::scalar(), ty))(
+                            &rows,
+                            TILE_ROWS,
+                            bytes,
+                            tokens,
+                            &mut expected,
+                        );
                         assert_eq!(got, expected, "{} {ty} {cols} {v:#x}", k.name());
                     }
                 }
