@@ -268,7 +268,8 @@ pub struct Kernels {
     dot_q8_0: Q8DotFn,
     /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
     weighted_sum_f16: F16WeightedSumFn,
-    /// How the row-at-a-time matmuls walk memory on this table's CPUs.
+    /// How single-token reads (row-at-a-time matmuls, decode tiles) walk memory on this
+    /// table's CPUs.
     row_walk: RowWalk,
 }
 

@@ -266,7 +266,7 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
 ) -> [[i32; R]; T] {
     if T == 1 && F::PLANES && rows[0].len().is_multiple_of(F::CHUNK_BYTES) {
         let mut sums = [[0; R]; T];
-        sums[0] = tile_planes::<R>(rows, acts[0], F::CHUNK_BYTES);
+        sums[0] = tile_planes::<F, R>(rows, acts[0]);
         return sums;
     }
     let mut acc = [[_mm512_setzero_si512(); R]; T];
@@ -322,17 +322,17 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
 /// chunk: one load, 4 `vpandq`, 4 `vpdpbusd` (the general tile: 4 × broadcast load, `vpsrlvw`,
 /// `vpandq`, `vpdpbusd`).
 #[inline(always)]
-unsafe fn tile_planes<const R: usize>(rows: [&[u8]; R], q: &[i8], chunk_bytes: usize) -> [i32; R] {
+unsafe fn tile_planes<F: Chunks, const R: usize>(rows: [&[u8]; R], q: &[i8]) -> [i32; R] {
     let mut acc = [[_mm512_setzero_si512(); 4]; R];
     let masks = [0x03, 0x0c, 0x30, 0xc0].map(|m: u8| _mm512_set1_epi8(m as i8));
-    for c in 0..rows[0].len() / chunk_bytes {
+    for c in 0..rows[0].len() / F::CHUNK_BYTES {
         let q = &q[c * CHUNK_LEN..][..CHUNK_LEN];
         let mut qv = [_mm512_setzero_si512(); 4];
         for (k, qv) in qv.iter_mut().enumerate() {
             *qv = paired_acts(q, k);
         }
         for (acc, row) in acc.iter_mut().zip(rows) {
-            let codes = &row[c * chunk_bytes..][..64];
+            let codes = &row[c * F::CHUNK_BYTES..][..64];
             // SAFETY: `codes` is 64 readable bytes; no alignment needed.
             let bytes = unsafe { _mm512_loadu_si512(codes.as_ptr().cast()) };
             for k in 0..4 {
