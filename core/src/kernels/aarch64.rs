@@ -124,6 +124,10 @@ trait Mac {
     /// # Safety
     /// The CPU supports the step's instructions.
     unsafe fn mac(acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t;
+
+    /// Whether single-token tiles run [`tile_planes`] with this step: only where the step is
+    /// one instruction, so that the 12 accumulators and one row's vectors stay in registers.
+    const PLANES: bool;
 }
 
 /// Baseline step: 16 int16 products (`|t·q| ≤ 256`), added in pairs into int16, then pairs of
@@ -131,6 +135,10 @@ trait Mac {
 struct Widen;
 
 impl Mac for Widen {
+    // The pair products spill in `tile_planes`: 1142.7 M instructions per 2B4T TQ2_0 token
+    // under qemu against 1136.9 M with `tile`.
+    const PLANES: bool = false;
+
     #[inline(always)]
     unsafe fn mac(acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t {
         let p = vmull_s8(vget_low_s8(t), vget_low_s8(q));
@@ -143,6 +151,8 @@ impl Mac for Widen {
 struct Sdot;
 
 impl Mac for Sdot {
+    const PLANES: bool = true;
+
     #[inline(always)]
     unsafe fn mac(mut acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t {
         asm!(
@@ -213,6 +223,16 @@ trait Codes {
     /// Group `group`'s 4 vectors of `u` from the block's `BLOCK_BYTES` bytes `block`, and where
     /// each vector's activations start in the block.
     unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]);
+
+    /// Left shifts of [`Codes::decode_planes`]' vectors: 0, 2 or 4 each.
+    const PLANE_SHIFTS: [u32; 4] = [0; 4];
+
+    /// [`Codes::decode`] for the single-token tile ([`tile_planes`]), where vector `i` may hold
+    /// `u << PLANE_SHIFTS[i]` if that decodes in fewer instructions (codes masked in place).
+    #[inline(always)]
+    unsafe fn decode_planes(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
+        Self::decode(block, group)
+    }
 }
 
 /// I2_S's `u` for each code, repeated so that any index below 64 reads `U[index & 3]`: codes
@@ -268,6 +288,24 @@ impl Codes for TQ2_0 {
             vandq_u8(b, three),
             vandq_u8(vshrq_n_u8::<2>(b), three),
             vandq_u8(vshrq_n_u8::<4>(b), three),
+            vshrq_n_u8::<6>(b),
+        ]
+        .map(|u| vreinterpretq_s8_u8(u));
+        let at = 128 * (group / 2) + 16 * (group % 2);
+        (u, [at, at + 32, at + 64, at + 96])
+    }
+
+    // Planes 0-2 masked in place (`u · 4^k`, at most 48: a valid int8 for `SDOT`); plane 3
+    // shifted down, as in `decode` (`u · 64` would not fit an int8).
+    const PLANE_SHIFTS: [u32; 4] = [0, 2, 4, 0];
+
+    #[inline(always)]
+    unsafe fn decode_planes(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
+        let b = load_u8(&block[16 * group..][..16]);
+        let u = [
+            vandq_u8(b, vdupq_n_u8(0x03)),
+            vandq_u8(b, vdupq_n_u8(0x0c)),
+            vandq_u8(b, vdupq_n_u8(0x30)),
             vshrq_n_u8::<6>(b),
         ]
         .map(|u| vreinterpretq_s8_u8(u));
@@ -346,6 +384,11 @@ unsafe fn tile<F: Codes, M: Mac, const R: usize, const T: usize>(
     rows: [&[u8]; R],
     acts: [&QuantActs; T],
 ) -> [[i32; R]; T] {
+    if T == 1 && M::PLANES {
+        let mut sums = [[0; R]; T];
+        sums[0] = tile_planes::<F, M, R>(rows, acts[0]);
+        return sums;
+    }
     let mut acc = [[vdupq_n_s32(0); R]; T];
     // Whole blocks every row and token has (the driver gives them all the same number).
     let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
@@ -381,6 +424,58 @@ unsafe fn tile<F: Codes, M: Mac, const R: usize, const T: usize>(
         }
     }
     sums
+}
+
+/// [`tile`] for one token (decode) on [`Codes::decode_planes`]' vectors: one accumulator per
+/// row and plane shift (0, 2, 4), each shifted back at the end, exactly (every product in
+/// accumulator `s` is a multiple of `4^s`; `|u · 16 · q| ≤ 48 · 128`, so even a 131072-wide
+/// row stays far from int32 overflow, and from the baseline step's 16-bit pair sums).
+/// TQ2_0: 5 instructions decode 64 weights of a row instead of 7. Run where [`Mac::PLANES`].
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn tile_planes<F: Codes, M: Mac, const R: usize>(
+    rows: [&[u8]; R],
+    acts: &QuantActs,
+) -> [i32; R] {
+    // acc[r][s]: row r's products of the vectors shifted left by 2s.
+    let mut acc = [[vdupq_n_s32(0); 3]; R];
+    let blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
+    let blocks = blocks
+        .chain([acts.q.len() / F::BLOCK_LEN])
+        .min()
+        .unwrap_or(0);
+    for b in 0..blocks {
+        let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
+        // SAFETY: b < blocks ≤ acts.q.len() / BLOCK_LEN.
+        let q = acts.q.get_unchecked(weights..weights + F::BLOCK_LEN);
+        for g in 0..F::BLOCK_LEN / 64 {
+            // Rows one after another, each used as soon as it is decoded (12 accumulators, the
+            // 4 activation vectors and one row's 4 vectors stay in registers).
+            let mut acts = [vdupq_n_s8(0); 4];
+            for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked as in `tile`).
+                let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
+                let (u, at) = F::decode_planes(block, g);
+                if r == 0 {
+                    for (acts, at) in acts.iter_mut().zip(at) {
+                        *acts = load_s8(&q[at..][..16]);
+                    }
+                }
+                for ((u, q), shift) in u.into_iter().zip(acts).zip(F::PLANE_SHIFTS) {
+                    let s = shift as usize / 2;
+                    acc[s] = M::mac(acc[s], u, q);
+                }
+            }
+        }
+    }
+    acc.map(|[a0, a1, a2]| {
+        let sum = vaddvq_s32(a0)
+            .wrapping_add(vaddvq_s32(a1) >> 2)
+            .wrapping_add(vaddvq_s32(a2) >> 4);
+        sum.wrapping_sub(acts.sum)
+    })
 }
 
 /// Row pairs of a tile ([`TILE_ROWS`] / 2).
