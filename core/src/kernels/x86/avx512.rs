@@ -1,6 +1,7 @@
 //! The x86_64 AVX-512 table (`"avx512"`): the ternary tiles with AVX-512 VNNI
 //! (`vpdpbusd`: 64 unsigned × signed int8 products summed four by four straight into 16 int32
-//! lanes, one instruction per 64 weights and token); every other entry is the AVX2 table's.
+//! lanes, one instruction per 64 weights and token) and VBMI (`vpermi2b`, 128-byte table
+//! lookups: TQ1_0's base-3 bytes to trits); every other entry is the AVX2 table's.
 //!
 //! The tiles compute `Σ t·q = Σ u·q − Σ q` from unsigned codes `u = t + 1` like the AVX2 ones,
 //! so they equal the scalar table bit for bit (exact int32 sums; `|u·q| ≤ 384`, far from
@@ -28,32 +29,33 @@ static KERNELS: Kernels = Kernels {
     row_walk: super::super::RowWalk::SEQUENTIAL,
 };
 
-/// The AVX-512 table, when this CPU has the AVX2 table's features and AVX-512 F, BW and VNNI.
+/// The AVX-512 table, when this CPU has the AVX2 table's features and AVX-512 F, BW, VNNI and
+/// VBMI (Ice Lake and later, Zen 4 and later; Cascade Lake, VNNI without VBMI, runs AVX2).
 pub(super) fn table() -> Option<&'static Kernels> {
-    let vnni = is_x86_feature_detected!("avx512f")
+    let features = is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
-        && is_x86_feature_detected!("avx512vnni");
-    (super::table().is_some() && vnni).then_some(&KERNELS)
+        && is_x86_feature_detected!("avx512vnni")
+        && is_x86_feature_detected!("avx512vbmi");
+    (super::table().is_some() && features).then_some(&KERNELS)
 }
 
 /// Weights per chunk, the unit the tile loop walks.
 const CHUNK_LEN: usize = 256;
 
-/// A ternary layout read in chunks of [`CHUNK_LEN`] weights: vector `I` (0..4) of a chunk holds
-/// 64 unsigned weights `u = t + 1` (0..=3) whose activations are [`Chunks::acts`]`::<I>`.
+/// A ternary layout read in chunks of [`CHUNK_LEN`] weights: vector `I` (`I` <
+/// [`Chunks::VECTORS`]) of a chunk holds up to 64 unsigned weights `u = t + 1` (0..=3) whose
+/// activations are [`Chunks::acts`]`::<I>` (0 in lanes without a weight).
 trait Chunks {
     /// Bytes per chunk.
     const CHUNK_BYTES: usize;
 
-    /// Whether a chunk's first 64 bytes hold `u` as the 2-bit fields at bits `2k + 1..2k`
-    /// (k = 0..4) of each byte, with weights `32k + m` (byte `m` < 32) and `128 + 32k + m`
-    /// (byte `32 + m`): single-token tiles then run [`tile_planes`].
-    const PLANES: bool = false;
+    /// Vectors per chunk: 4 of 64 weights, or 5 (TQ1_0: one per trit position).
+    const VECTORS: usize = 4;
 
     /// Vector `I` of the chunk `chunk` (at least [`Chunks::CHUNK_BYTES`] bytes, checked).
     ///
     /// # Safety
-    /// The CPU has AVX-512 F and BW.
+    /// The CPU has AVX-512 F, BW and VBMI.
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i;
 
     /// The activations of vector `I` from the chunk's 256 activations `q`: by default the
@@ -111,7 +113,6 @@ struct TQ2_0;
 
 impl Chunks for TQ2_0 {
     const CHUNK_BYTES: usize = 66;
-    const PLANES: bool = true;
 
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
@@ -123,46 +124,6 @@ impl Chunks for TQ2_0 {
     }
 }
 
-/// TQ1_0, one 54-byte block per chunk (see the AVX2 decoder's table of where each weight's
-/// trit lives): trit `n` of a byte is the top trit of `byte · 3^n` (mod 256). Vector `I`:
-///
-/// ```text
-/// lanes 0..32   trit I of bytes 0..32                      (weights 32I + m)
-/// lanes 32..64  I = 0: trit 4 of bytes 0..32                (weights 128 + m)
-///               I = 1, 2: trits 2I − 2, 2I − 1 of bytes 32..48 (weights 128 + 32I + m)
-///               I = 3: trit 4 of bytes 32..48, then trit n of the 4 qh bytes 48..52 in
-///                      lanes 48 + 4n..52 + 4n                (weights 224 + m, 240 + 4n + j)
-/// ```
-///
-/// The byte planes `· 3^n` are shared by the four vectors of a chunk (the compiler merges the
-/// repeated loads and multiplies).
-struct TQ1_0;
-
-/// Each byte times 3, modulo 256: shifts a packed base-3 fraction one trit left.
-#[inline(always)]
-unsafe fn times3(v: __m256i) -> __m256i {
-    _mm256_add_epi8(v, _mm256_add_epi8(v, v))
-}
-
-/// `v · 3^N` bytewise, modulo 256.
-#[inline(always)]
-unsafe fn times3_pow<const N: usize>(mut v: __m256i) -> __m256i {
-    for _ in 0..N {
-        v = times3(v);
-    }
-    v
-}
-
-/// The top trit of each byte `m` as `u = t + 1`: `(3m) >> 8`, that is `[m ≥ 86] + [m ≥ 171]`.
-#[inline(always)]
-unsafe fn top_trit(m: __m512i) -> __m512i {
-    let one = _mm512_set1_epi8(1);
-    let ge86 = _mm512_cmpge_epu8_mask(m, _mm512_set1_epi8(86));
-    let ge171 = _mm512_cmpge_epu8_mask(m, _mm512_set1_epi8(171u8 as i8));
-    let u = _mm512_maskz_mov_epi8(ge86, one);
-    _mm512_mask_add_epi8(u, ge171, u, one)
-}
-
 /// The activations `q[32k..][..32]` ‖ `q[128 + 32k..][..32]` of a chunk's 256 (`k` < 4): the
 /// weights of lanes `m` and `32 + m` of a vector whose bytes come from both 32-byte halves of
 /// a chunk.
@@ -171,55 +132,167 @@ unsafe fn paired_acts(q: &[i8], k: usize) -> __m512i {
     let (lo, hi) = (&q[32 * k..][..32], &q[128 + 32 * k..][..32]);
     // SAFETY: `lo` and `hi` are 32 readable bytes each; the loads have no alignment requirement.
     unsafe {
-        concat(
-            _mm256_loadu_si256(lo.as_ptr().cast()),
+        _mm512_inserti64x4::<1>(
+            _mm512_castsi256_si512(_mm256_loadu_si256(lo.as_ptr().cast())),
             _mm256_loadu_si256(hi.as_ptr().cast()),
         )
     }
 }
 
-/// `lo` in lanes 0..32 and `hi` in lanes 32..64.
+/// A layout whose single-token tiles run [`tile_planes`]: a chunk decodes to 64 code bytes
+/// holding the `u` of four vectors ("planes") in 2-bit fields, and a fifth vector when
+/// [`Chunks::VECTORS`] is 5 ([`Chunks::decode`]`::<4>`, unshifted).
+trait Planes: Chunks {
+    /// The chunk's 64 code bytes: plane `k`'s `u` at bits `2k + 1..2k` of each byte.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F, BW and VBMI.
+    unsafe fn code_bytes(chunk: &[u8]) -> __m512i;
+
+    /// The activations of plane `k` (< 4), lane for lane, from the chunk's 256 `q`.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F and BW.
+    unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i;
+}
+
+impl Planes for TQ2_0 {
+    /// The chunk's 64 code bytes as stored: byte `32h + m` holds weights `128h + 32k + m`.
+    #[inline(always)]
+    unsafe fn code_bytes(chunk: &[u8]) -> __m512i {
+        let codes = &chunk[..64];
+        // SAFETY: `codes` is 64 readable bytes; no alignment needed.
+        unsafe { _mm512_loadu_si512(codes.as_ptr().cast()) }
+    }
+
+    #[inline(always)]
+    unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i {
+        paired_acts(q, k)
+    }
+}
+
+/// TQ1_0, one 54-byte block per chunk (see [`BlockTQ1_0`]): trit `n` of packed byte `L` (< 52)
+/// is weight
+///
+/// ```text
+/// lanes 0..32    32n + L            (n < 5)
+/// lanes 32..48   160 + 16n + L − 32  (n < 5)
+/// lanes 48..52   240 + 4n + L − 48   (n < 4; trit 4 of a qh byte is no weight)
+/// ```
+///
+/// Vector `n` is trit `n` of every packed byte, in the byte's lane (lanes 52..64 hold 0), with
+/// its activations gathered into the same lanes ([`tq1_acts`]; 0 where there is no weight).
+/// Two 256-entry table lookups per chunk ([`TQ1_TRITS`]) give trits 0..4 as the 2-bit fields of
+/// one byte (TQ2_0's code byte, so single tokens run [`tile_planes`]) and trit 4.
+struct TQ1_0;
+
+/// TQ1_0's trits of each byte value `b`, as the reference decoder reads them (trit `n` =
+/// `((b · 3^n) mod 256) · 3 >> 8`, `u = t + 1`): `[0][b]` holds trits 0..4 at bits `2n + 1..2n`,
+/// `[1][b]` trit 4.
+static TQ1_TRITS: [[u8; 256]; 2] = {
+    let mut tables = [[0u8; 256]; 2];
+    let mut b = 0;
+    while b < 256 {
+        let mut shifted = b as u8;
+        let mut n = 0;
+        while n < 5 {
+            let trit = ((shifted as u16 * 3) >> 8) as u8;
+            if n < 4 {
+                tables[0][b] |= trit << (2 * n);
+            } else {
+                tables[1][b] = trit;
+            }
+            shifted = shifted.wrapping_mul(3);
+            n += 1;
+        }
+        b += 1;
+    }
+    tables
+};
+
+/// `table[b]` for each byte `b` of `bytes`, given `top`, the bytes' top bits (`vpmovb2m`): two
+/// 128-entry `vpermi2b` lookups on bits 6..0, blended on bit 7.
 #[inline(always)]
-unsafe fn concat(lo: __m256i, hi: __m256i) -> __m512i {
-    _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+unsafe fn lookup(table: &[u8; 256], bytes: __m512i, top: __mmask64) -> __m512i {
+    let mut part = [_mm512_setzero_si512(); 4];
+    for (part, table) in part.iter_mut().zip(table.chunks_exact(64)) {
+        // SAFETY: `table` is 64 readable bytes; the load has no alignment requirement.
+        *part = unsafe { _mm512_loadu_si512(table.as_ptr().cast()) };
+    }
+    let low = _mm512_permutex2var_epi8(part[0], bytes, part[1]);
+    let high = _mm512_permutex2var_epi8(part[2], bytes, part[3]);
+    _mm512_mask_blend_epi8(top, low, high)
+}
+
+/// A TQ1_0 chunk's code byte of trits 0..4 and trit 4, lane for lane (see [`TQ1_0`]).
+#[inline(always)]
+unsafe fn tq1_trits(chunk: &[u8]) -> [__m512i; 2] {
+    let packed = &chunk[..52];
+    // SAFETY: the mask loads lanes 0..52 only, the 52 readable bytes of `packed` (masked-off
+    // lanes are not accessed and read as 0); no alignment needed.
+    let bytes = unsafe { _mm512_maskz_loadu_epi8((1 << 52) - 1, packed.as_ptr().cast()) };
+    let top = _mm512_movepi8_mask(bytes);
+    [
+        lookup(&TQ1_TRITS[0], bytes, top),
+        lookup(&TQ1_TRITS[1], bytes, top),
+    ]
+}
+
+/// The activations of TQ1_0's vector `n` (< 5) from a chunk's 256 `q`, in its lanes (see
+/// [`TQ1_0`]): `q[32n..][..32]`, `q[160 + 16n..][..16]`, then `q[240 + 4n..][..4]` (n < 4).
+#[inline(always)]
+unsafe fn tq1_acts(q: &[i8], n: usize) -> __m512i {
+    let q = &q[..CHUNK_LEN];
+    assert!(n < 5);
+    let p = q.as_ptr();
+    // SAFETY: each masked load reads only its mask's lanes (masked-off lanes are not accessed):
+    // lanes 0..32 from p + 32n (bytes 32n..32n + 32), lanes 32..48 from p + 128 + 16n (bytes
+    // 160 + 16n..176 + 16n), lanes 48..52 from p + 192 + 4n (bytes 240 + 4n..244 + 4n, n < 4),
+    // all inside the 256 bytes of `q`, as are the three base pointers; no alignment needed.
+    unsafe {
+        let v = _mm512_maskz_loadu_epi8(0xffff_ffff, p.add(32 * n));
+        let v = _mm512_mask_loadu_epi8(v, 0xffff << 32, p.add(128 + 16 * n));
+        match n {
+            4 => v,
+            _ => _mm512_mask_loadu_epi8(v, 0xf << 48, p.add(192 + 4 * n)),
+        }
+    }
 }
 
 impl Chunks for TQ1_0 {
     const CHUNK_BYTES: usize = 54;
+    const VECTORS: usize = 5;
 
-    /// Lanes 0..32 from `q[32I..]`, lanes 32..64 from `q[128 + 32I..]` (see the table above).
     #[inline(always)]
     unsafe fn acts<const I: usize>(q: &[i8]) -> __m512i {
-        paired_acts(q, I)
+        tq1_acts(q, I)
+    }
+
+    /// Field `I` of the code byte, or trit 4 (the compiler merges the repeated lookups of a
+    /// chunk's five vectors).
+    #[inline(always)]
+    unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
+        let [codes, trit4] = tq1_trits(chunk);
+        let field = match I {
+            0 => codes,
+            1 => _mm512_srli_epi16::<2>(codes),
+            2 => _mm512_srli_epi16::<4>(codes),
+            3 => _mm512_srli_epi16::<6>(codes),
+            _ => return trit4,
+        };
+        _mm512_and_si512(field, _mm512_set1_epi8(3))
+    }
+}
+
+impl Planes for TQ1_0 {
+    #[inline(always)]
+    unsafe fn code_bytes(chunk: &[u8]) -> __m512i {
+        tq1_trits(chunk)[0]
     }
 
     #[inline(always)]
-    unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
-        let (head, tail) = (&chunk[..32], &chunk[32..52]);
-        // SAFETY: `head` is 32 readable bytes; the load has no alignment requirement.
-        let a = unsafe { _mm256_loadu_si256(head.as_ptr().cast()) };
-        // b0: bytes 32..48 in the lower half, the qh dword (bytes 48..52) in each upper dword.
-        let qh = i32::from_le_bytes([tail[16], tail[17], tail[18], tail[19]]);
-        // SAFETY: `tail[..16]` is 16 readable bytes; the load has no alignment requirement.
-        let lower = unsafe { _mm_loadu_si128(tail[..16].as_ptr().cast()) };
-        let b0 = _mm256_set_m128i(_mm_set1_epi32(qh), lower);
-        let low_halves = |x: __m256i, y: __m256i| _mm256_permute2x128_si256::<0x20>(x, y);
-        top_trit(match I {
-            0 => concat(a, times3_pow::<4>(a)),
-            1 => concat(times3_pow::<1>(a), low_halves(b0, times3_pow::<1>(b0))),
-            2 => concat(
-                times3_pow::<2>(a),
-                low_halves(times3_pow::<2>(b0), times3_pow::<3>(b0)),
-            ),
-            _ => {
-                // Lower half: trit 4 of bytes 32..48; upper dword n: qh · 3^n.
-                let w = _mm256_blend_epi32::<0b0001_0000>(times3_pow::<4>(b0), b0);
-                let w = _mm256_blend_epi32::<0b0010_0000>(w, times3_pow::<1>(b0));
-                let w = _mm256_blend_epi32::<0b0100_0000>(w, times3_pow::<2>(b0));
-                let w = _mm256_blend_epi32::<0b1000_0000>(w, times3_pow::<3>(b0));
-                concat(times3_pow::<3>(a), w)
-            }
-        })
+    unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i {
+        tq1_acts(q, k)
     }
 }
 
@@ -244,7 +317,7 @@ unsafe fn add_vector<F: Chunks, const I: usize, const R: usize, const T: usize>(
     }
 }
 
-/// Adds one chunk of `R` rows times `T` tokens (all four vectors) into `acc`.
+/// Adds one chunk of `R` rows times `T` tokens (all its vectors) into `acc`.
 #[inline(always)]
 unsafe fn add_chunk<F: Chunks, const R: usize, const T: usize>(
     acc: &mut [[__m512i; R]; T],
@@ -255,20 +328,18 @@ unsafe fn add_chunk<F: Chunks, const R: usize, const T: usize>(
     add_vector::<F, 1, R, T>(acc, chunks, q);
     add_vector::<F, 2, R, T>(acc, chunks, q);
     add_vector::<F, 3, R, T>(acc, chunks, q);
+    if F::VECTORS > 4 {
+        add_vector::<F, 4, R, T>(acc, chunks, q);
+    }
 }
 
 /// The sums `Σ u·q` of `R` rows against `T` tokens (see [`super::super::TernaryTileFn`]),
 /// token-major, chunk by chunk; a ragged last piece (an odd I2_S block) is zero-padded.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx512vbmi")]
 unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
     rows: [&[u8]; R],
     acts: [&[i8]; T],
 ) -> [[i32; R]; T] {
-    if T == 1 && F::PLANES && rows[0].len().is_multiple_of(F::CHUNK_BYTES) {
-        let mut sums = [[0; R]; T];
-        sums[0] = tile_planes::<F, R>(rows, acts[0]);
-        return sums;
-    }
     let mut acc = [[_mm512_setzero_si512(); R]; T];
     let whole = rows[0].len() / F::CHUNK_BYTES;
     for c in 0..whole {
@@ -313,31 +384,51 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
     sums
 }
 
-/// The sums `Σ u·q` of `R` rows of a [`Chunks::PLANES`] layout against one token (decode),
-/// with no shifts: plane `k` of a chunk's 64 code bytes masked in place (`byte & 3 << 2k`) is
+/// [`tile_vnni`] for a [`Planes`] layout, single tokens (decode) through [`tile_planes`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni,avx512vbmi")]
+unsafe fn tile_vnni_planes<F: Planes, const R: usize, const T: usize>(
+    rows: [&[u8]; R],
+    acts: [&[i8]; T],
+) -> [[i32; R]; T] {
+    if T > 1 {
+        return tile_vnni::<F, R, T>(rows, acts);
+    }
+    let mut sums = [[0; R]; T];
+    sums[0] = tile_planes::<F, R>(rows, acts[0]);
+    sums
+}
+
+/// The sums `Σ u·q` of `R` rows of a [`Planes`] layout against one token (decode), with no
+/// shifts: plane `k` of a chunk's 64 code bytes masked in place (`byte & 3 << 2k`) is
 /// `u · 4^k`, which `vpdpbusd` adds (≤ 4 · 192 · 128 per lane and step, far from overflow)
-/// into accumulator `k` of the row against the plane's [`paired_acts`] (built once per chunk
-/// for all rows). Accumulator `k` is then exactly
-/// `4^k` times its plane's sum, and an arithmetic shift right by `2k` recovers it. Per row and
-/// chunk: one load, 4 `vpandq`, 4 `vpdpbusd` (the general tile: 4 × broadcast load, `vpsrlvw`,
-/// `vpandq`, `vpdpbusd`).
+/// into accumulator `k` of the row against the plane's [`Planes::plane_acts`] (built once per
+/// chunk for all rows); a fifth vector (TQ1_0's trit 4) goes unshifted into accumulator 0.
+/// Accumulator `k` is then exactly `4^k` times its plane's sum, and an arithmetic shift right
+/// by `2k` recovers it. Per row and chunk: one load (TQ1_0: a masked load, `vpmovb2m` and two
+/// lookups of 3 instructions), 4 `vpandq`, 4 `vpdpbusd` (TQ1_0: 5).
 #[inline(always)]
-unsafe fn tile_planes<F: Chunks, const R: usize>(rows: [&[u8]; R], q: &[i8]) -> [i32; R] {
+unsafe fn tile_planes<F: Planes, const R: usize>(rows: [&[u8]; R], q: &[i8]) -> [i32; R] {
     let mut acc = [[_mm512_setzero_si512(); 4]; R];
     let masks = [0x03, 0x0c, 0x30, 0xc0].map(|m: u8| _mm512_set1_epi8(m as i8));
     for c in 0..rows[0].len() / F::CHUNK_BYTES {
         let q = &q[c * CHUNK_LEN..][..CHUNK_LEN];
         let mut qv = [_mm512_setzero_si512(); 4];
         for (k, qv) in qv.iter_mut().enumerate() {
-            *qv = paired_acts(q, k);
+            *qv = F::plane_acts(q, k);
         }
+        let fifth = match F::VECTORS {
+            5 => F::acts::<4>(q),
+            _ => _mm512_setzero_si512(),
+        };
         for (acc, row) in acc.iter_mut().zip(rows) {
-            let codes = &row[c * F::CHUNK_BYTES..][..64];
-            // SAFETY: `codes` is 64 readable bytes; no alignment needed.
-            let bytes = unsafe { _mm512_loadu_si512(codes.as_ptr().cast()) };
+            let chunk = &row[c * F::CHUNK_BYTES..][..F::CHUNK_BYTES];
+            let bytes = F::code_bytes(chunk);
             for k in 0..4 {
                 let u = _mm512_and_si512(bytes, masks[k]);
                 acc[k] = _mm512_dpbusd_epi32(acc[k], u, qv[k]);
+            }
+            if F::VECTORS == 5 {
+                acc[0] = _mm512_dpbusd_epi32(acc[0], F::decode::<4>(chunk), fifth);
             }
         }
     }
@@ -352,18 +443,18 @@ unsafe fn tile_planes<F: Chunks, const R: usize>(rows: [&[u8]; R], q: &[i8]) -> 
     sums
 }
 
-/// Defines the safe tile kernel `$name::<R, T>` for layout `$chunks`: [`tile_vnni`], then
-/// `− Σ q` per token.
+/// Defines the safe tile kernel `$name::<R, T>` for layout `$chunks`: `$tile` ([`tile_vnni`]
+/// or [`tile_vnni_planes`]), then `− Σ q` per token.
 macro_rules! safe_tile {
-    ($($name:ident = $chunks:ty;)*) => {$(
+    ($($name:ident = $tile:ident<$chunks:ty>;)*) => {$(
         fn $name<const R: usize, const T: usize>(
             rows: [&[u8]; R],
             acts: [&QuantActs; T],
         ) -> [[i32; R]; T] {
             // SAFETY: only reachable through `KERNELS`, which `table` returns only after
-            // detecting AVX-512 F, BW and VNNI; every load reads a slice bounds-checked to the
-            // loaded width.
-            let mut sums = unsafe { tile_vnni::<$chunks, R, T>(rows, acts.map(|a| &a.q[..])) };
+            // detecting AVX-512 F, BW, VNNI and VBMI; every load reads a slice bounds-checked to
+            // the loaded width (masked loads: the lanes they read).
+            let mut sums = unsafe { $tile::<$chunks, R, T>(rows, acts.map(|a| &a.q[..])) };
             super::signed_sums(&mut sums, &acts);
             sums
         }
@@ -371,9 +462,9 @@ macro_rules! safe_tile {
 }
 
 safe_tile! {
-    kernel_i2s = I2S;
-    kernel_tq2_0 = TQ2_0;
-    kernel_tq1_0 = TQ1_0;
+    kernel_i2s = tile_vnni<I2S>;
+    kernel_tq2_0 = tile_vnni_planes<TQ2_0>;
+    kernel_tq1_0 = tile_vnni_planes<TQ1_0>;
 }
 
 tile_fn!(tile_i2s = kernel_i2s<>);
