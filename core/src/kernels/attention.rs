@@ -7,7 +7,7 @@
 //! sums are elementwise in position order, so every table gives the scalar table's output
 //! bit for bit, and a head's output does not depend on which heads it was grouped with.
 
-use super::{check_len, KernelError, Kernels};
+use super::{check_len, math, KernelError, Kernels};
 
 /// One kv head's cached keys or values at positions `0..n`: `n` rows of `head_dim` values,
 /// position-major, back to back.
@@ -100,14 +100,14 @@ impl Kernels {
     }
 }
 
-/// Numerically stable softmax in place: `exp(x − max)` in f32, normalised by the f64 sum
-/// (added in order, after the exponentials: a loop without calls keeps the sum in a register).
+/// Numerically stable softmax in place: `exp(x − max)` in f32 by [`math::exp`], normalised by
+/// their sum in f64 by [`math::sum_f64`].
 fn softmax_in_place(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for v in x.iter_mut() {
-        *v = (*v - max).exp();
+        *v = math::exp(*v - max);
     }
-    let sum = x.iter().fold(0.0f64, |sum, &v| sum + f64::from(v));
+    let sum = math::sum_f64(x, f64::from);
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
         *v *= inv;

@@ -16,6 +16,7 @@
 mod aarch64;
 mod attention;
 mod head;
+pub(crate) mod math;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod x86;

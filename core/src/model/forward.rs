@@ -12,7 +12,7 @@ use std::thread::ThreadId;
 
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
-use crate::kernels::{KernelError, Q8Acts, QuantActs};
+use crate::kernels::{math, KernelError, Q8Acts, QuantActs};
 use crate::quant::WeightView;
 
 /// Which positions of a batch get logits.
@@ -416,7 +416,8 @@ fn resize(buf: &mut Vec<f32>, len: usize) {
     buf.resize(len, 0.0);
 }
 
-/// `out_row = x_row / rms(x_row) * weight` for each row (sum of squares in f64).
+/// `out_row = x_row / rms(x_row) * weight` for each row (sum of squares in f64, by
+/// [`math::sum_f64`]).
 fn rms_norm_rows(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
     let width = weight.len();
     for (row, out_row) in x.chunks_exact(width).zip(out.chunks_exact_mut(width)) {
@@ -437,7 +438,7 @@ fn rms_norm_rows_in_place(x: &mut [f32], weight: &[f32], eps: f32) {
 }
 
 fn rms_scale(row: &[f32], eps: f32) -> f32 {
-    let sum_sq: f64 = row.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    let sum_sq = math::sum_f64(row, |v| f64::from(v) * f64::from(v));
     let mean = (sum_sq / row.len() as f64) as f32;
     1.0 / (mean + eps).sqrt()
 }
@@ -448,17 +449,15 @@ fn add_in_place(x: &mut [f32], y: &[f32]) {
     }
 }
 
-/// `gate = act(gate) * up`, elementwise.
+/// `gate = act(gate) * up`, elementwise (one loop per activation, so each vectorises).
 fn gated_activation(act: FfnActivation, gate: &mut [f32], up: &[f32]) {
-    for (g, &u) in gate.iter_mut().zip(up) {
-        let a = match act {
-            FfnActivation::Silu => *g / (1.0 + (-*g).exp()),
-            FfnActivation::ReluSquared => {
-                let r = g.max(0.0);
-                r * r
-            }
-        };
-        *g = a * u;
+    let gate_up = gate.iter_mut().zip(up);
+    match act {
+        FfnActivation::Silu => gate_up.for_each(|(g, &u)| *g = *g / (1.0 + math::exp(-*g)) * u),
+        FfnActivation::ReluSquared => gate_up.for_each(|(g, &u)| {
+            let r = g.max(0.0);
+            *g = r * r * u;
+        }),
     }
 }
 
