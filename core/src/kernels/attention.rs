@@ -64,9 +64,10 @@ impl Kernels {
         }
         match keys {
             KvRows::F16(k) => {
-                let mut dots = vec![0f32; heads];
-                for (j, k) in k.chunks_exact(2 * head_dim).enumerate() {
-                    (self.dot_f16)(k, q, head_dim, &mut dots);
+                // One call for every key (the table loops over them): position-major dots.
+                let mut dots = vec![0f32; n * heads];
+                (self.dot_f16)(k, q, head_dim, &mut dots);
+                for (j, dots) in dots.chunks_exact(heads).enumerate() {
                     for (h, &dot) in dots.iter().enumerate() {
                         scores[h * n + j] = dot * scale;
                     }

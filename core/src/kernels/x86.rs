@@ -471,6 +471,36 @@ unsafe fn finish_lanes(
     scalar::fold_lanes(lanes)
 }
 
+/// Four dots' lanes folded together, as [`finish_lanes`] folds each without a tail: the same
+/// adds (`lo + hi`, then lanes `i + 4`, `i + 2`, `i + 1` into lane `i`), two or four dots per
+/// register instead of a shuffle chain per dot. Returns the 4 sums in order.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn fold_lanes4(lo: [__m256; 4], hi: [__m256; 4]) -> [f32; 4] {
+    let v = [0, 1, 2, 3].map(|d| _mm256_add_ps(lo[d], hi[d]));
+    // [lanes 0..4 of dots d, e] + [lanes 4..8 of d, e]: each 128-bit half is one dot's 4 lanes.
+    let half = |d: usize, e: usize| {
+        let low = _mm256_permute2f128_ps::<0x20>(v[d], v[e]);
+        let high = _mm256_permute2f128_ps::<0x31>(v[d], v[e]);
+        _mm256_add_ps(low, high)
+    };
+    let (a01, a23) = (half(0, 1), half(2, 3));
+    // Halves: [dot 0 | dot 1] and [dot 2 | dot 3] → [0: l0, l1; 2: l0, l1 | 1: ...; 3: ...].
+    let b = _mm256_add_ps(
+        _mm256_shuffle_ps::<0b01_00_01_00>(a01, a23),
+        _mm256_shuffle_ps::<0b11_10_11_10>(a01, a23),
+    );
+    let c = _mm256_add_ps(
+        _mm256_shuffle_ps::<0b10_00_10_00>(b, b),
+        _mm256_shuffle_ps::<0b11_01_11_01>(b, b),
+    );
+    let mut lanes = [0f32; 8];
+    // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), c) };
+    // c = [dot 0, dot 2, .., .. | dot 1, dot 3, .., ..].
+    [lanes[0], lanes[4], lanes[1], lanes[5]]
+}
+
 /// The canonical float dot (see [`super::FloatDotFn`]): lanes 0..8 and 8..16 are two
 /// registers, each product fused with its add (`VFMADD`).
 #[target_feature(enable = "avx2,fma")]
@@ -536,6 +566,12 @@ unsafe fn dot_f16_block<const R: usize, const Q: usize>(
                 }
             }
         }
+    }
+    if R * Q == 4 && body == m {
+        let dots = |acc: [[__m256; Q]; R]| std::array::from_fn(|i| acc[i / Q][i % Q]);
+        // SAFETY: AVX2 is enabled in this function.
+        out.copy_from_slice(&unsafe { fold_lanes4(dots(lo), dots(hi)) });
+        return;
     }
     for r in 0..R {
         for q in 0..Q {
