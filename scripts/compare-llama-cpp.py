@@ -27,7 +27,8 @@ One run, on this machine:
      beforehand, and ``Llama.eval`` is not used (it also edits the cache and Python arrays).
      ``llama_synchronize`` closes each timed span;
    * time to first token = prefill time; tokens/s are per repetition, reported as mean and
-     sample standard deviation over the R repetitions, as ``bitnet bench`` does;
+     sample standard deviation over the R repetitions, as ``bitnet bench`` does (over all
+     ``K · R`` repetitions with ``--rounds K``);
    * flash attention: ``--flash-attn on`` by default, which is what llama.cpp's own tools
      resolve their default (``auto``) to on a CPU; ``off`` is llama-cpp-python's default;
    * threads: a persistent ggml threadpool of T threads is attached to the context, as
@@ -43,9 +44,15 @@ first-use costs. One asymmetry remains: llama.cpp prefetches its mapping at load
 pages in during the first repetition, which favours llama.cpp in that repetition (more so with
 few, short repetitions).
 
+Rounds (``--rounds K``, default 1): the whole sequence — each format's engines back to back —
+runs K times, so that each round's engines share the machine's state of the moment (its memory
+bandwidth drifts by tens of percent over minutes here). With K > 1 each ratio is the mean ± sd
+over the K rounds of that round's ratio (paired measurements: a slow spell of the machine
+slows both sides of a pair); with K = 1 it is the ratio of the means and its ± is first-order
+error propagation of both sds.
+
 Output: a markdown table of prefill and decode tok/s (mean ± sd) and our/llama.cpp ratios
-(ours TQ2_0 vs llama.cpp TQ2_0, ours TQ1_0 vs llama.cpp TQ1_0, ours I2_S vs both); the
-ratio's ± is first-order error propagation of both sds. A second table lists the rest of our
+(ours TQ2_0 vs llama.cpp TQ2_0, ours TQ1_0 vs llama.cpp TQ1_0, ours I2_S vs both). A second table lists the rest of our
 report (time to first token, bytes per token, bandwidth roofline, peak RSS, kernels) and
 llama.cpp's time to first token and peak RSS (``VmHWM`` of its Python child process, which
 includes the interpreter and numpy: ≈ 40 MB). Progress and wall times go to stderr;
@@ -55,6 +62,7 @@ to a temporary directory first, so a rebuild during the run cannot mix two build
 Usage (from the repository root, after ``cargo build --release -p bitnet-cli``):
 
     scripts/compare-llama-cpp.py                     # -p 512 -n 128 -t 2 -r 3, all formats
+    scripts/compare-llama-cpp.py -r 1 --rounds 5     # five paired rounds of one repetition
     scripts/compare-llama-cpp.py -p 64 -n 16 -r 1 --json /tmp/compare.json
     scripts/compare-llama-cpp.py --formats i2_s --skip-llama
     scripts/compare-llama-cpp.py --q8-head            # also ours with --head q8_0
@@ -104,6 +112,37 @@ def default_bitnet() -> Path:
 def stat(samples: list[float]) -> dict:
     """Mean and sample standard deviation (0 for one sample), like ``bench::Stat``."""
     return {"mean": statistics.fmean(samples), "sd": statistics.stdev(samples) if len(samples) > 1 else 0.0}
+
+
+def pooled(stats: list[dict], n: int) -> dict:
+    """The mean and sample sd of all samples of several groups of ``n`` samples each, from each
+    group's ``stat`` (law of total variance; exact)."""
+    mean = statistics.fmean(s["mean"] for s in stats)
+    total = len(stats) * n
+    if total < 2:
+        return {"mean": mean, "sd": 0.0}
+    ss = sum((n - 1) * s["sd"] ** 2 + n * (s["mean"] - mean) ** 2 for s in stats)
+    return {"mean": mean, "sd": math.sqrt(ss / (total - 1))}
+
+
+# Fields of a report that are ``stat``s over its repetitions.
+STAT_FIELDS = ("prefill_tokens_per_s", "decode_tokens_per_s", "time_to_first_token_ms")
+
+
+def combine(reports: list[dict], reps: int) -> dict:
+    """One report from one engine's reports of every round: ``stat`` fields pooled over all
+    repetitions, peak RSS the largest, other numbers averaged, the rest from the first round."""
+    out = dict(reports[0])
+    for key, value in reports[0].items():
+        if key in STAT_FIELDS:
+            out[key] = pooled([r[key] for r in reports], reps)
+        elif key == "peak_rss_bytes":
+            known = [r[key] for r in reports if r[key] is not None]
+            out[key] = max(known) if known else None
+        elif isinstance(value, float):
+            out[key] = statistics.fmean(r[key] for r in reports)
+    out["rounds"] = len(reports)
+    return out
 
 
 def run_timed(cmd: list[str], env: dict | None = None) -> tuple[str, float]:
@@ -316,21 +355,29 @@ def ratio(ours: dict, theirs: dict) -> dict:
     return {"mean": q, "sd": q * rel}
 
 
-def ratios(results: dict) -> list[dict]:
+def paired_ratio(ours: list[dict], theirs: list[dict], key: str) -> dict:
+    """Mean ± sample sd over the rounds of each round's ``ours.mean / theirs.mean`` for ``key``;
+    one round: :func:`ratio`."""
+    if len(ours) == 1:
+        return ratio(ours[0][key], theirs[0][key])
+    return stat([o[key]["mean"] / t[key]["mean"] for o, t in zip(ours, theirs)])
+
+
+def ratios(rounds: dict) -> list[dict]:
     """Ours (each of our engine variants) vs llama.cpp: the same TQ format, and I2_S vs each
-    llama.cpp format."""
+    llama.cpp format; ``rounds[engine][fmt]`` lists each round's report."""
     pairs = [(f, f) for f in LLAMA_FORMATS] + [("i2_s", f) for f in LLAMA_FORMATS]
     rows = []
-    for engine in (e for e in results if e.startswith("ours")):
+    for engine in (e for e in rounds if e.startswith("ours")):
         for our_fmt, their_fmt in pairs:
-            ours = results[engine].get(our_fmt)
-            theirs = results.get("llama.cpp", {}).get(their_fmt)
+            ours = rounds[engine].get(our_fmt)
+            theirs = rounds.get("llama.cpp", {}).get(their_fmt)
             if not (ours and theirs):
                 continue
             rows.append({
-                "engine": engine, "ours": our_fmt, "llama.cpp": their_fmt,
-                "prefill": ratio(ours["prefill_tokens_per_s"], theirs["prefill_tokens_per_s"]),
-                "decode": ratio(ours["decode_tokens_per_s"], theirs["decode_tokens_per_s"]),
+                "engine": engine, "ours": our_fmt, "llama.cpp": their_fmt, "rounds": len(ours),
+                "prefill": paired_ratio(ours, theirs, "prefill_tokens_per_s"),
+                "decode": paired_ratio(ours, theirs, "decode_tokens_per_s"),
             })
     return rows
 
@@ -345,23 +392,24 @@ def mb(x: float | None) -> str:
     return "—" if x is None else f"{x / 1e6:.0f}"
 
 
-def markdown(results: dict, config: dict) -> str:
+def markdown(results: dict, rows: list[dict], config: dict) -> str:
     """The speed table, the ratio table and the details table."""
     load = config["load_average_start"]
     busy = (f"**Warning: the 1-minute load average was {load:.1f} on {config['cpus']} CPUs before the run: other "
             "processes competed for the cores (llama.cpp's spinning thread barriers suffer most).**\n\n"
             if load > config["cpus"] - config["threads"] + 0.5 else "")
     out = [f"{busy}pp{config['prompt_tokens']} / tg{config['gen_tokens']}, {config['threads']} threads, "
-           f"{config['reps']} reps, preset {config['preset']}, seed {config['seed']}; llama.cpp prefill batch "
+           f"{config['rounds']} round(s) of {config['reps']} reps, preset {config['preset']}, seed {config['seed']}; llama.cpp prefill batch "
            f"{config['llama_batch']}, flash attention {'on' if config['flash_attn'] else 'off'}", ""]
     out += ["| engine | format | prefill tok/s | decode tok/s |", "|---|---|---:|---:|"]
     for engine, by_fmt in results.items():
         for fmt, rep in by_fmt.items():
             out.append(f"| {engine} | {fmt.upper()} | {pm(rep['prefill_tokens_per_s'])} "
                        f"| {pm(rep['decode_tokens_per_s'])} |")
-    rows = ratios(results)
     if rows:
-        out += ["", "| ours / llama.cpp | prefill ratio | decode ratio |", "|---|---:|---:|"]
+        how = ("mean ± sd of the rounds' ratios" if config["rounds"] > 1
+               else "ratio of the means, propagated sd")
+        out += ["", f"| ours / llama.cpp ({how}) | prefill ratio | decode ratio |", "|---|---:|---:|"]
         for row in rows:
             out.append(f"| {row['engine']} {row['ours'].upper()} / llama.cpp {row['llama.cpp'].upper()} "
                        f"| {pm(row['prefill'], 3)} | {pm(row['decode'], 3)} |")
@@ -389,7 +437,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("-p", "--prompt-tokens", type=int, default=512, help="prompt tokens (prefill)")
     ap.add_argument("-n", "--gen-tokens", type=int, default=128, help="generated tokens (decode)")
     ap.add_argument("-t", "--threads", type=int, default=2, help="threads of both engines")
-    ap.add_argument("-r", "--reps", type=int, default=3, help="repetitions")
+    ap.add_argument("-r", "--reps", type=int, default=3, help="repetitions per process")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="times the whole sequence runs; ratios are then paired per round")
     ap.add_argument("--formats", default=",".join(FORMATS),
                     help=f"comma-separated subset of {','.join(FORMATS)} (llama.cpp runs the TQ ones)")
     ap.add_argument("--skip-llama", action="store_true", help="measure our engine only")
@@ -410,8 +460,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     bad = [f for f in args.formats if f not in FORMATS]
     if bad:
         ap.error(f"unknown format(s) {bad}; choose from {FORMATS}")
-    if min(args.prompt_tokens, args.gen_tokens, args.threads, args.reps, args.llama_batch) < 1:
-        ap.error("-p, -n, -t, -r and --llama-batch must be ≥ 1")
+    if min(args.prompt_tokens, args.gen_tokens, args.threads, args.reps, args.rounds, args.llama_batch) < 1:
+        ap.error("-p, -n, -t, -r, --rounds and --llama-batch must be ≥ 1")
     if not args.bitnet.is_file():
         ap.error(f"{args.bitnet} not found: run `cargo build --release -p bitnet-cli` or pass --bitnet")
     if not args.skip_llama and not Path(args.python).is_file():
@@ -421,9 +471,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def measure(args: argparse.Namespace, bitnet: Path) -> dict:
     """Synthesises (or reuses) the models and benchmarks both engines; everything measured."""
-    p, n, t, r = args.prompt_tokens, args.gen_tokens, args.threads, args.reps
+    p, n, t, r, k = args.prompt_tokens, args.gen_tokens, args.threads, args.reps, args.rounds
     config = {"preset": args.preset, "seed": args.seed, "prompt_tokens": p, "gen_tokens": n, "threads": t,
-              "reps": r, "llama_batch": args.llama_batch, "flash_attn": args.flash_attn == "on",
+              "reps": r, "rounds": k, "llama_batch": args.llama_batch, "flash_attn": args.flash_attn == "on",
               "warmup": {"prompt_tokens": WARMUP_PROMPT_TOKENS, "gen_tokens": WARMUP_GEN_TOKENS, "reps": 1},
               "bitnet": str(args.bitnet), "cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0]}
     models, synth_s = {}, {}
@@ -432,24 +482,28 @@ def measure(args: argparse.Namespace, bitnet: Path) -> dict:
         models[fmt], synth_s[fmt] = path, seconds
         log(f"model {fmt}: {path} " + ("(cached)" if seconds is None else f"(synth {seconds:.1f} s)"))
 
-    # Each format's two engines run back to back, so a change in machine load between formats
-    # skews the ratios less.
-    results: dict[str, dict] = {"ours": {}, Q8_HEAD: {}, "llama.cpp": {}}
-    for fmt in args.formats:
-        runs = [("ours", lambda: bench_ours(bitnet, models[fmt], p, n, t, r))]
-        if args.q8_head:
-            runs.append((Q8_HEAD, lambda: bench_ours(bitnet, models[fmt], p, n, t, r, "q8_0")))
-        if not args.skip_llama and fmt in LLAMA_FORMATS:
-            runs.append(("llama.cpp", lambda: bench_llama(args.python, models[fmt], p, n, t, r, args.llama_batch,
-                                                          config["flash_attn"])))
-        for engine, bench in runs:
-            rep = bench()
-            results[engine][fmt] = rep
-            log(f"{engine} {fmt}: warmup {rep['wall_s']['warmup']:.1f} s, run {rep['wall_s']['run']:.1f} s")
+    # Each format's engines run back to back, so a change in machine load between formats skews
+    # the ratios less; each round repeats the whole sequence.
+    rounds: dict[str, dict] = {"ours": {}, Q8_HEAD: {}, "llama.cpp": {}}
+    for round_ in range(k):
+        for fmt in args.formats:
+            runs = [("ours", lambda: bench_ours(bitnet, models[fmt], p, n, t, r))]
+            if args.q8_head:
+                runs.append((Q8_HEAD, lambda: bench_ours(bitnet, models[fmt], p, n, t, r, "q8_0")))
+            if not args.skip_llama and fmt in LLAMA_FORMATS:
+                runs.append(("llama.cpp", lambda: bench_llama(args.python, models[fmt], p, n, t, r,
+                                                              args.llama_batch, config["flash_attn"])))
+            for engine, bench in runs:
+                rep = bench()
+                rounds[engine].setdefault(fmt, []).append(rep)
+                log(f"round {round_ + 1}/{k} {engine} {fmt}: warmup {rep['wall_s']['warmup']:.1f} s, "
+                    f"run {rep['wall_s']['run']:.1f} s, decode {rep['decode_tokens_per_s']['mean']:.2f} tok/s")
     config["load_average_end"] = os.getloadavg()[0]
-    results = {engine: by_fmt for engine, by_fmt in results.items() if by_fmt}
+    rounds = {engine: by_fmt for engine, by_fmt in rounds.items() if by_fmt}
+    results = {engine: {fmt: combine(reports, r) for fmt, reports in by_fmt.items()}
+               for engine, by_fmt in rounds.items()}
     return {"config": config, "models": {f: str(m) for f, m in models.items()}, "synth_s": synth_s,
-            "results": results, "ratios": ratios(results)}
+            "results": results, "ratios": ratios(rounds), "rounds": rounds}
 
 
 def main(argv: list[str]) -> None:
@@ -462,7 +516,7 @@ def main(argv: list[str]) -> None:
         bitnet = Path(tmp) / "bitnet"
         shutil.copy2(args.bitnet, bitnet)
         doc = measure(args, bitnet)
-    print(markdown(doc["results"], doc["config"]))
+    print(markdown(doc["results"], doc["ratios"], doc["config"]))
     if args.json:
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
         log(f"wrote {args.json}")
