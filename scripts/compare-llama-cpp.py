@@ -52,10 +52,10 @@ slows both sides of a pair); with K = 1 it is the ratio of the means and its ± 
 error propagation of both sds.
 
 Output: a markdown table of prefill and decode tok/s (mean ± sd) and our/llama.cpp ratios
-(ours TQ2_0 vs llama.cpp TQ2_0, ours TQ1_0 vs llama.cpp TQ1_0, ours I2_S vs both). A second table lists the rest of our
-report (time to first token, bytes per token, bandwidth roofline, peak RSS, kernels) and
-llama.cpp's time to first token and peak RSS (``VmHWM`` of its Python child process, which
-includes the interpreter and numpy: ≈ 40 MB). Progress and wall times go to stderr;
+(ours TQ2_0 vs llama.cpp TQ2_0, ours TQ1_0 vs llama.cpp TQ1_0, ours I2_S vs both). A second
+table lists the rest of our report (time to first token, bytes per token, bandwidth roofline,
+peak RSS, kernels) and llama.cpp's time to first token and peak RSS (``VmHWM`` of its Python
+child process, which includes the interpreter and numpy: ≈ 40 MB). Progress and wall times go to stderr;
 ``--json OUT`` writes everything measured, with the wall time of each part. The CLI is copied
 to a temporary directory first, so a rebuild during the run cannot mix two builds.
 

@@ -12,9 +12,10 @@ const SUM_LANES: usize = 8;
 /// 97th float of `[-87.3, 88.7]` against f64).
 ///
 /// Cody–Waite reduction `x = n · ln 2 + r` with `|r| ≤ ln 2 / 2`, Cephes' degree-7 minimax
-/// polynomial for `e^r` (Cephes `expf`'s coefficients, rounded to f32), and `2^n` applied as two exact power-of-two
-/// factors so that results overflow to `+inf` above ≈ 88.72 and underflow gradually to
-/// subnormals and `+0` below ≈ −87.34, as IEEE `exp` does. NaN gives NaN.
+/// polynomial for `e^r` (Cephes `expf`'s coefficients, rounded to f32), and `2^n` applied as
+/// two exact power-of-two factors so that results overflow to `+inf` above ≈ 88.72 and
+/// underflow gradually to subnormals and `+0` below ≈ −87.34, as IEEE `exp` does. NaN gives
+/// NaN.
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
     const LOG2_E: f32 = std::f32::consts::LOG2_E;
