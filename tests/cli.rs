@@ -343,3 +343,97 @@ fn error_messages_say_each_thing_once() {
         );
     }
 }
+
+#[test]
+fn convert_reencodes_projections_exactly_between_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let synth_as = |format| synth(dir.path(), Arch::BitnetB158, format, 3);
+    let (i2_s, tq2_0, tq1_0) = (
+        synth_as(TensorType::I2S),
+        synth_as(TensorType::TQ2_0),
+        synth_as(TensorType::TQ1_0),
+    );
+    let convert = |from: &Path, format: &str| {
+        let out = dir.path().join(format!("converted-{format}.gguf"));
+        let args = ["convert", path_str(from), "--format", format, "-o"];
+        stdout_of(&run_cli(&[&args[..], &[path_str(&out)]].concat(), None));
+        std::fs::read(out).unwrap()
+    };
+    let bytes = |p: &Path| std::fs::read(p).unwrap();
+    // synth writes the same weights in every format, so a conversion is byte for byte synth's.
+    assert!(convert(&i2_s, "tq2_0") == bytes(&tq2_0));
+    assert!(convert(&i2_s, "tq1_0") == bytes(&tq1_0));
+    assert!(convert(&tq1_0, "i2_s") == bytes(&i2_s));
+    let f32_copy = dir.path().join("converted-f32.gguf");
+    convert(&i2_s, "f32");
+    assert!(convert(&f32_copy, "i2_s") == bytes(&i2_s));
+}
+
+#[test]
+fn convert_refuses_weights_that_are_not_ternary() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = synth(dir.path(), Arch::BitnetB158, TensorType::F32, 3);
+    let file = bitnet_core::gguf::GgufFile::open(&model).unwrap();
+    let offset = file.tensor("blk.0.attn_k.weight").unwrap().offset as usize;
+    let mut bytes = std::fs::read(&model).unwrap();
+    drop(file);
+    bytes[offset..offset + 4].copy_from_slice(&0.123f32.to_le_bytes());
+    let edited = dir.path().join("not-ternary.gguf");
+    std::fs::write(&edited, bytes).unwrap();
+    let out = dir.path().join("out.gguf");
+    let stderr = failure(&[
+        "convert",
+        path_str(&edited),
+        "--format",
+        "i2_s",
+        "-o",
+        path_str(&out),
+    ]);
+    assert!(
+        stderr.contains("blk.0.attn_k.weight is not ternary with one scale"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn eval_asks_each_question_as_a_fresh_greedy_chat() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let engine = load(&model);
+    let questions = ["Hello", "What is 2 + 2?", "Hello"];
+    let replies: Vec<String> = questions
+        .iter()
+        .map(|q| {
+            let mut session = engine.session(SessionConfig::default()).unwrap();
+            let (reply, _) =
+                generate(&mut session, Input::Chat(vec![user(q)]), &greedy(8)).unwrap();
+            reply.text
+        })
+        .collect();
+    // The first and third answers are the model's own replies, the second is not.
+    let answers = [replies[0].trim(), "certainly not this", replies[2].trim()];
+    let entries: Vec<Json> = questions
+        .iter()
+        .zip(answers)
+        .map(|(q, a)| serde_json::json!({ "task": "t", "question": q, "answer": a }))
+        .collect();
+    let file = dir.path().join("questions.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({ "questions": entries }).to_string(),
+    )
+    .unwrap();
+    let report = json_of(&[
+        "eval",
+        path_str(&model),
+        "--questions",
+        path_str(&file),
+        "-n",
+        "8",
+        "--json",
+    ]);
+    assert_eq!(report["replies"], serde_json::json!(replies));
+    let percent = 200.0 / 3.0;
+    assert_eq!(report["accuracy"]["t"], percent);
+    assert_eq!(report["accuracy"]["all"], percent);
+}

@@ -61,9 +61,11 @@ class BitnetCli:
             raise CliError(f"bitnet synth exited 0 but wrote no file at {out}")
         return out
 
-    def logits(self, model: Path, tokens: list[int]) -> np.ndarray:
-        """Logits at every position, ``[len(tokens), n_vocab]`` float64 (from the printed f32)."""
-        out = self.run_json("logits", model, "--tokens", ",".join(map(str, tokens)), "--json", "--all-positions")
+    def logits(self, model: Path, tokens: list[int], *options: str) -> np.ndarray:
+        """Logits at every position, ``[len(tokens), n_vocab]`` float64 (from the printed f32);
+        ``options`` are extra engine flags."""
+        out = self.run_json("logits", model, "--tokens", ",".join(map(str, tokens)), "--json", "--all-positions",
+                            *options)
         if list(out.get("tokens", [])) != list(tokens):
             raise CliError(f"bitnet logits echoed tokens {out.get('tokens')}, sent {tokens}")
         logits = np.asarray(out["logits"], dtype=np.float64)

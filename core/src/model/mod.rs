@@ -7,7 +7,7 @@ mod head;
 mod kv_cache;
 mod weights;
 
-pub use weights::Matrix;
+pub use weights::{Matrix, PROJECTIONS};
 
 use std::sync::Arc;
 

@@ -7,6 +7,17 @@ use super::{ModelConfig, ModelError};
 use crate::gguf::{GgufFile, TensorInfo};
 use crate::quant::{self, TensorType, WeightView};
 
+/// The ternary projections of every block, by the name between `blk.N.` and `.weight`.
+pub const PROJECTIONS: [&str; 7] = [
+    "attn_q",
+    "attn_k",
+    "attn_v",
+    "attn_output",
+    "ffn_gate",
+    "ffn_up",
+    "ffn_down",
+];
+
 /// A weight matrix of `rows` × `cols` located in the mapped file.
 #[derive(Clone, Debug)]
 pub struct Matrix {

@@ -1,12 +1,14 @@
 //! `bitnet`: the command-line sample app over `bitnet-core`.
 //!
-//! `synth` writes a synthetic BitNet model, `inspect` describes a file, `estimate` sizes its
-//! memory needs, `generate` continues a
-//! prompt, `chat` holds an interactive multi-turn conversation, `bench` measures speed, and `logits` / `tokenize` print
-//! JSON for reference comparisons.
+//! `synth` writes a synthetic BitNet model, `convert` re-encodes one's projections, `inspect`
+//! describes a file, `estimate` sizes its memory needs, `generate` continues a prompt, `chat`
+//! holds an interactive multi-turn conversation, `eval` scores answers to a file of questions,
+//! `bench` measures speed, and `logits` / `tokenize` print JSON for reference comparisons.
 
 mod bench;
+mod convert;
 mod estimate;
+mod eval;
 mod inspect;
 mod options;
 mod reference;
@@ -29,6 +31,8 @@ struct Cli {
 enum Command {
     /// Write a synthetic BitNet GGUF model (random ternary weights, a byte-level vocabulary).
     Synth(synth::SynthArgs),
+    /// Re-encode a BitNet model's ternary projections as I2_S, TQ2_0, TQ1_0 or F32.
+    Convert(convert::ConvertArgs),
     /// Print a model file's metadata, tensors, bytes per group and memory estimate.
     Inspect(inspect::InspectArgs),
     /// Print what a model needs in memory (from its header) and whether it fits a budget.
@@ -37,6 +41,8 @@ enum Command {
     Generate(run::GenerateArgs),
     /// Chat interactively: one user turn per line of standard input.
     Chat(run::ChatArgs),
+    /// Ask every question of a file as a one-turn chat (greedy) and score the replies.
+    Eval(eval::EvalArgs),
     /// Measure prefill and decode speed, memory and the bandwidth roofline.
     Bench(bench::BenchArgs),
     /// Print the prompt's token ids and the model's logits as JSON.
@@ -49,10 +55,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Synth(args) => synth::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Estimate(args) => estimate::run(args),
         Command::Generate(args) => run::generate(args),
         Command::Chat(args) => run::chat(args),
+        Command::Eval(args) => eval::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Logits(args) => reference::logits(args),
         Command::Tokenize(args) => reference::tokenize(args),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use bitnet_core::engine::{Engine, EngineConfig, GenerationOptions, SessionConfig};
 use bitnet_core::gguf::GgufFile;
-use bitnet_core::model::HeadPrecision;
+use bitnet_core::model::{HeadPrecision, KvPrecision};
 use bitnet_core::runtime::thermal::{
     HostThermal, HostThresholds, ScriptedThermal, ThermalSource, SYSFS_THERMAL,
 };
@@ -44,6 +44,27 @@ pub struct EngineArgs {
     /// half the head's bytes per token, small logit error).
     #[arg(long, value_enum, default_value_t = HeadArg::F16)]
     pub head: HeadArg,
+    /// KV cache precision; default: f16 for ternary models, f32 for float ones.
+    #[arg(long, value_enum)]
+    pub kv: Option<KvArg>,
+}
+
+/// `--kv` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KvArg {
+    /// 2 bytes per value.
+    F16,
+    /// 4 bytes per value: the same arithmetic as a float reference.
+    F32,
+}
+
+impl From<KvArg> for KvPrecision {
+    fn from(kv: KvArg) -> Self {
+        match kv {
+            KvArg::F16 => KvPrecision::F16,
+            KvArg::F32 => KvPrecision::F32,
+        }
+    }
 }
 
 /// `--head` values.
@@ -77,6 +98,7 @@ impl EngineArgs {
             pin_threads: self.pin_threads,
             memory_budget_bytes: self.memory_budget.or(base.memory_budget_bytes),
             head: self.head.into(),
+            kv_precision: self.kv.map(Into::into).or(base.kv_precision),
             ..base
         }
     }

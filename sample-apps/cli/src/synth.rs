@@ -59,6 +59,37 @@ pub enum FormatArg {
     F32,
 }
 
+impl FormatArg {
+    /// The tensor type of the ternary projections.
+    pub fn projection_type(self) -> TensorType {
+        match self {
+            FormatArg::I2S => TensorType::I2S,
+            FormatArg::TQ2_0 => TensorType::TQ2_0,
+            FormatArg::TQ1_0 => TensorType::TQ1_0,
+            FormatArg::F32 => TensorType::F32,
+        }
+    }
+
+    /// The tensor type `synth` writes the embedding in (F16 beside ternary projections).
+    fn embedding_type(self) -> TensorType {
+        match self {
+            FormatArg::F32 => TensorType::F32,
+            _ => TensorType::F16,
+        }
+    }
+
+    /// `general.file_type`: llama.cpp's `LLAMA_FTYPE_MOSTLY_*` (TQ1_0 36, TQ2_0 37), bitnet.cpp's
+    /// I2_S 40, all-F32 0.
+    pub fn file_type(self) -> u32 {
+        match self {
+            FormatArg::I2S => 40,
+            FormatArg::TQ2_0 => 37,
+            FormatArg::TQ1_0 => 36,
+            FormatArg::F32 => 0,
+        }
+    }
+}
+
 /// Arguments of `bitnet synth`.
 #[derive(Args, Debug)]
 pub struct SynthArgs {
@@ -148,12 +179,11 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         ArchArg::Bitnet => ("bitnet", "SiLU"),
         ArchArg::BitnetB158 => ("bitnet-b1.58", "squared ReLU"),
     };
-    let (linear_ty, embd_ty, file_type) = match args.format {
-        FormatArg::I2S => (TensorType::I2S, TensorType::F16, 40u32),
-        FormatArg::TQ2_0 => (TensorType::TQ2_0, TensorType::F16, 37),
-        FormatArg::TQ1_0 => (TensorType::TQ1_0, TensorType::F16, 36),
-        FormatArg::F32 => (TensorType::F32, TensorType::F32, 0),
-    };
+    let (linear_ty, embd_ty, file_type) = (
+        args.format.projection_type(),
+        args.format.embedding_type(),
+        args.format.file_type(),
+    );
 
     let mut w = GgufWriter::new();
     let key = |k: &str| format!("{arch}.{k}");
