@@ -138,7 +138,7 @@ enum RowFn {
 ///   consecutive rows give it 4 interleaved streams a few hundred bytes long (2B4T TQ2_0:
 ///   660-byte rows) that it loses at every tile: x86_64 (AMD EPYC Zen 4, 2 threads) read the
 ///   ternary layers at 26–27 GB/s this way against 19–21 GB/s with consecutive rows and hints
-///   (see docs/ARCHITECTURE.md, session 12).
+///   (see docs/ARCHITECTURE.md, *Prefetch and stream order*).
 struct TileRows {
     /// The next tile's first row.
     next: usize,
@@ -392,7 +392,7 @@ pub(super) struct RowWalk {
 }
 
 impl RowWalk {
-    /// x86_64: sequential streams with no hints. On AMD EPYC Zen 4 (session 12, criterion
+    /// x86_64: sequential streams with no hints. On AMD EPYC Zen 4 (criterion
     /// `*_head_gemv_2560x32768/avx2`, one thread) the hardware prefetchers follow one stream at
     /// the core's bandwidth, while hints 1, 2 or 4 rows ahead (which hold L1 miss buffers) or 4
     /// interleaved rows cost up to 40 %: F16 head 19.7 GiB/s without hints vs 13.7 with hints

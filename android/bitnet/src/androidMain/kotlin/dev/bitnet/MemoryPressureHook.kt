@@ -39,7 +39,7 @@ class MemoryPressureHook(private val trimmer: MemoryTrimmer) : ComponentCallback
  * A default memory budget for the engine, in bytes: half of what the device can still give
  * before Android starts killing background processes (`availMem - threshold` of
  * [ActivityManager.MemoryInfo]), leaving the other half to the rest of the app. Read once, at
- * the call: pass it to the engine's budget setting (issue 5).
+ * the call: pass it to the engine's budget setting.
  */
 fun defaultMemoryBudgetBytes(context: Context): Long {
     val info = ActivityManager.MemoryInfo()
