@@ -66,6 +66,7 @@ impl<'e> Decoder<'e> {
         let mut logits = Vec::new();
         model
             .forward(
+                self.engine.executor(),
                 tokens,
                 &mut self.kv,
                 &mut self.scratch,

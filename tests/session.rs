@@ -657,7 +657,14 @@ fn a_forward_pass_over_no_tokens_is_empty_not_a_panic() {
     let mut logits = vec![1.0; 3];
     for which in [LogitsFor::Last, LogitsFor::All] {
         model
-            .forward(&[], &mut kv, &mut Scratch::default(), which, &mut logits)
+            .forward(
+                engine.executor(),
+                &[],
+                &mut kv,
+                &mut Scratch::default(),
+                which,
+                &mut logits,
+            )
             .expect("no tokens is not an error");
         assert!(logits.is_empty());
         assert_eq!(kv.len(), 0);

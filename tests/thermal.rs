@@ -6,6 +6,7 @@
 //! token; nothing depends on timing. The sustained benchmark (core and `bitnet bench
 //! --sustained`) replays scripted schedules and checks the states and threads it records.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bitnet_core::bench::{self, SustainedConfig};
@@ -13,7 +14,8 @@ use bitnet_core::engine::{
     Engine, EngineConfig, Event, FinishReason, Input, Segment, SessionConfig,
 };
 use bitnet_core::runtime::thermal::{
-    ScriptedThermal, ThermalMonitor, ThermalPolicy, ThermalReading, ThermalState, Throttle,
+    ScriptedThermal, ThermalMonitor, ThermalPolicy, ThermalReading, ThermalSource, ThermalState,
+    Throttle,
 };
 use bitnet_core::Error;
 use bitnet_tests::{greedy, run_cli, stdout_of, tiny_model};
@@ -69,7 +71,7 @@ fn escalation_throttles_paces_and_stops_cleanly_then_nominal_restores_the_thread
         Event::Text(piece) => {
             seen.pieces.push(piece.to_owned());
             seen.active_at_piece
-                .push(pool_engine.model().pool().active_threads());
+                .push(pool_engine.executor().active_threads());
             let state = match seen.pieces.len() {
                 3 => ThermalState::Fair,
                 6 => ThermalState::Serious,
@@ -143,7 +145,7 @@ fn escalation_throttles_paces_and_stops_cleanly_then_nominal_restores_the_thread
         })
         .expect("generates");
     assert_eq!(events, vec![(ThermalState::Nominal, 4, 0)]);
-    assert_eq!(engine.model().pool().active_threads(), 4);
+    assert_eq!(engine.executor().active_threads(), 4);
     assert_eq!(g.finish_reason, FinishReason::MaxTokens);
     assert_eq!((g.stats.paused_ms, g.stats.throttle_events), (0, 1));
 }
@@ -161,7 +163,7 @@ fn long_prompt_run(engine: &Engine) -> (usize, Vec<(ThermalState, usize)>) {
             }
         })
         .expect("generates");
-    assert!((1..=engine.model().pool().threads()).contains(&g.stats.kernel_threads));
+    assert!((1..=engine.executor().threads()).contains(&g.stats.kernel_threads));
     (g.stats.peak_kernel_threads, events)
 }
 
@@ -357,4 +359,81 @@ fn bitnet_generate_reports_the_governor_and_stops_at_critical() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("[thermal critical: 0 threads"), "{stderr}");
     assert!(stderr.contains("[ThermalStop:"), "{stderr}");
+}
+
+/// A source that steps through `states`, `polls_each` readings per state, then stays on the
+/// last: the same sequence for any run that polls once per token, whatever its speed.
+#[derive(Debug)]
+struct Steps {
+    states: Vec<ThermalState>,
+    polls_each: usize,
+    polls: AtomicUsize,
+}
+
+impl ThermalSource for Steps {
+    fn reading(&self) -> ThermalReading {
+        let i = self.polls.fetch_add(1, Ordering::Relaxed) / self.polls_each;
+        ThermalReading::of(self.states[i.min(self.states.len() - 1)])
+    }
+}
+
+#[test]
+fn generation_and_the_sustained_bench_report_the_same_thermal_changes() {
+    use ThermalState::*;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let steps = || {
+        Some(Arc::new(Steps {
+            states: vec![Nominal, Fair, Serious, Fair, Critical],
+            polls_each: 3,
+            polls: AtomicUsize::new(0),
+        }) as Arc<dyn ThermalSource>)
+    };
+
+    let generating = engine(dir.path(), 2);
+    generating.set_thermal_source(steps());
+    let mut session = generating
+        .session(SessionConfig::default())
+        .expect("session");
+    let mut seen = Vec::new();
+    let g = session
+        .generate(Input::Text(PROMPT.into()), &greedy(64), &mut |e: Event<
+            '_,
+        >| {
+            if let Event::Thermal {
+                state,
+                threads,
+                pause_ms,
+            } = e
+            {
+                seen.push((state, threads, pause_ms));
+            }
+        })
+        .expect("generates");
+    assert_eq!(g.finish_reason, FinishReason::ThermalStop);
+
+    let benchmarking = engine(dir.path(), 2);
+    benchmarking.set_thermal_source(steps());
+    let config = SustainedConfig {
+        seconds: 30.0,
+        sample_ms: 1000,
+        prompt_tokens: 8,
+        context: 64,
+    };
+    let report = bench::run_sustained(&benchmarking, &config).expect("runs");
+    let recorded: Vec<_> = report
+        .thermal_changes
+        .iter()
+        .map(|c| (c.state, c.threads, c.pause_ms))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (Fair, 2, 1),
+            (Serious, 1, 2),
+            (Fair, 2, 1),
+            (Critical, 0, 0)
+        ]
+    );
+    assert_eq!(recorded, seen);
+    assert!(report.thermal_stop_s.is_some());
 }

@@ -13,7 +13,7 @@ fn kernel_threads(threads: usize, path: &std::path::Path) -> usize {
         ..EngineConfig::default()
     };
     let engine = Engine::load(path, config).expect("loads");
-    assert_eq!(engine.model().pool().threads(), threads);
+    assert_eq!(engine.executor().threads(), threads);
     run(&engine)
 }
 
@@ -68,7 +68,7 @@ fn automatic_threads_are_the_performance_cores_and_bound_the_work() {
     let path = synth(dir.path(), Arch::BitnetB158, TensorType::I2S, 5);
     let engine = Engine::load(&path, EngineConfig::default()).expect("loads");
     let auto = default_threads();
-    assert_eq!(engine.model().pool().threads(), auto);
+    assert_eq!(engine.executor().threads(), auto);
     assert!((1..=auto).contains(&run(&engine)));
 }
 

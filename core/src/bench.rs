@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::engine::Engine;
+use crate::engine::checkpoint::Checkpoint;
+use crate::engine::{Engine, Event, FinishReason};
 use crate::model::{KvCache, LogitsFor, Scratch};
-use crate::runtime::thermal::{ThermalState, Throttle, Throttling};
+use crate::runtime::thermal::{ThermalState, Throttling};
 use crate::{Error, Result};
 
 /// What to measure.
@@ -116,6 +117,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         });
     }
     let model = engine.model();
+    let exec = engine.executor();
     let cfg = model.config();
     let ctx = config.prompt_tokens + config.gen_tokens;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -132,8 +134,16 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     // Untimed warm-up: faults the mapped weights in and sizes the buffers.
     let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
     let warm = &prompt[..prompt.len().min(config.batch)];
-    model.forward(warm, &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
     model.forward(
+        exec,
+        warm,
+        &mut kv,
+        &mut scratch,
+        LogitsFor::Last,
+        &mut logits,
+    )?;
+    model.forward(
+        exec,
         &decode[..1],
         &mut kv,
         &mut scratch,
@@ -148,12 +158,20 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
         let start = Instant::now();
         for chunk in prompt.chunks(config.batch) {
-            model.forward(chunk, &mut kv, &mut scratch, LogitsFor::Last, &mut logits)?;
+            model.forward(
+                exec,
+                chunk,
+                &mut kv,
+                &mut scratch,
+                LogitsFor::Last,
+                &mut logits,
+            )?;
         }
         let prefill_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
         for &token in &decode {
             model.forward(
+                exec,
                 &[token],
                 &mut kv,
                 &mut scratch,
@@ -170,7 +188,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
             // (later repetitions allocate what the first one did).
             peak_rss_bytes = crate::runtime::memory::peak_resident_bytes();
         }
-        let copy_now = copy_bandwidth_gb_per_s(model.pool());
+        let copy_now = copy_bandwidth_gb_per_s(exec.pool());
         let effective_now = bytes_per_token as f64 * config.gen_tokens as f64 / decode_s / 1e9;
         copy.push(copy_now);
         roofline.push(if copy_now > 0.0 {
@@ -182,8 +200,8 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let decode_tokens_per_s = Stat::of(&dec);
     let effective = bytes_per_token as f64 * decode_tokens_per_s.mean / 1e9;
     Ok(BenchReport {
-        kernels: model.kernels().name(),
-        threads: model.pool().threads(),
+        kernels: exec.kernels().name(),
+        threads: exec.threads(),
         prompt_tokens: config.prompt_tokens,
         gen_tokens: config.gen_tokens,
         reps: config.reps,
@@ -243,6 +261,20 @@ pub struct SustainedSample {
     pub pause_ms: u64,
 }
 
+/// A change of thermal state during a sustained run: what a generation reports as
+/// [`Event::Thermal`] at the same point.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ThermalChange {
+    /// Time since the start, in seconds.
+    pub t_s: f64,
+    /// The state now in force.
+    pub state: ThermalState,
+    /// Threads matmuls now run on (0: the run stops).
+    pub threads: usize,
+    /// Pause between tokens now, in ms.
+    pub pause_ms: u64,
+}
+
 /// What a sustained run recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SustainedReport {
@@ -252,6 +284,8 @@ pub struct SustainedReport {
     pub threads: usize,
     /// The samples, in time order.
     pub samples: Vec<SustainedSample>,
+    /// Every thermal state change, in time order.
+    pub thermal_changes: Vec<ThermalChange>,
     /// Tokens decoded in all, in tokens.
     pub tokens: usize,
     /// When the thermal governor stopped the run (its policy said stop), seconds from the
@@ -261,11 +295,13 @@ pub struct SustainedReport {
 
 /// Decodes random tokens (fixed seed) for `config.seconds`, starting over from a fresh prompt
 /// whenever the context is full, and samples decode speed, threads and thermal state every
-/// `config.sample_ms`. The engine's thermal governor is polled before every token, exactly as
-/// in a generation: its threads and pauses apply, and a stop ends the run with a last sample
-/// (threads 0) at the stop.
+/// `config.sample_ms`. The engine's thermal governor is polled before every token through the
+/// checks a generation makes: its threads and pauses apply, each change is recorded as a
+/// generation would report it, and a stop ends the run with a last sample (threads 0) at the
+/// stop.
 pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<SustainedReport> {
     let model = engine.model();
+    let exec = engine.executor();
     let cfg = model.config();
     let context = config.context.min(cfg.n_ctx_train);
     let valid = config.sample_ms > 0 && (1..context).contains(&config.prompt_tokens);
@@ -290,14 +326,30 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
         kv.truncate(0);
         prompt
             .chunks(SUSTAINED_BATCH)
-            .try_for_each(|chunk| model.forward(chunk, kv, scratch, LogitsFor::Last, logits))
+            .try_for_each(|chunk| model.forward(exec, chunk, kv, scratch, LogitsFor::Last, logits))
     };
     // Untimed warm-up: faults the mapped weights in and sizes the buffers.
     prefill(&mut kv, &mut scratch, &mut logits)?;
 
     let interval = Duration::from_millis(config.sample_ms);
-    let governor = engine.governor();
+    let mut checkpoint = Checkpoint::new(exec);
     let started = Instant::now();
+    let mut thermal_changes = Vec::new();
+    let mut record = |event: Event<'_>| {
+        if let Event::Thermal {
+            state,
+            threads,
+            pause_ms,
+        } = event
+        {
+            thermal_changes.push(ThermalChange {
+                t_s: started.elapsed().as_secs_f64(),
+                state,
+                threads,
+                pause_ms,
+            });
+        }
+    };
     let (mut samples, mut tokens, mut thermal_stop_s) = (Vec::new(), 0, None);
     let (mut interval_start, mut interval_tokens) = (started, 0usize);
     let sample = |now: Instant, from: Instant, n: usize, t: &Throttling| SustainedSample {
@@ -308,10 +360,15 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
         pause_ms: t.action.pause_ms(),
     };
     while started.elapsed() < duration {
-        let throttling = governor.poll(model.pool());
-        if throttling.action == Throttle::Stop {
+        // Between two tokens (not before the first) the policy's pause is slept.
+        if checkpoint.check(&mut record, tokens > 0)? == Some(FinishReason::ThermalStop) {
             let now = Instant::now();
-            samples.push(sample(now, interval_start, interval_tokens, &throttling));
+            samples.push(sample(
+                now,
+                interval_start,
+                interval_tokens,
+                &checkpoint.now,
+            ));
             thermal_stop_s = Some((now - started).as_secs_f64());
             break;
         }
@@ -320,6 +377,7 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
         }
         let token = rng.random_range(0..vocab);
         model.forward(
+            exec,
             &[token],
             &mut kv,
             &mut scratch,
@@ -328,20 +386,22 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
         )?;
         tokens += 1;
         interval_tokens += 1;
-        let pause = throttling.action.pause_ms();
-        if pause > 0 {
-            std::thread::sleep(Duration::from_millis(pause));
-        }
         let now = Instant::now();
         if now - interval_start >= interval {
-            samples.push(sample(now, interval_start, interval_tokens, &throttling));
+            samples.push(sample(
+                now,
+                interval_start,
+                interval_tokens,
+                &checkpoint.now,
+            ));
             (interval_start, interval_tokens) = (now, 0);
         }
     }
     Ok(SustainedReport {
-        kernels: model.kernels().name(),
-        threads: model.pool().threads(),
+        kernels: exec.kernels().name(),
+        threads: exec.threads(),
         samples,
+        thermal_changes,
         tokens,
         thermal_stop_s,
     })

@@ -3,7 +3,7 @@
 //! cancellation, stop strings and per-request statistics.
 
 mod budget;
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod session;
 mod stop;
 
@@ -21,8 +21,8 @@ use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratc
 use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
-use crate::runtime::thermal::{Governor, ThermalPolicy, ThermalSource, ThermalState};
-use crate::runtime::{default_threads, CpuTopology, Profile, ThreadPool};
+use crate::runtime::thermal::{ThermalPolicy, ThermalSource, ThermalState};
+use crate::runtime::{default_threads, CpuTopology, Executor, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::{Error, Result};
@@ -115,7 +115,7 @@ struct Inner {
     tokenizer: Tokenizer,
     template: ChatTemplate,
     config: EngineConfig,
-    governor: Governor,
+    executor: Executor,
     rate_limit: Option<RateLimiter>,
     metrics: MetricsRecorder,
     /// What the model needs, for the budget checks.
@@ -196,7 +196,8 @@ impl Engine {
             None => ThreadPool::new(threads),
         }
         .map_err(Error::Threads)?;
-        let model = Model::load(Arc::clone(&file), kernels, Arc::new(pool), config.head)?;
+        let executor = Executor::new(pool, kernels, config.thermal_policy);
+        let model = Model::load(Arc::clone(&file), &executor, config.head)?;
         if tokenizer.vocab_size() > model.config().vocab_size {
             return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
                 "the tokenizer has {} tokens but the embedding only {} rows",
@@ -210,15 +211,15 @@ impl Engine {
             model.config().n_layer,
             model.config().n_embd,
             model.config().vocab_size,
-            model.kernels().name(),
-            model.pool().threads()
+            executor.kernels().name(),
+            executor.threads()
         );
         Ok(Engine {
             inner: Arc::new(Inner {
                 model,
                 tokenizer,
                 template,
-                governor: Governor::new(config.thermal_policy),
+                executor,
                 rate_limit: config.rate_limit_per_minute.map(RateLimiter::new),
                 metrics: MetricsRecorder::default(),
                 config,
@@ -297,9 +298,14 @@ impl Engine {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The model (configuration, kernels, file).
+    /// The model (configuration, weights, file).
     pub fn model(&self) -> &Model {
         &self.inner.model
+    }
+
+    /// What runs the model: threads, kernel table, thermal governor.
+    pub fn executor(&self) -> &Executor {
+        &self.inner.executor
     }
 
     /// The tokenizer built from the file's vocabulary.
@@ -330,32 +336,27 @@ impl Engine {
     /// [`ThermalMonitor`](crate::runtime::thermal::ThermalMonitor) they report into; running
     /// generations apply the change before their next token.
     pub fn set_thermal_source(&self, source: Option<Arc<dyn ThermalSource>>) {
-        self.inner.governor.set_source(source);
+        self.inner.executor.set_thermal_source(source);
     }
 
     /// The thermal state the governor applied last.
     pub fn thermal_state(&self) -> ThermalState {
-        self.inner.governor.state()
+        self.inner.executor.thermal_state()
     }
 
     /// The engine's service figures now (requests, errors, tokens, latency, speed, memory, CPU
     /// use since the previous call, thermal state).
     pub fn metrics(&self) -> Metrics {
-        let governor = &self.inner.governor;
+        let exec = &self.inner.executor;
         self.inner
             .metrics
-            .snapshot(governor.state(), governor.throttle_events())
+            .snapshot(exec.thermal_state(), exec.throttle_events())
     }
 
     /// [`metrics`](Self::metrics) checked against the configured
     /// [`HealthThresholds`]: the alerts raised.
     pub fn health(&self) -> Health {
         Health::check(self.metrics(), &self.inner.config.health)
-    }
-
-    /// The thermal governor (polled between tokens by sessions and the benchmark).
-    pub(crate) fn governor(&self) -> &Governor {
-        &self.inner.governor
     }
 
     /// Runs `tokens` from an empty context and returns logits (`vocab_size` floats per selected
@@ -367,7 +368,14 @@ impl Engine {
         let model = self.model();
         let mut kv = KvCache::new(model.config(), tokens.len(), self.kv_precision());
         let mut logits = Vec::new();
-        model.forward(tokens, &mut kv, &mut Scratch::default(), which, &mut logits)?;
+        model.forward(
+            self.executor(),
+            tokens,
+            &mut kv,
+            &mut Scratch::default(),
+            which,
+            &mut logits,
+        )?;
         Ok(logits)
     }
 }

@@ -285,7 +285,8 @@ impl Session {
         let cancelled = || options.cancel.as_ref().is_some_and(|c| c.is_cancelled());
 
         let model = engine.model();
-        let mut checkpoint = Checkpoint::new(&engine, started);
+        let exec = engine.executor();
+        let mut checkpoint = Checkpoint::for_request(&engine, started);
         let prefill_started = Instant::now();
         let mut finish = None;
         for chunk in prompt[reuse..].chunks(PREFILL_BATCH) {
@@ -297,7 +298,7 @@ impl Session {
                 finish = Some(reason);
                 break;
             }
-            model.forward(chunk, kv, scratch, LogitsFor::Last, logits)?;
+            model.forward(exec, chunk, kv, scratch, LogitsFor::Last, logits)?;
             cached.extend_from_slice(chunk);
         }
         let prefill_s = prefill_started.elapsed().as_secs_f64();
@@ -346,7 +347,7 @@ impl Session {
                 if let Some(reason) = checkpoint.check(sink, true)? {
                     break reason;
                 }
-                model.forward(&[token], kv, scratch, LogitsFor::Last, logits)?;
+                model.forward(exec, &[token], kv, scratch, LogitsFor::Last, logits)?;
                 cached.push(token);
             },
         };
@@ -384,7 +385,7 @@ impl Session {
                 total_ms: ms(started, now),
                 kernel_threads: scratch.take_kernel_threads(),
                 peak_kernel_threads: scratch.take_peak_kernel_threads(),
-                thermal_state: checkpoint.state,
+                thermal_state: checkpoint.now.state,
                 throttle_events: checkpoint.throttle_events,
                 paused_ms: checkpoint.paused_ms,
                 resident_bytes,

@@ -14,6 +14,7 @@ use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelError};
 use crate::kernels::{math, KernelError, Q8Acts, QuantActs};
 use crate::quant::WeightView;
+use crate::runtime::Executor;
 
 /// Which positions of a batch get logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,11 +97,13 @@ const ROW_BLOCK: usize = 16;
 const MIN_SPLIT_WORK: usize = 1 << 18;
 
 impl Model {
-    /// Evaluates `tokens` at positions `kv.len()..kv.len() + tokens.len()`, appends their keys
-    /// and values to `kv`, and writes logits into `logits` (`vocab_size` floats per token that
-    /// `which` selects, token-major). No tokens: `logits` is emptied and `kv` left as it is.
+    /// Evaluates `tokens` at positions `kv.len()..kv.len() + tokens.len()` on `exec`'s threads
+    /// and kernels, appends their keys and values to `kv`, and writes logits into `logits`
+    /// (`vocab_size` floats per token that `which` selects, token-major). No tokens: `logits`
+    /// is emptied and `kv` left as it is.
     pub fn forward(
         &self,
+        exec: &Executor,
         tokens: &[u32],
         kv: &mut KvCache,
         scratch: &mut Scratch,
@@ -143,7 +146,7 @@ impl Model {
         }
 
         // A pinned pool's CPUs also hold this thread while it takes part in the matmuls.
-        let _pin = self.pool.pin_caller();
+        let _pin = exec.pool().pin_caller();
         let bytes = self.file.bytes();
         let embd_view = self.weights.token_embd.view(bytes)?;
         for (t, &tok) in tokens.iter().enumerate() {
@@ -157,28 +160,28 @@ impl Model {
         for (l, layer) in self.weights.layers.iter().enumerate() {
             // Attention block.
             rms_norm_rows(&s.x, &layer.attn_norm, cfg.rms_eps, &mut s.xn);
-            self.quantize_rows(&s.xn, embd, &mut s.acts[..n]);
+            self.quantize_rows(exec, &s.xn, embd, &mut s.acts[..n]);
             self.linear(
+                exec,
                 &layer.attn_q,
                 &s.xn,
                 &s.acts[..n],
-                n,
                 &mut s.q,
                 &s.kernel_threads,
             )?;
             self.linear(
+                exec,
                 &layer.attn_k,
                 &s.xn,
                 &s.acts[..n],
-                n,
                 &mut s.k,
                 &s.kernel_threads,
             )?;
             self.linear(
+                exec,
                 &layer.attn_v,
                 &s.xn,
                 &s.acts[..n],
-                n,
                 &mut s.v,
                 &s.kernel_threads,
             )?;
@@ -189,14 +192,21 @@ impl Model {
                 self.rope.apply(k, rotation);
                 kv.store(l, start + t, k, &s.v[t * kv_dim..(t + 1) * kv_dim]);
             }
-            self.attention(l, kv, start, &s.q[..n * embd], &mut s.attn[..n * embd])?;
+            self.attention(
+                exec,
+                l,
+                kv,
+                start,
+                &s.q[..n * embd],
+                &mut s.attn[..n * embd],
+            )?;
             rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
-            self.quantize_rows(&s.attn, embd, &mut s.acts[..n]);
+            self.quantize_rows(exec, &s.attn, embd, &mut s.acts[..n]);
             self.linear(
+                exec,
                 &layer.attn_output,
                 &s.attn,
                 &s.acts[..n],
-                n,
                 &mut s.proj,
                 &s.kernel_threads,
             )?;
@@ -204,31 +214,31 @@ impl Model {
 
             // Feed-forward block.
             rms_norm_rows(&s.x, &layer.ffn_norm, cfg.rms_eps, &mut s.xn);
-            self.quantize_rows(&s.xn, embd, &mut s.acts[..n]);
+            self.quantize_rows(exec, &s.xn, embd, &mut s.acts[..n]);
             self.linear(
+                exec,
                 &layer.ffn_gate,
                 &s.xn,
                 &s.acts[..n],
-                n,
                 &mut s.gate,
                 &s.kernel_threads,
             )?;
             self.linear(
+                exec,
                 &layer.ffn_up,
                 &s.xn,
                 &s.acts[..n],
-                n,
                 &mut s.up,
                 &s.kernel_threads,
             )?;
             gated_activation(cfg.arch.ffn_activation(), &mut s.gate, &s.up);
             rms_norm_rows_in_place(&mut s.gate, &layer.ffn_sub_norm, cfg.rms_eps);
-            self.quantize_rows(&s.gate, ff, &mut s.acts[..n]);
+            self.quantize_rows(exec, &s.gate, ff, &mut s.acts[..n]);
             self.linear(
+                exec,
                 &layer.ffn_down,
                 &s.gate,
                 &s.acts[..n],
-                n,
                 &mut s.proj,
                 &s.kernel_threads,
             )?;
@@ -251,13 +261,14 @@ impl Model {
         logits.clear();
         logits.resize(rows * cfg.vocab_size, 0.0);
         let x = &s.xn[..rows * embd];
-        self.output_head(x, &mut s.head_acts, logits, &s.kernel_threads)
+        self.output_head(exec, x, &mut s.head_acts, logits, &s.kernel_threads)
     }
 
     /// `logits[t] = head · x[t]` for each `n_embd`-wide row `x[t]` of `x`: float kernels, or
     /// for a Q8_0 head the rows quantised to Q8_0 blocks (into `acts`) and int8 dots.
     fn output_head(
         &self,
+        exec: &Executor,
         x: &[f32],
         acts: &mut Vec<Q8Acts>,
         logits: &mut [f32],
@@ -266,8 +277,8 @@ impl Model {
         let view = self.head.view(self.file.bytes())?;
         let n = x.len() / view.cols();
         if !self.head.int8() {
-            return self.matmul(&view, n, logits, threads_used, |rows, out| {
-                self.kernels.float_gemm(&view, x, rows, out)
+            return self.matmul(exec, &view, n, logits, threads_used, |rows, out| {
+                exec.kernels().float_gemm(&view, x, rows, out)
             });
         }
         if acts.len() < n {
@@ -277,40 +288,41 @@ impl Model {
             a.quantize(x)?;
         }
         let acts = &acts[..n];
-        self.matmul(&view, n, logits, threads_used, |rows, out| {
-            self.kernels.q8_0_gemm(&view, acts, rows, out)
+        self.matmul(exec, &view, n, logits, threads_used, |rows, out| {
+            exec.kernels().q8_0_gemm(&view, acts, rows, out)
         })
     }
 
     /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls that read it.
-    fn quantize_rows(&self, x: &[f32], width: usize, acts: &mut [QuantActs]) {
+    fn quantize_rows(&self, exec: &Executor, x: &[f32], width: usize, acts: &mut [QuantActs]) {
         if !self.has_ternary {
             return;
         }
         for (row, a) in x.chunks_exact(width).zip(acts) {
-            self.kernels.quantize_acts(row, a);
+            exec.kernels().quantize_acts(row, a);
         }
     }
 
-    /// `out[t] = W · input[t]` for the `n` tokens of the batch: int8 × ternary for ternary
-    /// formats (activations already quantised in `acts`, one per token), f32 otherwise
-    /// (`acts` unused).
+    /// `out[t] = W · input[t]` for the batch's tokens, one per entry of `acts`: int8 × ternary
+    /// for ternary formats (activations already quantised in `acts`), f32 otherwise (`acts`
+    /// only counts the tokens).
     fn linear(
         &self,
+        exec: &Executor,
         w: &Matrix,
         input: &[f32],
         acts: &[QuantActs],
-        n: usize,
         out: &mut [f32],
         threads_used: &ThreadUse,
     ) -> Result<(), ModelError> {
+        let n = acts.len();
         let view = w.view(self.file.bytes())?;
         let input = &input[..n * w.cols];
-        self.matmul(&view, n, out, threads_used, |rows, out| {
+        self.matmul(exec, &view, n, out, threads_used, |rows, out| {
             if w.ty.is_ternary() {
-                self.kernels.ternary_gemm(&view, &acts[..n], rows, out)
+                exec.kernels().ternary_gemm(&view, acts, rows, out)
             } else {
-                self.kernels.float_gemm(&view, input, rows, out)
+                exec.kernels().float_gemm(&view, input, rows, out)
             }
         })
     }
@@ -322,6 +334,7 @@ impl Model {
     /// with several tokens each worker fills a local token-major block that is then copied in.
     fn matmul(
         &self,
+        exec: &Executor,
         w: &WeightView,
         n: usize,
         out: &mut [f32],
@@ -333,20 +346,20 @@ impl Model {
         let ranges = if w_rows * w.cols() * n < MIN_SPLIT_WORK {
             std::iter::once(0..w_rows).collect()
         } else {
-            self.pool.split(w_rows, ROW_BLOCK)
+            exec.pool().split(w_rows, ROW_BLOCK)
         };
         let run = |rows: Range<usize>, out: &mut [f32]| -> Result<(), ModelError> {
             let _running = threads_used.enter();
             Ok(product(rows, out)?)
         };
         if n == 1 {
-            return self
-                .pool
+            return exec
+                .pool()
                 .for_each_chunk(&ranges, out, run)
                 .into_iter()
                 .collect();
         }
-        let blocks = self.pool.map(&ranges, |rows| {
+        let blocks = exec.pool().map(&ranges, |rows| {
             let mut local = vec![0f32; n * rows.len()];
             run(rows, &mut local).map(|()| local)
         });
@@ -366,6 +379,7 @@ impl Model {
     /// range, the heads of one token that share a kv head are attended in one pass over it.
     fn attention(
         &self,
+        exec: &Executor,
         l: usize,
         kv: &KvCache,
         start: usize,
@@ -382,10 +396,10 @@ impl Model {
         let ranges = if (0..pairs).map(cost).sum::<usize>() < MIN_SPLIT_WORK {
             std::iter::once(0..pairs).collect()
         } else {
-            self.pool.split_by_cost(pairs, cost)
+            exec.pool().split_by_cost(pairs, cost)
         };
         let values: Vec<_> = ranges.iter().map(|r| r.start * hd..r.end * hd).collect();
-        let results = self.pool.for_each_chunk(&values, out, |values, out| {
+        let results = exec.pool().for_each_chunk(&values, out, |values, out| {
             let (first, end) = (values.start / hd, values.end / hd);
             let mut scores = vec![0f32; group * positions(end - 1)];
             // Runs of consecutive pairs of one token whose heads share a kv head: one call.
@@ -395,7 +409,7 @@ impl Model {
                 let run = pair..end.min(token * n_head + (kv_head + 1) * group);
                 let n = positions(pair);
                 let (keys, values) = kv.head(l, kv_head, n);
-                self.kernels.attend(
+                exec.kernels().attend(
                     hd,
                     &q[run.start * hd..run.end * hd],
                     keys,

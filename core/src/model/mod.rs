@@ -17,9 +17,9 @@ pub use head::HeadPrecision;
 pub use kv_cache::{KvCache, KvPrecision};
 
 use crate::gguf::{GgufError, GgufFile};
-use crate::kernels::{KernelError, Kernels};
+use crate::kernels::KernelError;
 use crate::quant::QuantError;
-use crate::runtime::ThreadPool;
+use crate::runtime::Executor;
 use forward::Rope;
 use head::OutputHead;
 use weights::Weights;
@@ -71,14 +71,13 @@ pub enum ModelError {
     },
 }
 
-/// A loaded model: configuration, the mapped file, and weight locations inside it.
+/// A loaded model: configuration, the mapped file, and weight locations inside it. What runs
+/// it (threads, kernels) is an [`Executor`] lent to [`forward`](Self::forward).
 #[derive(Debug)]
 pub struct Model {
     file: Arc<GgufFile>,
     config: ModelConfig,
     weights: Weights,
-    kernels: &'static Kernels,
-    pool: Arc<ThreadPool>,
     rope: Rope,
     /// Whether any projection is ternary (else activations are never quantised).
     has_ternary: bool,
@@ -88,13 +87,11 @@ pub struct Model {
 
 impl Model {
     /// Builds the model from a validated file; every tensor's shape and format is checked here
-    /// so the forward pass cannot fail on the file's account.
-    /// Matmuls run on `pool`'s workers with `kernels`' inner loops; the output head is
-    /// prepared at `head` precision (re-quantised here, on the pool, when asked for).
+    /// so the forward pass cannot fail on the file's account. The output head is prepared at
+    /// `head` precision (re-quantised here, on `exec`'s threads, when asked for).
     pub fn load(
         file: Arc<GgufFile>,
-        kernels: &'static Kernels,
-        pool: Arc<ThreadPool>,
+        exec: &Executor,
         head: HeadPrecision,
     ) -> Result<Self, ModelError> {
         let config = Self::read_config(&file)?;
@@ -104,13 +101,11 @@ impl Model {
             .iter()
             .any(|l| l.projections().iter().any(|m| m.ty.is_ternary()));
         let rope = Rope::new(config.head_dim, config.rope_dims, config.rope_base);
-        let head = OutputHead::load(weights.output.clone(), head, file.bytes(), &pool)?;
+        let head = OutputHead::load(weights.output.clone(), head, file.bytes(), exec.pool())?;
         Ok(Model {
             file,
             config,
             weights,
-            kernels,
-            pool,
             rope,
             has_ternary,
             head,
@@ -141,16 +136,6 @@ impl Model {
     /// The mapped file the weights live in.
     pub fn file(&self) -> &GgufFile {
         &self.file
-    }
-
-    /// The worker threads matmuls run on.
-    pub fn pool(&self) -> &ThreadPool {
-        &self.pool
-    }
-
-    /// The kernel set the forward pass calls.
-    pub fn kernels(&self) -> &'static Kernels {
-        self.kernels
     }
 
     /// Bytes of weights one decoded token reads: every projection plus the output head at the

@@ -1,8 +1,10 @@
-//! What keeps the engine within a phone's limits: the thread pool with a hard limit, the CPU
+//! What keeps the engine within a phone's limits: the executor (thread pool with a hard limit,
+//! kernel table, thermal governor), the CPU
 //! topology it is sized from, the process's memory and CPU readings, the deployment profiles,
 //! the thermal governor, and the service limits, metrics and health checks.
 
 pub mod cpu;
+mod executor;
 pub mod health;
 pub mod limits;
 pub mod memory;
@@ -12,6 +14,7 @@ mod profile;
 pub mod thermal;
 pub mod topology;
 
+pub use executor::Executor;
 pub use pool::{CallerPin, ThreadPool};
 pub use profile::{Profile, UnknownProfile};
 pub use topology::{default_threads, CpuTopology};

@@ -133,12 +133,25 @@ fn sustained_json(r: &SustainedReport) -> serde_json::Value {
             })
         })
         .collect();
+    let changes: Vec<_> = r
+        .thermal_changes
+        .iter()
+        .map(|c| {
+            json!({
+                "t_s": c.t_s,
+                "thermal_state": c.state.name(),
+                "threads": c.threads,
+                "pause_ms": c.pause_ms,
+            })
+        })
+        .collect();
     json!({
         "kernels": r.kernels,
         "threads": r.threads,
         "tokens": r.tokens,
         "thermal_stop_s": r.thermal_stop_s,
         "samples": samples,
+        "thermal_changes": changes,
     })
 }
 

@@ -81,6 +81,17 @@ impl Governor {
                 action.pause_ms()
             );
         }
+        drop(applied);
+        self.throttling(state, pool)
+    }
+
+    /// What is in force for the state applied last, without reading the source.
+    pub fn in_force(&self, pool: &ThreadPool) -> Throttling {
+        self.throttling(self.state(), pool)
+    }
+
+    fn throttling(&self, state: ThermalState, pool: &ThreadPool) -> Throttling {
+        let action = self.policy.action(state);
         Throttling {
             state,
             action,
