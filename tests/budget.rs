@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 
 use bitnet_core::engine::{
     Engine, EngineConfig, Event, Input, MemoryEstimate, SessionConfig, MIN_CONTEXT_TOKENS,
+    PREFILL_BATCH,
 };
+use bitnet_core::model::{Arch, HeadPrecision, KvPrecision, LogitsFor};
+use bitnet_core::quant::TensorType;
 use bitnet_core::runtime::Profile;
+use bitnet_core::sampling::Sampler;
 use bitnet_core::Error;
 use bitnet_tests::{generate, greedy, run_cli, stdout_of, tiny_model, user};
 
@@ -47,6 +51,62 @@ fn the_estimate_reads_the_header() {
     };
     let u = Engine::estimate(&path, &unmapped).expect("estimates");
     assert_eq!(e.total_bytes(100) - u.total_bytes(100), e.mapped_bytes);
+}
+
+#[test]
+fn the_estimate_is_the_plan_and_the_scratch_is_what_the_plan_lays_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = [
+        tiny_model(dir.path()),
+        bitnet_tests::synth(dir.path(), Arch::Bitnet, TensorType::TQ2_0, 4),
+        bitnet_tests::synth(dir.path(), Arch::BitnetB158, TensorType::F32, 4),
+    ];
+    for path in &models {
+        for head in [HeadPrecision::F16, HeadPrecision::Q8_0] {
+            for kv in [None, Some(KvPrecision::F16), Some(KvPrecision::F32)] {
+                let config = EngineConfig {
+                    head,
+                    kv_precision: kv,
+                    ..EngineConfig::default()
+                };
+                let plan = Engine::plan(path, &config).expect("plans");
+                let what = format!("{} {head:?} {kv:?}", path.display());
+                assert_eq!(
+                    Engine::estimate(path, &config).expect("estimates"),
+                    plan.memory,
+                    "{what}"
+                );
+                let vocab = plan.model.vocab_size;
+                assert_eq!(
+                    plan.memory.scratch_bytes,
+                    plan.scratch.bytes() + Sampler::buffer_bytes(vocab),
+                    "{what}"
+                );
+                let engine = Engine::load(path, config).expect("loads");
+                assert_eq!(engine.memory_estimate(), &plan.memory, "{what}");
+                assert_eq!(engine.kv_precision(), plan.memory.kv_precision, "{what}");
+                // A session's scratch holds exactly the plan's bytes before and after a full
+                // prefill batch and a decoded token.
+                let mut scratch = engine.scratch(PREFILL_BATCH, 1);
+                assert_eq!(scratch.allocated_bytes(), plan.scratch.bytes(), "{what}");
+                let mut kv = bitnet_core::model::KvCache::new(
+                    engine.model().config(),
+                    PREFILL_BATCH + 1,
+                    engine.kv_precision(),
+                );
+                let tokens: Vec<u32> = (0..PREFILL_BATCH as u32).collect();
+                let model = engine.model();
+                let exec = engine.executor();
+                model
+                    .forward(exec, &tokens, &mut kv, &mut scratch, LogitsFor::Last)
+                    .expect("prefill");
+                model
+                    .forward(exec, &[7], &mut kv, &mut scratch, LogitsFor::Last)
+                    .expect("decode");
+                assert_eq!(scratch.allocated_bytes(), plan.scratch.bytes(), "{what}");
+            }
+        }
+    }
 }
 
 /// Replaces the tokenizer model name `gpt2` in the file's metadata by `gpt3` (same length):

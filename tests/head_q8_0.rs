@@ -12,7 +12,7 @@ use std::path::Path;
 
 use bitnet_core::engine::{Engine, EngineConfig};
 use bitnet_core::gguf::{GgufFile, GgufWriter};
-use bitnet_core::model::{HeadPrecision, KvCache, LogitsFor, Scratch};
+use bitnet_core::model::{HeadPrecision, KvCache, LogitsFor};
 use bitnet_core::quant::{self, TensorType, WeightView};
 use bitnet_tests::tiny_model;
 
@@ -46,35 +46,30 @@ fn argmax(x: &[f32]) -> u32 {
 struct Decoder<'e> {
     engine: &'e Engine,
     kv: KvCache,
-    scratch: Scratch,
 }
 
 impl<'e> Decoder<'e> {
     fn new(engine: &'e Engine, capacity: usize) -> Self {
         let cfg = engine.model().config();
         let kv = KvCache::new(cfg, capacity, engine.kv_precision());
-        Decoder {
-            engine,
-            kv,
-            scratch: Scratch::default(),
-        }
+        Decoder { engine, kv }
     }
 
     /// The logits of every position of `tokens`, appended to the context.
     fn feed(&mut self, tokens: &[u32]) -> Vec<Vec<f32>> {
         let model = self.engine.model();
-        let mut logits = Vec::new();
+        let mut scratch = self.engine.scratch(tokens.len(), tokens.len());
         model
             .forward(
                 self.engine.executor(),
                 tokens,
                 &mut self.kv,
-                &mut self.scratch,
+                &mut scratch,
                 LogitsFor::All,
-                &mut logits,
             )
             .expect("forward");
-        logits
+        scratch
+            .logits()
             .chunks_exact(model.config().vocab_size)
             .map(<[f32]>::to_vec)
             .collect()

@@ -12,7 +12,7 @@ use bitnet_core::engine::{
     Session, SessionConfig,
 };
 use bitnet_core::gguf::{GgufError, GgufFile, GgufWriter, Value};
-use bitnet_core::model::{Arch, KvCache, KvPrecision, LogitsFor, ModelError, Scratch};
+use bitnet_core::model::{Arch, KvCache, KvPrecision, LogitsFor, ModelError};
 use bitnet_core::sampling::{SamplingError, SamplingParams};
 use bitnet_core::tokenizer::special;
 use bitnet_core::Error;
@@ -654,19 +654,23 @@ fn a_forward_pass_over_no_tokens_is_empty_not_a_panic() {
     let engine = load(&tiny_model(dir.path()));
     let model = engine.model();
     let mut kv = KvCache::new(model.config(), 8, KvPrecision::F16);
-    let mut logits = vec![1.0; 3];
+    let mut scratch = engine.scratch(4, 4);
+    // Logits of an earlier pass must not survive an empty one.
+    model
+        .forward(
+            engine.executor(),
+            &[1, 2],
+            &mut kv,
+            &mut scratch,
+            LogitsFor::All,
+        )
+        .unwrap();
+    kv.truncate(0);
     for which in [LogitsFor::Last, LogitsFor::All] {
         model
-            .forward(
-                engine.executor(),
-                &[],
-                &mut kv,
-                &mut Scratch::default(),
-                which,
-                &mut logits,
-            )
+            .forward(engine.executor(), &[], &mut kv, &mut scratch, which)
             .expect("no tokens is not an error");
-        assert!(logits.is_empty());
+        assert!(scratch.logits().is_empty());
         assert_eq!(kv.len(), 0);
     }
 }

@@ -129,27 +129,12 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         .map(|_| rng.random_range(0..vocab))
         .collect();
 
-    let mut scratch = Scratch::default();
-    let mut logits = Vec::new();
+    let mut scratch = engine.scratch(config.batch, 1);
     // Untimed warm-up: faults the mapped weights in and sizes the buffers.
     let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
     let warm = &prompt[..prompt.len().min(config.batch)];
-    model.forward(
-        exec,
-        warm,
-        &mut kv,
-        &mut scratch,
-        LogitsFor::Last,
-        &mut logits,
-    )?;
-    model.forward(
-        exec,
-        &decode[..1],
-        &mut kv,
-        &mut scratch,
-        LogitsFor::Last,
-        &mut logits,
-    )?;
+    model.forward(exec, warm, &mut kv, &mut scratch, LogitsFor::Last)?;
+    model.forward(exec, &decode[..1], &mut kv, &mut scratch, LogitsFor::Last)?;
     let bytes_per_token = model.weight_bytes_per_token() as u64;
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
     let (mut copy, mut roofline) = (Vec::new(), Vec::new());
@@ -158,26 +143,12 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
         let start = Instant::now();
         for chunk in prompt.chunks(config.batch) {
-            model.forward(
-                exec,
-                chunk,
-                &mut kv,
-                &mut scratch,
-                LogitsFor::Last,
-                &mut logits,
-            )?;
+            model.forward(exec, chunk, &mut kv, &mut scratch, LogitsFor::Last)?;
         }
         let prefill_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
         for &token in &decode {
-            model.forward(
-                exec,
-                &[token],
-                &mut kv,
-                &mut scratch,
-                LogitsFor::Last,
-                &mut logits,
-            )?;
+            model.forward(exec, &[token], &mut kv, &mut scratch, LogitsFor::Last)?;
         }
         let decode_s = start.elapsed().as_secs_f64();
         prefill.push(config.prompt_tokens as f64 / prefill_s);
@@ -319,17 +290,16 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
     let prompt: Vec<u32> = (0..config.prompt_tokens)
         .map(|_| rng.random_range(0..vocab))
         .collect();
-    let mut scratch = Scratch::default();
-    let mut logits = Vec::new();
+    let mut scratch = engine.scratch(SUSTAINED_BATCH, 1);
     let mut kv = KvCache::new(cfg, context, engine.kv_precision());
-    let prefill = |kv: &mut KvCache, scratch: &mut Scratch, logits: &mut Vec<f32>| {
+    let prefill = |kv: &mut KvCache, scratch: &mut Scratch| {
         kv.truncate(0);
         prompt
             .chunks(SUSTAINED_BATCH)
-            .try_for_each(|chunk| model.forward(exec, chunk, kv, scratch, LogitsFor::Last, logits))
+            .try_for_each(|chunk| model.forward(exec, chunk, kv, scratch, LogitsFor::Last))
     };
-    // Untimed warm-up: faults the mapped weights in and sizes the buffers.
-    prefill(&mut kv, &mut scratch, &mut logits)?;
+    // Untimed warm-up: faults the mapped weights in.
+    prefill(&mut kv, &mut scratch)?;
 
     let interval = Duration::from_millis(config.sample_ms);
     let mut checkpoint = Checkpoint::new(exec);
@@ -373,17 +343,10 @@ pub fn run_sustained(engine: &Engine, config: &SustainedConfig) -> Result<Sustai
             break;
         }
         if kv.len() == kv.capacity() {
-            prefill(&mut kv, &mut scratch, &mut logits)?;
+            prefill(&mut kv, &mut scratch)?;
         }
         let token = rng.random_range(0..vocab);
-        model.forward(
-            exec,
-            &[token],
-            &mut kv,
-            &mut scratch,
-            LogitsFor::Last,
-            &mut logits,
-        )?;
+        model.forward(exec, &[token], &mut kv, &mut scratch, LogitsFor::Last)?;
         tokens += 1;
         interval_tokens += 1;
         let now = Instant::now();

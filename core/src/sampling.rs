@@ -106,6 +106,12 @@ pub struct Sampler {
 }
 
 impl Sampler {
+    /// Bytes the candidate buffer takes for a `vocab`-token vocabulary (one candidate per
+    /// token), for memory estimates.
+    pub fn buffer_bytes(vocab: usize) -> u64 {
+        (vocab * std::mem::size_of::<Candidate>()) as u64
+    }
+
     /// A sampler for valid `params`, its random stream seeded with `params.seed`.
     pub fn new(params: SamplingParams) -> Result<Self, SamplingError> {
         params.validate()?;
@@ -266,6 +272,18 @@ mod tests {
 
     fn sampler(params: SamplingParams) -> Sampler {
         Sampler::new(params).expect("valid params")
+    }
+
+    #[test]
+    fn the_candidate_buffer_is_what_the_estimate_counts() {
+        let logits: Vec<f32> = (0..1000).map(|i| (i % 7) as f32).collect();
+        for params in [SamplingParams::default(), random(0.8, 3)] {
+            let mut s = sampler(params);
+            s.sample(&logits, &[1, 2, 3]).expect("samples");
+            s.sample(&logits, &[]).expect("samples");
+            let held = s.candidates.capacity() * std::mem::size_of::<Candidate>();
+            assert_eq!(held as u64, Sampler::buffer_bytes(logits.len()));
+        }
     }
 
     fn random(temperature: f32, seed: u64) -> SamplingParams {

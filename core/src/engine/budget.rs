@@ -8,17 +8,18 @@
 //!   from them (including the transient copies made while building), from per-entry costs
 //!   measured with `tokenizers` 0.22 on x86_64 Linux (see the constants);
 //! - **runtime**: the engine's code, worker stacks and allocator slack (measured);
-//! - per session: **scratch** (forward buffers for one prefill batch, logits, sampler
+//! - per session: **scratch** (the forward buffers of one prefill batch and its logits, as
+//!   [`ScratchLayout`](crate::model::ScratchLayout) allocates them, and the sampler's
 //!   candidates) and, per token of context, the **KV cache** plus a little bookkeeping.
+//!
+//! The parts are the byte sums of a [`Plan`](super::Plan), which also drives loading.
 //!
 //! Sessions reserve their whole context up front: a session's reservation stays counted while
 //! it lives, even after [`Engine::trim`](super::Engine::trim) gave its buffers back, so a
 //! trimmed session can always re-allocate them.
 
-use super::session::PREFILL_BATCH;
-use super::EngineConfig;
 use crate::gguf::{GgufFile, Value};
-use crate::model::{KvCache, KvPrecision, Model, ModelConfig};
+use crate::model::KvPrecision;
 use crate::runtime::Profile;
 use crate::tokenizer::TokenType;
 use crate::{Error, Result};
@@ -40,7 +41,7 @@ const TOKENIZER_BYTES_PER_SPECIAL: u64 = 850;
 /// The engine's share of a process that is not model-dependent: code of the engine and its
 /// libraries (tokenizer regexes included), worker thread stacks, allocator slack (measured:
 /// the CLI peaks at 9–10 MB beyond its model parts generating with the tiny model).
-const RUNTIME_BYTES: u64 = 12 << 20;
+pub(super) const RUNTIME_BYTES: u64 = 12 << 20;
 /// Per token of context besides the KV cache: its attention score (f32) and its id in the
 /// cache, the prompt and the penalty window (3 × u32).
 const BOOKKEEPING_BYTES_PER_TOKEN: u64 = 16;
@@ -74,40 +75,6 @@ pub struct MemoryEstimate {
 }
 
 impl MemoryEstimate {
-    /// The estimate for `file` loaded with `config`. Reads metadata only; no tensor data.
-    pub(super) fn for_file(file: &GgufFile, config: &EngineConfig) -> Result<MemoryEstimate> {
-        let model = Model::read_config(file)?;
-        let kv_precision = config.kv_precision.unwrap_or_else(|| {
-            // As Model::default_kv_precision: F16 when any projection is ternary (embeddings,
-            // head and norms never are).
-            match file.tensors().iter().any(|t| t.ty.is_ternary()) {
-                true => KvPrecision::F16,
-                false => KvPrecision::F32,
-            }
-        });
-        // The head: `output.weight`, else the tied embedding (as the model loader picks it).
-        let head = file
-            .tensor("output.weight")
-            .or_else(|| file.tensor("token_embd.weight"));
-        let head_bytes = head.map_or(0, |t| {
-            let (cols, rows) = (t.dims.first().copied(), t.dims.get(1).copied());
-            let dim = |d: Option<u64>| d.and_then(|d| usize::try_from(d).ok()).unwrap_or(0);
-            config.head.owned_bytes(t.ty, dim(rows), dim(cols)) as u64
-        });
-        Ok(MemoryEstimate {
-            mapped_bytes: file.bytes().len() as u64,
-            head_bytes,
-            mapped_counted: config.count_mapped_weights,
-            tokenizer_bytes: tokenizer_bytes(file),
-            runtime_bytes: RUNTIME_BYTES,
-            kv_bytes_per_token: KvCache::bytes_per_token(&model, kv_precision) as u64,
-            kv_precision,
-            scratch_bytes: scratch_bytes(&model),
-            default_context: default_context(&model, config),
-            min_context: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
-        })
-    }
-
     /// Bytes the engine holds whatever its sessions: mapped weights (when counted), a
     /// re-quantised head, tokenizer and runtime.
     pub fn engine_bytes(&self) -> u64 {
@@ -173,32 +140,8 @@ impl MemoryEstimate {
     }
 }
 
-/// The context a default session asks for: the training context, capped at the engine's
-/// input + output limits (as [`Session`](super::Session) does).
-pub(super) fn default_context(model: &ModelConfig, config: &EngineConfig) -> usize {
-    let limits = config.max_input_tokens + config.max_output_tokens;
-    model.n_ctx_train.min(limits)
-}
-
-/// One session's buffers, in bytes: the forward pass over a [`PREFILL_BATCH`]-token batch
-/// (hidden states x, xn, q, attn, proj; k, v; gate, up; the matmul workers' output blocks; the
-/// int8 activations), the last token's logits and the sampler's candidates (id, logit, p).
-fn scratch_bytes(m: &ModelConfig) -> u64 {
-    let n = PREFILL_BATCH as u64;
-    let (embd, kv, ff, vocab) = (
-        m.n_embd as u64,
-        m.kv_dim() as u64,
-        m.n_ff as u64,
-        m.vocab_size as u64,
-    );
-    let widest = ff.max(embd);
-    let f32s = n * (5 * embd + 2 * kv + 2 * ff + widest) + vocab;
-    let int8s = n * widest;
-    4 * f32s + int8s + 12 * vocab
-}
-
 /// The tokenizer's bytes: per entry (token or merge) and per special token.
-fn tokenizer_bytes(file: &GgufFile) -> u64 {
+pub(super) fn tokenizer_bytes(file: &GgufFile) -> u64 {
     let strings = |key: &str| match file.get(key) {
         Some(Value::Array(a)) => a.len() as u64,
         _ => 0,

@@ -4,6 +4,7 @@
 
 mod budget;
 pub(crate) mod checkpoint;
+mod plan;
 mod session;
 mod stop;
 
@@ -12,17 +13,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 pub use budget::{MemoryEstimate, MIN_CONTEXT_TOKENS};
+pub use plan::{Plan, PREFILL_BATCH};
 pub use session::{OverflowPolicy, Segment, Session, SessionConfig};
 
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
-use crate::kernels::Kernels;
-use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratch};
+use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratch, ScratchLayout};
 use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
 use crate::runtime::thermal::{ThermalPolicy, ThermalSource, ThermalState};
-use crate::runtime::{default_threads, CpuTopology, Executor, Profile, ThreadPool};
+use crate::runtime::{Executor, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::{Error, Result};
@@ -40,8 +41,8 @@ pub struct EngineConfig {
     /// Kernel table by name (`"scalar"`, `"avx2"`, `"neon-dotprod"`, ...); `None` = the
     /// fastest this CPU runs (or `$BITNET_KERNELS`).
     pub kernels: Option<String>,
-    /// KV cache precision; `None` = the model's default
-    /// ([`Model::default_kv_precision`]: F16 for ternary models).
+    /// KV cache precision; `None` = F16 for ternary models, F32 for float ones
+    /// ([`Plan::kv_precision`]).
     pub kv_precision: Option<KvPrecision>,
     /// What the thermal governor does in each thermal state (see [`ThermalPolicy`]'s
     /// defaults); the state comes from [`Engine::set_thermal_source`].
@@ -55,7 +56,8 @@ pub struct EngineConfig {
     /// The thresholds [`Engine::health`] raises alerts at.
     pub health: HealthThresholds,
     /// Restricts the worker threads to the performance cores
-    /// ([`CpuTopology::performance_cpus`]; Linux/Android only, ignored where the topology is
+    /// ([`CpuTopology::performance_cpus`](crate::runtime::CpuTopology::performance_cpus);
+    /// Linux/Android only, ignored where the topology is
     /// unknown). Off by default: the OS scheduler usually knows best, but pinning steadies
     /// benchmarks.
     pub pin_threads: bool,
@@ -118,86 +120,37 @@ struct Inner {
     executor: Executor,
     rate_limit: Option<RateLimiter>,
     metrics: MetricsRecorder,
-    /// What the model needs, for the budget checks.
-    estimate: MemoryEstimate,
+    /// How the model was loaded and runs, with what it needs in memory.
+    plan: Plan,
     /// The buffers of every session created, for budget accounting and [`Engine::trim`];
     /// dropped sessions' entries are pruned when the list is next used.
     sessions: Mutex<Vec<Weak<session::Buffers>>>,
 }
 
 impl Engine {
-    /// Maps the GGUF file at `path`, validates it, reads the model configuration and builds
-    /// the tokenizer. Weights stay in the mapping; nothing large is copied.
+    /// Maps the GGUF file at `path`, validates it, makes its [`Plan`] and executes it: checks
+    /// the memory budget, builds the tokenizer, starts the threads and locates the weights.
+    /// Weights stay in the mapping; nothing large is copied.
     pub fn load(path: impl AsRef<Path>, config: EngineConfig) -> Result<Engine> {
-        if config.max_input_tokens == 0 || config.max_output_tokens == 0 {
-            return Err(Error::InvalidOption {
-                name: "max_input_tokens/max_output_tokens",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if config.request_timeout_ms == Some(0) {
-            return Err(Error::InvalidOption {
-                name: "request_timeout_ms",
-                reason: "must be at least 1 ms".into(),
-            });
-        }
-        if config.rate_limit_per_minute == Some(0) {
-            return Err(Error::InvalidOption {
-                name: "rate_limit_per_minute",
-                reason: "must be at least 1 request".into(),
-            });
-        }
-        config
-            .thermal_policy
-            .check()
-            .map_err(|reason| Error::InvalidOption {
-                name: "thermal_policy",
-                reason,
-            })?;
         let file = Arc::new(GgufFile::open(path.as_ref())?);
-        let estimate = MemoryEstimate::for_file(&file, &config)?;
+        let plan = Plan::new(&file, &config)?;
+        let memory = &plan.memory;
         if let Some(budget) = config.memory_budget_bytes {
-            let needed = estimate.total_bytes(estimate.min_context);
+            let needed = memory.total_bytes(memory.min_context);
             if needed > budget {
-                return Err(MemoryEstimate::exceeded(
-                    needed,
-                    budget,
-                    estimate.min_context,
-                ));
+                return Err(MemoryEstimate::exceeded(needed, budget, memory.min_context));
             }
         }
         let spec = TokenizerSpec::from_gguf(&file)?;
         let tokenizer = Tokenizer::new(&spec)?;
         let template = ChatTemplate::detect(file.get_str_opt("tokenizer.chat_template")?);
-        let kernels = match &config.kernels {
-            Some(name) => Kernels::by_name(name).ok_or_else(|| Error::InvalidOption {
-                name: "kernels",
-                reason: format!(
-                    "{name:?} is not available on this CPU (available: {})",
-                    Kernels::available()
-                        .iter()
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })?,
-            None => Kernels::detect(),
-        };
-        let threads = match config.threads {
-            0 => default_threads(),
-            n => n,
-        };
-        let pin_to = config
-            .pin_threads
-            .then(|| CpuTopology::system().performance_cpus())
-            .filter(|cpus| !cpus.is_empty());
-        let pool = match pin_to {
-            Some(cpus) => ThreadPool::pinned(threads, cpus),
-            None => ThreadPool::new(threads),
+        let pool = match plan.pinned_cpus.clone() {
+            Some(cpus) => ThreadPool::pinned(plan.threads, cpus),
+            None => ThreadPool::new(plan.threads),
         }
         .map_err(Error::Threads)?;
-        let executor = Executor::new(pool, kernels, config.thermal_policy);
-        let model = Model::load(Arc::clone(&file), &executor, config.head)?;
+        let executor = Executor::new(pool, plan.kernels, config.thermal_policy);
+        let model = Model::load(Arc::clone(&file), plan.model.clone(), &plan.head, &executor)?;
         if tokenizer.vocab_size() > model.config().vocab_size {
             return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
                 "the tokenizer has {} tokens but the embedding only {} rows",
@@ -223,21 +176,32 @@ impl Engine {
                 rate_limit: config.rate_limit_per_minute.map(RateLimiter::new),
                 metrics: MetricsRecorder::default(),
                 config,
-                estimate,
+                plan,
                 sessions: Mutex::new(Vec::new()),
             }),
         })
     }
 
-    /// What the model at `path` needs in memory with `config`, read from its header and
-    /// metadata only (no weight is touched, nothing large is allocated).
+    /// How the model at `path` would load and run with `config` — architecture, head, KV
+    /// precision, scratch, kernels, threads and memory — read from its header and metadata
+    /// only (no weight is touched, nothing large is allocated).
+    pub fn plan(path: impl AsRef<Path>, config: &EngineConfig) -> Result<Plan> {
+        Plan::new(&GgufFile::open(path.as_ref())?, config)
+    }
+
+    /// What the model at `path` needs in memory with `config`: its [`Plan`]'s byte sums.
     pub fn estimate(path: impl AsRef<Path>, config: &EngineConfig) -> Result<MemoryEstimate> {
-        MemoryEstimate::for_file(&GgufFile::open(path.as_ref())?, config)
+        Ok(Self::plan(path, config)?.memory)
+    }
+
+    /// How this engine's model was loaded and runs.
+    pub fn loaded_plan(&self) -> &Plan {
+        &self.inner.plan
     }
 
     /// What this engine's model needs in memory (as [`Engine::estimate`]).
     pub fn memory_estimate(&self) -> &MemoryEstimate {
-        &self.inner.estimate
+        &self.inner.plan.memory
     }
 
     /// Starts a conversation with its own KV cache.
@@ -246,9 +210,9 @@ impl Engine {
     /// engine and the other live sessions (logged); [`Error::BudgetExceeded`] when that is
     /// less than [`MIN_CONTEXT_TOKENS`] (or a shorter requested or training context).
     pub fn session(&self, config: SessionConfig) -> Result<Session> {
-        let estimate = &self.inner.estimate;
+        let estimate = &self.inner.plan.memory;
         let requested = match config.context_length {
-            0 => budget::default_context(self.model().config(), self.config()),
+            0 => estimate.default_context,
             n => n,
         };
         let mut sessions = self.sessions();
@@ -325,10 +289,19 @@ impl Engine {
 
     /// The KV cache precision sessions of this engine use.
     pub fn kv_precision(&self) -> KvPrecision {
-        self.inner
-            .config
-            .kv_precision
-            .unwrap_or_else(|| self.model().default_kv_precision())
+        self.inner.plan.kv_precision
+    }
+
+    /// Buffers for forward passes of up to `tokens` tokens, `logit_rows` of them with logits
+    /// (sessions use the plan's layout; this is for evaluations and benchmarks).
+    pub fn scratch(&self, tokens: usize, logit_rows: usize) -> Scratch {
+        let layout = ScratchLayout::new(
+            self.model().config(),
+            tokens,
+            logit_rows,
+            self.inner.plan.head.int8,
+        );
+        Scratch::new(&layout)
     }
 
     /// Sets where the thermal governor reads the device's thermal state (`None`: always
@@ -367,16 +340,13 @@ impl Engine {
         }
         let model = self.model();
         let mut kv = KvCache::new(model.config(), tokens.len(), self.kv_precision());
-        let mut logits = Vec::new();
-        model.forward(
-            self.executor(),
-            tokens,
-            &mut kv,
-            &mut Scratch::default(),
-            which,
-            &mut logits,
-        )?;
-        Ok(logits)
+        let rows = match which {
+            LogitsFor::Last => 1,
+            LogitsFor::All => tokens.len(),
+        };
+        let mut scratch = self.scratch(tokens.len(), rows);
+        model.forward(self.executor(), tokens, &mut kv, &mut scratch, which)?;
+        Ok(scratch.logits().to_vec())
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Instant;
 
 use super::checkpoint::Checkpoint;
+use super::plan::PREFILL_BATCH;
 use super::stop::StopFilter;
 use super::{
     Engine, Event, FinishReason, Generation, GenerationOptions, GenerationStats, Input, Sink,
@@ -20,9 +21,6 @@ use crate::runtime::metrics::RequestFigures;
 use crate::sampling::Sampler;
 use crate::tokenizer::StreamDecoder;
 use crate::{Error, Result};
-
-/// Prompt tokens evaluated per forward call during prefill (bounds scratch memory).
-pub(super) const PREFILL_BATCH: usize = 64;
 
 /// What to do when a request does not fit in the context together with the whole history.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,8 +80,8 @@ struct Caches {
     kv: Option<KvCache>,
     /// Tokens whose keys and values are in `kv`, in order.
     cached: Vec<u32>,
-    scratch: Scratch,
-    logits: Vec<f32>,
+    /// `None` after a trim: allocated again (the plan's layout) on the next request.
+    scratch: Option<Scratch>,
 }
 
 impl Buffers {
@@ -99,7 +97,7 @@ impl Buffers {
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => return false,
         };
-        let held = caches.kv.is_some() || caches.logits.capacity() > 0;
+        let held = caches.kv.is_some() || caches.scratch.is_some();
         *caches = Caches::default();
         held
     }
@@ -132,6 +130,7 @@ impl Session {
             });
         }
         let kv = KvCache::new(engine.model().config(), context, engine.kv_precision());
+        let scratch = Scratch::new(&engine.loaded_plan().scratch);
         Ok(Session {
             engine,
             overflow: config.overflow,
@@ -141,7 +140,8 @@ impl Session {
                 reserved_bytes,
                 caches: Mutex::new(Caches {
                     kv: Some(kv),
-                    ..Caches::default()
+                    cached: Vec::new(),
+                    scratch: Some(scratch),
                 }),
             }),
         })
@@ -222,15 +222,15 @@ impl Session {
         let started = Instant::now();
         let buffers = Arc::clone(&self.buffers);
         let mut caches = buffers.lock();
+        let engine = self.engine.clone();
         let Caches {
             kv,
             cached,
             scratch,
-            logits,
         } = &mut *caches;
+        let scratch = scratch.get_or_insert_with(|| Scratch::new(&engine.loaded_plan().scratch));
         scratch.take_kernel_threads();
         scratch.take_peak_kernel_threads();
-        let engine = self.engine.clone();
         let limits = engine.config();
         if options.max_tokens == 0 || options.max_tokens > limits.max_output_tokens {
             return Err(Error::InvalidOption {
@@ -298,7 +298,7 @@ impl Session {
                 finish = Some(reason);
                 break;
             }
-            model.forward(exec, chunk, kv, scratch, LogitsFor::Last, logits)?;
+            model.forward(exec, chunk, kv, scratch, LogitsFor::Last)?;
             cached.extend_from_slice(chunk);
         }
         let prefill_s = prefill_started.elapsed().as_secs_f64();
@@ -321,7 +321,7 @@ impl Session {
                 if cancelled() {
                     break FinishReason::Cancelled;
                 }
-                let token = sampler.sample(logits, &recent)?;
+                let token = sampler.sample(scratch.logits(), &recent)?;
                 first_token_at.get_or_insert_with(Instant::now);
                 tokens.push(token);
                 recent.push(token);
@@ -347,7 +347,7 @@ impl Session {
                 if let Some(reason) = checkpoint.check(sink, true)? {
                     break reason;
                 }
-                model.forward(exec, &[token], kv, scratch, LogitsFor::Last, logits)?;
+                model.forward(exec, &[token], kv, scratch, LogitsFor::Last)?;
                 cached.push(token);
             },
         };

@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use std::thread::ThreadId;
 
 use super::weights::Matrix;
-use super::{FfnActivation, KvCache, Model, ModelError};
+use super::{FfnActivation, KvCache, Model, ModelConfig, ModelError};
 use crate::kernels::{math, KernelError, Q8Acts, QuantActs};
-use crate::quant::WeightView;
+use crate::quant::{BlockFormat, BlockQ8_0, WeightView};
 use crate::runtime::Executor;
 
 /// Which positions of a batch get logits.
@@ -25,7 +25,82 @@ pub enum LogitsFor {
     All,
 }
 
-/// Reusable buffers for one forward pass; grown on demand, never shrunk.
+/// The sizes of one forward pass's buffers: a batch of up to `tokens` tokens with logits for
+/// up to `logit_rows` of them. [`Scratch::new`] allocates exactly these and the memory
+/// estimate counts [`bytes`](Self::bytes), so the two cannot drift apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScratchLayout {
+    /// Most tokens one forward call evaluates.
+    pub tokens: usize,
+    /// Most positions of one call that get logits.
+    pub logit_rows: usize,
+    embd: usize,
+    kv_dim: usize,
+    ff: usize,
+    vocab: usize,
+    rope_pairs: usize,
+    /// Whether the output head multiplies Q8_0 activations (which then need their buffers).
+    q8_head: bool,
+}
+
+impl ScratchLayout {
+    /// The buffers of `config`'s forward pass over up to `tokens` tokens, `logit_rows` of them
+    /// with logits, the head multiplied in Q8_0 when `q8_head`.
+    pub fn new(config: &ModelConfig, tokens: usize, logit_rows: usize, q8_head: bool) -> Self {
+        ScratchLayout {
+            tokens,
+            logit_rows: logit_rows.min(tokens),
+            embd: config.n_embd,
+            kv_dim: config.kv_dim(),
+            ff: config.n_ff,
+            vocab: config.vocab_size,
+            rope_pairs: config.rope_dims / 2,
+            q8_head,
+        }
+    }
+
+    /// The widest input a ternary matmul quantises (int8 activations per token).
+    fn widest_input(&self) -> usize {
+        self.embd.max(self.ff)
+    }
+
+    /// Floats of the matmul workers' token-major output blocks: a batch's widest matrix, or
+    /// the head when several positions get logits.
+    fn block_floats(&self) -> usize {
+        let layers = if self.tokens > 1 {
+            self.tokens * self.embd.max(self.ff)
+        } else {
+            0
+        };
+        let head = if self.logit_rows > 1 {
+            self.logit_rows * self.vocab
+        } else {
+            0
+        };
+        layers.max(head)
+    }
+
+    /// Bytes of all the buffers: hidden states (x, xn, q, attn, proj; k, v; gate, up), the
+    /// workers' blocks, logits, int8 activations, the Q8_0 head's activations and the
+    /// rotary angles.
+    pub fn bytes(&self) -> u64 {
+        let (n, rows) = (self.tokens, self.logit_rows);
+        let f32s = n * (5 * self.embd + 2 * self.kv_dim + 2 * self.ff)
+            + self.block_floats()
+            + rows * self.vocab;
+        let int8s = n * self.widest_input();
+        let q8_head = if self.q8_head {
+            rows * (self.embd + 4 * (self.embd / BlockQ8_0::LEN))
+        } else {
+            0
+        };
+        let rotations = n * self.rope_pairs * 2 * 4;
+        (4 * f32s + int8s + q8_head + rotations) as u64
+    }
+}
+
+/// Buffers for forward passes, allocated up front from a [`ScratchLayout`]; a batch larger
+/// than the layout's grows them (sessions never send one).
 #[derive(Debug, Default)]
 pub struct Scratch {
     x: Vec<f32>,
@@ -37,14 +112,86 @@ pub struct Scratch {
     gate: Vec<f32>,
     up: Vec<f32>,
     proj: Vec<f32>,
+    /// The matmul workers' token-major output blocks, for batches.
+    blocks: Vec<f32>,
+    /// `vocab_size` logits per selected position, token-major.
+    logits: Vec<f32>,
     acts: Vec<QuantActs>,
-    /// Each token's final hidden state in Q8_0 blocks, for a Q8_0 head.
+    /// Each selected position's final hidden state in Q8_0 blocks, for a Q8_0 head.
     head_acts: Vec<Q8Acts>,
+    /// `(cos, sin)` of each token's rotary angles.
+    rotations: Vec<(f32, f32)>,
     /// Threads that ran matmul work since the last [`Scratch::take_kernel_threads`].
     kernel_threads: ThreadUse,
 }
 
 impl Scratch {
+    /// Every buffer of `layout`, allocated now.
+    pub fn new(layout: &ScratchLayout) -> Self {
+        let n = layout.tokens;
+        let floats = |len: usize| Vec::with_capacity(len);
+        let q8 = |_| Q8Acts {
+            q: Vec::with_capacity(layout.embd),
+            d: Vec::with_capacity(layout.embd / BlockQ8_0::LEN),
+        };
+        Scratch {
+            x: floats(n * layout.embd),
+            xn: floats(n * layout.embd),
+            q: floats(n * layout.embd),
+            k: floats(n * layout.kv_dim),
+            v: floats(n * layout.kv_dim),
+            attn: floats(n * layout.embd),
+            gate: floats(n * layout.ff),
+            up: floats(n * layout.ff),
+            proj: floats(n * layout.embd),
+            blocks: floats(layout.block_floats()),
+            logits: floats(layout.logit_rows * layout.vocab),
+            acts: (0..n)
+                .map(|_| QuantActs {
+                    q: Vec::with_capacity(layout.widest_input()),
+                    ..QuantActs::default()
+                })
+                .collect(),
+            head_acts: match layout.q8_head {
+                true => (0..layout.logit_rows).map(q8).collect(),
+                false => Vec::new(),
+            },
+            rotations: Vec::with_capacity(n * layout.rope_pairs),
+            kernel_threads: ThreadUse::default(),
+        }
+    }
+
+    /// Bytes the buffers hold now (their capacity): [`ScratchLayout::bytes`] for a scratch
+    /// made by [`Scratch::new`], whatever passes within the layout it has run.
+    pub fn allocated_bytes(&self) -> u64 {
+        let f32s = [
+            &self.x,
+            &self.xn,
+            &self.q,
+            &self.k,
+            &self.v,
+            &self.attn,
+            &self.gate,
+            &self.up,
+            &self.proj,
+            &self.blocks,
+            &self.logits,
+        ];
+        let floats: usize = f32s.iter().map(|v| v.capacity()).sum();
+        let int8s: usize = self.acts.iter().map(|a| a.q.capacity()).sum();
+        let head: usize = self
+            .head_acts
+            .iter()
+            .map(|a| a.q.capacity() + 4 * a.d.capacity())
+            .sum();
+        (4 * floats + int8s + head + 8 * self.rotations.capacity()) as u64
+    }
+
+    /// The logits of the last forward pass: `vocab_size` floats per selected position.
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
     /// How many distinct threads ran matmul work since the last call, and resets the count.
     pub fn take_kernel_threads(&mut self) -> usize {
         let set = self.kernel_threads.seen.get_mut().map(std::mem::take);
@@ -90,6 +237,12 @@ impl Drop for RangeGuard<'_> {
     }
 }
 
+/// What a matmul borrows from the scratch: the workers' output blocks and the thread meter.
+struct Matmul<'s> {
+    blocks: &'s mut Vec<f32>,
+    meter: &'s ThreadUse,
+}
+
 /// Rows a matmul's row ranges are a multiple of (keeps SIMD row blocks whole).
 const ROW_BLOCK: usize = 16;
 /// Below this many multiply-adds (rows × cols × tokens) a matmul stays in one range: splitting
@@ -98,9 +251,9 @@ const MIN_SPLIT_WORK: usize = 1 << 18;
 
 impl Model {
     /// Evaluates `tokens` at positions `kv.len()..kv.len() + tokens.len()` on `exec`'s threads
-    /// and kernels, appends their keys and values to `kv`, and writes logits into `logits`
-    /// (`vocab_size` floats per token that `which` selects, token-major). No tokens: `logits`
-    /// is emptied and `kv` left as it is.
+    /// and kernels, appends their keys and values to `kv`, and leaves the logits in
+    /// [`Scratch::logits`] (`vocab_size` floats per token that `which` selects, token-major).
+    /// No tokens: the logits are emptied and `kv` left as it is.
     pub fn forward(
         &self,
         exec: &Executor,
@@ -108,11 +261,10 @@ impl Model {
         kv: &mut KvCache,
         scratch: &mut Scratch,
         which: LogitsFor,
-        logits: &mut Vec<f32>,
     ) -> Result<(), ModelError> {
         if tokens.is_empty() {
             // Nothing to evaluate (and `LogitsFor::Last` has no last token).
-            logits.clear();
+            scratch.logits.clear();
             return Ok(());
         }
         let cfg = &self.config;
@@ -154,9 +306,11 @@ impl Model {
         }
 
         // The rotary angles depend on the position only: once per token, for every layer.
-        let rotations: Vec<_> = (start..start + n)
-            .map(|pos| self.rope.rotation(pos))
-            .collect();
+        s.rotations.clear();
+        for pos in start..start + n {
+            self.rope.rotation(pos, &mut s.rotations);
+        }
+        let pairs = s.rotations.len() / n;
         for (l, layer) in self.weights.layers.iter().enumerate() {
             // Attention block.
             rms_norm_rows(&s.x, &layer.attn_norm, cfg.rms_eps, &mut s.xn);
@@ -167,7 +321,10 @@ impl Model {
                 &s.xn,
                 &s.acts[..n],
                 &mut s.q,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
             self.linear(
                 exec,
@@ -175,7 +332,10 @@ impl Model {
                 &s.xn,
                 &s.acts[..n],
                 &mut s.k,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
             self.linear(
                 exec,
@@ -183,9 +343,13 @@ impl Model {
                 &s.xn,
                 &s.acts[..n],
                 &mut s.v,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
-            for (t, rotation) in rotations.iter().enumerate() {
+            for t in 0..n {
+                let rotation = &s.rotations[t * pairs..(t + 1) * pairs];
                 let q = &mut s.q[t * embd..(t + 1) * embd];
                 let k = &mut s.k[t * kv_dim..(t + 1) * kv_dim];
                 self.rope.apply(q, rotation);
@@ -208,7 +372,10 @@ impl Model {
                 &s.attn,
                 &s.acts[..n],
                 &mut s.proj,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
             add_in_place(&mut s.x, &s.proj);
 
@@ -221,7 +388,10 @@ impl Model {
                 &s.xn,
                 &s.acts[..n],
                 &mut s.gate,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
             self.linear(
                 exec,
@@ -229,7 +399,10 @@ impl Model {
                 &s.xn,
                 &s.acts[..n],
                 &mut s.up,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
             gated_activation(cfg.arch.ffn_activation(), &mut s.gate, &s.up);
             rms_norm_rows_in_place(&mut s.gate, &layer.ffn_sub_norm, cfg.rms_eps);
@@ -240,7 +413,10 @@ impl Model {
                 &s.gate,
                 &s.acts[..n],
                 &mut s.proj,
-                &s.kernel_threads,
+                Matmul {
+                    blocks: &mut s.blocks,
+                    meter: &s.kernel_threads,
+                },
             )?;
             add_in_place(&mut s.x, &s.proj);
         }
@@ -258,10 +434,13 @@ impl Model {
             cfg.rms_eps,
             &mut s.xn[..rows * embd],
         );
-        logits.clear();
-        logits.resize(rows * cfg.vocab_size, 0.0);
+        resize(&mut s.logits, rows * cfg.vocab_size);
         let x = &s.xn[..rows * embd];
-        self.output_head(exec, x, &mut s.head_acts, logits, &s.kernel_threads)
+        let mm = Matmul {
+            blocks: &mut s.blocks,
+            meter: &s.kernel_threads,
+        };
+        self.output_head(exec, x, &mut s.head_acts, &mut s.logits, mm)
     }
 
     /// `logits[t] = head · x[t]` for each `n_embd`-wide row `x[t]` of `x`: float kernels, or
@@ -272,12 +451,12 @@ impl Model {
         x: &[f32],
         acts: &mut Vec<Q8Acts>,
         logits: &mut [f32],
-        threads_used: &ThreadUse,
+        mm: Matmul<'_>,
     ) -> Result<(), ModelError> {
         let view = self.head.view(self.file.bytes())?;
         let n = x.len() / view.cols();
         if !self.head.int8() {
-            return self.matmul(exec, &view, n, logits, threads_used, |rows, out| {
+            return self.matmul(exec, &view, n, logits, mm, |rows, out| {
                 exec.kernels().float_gemm(&view, x, rows, out)
             });
         }
@@ -288,7 +467,7 @@ impl Model {
             a.quantize(x)?;
         }
         let acts = &acts[..n];
-        self.matmul(exec, &view, n, logits, threads_used, |rows, out| {
+        self.matmul(exec, &view, n, logits, mm, |rows, out| {
             exec.kernels().q8_0_gemm(&view, acts, rows, out)
         })
     }
@@ -313,12 +492,12 @@ impl Model {
         input: &[f32],
         acts: &[QuantActs],
         out: &mut [f32],
-        threads_used: &ThreadUse,
+        mm: Matmul<'_>,
     ) -> Result<(), ModelError> {
         let n = acts.len();
         let view = w.view(self.file.bytes())?;
         let input = &input[..n * w.cols];
-        self.matmul(exec, &view, n, out, threads_used, |rows, out| {
+        self.matmul(exec, &view, n, out, mm, |rows, out| {
             if w.ty.is_ternary() {
                 exec.kernels().ternary_gemm(&view, acts, rows, out)
             } else {
@@ -331,14 +510,15 @@ impl Model {
     /// — over all of `w`'s rows, filling `out[t · w.rows() + r]`.
     ///
     /// The rows are split into one range per thread of the pool (the calling thread's included);
-    /// with several tokens each worker fills a local token-major block that is then copied in.
+    /// with several tokens each worker fills its token-major block of `mm.blocks`, which is
+    /// then copied in.
     fn matmul(
         &self,
         exec: &Executor,
         w: &WeightView,
         n: usize,
         out: &mut [f32],
-        threads_used: &ThreadUse,
+        mm: Matmul<'_>,
         product: impl Fn(Range<usize>, &mut [f32]) -> Result<(), KernelError> + Sync,
     ) -> Result<(), ModelError> {
         let w_rows = w.rows();
@@ -348,8 +528,9 @@ impl Model {
         } else {
             exec.pool().split(w_rows, ROW_BLOCK)
         };
+        let meter = mm.meter;
         let run = |rows: Range<usize>, out: &mut [f32]| -> Result<(), ModelError> {
-            let _running = threads_used.enter();
+            let _running = meter.enter();
             Ok(product(rows, out)?)
         };
         if n == 1 {
@@ -359,12 +540,17 @@ impl Model {
                 .into_iter()
                 .collect();
         }
-        let blocks = exec.pool().map(&ranges, |rows| {
-            let mut local = vec![0f32; n * rows.len()];
-            run(rows, &mut local).map(|()| local)
-        });
-        for (rows, block) in ranges.iter().zip(blocks) {
-            let block = block?;
+        // Range `rows`' block is `blocks[n · rows.start..n · rows.end]`, token-major.
+        resize(mm.blocks, n * w_rows);
+        let scaled: Vec<_> = ranges.iter().map(|r| n * r.start..n * r.end).collect();
+        exec.pool()
+            .for_each_chunk(&scaled, mm.blocks, |block, chunk| {
+                run(block.start / n..block.end / n, chunk)
+            })
+            .into_iter()
+            .collect::<Result<(), _>>()?;
+        for (rows, block) in ranges.iter().zip(&scaled) {
+            let block = &mm.blocks[block.clone()];
             for (t, src) in block.chunks_exact(rows.len()).enumerate() {
                 out[t * w_rows + rows.start..t * w_rows + rows.end].copy_from_slice(src);
             }
@@ -497,16 +683,13 @@ impl Rope {
         }
     }
 
-    /// The rotation of position `pos`: `(cos θ_i, sin θ_i)` with `θ_i = pos · base^(−2i /
-    /// rope_dims)` (angle in f64, rounded to f32), one per rotated pair.
-    pub(super) fn rotation(&self, pos: usize) -> Vec<(f32, f32)> {
-        self.inv_freq
-            .iter()
-            .map(|&f| {
-                let theta = pos as f64 * f;
-                (theta.cos() as f32, theta.sin() as f32)
-            })
-            .collect()
+    /// Appends the rotation of position `pos` to `out`: `(cos θ_i, sin θ_i)` with `θ_i = pos ·
+    /// base^(−2i / rope_dims)` (angle in f64, rounded to f32), one per rotated pair.
+    pub(super) fn rotation(&self, pos: usize, out: &mut Vec<(f32, f32)>) {
+        out.extend(self.inv_freq.iter().map(|&f| {
+            let theta = pos as f64 * f;
+            (theta.cos() as f32, theta.sin() as f32)
+        }));
     }
 
     /// Rotates every head of `x` (heads of `head_dim` back to back) by `rotation` (from
@@ -532,9 +715,14 @@ mod tests {
         let rope = Rope::new(8, 8, 10_000.0);
         let orig: Vec<f32> = (0..16).map(|i| i as f32 * 0.25 - 1.0).collect();
         let mut x = orig.clone();
-        rope.apply(&mut x, &rope.rotation(0));
+        let rotation = |pos| {
+            let mut out = Vec::new();
+            rope.rotation(pos, &mut out);
+            out
+        };
+        rope.apply(&mut x, &rotation(0));
         assert_eq!(x, orig);
-        rope.apply(&mut x, &rope.rotation(17));
+        rope.apply(&mut x, &rotation(17));
         let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>();
         assert!((norm(&x[..8]) - norm(&orig[..8])).abs() < 1e-4);
         // NEOX pairing: dimension 0 rotates with dimension 4 at the highest frequency.

@@ -5,6 +5,7 @@
 
 use super::weights::Matrix;
 use super::ModelError;
+use crate::gguf::GgufFile;
 use crate::quant::{BlockFormat, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
 use crate::runtime::ThreadPool;
 
@@ -26,6 +27,58 @@ pub enum HeadPrecision {
     Q8_0,
 }
 
+/// Which tensor is the output head and how it is multiplied, decided from the file's header
+/// and the precision asked for; the loader and the memory estimate both follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadPlan {
+    /// `output.weight` when the file has it, else the tied `token_embd.weight`.
+    pub tensor: &'static str,
+    /// Its format in the file.
+    pub stored: TensorType,
+    /// Whether it is re-quantised to Q8_0 at load into an owned buffer.
+    pub requantized: bool,
+    /// Whether products are Q8_0 × Q8_0 int8 dots (else the float kernels).
+    pub int8: bool,
+    /// Bytes held outside the mapped file (the re-quantised copy), in bytes.
+    pub owned_bytes: u64,
+}
+
+impl HeadPlan {
+    /// The head of `file` at `precision`.
+    pub fn for_file(file: &GgufFile, precision: HeadPrecision) -> Result<Self, ModelError> {
+        let tensor = match file.tensor("output.weight") {
+            Some(_) => "output.weight",
+            None => "token_embd.weight",
+        };
+        let info = file
+            .tensor(tensor)
+            .ok_or_else(|| ModelError::MissingTensor(tensor.to_owned()))?;
+        let dim = |i: usize| {
+            info.dims
+                .get(i)
+                .and_then(|&d| usize::try_from(d).ok())
+                .unwrap_or(0)
+        };
+        let requantized = precision.requantizes(info.ty);
+        Ok(HeadPlan {
+            tensor,
+            stored: info.ty,
+            requantized,
+            int8: requantized || (precision == HeadPrecision::Q8_0 && info.ty == TensorType::Q8_0),
+            owned_bytes: precision.owned_bytes(info.ty, dim(1), dim(0)) as u64,
+        })
+    }
+
+    /// The format products read the head in (Q8_0 when re-quantised).
+    pub fn multiplied(&self) -> TensorType {
+        if self.requantized {
+            TensorType::Q8_0
+        } else {
+            self.stored
+        }
+    }
+}
+
 /// The output head the forward pass multiplies.
 #[derive(Debug)]
 pub(super) struct OutputHead {
@@ -39,14 +92,14 @@ pub(super) struct OutputHead {
 
 impl HeadPrecision {
     /// Whether a head stored as `ty` is re-quantised to Q8_0 at load at this precision.
-    pub(crate) fn requantizes(self, ty: TensorType) -> bool {
+    fn requantizes(self, ty: TensorType) -> bool {
         self == HeadPrecision::Q8_0
             && matches!(ty, TensorType::F32 | TensorType::F16 | TensorType::BF16)
     }
 
     /// Bytes a head of `ty`, `rows × cols`, holds outside the mapped file at this precision:
     /// its Q8_0 copy when re-quantised, else 0 (for memory estimates made before loading).
-    pub(crate) fn owned_bytes(self, ty: TensorType, rows: usize, cols: usize) -> usize {
+    fn owned_bytes(self, ty: TensorType, rows: usize, cols: usize) -> usize {
         match self.requantizes(ty) {
             true => rows * (cols / BlockQ8_0::LEN) * BlockQ8_0::BYTES,
             false => 0,
@@ -55,29 +108,21 @@ impl HeadPrecision {
 }
 
 impl OutputHead {
-    /// The head `matrix` of `file_bytes` at `precision`; re-quantises on `pool`'s workers.
+    /// The head `matrix` of `file_bytes` as `plan` says; re-quantises on `pool`'s workers.
     pub(super) fn load(
         matrix: Matrix,
-        precision: HeadPrecision,
+        plan: &HeadPlan,
         file_bytes: &[u8],
         pool: &ThreadPool,
     ) -> Result<Self, ModelError> {
-        if precision == HeadPrecision::Q8_0 && matrix.ty == TensorType::Q8_0 {
-            return Ok(OutputHead {
-                matrix,
-                requantized: None,
-                int8: true,
-            });
-        }
-        let requantized = if precision.requantizes(matrix.ty) {
-            Some(requantize_q8_0(&matrix.view(file_bytes)?, pool)?)
-        } else {
-            None
+        let requantized = match plan.requantized {
+            true => Some(requantize_q8_0(&matrix.view(file_bytes)?, pool)?),
+            false => None,
         };
         Ok(OutputHead {
             matrix,
-            int8: requantized.is_some(),
             requantized,
+            int8: plan.int8,
         })
     }
 

@@ -12,8 +12,8 @@ pub use weights::{Matrix, PROJECTIONS};
 use std::sync::Arc;
 
 pub use config::{Arch, FfnActivation, ModelConfig};
-pub use forward::{LogitsFor, Scratch};
-pub use head::HeadPrecision;
+pub use forward::{LogitsFor, Scratch, ScratchLayout};
+pub use head::{HeadPlan, HeadPrecision};
 pub use kv_cache::{KvCache, KvPrecision};
 
 use crate::gguf::{GgufError, GgufFile};
@@ -86,16 +86,16 @@ pub struct Model {
 }
 
 impl Model {
-    /// Builds the model from a validated file; every tensor's shape and format is checked here
-    /// so the forward pass cannot fail on the file's account. The output head is prepared at
-    /// `head` precision (re-quantised here, on `exec`'s threads, when asked for).
+    /// Builds the `config` model from a validated file; every tensor's shape and format is
+    /// checked here so the forward pass cannot fail on the file's account. The output head is
+    /// prepared as `head` says (re-quantised here, on `exec`'s threads, when it says so).
     pub fn load(
         file: Arc<GgufFile>,
+        config: ModelConfig,
+        head: &HeadPlan,
         exec: &Executor,
-        head: HeadPrecision,
     ) -> Result<Self, ModelError> {
-        let config = Self::read_config(&file)?;
-        let weights = Weights::load(&file, &config)?;
+        let weights = Weights::load(&file, &config, head.tensor)?;
         let has_ternary = weights
             .layers
             .iter()
@@ -113,24 +113,20 @@ impl Model {
     }
 
     /// Reads `file`'s hyper-parameters (the vocabulary size from `token_embd`'s shape)
-    /// without locating the other tensors: for estimates made before loading.
+    /// without locating the other tensors: for plans made before loading.
     pub fn read_config(file: &GgufFile) -> Result<ModelConfig, ModelError> {
         ModelConfig::from_gguf(file, Weights::vocab_size(file)?)
+    }
+
+    /// Whether any block's projection is ternary: such a model quantises its activations and
+    /// keeps its KV cache in F16 by default.
+    pub fn has_ternary_projection(file: &GgufFile) -> bool {
+        Weights::has_ternary_projection(file)
     }
 
     /// The hyper-parameters.
     pub fn config(&self) -> &ModelConfig {
         &self.config
-    }
-
-    /// The KV precision sessions use unless configured: F32 for a model whose projections are
-    /// all float (the exact reference path), F16 for ternary models (half the memory).
-    pub fn default_kv_precision(&self) -> KvPrecision {
-        if self.has_ternary {
-            KvPrecision::F16
-        } else {
-            KvPrecision::F32
-        }
     }
 
     /// The mapped file the weights live in.

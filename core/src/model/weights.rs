@@ -144,6 +144,17 @@ pub struct Weights {
 }
 
 impl Weights {
+    /// Whether any block's projection is stored in a ternary format (the model then quantises
+    /// activations, and its KV cache defaults to F16).
+    pub fn has_ternary_projection(file: &GgufFile) -> bool {
+        file.tensors().iter().any(|t| {
+            let mut parts = t.name.split('.');
+            t.ty.is_ternary()
+                && parts.next() == Some("blk")
+                && parts.nth(1).is_some_and(|p| PROJECTIONS.contains(&p))
+        })
+    }
+
     /// The vocabulary size implied by `token_embd` (its row count).
     pub fn vocab_size(file: &GgufFile) -> Result<usize, ModelError> {
         let info = tensor(file, "token_embd.weight")?;
@@ -153,13 +164,14 @@ impl Weights {
         }
     }
 
-    /// Locates every tensor of `config`'s graph and checks its shape and format.
-    pub fn load(file: &GgufFile, config: &ModelConfig) -> Result<Self, ModelError> {
+    /// Locates every tensor of `config`'s graph and checks its shape and format; the output
+    /// head is tensor `head` (`output.weight` or the tied `token_embd.weight`).
+    pub fn load(file: &GgufFile, config: &ModelConfig, head: &str) -> Result<Self, ModelError> {
         let (embd, ff, kv) = (config.n_embd, config.n_ff, config.kv_dim());
         let token_embd = Matrix::load(file, "token_embd.weight", embd, config.vocab_size, 1.0)?;
-        let output = match file.tensor("output.weight") {
-            Some(_) => Matrix::load(file, "output.weight", embd, config.vocab_size, 1.0)?,
-            None => token_embd.clone(),
+        let output = match head {
+            "token_embd.weight" => token_embd.clone(),
+            name => Matrix::load(file, name, embd, config.vocab_size, 1.0)?,
         };
         for (name, m) in [
             ("token_embd.weight", &token_embd),

@@ -1,5 +1,6 @@
-//! `bitnet estimate`: what a model needs in memory, from its header alone, and whether it fits
-//! the memory budget (`--memory-budget`, `--profile`).
+//! `bitnet estimate`: the plan for a model — kernels, threads, head, KV precision — and what it
+//! needs in memory, from its header alone, and whether it fits the memory budget
+//! (`--memory-budget`, `--profile`).
 
 use anyhow::Context;
 use bitnet_core::engine::Engine;
@@ -22,15 +23,21 @@ pub struct EstimateArgs {
     json: bool,
 }
 
-/// Prints the estimate (all sizes in bytes).
+/// Prints the plan and its estimate (all sizes in bytes).
 pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
     let config = args.engine.config();
     let path = &args.engine.model;
-    let e = Engine::estimate(path, &config)
-        .with_context(|| format!("estimating {}", path.display()))?;
+    let plan =
+        Engine::plan(path, &config).with_context(|| format!("estimating {}", path.display()))?;
+    let e = &plan.memory;
     let context = args.context_length.unwrap_or(e.default_context);
     let total = e.total_bytes(context);
     let mut report = json!({
+        "kernels": plan.kernels.name(),
+        "threads": plan.threads,
+        "pinned_cpus": plan.pinned_cpus,
+        "head_tensor": plan.head.tensor,
+        "head_type": plan.head.multiplied().name(),
         "mapped_bytes": e.mapped_bytes,
         "head_bytes": e.head_bytes,
         "mapped_counted": e.mapped_counted,

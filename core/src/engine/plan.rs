@@ -1,0 +1,134 @@
+//! Everything decided about how a model loads and runs, from its header and the engine's
+//! settings alone: [`Engine::plan`](super::Engine::plan). The memory estimate is the plan's
+//! byte sums, loading executes the plan, and the CLI, the FFI and the apps show the same one.
+
+use super::budget::{self, MemoryEstimate, MIN_CONTEXT_TOKENS};
+use super::EngineConfig;
+use crate::gguf::GgufFile;
+use crate::kernels::Kernels;
+use crate::model::{HeadPlan, KvCache, KvPrecision, Model, ModelConfig, ScratchLayout};
+use crate::runtime::{default_threads, CpuTopology};
+use crate::sampling::Sampler;
+use crate::{Error, Result};
+
+/// Prompt tokens a session evaluates per forward call during prefill: the batch its scratch
+/// buffers are sized for.
+pub const PREFILL_BATCH: usize = 64;
+
+/// How a model will be loaded and run.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Plan {
+    /// The architecture's hyper-parameters.
+    pub model: ModelConfig,
+    /// The output head: which tensor, its format, and how it is multiplied.
+    pub head: HeadPlan,
+    /// The KV cache's precision: the configured one, else F16 for ternary models and F32 for
+    /// float ones (the exact reference path).
+    pub kv_precision: KvPrecision,
+    /// One session's forward buffers: a [`PREFILL_BATCH`]-token batch, logits of its last token.
+    pub scratch: ScratchLayout,
+    /// The kernel table: the configured one, else the fastest this CPU runs.
+    pub kernels: &'static Kernels,
+    /// Threads running matmuls (the hard limit): the configured count, else the performance
+    /// cores ([`default_threads`]).
+    pub threads: usize,
+    /// The CPUs the workers are pinned to (`EngineConfig::pin_threads`); `None` = not pinned.
+    pub pinned_cpus: Option<Vec<usize>>,
+    /// What running the plan takes in memory.
+    pub memory: MemoryEstimate,
+}
+
+impl Plan {
+    /// The plan for `file` with `config`; fails on an invalid setting.
+    pub(super) fn new(file: &GgufFile, config: &EngineConfig) -> Result<Plan> {
+        check(config)?;
+        let model = Model::read_config(file)?;
+        let head = HeadPlan::for_file(file, config.head)?;
+        let kv_precision =
+            config
+                .kv_precision
+                .unwrap_or_else(|| match Model::has_ternary_projection(file) {
+                    true => KvPrecision::F16,
+                    false => KvPrecision::F32,
+                });
+        let scratch = ScratchLayout::new(&model, PREFILL_BATCH, 1, head.int8);
+        let kernels = match &config.kernels {
+            Some(name) => Kernels::by_name(name).ok_or_else(|| Error::InvalidOption {
+                name: "kernels",
+                reason: format!(
+                    "{name:?} is not available on this CPU (available: {})",
+                    Kernels::available()
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })?,
+            None => Kernels::detect(),
+        };
+        let threads = match config.threads {
+            0 => default_threads(),
+            n => n,
+        };
+        let pinned_cpus = config
+            .pin_threads
+            .then(|| CpuTopology::system().performance_cpus())
+            .filter(|cpus| !cpus.is_empty());
+        let memory = MemoryEstimate {
+            mapped_bytes: file.bytes().len() as u64,
+            mapped_counted: config.count_mapped_weights,
+            head_bytes: head.owned_bytes,
+            tokenizer_bytes: budget::tokenizer_bytes(file),
+            runtime_bytes: budget::RUNTIME_BYTES,
+            kv_bytes_per_token: KvCache::bytes_per_token(&model, kv_precision) as u64,
+            kv_precision,
+            scratch_bytes: scratch.bytes() + Sampler::buffer_bytes(model.vocab_size),
+            default_context: default_context(&model, config),
+            min_context: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
+        };
+        Ok(Plan {
+            model,
+            head,
+            kv_precision,
+            scratch,
+            kernels,
+            threads,
+            pinned_cpus,
+            memory,
+        })
+    }
+}
+
+/// The context a default session asks for: the training context, capped at the engine's
+/// input + output limits.
+pub(super) fn default_context(model: &ModelConfig, config: &EngineConfig) -> usize {
+    let limits = config.max_input_tokens + config.max_output_tokens;
+    model.n_ctx_train.min(limits)
+}
+
+/// Rejects settings no plan can follow.
+fn check(config: &EngineConfig) -> Result<()> {
+    let invalid = |name, reason: &str| {
+        Err(Error::InvalidOption {
+            name,
+            reason: reason.into(),
+        })
+    };
+    if config.max_input_tokens == 0 || config.max_output_tokens == 0 {
+        return invalid("max_input_tokens/max_output_tokens", "must be at least 1");
+    }
+    if config.request_timeout_ms == Some(0) {
+        return invalid("request_timeout_ms", "must be at least 1 ms");
+    }
+    if config.rate_limit_per_minute == Some(0) {
+        return invalid("rate_limit_per_minute", "must be at least 1 request");
+    }
+    config
+        .thermal_policy
+        .check()
+        .map_err(|reason| Error::InvalidOption {
+            name: "thermal_policy",
+            reason,
+        })
+}
