@@ -572,7 +572,7 @@ fn invalid_token_ids_are_typed_errors() {
         let err = engine.evaluate(&tokens, LogitsFor::All).unwrap_err();
         let bad = *tokens.iter().find(|&&t| t >= vocab).unwrap();
         assert!(
-            matches!(err, Error::Model(ModelError::InvalidToken { token, vocab_size })
+            matches!(err, Error::InvalidToken { token, vocab_size }
                 if token == bad && vocab_size == vocab as usize),
             "{err:?}"
         );

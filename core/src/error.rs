@@ -7,24 +7,26 @@ use crate::sampling::SamplingError;
 use crate::tokenizer::TokenizerError;
 
 /// Every failure the engine reports. Each variant is specific enough for an app to act on;
-/// the FFI layer maps them one to one.
+/// the FFI layer maps them one to one, with their fields. A wrapped error's message is part of
+/// the wrapper's (`Display`); it is not also returned as `source()`, so no chain repeats it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The file is not a valid GGUF container (or cannot be read).
     #[error("invalid model file: {0}")]
-    Gguf(#[from] GgufError),
-    /// The container is valid but is not a model this engine runs.
+    Gguf(GgufError),
+    /// The container is valid but is not a model this engine runs (found at load).
     #[error("unsupported model: {0}")]
-    Model(#[from] ModelError),
+    Model(ModelError),
     /// The vocabulary cannot be built, or text/ids cannot be converted.
     #[error("tokenizer: {0}")]
-    Tokenizer(#[from] TokenizerError),
-    /// Invalid sampling parameters.
+    Tokenizer(TokenizerError),
+    /// Invalid sampling parameters, or logits no token can be drawn from.
     #[error("sampling: {0}")]
-    Sampling(#[from] SamplingError),
+    Sampling(SamplingError),
     /// The worker threads could not be started.
     #[error("cannot start worker threads: {0}")]
-    Threads(#[source] std::io::Error),
+    Threads(std::io::Error),
     /// An option is outside its valid range.
     #[error("invalid option {name}: {reason}")]
     InvalidOption {
@@ -45,7 +47,8 @@ pub enum Error {
         limit: usize,
     },
     /// The history plus the new input do not fit in the session's context (and the session's
-    /// overflow policy is to fail).
+    /// overflow policy is to fail), or a forward pass was given more tokens than its KV cache
+    /// holds.
     #[error("context full: {needed} tokens needed, the context holds {context}")]
     ContextFull {
         /// Tokens the request needs, history included.
@@ -83,6 +86,60 @@ pub enum Error {
         /// The smallest deployment profile whose budget would hold `needed`, if any.
         fits_profile: Option<Profile>,
     },
+    /// A token id outside the vocabulary was given to the model.
+    #[error("token id {token} is outside the vocabulary of {vocab_size}")]
+    InvalidToken {
+        /// The offending id.
+        token: u32,
+        /// Vocabulary size, in tokens.
+        vocab_size: usize,
+    },
+    /// A bug: an internal contract was broken (the message says which).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// An error for a broken internal contract, with what broke.
+    pub(crate) fn internal(what: impl std::fmt::Display) -> Self {
+        Error::Internal(what.to_string())
+    }
+}
+
+impl From<GgufError> for Error {
+    fn from(e: GgufError) -> Self {
+        Error::Gguf(e)
+    }
+}
+
+impl From<TokenizerError> for Error {
+    fn from(e: TokenizerError) -> Self {
+        Error::Tokenizer(e)
+    }
+}
+
+impl From<SamplingError> for Error {
+    fn from(e: SamplingError) -> Self {
+        Error::Sampling(e)
+    }
+}
+
+/// Load-time model errors stay [`Error::Model`]; what a forward pass reports at run time
+/// becomes the variant an app acts on.
+impl From<ModelError> for Error {
+    fn from(e: ModelError) -> Self {
+        match e {
+            ModelError::InvalidToken { token, vocab_size } => {
+                Error::InvalidToken { token, vocab_size }
+            }
+            ModelError::ContextFull { needed, capacity } => Error::ContextFull {
+                needed,
+                context: capacity,
+            },
+            ModelError::Kernel(e) => Error::internal(e),
+            e => Error::Model(e),
+        }
+    }
 }
 
 /// The end of a [`Error::BudgetExceeded`] message: which profile would fit.

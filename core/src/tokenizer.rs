@@ -128,12 +128,12 @@ pub enum TokenizerError {
     #[error("a BOS token was requested but the vocabulary has none")]
     NoBosToken,
     /// A `tokenizer.json` could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A `tokenizer.json` is not the kind this crate understands.
     #[error("{path}: {reason}")]
@@ -293,9 +293,9 @@ impl TokenizerSpec {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|source| TokenizerError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| TokenizerError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let json: HfTokenizerJson =
             serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?;

@@ -17,7 +17,7 @@ where
     tokio::task::spawn_blocking(move || catch_unwind(AssertUnwindSafe(work)))
         .await
         .map_err(|e| BitNetError::Internal {
-            message: format!("blocking task failed: {e}"),
+            detail: format!("blocking task failed: {e}"),
         })?
         .unwrap_or_else(|panic| Err(BitNetError::from_panic(panic.as_ref())))
 }

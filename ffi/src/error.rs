@@ -4,66 +4,112 @@ use std::any::Any;
 
 use bitnet_core::gguf::GgufError;
 
+use crate::runtime::Profile;
+
 /// Every failure the bindings report. Kotlin sees it as the sealed class `BitNetException`
-/// (one subclass per variant), Swift as the enum `BitNetError`. A flat error: the foreign
-/// side gets the variant and `message`, the top-level description only (the core's `Display`,
-/// which already names the cause).
+/// (one subclass per variant), Swift as the enum `BitNetError`. Each variant carries
+/// `detail`, the engine's description (the core's `Display`, which already names the cause),
+/// and the numbers an app acts on as fields of their own (`retry_after_ms`, `needed`,
+/// `budget`, ...), so nobody parses messages.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
-#[uniffi(flat_error)]
+#[non_exhaustive]
 pub enum BitNetError {
     /// The model file cannot be opened or read (missing, no permission, I/O error).
-    #[error("{message}")]
-    FileUnreadable { message: String },
+    #[error("{detail}")]
+    FileUnreadable { detail: String },
     /// The file is not a valid GGUF container.
-    #[error("{message}")]
-    InvalidModelFile { message: String },
+    #[error("{detail}")]
+    InvalidModelFile { detail: String },
     /// The container is valid but is not a model this engine runs.
-    #[error("{message}")]
-    UnsupportedModel { message: String },
+    #[error("{detail}")]
+    UnsupportedModel { detail: String },
     /// The vocabulary cannot be built, or text/ids cannot be converted.
-    #[error("{message}")]
-    Tokenizer { message: String },
+    #[error("{detail}")]
+    Tokenizer { detail: String },
     /// Invalid sampling parameters, or logits no token can be sampled from.
-    #[error("{message}")]
-    Sampling { message: String },
+    #[error("{detail}")]
+    Sampling { detail: String },
     /// The engine's worker threads could not be started.
-    #[error("{message}")]
-    Threads { message: String },
+    #[error("{detail}")]
+    Threads { detail: String },
     /// An option is outside its valid range.
-    #[error("{message}")]
-    InvalidOption { message: String },
+    #[error("{detail}")]
+    InvalidOption {
+        detail: String,
+        /// The option's name (`"max_tokens"`, `"thermal_policy"`, ...).
+        name: String,
+    },
     /// The request has no input (no messages, or empty text).
-    #[error("{message}")]
-    EmptyInput { message: String },
+    #[error("{detail}")]
+    EmptyInput { detail: String },
     /// The new input alone is longer than the input limit or the context allows.
-    #[error("{message}")]
-    PromptTooLong { message: String },
+    #[error("{detail}")]
+    PromptTooLong {
+        detail: String,
+        /// Tokens of the new input.
+        tokens: u32,
+        /// The limit it exceeds, in tokens.
+        limit: u32,
+    },
     /// History plus input do not fit in the session's context (overflow policy `Error`).
-    #[error("{message}")]
-    ContextFull { message: String },
-    /// The engine's rate limit is reached; nothing was done (the message says when to retry).
-    #[error("{message}")]
-    RateLimited { message: String },
+    #[error("{detail}")]
+    ContextFull {
+        detail: String,
+        /// Tokens the request needs, history included.
+        needed: u32,
+        /// The session's context length, in tokens.
+        context: u32,
+    },
+    /// A token id outside the vocabulary.
+    #[error("{detail}")]
+    InvalidToken {
+        detail: String,
+        /// The offending id.
+        token: u32,
+        /// Vocabulary size, in tokens.
+        vocab_size: u32,
+    },
+    /// The engine's rate limit is reached; nothing was done.
+    #[error("{detail}")]
+    RateLimited {
+        detail: String,
+        /// When a request will be admitted again, in ms from now.
+        retry_after_ms: u64,
+    },
     /// The request ran longer than the engine's request timeout; the history is unchanged.
-    #[error("{message}")]
-    Timeout { message: String },
-    /// The model or session needs more memory than the engine's budget; nothing was allocated
-    /// (the message gives the bytes needed, the budget and the profile that would fit).
-    #[error("{message}")]
-    BudgetExceeded { message: String },
+    #[error("{detail}")]
+    Timeout {
+        detail: String,
+        /// The limit, in ms.
+        limit_ms: u64,
+    },
+    /// The model or session needs more memory than the engine's budget; nothing was allocated.
+    #[error("{detail}")]
+    BudgetExceeded {
+        detail: String,
+        /// Bytes needed, in bytes.
+        needed: u64,
+        /// The budget, in bytes.
+        budget: u64,
+        /// The context the need was computed for, in tokens.
+        context: u32,
+        /// The smallest deployment profile whose budget would hold `needed`, if any.
+        fits_profile: Option<Profile>,
+    },
     /// The engine or session was closed before this call.
-    #[error("{message}")]
-    Closed { message: String },
-    /// A bug: a panic or a failed internal task, caught before it reached the caller.
-    #[error("{message}")]
-    Internal { message: String },
+    #[error("{detail}")]
+    Closed { detail: String },
+    /// A bug: a panic, a failed internal task or a broken internal contract, caught before it
+    /// reached the caller.
+    #[error("{detail}")]
+    Internal { detail: String },
 }
 
 impl BitNetError {
     /// The error for a call on a closed `what` ("engine", "session").
     pub(crate) fn closed(what: &str) -> Self {
         BitNetError::Closed {
-            message: format!("the {what} is closed"),
+            detail: format!("the {what} is closed"),
         }
     }
 
@@ -75,7 +121,7 @@ impl BitNetError {
             .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("no message");
         BitNetError::Internal {
-            message: format!("panic: {what}"),
+            detail: format!("panic: {what}"),
         }
     }
 }
@@ -88,23 +134,54 @@ pub(crate) fn count(n: usize) -> u32 {
 impl From<bitnet_core::Error> for BitNetError {
     fn from(error: bitnet_core::Error) -> Self {
         use bitnet_core::Error as E;
-        // Display only: the core's messages already include their cause, and also return it
-        // as `source()`, so walking the chain would repeat it.
-        let message = error.to_string();
+        let detail = error.to_string();
         match error {
-            E::Gguf(GgufError::Io { .. }) => BitNetError::FileUnreadable { message },
-            E::Gguf(_) => BitNetError::InvalidModelFile { message },
-            E::Model(_) => BitNetError::UnsupportedModel { message },
-            E::Tokenizer(_) => BitNetError::Tokenizer { message },
-            E::Sampling(_) => BitNetError::Sampling { message },
-            E::Threads(_) => BitNetError::Threads { message },
-            E::InvalidOption { .. } => BitNetError::InvalidOption { message },
-            E::EmptyInput => BitNetError::EmptyInput { message },
-            E::PromptTooLong { .. } => BitNetError::PromptTooLong { message },
-            E::ContextFull { .. } => BitNetError::ContextFull { message },
-            E::RateLimited { .. } => BitNetError::RateLimited { message },
-            E::Timeout { .. } => BitNetError::Timeout { message },
-            E::BudgetExceeded { .. } => BitNetError::BudgetExceeded { message },
+            E::Gguf(GgufError::Io { .. }) => BitNetError::FileUnreadable { detail },
+            E::Gguf(_) => BitNetError::InvalidModelFile { detail },
+            E::Model(_) => BitNetError::UnsupportedModel { detail },
+            E::Tokenizer(_) => BitNetError::Tokenizer { detail },
+            E::Sampling(_) => BitNetError::Sampling { detail },
+            E::Threads(_) => BitNetError::Threads { detail },
+            E::InvalidOption { name, .. } => BitNetError::InvalidOption {
+                detail,
+                name: name.into(),
+            },
+            E::EmptyInput => BitNetError::EmptyInput { detail },
+            E::PromptTooLong { tokens, limit } => BitNetError::PromptTooLong {
+                detail,
+                tokens: count(tokens),
+                limit: count(limit),
+            },
+            E::ContextFull { needed, context } => BitNetError::ContextFull {
+                detail,
+                needed: count(needed),
+                context: count(context),
+            },
+            E::InvalidToken { token, vocab_size } => BitNetError::InvalidToken {
+                detail,
+                token,
+                vocab_size: count(vocab_size),
+            },
+            E::RateLimited { retry_after_ms } => BitNetError::RateLimited {
+                detail,
+                retry_after_ms,
+            },
+            E::Timeout { limit_ms } => BitNetError::Timeout { detail, limit_ms },
+            E::BudgetExceeded {
+                needed,
+                budget,
+                context,
+                fits_profile,
+            } => BitNetError::BudgetExceeded {
+                detail,
+                needed,
+                budget,
+                context: count(context),
+                fits_profile: fits_profile.map(Into::into),
+            },
+            E::Internal(_) => BitNetError::Internal { detail },
+            // A variant added to the core later: still an error the app sees, never a panic.
+            _ => BitNetError::Internal { detail },
         }
     }
 }
@@ -118,27 +195,77 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
         let core = bitnet_core::Error::Gguf(GgufError::Io {
             path: "m.gguf".into(),
-            source: io,
+            error: io,
         });
         let expected = core.to_string();
-        let BitNetError::FileUnreadable { message } = BitNetError::from(core) else {
+        let BitNetError::FileUnreadable { detail } = BitNetError::from(core) else {
             panic!("an I/O error maps to FileUnreadable");
         };
-        assert_eq!(message, expected);
-        assert_eq!(message.matches("gone").count(), 1);
+        assert_eq!(detail, expected);
+        assert_eq!(detail.matches("gone").count(), 1);
     }
 
     #[test]
-    fn each_kind_keeps_its_variant() {
+    fn each_kind_keeps_its_variant_and_numbers() {
         let e = BitNetError::from(bitnet_core::Error::PromptTooLong {
             tokens: 5000,
             limit: 4096,
         });
-        assert!(matches!(e, BitNetError::PromptTooLong { .. }));
+        assert!(matches!(
+            e,
+            BitNetError::PromptTooLong {
+                tokens: 5000,
+                limit: 4096,
+                ..
+            }
+        ));
         assert_eq!(
             e.to_string(),
             "prompt too long: 5000 tokens, the limit is 4096"
         );
+        let e = BitNetError::from(bitnet_core::Error::RateLimited {
+            retry_after_ms: 1234,
+        });
+        assert!(matches!(
+            e,
+            BitNetError::RateLimited {
+                retry_after_ms: 1234,
+                ..
+            }
+        ));
+        let e = BitNetError::from(bitnet_core::Error::BudgetExceeded {
+            needed: 600 << 20,
+            budget: 512 << 20,
+            context: 256,
+            fits_profile: Some(bitnet_core::runtime::Profile::Edge),
+        });
+        assert!(matches!(
+            e,
+            BitNetError::BudgetExceeded {
+                needed,
+                budget,
+                context: 256,
+                fits_profile: Some(Profile::Edge),
+                ..
+            } if needed == 600 << 20 && budget == 512 << 20
+        ));
+        let e = BitNetError::from(bitnet_core::Error::InvalidOption {
+            name: "max_tokens",
+            reason: "0 is outside 1..=1024".into(),
+        });
+        assert!(matches!(e, BitNetError::InvalidOption { name, .. } if name == "max_tokens"));
+        let e = BitNetError::from(bitnet_core::Error::ContextFull {
+            needed: 300,
+            context: 256,
+        });
+        assert!(matches!(
+            e,
+            BitNetError::ContextFull {
+                needed: 300,
+                context: 256,
+                ..
+            }
+        ));
     }
 
     #[test]

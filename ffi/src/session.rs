@@ -140,7 +140,7 @@ impl ChatSession {
     /// match the history, so the session reports `Internal` from then on.
     fn lock_session(&self) -> Result<MutexGuard<'_, Option<Session>>, BitNetError> {
         self.session.lock().map_err(|_| BitNetError::Internal {
-            message: "the session is unusable after an earlier internal error".into(),
+            detail: "the session is unusable after an earlier internal error".into(),
         })
     }
 }

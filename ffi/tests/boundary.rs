@@ -73,7 +73,7 @@ fn a_failing_listener_is_an_internal_error_not_a_crash() {
             .generate(prompt(), options(8), Arc::new(Failing))
             .await;
         match result {
-            Err(BitNetError::Internal { message }) => assert!(message.contains("listener failed")),
+            Err(BitNetError::Internal { detail }) => assert!(detail.contains("listener failed")),
             other => panic!("expected Internal, got {other:?}"),
         }
         // The panic may have left that session's cache half-written: it stays unusable...

@@ -67,12 +67,13 @@ fn an_invalid_thermal_policy_is_invalid_option() {
         thermal_policy: Some(policy),
         ..EngineConfig::default()
     };
-    let Err(BitNetError::InvalidOption { message }) =
+    let Err(BitNetError::InvalidOption { detail, name }) =
         block_on(BitNetEngine::load(path(&model), config))
     else {
         panic!("a 0 % thread share loaded");
     };
-    assert!(message.contains("serious"), "{message}");
+    assert_eq!(name, "thermal_policy");
+    assert!(detail.contains("serious"), "{detail}");
 }
 
 #[test]

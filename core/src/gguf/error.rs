@@ -8,16 +8,16 @@ use crate::quant::TensorType;
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
     /// Opening or mapping a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file involved.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The writer's output failed.
     #[error("writing GGUF: {0}")]
-    Write(#[source] std::io::Error),
+    Write(std::io::Error),
     /// The file ends inside a fixed-size field.
     #[error("file truncated: {what} at offset {offset} needs {needed} bytes, {available} left")]
     Truncated {

@@ -66,9 +66,9 @@ impl GgufFile {
     /// The file must not be modified or truncated while it is open (as with every mmap loader).
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
         let path = path.as_ref();
-        let io_err = |source| GgufError::Io {
+        let io_err = |error| GgufError::Io {
             path: path.to_owned(),
-            source,
+            error,
         };
         let file = std::fs::File::open(path).map_err(io_err)?;
         // SAFETY: the map is read-only and private to this GgufFile, which only hands out

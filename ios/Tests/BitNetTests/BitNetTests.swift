@@ -103,7 +103,26 @@ final class BitNetTests: XCTestCase {
         do {
             _ = try await collect(try engine.session().generate(prompt, options: try options()))
             XCTFail("a prompt over the limit was accepted")
-        } catch BitNetError.PromptTooLong {}
+        } catch let BitNetError.PromptTooLong(detail, tokens, limit) {
+            XCTAssertEqual(limit, 4)
+            XCTAssertGreaterThan(tokens, 4)
+            XCTAssertTrue(detail.hasPrefix("prompt too long"), detail)
+        }
+    }
+
+    func testASecondRequestWithinTheRateLimitIsRateLimitedWithWhenToRetry() async throws {
+        var config = EngineConfig()
+        config.rateLimitPerMinute = 1
+        let engine = try await BitNetEngine.load(path: try model(), config: config)
+        let session = try engine.session()
+        let prompt = try setting("BITNET_TEST_PROMPT")
+        _ = try await collect(session.generate(prompt, options: GenerationOptions(maxTokens: 2)))
+        do {
+            _ = try await collect(session.generate(prompt, options: try options()))
+            XCTFail("a second request within the minute was admitted")
+        } catch let BitNetError.RateLimited(_, retryAfterMs) {
+            XCTAssert((1...60_000).contains(retryAfterMs), "\(retryAfterMs) ms")
+        }
     }
 
     func testUseAfterReleaseIsClosed() async throws {
@@ -125,7 +144,11 @@ final class BitNetTests: XCTestCase {
         do {
             _ = try await BitNetEngine.load(path: try model(), config: config)
             XCTFail("a 1 KiB budget was accepted")
-        } catch BitNetError.BudgetExceeded {}
+        } catch let BitNetError.BudgetExceeded(_, needed, budget, _, fitsProfile) {
+            XCTAssertEqual(budget, 1024)
+            XCTAssertGreaterThan(needed, budget)
+            XCTAssertEqual(fitsProfile, .mobile)
+        }
     }
 
     func testTrimReleasesAnIdleSessionWhichAnswersTheSame() async throws {

@@ -2739,9 +2739,10 @@ public func FfiConverterTypeThermalPolicy_lower(_ value: ThermalPolicy) -> RustB
 
 /**
  * Every failure the bindings report. Kotlin sees it as the sealed class `BitNetException`
- * (one subclass per variant), Swift as the enum `BitNetError`. A flat error: the foreign
- * side gets the variant and `message`, the top-level description only (the core's `Display`,
- * which already names the cause).
+ * (one subclass per variant), Swift as the enum `BitNetError`. Each variant carries
+ * `detail`, the engine's description (the core's `Display`, which already names the cause),
+ * and the numbers an app acts on as fields of their own (`retry_after_ms`, `needed`,
+ * `budget`, ...), so nobody parses messages.
  */
 public 
 enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
@@ -2751,79 +2752,123 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The model file cannot be opened or read (missing, no permission, I/O error).
      */
-    case FileUnreadable(message: String)
-    
+    case FileUnreadable(detail: String
+    )
     /**
      * The file is not a valid GGUF container.
      */
-    case InvalidModelFile(message: String)
-    
+    case InvalidModelFile(detail: String
+    )
     /**
      * The container is valid but is not a model this engine runs.
      */
-    case UnsupportedModel(message: String)
-    
+    case UnsupportedModel(detail: String
+    )
     /**
      * The vocabulary cannot be built, or text/ids cannot be converted.
      */
-    case Tokenizer(message: String)
-    
+    case Tokenizer(detail: String
+    )
     /**
      * Invalid sampling parameters, or logits no token can be sampled from.
      */
-    case Sampling(message: String)
-    
+    case Sampling(detail: String
+    )
     /**
      * The engine's worker threads could not be started.
      */
-    case Threads(message: String)
-    
+    case Threads(detail: String
+    )
     /**
      * An option is outside its valid range.
      */
-    case InvalidOption(message: String)
-    
+    case InvalidOption(detail: String, 
+        /**
+         * The option's name (`"max_tokens"`, `"thermal_policy"`, ...).
+         */name: String
+    )
     /**
      * The request has no input (no messages, or empty text).
      */
-    case EmptyInput(message: String)
-    
+    case EmptyInput(detail: String
+    )
     /**
      * The new input alone is longer than the input limit or the context allows.
      */
-    case PromptTooLong(message: String)
-    
+    case PromptTooLong(detail: String, 
+        /**
+         * Tokens of the new input.
+         */tokens: UInt32, 
+        /**
+         * The limit it exceeds, in tokens.
+         */limit: UInt32
+    )
     /**
      * History plus input do not fit in the session's context (overflow policy `Error`).
      */
-    case ContextFull(message: String)
-    
+    case ContextFull(detail: String, 
+        /**
+         * Tokens the request needs, history included.
+         */needed: UInt32, 
+        /**
+         * The session's context length, in tokens.
+         */context: UInt32
+    )
     /**
-     * The engine's rate limit is reached; nothing was done (the message says when to retry).
+     * A token id outside the vocabulary.
      */
-    case RateLimited(message: String)
-    
+    case InvalidToken(detail: String, 
+        /**
+         * The offending id.
+         */token: UInt32, 
+        /**
+         * Vocabulary size, in tokens.
+         */vocabSize: UInt32
+    )
+    /**
+     * The engine's rate limit is reached; nothing was done.
+     */
+    case RateLimited(detail: String, 
+        /**
+         * When a request will be admitted again, in ms from now.
+         */retryAfterMs: UInt64
+    )
     /**
      * The request ran longer than the engine's request timeout; the history is unchanged.
      */
-    case Timeout(message: String)
-    
+    case Timeout(detail: String, 
+        /**
+         * The limit, in ms.
+         */limitMs: UInt64
+    )
     /**
-     * The model or session needs more memory than the engine's budget; nothing was allocated
-     * (the message gives the bytes needed, the budget and the profile that would fit).
+     * The model or session needs more memory than the engine's budget; nothing was allocated.
      */
-    case BudgetExceeded(message: String)
-    
+    case BudgetExceeded(detail: String, 
+        /**
+         * Bytes needed, in bytes.
+         */needed: UInt64, 
+        /**
+         * The budget, in bytes.
+         */budget: UInt64, 
+        /**
+         * The context the need was computed for, in tokens.
+         */context: UInt32, 
+        /**
+         * The smallest deployment profile whose budget would hold `needed`, if any.
+         */fitsProfile: Profile?
+    )
     /**
      * The engine or session was closed before this call.
      */
-    case Closed(message: String)
-    
+    case Closed(detail: String
+    )
     /**
-     * A bug: a panic or a failed internal task, caught before it reached the caller.
+     * A bug: a panic, a failed internal task or a broken internal contract, caught before it
+     * reached the caller.
      */
-    case Internal(message: String)
-    
+    case Internal(detail: String
+    )
 
     
 
@@ -2854,67 +2899,68 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
 
         
         case 1: return .FileUnreadable(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 2: return .InvalidModelFile(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 3: return .UnsupportedModel(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 4: return .Tokenizer(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 5: return .Sampling(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 6: return .Threads(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 7: return .InvalidOption(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf), 
+            name: try FfiConverterString.read(from: &buf)
+            )
         case 8: return .EmptyInput(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf)
+            )
         case 9: return .PromptTooLong(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf), 
+            tokens: try FfiConverterUInt32.read(from: &buf), 
+            limit: try FfiConverterUInt32.read(from: &buf)
+            )
         case 10: return .ContextFull(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 11: return .RateLimited(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 12: return .Timeout(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 13: return .BudgetExceeded(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 14: return .Closed(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
-        case 15: return .Internal(
-            message: try FfiConverterString.read(from: &buf)
-        )
-        
+            detail: try FfiConverterString.read(from: &buf), 
+            needed: try FfiConverterUInt32.read(from: &buf), 
+            context: try FfiConverterUInt32.read(from: &buf)
+            )
+        case 11: return .InvalidToken(
+            detail: try FfiConverterString.read(from: &buf), 
+            token: try FfiConverterUInt32.read(from: &buf), 
+            vocabSize: try FfiConverterUInt32.read(from: &buf)
+            )
+        case 12: return .RateLimited(
+            detail: try FfiConverterString.read(from: &buf), 
+            retryAfterMs: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 13: return .Timeout(
+            detail: try FfiConverterString.read(from: &buf), 
+            limitMs: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 14: return .BudgetExceeded(
+            detail: try FfiConverterString.read(from: &buf), 
+            needed: try FfiConverterUInt64.read(from: &buf), 
+            budget: try FfiConverterUInt64.read(from: &buf), 
+            context: try FfiConverterUInt32.read(from: &buf), 
+            fitsProfile: try FfiConverterOptionTypeProfile.read(from: &buf)
+            )
+        case 15: return .Closed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 16: return .Internal(
+            detail: try FfiConverterString.read(from: &buf)
+            )
 
-        default: throw UniffiInternalError.unexpectedEnumCase
+         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
 
@@ -2924,38 +2970,99 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
         
 
         
-        case .FileUnreadable(_ /* message is ignored*/):
-            writeInt(&buf, Int32(1))
-        case .InvalidModelFile(_ /* message is ignored*/):
-            writeInt(&buf, Int32(2))
-        case .UnsupportedModel(_ /* message is ignored*/):
-            writeInt(&buf, Int32(3))
-        case .Tokenizer(_ /* message is ignored*/):
-            writeInt(&buf, Int32(4))
-        case .Sampling(_ /* message is ignored*/):
-            writeInt(&buf, Int32(5))
-        case .Threads(_ /* message is ignored*/):
-            writeInt(&buf, Int32(6))
-        case .InvalidOption(_ /* message is ignored*/):
-            writeInt(&buf, Int32(7))
-        case .EmptyInput(_ /* message is ignored*/):
-            writeInt(&buf, Int32(8))
-        case .PromptTooLong(_ /* message is ignored*/):
-            writeInt(&buf, Int32(9))
-        case .ContextFull(_ /* message is ignored*/):
-            writeInt(&buf, Int32(10))
-        case .RateLimited(_ /* message is ignored*/):
-            writeInt(&buf, Int32(11))
-        case .Timeout(_ /* message is ignored*/):
-            writeInt(&buf, Int32(12))
-        case .BudgetExceeded(_ /* message is ignored*/):
-            writeInt(&buf, Int32(13))
-        case .Closed(_ /* message is ignored*/):
-            writeInt(&buf, Int32(14))
-        case .Internal(_ /* message is ignored*/):
-            writeInt(&buf, Int32(15))
-
         
+        case let .FileUnreadable(detail):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InvalidModelFile(detail):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .UnsupportedModel(detail):
+            writeInt(&buf, Int32(3))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Tokenizer(detail):
+            writeInt(&buf, Int32(4))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Sampling(detail):
+            writeInt(&buf, Int32(5))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Threads(detail):
+            writeInt(&buf, Int32(6))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .InvalidOption(detail,name):
+            writeInt(&buf, Int32(7))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(name, into: &buf)
+            
+        
+        case let .EmptyInput(detail):
+            writeInt(&buf, Int32(8))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .PromptTooLong(detail,tokens,limit):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt32.write(tokens, into: &buf)
+            FfiConverterUInt32.write(limit, into: &buf)
+            
+        
+        case let .ContextFull(detail,needed,context):
+            writeInt(&buf, Int32(10))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt32.write(needed, into: &buf)
+            FfiConverterUInt32.write(context, into: &buf)
+            
+        
+        case let .InvalidToken(detail,token,vocabSize):
+            writeInt(&buf, Int32(11))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt32.write(token, into: &buf)
+            FfiConverterUInt32.write(vocabSize, into: &buf)
+            
+        
+        case let .RateLimited(detail,retryAfterMs):
+            writeInt(&buf, Int32(12))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt64.write(retryAfterMs, into: &buf)
+            
+        
+        case let .Timeout(detail,limitMs):
+            writeInt(&buf, Int32(13))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt64.write(limitMs, into: &buf)
+            
+        
+        case let .BudgetExceeded(detail,needed,budget,context,fitsProfile):
+            writeInt(&buf, Int32(14))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt64.write(needed, into: &buf)
+            FfiConverterUInt64.write(budget, into: &buf)
+            FfiConverterUInt32.write(context, into: &buf)
+            FfiConverterOptionTypeProfile.write(fitsProfile, into: &buf)
+            
+        
+        case let .Closed(detail):
+            writeInt(&buf, Int32(15))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(16))
+            FfiConverterString.write(detail, into: &buf)
+            
         }
     }
 }

@@ -3635,92 +3635,264 @@ public object FfiConverterTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolic
 
 /**
  * Every failure the bindings report. Kotlin sees it as the sealed class `BitNetException`
- * (one subclass per variant), Swift as the enum `BitNetError`. A flat error: the foreign
- * side gets the variant and `message`, the top-level description only (the core's `Display`,
- * which already names the cause).
+ * (one subclass per variant), Swift as the enum `BitNetError`. Each variant carries
+ * `detail`, the engine's description (the core's `Display`, which already names the cause),
+ * and the numbers an app acts on as fields of their own (`retry_after_ms`, `needed`,
+ * `budget`, ...), so nobody parses messages.
  */
-sealed class BitNetException(message: String): kotlin.Exception(message) {
-        
+sealed class BitNetException: kotlin.Exception() {
+    
     /**
      * The model file cannot be opened or read (missing, no permission, I/O error).
      */
-        class FileUnreadable(message: String) : BitNetException(message)
+    class FileUnreadable(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The file is not a valid GGUF container.
      */
-        class InvalidModelFile(message: String) : BitNetException(message)
+    class InvalidModelFile(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The container is valid but is not a model this engine runs.
      */
-        class UnsupportedModel(message: String) : BitNetException(message)
+    class UnsupportedModel(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The vocabulary cannot be built, or text/ids cannot be converted.
      */
-        class Tokenizer(message: String) : BitNetException(message)
+    class Tokenizer(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * Invalid sampling parameters, or logits no token can be sampled from.
      */
-        class Sampling(message: String) : BitNetException(message)
+    class Sampling(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The engine's worker threads could not be started.
      */
-        class Threads(message: String) : BitNetException(message)
+    class Threads(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * An option is outside its valid range.
      */
-        class InvalidOption(message: String) : BitNetException(message)
+    class InvalidOption(
         
+        val `detail`: kotlin.String, 
+        
+        /**
+         * The option's name (`"max_tokens"`, `"thermal_policy"`, ...).
+         */
+        val `name`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, name=${ `name` }"
+    }
+    
     /**
      * The request has no input (no messages, or empty text).
      */
-        class EmptyInput(message: String) : BitNetException(message)
+    class EmptyInput(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
      * The new input alone is longer than the input limit or the context allows.
      */
-        class PromptTooLong(message: String) : BitNetException(message)
+    class PromptTooLong(
         
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Tokens of the new input.
+         */
+        val `tokens`: kotlin.UInt, 
+        
+        /**
+         * The limit it exceeds, in tokens.
+         */
+        val `limit`: kotlin.UInt
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, tokens=${ `tokens` }, limit=${ `limit` }"
+    }
+    
     /**
      * History plus input do not fit in the session's context (overflow policy `Error`).
      */
-        class ContextFull(message: String) : BitNetException(message)
+    class ContextFull(
         
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Tokens the request needs, history included.
+         */
+        val `needed`: kotlin.UInt, 
+        
+        /**
+         * The session's context length, in tokens.
+         */
+        val `context`: kotlin.UInt
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, needed=${ `needed` }, context=${ `context` }"
+    }
+    
     /**
-     * The engine's rate limit is reached; nothing was done (the message says when to retry).
+     * A token id outside the vocabulary.
      */
-        class RateLimited(message: String) : BitNetException(message)
+    class InvalidToken(
         
+        val `detail`: kotlin.String, 
+        
+        /**
+         * The offending id.
+         */
+        val `token`: kotlin.UInt, 
+        
+        /**
+         * Vocabulary size, in tokens.
+         */
+        val `vocabSize`: kotlin.UInt
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, token=${ `token` }, vocabSize=${ `vocabSize` }"
+    }
+    
+    /**
+     * The engine's rate limit is reached; nothing was done.
+     */
+    class RateLimited(
+        
+        val `detail`: kotlin.String, 
+        
+        /**
+         * When a request will be admitted again, in ms from now.
+         */
+        val `retryAfterMs`: kotlin.ULong
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, retryAfterMs=${ `retryAfterMs` }"
+    }
+    
     /**
      * The request ran longer than the engine's request timeout; the history is unchanged.
      */
-        class Timeout(message: String) : BitNetException(message)
+    class Timeout(
         
+        val `detail`: kotlin.String, 
+        
+        /**
+         * The limit, in ms.
+         */
+        val `limitMs`: kotlin.ULong
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, limitMs=${ `limitMs` }"
+    }
+    
     /**
-     * The model or session needs more memory than the engine's budget; nothing was allocated
-     * (the message gives the bytes needed, the budget and the profile that would fit).
+     * The model or session needs more memory than the engine's budget; nothing was allocated.
      */
-        class BudgetExceeded(message: String) : BitNetException(message)
+    class BudgetExceeded(
         
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Bytes needed, in bytes.
+         */
+        val `needed`: kotlin.ULong, 
+        
+        /**
+         * The budget, in bytes.
+         */
+        val `budget`: kotlin.ULong, 
+        
+        /**
+         * The context the need was computed for, in tokens.
+         */
+        val `context`: kotlin.UInt, 
+        
+        /**
+         * The smallest deployment profile whose budget would hold `needed`, if any.
+         */
+        val `fitsProfile`: Profile?
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, needed=${ `needed` }, budget=${ `budget` }, context=${ `context` }, fitsProfile=${ `fitsProfile` }"
+    }
+    
     /**
      * The engine or session was closed before this call.
      */
-        class Closed(message: String) : BitNetException(message)
+    class Closed(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
     /**
-     * A bug: a panic or a failed internal task, caught before it reached the caller.
+     * A bug: a panic, a failed internal task or a broken internal contract, caught before it
+     * reached the caller.
      */
-        class Internal(message: String) : BitNetException(message)
+    class Internal(
         
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+
+    
+
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<BitNetException> {
         override fun lift(error_buf: RustBuffer.ByValue): BitNetException = FfiConverterTypeBitNetError.lift(error_buf)
     }
+
+    
 }
 
 /**
@@ -3729,91 +3901,264 @@ sealed class BitNetException(message: String): kotlin.Exception(message) {
 public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetException> {
     override fun read(buf: ByteBuffer): BitNetException {
         
-            return when(buf.getInt()) {
-            1 -> BitNetException.FileUnreadable(FfiConverterString.read(buf))
-            2 -> BitNetException.InvalidModelFile(FfiConverterString.read(buf))
-            3 -> BitNetException.UnsupportedModel(FfiConverterString.read(buf))
-            4 -> BitNetException.Tokenizer(FfiConverterString.read(buf))
-            5 -> BitNetException.Sampling(FfiConverterString.read(buf))
-            6 -> BitNetException.Threads(FfiConverterString.read(buf))
-            7 -> BitNetException.InvalidOption(FfiConverterString.read(buf))
-            8 -> BitNetException.EmptyInput(FfiConverterString.read(buf))
-            9 -> BitNetException.PromptTooLong(FfiConverterString.read(buf))
-            10 -> BitNetException.ContextFull(FfiConverterString.read(buf))
-            11 -> BitNetException.RateLimited(FfiConverterString.read(buf))
-            12 -> BitNetException.Timeout(FfiConverterString.read(buf))
-            13 -> BitNetException.BudgetExceeded(FfiConverterString.read(buf))
-            14 -> BitNetException.Closed(FfiConverterString.read(buf))
-            15 -> BitNetException.Internal(FfiConverterString.read(buf))
+
+        return when(buf.getInt()) {
+            1 -> BitNetException.FileUnreadable(
+                FfiConverterString.read(buf),
+                )
+            2 -> BitNetException.InvalidModelFile(
+                FfiConverterString.read(buf),
+                )
+            3 -> BitNetException.UnsupportedModel(
+                FfiConverterString.read(buf),
+                )
+            4 -> BitNetException.Tokenizer(
+                FfiConverterString.read(buf),
+                )
+            5 -> BitNetException.Sampling(
+                FfiConverterString.read(buf),
+                )
+            6 -> BitNetException.Threads(
+                FfiConverterString.read(buf),
+                )
+            7 -> BitNetException.InvalidOption(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            8 -> BitNetException.EmptyInput(
+                FfiConverterString.read(buf),
+                )
+            9 -> BitNetException.PromptTooLong(
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            10 -> BitNetException.ContextFull(
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            11 -> BitNetException.InvalidToken(
+                FfiConverterString.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterUInt.read(buf),
+                )
+            12 -> BitNetException.RateLimited(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            13 -> BitNetException.Timeout(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            14 -> BitNetException.BudgetExceeded(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterUInt.read(buf),
+                FfiConverterOptionalTypeProfile.read(buf),
+                )
+            15 -> BitNetException.Closed(
+                FfiConverterString.read(buf),
+                )
+            16 -> BitNetException.Internal(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
-        
     }
 
     override fun allocationSize(value: BitNetException): ULong {
-        return 4UL
+        return when(value) {
+            is BitNetException.FileUnreadable -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.InvalidModelFile -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.UnsupportedModel -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.Tokenizer -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.Sampling -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.Threads -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.InvalidOption -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`name`)
+            )
+            is BitNetException.EmptyInput -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.PromptTooLong -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterUInt.allocationSize(value.`tokens`)
+                + FfiConverterUInt.allocationSize(value.`limit`)
+            )
+            is BitNetException.ContextFull -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterUInt.allocationSize(value.`needed`)
+                + FfiConverterUInt.allocationSize(value.`context`)
+            )
+            is BitNetException.InvalidToken -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterUInt.allocationSize(value.`token`)
+                + FfiConverterUInt.allocationSize(value.`vocabSize`)
+            )
+            is BitNetException.RateLimited -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`retryAfterMs`)
+            )
+            is BitNetException.Timeout -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`limitMs`)
+            )
+            is BitNetException.BudgetExceeded -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`needed`)
+                + FfiConverterULong.allocationSize(value.`budget`)
+                + FfiConverterUInt.allocationSize(value.`context`)
+                + FfiConverterOptionalTypeProfile.allocationSize(value.`fitsProfile`)
+            )
+            is BitNetException.Closed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.Internal -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+        }
     }
 
     override fun write(value: BitNetException, buf: ByteBuffer) {
         when(value) {
             is BitNetException.FileUnreadable -> {
                 buf.putInt(1)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.InvalidModelFile -> {
                 buf.putInt(2)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.UnsupportedModel -> {
                 buf.putInt(3)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Tokenizer -> {
                 buf.putInt(4)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Sampling -> {
                 buf.putInt(5)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Threads -> {
                 buf.putInt(6)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.InvalidOption -> {
                 buf.putInt(7)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`name`, buf)
                 Unit
             }
             is BitNetException.EmptyInput -> {
                 buf.putInt(8)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.PromptTooLong -> {
                 buf.putInt(9)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterUInt.write(value.`tokens`, buf)
+                FfiConverterUInt.write(value.`limit`, buf)
                 Unit
             }
             is BitNetException.ContextFull -> {
                 buf.putInt(10)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterUInt.write(value.`needed`, buf)
+                FfiConverterUInt.write(value.`context`, buf)
+                Unit
+            }
+            is BitNetException.InvalidToken -> {
+                buf.putInt(11)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterUInt.write(value.`token`, buf)
+                FfiConverterUInt.write(value.`vocabSize`, buf)
                 Unit
             }
             is BitNetException.RateLimited -> {
-                buf.putInt(11)
+                buf.putInt(12)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`retryAfterMs`, buf)
                 Unit
             }
             is BitNetException.Timeout -> {
-                buf.putInt(12)
+                buf.putInt(13)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`limitMs`, buf)
                 Unit
             }
             is BitNetException.BudgetExceeded -> {
-                buf.putInt(13)
+                buf.putInt(14)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`needed`, buf)
+                FfiConverterULong.write(value.`budget`, buf)
+                FfiConverterUInt.write(value.`context`, buf)
+                FfiConverterOptionalTypeProfile.write(value.`fitsProfile`, buf)
                 Unit
             }
             is BitNetException.Closed -> {
-                buf.putInt(14)
+                buf.putInt(15)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Internal -> {
-                buf.putInt(15)
+                buf.putInt(16)
+                FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }

@@ -135,13 +135,28 @@ class BitNetTest {
     }
 
     @Test
-    fun `a prompt over the input limit is PromptTooLong`() = runBlocking {
+    fun `a prompt over the input limit is PromptTooLong, with its numbers`() = runBlocking {
         val small = BitNet.load(model, EngineConfig(maxInputTokens = 4u))
         val session = small.session()
-        assertThrows<BitNetException.PromptTooLong> {
+        val e = assertThrows<BitNetException.PromptTooLong> {
             runBlocking { session.generate(prompt.repeat(8), options).collect() }
         }
+        assertEquals(4u, e.limit)
+        assertTrue(e.tokens > 4u, "${e.tokens} tokens")
+        assertTrue(e.detail.startsWith("prompt too long"), e.detail)
         small.release()
+    }
+
+    @Test
+    fun `a second request within the rate limit's minute is RateLimited, with when to retry`() = runBlocking {
+        val limited = BitNet.load(model, EngineConfig(rateLimitPerMinute = 1u))
+        val session = limited.session()
+        session.generate(prompt, GenerationOptions(maxTokens = 2u)).collect()
+        val e = assertThrows<BitNetException.RateLimited> {
+            runBlocking { session.generate(prompt, options).collect() }
+        }
+        assertTrue(e.retryAfterMs in 1uL..60_000uL, "${e.retryAfterMs} ms")
+        limited.release()
     }
 
     @Test
@@ -158,10 +173,14 @@ class BitNetTest {
     }
 
     @Test
-    fun `a budget too small for the model is BudgetExceeded, not a crash`() {
-        assertThrows<BitNetException.BudgetExceeded> {
+    fun `a budget too small for the model is BudgetExceeded with the numbers, not a crash`() {
+        val e = assertThrows<BitNetException.BudgetExceeded> {
             runBlocking { BitNet.load(model, EngineConfig(memoryBudgetBytes = 1024uL)) }
         }
+        assertEquals(1024uL, e.budget)
+        assertTrue(e.needed > e.budget, "${e.needed} bytes needed")
+        // The tiny model fits the smallest profile.
+        assertEquals(Profile.MOBILE, e.fitsProfile)
     }
 
     @Test
