@@ -16,35 +16,58 @@ use crate::runtime::Profile;
 pub enum BitNetError {
     /// The model file cannot be opened or read (missing, no permission, I/O error).
     #[error("{detail}")]
-    FileUnreadable { detail: String },
+    FileUnreadable {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// The file is not a valid GGUF container.
     #[error("{detail}")]
-    InvalidModelFile { detail: String },
+    InvalidModelFile {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// The container is valid but is not a model this engine runs.
     #[error("{detail}")]
-    UnsupportedModel { detail: String },
+    UnsupportedModel {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// The vocabulary cannot be built, or text/ids cannot be converted.
     #[error("{detail}")]
-    Tokenizer { detail: String },
+    Tokenizer {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// Invalid sampling parameters, or logits no token can be sampled from.
     #[error("{detail}")]
-    Sampling { detail: String },
+    Sampling {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// The engine's worker threads could not be started.
     #[error("{detail}")]
-    Threads { detail: String },
+    Threads {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// An option is outside its valid range.
     #[error("{detail}")]
     InvalidOption {
+        /// The engine's description of the failure.
         detail: String,
         /// The option's name (`"max_tokens"`, `"thermal_policy"`, ...).
         name: String,
     },
     /// The request has no input (no messages, or empty text).
     #[error("{detail}")]
-    EmptyInput { detail: String },
+    EmptyInput {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// The new input alone is longer than the input limit or the context allows.
     #[error("{detail}")]
     PromptTooLong {
+        /// The engine's description of the failure.
         detail: String,
         /// Tokens of the new input.
         tokens: u32,
@@ -54,6 +77,7 @@ pub enum BitNetError {
     /// History plus input do not fit in the session's context (overflow policy `Error`).
     #[error("{detail}")]
     ContextFull {
+        /// The engine's description of the failure.
         detail: String,
         /// Tokens the request needs, history included.
         needed: u32,
@@ -63,6 +87,7 @@ pub enum BitNetError {
     /// A token id outside the vocabulary.
     #[error("{detail}")]
     InvalidToken {
+        /// The engine's description of the failure.
         detail: String,
         /// The offending id.
         token: u32,
@@ -72,6 +97,7 @@ pub enum BitNetError {
     /// The engine's rate limit is reached; nothing was done.
     #[error("{detail}")]
     RateLimited {
+        /// The engine's description of the failure.
         detail: String,
         /// When a request will be admitted again, in ms from now.
         retry_after_ms: u64,
@@ -79,6 +105,7 @@ pub enum BitNetError {
     /// The request ran longer than the engine's request timeout; the history is unchanged.
     #[error("{detail}")]
     Timeout {
+        /// The engine's description of the failure.
         detail: String,
         /// The limit, in ms.
         limit_ms: u64,
@@ -86,6 +113,7 @@ pub enum BitNetError {
     /// The model or session needs more memory than the engine's budget; nothing was allocated.
     #[error("{detail}")]
     BudgetExceeded {
+        /// The engine's description of the failure.
         detail: String,
         /// Bytes needed, in bytes.
         needed: u64,
@@ -98,11 +126,17 @@ pub enum BitNetError {
     },
     /// The engine or session was closed before this call.
     #[error("{detail}")]
-    Closed { detail: String },
+    Closed {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// A bug: a panic, a failed internal task or a broken internal contract, caught before it
     /// reached the caller.
     #[error("{detail}")]
-    Internal { detail: String },
+    Internal {
+        /// The engine's description of the failure.
+        detail: String,
+    },
 }
 
 impl BitNetError {

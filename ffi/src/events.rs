@@ -153,7 +153,10 @@ impl From<engine::Generation> for GenerationSummary {
 #[derive(Clone, Debug, PartialEq, uniffi::Enum)]
 pub enum GenerationEvent {
     /// The next piece of reply text (whole UTF-8 characters, never part of a stop string).
-    Text { text: String },
+    Text {
+        /// The piece.
+        text: String,
+    },
     /// The thermal governor changed what it does (when the state changes, before the next
     /// token). `threads` = 0 means the generation stops with `FinishReason::ThermalStop`.
     Thermal {
@@ -165,7 +168,10 @@ pub enum GenerationEvent {
         pause_ms: u64,
     },
     /// The generation ended; the same summary `ChatSession::generate` returns.
-    Finished { summary: GenerationSummary },
+    Finished {
+        /// Why it ended, its text and its figures.
+        summary: GenerationSummary,
+    },
 }
 
 /// Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift

@@ -259,9 +259,15 @@ impl From<ChatMessage> for chat::Message {
 #[derive(Clone, Debug, PartialEq, uniffi::Enum)]
 pub enum Prompt {
     /// Chat messages (usually one user message), formatted with the model's chat template.
-    Chat { messages: Vec<ChatMessage> },
+    Chat {
+        /// The messages, in order.
+        messages: Vec<ChatMessage>,
+    },
     /// Raw text continued as is (no template), as `bitnet generate` does.
-    Text { text: String },
+    Text {
+        /// The text.
+        text: String,
+    },
 }
 
 impl From<Prompt> for engine::Input {

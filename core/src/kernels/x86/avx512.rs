@@ -76,12 +76,15 @@ trait Chunks {
 /// 16-bit word, `vpsrlvw`), the 2-bit code at the bottom of each byte kept.
 #[inline(always)]
 unsafe fn half_codes<const LO: u16, const HI: u16>(half: &[u8]) -> __m512i {
-    let half = &half[..32];
-    // SAFETY: `half` is 32 readable bytes; the load has no alignment requirement.
-    let bytes = _mm512_broadcast_i64x4(unsafe { _mm256_loadu_si256(half.as_ptr().cast()) });
-    let shifts =
-        _mm512_inserti64x4::<1>(_mm512_set1_epi16(LO as i16), _mm256_set1_epi16(HI as i16));
-    _mm512_and_si512(_mm512_srlv_epi16(bytes, shifts), _mm512_set1_epi8(3))
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let half = &half[..32];
+        // SAFETY: `half` is 32 readable bytes; the load has no alignment requirement.
+        let bytes = _mm512_broadcast_i64x4(_mm256_loadu_si256(half.as_ptr().cast()));
+        let shifts =
+            _mm512_inserti64x4::<1>(_mm512_set1_epi16(LO as i16), _mm256_set1_epi16(HI as i16));
+        _mm512_and_si512(_mm512_srlv_epi16(bytes, shifts), _mm512_set1_epi8(3))
+    }
 }
 
 /// I2_S, two 32-byte blocks per chunk: weight `k` of a block in byte `k % 32` at bits 7-6
@@ -95,13 +98,16 @@ impl Chunks for I2S {
 
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
-        let block = &chunk[32 * (I / 2)..];
-        let codes = match I % 2 {
-            0 => half_codes::<6, 4>(block),
-            _ => half_codes::<2, 0>(block),
-        };
-        let u = _mm512_set1_epi32(i32::from_le_bytes([0, 1, 2, 1]));
-        _mm512_shuffle_epi8(u, codes)
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            let block = &chunk[32 * (I / 2)..];
+            let codes = match I % 2 {
+                0 => half_codes::<6, 4>(block),
+                _ => half_codes::<2, 0>(block),
+            };
+            let u = _mm512_set1_epi32(i32::from_le_bytes([0, 1, 2, 1]));
+            _mm512_shuffle_epi8(u, codes)
+        }
     }
 }
 
@@ -116,10 +122,13 @@ impl Chunks for TQ2_0 {
 
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
-        let half = &chunk[32 * (I / 2)..];
-        match I % 2 {
-            0 => half_codes::<0, 2>(half),
-            _ => half_codes::<4, 6>(half),
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            let half = &chunk[32 * (I / 2)..];
+            match I % 2 {
+                0 => half_codes::<0, 2>(half),
+                _ => half_codes::<4, 6>(half),
+            }
         }
     }
 }
@@ -167,7 +176,8 @@ impl Planes for TQ2_0 {
 
     #[inline(always)]
     unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i {
-        paired_acts(q, k)
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe { paired_acts(q, k) }
     }
 }
 
@@ -214,28 +224,34 @@ static TQ1_TRITS: [[u8; 256]; 2] = {
 /// 128-entry `vpermi2b` lookups on bits 6..0, blended on bit 7.
 #[inline(always)]
 unsafe fn lookup(table: &[u8; 256], bytes: __m512i, top: __mmask64) -> __m512i {
-    let mut part = [_mm512_setzero_si512(); 4];
-    for (part, table) in part.iter_mut().zip(table.chunks_exact(64)) {
-        // SAFETY: `table` is 64 readable bytes; the load has no alignment requirement.
-        *part = unsafe { _mm512_loadu_si512(table.as_ptr().cast()) };
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut part = [_mm512_setzero_si512(); 4];
+        for (part, table) in part.iter_mut().zip(table.chunks_exact(64)) {
+            // SAFETY: `table` is 64 readable bytes; the load has no alignment requirement.
+            *part = _mm512_loadu_si512(table.as_ptr().cast());
+        }
+        let low = _mm512_permutex2var_epi8(part[0], bytes, part[1]);
+        let high = _mm512_permutex2var_epi8(part[2], bytes, part[3]);
+        _mm512_mask_blend_epi8(top, low, high)
     }
-    let low = _mm512_permutex2var_epi8(part[0], bytes, part[1]);
-    let high = _mm512_permutex2var_epi8(part[2], bytes, part[3]);
-    _mm512_mask_blend_epi8(top, low, high)
 }
 
 /// A TQ1_0 chunk's code byte of trits 0..4 and trit 4, lane for lane (see [`TQ1_0`]).
 #[inline(always)]
 unsafe fn tq1_trits(chunk: &[u8]) -> [__m512i; 2] {
-    let packed = &chunk[..52];
-    // SAFETY: the mask loads lanes 0..52 only, the 52 readable bytes of `packed` (masked-off
-    // lanes are not accessed and read as 0); no alignment needed.
-    let bytes = unsafe { _mm512_maskz_loadu_epi8((1 << 52) - 1, packed.as_ptr().cast()) };
-    let top = _mm512_movepi8_mask(bytes);
-    [
-        lookup(&TQ1_TRITS[0], bytes, top),
-        lookup(&TQ1_TRITS[1], bytes, top),
-    ]
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let packed = &chunk[..52];
+        // SAFETY: the mask loads lanes 0..52 only, the 52 readable bytes of `packed` (masked-off
+        // lanes are not accessed and read as 0); no alignment needed.
+        let bytes = _mm512_maskz_loadu_epi8((1 << 52) - 1, packed.as_ptr().cast());
+        let top = _mm512_movepi8_mask(bytes);
+        [
+            lookup(&TQ1_TRITS[0], bytes, top),
+            lookup(&TQ1_TRITS[1], bytes, top),
+        ]
+    }
 }
 
 /// The activations of TQ1_0's vector `n` (< 5) from a chunk's 256 `q`, in its lanes (see
@@ -265,34 +281,40 @@ impl Chunks for TQ1_0 {
 
     #[inline(always)]
     unsafe fn acts<const I: usize>(q: &[i8]) -> __m512i {
-        tq1_acts(q, I)
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe { tq1_acts(q, I) }
     }
 
     /// Field `I` of the code byte, or trit 4 (the compiler merges the repeated lookups of a
     /// chunk's five vectors).
     #[inline(always)]
     unsafe fn decode<const I: usize>(chunk: &[u8]) -> __m512i {
-        let [codes, trit4] = tq1_trits(chunk);
-        let field = match I {
-            0 => codes,
-            1 => _mm512_srli_epi16::<2>(codes),
-            2 => _mm512_srli_epi16::<4>(codes),
-            3 => _mm512_srli_epi16::<6>(codes),
-            _ => return trit4,
-        };
-        _mm512_and_si512(field, _mm512_set1_epi8(3))
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            let [codes, trit4] = tq1_trits(chunk);
+            let field = match I {
+                0 => codes,
+                1 => _mm512_srli_epi16::<2>(codes),
+                2 => _mm512_srli_epi16::<4>(codes),
+                3 => _mm512_srli_epi16::<6>(codes),
+                _ => return trit4,
+            };
+            _mm512_and_si512(field, _mm512_set1_epi8(3))
+        }
     }
 }
 
 impl Planes for TQ1_0 {
     #[inline(always)]
     unsafe fn code_bytes(chunk: &[u8]) -> __m512i {
-        tq1_trits(chunk)[0]
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe { tq1_trits(chunk)[0] }
     }
 
     #[inline(always)]
     unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i {
-        tq1_acts(q, k)
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe { tq1_acts(q, k) }
     }
 }
 
@@ -305,14 +327,17 @@ unsafe fn add_vector<F: Chunks, const I: usize, const R: usize, const T: usize>(
     chunks: [&[u8]; R],
     q: [&[i8]; T],
 ) {
-    let mut qv = [_mm512_setzero_si512(); T];
-    for (qv, q) in qv.iter_mut().zip(q) {
-        *qv = F::acts::<I>(q);
-    }
-    for (r, chunk) in chunks.iter().enumerate() {
-        let u = F::decode::<I>(chunk);
-        for (acc, &q) in acc.iter_mut().zip(&qv) {
-            acc[r] = _mm512_dpbusd_epi32(acc[r], u, q);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut qv = [_mm512_setzero_si512(); T];
+        for (qv, q) in qv.iter_mut().zip(q) {
+            *qv = F::acts::<I>(q);
+        }
+        for (r, chunk) in chunks.iter().enumerate() {
+            let u = F::decode::<I>(chunk);
+            for (acc, &q) in acc.iter_mut().zip(&qv) {
+                acc[r] = _mm512_dpbusd_epi32(acc[r], u, q);
+            }
         }
     }
 }
@@ -324,12 +349,15 @@ unsafe fn add_chunk<F: Chunks, const R: usize, const T: usize>(
     chunks: [&[u8]; R],
     q: [&[i8]; T],
 ) {
-    add_vector::<F, 0, R, T>(acc, chunks, q);
-    add_vector::<F, 1, R, T>(acc, chunks, q);
-    add_vector::<F, 2, R, T>(acc, chunks, q);
-    add_vector::<F, 3, R, T>(acc, chunks, q);
-    if F::VECTORS > 4 {
-        add_vector::<F, 4, R, T>(acc, chunks, q);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        add_vector::<F, 0, R, T>(acc, chunks, q);
+        add_vector::<F, 1, R, T>(acc, chunks, q);
+        add_vector::<F, 2, R, T>(acc, chunks, q);
+        add_vector::<F, 3, R, T>(acc, chunks, q);
+        if F::VECTORS > 4 {
+            add_vector::<F, 4, R, T>(acc, chunks, q);
+        }
     }
 }
 
@@ -340,48 +368,51 @@ unsafe fn tile_vnni<F: Chunks, const R: usize, const T: usize>(
     rows: [&[u8]; R],
     acts: [&[i8]; T],
 ) -> [[i32; R]; T] {
-    let mut acc = [[_mm512_setzero_si512(); R]; T];
-    let whole = rows[0].len() / F::CHUNK_BYTES;
-    for c in 0..whole {
-        // Loops, not `array::map`: closures do not inherit the target features, and a call
-        // out of the loop would spill the accumulators.
-        let mut chunks = [&[][..]; R];
-        for (chunk, row) in chunks.iter_mut().zip(rows) {
-            *chunk = &row[c * F::CHUNK_BYTES..][..F::CHUNK_BYTES];
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut acc = [[_mm512_setzero_si512(); R]; T];
+        let whole = rows[0].len() / F::CHUNK_BYTES;
+        for c in 0..whole {
+            // Loops, not `array::map`: closures do not inherit the target features, and a call
+            // out of the loop would spill the accumulators.
+            let mut chunks = [&[][..]; R];
+            for (chunk, row) in chunks.iter_mut().zip(rows) {
+                *chunk = &row[c * F::CHUNK_BYTES..][..F::CHUNK_BYTES];
+            }
+            let mut q = [&[][..]; T];
+            for (q, a) in q.iter_mut().zip(acts) {
+                *q = &a[c * CHUNK_LEN..][..CHUNK_LEN];
+            }
+            add_chunk::<F, R, T>(&mut acc, chunks, q);
         }
-        let mut q = [&[][..]; T];
-        for (q, a) in q.iter_mut().zip(acts) {
-            *q = &a[c * CHUNK_LEN..][..CHUNK_LEN];
+        let (done, done_len) = (whole * F::CHUNK_BYTES, whole * CHUNK_LEN);
+        if done < rows[0].len() {
+            let mut codes = [[0u8; 128]; R];
+            for (pad, row) in codes.iter_mut().zip(rows) {
+                pad[..row.len() - done].copy_from_slice(&row[done..]);
+            }
+            let mut q = [[0i8; CHUNK_LEN]; T];
+            for (pad, a) in q.iter_mut().zip(acts) {
+                pad[..a.len() - done_len].copy_from_slice(&a[done_len..]);
+            }
+            let mut chunks = [&[][..]; R];
+            for (chunk, codes) in chunks.iter_mut().zip(&codes) {
+                *chunk = &codes[..];
+            }
+            let mut acts = [&[][..]; T];
+            for (a, q) in acts.iter_mut().zip(&q) {
+                *a = &q[..];
+            }
+            add_chunk::<F, R, T>(&mut acc, chunks, acts);
         }
-        add_chunk::<F, R, T>(&mut acc, chunks, q);
+        let mut sums = [[0; R]; T];
+        for (sums, acc) in sums.iter_mut().zip(&acc) {
+            for (s, &acc) in sums.iter_mut().zip(acc) {
+                *s = _mm512_reduce_add_epi32(acc);
+            }
+        }
+        sums
     }
-    let (done, done_len) = (whole * F::CHUNK_BYTES, whole * CHUNK_LEN);
-    if done < rows[0].len() {
-        let mut codes = [[0u8; 128]; R];
-        for (pad, row) in codes.iter_mut().zip(rows) {
-            pad[..row.len() - done].copy_from_slice(&row[done..]);
-        }
-        let mut q = [[0i8; CHUNK_LEN]; T];
-        for (pad, a) in q.iter_mut().zip(acts) {
-            pad[..a.len() - done_len].copy_from_slice(&a[done_len..]);
-        }
-        let mut chunks = [&[][..]; R];
-        for (chunk, codes) in chunks.iter_mut().zip(&codes) {
-            *chunk = &codes[..];
-        }
-        let mut acts = [&[][..]; T];
-        for (a, q) in acts.iter_mut().zip(&q) {
-            *a = &q[..];
-        }
-        add_chunk::<F, R, T>(&mut acc, chunks, acts);
-    }
-    let mut sums = [[0; R]; T];
-    for (sums, acc) in sums.iter_mut().zip(&acc) {
-        for (s, &acc) in sums.iter_mut().zip(acc) {
-            *s = _mm512_reduce_add_epi32(acc);
-        }
-    }
-    sums
 }
 
 /// [`tile_vnni`] for a [`Planes`] layout, single tokens (decode) through [`tile_planes`].
@@ -390,12 +421,15 @@ unsafe fn tile_vnni_planes<F: Planes, const R: usize, const T: usize>(
     rows: [&[u8]; R],
     acts: [&[i8]; T],
 ) -> [[i32; R]; T] {
-    if T > 1 {
-        return tile_vnni::<F, R, T>(rows, acts);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        if T > 1 {
+            return tile_vnni::<F, R, T>(rows, acts);
+        }
+        let mut sums = [[0; R]; T];
+        sums[0] = tile_planes::<F, R>(rows, acts[0]);
+        sums
     }
-    let mut sums = [[0; R]; T];
-    sums[0] = tile_planes::<F, R>(rows, acts[0]);
-    sums
 }
 
 /// The sums `Σ u·q` of `R` rows of a [`Planes`] layout against one token (decode), with no
@@ -408,39 +442,42 @@ unsafe fn tile_vnni_planes<F: Planes, const R: usize, const T: usize>(
 /// lookups of 3 instructions), 4 `vpandq`, 4 `vpdpbusd` (TQ1_0: 5).
 #[inline(always)]
 unsafe fn tile_planes<F: Planes, const R: usize>(rows: [&[u8]; R], q: &[i8]) -> [i32; R] {
-    let mut acc = [[_mm512_setzero_si512(); 4]; R];
-    let masks = [0x03, 0x0c, 0x30, 0xc0].map(|m: u8| _mm512_set1_epi8(m as i8));
-    for c in 0..rows[0].len() / F::CHUNK_BYTES {
-        let q = &q[c * CHUNK_LEN..][..CHUNK_LEN];
-        let mut qv = [_mm512_setzero_si512(); 4];
-        for (k, qv) in qv.iter_mut().enumerate() {
-            *qv = F::plane_acts(q, k);
-        }
-        let fifth = match F::VECTORS {
-            5 => F::acts::<4>(q),
-            _ => _mm512_setzero_si512(),
-        };
-        for (acc, row) in acc.iter_mut().zip(rows) {
-            let chunk = &row[c * F::CHUNK_BYTES..][..F::CHUNK_BYTES];
-            let bytes = F::code_bytes(chunk);
-            for k in 0..4 {
-                let u = _mm512_and_si512(bytes, masks[k]);
-                acc[k] = _mm512_dpbusd_epi32(acc[k], u, qv[k]);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut acc = [[_mm512_setzero_si512(); 4]; R];
+        let masks = [0x03, 0x0c, 0x30, 0xc0].map(|m: u8| _mm512_set1_epi8(m as i8));
+        for c in 0..rows[0].len() / F::CHUNK_BYTES {
+            let q = &q[c * CHUNK_LEN..][..CHUNK_LEN];
+            let mut qv = [_mm512_setzero_si512(); 4];
+            for (k, qv) in qv.iter_mut().enumerate() {
+                *qv = F::plane_acts(q, k);
             }
-            if F::VECTORS == 5 {
-                acc[0] = _mm512_dpbusd_epi32(acc[0], F::decode::<4>(chunk), fifth);
+            let fifth = match F::VECTORS {
+                5 => F::acts::<4>(q),
+                _ => _mm512_setzero_si512(),
+            };
+            for (acc, row) in acc.iter_mut().zip(rows) {
+                let chunk = &row[c * F::CHUNK_BYTES..][..F::CHUNK_BYTES];
+                let bytes = F::code_bytes(chunk);
+                for k in 0..4 {
+                    let u = _mm512_and_si512(bytes, masks[k]);
+                    acc[k] = _mm512_dpbusd_epi32(acc[k], u, qv[k]);
+                }
+                if F::VECTORS == 5 {
+                    acc[0] = _mm512_dpbusd_epi32(acc[0], F::decode::<4>(chunk), fifth);
+                }
             }
         }
+        let mut sums = [0; R];
+        for (sum, [a0, a1, a2, a3]) in sums.iter_mut().zip(acc) {
+            let a = _mm512_add_epi32(
+                _mm512_add_epi32(a0, _mm512_srai_epi32::<2>(a1)),
+                _mm512_add_epi32(_mm512_srai_epi32::<4>(a2), _mm512_srai_epi32::<6>(a3)),
+            );
+            *sum = _mm512_reduce_add_epi32(a);
+        }
+        sums
     }
-    let mut sums = [0; R];
-    for (sum, [a0, a1, a2, a3]) in sums.iter_mut().zip(acc) {
-        let a = _mm512_add_epi32(
-            _mm512_add_epi32(a0, _mm512_srai_epi32::<2>(a1)),
-            _mm512_add_epi32(_mm512_srai_epi32::<4>(a2), _mm512_srai_epi32::<6>(a3)),
-        );
-        *sum = _mm512_reduce_add_epi32(a);
-    }
-    sums
 }
 
 /// Defines the safe tile kernel `$name::<R, T>` for layout `$chunks`: `$tile` ([`tile_vnni`]

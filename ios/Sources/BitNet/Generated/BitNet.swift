@@ -2752,37 +2752,58 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The model file cannot be opened or read (missing, no permission, I/O error).
      */
-    case FileUnreadable(detail: String
+    case FileUnreadable(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * The file is not a valid GGUF container.
      */
-    case InvalidModelFile(detail: String
+    case InvalidModelFile(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * The container is valid but is not a model this engine runs.
      */
-    case UnsupportedModel(detail: String
+    case UnsupportedModel(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * The vocabulary cannot be built, or text/ids cannot be converted.
      */
-    case Tokenizer(detail: String
+    case Tokenizer(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * Invalid sampling parameters, or logits no token can be sampled from.
      */
-    case Sampling(detail: String
+    case Sampling(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * The engine's worker threads could not be started.
      */
-    case Threads(detail: String
+    case Threads(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * An option is outside its valid range.
      */
-    case InvalidOption(detail: String, 
+    case InvalidOption(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * The option's name (`"max_tokens"`, `"thermal_policy"`, ...).
          */name: String
@@ -2790,12 +2811,18 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The request has no input (no messages, or empty text).
      */
-    case EmptyInput(detail: String
+    case EmptyInput(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * The new input alone is longer than the input limit or the context allows.
      */
-    case PromptTooLong(detail: String, 
+    case PromptTooLong(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * Tokens of the new input.
          */tokens: UInt32, 
@@ -2806,7 +2833,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * History plus input do not fit in the session's context (overflow policy `Error`).
      */
-    case ContextFull(detail: String, 
+    case ContextFull(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * Tokens the request needs, history included.
          */needed: UInt32, 
@@ -2817,7 +2847,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * A token id outside the vocabulary.
      */
-    case InvalidToken(detail: String, 
+    case InvalidToken(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * The offending id.
          */token: UInt32, 
@@ -2828,7 +2861,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The engine's rate limit is reached; nothing was done.
      */
-    case RateLimited(detail: String, 
+    case RateLimited(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * When a request will be admitted again, in ms from now.
          */retryAfterMs: UInt64
@@ -2836,7 +2872,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The request ran longer than the engine's request timeout; the history is unchanged.
      */
-    case Timeout(detail: String, 
+    case Timeout(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * The limit, in ms.
          */limitMs: UInt64
@@ -2844,7 +2883,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The model or session needs more memory than the engine's budget; nothing was allocated.
      */
-    case BudgetExceeded(detail: String, 
+    case BudgetExceeded(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
         /**
          * Bytes needed, in bytes.
          */needed: UInt64, 
@@ -2861,13 +2903,19 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     /**
      * The engine or session was closed before this call.
      */
-    case Closed(detail: String
+    case Closed(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
     /**
      * A bug: a panic, a failed internal task or a broken internal contract, caught before it
      * reached the caller.
      */
-    case Internal(detail: String
+    case Internal(
+        /**
+         * The engine's description of the failure.
+         */detail: String
     )
 
     
@@ -3208,7 +3256,10 @@ public enum GenerationEvent: Equatable, Hashable {
     /**
      * The next piece of reply text (whole UTF-8 characters, never part of a stop string).
      */
-    case text(text: String
+    case text(
+        /**
+         * The piece.
+         */text: String
     )
     /**
      * The thermal governor changed what it does (when the state changes, before the next
@@ -3228,7 +3279,10 @@ public enum GenerationEvent: Equatable, Hashable {
     /**
      * The generation ended; the same summary `ChatSession::generate` returns.
      */
-    case finished(summary: GenerationSummary
+    case finished(
+        /**
+         * Why it ended, its text and its figures.
+         */summary: GenerationSummary
     )
 
 
@@ -3906,12 +3960,18 @@ public enum Prompt: Equatable, Hashable {
     /**
      * Chat messages (usually one user message), formatted with the model's chat template.
      */
-    case chat(messages: [ChatMessage]
+    case chat(
+        /**
+         * The messages, in order.
+         */messages: [ChatMessage]
     )
     /**
      * Raw text continued as is (no template), as `bitnet generate` does.
      */
-    case text(text: String
+    case text(
+        /**
+         * The text.
+         */text: String
     )
 
 

@@ -3647,6 +3647,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class FileUnreadable(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3658,6 +3661,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class InvalidModelFile(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3669,6 +3675,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class UnsupportedModel(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3680,6 +3689,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class Tokenizer(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3691,6 +3703,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class Sampling(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3702,6 +3717,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class Threads(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3713,6 +3731,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class InvalidOption(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3729,6 +3750,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class EmptyInput(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3740,6 +3764,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class PromptTooLong(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3761,6 +3788,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class ContextFull(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3782,6 +3812,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class InvalidToken(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3803,6 +3836,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class RateLimited(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3819,6 +3855,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class Timeout(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3835,6 +3874,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class BudgetExceeded(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String, 
         
         /**
@@ -3866,6 +3908,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class Closed(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -3878,6 +3923,9 @@ sealed class BitNetException: kotlin.Exception() {
      */
     class Internal(
         
+        /**
+         * The engine's description of the failure.
+         */
         val `detail`: kotlin.String
         ) : BitNetException() {
         override val message
@@ -4237,6 +4285,9 @@ sealed class GenerationEvent {
      * The next piece of reply text (whole UTF-8 characters, never part of a stop string).
      */
     data class Text(
+        /**
+         * The piece.
+         */
         val `text`: kotlin.String) : GenerationEvent()
         
     {
@@ -4273,6 +4324,9 @@ sealed class GenerationEvent {
      * The generation ended; the same summary `ChatSession::generate` returns.
      */
     data class Finished(
+        /**
+         * Why it ended, its text and its figures.
+         */
         val `summary`: dev.bitnet.GenerationSummary) : GenerationEvent()
         
     {
@@ -4838,6 +4892,9 @@ sealed class Prompt {
      * Chat messages (usually one user message), formatted with the model's chat template.
      */
     data class Chat(
+        /**
+         * The messages, in order.
+         */
         val `messages`: List<dev.bitnet.ChatMessage>) : Prompt()
         
     {
@@ -4850,6 +4907,9 @@ sealed class Prompt {
      * Raw text continued as is (no template), as `bitnet generate` does.
      */
     data class Text(
+        /**
+         * The text.
+         */
         val `text`: kotlin.String) : Prompt()
         
     {

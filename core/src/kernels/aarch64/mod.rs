@@ -1,10 +1,12 @@
 //! aarch64 tables: `"neon"` (baseline Advanced SIMD, on every aarch64 CPU this module is
 //! compiled for), `"neon-dotprod"` (adds `SDOT`, chosen when the CPU reports `dotprod`) and
-//! `"neon-i8mm"` (adds `SMMLA` for tiles of 2 or more tokens, when it also reports `i8mm`).
+//! `"neon-i8mm"` (adds `SMMLA` for tiles of 2 or more tokens, when it also reports `i8mm`),
+//! one file each (`neon.rs`, `dotprod.rs`, `i8mm.rs`).
 //!
 //! The tables differ only in the int8 multiply-accumulate of the ternary loops ([`Mac`]) and,
-//! for `"neon-i8mm"`, in the tile loop ([`tile_mmla`]); activation quantisation and the float
-//! dots are baseline NEON and shared. Every loop gives the scalar table's result bit for bit:
+//! for `"neon-i8mm"`, in the tile loop (`i8mm::tile_mmla`); this file holds what they share:
+//! the ternary decoders, the tile loops, activation quantisation and the float dots, all
+//! baseline NEON. Every loop gives the scalar table's result bit for bit:
 //! the ternary sums are exact int32, and the float loops keep the canonical lane order of
 //! [`super::FloatDotFn`] with fused multiply-adds (`FMLA`). Ragged tails are run through the
 //! same vector code from a zero-padded copy.
@@ -22,37 +24,44 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
-use super::{
-    scalar, tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, TILE_ROWS, TILE_TOKENS,
-};
-use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, TILE_ROWS, TILE_TOKENS};
+use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0};
 
 /// The tables this CPU runs, baseline first.
 pub(super) fn available() -> Vec<&'static Kernels> {
-    let mut tables = vec![&NEON];
+    let mut tables = vec![&neon::NEON];
     if std::arch::is_aarch64_feature_detected!("dotprod") {
-        tables.push(&NEON_DOTPROD);
+        tables.push(&dotprod::NEON_DOTPROD);
         if std::arch::is_aarch64_feature_detected!("i8mm") {
-            tables.push(&NEON_I8MM);
+            tables.push(&i8mm::NEON_I8MM);
         }
     }
     tables
 }
 
 /// Defines the table `$table` named `$name` whose ternary tiles run the tile loop `$tile`
-/// ([`tile`] or [`tile_mmla`]) with the int8 step `$mac` (also the Q8_0 dot's step), compiled
-/// with the target features `$features`. Sound to call only where those features are
-/// present: [`available`] hands a table out only then.
+/// ([`tile`] or `i8mm::tile_mmla`) with the int8 step `$mac` (also the Q8_0 dot's step),
+/// compiled with the target features `$features`. Sound to call only where those features are
+/// present: [`available`] hands a table out only then. Each table's file invokes it.
 macro_rules! neon_table {
     ($(#[$doc:meta])* $table:ident, $name:literal, $tile:ident, $mac:ty, $features:literal) => {
         $(#[$doc])*
-        static $table: Kernels = {
+        pub(super) static $table: $crate::kernels::Kernels = {
+            use $crate::kernels::aarch64::{
+                dot_f16, dot_f32, dot_q8_0_row, quantize_acts, weighted_sum_f16, Codes, I2S,
+                TQ1_0, TQ2_0,
+            };
+            use $crate::kernels::{Kernels, Q8Acts, QuantActs};
+            use $crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
             #[target_feature(enable = $features)]
             unsafe fn kernel<F: Codes, const R: usize, const T: usize>(
                 rows: [&[u8]; R],
                 acts: [&QuantActs; T],
             ) -> [[i32; R]; T] {
+                // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+                unsafe {
                 $tile::<F, $mac, R, T>(rows, acts)
+            }
             }
             fn safe<F: Codes, const R: usize, const T: usize>(
                 rows: [&[u8]; R],
@@ -64,11 +73,14 @@ macro_rules! neon_table {
             }
             #[target_feature(enable = $features)]
             unsafe fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
+                // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+                unsafe {
                 dot_q8_0_row::<$mac>(row, acts)
             }
-            tile_fn!(tile_i2s = safe<I2S>);
-            tile_fn!(tile_tq2_0 = safe<TQ2_0>);
-            tile_fn!(tile_tq1_0 = safe<TQ1_0>);
+            }
+            $crate::kernels::tile_fn!(tile_i2s = safe<I2S>);
+            $crate::kernels::tile_fn!(tile_tq2_0 = safe<TQ2_0>);
+            $crate::kernels::tile_fn!(tile_tq1_0 = safe<TQ1_0>);
             Kernels {
                 name: $name,
                 quantize_acts,
@@ -82,39 +94,15 @@ macro_rules! neon_table {
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
                 weighted_sum_f16,
-                row_walk: super::RowWalk::SHARED_LOADS,
+                row_walk: $crate::kernels::RowWalk::SHARED_LOADS,
             }
         };
     };
 }
 
-neon_table!(
-    /// Baseline NEON: widening multiplies (`SMULL`/`SMLAL2`, pairwise-added into int32).
-    NEON,
-    "neon",
-    tile,
-    Widen,
-    "neon"
-);
-
-neon_table!(
-    /// NEON with the dot-product extension: one `SDOT` per 16 weights.
-    NEON_DOTPROD,
-    "neon-dotprod",
-    tile,
-    Sdot,
-    "neon,dotprod"
-);
-
-neon_table!(
-    /// NEON with the int8 matrix-multiply extension: one `SMMLA` per 8 weights of 2 rows ×
-    /// 2 tokens in tiles of 2 or more tokens; `SDOT` for 1-token tiles (decode) and Q8_0 dots.
-    NEON_I8MM,
-    "neon-i8mm",
-    tile_mmla,
-    Sdot,
-    "neon,dotprod,i8mm"
-);
+mod dotprod;
+mod i8mm;
+mod neon;
 
 /// One table's int8 multiply-accumulate step.
 trait Mac {
@@ -130,75 +118,17 @@ trait Mac {
     const PLANES: bool;
 }
 
-/// Baseline step: 16 int16 products (`|t·q| ≤ 256`), added in pairs into int16, then pairs of
-/// those into the int32 lanes.
-struct Widen;
-
-impl Mac for Widen {
-    // The pair products spill in `tile_planes`: 1142.7 M instructions per 2B4T TQ2_0 token
-    // under qemu against 1136.9 M with `tile`.
-    const PLANES: bool = false;
-
-    #[inline(always)]
-    unsafe fn mac(acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t {
-        let p = vmull_s8(vget_low_s8(t), vget_low_s8(q));
-        let p = vmlal_high_s8(p, t, q);
-        vpadalq_s16(acc, p)
-    }
-}
-
-/// Dot-product step: `SDOT` adds 4 int8 products into each int32 lane.
-struct Sdot;
-
-impl Mac for Sdot {
-    const PLANES: bool = true;
-
-    #[inline(always)]
-    unsafe fn mac(mut acc: int32x4_t, t: int8x16_t, q: int8x16_t) -> int32x4_t {
-        asm!(
-            "sdot {acc:v}.4s, {t:v}.16b, {q:v}.16b",
-            acc = inout(vreg) acc,
-            t = in(vreg) t,
-            q = in(vreg) q,
-            options(pure, nomem, nostack, preserves_flags),
-        );
-        acc
-    }
-}
-
-/// `acc` plus the 2×2 int32 product of two 2×8 int8 matrices (`SMMLA`): lane `2i + j` gains
-/// `Σ_{k<8} a[8i + k] · b[8j + k]`, i.e. row `i` of `a` times row `j` of `b`, exactly.
-///
-/// # Safety
-/// The CPU supports `i8mm`.
-#[inline(always)]
-unsafe fn smmla(mut acc: int32x4_t, a: int8x16_t, b: int8x16_t) -> int32x4_t {
-    asm!(
-        "smmla {acc:v}.4s, {a:v}.16b, {b:v}.16b",
-        acc = inout(vreg) acc,
-        a = in(vreg) a,
-        b = in(vreg) b,
-        options(pure, nomem, nostack, preserves_flags),
-    );
-    acc
-}
-
-/// Two 16-byte vectors `x`, `y` as the two 2×8 operands of [`smmla`] that cover all their
-/// bytes: `[x[0..8], y[0..8]]` and `[x[8..16], y[8..16]]` (`ZIP1`/`ZIP2` on 64-bit lanes).
-#[inline(always)]
-unsafe fn pair(x: int8x16_t, y: int8x16_t) -> [int8x16_t; 2] {
-    let (x, y) = (vreinterpretq_s64_s8(x), vreinterpretq_s64_s8(y));
-    [vzip1q_s64(x, y), vzip2q_s64(x, y)].map(|v| vreinterpretq_s8_s64(v))
-}
-
 /// Loads the first 16 bytes of `b`.
 ///
 /// # Safety
 /// `b` is at least 16 bytes long (checked in debug builds).
 #[inline(always)]
 unsafe fn load_u8(b: &[u8]) -> uint8x16_t {
-    debug_assert!(b.len() >= 16);
-    vld1q_u8(b.as_ptr())
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        debug_assert!(b.len() >= 16);
+        vld1q_u8(b.as_ptr())
+    }
 }
 
 /// Loads the first 16 int8 activations of `q`.
@@ -207,8 +137,11 @@ unsafe fn load_u8(b: &[u8]) -> uint8x16_t {
 /// `q` is at least 16 long (checked in debug builds).
 #[inline(always)]
 unsafe fn load_s8(q: &[i8]) -> int8x16_t {
-    debug_assert!(q.len() >= 16);
-    vld1q_s8(q.as_ptr())
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        debug_assert!(q.len() >= 16);
+        vld1q_s8(q.as_ptr())
+    }
 }
 
 /// A ternary block layout as the NEON tiles decode it: groups of 64 weights, each as 4 vectors
@@ -231,7 +164,8 @@ trait Codes {
     /// `u << PLANE_SHIFTS[i]` if that decodes in fewer instructions (codes masked in place).
     #[inline(always)]
     unsafe fn decode_planes(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
-        Self::decode(block, group)
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe { Self::decode(block, group) }
     }
 }
 
@@ -258,16 +192,19 @@ impl Codes for I2S {
 
     #[inline(always)]
     unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
-        let table = vld1q_s8_x4(I2S_U.as_ptr());
-        let b = load_u8(&block[16 * group..][..16]);
-        let u = [
-            vqtbl1q_s8(table.0, vshrq_n_u8::<6>(b)),
-            vqtbl1q_s8(table.0, vshrq_n_u8::<4>(b)),
-            vqtbl4q_s8(table, vshrq_n_u8::<2>(b)),
-            vqtbl1q_s8(table.0, vandq_u8(b, vdupq_n_u8(15))),
-        ];
-        let at = 16 * group;
-        (u, [at, at + 32, at + 64, at + 96])
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            let table = vld1q_s8_x4(I2S_U.as_ptr());
+            let b = load_u8(&block[16 * group..][..16]);
+            let u = [
+                vqtbl1q_s8(table.0, vshrq_n_u8::<6>(b)),
+                vqtbl1q_s8(table.0, vshrq_n_u8::<4>(b)),
+                vqtbl4q_s8(table, vshrq_n_u8::<2>(b)),
+                vqtbl1q_s8(table.0, vandq_u8(b, vdupq_n_u8(15))),
+            ];
+            let at = 16 * group;
+            (u, [at, at + 32, at + 64, at + 96])
+        }
     }
 }
 
@@ -282,17 +219,20 @@ impl Codes for TQ2_0 {
 
     #[inline(always)]
     unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
-        let three = vdupq_n_u8(3);
-        let b = load_u8(&block[16 * group..][..16]);
-        let u = [
-            vandq_u8(b, three),
-            vandq_u8(vshrq_n_u8::<2>(b), three),
-            vandq_u8(vshrq_n_u8::<4>(b), three),
-            vshrq_n_u8::<6>(b),
-        ]
-        .map(|u| vreinterpretq_s8_u8(u));
-        let at = 128 * (group / 2) + 16 * (group % 2);
-        (u, [at, at + 32, at + 64, at + 96])
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            let three = vdupq_n_u8(3);
+            let b = load_u8(&block[16 * group..][..16]);
+            let u = [
+                vandq_u8(b, three),
+                vandq_u8(vshrq_n_u8::<2>(b), three),
+                vandq_u8(vshrq_n_u8::<4>(b), three),
+                vshrq_n_u8::<6>(b),
+            ]
+            .map(|u| vreinterpretq_s8_u8(u));
+            let at = 128 * (group / 2) + 16 * (group % 2);
+            (u, [at, at + 32, at + 64, at + 96])
+        }
     }
 
     // Planes 0-2 masked in place (`u · 4^k`, at most 48: a valid int8 for `SDOT`); plane 3
@@ -301,16 +241,19 @@ impl Codes for TQ2_0 {
 
     #[inline(always)]
     unsafe fn decode_planes(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
-        let b = load_u8(&block[16 * group..][..16]);
-        let u = [
-            vandq_u8(b, vdupq_n_u8(0x03)),
-            vandq_u8(b, vdupq_n_u8(0x0c)),
-            vandq_u8(b, vdupq_n_u8(0x30)),
-            vshrq_n_u8::<6>(b),
-        ]
-        .map(|u| vreinterpretq_s8_u8(u));
-        let at = 128 * (group / 2) + 16 * (group % 2);
-        (u, [at, at + 32, at + 64, at + 96])
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            let b = load_u8(&block[16 * group..][..16]);
+            let u = [
+                vandq_u8(b, vdupq_n_u8(0x03)),
+                vandq_u8(b, vdupq_n_u8(0x0c)),
+                vandq_u8(b, vdupq_n_u8(0x30)),
+                vshrq_n_u8::<6>(b),
+            ]
+            .map(|u| vreinterpretq_s8_u8(u));
+            let at = 128 * (group / 2) + 16 * (group % 2);
+            (u, [at, at + 32, at + 64, at + 96])
+        }
     }
 }
 
@@ -318,13 +261,15 @@ impl Codes for TQ2_0 {
 /// [`BlockTQ1_0`]), computed as `(s + s/2) >> 7` with a halving add so it stays in 8 bits.
 #[inline(always)]
 unsafe fn trit(s: uint8x16_t) -> int8x16_t {
-    vreinterpretq_s8_u8(vshrq_n_u8::<6>(vhaddq_u8(s, vshrq_n_u8::<1>(s))))
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe { vreinterpretq_s8_u8(vshrq_n_u8::<6>(vhaddq_u8(s, vshrq_n_u8::<1>(s)))) }
 }
 
 /// Trit `n` of 16 bytes `b` as `u` (see [`trit`]).
 #[inline(always)]
 unsafe fn trit_n(b: uint8x16_t, n: u32) -> int8x16_t {
-    trit(vmulq_u8(b, vdupq_n_u8(3u8.pow(n))))
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe { trit(vmulq_u8(b, vdupq_n_u8(3u8.pow(n)))) }
 }
 
 /// TQ1_0: 54-byte blocks of 256 weights (see [`BlockTQ1_0`]):
@@ -343,30 +288,33 @@ impl Codes for TQ1_0 {
 
     #[inline(always)]
     unsafe fn decode(block: &[u8], group: usize) -> ([int8x16_t; 4], [usize; 4]) {
-        match group {
-            0 | 1 => {
-                let b = load_u8(&block[16 * group..][..16]);
-                let at = 16 * group;
-                let u = [trit(b), trit_n(b, 1), trit_n(b, 2), trit_n(b, 3)];
-                (u, [at, at + 32, at + 64, at + 96])
-            }
-            2 => {
-                let (lo, hi) = (load_u8(&block[..16]), load_u8(&block[16..32]));
-                let mid = load_u8(&block[32..48]);
-                let u = [trit_n(lo, 4), trit_n(hi, 4), trit(mid), trit_n(mid, 1)];
-                (u, [128, 144, 160, 176])
-            }
-            _ => {
-                let mid = load_u8(&block[32..48]);
-                // qh bytes 48..52, each repeated in four lanes: lane 4n + j is byte j · 3^n.
-                const QH_POW: [u8; 16] = [1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27];
-                let qh = u32::from_le_bytes([block[48], block[49], block[50], block[51]]);
-                let qh = vmulq_u8(
-                    vreinterpretq_u8_u32(vdupq_n_u32(qh)),
-                    vld1q_u8(QH_POW.as_ptr()),
-                );
-                let u = [trit_n(mid, 2), trit_n(mid, 3), trit_n(mid, 4), trit(qh)];
-                (u, [192, 208, 224, 240])
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe {
+            match group {
+                0 | 1 => {
+                    let b = load_u8(&block[16 * group..][..16]);
+                    let at = 16 * group;
+                    let u = [trit(b), trit_n(b, 1), trit_n(b, 2), trit_n(b, 3)];
+                    (u, [at, at + 32, at + 64, at + 96])
+                }
+                2 => {
+                    let (lo, hi) = (load_u8(&block[..16]), load_u8(&block[16..32]));
+                    let mid = load_u8(&block[32..48]);
+                    let u = [trit_n(lo, 4), trit_n(hi, 4), trit(mid), trit_n(mid, 1)];
+                    (u, [128, 144, 160, 176])
+                }
+                _ => {
+                    let mid = load_u8(&block[32..48]);
+                    // qh bytes 48..52, each repeated in four lanes: lane 4n + j is byte j · 3^n.
+                    const QH_POW: [u8; 16] = [1, 1, 1, 1, 3, 3, 3, 3, 9, 9, 9, 9, 27, 27, 27, 27];
+                    let qh = u32::from_le_bytes([block[48], block[49], block[50], block[51]]);
+                    let qh = vmulq_u8(
+                        vreinterpretq_u8_u32(vdupq_n_u32(qh)),
+                        vld1q_u8(QH_POW.as_ptr()),
+                    );
+                    let u = [trit_n(mid, 2), trit_n(mid, 3), trit_n(mid, 4), trit(qh)];
+                    (u, [192, 208, 224, 240])
+                }
             }
         }
     }
@@ -384,46 +332,49 @@ unsafe fn tile<F: Codes, M: Mac, const R: usize, const T: usize>(
     rows: [&[u8]; R],
     acts: [&QuantActs; T],
 ) -> [[i32; R]; T] {
-    if T == 1 && M::PLANES {
-        let mut sums = [[0; R]; T];
-        sums[0] = tile_planes::<F, M, R>(rows, acts[0]);
-        return sums;
-    }
-    let mut acc = [[vdupq_n_s32(0); R]; T];
-    // Whole blocks every row and token has (the driver gives them all the same number).
-    let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
-    let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
-    let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
-    for b in 0..blocks {
-        let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
-        for g in 0..F::BLOCK_LEN / 64 {
-            let mut u = [[vdupq_n_s8(0); 4]; R];
-            let mut at = [0; 4];
-            for (u, row) in u.iter_mut().zip(rows) {
-                // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked: the per-row checks
-                // cost more than the decode in this loop).
-                let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
-                (*u, at) = F::decode(block, g);
-            }
-            for (acc, a) in acc.iter_mut().zip(acts) {
-                // SAFETY: b < blocks ≤ a.q.len() / BLOCK_LEN.
-                let q = a.q.get_unchecked(weights..weights + F::BLOCK_LEN);
-                for (i, &at) in at.iter().enumerate() {
-                    let q = load_s8(&q[at..][..16]);
-                    for (acc, u) in acc.iter_mut().zip(&u) {
-                        *acc = M::mac(*acc, u[i], q);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        if T == 1 && M::PLANES {
+            let mut sums = [[0; R]; T];
+            sums[0] = tile_planes::<F, M, R>(rows, acts[0]);
+            return sums;
+        }
+        let mut acc = [[vdupq_n_s32(0); R]; T];
+        // Whole blocks every row and token has (the driver gives them all the same number).
+        let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
+        let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
+        let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
+        for b in 0..blocks {
+            let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
+            for g in 0..F::BLOCK_LEN / 64 {
+                let mut u = [[vdupq_n_s8(0); 4]; R];
+                let mut at = [0; 4];
+                for (u, row) in u.iter_mut().zip(rows) {
+                    // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked: the per-row checks
+                    // cost more than the decode in this loop).
+                    let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
+                    (*u, at) = F::decode(block, g);
+                }
+                for (acc, a) in acc.iter_mut().zip(acts) {
+                    // SAFETY: b < blocks ≤ a.q.len() / BLOCK_LEN.
+                    let q = a.q.get_unchecked(weights..weights + F::BLOCK_LEN);
+                    for (i, &at) in at.iter().enumerate() {
+                        let q = load_s8(&q[at..][..16]);
+                        for (acc, u) in acc.iter_mut().zip(&u) {
+                            *acc = M::mac(*acc, u[i], q);
+                        }
                     }
                 }
             }
         }
-    }
-    let mut sums = [[0; R]; T];
-    for ((sums, acc), a) in sums.iter_mut().zip(&acc).zip(acts) {
-        for (s, &acc) in sums.iter_mut().zip(acc) {
-            *s = vaddvq_s32(acc).wrapping_sub(a.sum);
+        let mut sums = [[0; R]; T];
+        for ((sums, acc), a) in sums.iter_mut().zip(&acc).zip(acts) {
+            for (s, &acc) in sums.iter_mut().zip(acc) {
+                *s = vaddvq_s32(acc).wrapping_sub(a.sum);
+            }
         }
+        sums
     }
-    sums
 }
 
 /// [`tile`] for one token (decode) on [`Codes::decode_planes`]' vectors: one accumulator per
@@ -439,119 +390,46 @@ unsafe fn tile_planes<F: Codes, M: Mac, const R: usize>(
     rows: [&[u8]; R],
     acts: &QuantActs,
 ) -> [i32; R] {
-    // acc[r][s]: row r's products of the vectors shifted left by 2s.
-    let mut acc = [[vdupq_n_s32(0); 3]; R];
-    let blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
-    let blocks = blocks
-        .chain([acts.q.len() / F::BLOCK_LEN])
-        .min()
-        .unwrap_or(0);
-    for b in 0..blocks {
-        let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
-        // SAFETY: b < blocks ≤ acts.q.len() / BLOCK_LEN.
-        let q = acts.q.get_unchecked(weights..weights + F::BLOCK_LEN);
-        for g in 0..F::BLOCK_LEN / 64 {
-            // Rows one after another, each used as soon as it is decoded (12 accumulators, the
-            // 4 activation vectors and one row's 4 vectors stay in registers).
-            let mut acts = [vdupq_n_s8(0); 4];
-            for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
-                // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked as in `tile`).
-                let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
-                let (u, at) = F::decode_planes(block, g);
-                if r == 0 {
-                    for (acts, at) in acts.iter_mut().zip(at) {
-                        *acts = load_s8(&q[at..][..16]);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        // acc[r][s]: row r's products of the vectors shifted left by 2s.
+        let mut acc = [[vdupq_n_s32(0); 3]; R];
+        let blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
+        let blocks = blocks
+            .chain([acts.q.len() / F::BLOCK_LEN])
+            .min()
+            .unwrap_or(0);
+        for b in 0..blocks {
+            let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
+            // SAFETY: b < blocks ≤ acts.q.len() / BLOCK_LEN.
+            let q = acts.q.get_unchecked(weights..weights + F::BLOCK_LEN);
+            for g in 0..F::BLOCK_LEN / 64 {
+                // Rows one after another, each used as soon as it is decoded (12 accumulators, the
+                // 4 activation vectors and one row's 4 vectors stay in registers).
+                let mut acts = [vdupq_n_s8(0); 4];
+                for (r, (acc, row)) in acc.iter_mut().zip(rows).enumerate() {
+                    // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked as in `tile`).
+                    let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
+                    let (u, at) = F::decode_planes(block, g);
+                    if r == 0 {
+                        for (acts, at) in acts.iter_mut().zip(at) {
+                            *acts = load_s8(&q[at..][..16]);
+                        }
                     }
-                }
-                for ((u, q), shift) in u.into_iter().zip(acts).zip(F::PLANE_SHIFTS) {
-                    let s = shift as usize / 2;
-                    acc[s] = M::mac(acc[s], u, q);
-                }
-            }
-        }
-    }
-    acc.map(|[a0, a1, a2]| {
-        let sum = vaddvq_s32(a0)
-            .wrapping_add(vaddvq_s32(a1) >> 2)
-            .wrapping_add(vaddvq_s32(a2) >> 4);
-        sum.wrapping_sub(acts.sum)
-    })
-}
-
-/// Row pairs of a tile ([`TILE_ROWS`] / 2).
-const ROW_PAIRS: usize = TILE_ROWS / 2;
-/// Token pairs of a tile ([`TILE_TOKENS`] / 2).
-const TOKEN_PAIRS: usize = TILE_TOKENS / 2;
-
-/// [`tile`] with `SMMLA` (see [`super::TernaryTileFn`]): rows and tokens are taken in pairs
-/// (an odd last row or token is paired with itself, its duplicate sums dropped) and each
-/// accumulator `acc[p][s]` holds the 2×2 block of rows `2p, 2p + 1` × tokens `2s, 2s + 1`,
-/// lane `2 · (r % 2) + t % 2`. Per group, each pair of decoded rows is interleaved once into
-/// [`pair`] operands and reused by every token pair, so 16 weights of 2 rows × 2 tokens cost
-/// 2 `SMMLA` instead of 4 `SDOT`. A 1-token tile (decode) has nothing to pair and runs
-/// [`tile`] with `M`.
-///
-/// # Safety
-/// The CPU supports `i8mm` and `M`'s instructions.
-#[inline(always)]
-unsafe fn tile_mmla<F: Codes, M: Mac, const R: usize, const T: usize>(
-    rows: [&[u8]; R],
-    acts: [&QuantActs; T],
-) -> [[i32; R]; T] {
-    if T < 2 {
-        return tile::<F, M, R, T>(rows, acts);
-    }
-    let (row_pairs, token_pairs) = (R.div_ceil(2), T.div_ceil(2));
-    let mut acc = [[vdupq_n_s32(0); TOKEN_PAIRS]; ROW_PAIRS];
-    // Whole blocks every row and token has (the driver gives them all the same number).
-    let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
-    let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
-    let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
-    for b in 0..blocks {
-        let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
-        for g in 0..F::BLOCK_LEN / 64 {
-            let mut u = [[vdupq_n_s8(0); 4]; R];
-            let mut at = [0; 4];
-            for (u, row) in u.iter_mut().zip(rows) {
-                // SAFETY: b < blocks ≤ row.len() / BLOCK_BYTES (unchecked as in `tile`).
-                let block = row.get_unchecked(bytes..bytes + F::BLOCK_BYTES);
-                (*u, at) = F::decode(block, g);
-            }
-            // w[p][i]: vector i of rows 2p and 2p + 1 as the two SMMLA row operands.
-            let mut w = [[[vdupq_n_s8(0); 2]; 4]; ROW_PAIRS];
-            for (p, w) in w.iter_mut().enumerate().take(row_pairs) {
-                let (u0, u1) = (&u[2 * p], &u[(2 * p + 1).min(R - 1)]);
-                for (i, w) in w.iter_mut().enumerate() {
-                    *w = pair(u0[i], u1[i]);
-                }
-            }
-            for s in 0..token_pairs {
-                let (a0, a1) = (acts[2 * s], acts[(2 * s + 1).min(T - 1)]);
-                // SAFETY: b < blocks ≤ a.q.len() / BLOCK_LEN for both tokens.
-                let q0 = a0.q.get_unchecked(weights..weights + F::BLOCK_LEN);
-                let q1 = a1.q.get_unchecked(weights..weights + F::BLOCK_LEN);
-                for (i, &at) in at.iter().enumerate() {
-                    let [lo, hi] = pair(load_s8(&q0[at..][..16]), load_s8(&q1[at..][..16]));
-                    for (acc, w) in acc.iter_mut().zip(&w).take(row_pairs) {
-                        acc[s] = smmla(smmla(acc[s], w[i][0], lo), w[i][1], hi);
+                    for ((u, q), shift) in u.into_iter().zip(acts).zip(F::PLANE_SHIFTS) {
+                        let s = shift as usize / 2;
+                        acc[s] = M::mac(acc[s], u, q);
                     }
                 }
             }
         }
+        acc.map(|[a0, a1, a2]| {
+            let sum = vaddvq_s32(a0)
+                .wrapping_add(vaddvq_s32(a1) >> 2)
+                .wrapping_add(vaddvq_s32(a2) >> 4);
+            sum.wrapping_sub(acts.sum)
+        })
     }
-    let mut lanes = [[[0i32; 4]; TOKEN_PAIRS]; ROW_PAIRS];
-    for (lanes, acc) in lanes.iter_mut().zip(&acc) {
-        for (lanes, &acc) in lanes.iter_mut().zip(acc) {
-            vst1q_s32(lanes.as_mut_ptr(), acc);
-        }
-    }
-    let mut sums = [[0; R]; T];
-    for (t, (sums, a)) in sums.iter_mut().zip(acts).enumerate() {
-        for (r, s) in sums.iter_mut().enumerate() {
-            *s = lanes[r / 2][t / 2][2 * (r % 2) + t % 2].wrapping_sub(a.sum);
-        }
-    }
-    sums
 }
 
 /// Absmax int8 quantisation of one token (see [`QuantActs`]), as the scalar table does it: the
@@ -577,37 +455,43 @@ fn quantize_acts(x: &[f32], out: &mut QuantActs) {
 /// `max |x|` over whole 16-element chunks of `x` (0 when empty), skipping NaN like
 /// `f32::max`: a lane is replaced only by a strictly greater value, which NaN never is.
 unsafe fn absmax(x: &[f32]) -> f32 {
-    let mut max = [vdupq_n_f32(0.0); 4];
-    for x in x.chunks_exact(16) {
-        for (i, max) in max.iter_mut().enumerate() {
-            let a = vabsq_f32(vld1q_f32(x[4 * i..].as_ptr()));
-            *max = vbslq_f32(vcgtq_f32(a, *max), a, *max);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut max = [vdupq_n_f32(0.0); 4];
+        for x in x.chunks_exact(16) {
+            for (i, max) in max.iter_mut().enumerate() {
+                let a = vabsq_f32(vld1q_f32(x[4 * i..].as_ptr()));
+                *max = vbslq_f32(vcgtq_f32(a, *max), a, *max);
+            }
         }
+        // No lane is NaN, so the propagating max is the plain one.
+        vmaxvq_f32(vmaxq_f32(
+            vmaxq_f32(max[0], max[1]),
+            vmaxq_f32(max[2], max[3]),
+        ))
     }
-    // No lane is NaN, so the propagating max is the plain one.
-    vmaxvq_f32(vmaxq_f32(
-        vmaxq_f32(max[0], max[1]),
-        vmaxq_f32(max[2], max[3]),
-    ))
 }
 
 /// Quantises whole 16-element chunks of `x` into `q` (as long as `x`'s chunks) with
 /// `clamp(round_half_even(x · scale), −128, 127)`; returns `Σ q`.
 unsafe fn quantize(x: &[f32], scale: f32, q: &mut [i8]) -> i32 {
-    debug_assert_eq!(x.len() / 16 * 16, q.len());
-    let mut sum = vdupq_n_s32(0);
-    for (x, q) in x.chunks_exact(16).zip(q.chunks_exact_mut(16)) {
-        // FCVTNS rounds to nearest even and saturates (NaN → 0); the narrowing saturates on.
-        let r: [int32x4_t; 4] = std::array::from_fn(|i| {
-            vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x[4 * i..].as_ptr()), scale))
-        });
-        let lo = vqmovn_s16(vcombine_s16(vqmovn_s32(r[0]), vqmovn_s32(r[1])));
-        let hi = vqmovn_s16(vcombine_s16(vqmovn_s32(r[2]), vqmovn_s32(r[3])));
-        let v = vcombine_s8(lo, hi);
-        vst1q_s8(q.as_mut_ptr(), v);
-        sum = vpadalq_s16(sum, vpaddlq_s8(v));
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        debug_assert_eq!(x.len() / 16 * 16, q.len());
+        let mut sum = vdupq_n_s32(0);
+        for (x, q) in x.chunks_exact(16).zip(q.chunks_exact_mut(16)) {
+            // FCVTNS rounds to nearest even and saturates (NaN → 0); the narrowing saturates on.
+            let r: [int32x4_t; 4] = std::array::from_fn(|i| {
+                vcvtnq_s32_f32(vmulq_n_f32(vld1q_f32(x[4 * i..].as_ptr()), scale))
+            });
+            let lo = vqmovn_s16(vcombine_s16(vqmovn_s32(r[0]), vqmovn_s32(r[1])));
+            let hi = vqmovn_s16(vcombine_s16(vqmovn_s32(r[2]), vqmovn_s32(r[3])));
+            let v = vcombine_s8(lo, hi);
+            vst1q_s8(q.as_mut_ptr(), v);
+            sum = vpadalq_s16(sum, vpaddlq_s8(v));
+        }
+        vaddvq_s32(sum)
     }
-    vaddvq_s32(sum)
 }
 
 /// Adds the 16 products `a · b` into the canonical lanes `acc` (lane `i` of `acc[k]` is
@@ -617,19 +501,25 @@ unsafe fn quantize(x: &[f32], scale: f32, q: &mut [i8]) -> i32 {
 /// `b` points to 16 readable f32.
 #[inline(always)]
 unsafe fn add_products(acc: &mut [float32x4_t; 4], a: [float32x4_t; 4], b: *const f32) {
-    for (k, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
-        *acc = vfmaq_f32(*acc, a, vld1q_f32(b.add(4 * k)));
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        for (k, (acc, a)) in acc.iter_mut().zip(a).enumerate() {
+            *acc = vfmaq_f32(*acc, a, vld1q_f32(b.add(4 * k)));
+        }
     }
 }
 
 /// Folds the lane accumulators like the scalar table (see [`scalar::fold_lanes`]).
 #[inline(always)]
 unsafe fn fold(acc: [float32x4_t; 4]) -> f32 {
-    let mut lanes = [0f32; FLOAT_LANES];
-    for (k, acc) in acc.into_iter().enumerate() {
-        vst1q_f32(lanes[4 * k..].as_mut_ptr(), acc);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut lanes = [0f32; FLOAT_LANES];
+        for (k, acc) in acc.into_iter().enumerate() {
+            vst1q_f32(lanes[4 * k..].as_mut_ptr(), acc);
+        }
+        scalar::fold_lanes(lanes)
     }
-    scalar::fold_lanes(lanes)
 }
 
 /// Splits `n` elements into whole 16-element chunks and a tail length.
@@ -663,16 +553,19 @@ fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// Widens 8 IEEE f16 values (raw bits) to f32, exactly (`FCVTL`, `FCVTL2`).
 #[inline(always)]
 unsafe fn f16x8_to_f32(h: uint16x8_t) -> [float32x4_t; 2] {
-    let (lo, hi): (float32x4_t, float32x4_t);
-    asm!(
-        "fcvtl {lo:v}.4s, {h:v}.4h",
-        "fcvtl2 {hi:v}.4s, {h:v}.8h",
-        h = in(vreg) h,
-        lo = out(vreg) lo,
-        hi = out(vreg) hi,
-        options(pure, nomem, nostack, preserves_flags),
-    );
-    [lo, hi]
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let (lo, hi): (float32x4_t, float32x4_t);
+        asm!(
+            "fcvtl {lo:v}.4s, {h:v}.4h",
+            "fcvtl2 {hi:v}.4s, {h:v}.8h",
+            h = in(vreg) h,
+            lo = out(vreg) lo,
+            hi = out(vreg) hi,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+        [lo, hi]
+    }
 }
 
 /// [`super::F16DotFn`] through the shared block driver.
@@ -733,9 +626,12 @@ impl super::F16Block for Neon {
 /// `a` points to 32 readable bytes.
 #[inline(always)]
 unsafe fn widen16(a: *const u8) -> [float32x4_t; 4] {
-    let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(vld1q_u8(a)));
-    let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(vld1q_u8(a.add(16))));
-    [a0, a1, a2, a3]
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let [a0, a1] = f16x8_to_f32(vreinterpretq_u16_u8(vld1q_u8(a)));
+        let [a2, a3] = f16x8_to_f32(vreinterpretq_u16_u8(vld1q_u8(a.add(16))));
+        [a0, a1, a2, a3]
+    }
 }
 
 /// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]) through the shared
@@ -785,9 +681,12 @@ fn weighted_sum_columns<const V: usize>(
 /// `blocks` holds 8 blocks (checked by indexing).
 #[inline(always)]
 unsafe fn block_scales(blocks: &[u8]) -> [float32x4_t; 2] {
-    let d: [u16; 8] =
-        std::array::from_fn(|i| u16::from_le_bytes([blocks[34 * i], blocks[34 * i + 1]]));
-    f16x8_to_f32(vld1q_u16(d.as_ptr()))
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let d: [u16; 8] =
+            std::array::from_fn(|i| u16::from_le_bytes([blocks[34 * i], blocks[34 * i + 1]]));
+        f16x8_to_f32(vld1q_u16(d.as_ptr()))
+    }
 }
 
 /// The canonical Q8_0 dot (see [`super::Q8DotFn`]) of one row with `M`'s int8 step: per group
@@ -800,41 +699,44 @@ unsafe fn block_scales(blocks: &[u8]) -> [float32x4_t; 2] {
 /// The CPU supports `M`'s instructions.
 #[inline(always)]
 unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
-    const BYTES: usize = BlockQ8_0::BYTES;
-    const LEN: usize = BlockQ8_0::LEN;
-    let blocks = (row.len() / BYTES)
-        .min(acts.d.len())
-        .min(acts.q.len() / LEN);
-    let groups = blocks / Q8_LANES;
-    let mut acc = [vdupq_n_f32(0.0); 2];
-    let w_groups = row.chunks_exact(BYTES * Q8_LANES);
-    let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
-    let d_groups = acts.d.chunks_exact(Q8_LANES);
-    for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
-        // A loop, not a closure: closures do not inherit the target features `M` needs.
-        let mut sums = [vdupq_n_s32(0); Q8_LANES];
-        for (i, sum) in sums.iter_mut().enumerate() {
-            let (w, x) = (&w[BYTES * i + 2..][..LEN], &x[LEN * i..][..LEN]);
-            *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
-            *sum = M::mac(
-                *sum,
-                vreinterpretq_s8_u8(load_u8(&w[16..])),
-                load_s8(&x[16..]),
-            );
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        const BYTES: usize = BlockQ8_0::BYTES;
+        const LEN: usize = BlockQ8_0::LEN;
+        let blocks = (row.len() / BYTES)
+            .min(acts.d.len())
+            .min(acts.q.len() / LEN);
+        let groups = blocks / Q8_LANES;
+        let mut acc = [vdupq_n_f32(0.0); 2];
+        let w_groups = row.chunks_exact(BYTES * Q8_LANES);
+        let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
+        let d_groups = acts.d.chunks_exact(Q8_LANES);
+        for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
+            // A loop, not a closure: closures do not inherit the target features `M` needs.
+            let mut sums = [vdupq_n_s32(0); Q8_LANES];
+            for (i, sum) in sums.iter_mut().enumerate() {
+                let (w, x) = (&w[BYTES * i + 2..][..LEN], &x[LEN * i..][..LEN]);
+                *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), load_s8(x));
+                *sum = M::mac(
+                    *sum,
+                    vreinterpretq_s8_u8(load_u8(&w[16..])),
+                    load_s8(&x[16..]),
+                );
+            }
+            let d_w = block_scales(w);
+            for (k, acc) in acc.iter_mut().enumerate() {
+                // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 block totals.
+                let s = &sums[4 * k..];
+                let total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
+                let d = vmulq_f32(d_w[k], vld1q_f32(d_x[4 * k..].as_ptr()));
+                *acc = vaddq_f32(*acc, vmulq_f32(d, vcvtq_f32_s32(total)));
+            }
         }
-        let d_w = block_scales(w);
-        for (k, acc) in acc.iter_mut().enumerate() {
-            // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 block totals.
-            let s = &sums[4 * k..];
-            let total = vpaddq_s32(vpaddq_s32(s[0], s[1]), vpaddq_s32(s[2], s[3]));
-            let d = vmulq_f32(d_w[k], vld1q_f32(d_x[4 * k..].as_ptr()));
-            *acc = vaddq_f32(*acc, vmulq_f32(d, vcvtq_f32_s32(total)));
-        }
+        let mut lanes = [0f32; Q8_LANES];
+        vst1q_f32(lanes.as_mut_ptr(), acc[0]);
+        vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
+        scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
     }
-    let mut lanes = [0f32; Q8_LANES];
-    vst1q_f32(lanes.as_mut_ptr(), acc[0]);
-    vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
-    scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
 }
 
 #[cfg(test)]

@@ -1,42 +1,24 @@
-//! The x86_64 AVX2 kernels (the float loops also need F16C and FMA, which every AVX2 CPU but a
-//! few VIA parts has): 32 int8 lanes per instruction for the ternary formats, two 8-lane f32
-//! registers for the canonical float dot.
+//! The x86_64 tables — `"avx2"` (`avx2.rs`) and `"avx512"` (`avx512.rs`), which differ in their
+//! ternary tiles — and the entries they share, which need AVX2, F16C and FMA (every AVX2 CPU
+//! but a few VIA parts has them): activation quantisation, the canonical float dots (two 8-lane
+//! f32 registers), the F16 dots and weighted sums of the head and attention, and the Q8_0 head.
 //!
-//! Every entry gives the scalar table's result bit for bit. The ternary tiles decode weights to
-//! unsigned `u = t + 1` and compute `Σ t·q = Σ u·q − Σ q` with `maddubs(u, q)` (no sign work
-//! per activation); `Σ q` comes with the activations ([`QuantActs::sum`]).
-//!
-//! The `#[target_feature]` functions are `unsafe` because they may only run on a CPU with those
-//! features; the table's entries are safe wrappers that [`table`] hands out only after
-//! detecting them. Memory safety never depends on the caller: every load reads a slice that was
-//! sliced (and so bounds-checked) to the loaded width, or, in the attention's hot loops, a
-//! pointer offset within a slice whose length was checked first (stated at the load).
+//! Every entry gives the scalar table's result bit for bit. The `#[target_feature]` functions
+//! are `unsafe` because they may only run on a CPU with those features; the tables' entries are
+//! safe wrappers that [`table`] hands out only after detecting them. Memory safety never
+//! depends on the caller: every load reads a slice that was sliced (and so bounds-checked) to
+//! the loaded width, or, in the attention's hot loops, a pointer offset within a slice whose
+//! length was checked first (stated at the load).
 
+mod avx2;
 mod avx512;
 
 use std::arch::x86_64::*;
 
 use half::f16;
 
-use super::{scalar, tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
-use crate::quant::{BlockFormat, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
-
-/// The AVX2 table; reachable only through [`table`].
-static KERNELS: Kernels = Kernels {
-    name: "avx2",
-    quantize_acts,
-    tile_i2s,
-    tile_tq2_0,
-    tile_tq1_0,
-    // Per-block scales are a rare path (TQ files whose block scales differ): the scalar loops.
-    dot_tq2_0: BlockTQ2_0::dot_i8,
-    dot_tq1_0: BlockTQ1_0::dot_i8,
-    dot_f32,
-    dot_f16,
-    dot_q8_0,
-    weighted_sum_f16,
-    row_walk: super::RowWalk::SEQUENTIAL,
-};
+use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
+use crate::quant::{BlockFormat, BlockQ8_0};
 
 /// The x86_64 tables this CPU runs, slowest first: AVX2, then AVX-512 (see [`avx512`]).
 pub(super) fn tables() -> Vec<&'static Kernels> {
@@ -48,7 +30,7 @@ fn table() -> Option<&'static Kernels> {
     (is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("f16c")
         && is_x86_feature_detected!("fma"))
-    .then_some(&KERNELS)
+    .then_some(&avx2::KERNELS)
 }
 
 /// Defines each table entry as a safe function calling its `#[target_feature]` twin.
@@ -124,40 +106,43 @@ unsafe fn sum_i32(v: __m256i) -> i32 {
 /// Absmax int8 quantisation of one token (see [`QuantActs`]), 32 values per step.
 #[target_feature(enable = "avx2")]
 unsafe fn quantize_acts_avx2(x: &[f32], out: &mut QuantActs) {
-    // max |x|, skipping NaN like the scalar `f32::max` fold: `max_ps` returns its second
-    // operand (the running max) when either is NaN. The order of a max does not matter.
-    let abs_mask = _mm256_set1_ps(-0.0);
-    let mut max8 = _mm256_setzero_ps();
-    let chunks = x.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        max8 = _mm256_max_ps(_mm256_andnot_ps(abs_mask, load_f32(c)), max8);
-    }
-    let mut lanes = [0f32; 8];
-    // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), max8) };
-    let max = lanes.iter().chain(tail).fold(0.0f32, |m, v| m.max(v.abs()));
-    let scale = 127.0 / max.max(1e-5);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        // max |x|, skipping NaN like the scalar `f32::max` fold: `max_ps` returns its second
+        // operand (the running max) when either is NaN. The order of a max does not matter.
+        let abs_mask = _mm256_set1_ps(-0.0);
+        let mut max8 = _mm256_setzero_ps();
+        let chunks = x.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            max8 = _mm256_max_ps(_mm256_andnot_ps(abs_mask, load_f32(c)), max8);
+        }
+        let mut lanes = [0f32; 8];
+        // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
+        _mm256_storeu_ps(lanes.as_mut_ptr(), max8);
+        let max = lanes.iter().chain(tail).fold(0.0f32, |m, v| m.max(v.abs()));
+        let scale = 127.0 / max.max(1e-5);
 
-    let scale8 = _mm256_set1_ps(scale);
-    out.q.clear();
-    out.q.resize(x.len(), 0);
-    let mut sum = _mm256_setzero_si256();
-    let mut xs = x.chunks_exact(32);
-    let mut qs = out.q.chunks_exact_mut(32);
-    for (x, q) in (&mut xs).zip(&mut qs) {
-        sum = _mm256_add_epi32(sum, quantize_32(x, scale8, q));
+        let scale8 = _mm256_set1_ps(scale);
+        out.q.clear();
+        out.q.resize(x.len(), 0);
+        let mut sum = _mm256_setzero_si256();
+        let mut xs = x.chunks_exact(32);
+        let mut qs = out.q.chunks_exact_mut(32);
+        for (x, q) in (&mut xs).zip(&mut qs) {
+            sum = _mm256_add_epi32(sum, quantize_32(x, scale8, q));
+        }
+        // The last partial step, padded with zeros (which quantise to 0 and add nothing).
+        let tail = xs.remainder();
+        let mut x_pad = [0f32; 32];
+        x_pad[..tail.len()].copy_from_slice(tail);
+        let mut q_pad = [0i8; 32];
+        sum = _mm256_add_epi32(sum, quantize_32(&x_pad, scale8, &mut q_pad));
+        let q_tail = qs.into_remainder();
+        q_tail.copy_from_slice(&q_pad[..q_tail.len()]);
+        out.scale = scale;
+        out.sum = sum_i32(sum);
     }
-    // The last partial step, padded with zeros (which quantise to 0 and add nothing).
-    let tail = xs.remainder();
-    let mut x_pad = [0f32; 32];
-    x_pad[..tail.len()].copy_from_slice(tail);
-    let mut q_pad = [0i8; 32];
-    sum = _mm256_add_epi32(sum, quantize_32(&x_pad, scale8, &mut q_pad));
-    let q_tail = qs.into_remainder();
-    q_tail.copy_from_slice(&q_pad[..q_tail.len()]);
-    out.scale = scale;
-    out.sum = sum_i32(sum);
 }
 
 /// Quantises `x[..32]` into `q[..32]`: `clamp(round_half_even(x · scale), −128, 127)`, NaN → 0.
@@ -165,233 +150,29 @@ unsafe fn quantize_acts_avx2(x: &[f32], out: &mut QuantActs) {
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn quantize_32(x: &[f32], scale: __m256, q: &mut [i8]) -> __m256i {
-    const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    let x = &x[..32];
-    let q = &mut q[..32];
-    let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
-    let mut ints = [_mm256_setzero_si256(); 4];
-    for (i, x) in ints.iter_mut().zip(x.chunks_exact(8)) {
-        let r = _mm256_round_ps::<NEAREST_EVEN>(_mm256_mul_ps(load_f32(x), scale));
-        // NaN → 0 (the scalar saturating cast); ±inf survive to be clamped.
-        let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(r, r));
-        *i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
-    }
-    let [a, b, c, d] = ints;
-    let sum = _mm256_add_epi32(_mm256_add_epi32(a, b), _mm256_add_epi32(c, d));
-    // The packs interleave 128-bit halves: dword k of `bytes` holds a[0..4], b[0..4], c[0..4],
-    // d[0..4], a[4..8], b[4..8], c[4..8], d[4..8]; the permute puts them back in order.
-    let bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
-    let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    // SAFETY: `q` is 32 writable bytes; the store has no alignment requirement.
-    unsafe { _mm256_storeu_si256(q.as_mut_ptr().cast(), bytes) };
-    sum
-}
-
-// ---- base-3 ternary codes: TQ1_0 ----
-
-/// Each byte times 3, modulo 256: shifts a packed base-3 fraction one trit left.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn times3(v: __m256i) -> __m256i {
-    _mm256_add_epi8(v, _mm256_add_epi8(v, v))
-}
-
-/// The top trit of each byte `m` as `u = t + 1`: `(3m) >> 8`, that is `[m ≥ 86] + [m ≥ 171]`,
-/// with the unsigned compares done signed on `m − 128`.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn top_trit(m: __m256i) -> __m256i {
-    let s = _mm256_xor_si256(m, _mm256_set1_epi8(i8::MIN));
-    let ge86 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8(-43)); // m > 85
-    let ge171 = _mm256_cmpgt_epi8(s, _mm256_set1_epi8(42)); // m > 170
-                                                            // The compares give −1 where true.
-    _mm256_sub_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), ge86), ge171)
-}
-
-// ---- ternary tiles ----
-
-/// A ternary block layout as the AVX2 tile decodes it: groups of 128 weights, each as 4
-/// vectors of 32 unsigned weights `u = t + 1` (0..=3), vector `I` of group `g` holding the
-/// weights whose activations are the block's `q[128g + 32I..][..32]`.
-trait Codes {
-    /// Bytes per block.
-    const BLOCK_BYTES: usize;
-    /// Weights per block (a multiple of 128).
-    const BLOCK_LEN: usize;
-
-    /// Vector `I` (0..4) of group `group` of the block's `BLOCK_BYTES` bytes `block`. The
-    /// vectors of one group share their loads and shifts, which the compiler merges.
-    ///
-    /// # Safety
-    /// The CPU has AVX2.
-    unsafe fn decode<const I: usize>(block: &[u8], group: usize) -> __m256i;
-}
-
-/// The 2-bit codes at bits `2s + 1..2s` of each byte of `codes`, `s` = 0..4; the 16-bit
-/// shift's bits from the neighbouring byte are masked off.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn codes_at(codes: __m256i, s: usize) -> __m256i {
-    let shifted = match s {
-        0 => codes,
-        1 => _mm256_srli_epi16::<2>(codes),
-        2 => _mm256_srli_epi16::<4>(codes),
-        _ => _mm256_srli_epi16::<6>(codes),
-    };
-    _mm256_and_si256(shifted, _mm256_set1_epi8(3))
-}
-
-/// I2_S: one 32-byte group per block; weight `k` in byte `k % 32` at bits 7-6 (k < 32), 5-4,
-/// 3-2, 1-0 (96 ≤ k). Codes 0, 1, 2 → u = 0, 1, 2; code 3 (t = 0) → u = 1 by a table lookup.
-struct I2S;
-
-impl Codes for I2S {
-    const BLOCK_BYTES: usize = 32;
-    const BLOCK_LEN: usize = 128;
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn decode<const I: usize>(block: &[u8], _group: usize) -> __m256i {
-        let u = _mm256_set1_epi32(i32::from_le_bytes([0, 1, 2, 1]));
-        _mm256_shuffle_epi8(u, codes_at(load_u8(block), 3 - I))
-    }
-}
-
-/// TQ2_0: 66-byte blocks of 256 weights, two groups of 32 code bytes then the f16 scale;
-/// weight `128g + 32l + m` in byte `32g + m` at bits `2l + 1..2l`. `t = code − 1` for every
-/// code (3 → +2 as in the reference decoder), so `u` is the code itself.
-struct TQ2_0;
-
-impl Codes for TQ2_0 {
-    const BLOCK_BYTES: usize = 66;
-    const BLOCK_LEN: usize = 256;
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn decode<const I: usize>(block: &[u8], group: usize) -> __m256i {
-        codes_at(load_u8(&block[32 * group..]), I)
-    }
-}
-
-/// TQ1_0: 54-byte blocks of 256 weights, trit `n` of a byte read as the top trit of
-/// `byte · 3^n` (mod 256):
-///
-/// ```text
-/// bytes 0..32   byte m: weights m + 32n, n = 0..5       → group 0; vector 0 of group 1
-/// bytes 32..48  byte m: weights 160 + m + 16n, n = 0..5 → lower halves of group 1's 1..4
-/// bytes 48..52  byte j: weights 240 + j + 4n, n = 0..4  → upper half of group 1's vector 3
-/// ```
-struct TQ1_0;
-
-/// `v · 3^n` bytewise, modulo 256.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn times3_pow(mut v: __m256i, n: usize) -> __m256i {
-    for _ in 0..n {
-        v = times3(v);
-    }
-    v
-}
-
-impl Codes for TQ1_0 {
-    const BLOCK_BYTES: usize = 54;
-    const BLOCK_LEN: usize = 256;
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn decode<const I: usize>(block: &[u8], group: usize) -> __m256i {
-        if group == 0 || I == 0 {
-            // Bytes 0..32: trit I for group 0, trit 4 for group 1's first vector.
-            return top_trit(times3_pow(load_u8(block), 4 * group + I));
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        const NEAREST_EVEN: i32 = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+        let x = &x[..32];
+        let q = &mut q[..32];
+        let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
+        let mut ints = [_mm256_setzero_si256(); 4];
+        for (i, x) in ints.iter_mut().zip(x.chunks_exact(8)) {
+            let r = _mm256_round_ps::<NEAREST_EVEN>(_mm256_mul_ps(load_f32(x), scale));
+            // NaN → 0 (the scalar saturating cast); ±inf survive to be clamped.
+            let r = _mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(r, r));
+            *i = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
         }
-        // b(n): bytes 32..48 in the lower half and the qh dword (bytes 48..52) in each dword
-        // of the upper half, times 3^n.
-        let qh = i32::from_le_bytes([block[48], block[49], block[50], block[51]]);
-        let lower = &block[32..48];
-        // SAFETY: `lower` is 16 readable bytes; the load has no alignment requirement.
-        let lower = unsafe { _mm_loadu_si128(lower.as_ptr().cast()) };
-        let b0 = _mm256_set_m128i(_mm_set1_epi32(qh), lower);
-        let b1 = times3(b0);
-        let b2 = times3(b1);
-        let b3 = times3(b2);
-        top_trit(match I {
-            // Weights 160..224: the lower halves of trits (0, 1) and (2, 3).
-            1 => _mm256_permute2x128_si256::<0x20>(b0, b1),
-            2 => _mm256_permute2x128_si256::<0x20>(b2, b3),
-            // Weights 224..256: trit 4 of bytes 32..48, then qh trit n in upper dword n.
-            _ => {
-                let w = _mm256_blend_epi32::<0b0001_0000>(times3(b3), b0);
-                let w = _mm256_blend_epi32::<0b0010_0000>(w, b1);
-                let w = _mm256_blend_epi32::<0b0100_0000>(w, b2);
-                _mm256_blend_epi32::<0b1000_0000>(w, b3)
-            }
-        })
+        let [a, b, c, d] = ints;
+        let sum = _mm256_add_epi32(_mm256_add_epi32(a, b), _mm256_add_epi32(c, d));
+        // The packs interleave 128-bit halves: dword k of `bytes` holds a[0..4], b[0..4], c[0..4],
+        // d[0..4], a[4..8], b[4..8], c[4..8], d[4..8]; the permute puts them back in order.
+        let bytes = _mm256_packs_epi16(_mm256_packs_epi32(a, b), _mm256_packs_epi32(c, d));
+        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        // SAFETY: `q` is 32 writable bytes; the store has no alignment requirement.
+        _mm256_storeu_si256(q.as_mut_ptr().cast(), bytes);
+        sum
     }
-}
-
-/// Adds the products of vector `I` of group `group` to the 16-bit pair sums: `R` rows' block
-/// bytes against `T` tokens' block activations `q` (`pairs[t][r]`). Decodes each row's vector
-/// once, right before its `T` multiplies, so few decoded vectors are live at a time.
-#[target_feature(enable = "avx2")]
-#[inline]
-unsafe fn add_products<F: Codes, const I: usize, const R: usize, const T: usize>(
-    pairs: &mut [[__m256i; R]; T],
-    blocks: [&[u8]; R],
-    group: usize,
-    q: [&[i8]; T],
-) {
-    let mut qv = [_mm256_setzero_si256(); T];
-    for (qv, q) in qv.iter_mut().zip(q) {
-        *qv = load_i8(&q[128 * group + 32 * I..]);
-    }
-    for (r, block) in blocks.iter().enumerate() {
-        let u = F::decode::<I>(block, group);
-        for (pairs, &q) in pairs.iter_mut().zip(&qv) {
-            pairs[r] = _mm256_add_epi16(pairs[r], _mm256_maddubs_epi16(u, q));
-        }
-    }
-}
-
-/// The tile kernel for layout `F` (see [`super::TernaryTileFn`]): `Σ t·q = Σ u·q − Σ q`, with
-/// `maddubs(u, q)` taking the unsigned `u ≤ 3` and the signed `q` directly. A pair of products
-/// is at most 768 in magnitude and a block has at most 8 `maddubs` per row and token, so the
-/// 16-bit sums of one block stay below 6144; they are widened to int32 once per block.
-#[target_feature(enable = "avx2")]
-unsafe fn tile_avx2<F: Codes, const R: usize, const T: usize>(
-    rows: [&[u8]; R],
-    acts: [&[i8]; T],
-) -> [[i32; R]; T] {
-    let ones = _mm256_set1_epi16(1);
-    let mut acc = [[_mm256_setzero_si256(); R]; T];
-    for b in 0..rows[0].len() / F::BLOCK_BYTES {
-        let mut blocks = [&[][..]; R];
-        for (block, row) in blocks.iter_mut().zip(rows) {
-            *block = &row[b * F::BLOCK_BYTES..][..F::BLOCK_BYTES];
-        }
-        let mut q = [&[][..]; T];
-        for (q, a) in q.iter_mut().zip(acts) {
-            *q = &a[b * F::BLOCK_LEN..][..F::BLOCK_LEN];
-        }
-        let mut pairs = [[_mm256_setzero_si256(); R]; T];
-        for g in 0..F::BLOCK_LEN / 128 {
-            add_products::<F, 0, R, T>(&mut pairs, blocks, g, q);
-            add_products::<F, 1, R, T>(&mut pairs, blocks, g, q);
-            add_products::<F, 2, R, T>(&mut pairs, blocks, g, q);
-            add_products::<F, 3, R, T>(&mut pairs, blocks, g, q);
-        }
-        for (acc, pairs) in acc.iter_mut().zip(&pairs) {
-            for (acc, &p) in acc.iter_mut().zip(pairs) {
-                *acc = _mm256_add_epi32(*acc, _mm256_madd_epi16(p, ones));
-            }
-        }
-    }
-    let mut sums = [[0; R]; T];
-    for (sums, acc) in sums.iter_mut().zip(&acc) {
-        for (s, &acc) in sums.iter_mut().zip(acc) {
-            *s = sum_i32(acc);
-        }
-    }
-    sums
 }
 
 /// Turns the tile sums `Σ u·q` of unsigned codes `u = t + 1` into `Σ t·q = Σ u·q − Σ q`, per
@@ -403,48 +184,6 @@ fn signed_sums<const R: usize>(sums: &mut [[i32; R]], acts: &[&QuantActs]) {
         }
     }
 }
-
-/// Tokens per pass of [`tile_avx2`]: with 4 rows, 2 tokens' 16-bit sums and int32
-/// accumulators (16 registers) are as many as AVX2's 16 registers hold without spilling the
-/// inner loop's sums.
-const AVX2_TOKENS: usize = 2;
-
-/// Defines the safe tile kernel `$name::<R, T>` for layout `$codes`: the tile's tokens in
-/// passes of [`AVX2_TOKENS`], then `− Σ q` per token.
-macro_rules! safe_tile {
-    ($($name:ident = $codes:ty;)*) => {$(
-        fn $name<const R: usize, const T: usize>(
-            rows: [&[u8]; R],
-            acts: [&QuantActs; T],
-        ) -> [[i32; R]; T] {
-            let mut sums = [[0; R]; T];
-            for (sums, acts) in sums.chunks_mut(AVX2_TOKENS).zip(acts.chunks(AVX2_TOKENS)) {
-                // SAFETY: only reachable through `KERNELS`, which `table` returns only after
-                // detecting AVX2; every load reads a slice bounds-checked to the loaded width.
-                match acts {
-                    [a, b] => sums.copy_from_slice(&unsafe {
-                        tile_avx2::<$codes, R, 2>(rows, [&a.q, &b.q])
-                    }),
-                    // SAFETY: as above.
-                    [a] => sums.copy_from_slice(&unsafe { tile_avx2::<$codes, R, 1>(rows, [&a.q]) }),
-                    _ => unreachable!("chunks of 1..=AVX2_TOKENS"),
-                }
-                signed_sums(sums, acts);
-            }
-            sums
-        }
-    )*};
-}
-
-safe_tile! {
-    kernel_i2s = I2S;
-    kernel_tq2_0 = TQ2_0;
-    kernel_tq1_0 = TQ1_0;
-}
-
-tile_fn!(tile_i2s = kernel_i2s<>);
-tile_fn!(tile_tq2_0 = kernel_tq2_0<>);
-tile_fn!(tile_tq1_0 = kernel_tq1_0<>);
 
 // ---- canonical float dots ----
 
@@ -505,16 +244,19 @@ unsafe fn fold_lanes4(lo: [__m256; 4], hi: [__m256; 4]) -> [f32; 4] {
 /// registers, each product fused with its add (`VFMADD`).
 #[target_feature(enable = "avx2,fma")]
 unsafe fn dot_f32_avx2(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let (a16, b16) = (a.chunks_exact(FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
-    let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
-    for (a, b) in a16.zip(b16) {
-        lo = _mm256_fmadd_ps(load_f32(a), load_f32(b), lo);
-        hi = _mm256_fmadd_ps(load_f32(&a[8..]), load_f32(&b[8..]), hi);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let (mut lo, mut hi) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        let (a16, b16) = (a.chunks_exact(FLOAT_LANES), b.chunks_exact(FLOAT_LANES));
+        let (tail_a, tail_b) = (a16.remainder(), b16.remainder());
+        for (a, b) in a16.zip(b16) {
+            lo = _mm256_fmadd_ps(load_f32(a), load_f32(b), lo);
+            hi = _mm256_fmadd_ps(load_f32(&a[8..]), load_f32(&b[8..]), hi);
+        }
+        finish_lanes(lo, hi, tail_a.iter().copied(), tail_b)
     }
-    finish_lanes(lo, hi, tail_a.iter().copied(), tail_b)
 }
 
 /// [`super::F16DotFn`] through the shared block driver.
@@ -579,7 +321,8 @@ unsafe fn dot_f16_block<const R: usize, const Q: usize>(
                 .chunks_exact(2)
                 .map(|h| f16::from_le_bytes([h[0], h[1]]).to_f32());
             let tail_b = &b[q * m + body..(q + 1) * m];
-            out[r * Q + q] = finish_lanes(lo[r][q], hi[r][q], tail_a, tail_b);
+            // SAFETY: AVX2 is enabled for this function, the only precondition of the fold.
+            out[r * Q + q] = unsafe { finish_lanes(lo[r][q], hi[r][q], tail_a, tail_b) };
         }
     }
 }
@@ -610,16 +353,19 @@ unsafe fn weighted_sum_columns<const V: usize>(
     col: usize,
     out: &mut [f32],
 ) {
-    let mut acc = [_mm256_setzero_ps(); V];
-    for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
-        let (w, row) = (_mm256_set1_ps(w), &row[2 * col..2 * col + 16 * V]);
-        for (v, acc) in acc.iter_mut().enumerate() {
-            *acc = _mm256_fmadd_ps(w, load_f16(&row[16 * v..]), *acc);
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        let mut acc = [_mm256_setzero_ps(); V];
+        for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
+            let (w, row) = (_mm256_set1_ps(w), &row[2 * col..2 * col + 16 * V]);
+            for (v, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm256_fmadd_ps(w, load_f16(&row[16 * v..]), *acc);
+            }
         }
-    }
-    for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
-        // SAFETY: `out` is 8 writable f32; the store has no alignment requirement.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), *acc) };
+        for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
+            // SAFETY: `out` is 8 writable f32; the store has no alignment requirement.
+            _mm256_storeu_ps(out.as_mut_ptr(), *acc);
+        }
     }
 }
 
@@ -664,30 +410,33 @@ unsafe fn block_scales(blocks: &[u8]) -> __m256 {
 /// Blocks past the last whole group are added by the scalar block product.
 #[target_feature(enable = "avx2,f16c")]
 unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
-    const BYTES: usize = BlockQ8_0::BYTES;
-    const LEN: usize = BlockQ8_0::LEN;
-    let blocks = (row.len() / BYTES)
-        .min(acts.d.len())
-        .min(acts.q.len() / LEN);
-    let groups = blocks / Q8_LANES;
-    let mut acc = _mm256_setzero_ps();
-    let w_groups = row.chunks_exact(BYTES * Q8_LANES);
-    let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
-    let d_groups = acts.d.chunks_exact(Q8_LANES);
-    for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
-        let mut sums = [_mm256_setzero_si256(); Q8_LANES];
-        // A loop, not a closure: closures do not inherit the target features.
-        for (i, sum) in sums.iter_mut().enumerate() {
-            *sum = mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]));
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+    unsafe {
+        const BYTES: usize = BlockQ8_0::BYTES;
+        const LEN: usize = BlockQ8_0::LEN;
+        let blocks = (row.len() / BYTES)
+            .min(acts.d.len())
+            .min(acts.q.len() / LEN);
+        let groups = blocks / Q8_LANES;
+        let mut acc = _mm256_setzero_ps();
+        let w_groups = row.chunks_exact(BYTES * Q8_LANES);
+        let x_groups = acts.q.chunks_exact(LEN * Q8_LANES);
+        let d_groups = acts.d.chunks_exact(Q8_LANES);
+        for ((w, x), d_x) in w_groups.zip(x_groups).zip(d_groups) {
+            let mut sums = [_mm256_setzero_si256(); Q8_LANES];
+            // A loop, not a closure: closures do not inherit the target features.
+            for (i, sum) in sums.iter_mut().enumerate() {
+                *sum = mul_w_x(load_u8(&w[BYTES * i + 2..]), load_i8(&x[LEN * i..]));
+            }
+            let d = _mm256_mul_ps(block_scales(w), load_f32(d_x));
+            let products = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
+            acc = _mm256_add_ps(acc, products);
         }
-        let d = _mm256_mul_ps(block_scales(w), load_f32(d_x));
-        let products = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
-        acc = _mm256_add_ps(acc, products);
+        let mut lanes = [0f32; Q8_LANES];
+        // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
+        _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
+        scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
     }
-    let mut lanes = [0f32; Q8_LANES];
-    // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
-    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
-    scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
 }
 
 #[cfg(test)]
