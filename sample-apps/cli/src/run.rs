@@ -1,6 +1,6 @@
 //! `bitnet generate` and `bitnet chat`: streaming generation to standard output.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use bitnet_core::chat::{Message, Role};
@@ -80,10 +80,15 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
     let cancel = install_interrupt();
     let mut pending_system = args.system.clone();
     let stdin = io::stdin();
+    // Piped input is not echoed by a terminal: echo it so a transcript reads as a conversation.
+    let echo = !stdin.is_terminal();
     eprint!("> ");
     for line in stdin.lock().lines() {
         let line = line?;
         let text = line.trim_end();
+        if echo {
+            eprintln!("{text}");
+        }
         if text == "/reset" {
             session.reset();
             pending_system = args.system.clone();
