@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ARM compute proxy for decoding: aarch64 instructions executed per decoded token (qemu user
-# mode with the armcount TCG plugin, /work/shared/tools/armcount) by our `bitnet` on the `2b4t`
-# preset, one thread, with the `neon` and `neon-dotprod` kernel tables, next to llama.cpp's
+# mode with an instruction-counting TCG plugin in the directory $ARMCOUNT) by our `bitnet` on
+# the `2b4t` preset, one thread, with the `neon` and `neon-dotprod` kernel tables, next to llama.cpp's
 # aarch64 build (from the `llama-cpp-python` sdist) on the same GGUF files; prints a markdown
 # table with the ratios ours / llama.cpp.
 #
@@ -29,7 +29,9 @@ cd "$(dirname "$0")/.."
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/bitnet-sdk"
 TARGET=aarch64-unknown-linux-gnu
 TARGET_DIR="${BITNET_AARCH64_TARGET_DIR:-$CACHE/target-aarch64}"
-ARMCOUNT="${ARMCOUNT:-/work/shared/tools/armcount}"
+# The counter's directory: its count.sh runs `qemu-aarch64 -cpu CPU -- PROGRAM ARGS` and prints
+# the instructions executed; its build.sh builds libinsncount.so when missing.
+ARMCOUNT="${ARMCOUNT:?set ARMCOUNT to the directory of the instruction counter (count.sh, build.sh)}"
 LLAMA_SDIST="$CACHE/src/llama_cpp_python-0.3.36/vendor/llama.cpp"
 LLAMA_DIR="$CACHE/llama-cpp-aarch64"
 COUNTS="$CACHE/armcount/counts"

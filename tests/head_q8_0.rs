@@ -6,7 +6,7 @@
 //! (max |Δlogit|, relative L2 over all logits, top-1 agreement); the Q8_0 engine's own free-
 //! running greedy tokens are compared too. The same measurement runs on any model with
 //! `BITNET_HEAD_MODEL=M.gguf cargo test --release -p bitnet-tests --test head_q8_0 -- --ignored
-//! --nocapture` (the 2B4T numbers in docs/ARCHITECTURE.md come from it).
+//! --nocapture` (the 2B4T numbers in docs/PERFORMANCE.md come from it).
 
 use std::path::Path;
 
