@@ -40,6 +40,7 @@ impl Default for BenchConfig {
 
 /// Mean and sample standard deviation of repeated measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Stat {
     /// Mean.
     pub mean: f64,
@@ -68,6 +69,7 @@ impl Stat {
 
 /// What one benchmark run measured.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct BenchReport {
     /// Kernel table used.
     pub kernels: &'static str,
@@ -218,6 +220,7 @@ impl Default for SustainedConfig {
 
 /// One point of the sustained curve.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SustainedSample {
     /// Time since the start, in seconds (the end of the interval).
     pub t_s: f64,
@@ -235,6 +238,7 @@ pub struct SustainedSample {
 /// A change of thermal state during a sustained run: what a generation reports as
 /// [`Event::Thermal`] at the same point.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ThermalChange {
     /// Time since the start, in seconds.
     pub t_s: f64,
@@ -248,6 +252,7 @@ pub struct ThermalChange {
 
 /// What a sustained run recorded.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct SustainedReport {
     /// Kernel table used.
     pub kernels: &'static str,

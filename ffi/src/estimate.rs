@@ -2,20 +2,10 @@
 //! once loaded (`BitNetEngine::memory_estimate`), with the core's sums as methods.
 
 use bitnet_core::engine::{self, Engine};
-use bitnet_core::model;
 
 use crate::blocking;
 use crate::error::{count, BitNetError};
-use crate::options::EngineConfig;
-
-/// How the KV cache stores its values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum KvPrecision {
-    /// IEEE f16, 2 bytes per value (ternary models; what phones use).
-    F16,
-    /// f32, 4 bytes per value (float-weight models).
-    F32,
-}
+use crate::options::{EngineConfig, KvPrecision};
 
 /// What running a model takes, in bytes, from its header and metadata alone
 /// (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
@@ -99,10 +89,7 @@ impl MemoryEstimate {
             tokenizer_bytes: self.tokenizer_bytes,
             runtime_bytes: self.runtime_bytes,
             kv_bytes_per_token: self.kv_bytes_per_token,
-            kv_precision: match self.kv_precision {
-                KvPrecision::F16 => model::KvPrecision::F16,
-                KvPrecision::F32 => model::KvPrecision::F32,
-            },
+            kv_precision: self.kv_precision.into(),
             scratch_bytes: self.scratch_bytes,
             default_context: self.default_context_tokens as usize,
             min_context: self.min_context_tokens as usize,
@@ -119,10 +106,7 @@ impl From<engine::MemoryEstimate> for MemoryEstimate {
             tokenizer_bytes: e.tokenizer_bytes,
             runtime_bytes: e.runtime_bytes,
             kv_bytes_per_token: e.kv_bytes_per_token,
-            kv_precision: match e.kv_precision {
-                model::KvPrecision::F16 => KvPrecision::F16,
-                model::KvPrecision::F32 => KvPrecision::F32,
-            },
+            kv_precision: e.kv_precision.into(),
             scratch_bytes: e.scratch_bytes,
             default_context_tokens: count(e.default_context),
             min_context_tokens: count(e.min_context),
@@ -133,6 +117,7 @@ impl From<engine::MemoryEstimate> for MemoryEstimate {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bitnet_core::model;
 
     #[test]
     fn round_trips_and_sums_as_the_core() {

@@ -30,7 +30,7 @@ mod session;
 pub use android::java_vm;
 pub use engine::BitNetEngine;
 pub use error::BitNetError;
-pub use estimate::{estimate_memory, KvPrecision, MemoryEstimate};
+pub use estimate::{estimate_memory, MemoryEstimate};
 pub use events::{
     FinishReason, GenerationEvent, GenerationListener, GenerationStats, GenerationSummary,
     ThermalState,
@@ -38,8 +38,8 @@ pub use events::{
 pub use logging::{set_log_level, LogLevel};
 pub use metrics::{EngineHealth, EngineMetrics, HealthAlert};
 pub use options::{
-    ChatMessage, EngineConfig, GenerationOptions, HeadPrecision, OverflowPolicy, Prompt, Role,
-    SessionConfig,
+    ChatMessage, EngineConfig, GenerationOptions, HeadPrecision, KvPrecision, OverflowPolicy,
+    Prompt, Role, SessionConfig,
 };
 pub use runtime::{
     default_thermal_policy, profile_config, smallest_profile, HealthThresholds, Profile,

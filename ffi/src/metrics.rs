@@ -159,15 +159,13 @@ mod tests {
 
     #[test]
     fn every_alert_keeps_its_kind_and_figures_in_order() {
-        let figures = metrics::Metrics {
-            requests: 4,
-            errors: 1,
-            latency_p95_ms: Some(9.0),
-            decode_tokens_per_s: Some(1.5),
-            resident_bytes: Some(300),
-            cpu_percent: Some(90.0),
-            ..metrics::Metrics::default()
-        };
+        let mut figures = metrics::Metrics::default();
+        figures.requests = 4;
+        figures.errors = 1;
+        figures.latency_p95_ms = Some(9.0);
+        figures.decode_tokens_per_s = Some(1.5);
+        figures.resident_bytes = Some(300);
+        figures.cpu_percent = Some(90.0);
         let thresholds = health::HealthThresholds {
             max_resident_bytes: 200,
             max_cpu_percent: 50,

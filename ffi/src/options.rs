@@ -49,6 +49,9 @@ pub struct EngineConfig {
     /// Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
     #[uniffi(default = None)]
     pub head: Option<HeadPrecision>,
+    /// KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
+    #[uniffi(default = None)]
+    pub kv_precision: Option<KvPrecision>,
     /// What the thermal governor does in each thermal state; `None` = the engine's
     /// (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
     /// `InvalidOption`.
@@ -94,6 +97,33 @@ impl From<model::HeadPrecision> for HeadPrecision {
     }
 }
 
+/// How the KV cache stores its values (`bitnet_core::model::KvPrecision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum KvPrecision {
+    /// IEEE f16, 2 bytes per value (ternary models; what phones use).
+    F16,
+    /// f32, 4 bytes per value (float-weight models; the exact reference path).
+    F32,
+}
+
+impl From<KvPrecision> for model::KvPrecision {
+    fn from(p: KvPrecision) -> Self {
+        match p {
+            KvPrecision::F16 => model::KvPrecision::F16,
+            KvPrecision::F32 => model::KvPrecision::F32,
+        }
+    }
+}
+
+impl From<model::KvPrecision> for KvPrecision {
+    fn from(p: model::KvPrecision) -> Self {
+        match p {
+            model::KvPrecision::F16 => KvPrecision::F16,
+            model::KvPrecision::F32 => KvPrecision::F32,
+        }
+    }
+}
+
 impl From<EngineConfig> for engine::EngineConfig {
     fn from(c: EngineConfig) -> Self {
         engine::EngineConfig {
@@ -109,16 +139,15 @@ impl From<EngineConfig> for engine::EngineConfig {
             head: c
                 .head
                 .map_or_else(model::HeadPrecision::default, Into::into),
+            kv_precision: c.kv_precision.map(Into::into),
             thermal_policy: c.thermal_policy.map(Into::into).unwrap_or_default(),
             health: c.health.into(),
-            ..engine::EngineConfig::default()
         }
     }
 }
 
 /// The core's settings as a record; values equal to the core's defaults become `None` where
-/// the record has one for them (head precision, thermal policy). The KV precision has no
-/// field yet and is dropped.
+/// the record has one for them (head precision, thermal policy).
 impl From<engine::EngineConfig> for EngineConfig {
     fn from(c: engine::EngineConfig) -> Self {
         EngineConfig {
@@ -132,6 +161,7 @@ impl From<engine::EngineConfig> for EngineConfig {
             memory_budget_bytes: c.memory_budget_bytes,
             count_mapped_weights: c.count_mapped_weights,
             head: (c.head != Default::default()).then(|| c.head.into()),
+            kv_precision: c.kv_precision.map(Into::into),
             thermal_policy: (c.thermal_policy != Default::default())
                 .then(|| c.thermal_policy.into()),
             health: c.health.into(),
@@ -202,6 +232,25 @@ pub struct GenerationOptions {
     /// Generation ends before the first occurrence of any of these (not part of the text).
     #[uniffi(default = [])]
     pub stop: Vec<String>,
+}
+
+/// The core's defaults (what the foreign constructors give, see the tests).
+impl Default for GenerationOptions {
+    fn default() -> Self {
+        let core = engine::GenerationOptions::default();
+        let sampling = core.sampling;
+        GenerationOptions {
+            max_tokens: count(core.max_tokens),
+            temperature: sampling.temperature,
+            top_k: count(sampling.top_k),
+            top_p: sampling.top_p,
+            min_p: sampling.min_p,
+            repetition_penalty: sampling.repetition_penalty,
+            repeat_last_n: count(sampling.repeat_last_n),
+            seed: sampling.seed,
+            stop: core.stop,
+        }
+    }
 }
 
 impl GenerationOptions {
@@ -301,6 +350,7 @@ mod tests {
             memory_budget_bytes: None,
             count_mapped_weights: true,
             head: None,
+            kv_precision: None,
             thermal_policy: None,
             health: HealthThresholds {
                 max_resident_bytes: 1073741824,
@@ -334,6 +384,7 @@ mod tests {
             seed: 0,
             stop: Vec::new(),
         };
+        assert_eq!(GenerationOptions::default(), options);
         let core = options.to_core(engine::CancelToken::new());
         let default = engine::GenerationOptions::default();
         assert_eq!(core.max_tokens, default.max_tokens);
@@ -347,6 +398,7 @@ mod tests {
             threads: 3,
             memory_budget_bytes: Some(1 << 30),
             head: Some(HeadPrecision::Q8_0),
+            kv_precision: Some(KvPrecision::F32),
             thermal_policy: Some(ThermalPolicy {
                 critical: Throttle::Run {
                     threads_percent: 10,
@@ -362,6 +414,7 @@ mod tests {
         };
         let core = engine::EngineConfig::from(config.clone());
         assert_eq!(core.head, model::HeadPrecision::Q8_0);
+        assert_eq!(core.kv_precision, Some(model::KvPrecision::F32));
         assert_eq!(core.health.max_latency_ms, 1);
         assert_eq!(EngineConfig::from(core), config);
     }

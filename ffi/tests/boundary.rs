@@ -26,14 +26,7 @@ impl GenerationListener for Ignore {
 fn options(max_tokens: u32) -> GenerationOptions {
     GenerationOptions {
         max_tokens,
-        temperature: 0.0,
-        top_k: 0,
-        top_p: 1.0,
-        min_p: 0.0,
-        repetition_penalty: 1.0,
-        repeat_last_n: 64,
-        seed: 0,
-        stop: Vec::new(),
+        ..GenerationOptions::default()
     }
 }
 

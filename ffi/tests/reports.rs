@@ -92,14 +92,7 @@ fn metrics_count_requests_errors_and_tokens() {
             .expect("a session");
         let options = GenerationOptions {
             max_tokens: 4,
-            temperature: 0.0,
-            top_k: 0,
-            top_p: 1.0,
-            min_p: 0.0,
-            repetition_penalty: 1.0,
-            repeat_last_n: 64,
-            seed: 0,
-            stop: Vec::new(),
+            ..GenerationOptions::default()
         };
         let ok = Arc::clone(&session)
             .generate(

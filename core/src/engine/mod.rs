@@ -456,6 +456,7 @@ pub enum FinishReason {
 
 /// Timing and size figures of one request.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct GenerationStats {
     /// Tokens of the whole prompt (history + new input), in tokens.
     pub prompt_tokens: usize,
@@ -491,6 +492,7 @@ pub struct GenerationStats {
 
 /// The result of one request.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Generation {
     /// The reply text (what the sink received, concatenated).
     pub text: String,

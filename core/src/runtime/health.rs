@@ -72,6 +72,7 @@ pub enum Alert {
 
 /// The metrics and the alerts they raise ([`Engine::health`](crate::engine::Engine::health)).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Health {
     /// Every threshold crossed, in the order of [`Alert`]'s variants.
     pub alerts: Vec<Alert>,

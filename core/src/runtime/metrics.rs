@@ -13,6 +13,7 @@ pub const RECENT_REQUESTS: usize = 100;
 
 /// A snapshot of an engine's service figures ([`Engine::metrics`](crate::engine::Engine::metrics)).
 #[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
 pub struct Metrics {
     /// Generate calls since the engine loaded, failed ones included.
     pub requests: u64,
@@ -55,6 +56,7 @@ impl Metrics {
 
 /// What one successful request adds to the metrics.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RequestFigures {
     /// Prompt tokens, in tokens.
     pub prompt_tokens: usize,

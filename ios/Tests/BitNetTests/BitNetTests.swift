@@ -220,6 +220,18 @@ final class BitNetTests: XCTestCase {
         engine.release()
     }
 
+    func testTheKvPrecisionOptionReachesTheEngine() async throws {
+        let f16 = try await BitNetEngine.estimate(path: try model())
+        XCTAssertEqual(f16.kvPrecision, .f16)
+        let config = EngineConfig(kvPrecision: .f32)
+        let f32 = try await BitNetEngine.estimate(path: try model(), config: config)
+        XCTAssertEqual(f32.kvPrecision, .f32)
+        XCTAssertEqual(f32.kvBytesPerToken, 2 * f16.kvBytesPerToken)
+        let engine = try await BitNetEngine.load(path: try model(), config: config)
+        XCTAssertEqual(try engine.memoryEstimate(), f32)
+        engine.release()
+    }
+
     func testMetricsCountTwoGenerations() async throws {
         let engine = try await BitNetEngine.load(path: try model())
         let session = try engine.session()

@@ -179,32 +179,32 @@ pub fn open_file(path: &Path) -> anyhow::Result<GgufFile> {
     GgufFile::open(path).with_context(|| format!("loading {}", path.display()))
 }
 
-/// Sampling and stopping options.
+/// Sampling and stopping options; the sampling defaults are the core's ([`SamplingParams`]).
 #[derive(Args, Debug)]
 pub struct SamplingArgs {
     /// Most tokens to generate.
     #[arg(short = 'n', long = "max-tokens", default_value_t = 128)]
     pub max_tokens: usize,
     /// Sampling temperature (0 = greedy).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = SamplingParams::default().temperature)]
     pub temperature: f32,
     /// Keep only the k most likely tokens (0 = off).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SamplingParams::default().top_k)]
     pub top_k: usize,
     /// Keep the smallest set of tokens whose probability reaches p (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = SamplingParams::default().top_p)]
     pub top_p: f32,
     /// Drop tokens less likely than min-p times the most likely one (0 = off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = SamplingParams::default().min_p)]
     pub min_p: f32,
     /// Penalty for tokens among the last `--repeat-last-n` (1 = off).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = SamplingParams::default().repetition_penalty)]
     pub repeat_penalty: f32,
     /// How many recent tokens the repetition penalty looks at.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = SamplingParams::default().repeat_last_n)]
     pub repeat_last_n: usize,
     /// Random seed (same seed, same output).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SamplingParams::default().seed)]
     pub seed: u64,
     /// Stop before this string (repeatable).
     #[arg(long = "stop")]

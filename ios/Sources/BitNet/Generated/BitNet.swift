@@ -1459,6 +1459,10 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var head: HeadPrecision?
     /**
+     * KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
+     */
+    public var kvPrecision: KvPrecision?
+    /**
      * What the thermal governor does in each thermal state; `None` = the engine's
      * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
      * `InvalidOption`.
@@ -1508,6 +1512,9 @@ public struct EngineConfig: Equatable, Hashable {
          * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
          */head: HeadPrecision? = nil, 
         /**
+         * KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
+         */kvPrecision: KvPrecision? = nil, 
+        /**
          * What the thermal governor does in each thermal state; `None` = the engine's
          * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
          * `InvalidOption`.
@@ -1525,6 +1532,7 @@ public struct EngineConfig: Equatable, Hashable {
         self.memoryBudgetBytes = memoryBudgetBytes
         self.countMappedWeights = countMappedWeights
         self.head = head
+        self.kvPrecision = kvPrecision
         self.thermalPolicy = thermalPolicy
         self.health = health
     }
@@ -1555,6 +1563,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 countMappedWeights: FfiConverterBool.read(from: &buf), 
                 head: FfiConverterOptionTypeHeadPrecision.read(from: &buf), 
+                kvPrecision: FfiConverterOptionTypeKvPrecision.read(from: &buf), 
                 thermalPolicy: FfiConverterOptionTypeThermalPolicy.read(from: &buf), 
                 health: FfiConverterTypeHealthThresholds.read(from: &buf)
         )
@@ -1571,6 +1580,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
         FfiConverterBool.write(value.countMappedWeights, into: &buf)
         FfiConverterOptionTypeHeadPrecision.write(value.head, into: &buf)
+        FfiConverterOptionTypeKvPrecision.write(value.kvPrecision, into: &buf)
         FfiConverterOptionTypeThermalPolicy.write(value.thermalPolicy, into: &buf)
         FfiConverterTypeHealthThresholds.write(value.health, into: &buf)
     }
@@ -3591,7 +3601,7 @@ public func FfiConverterTypeHealthAlert_lower(_ value: HealthAlert) -> RustBuffe
 
 
 /**
- * How the KV cache stores its values.
+ * How the KV cache stores its values (`bitnet_core::model::KvPrecision`).
  */
 
 public enum KvPrecision: Equatable, Hashable {
@@ -3601,7 +3611,7 @@ public enum KvPrecision: Equatable, Hashable {
      */
     case f16
     /**
-     * f32, 4 bytes per value (float-weight models).
+     * f32, 4 bytes per value (float-weight models; the exact reference path).
      */
     case f32
 
@@ -4492,6 +4502,30 @@ fileprivate struct FfiConverterOptionTypeHeadPrecision: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeHeadPrecision.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeKvPrecision: FfiConverterRustBuffer {
+    typealias SwiftType = KvPrecision?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeKvPrecision.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeKvPrecision.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -2698,6 +2698,11 @@ data class EngineConfig (
     var `head`: HeadPrecision? = null 
     , 
     /**
+     * KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
+     */
+    var `kvPrecision`: KvPrecision? = null 
+    , 
+    /**
      * What the thermal governor does in each thermal state; `None` = the engine's
      * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
      * `InvalidOption`.
@@ -2734,6 +2739,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeHeadPrecision.read(buf),
+            FfiConverterOptionalTypeKvPrecision.read(buf),
             FfiConverterOptionalTypeThermalPolicy.read(buf),
             FfiConverterTypeHealthThresholds.read(buf),
         )
@@ -2750,6 +2756,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
             FfiConverterBoolean.allocationSize(value.`countMappedWeights`) +
             FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`) +
+            FfiConverterOptionalTypeKvPrecision.allocationSize(value.`kvPrecision`) +
             FfiConverterOptionalTypeThermalPolicy.allocationSize(value.`thermalPolicy`) +
             FfiConverterTypeHealthThresholds.allocationSize(value.`health`)
     )
@@ -2765,6 +2772,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
             FfiConverterBoolean.write(value.`countMappedWeights`, buf)
             FfiConverterOptionalTypeHeadPrecision.write(value.`head`, buf)
+            FfiConverterOptionalTypeKvPrecision.write(value.`kvPrecision`, buf)
             FfiConverterOptionalTypeThermalPolicy.write(value.`thermalPolicy`, buf)
             FfiConverterTypeHealthThresholds.write(value.`health`, buf)
     }
@@ -4687,7 +4695,7 @@ public object FfiConverterTypeHealthAlert : FfiConverterRustBuffer<HealthAlert>{
 
 
 /**
- * How the KV cache stores its values.
+ * How the KV cache stores its values (`bitnet_core::model::KvPrecision`).
  */
 
 enum class KvPrecision {
@@ -4697,7 +4705,7 @@ enum class KvPrecision {
      */
     F16,
     /**
-     * f32, 4 bytes per value (float-weight models).
+     * f32, 4 bytes per value (float-weight models; the exact reference path).
      */
     F32;
 
@@ -5424,6 +5432,38 @@ public object FfiConverterOptionalTypeHeadPrecision: FfiConverterRustBuffer<Head
         } else {
             buf.put(1)
             FfiConverterTypeHeadPrecision.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeKvPrecision: FfiConverterRustBuffer<KvPrecision?> {
+    override fun read(buf: ByteBuffer): KvPrecision? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeKvPrecision.read(buf)
+    }
+
+    override fun allocationSize(value: KvPrecision?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeKvPrecision.allocationSize(value)
+        }
+    }
+
+    override fun write(value: KvPrecision?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeKvPrecision.write(value, buf)
         }
     }
 }

@@ -64,6 +64,19 @@ class ReportsTest {
     }
 
     @Test
+    fun `the KV precision option reaches the engine`() = runBlocking<Unit> {
+        val f16 = BitNet.estimate(model)
+        assertEquals(KvPrecision.F16, f16.kvPrecision)
+        val config = EngineConfig(kvPrecision = KvPrecision.F32)
+        val f32 = BitNet.estimate(model, config)
+        assertEquals(KvPrecision.F32, f32.kvPrecision)
+        assertEquals(2uL * f16.kvBytesPerToken, f32.kvBytesPerToken)
+        val engine = BitNet.load(model, config)
+        assertEquals(f32, engine.memoryEstimate())
+        engine.release()
+    }
+
+    @Test
     fun `metrics count two generations and their tokens`() = runBlocking<Unit> {
         val engine = BitNet.load(model)
         val session = engine.session()
