@@ -10,8 +10,9 @@
 
 use std::path::Path;
 
+use bitnet_authoring::GgufWriter;
 use bitnet_core::engine::{Engine, EngineConfig};
-use bitnet_core::gguf::{GgufFile, GgufWriter};
+use bitnet_core::gguf::GgufFile;
 use bitnet_core::model::{HeadPrecision, KvCache, LogitsFor};
 use bitnet_core::quant::{self, TensorType, WeightView};
 use bitnet_tests::tiny_model;

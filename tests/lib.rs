@@ -1,9 +1,10 @@
-//! Helpers shared by the end-to-end tests in this crate: the `bitnet` binary, synthetic models
-//! written with it, and generation through the engine with the streamed text collected.
+//! Helpers shared by the end-to-end tests in this crate: synthetic models (written in-process
+//! by `bitnet-authoring`), the `bitnet` binary for the CLI's own tests, and generation through
+//! the engine with the streamed text collected.
 //!
 //! Models are always written with the built-in byte-level vocabulary (`BITNET_LLAMA3_TOKENIZER`
-//! is removed from the binary's environment), so every test sees the same small, fast model
-//! whatever the caller's environment.
+//! is also removed from the binary's environment), so every test sees the same small, fast
+//! model whatever the caller's environment.
 
 use std::ffi::OsStr;
 use std::io::Write;
@@ -18,6 +19,9 @@ use bitnet_core::model::Arch;
 use bitnet_core::quant::TensorType;
 use bitnet_core::sampling::SamplingParams;
 use bitnet_core::tokenizer::{StreamDecoder, Tokenizer};
+
+use bitnet_authoring::synth::{write_synthetic, Preset, SyntheticModel};
+use bitnet_authoring::vocabulary;
 
 /// The `bitnet` executable: `$BITNET_BIN` if set, else the one cargo built next to this test
 /// binary (`<target>/<profile>/bitnet`).
@@ -81,29 +85,18 @@ pub fn stdout_of(output: &Output) -> String {
 
 /// Writes the tiny synthetic model of `arch` with its projections in `format` (I2_S, TQ2_0,
 /// TQ1_0 or F32) and weights from `seed` into `dir`, and returns its path. The same seed gives
-/// the same ternary weights and scales in every format.
+/// the same ternary weights and scales in every format; the vocabulary is the built-in one.
 pub fn synth(dir: &Path, arch: Arch, format: TensorType, seed: u64) -> PathBuf {
-    let format = format.name().to_lowercase();
-    let path = dir.join(format!("{}-{format}-{seed}.gguf", arch.name()));
-    let seed = seed.to_string();
-    let out = path.to_str().expect("temporary paths are UTF-8");
-    let output = run_cli(
-        &[
-            "synth",
-            "--preset",
-            "tiny",
-            "--arch",
-            arch.name(),
-            "--format",
-            &format,
-            "--seed",
-            &seed,
-            "-o",
-            out,
-        ],
-        None,
-    );
-    stdout_of(&output);
+    let name = format.name().to_lowercase();
+    let path = dir.join(format!("{}-{name}-{seed}.gguf", arch.name()));
+    let model = SyntheticModel {
+        preset: Preset::Tiny,
+        arch,
+        format,
+        seed,
+        vocabulary: vocabulary::builtin(),
+    };
+    write_synthetic(&model, &path).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
     path
 }
 

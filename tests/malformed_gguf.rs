@@ -3,7 +3,8 @@
 //!
 //! Each case starts from one valid file written by `GgufWriter` and changes a few bytes.
 
-use bitnet_core::gguf::{GgufError, GgufFile, GgufWriter, Value};
+use bitnet_authoring::GgufWriter;
+use bitnet_core::gguf::{GgufError, GgufFile, Value};
 use bitnet_core::quant::TensorType;
 
 /// A valid file with one value of several kinds and three tensors of different types.

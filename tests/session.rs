@@ -7,11 +7,12 @@
 use std::sync::{mpsc, Barrier};
 use std::thread;
 
+use bitnet_authoring::GgufWriter;
 use bitnet_core::engine::{
     CancelToken, Engine, EngineConfig, Event, FinishReason, Generation, GenerationOptions, Input,
     Session, SessionConfig,
 };
-use bitnet_core::gguf::{GgufError, GgufFile, GgufWriter, Value};
+use bitnet_core::gguf::{GgufError, GgufFile, Value};
 use bitnet_core::model::{Arch, KvCache, KvPrecision, LogitsFor, ModelError};
 use bitnet_core::sampling::{SamplingError, SamplingParams};
 use bitnet_core::tokenizer::special;

@@ -15,9 +15,6 @@ pub enum GgufError {
         /// The OS error.
         error: std::io::Error,
     },
-    /// The writer's output failed.
-    #[error("writing GGUF: {0}")]
-    Write(std::io::Error),
     /// The file ends inside a fixed-size field.
     #[error("file truncated: {what} at offset {offset} needs {needed} bytes, {available} left")]
     Truncated {
@@ -242,21 +239,5 @@ pub enum GgufError {
         second: String,
         /// The absolute start offset of `second`.
         offset: u64,
-    },
-    /// `GgufWriter::to_bytes` found a tensor declared without its bytes.
-    #[error("tensor {name:?} was declared without its bytes")]
-    MissingTensorData {
-        /// The tensor.
-        name: String,
-    },
-    /// The writer was given a number of bytes for a tensor other than its type and shape need.
-    #[error("tensor {name:?}: got {actual} bytes, its type and shape need {expected}")]
-    TensorSizeMismatch {
-        /// The tensor.
-        name: String,
-        /// Bytes the type and shape need.
-        expected: u64,
-        /// Bytes supplied.
-        actual: u64,
     },
 }

@@ -1,4 +1,5 @@
-//! GGUF files: a validating reader over a memory map, and a streaming writer.
+//! GGUF files: a validating reader over a memory map. (Files are written by the
+//! `bitnet-authoring` crate, which builds on the layout and checks stated here.)
 //!
 //! Layout of a GGUF v2/v3 file (all integers little-endian):
 //!
@@ -18,17 +19,15 @@
 mod error;
 mod reader;
 mod value;
-mod writer;
 
 pub use error::GgufError;
-pub use reader::{GgufFile, TensorInfo};
+pub use reader::{checked_tensor_bytes, GgufFile, TensorInfo};
 pub use value::{ArrayValue, FromValue, Value, ValueType};
-pub use writer::GgufWriter;
 
 /// The 4 bytes every GGUF file starts with.
 pub const MAGIC: [u8; 4] = *b"GGUF";
 
-/// The version [`GgufWriter`] writes; the reader accepts 2 and 3 (identical layouts).
+/// The GGUF version a writer should write; the reader accepts 2 and 3 (identical layouts).
 pub const VERSION: u32 = 3;
 
 /// The metadata key holding the data alignment (a `u32`, bytes).
@@ -42,7 +41,7 @@ pub const MAX_DIMS: usize = 4;
 
 /// The data alignment (bytes) that the value of [`ALIGNMENT_KEY`] (if any) sets: it must be a
 /// `u32`, nonzero and a power of two.
-fn alignment_from(value: Option<&Value>) -> Result<u64, GgufError> {
+pub fn alignment_from(value: Option<&Value>) -> Result<u64, GgufError> {
     match value {
         None => Ok(DEFAULT_ALIGNMENT),
         Some(&Value::U32(a)) if a.is_power_of_two() => Ok(a.into()),
@@ -56,6 +55,6 @@ fn alignment_from(value: Option<&Value>) -> Result<u64, GgufError> {
 }
 
 /// `offset` rounded up to a multiple of `alignment` (a power of two), or `None` on overflow.
-fn align_up(offset: u64, alignment: u64) -> Option<u64> {
+pub fn align_up(offset: u64, alignment: u64) -> Option<u64> {
     Some(offset.checked_add(alignment - 1)? & !(alignment - 1))
 }

@@ -1,11 +1,16 @@
 //! A GGUF v3 writer that streams tensor data, so multi-gigabyte files need not fit in memory.
+//! It checks every tensor with the reader's own [`checked_tensor_bytes`], so it never writes a
+//! file `bitnet_core::gguf::GgufFile` refuses.
 
 use std::io::{self, Read, Write};
 
-use super::reader::checked_tensor_bytes;
-use super::value::{ArrayValue, Value};
-use super::{align_up, alignment_from, GgufError, TensorInfo, ALIGNMENT_KEY, MAGIC, VERSION};
-use crate::quant::TensorType;
+use bitnet_core::gguf::{
+    align_up, alignment_from, checked_tensor_bytes, ArrayValue, GgufError, TensorInfo, Value,
+    ALIGNMENT_KEY, MAGIC, VERSION,
+};
+use bitnet_core::quant::TensorType;
+
+use crate::WriteError;
 
 /// Builds a GGUF v3 file: metadata pairs and tensor records in the order added, the data
 /// section aligned to `general.alignment` (default 32 bytes), each tensor padded with zeros to
@@ -54,7 +59,7 @@ impl GgufWriter {
         name: impl Into<String>,
         dims: &[u64],
         ty: TensorType,
-    ) -> Result<&mut Self, GgufError> {
+    ) -> Result<&mut Self, WriteError> {
         self.plan(name.into(), dims, ty, None)
     }
 
@@ -65,7 +70,7 @@ impl GgufWriter {
         dims: &[u64],
         ty: TensorType,
         data: Vec<u8>,
-    ) -> Result<&mut Self, GgufError> {
+    ) -> Result<&mut Self, WriteError> {
         self.plan(name.into(), dims, ty, Some(data))
     }
 
@@ -75,9 +80,9 @@ impl GgufWriter {
         dims: &[u64],
         ty: TensorType,
         data: Option<Vec<u8>>,
-    ) -> Result<&mut Self, GgufError> {
+    ) -> Result<&mut Self, WriteError> {
         if self.tensors.iter().any(|t| t.name == name) {
-            return Err(GgufError::DuplicateTensor { name });
+            return Err(GgufError::DuplicateTensor { name }.into());
         }
         let n_bytes = checked_tensor_bytes(&name, dims, ty)?;
         if let Some(data) = &data {
@@ -100,10 +105,10 @@ impl GgufWriter {
         &self,
         mut out: W,
         mut fill: impl FnMut(&TensorInfo, &mut dyn Write) -> io::Result<()>,
-    ) -> Result<u64, GgufError> {
+    ) -> Result<u64, WriteError> {
         let alignment = alignment_from(self.get(ALIGNMENT_KEY))?;
         let (header, infos) = self.header(alignment)?;
-        out.write_all(&header).map_err(GgufError::Write)?;
+        out.write_all(&header).map_err(WriteError::Io)?;
         let mut written = pad(&mut out, header.len() as u64, alignment)?;
         for (t, info) in self.tensors.iter().zip(&infos) {
             let mut sink = CountingWriter {
@@ -114,19 +119,19 @@ impl GgufWriter {
                 Some(data) => sink.write_all(data),
                 None => fill(info, &mut sink),
             }
-            .map_err(GgufError::Write)?;
+            .map_err(WriteError::Io)?;
             check_size(&t.name, t.n_bytes, sink.count)?;
             written += t.n_bytes;
             written = pad(&mut out, written, alignment)?;
         }
-        out.flush().map_err(GgufError::Write)?;
+        out.flush().map_err(WriteError::Io)?;
         Ok(written)
     }
 
     /// The whole file in memory; every tensor must have been added with its bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, GgufError> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, WriteError> {
         if let Some(t) = self.tensors.iter().find(|t| t.data.is_none()) {
-            return Err(GgufError::MissingTensorData {
+            return Err(WriteError::MissingTensorData {
                 name: t.name.clone(),
             });
         }
@@ -141,7 +146,7 @@ impl GgufWriter {
 
     /// The header (before its padding to `alignment`) and each tensor's record with its
     /// absolute offset.
-    fn header(&self, alignment: u64) -> Result<(Vec<u8>, Vec<TensorInfo>), GgufError> {
+    fn header(&self, alignment: u64) -> Result<(Vec<u8>, Vec<TensorInfo>), WriteError> {
         let mut h = Vec::new();
         h.extend_from_slice(&MAGIC);
         h.extend_from_slice(&VERSION.to_le_bytes());
@@ -151,7 +156,8 @@ impl GgufWriter {
             if key.is_empty() {
                 return Err(GgufError::EmptyKey {
                     offset: h.len() as u64,
-                });
+                }
+                .into());
             }
             put_str(&mut h, key);
             h.extend_from_slice(&value.value_type().id().to_le_bytes());
@@ -196,11 +202,11 @@ impl GgufWriter {
     }
 }
 
-fn check_size(name: &str, expected: u64, actual: u64) -> Result<(), GgufError> {
+fn check_size(name: &str, expected: u64, actual: u64) -> Result<(), WriteError> {
     if expected == actual {
         Ok(())
     } else {
-        Err(GgufError::TensorSizeMismatch {
+        Err(WriteError::TensorSizeMismatch {
             name: name.to_owned(),
             expected,
             actual,
@@ -210,9 +216,9 @@ fn check_size(name: &str, expected: u64, actual: u64) -> Result<(), GgufError> {
 
 /// Writes zeros after `written` bytes up to the next multiple of `alignment`; returns the new
 /// length.
-fn pad(out: &mut impl Write, written: u64, alignment: u64) -> Result<u64, GgufError> {
+fn pad(out: &mut impl Write, written: u64, alignment: u64) -> Result<u64, WriteError> {
     let padded = written.next_multiple_of(alignment);
-    io::copy(&mut io::repeat(0).take(padded - written), out).map_err(GgufError::Write)?;
+    io::copy(&mut io::repeat(0).take(padded - written), out).map_err(WriteError::Io)?;
     Ok(padded)
 }
 
@@ -289,7 +295,7 @@ impl<W: Write> Write for CountingWriter<'_, W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gguf::GgufFile;
+    use bitnet_core::gguf::GgufFile;
 
     #[test]
     fn streams_declared_tensors_in_order_and_pads_each() {
@@ -334,14 +340,14 @@ mod tests {
         let err = w.write_to(Vec::new(), |_, sink| sink.write_all(&[0; 15]));
         assert!(matches!(
             err,
-            Err(GgufError::TensorSizeMismatch {
+            Err(WriteError::TensorSizeMismatch {
                 expected: 16,
                 actual: 15,
                 ..
             })
         ));
         let err = w.to_bytes();
-        assert!(matches!(err, Err(GgufError::MissingTensorData { name }) if name == "a"));
+        assert!(matches!(err, Err(WriteError::MissingTensorData { name }) if name == "a"));
     }
 
     #[test]
@@ -351,11 +357,11 @@ mod tests {
             .unwrap();
         assert!(matches!(
             w.add_tensor("a", &[2], TensorType::F32, vec![0; 8]),
-            Err(GgufError::DuplicateTensor { .. })
+            Err(WriteError::Invalid(GgufError::DuplicateTensor { .. }))
         ));
         assert!(matches!(
             w.add_tensor("b", &[2], TensorType::F32, vec![0; 7]),
-            Err(GgufError::TensorSizeMismatch {
+            Err(WriteError::TensorSizeMismatch {
                 expected: 8,
                 actual: 7,
                 ..
@@ -363,37 +369,42 @@ mod tests {
         ));
         assert!(matches!(
             w.add_tensor_info("c", &[100], TensorType::TQ2_0),
-            Err(GgufError::PartialBlock {
+            Err(WriteError::Invalid(GgufError::PartialBlock {
                 ne0: 100,
                 block_len: 256,
                 ..
-            })
+            }))
         ));
         assert!(matches!(
             w.add_tensor_info("d", &[1, 1, 1, 1, 1], TensorType::F32),
-            Err(GgufError::BadDimCount { n_dims: 5, .. })
+            Err(WriteError::Invalid(GgufError::BadDimCount {
+                n_dims: 5,
+                ..
+            }))
         ));
         assert!(matches!(
             w.add_tensor_info("e", &[4, 0], TensorType::F32),
-            Err(GgufError::ZeroDim { axis: 1, .. })
+            Err(WriteError::Invalid(GgufError::ZeroDim { axis: 1, .. }))
         ));
         assert!(matches!(
             w.add_tensor_info("f", &[u64::MAX / 2, 4], TensorType::F32),
-            Err(GgufError::ShapeOverflow { .. })
+            Err(WriteError::Invalid(GgufError::ShapeOverflow { .. }))
         ));
         w.add("general.alignment", 48u32);
         assert!(matches!(
             w.to_bytes(),
-            Err(GgufError::InvalidAlignment { alignment: 48 })
+            Err(WriteError::Invalid(GgufError::InvalidAlignment {
+                alignment: 48
+            }))
         ));
         w.add("general.alignment", 64u64);
         assert!(matches!(
             w.to_bytes(),
-            Err(GgufError::WrongType {
+            Err(WriteError::Invalid(GgufError::WrongType {
                 expected: "u32",
                 found: "u64",
                 ..
-            })
+            }))
         ));
         w.add("general.alignment", 64u32);
         assert_eq!(
