@@ -7,9 +7,9 @@ use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading};
 
 use crate::error::{count, BitNetError};
 use crate::estimate::MemoryEstimate;
-use crate::events::ThermalState;
 use crate::metrics::{EngineHealth, EngineMetrics};
 use crate::options::{EngineConfig, SessionConfig};
+use crate::remote::ThermalState;
 use crate::session::ChatSession;
 use crate::{blocking, logging};
 
@@ -60,10 +60,7 @@ impl BitNetEngine {
     /// fewer threads, pauses, or a stop with `FinishReason::ThermalStop` (see the core's
     /// `ThermalPolicy`). Works after `release` too (it is then a no-op in effect).
     pub fn report_thermal(&self, state: ThermalState, headroom: Option<f32>) {
-        self.thermal.report(ThermalReading {
-            state: state.into(),
-            headroom,
-        });
+        self.thermal.report(ThermalReading { state, headroom });
     }
 
     /// What this engine's model needs in memory (as `estimate_memory` computed it at load).

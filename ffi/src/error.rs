@@ -4,7 +4,7 @@ use std::any::Any;
 
 use bitnet_core::gguf::GgufError;
 
-use crate::runtime::Profile;
+use crate::remote::Profile;
 
 /// Every failure the bindings report. Kotlin sees it as the sealed class `BitNetException`
 /// (one subclass per variant), Swift as the enum `BitNetError`. Each variant carries
@@ -211,7 +211,7 @@ impl From<bitnet_core::Error> for BitNetError {
                 needed,
                 budget,
                 context: count(context),
-                fits_profile: fits_profile.map(Into::into),
+                fits_profile,
             },
             E::Internal(_) => BitNetError::Internal { detail },
             // A variant added to the core later: still an error the app sees, never a panic.

@@ -5,7 +5,8 @@ use bitnet_core::engine::{self, Engine};
 
 use crate::blocking;
 use crate::error::{count, BitNetError};
-use crate::options::{EngineConfig, KvPrecision};
+use crate::options::EngineConfig;
+use crate::remote::KvPrecision;
 
 /// What running a model takes, in bytes, from its header and metadata alone
 /// (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
@@ -89,7 +90,7 @@ impl MemoryEstimate {
             tokenizer_bytes: self.tokenizer_bytes,
             runtime_bytes: self.runtime_bytes,
             kv_bytes_per_token: self.kv_bytes_per_token,
-            kv_precision: self.kv_precision.into(),
+            kv_precision: self.kv_precision,
             scratch_bytes: self.scratch_bytes,
             default_context: self.default_context_tokens as usize,
             min_context: self.min_context_tokens as usize,
@@ -106,7 +107,7 @@ impl From<engine::MemoryEstimate> for MemoryEstimate {
             tokenizer_bytes: e.tokenizer_bytes,
             runtime_bytes: e.runtime_bytes,
             kv_bytes_per_token: e.kv_bytes_per_token,
-            kv_precision: e.kv_precision.into(),
+            kv_precision: e.kv_precision,
             scratch_bytes: e.scratch_bytes,
             default_context_tokens: count(e.default_context),
             min_context_tokens: count(e.min_context),

@@ -1,75 +1,9 @@
 //! What a generation reports: streamed events, the final summary, and the foreign listener.
 
 use bitnet_core::engine;
-use bitnet_core::runtime::thermal;
 
 use crate::error::count;
-
-/// Why a generation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum FinishReason {
-    /// The model produced an end-of-text or end-of-turn token.
-    EndOfText,
-    /// A stop string was produced.
-    StopString,
-    /// `max_tokens` were generated.
-    MaxTokens,
-    /// `ChatSession::cancel` was called.
-    Cancelled,
-    /// The session's context has no room for another token.
-    ContextFull,
-    /// The thermal governor stopped the generation (critical state); the text so far is kept.
-    ThermalStop,
-}
-
-impl From<engine::FinishReason> for FinishReason {
-    fn from(r: engine::FinishReason) -> Self {
-        match r {
-            engine::FinishReason::EndOfText => FinishReason::EndOfText,
-            engine::FinishReason::StopString => FinishReason::StopString,
-            engine::FinishReason::MaxTokens => FinishReason::MaxTokens,
-            engine::FinishReason::Cancelled => FinishReason::Cancelled,
-            engine::FinishReason::ContextFull => FinishReason::ContextFull,
-            engine::FinishReason::ThermalStop => FinishReason::ThermalStop,
-        }
-    }
-}
-
-/// The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
-/// `PowerManager` statuses map onto them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum ThermalState {
-    /// No throttling needed.
-    Nominal,
-    /// Slightly warm: pacing helps.
-    Fair,
-    /// Hot: the OS throttles; use fewer cores.
-    Serious,
-    /// About to be throttled hard or shut down: stop.
-    Critical,
-}
-
-impl From<thermal::ThermalState> for ThermalState {
-    fn from(s: thermal::ThermalState) -> Self {
-        match s {
-            thermal::ThermalState::Nominal => ThermalState::Nominal,
-            thermal::ThermalState::Fair => ThermalState::Fair,
-            thermal::ThermalState::Serious => ThermalState::Serious,
-            thermal::ThermalState::Critical => ThermalState::Critical,
-        }
-    }
-}
-
-impl From<ThermalState> for thermal::ThermalState {
-    fn from(s: ThermalState) -> Self {
-        match s {
-            ThermalState::Nominal => thermal::ThermalState::Nominal,
-            ThermalState::Fair => thermal::ThermalState::Fair,
-            ThermalState::Serious => thermal::ThermalState::Serious,
-            ThermalState::Critical => thermal::ThermalState::Critical,
-        }
-    }
-}
+use crate::remote::{FinishReason, ThermalState};
 
 /// Timing and size figures of one request.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -118,7 +52,7 @@ impl From<engine::GenerationStats> for GenerationStats {
             total_ms: s.total_ms,
             kernel_threads: count(s.kernel_threads),
             peak_kernel_threads: count(s.peak_kernel_threads),
-            thermal_state: s.thermal_state.into(),
+            thermal_state: s.thermal_state,
             throttle_events: count(s.throttle_events),
             paused_ms: s.paused_ms,
             resident_bytes: s.resident_bytes,
@@ -142,7 +76,7 @@ impl From<engine::Generation> for GenerationSummary {
     fn from(g: engine::Generation) -> Self {
         GenerationSummary {
             text: g.text,
-            finish_reason: g.finish_reason.into(),
+            finish_reason: g.finish_reason,
             stats: g.stats.into(),
         }
     }

@@ -2,8 +2,10 @@
 //! (`BitNet`) packages.
 //!
 //! It only translates: [`BitNetEngine`] and [`ChatSession`] wrap the core's `Engine` and
-//! `Session`; plain records ([`EngineConfig`], [`GenerationOptions`], [`ThermalPolicy`],
-//! [`HealthThresholds`], ...) mirror the core's settings with the same defaults, and
+//! `Session`; the core's enums and plain settings ([`ThermalPolicy`], [`HealthThresholds`],
+//! [`Profile`], [`FinishReason`], ...) cross as they are (`remote.rs`); records whose core
+//! types hold `usize` counts or Rust-only parts ([`EngineConfig`], [`GenerationOptions`], ...)
+//! mirror the core's settings with its defaults, and
 //! [`MemoryEstimate`], [`EngineMetrics`], [`EngineHealth`] its reports; [`BitNetError`] maps
 //! every core error; generation streams [`GenerationEvent`]s to a foreign
 //! [`GenerationListener`]. Blocking work (loading, generating)
@@ -23,6 +25,7 @@ mod events;
 mod logging;
 mod metrics;
 mod options;
+mod remote;
 mod runtime;
 mod session;
 
@@ -31,18 +34,13 @@ pub use android::java_vm;
 pub use engine::BitNetEngine;
 pub use error::BitNetError;
 pub use estimate::{estimate_memory, MemoryEstimate};
-pub use events::{
-    FinishReason, GenerationEvent, GenerationListener, GenerationStats, GenerationSummary,
-    ThermalState,
-};
+pub use events::{GenerationEvent, GenerationListener, GenerationStats, GenerationSummary};
 pub use logging::{set_log_level, LogLevel};
 pub use metrics::{EngineHealth, EngineMetrics, HealthAlert};
-pub use options::{
-    ChatMessage, EngineConfig, GenerationOptions, HeadPrecision, KvPrecision, OverflowPolicy,
-    Prompt, Role, SessionConfig,
+pub use options::{ChatMessage, EngineConfig, GenerationOptions, Prompt, SessionConfig};
+pub use remote::{
+    FinishReason, HeadPrecision, HealthThresholds, KvPrecision, OverflowPolicy, Profile, Role,
+    ThermalPolicy, ThermalState, Throttle,
 };
-pub use runtime::{
-    default_thermal_policy, profile_config, smallest_profile, HealthThresholds, Profile,
-    ThermalPolicy, Throttle,
-};
+pub use runtime::{default_thermal_policy, profile_config, smallest_profile};
 pub use session::ChatSession;

@@ -2,7 +2,7 @@
 
 use bitnet_core::runtime::{health, metrics};
 
-use crate::events::ThermalState;
+use crate::remote::ThermalState;
 
 /// A snapshot of an engine's service figures since it loaded. Figures the platform does not
 /// report, or that need requests first, are `None`.
@@ -101,7 +101,7 @@ impl From<metrics::Metrics> for EngineMetrics {
             resident_bytes: m.resident_bytes,
             peak_resident_bytes: m.peak_resident_bytes,
             cpu_percent: m.cpu_percent,
-            thermal_state: m.thermal_state.into(),
+            thermal_state: m.thermal_state,
             throttle_events: m.throttle_events,
         }
     }

@@ -5,11 +5,12 @@
 
 use bitnet_core::chat;
 use bitnet_core::engine;
-use bitnet_core::model;
 use bitnet_core::sampling::SamplingParams;
 
 use crate::error::count;
-use crate::runtime::{HealthThresholds, ThermalPolicy};
+use crate::remote::{
+    HeadPrecision, HealthThresholds, KvPrecision, OverflowPolicy, Role, ThermalPolicy,
+};
 
 /// Engine-wide settings (`bitnet_core::engine::EngineConfig`).
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
@@ -69,61 +70,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// Output head precision (`bitnet_core::model::HeadPrecision`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum HeadPrecision {
-    /// The head as the file stores it (F16 in BitNet files), read in place from the mapping.
-    F16,
-    /// Re-quantised to Q8_0 at load (an owned copy): fewer bytes read per token, a small
-    /// logit error.
-    Q8_0,
-}
-
-impl From<HeadPrecision> for model::HeadPrecision {
-    fn from(h: HeadPrecision) -> Self {
-        match h {
-            HeadPrecision::F16 => model::HeadPrecision::F16,
-            HeadPrecision::Q8_0 => model::HeadPrecision::Q8_0,
-        }
-    }
-}
-
-impl From<model::HeadPrecision> for HeadPrecision {
-    fn from(h: model::HeadPrecision) -> Self {
-        match h {
-            model::HeadPrecision::F16 => HeadPrecision::F16,
-            model::HeadPrecision::Q8_0 => HeadPrecision::Q8_0,
-        }
-    }
-}
-
-/// How the KV cache stores its values (`bitnet_core::model::KvPrecision`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum KvPrecision {
-    /// IEEE f16, 2 bytes per value (ternary models; what phones use).
-    F16,
-    /// f32, 4 bytes per value (float-weight models; the exact reference path).
-    F32,
-}
-
-impl From<KvPrecision> for model::KvPrecision {
-    fn from(p: KvPrecision) -> Self {
-        match p {
-            KvPrecision::F16 => model::KvPrecision::F16,
-            KvPrecision::F32 => model::KvPrecision::F32,
-        }
-    }
-}
-
-impl From<model::KvPrecision> for KvPrecision {
-    fn from(p: model::KvPrecision) -> Self {
-        match p {
-            model::KvPrecision::F16 => KvPrecision::F16,
-            model::KvPrecision::F32 => KvPrecision::F32,
-        }
-    }
-}
-
 impl From<EngineConfig> for engine::EngineConfig {
     fn from(c: EngineConfig) -> Self {
         engine::EngineConfig {
@@ -136,12 +82,10 @@ impl From<EngineConfig> for engine::EngineConfig {
             pin_threads: c.pin_threads,
             memory_budget_bytes: c.memory_budget_bytes,
             count_mapped_weights: c.count_mapped_weights,
-            head: c
-                .head
-                .map_or_else(model::HeadPrecision::default, Into::into),
-            kv_precision: c.kv_precision.map(Into::into),
-            thermal_policy: c.thermal_policy.map(Into::into).unwrap_or_default(),
-            health: c.health.into(),
+            head: c.head.unwrap_or_default(),
+            kv_precision: c.kv_precision,
+            thermal_policy: c.thermal_policy.unwrap_or_default(),
+            health: c.health,
         }
     }
 }
@@ -160,22 +104,12 @@ impl From<engine::EngineConfig> for EngineConfig {
             pin_threads: c.pin_threads,
             memory_budget_bytes: c.memory_budget_bytes,
             count_mapped_weights: c.count_mapped_weights,
-            head: (c.head != Default::default()).then(|| c.head.into()),
-            kv_precision: c.kv_precision.map(Into::into),
-            thermal_policy: (c.thermal_policy != Default::default())
-                .then(|| c.thermal_policy.into()),
-            health: c.health.into(),
+            head: (c.head != Default::default()).then_some(c.head),
+            kv_precision: c.kv_precision,
+            thermal_policy: (c.thermal_policy != Default::default()).then_some(c.thermal_policy),
+            health: c.health,
         }
     }
-}
-
-/// What a session does when the history outgrows its context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum OverflowPolicy {
-    /// Fail with `ContextFull`; the session is left unchanged.
-    Error,
-    /// Drop the oldest turns (system messages are kept) until the request fits.
-    DropOldestTurns,
 }
 
 /// Per-session settings (`bitnet_core::engine::SessionConfig`).
@@ -193,10 +127,7 @@ impl From<SessionConfig> for engine::SessionConfig {
     fn from(c: SessionConfig) -> Self {
         engine::SessionConfig {
             context_length: c.context_length as usize,
-            overflow: match c.overflow {
-                None | Some(OverflowPolicy::Error) => engine::OverflowPolicy::Error,
-                Some(OverflowPolicy::DropOldestTurns) => engine::OverflowPolicy::DropOldestTurns,
-            },
+            overflow: c.overflow.unwrap_or_default(),
         }
     }
 }
@@ -273,17 +204,6 @@ impl GenerationOptions {
     }
 }
 
-/// Who wrote a message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
-pub enum Role {
-    /// Instructions that frame the conversation.
-    System,
-    /// The person talking to the model.
-    User,
-    /// The model.
-    Assistant,
-}
-
 /// One message of a conversation.
 #[derive(Clone, Debug, PartialEq, uniffi::Record)]
 pub struct ChatMessage {
@@ -295,12 +215,7 @@ pub struct ChatMessage {
 
 impl From<ChatMessage> for chat::Message {
     fn from(m: ChatMessage) -> Self {
-        let role = match m.role {
-            Role::System => chat::Role::System,
-            Role::User => chat::Role::User,
-            Role::Assistant => chat::Role::Assistant,
-        };
-        chat::Message::new(role, m.content)
+        chat::Message::new(m.role, m.content)
     }
 }
 
@@ -333,7 +248,8 @@ impl From<Prompt> for engine::Input {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::{default_thermal_policy, Throttle};
+    use crate::remote::Throttle;
+    use crate::runtime::default_thermal_policy;
 
     // The foreign defaults come from the `#[uniffi(default)]` attributes; these literals
     // restate them so a change in the core's defaults fails here.
@@ -413,8 +329,8 @@ mod tests {
             ..EngineConfig::default()
         };
         let core = engine::EngineConfig::from(config.clone());
-        assert_eq!(core.head, model::HeadPrecision::Q8_0);
-        assert_eq!(core.kv_precision, Some(model::KvPrecision::F32));
+        assert_eq!(core.head, HeadPrecision::Q8_0);
+        assert_eq!(core.kv_precision, Some(KvPrecision::F32));
         assert_eq!(core.health.max_latency_ms, 1);
         assert_eq!(EngineConfig::from(core), config);
     }

@@ -118,7 +118,7 @@ impl ChatSession {
                 threads,
                 pause_ms,
             } => listener.on_event(GenerationEvent::Thermal {
-                state: state.into(),
+                state,
                 threads: count(threads),
                 pause_ms,
             }),

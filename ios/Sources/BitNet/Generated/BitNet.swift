@@ -2657,7 +2657,7 @@ public func FfiConverterTypeSessionConfig_lower(_ value: SessionConfig) -> RustB
 
 
 /**
- * The thermal governor's table, one action per `ThermalState`. [`default_thermal_policy`]
+ * The thermal governor's table, one action per `ThermalState`. `default_thermal_policy()`
  * gives the engine's: nominal every thread; fair every thread, 10 ms between tokens; serious
  * half the threads, 50 ms; critical stop.
  */
@@ -3370,7 +3370,7 @@ public func FfiConverterTypeGenerationEvent_lower(_ value: GenerationEvent) -> R
 
 
 /**
- * Output head precision (`bitnet_core::model::HeadPrecision`).
+ * Output head precision.
  */
 
 public enum HeadPrecision: Equatable, Hashable {
@@ -3601,7 +3601,7 @@ public func FfiConverterTypeHealthAlert_lower(_ value: HealthAlert) -> RustBuffe
 
 
 /**
- * How the KV cache stores its values (`bitnet_core::model::KvPrecision`).
+ * How the KV cache stores its values.
  */
 
 public enum KvPrecision: Equatable, Hashable {
@@ -3866,8 +3866,8 @@ public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> Rus
 
 
 /**
- * A named preset of thread limit and memory budget (`bitnet_core`'s `Profile`), smallest
- * first; [`profile_config`] gives its `EngineConfig`.
+ * A named preset of thread limit and memory budget, smallest first; `profile_config` gives
+ * its `EngineConfig`.
  */
 
 public enum Profile: Equatable, Hashable {
@@ -4230,7 +4230,7 @@ public func FfiConverterTypeThermalState_lower(_ value: ThermalState) -> RustBuf
 
 
 /**
- * What the thermal governor does in one thermal state (`bitnet_core`'s `Throttle`).
+ * What the thermal governor does in one thermal state.
  */
 
 public enum Throttle: Equatable, Hashable {
@@ -4785,13 +4785,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_func_set_log_level() != 48554) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_default_thermal_policy() != 27012) {
+    if (uniffi_bitnet_ffi_checksum_func_default_thermal_policy() != 2940) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_profile_config() != 1545) {
+    if (uniffi_bitnet_ffi_checksum_func_profile_config() != 13711) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_smallest_profile() != 24368) {
+    if (uniffi_bitnet_ffi_checksum_func_smallest_profile() != 20129) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_health() != 32186) {
@@ -4806,7 +4806,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_release() != 11155) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() != 10644) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() != 15718) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_session() != 16208) {

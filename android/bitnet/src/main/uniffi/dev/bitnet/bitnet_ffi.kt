@@ -950,13 +950,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_func_set_log_level() and 0xFFFF) != 48554) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_default_thermal_policy() and 0xFFFF) != 27012) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_thermal_policy() and 0xFFFF) != 2940) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_profile_config() and 0xFFFF) != 1545) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_profile_config() and 0xFFFF) != 13711) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_smallest_profile() and 0xFFFF) != 24368) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_smallest_profile() and 0xFFFF) != 20129) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_health() and 0xFFFF) != 32186) {
@@ -971,7 +971,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_release() and 0xFFFF) != 11155) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() and 0xFFFF) != 10644) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() and 0xFFFF) != 15718) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_session() and 0xFFFF) != 16208) {
@@ -3575,7 +3575,7 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
 
 
 /**
- * The thermal governor's table, one action per `ThermalState`. [`default_thermal_policy`]
+ * The thermal governor's table, one action per `ThermalState`. `default_thermal_policy()`
  * gives the engine's: nominal every thread; fair every thread, 10 ms between tokens; serious
  * half the threads, 50 ms; critical stop.
  */
@@ -4428,7 +4428,7 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
 
 
 /**
- * Output head precision (`bitnet_core::model::HeadPrecision`).
+ * Output head precision.
  */
 
 enum class HeadPrecision {
@@ -4695,7 +4695,7 @@ public object FfiConverterTypeHealthAlert : FfiConverterRustBuffer<HealthAlert>{
 
 
 /**
- * How the KV cache stores its values (`bitnet_core::model::KvPrecision`).
+ * How the KV cache stores its values.
  */
 
 enum class KvPrecision {
@@ -4840,8 +4840,8 @@ public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPol
 
 
 /**
- * A named preset of thread limit and memory budget (`bitnet_core`'s `Profile`), smallest
- * first; [`profile_config`] gives its `EngineConfig`.
+ * A named preset of thread limit and memory budget, smallest first; `profile_config` gives
+ * its `EngineConfig`.
  */
 
 enum class Profile {
@@ -5089,7 +5089,7 @@ public object FfiConverterTypeThermalState: FfiConverterRustBuffer<ThermalState>
 
 
 /**
- * What the thermal governor does in one thermal state (`bitnet_core`'s `Throttle`).
+ * What the thermal governor does in one thermal state.
  */
 sealed class Throttle {
     
