@@ -540,11 +540,16 @@ impl Model {
                 .into_iter()
                 .collect();
         }
-        // Range `rows`' block is `blocks[n · rows.start..n · rows.end]`, token-major.
-        resize(mm.blocks, n * w_rows);
+        // Range `rows`' block is `blocks[n · rows.start..n · rows.end]`, token-major. The
+        // buffer only grows: a layer's matrices alternate in height, and shrinking it would
+        // have the next taller one zero the difference again.
+        if mm.blocks.len() < n * w_rows {
+            resize(mm.blocks, n * w_rows);
+        }
+        let blocks = &mut mm.blocks[..n * w_rows];
         let scaled: Vec<_> = ranges.iter().map(|r| n * r.start..n * r.end).collect();
         exec.pool()
-            .for_each_chunk(&scaled, mm.blocks, |block, chunk| {
+            .for_each_chunk(&scaled, blocks, |block, chunk| {
                 run(block.start / n..block.end / n, chunk)
             })
             .into_iter()
