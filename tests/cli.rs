@@ -8,7 +8,9 @@ use bitnet_core::engine::{Input, SessionConfig};
 use bitnet_core::model::{Arch, LogitsFor};
 use bitnet_core::quant::TensorType;
 use bitnet_core::tokenizer::special;
-use bitnet_tests::{generate, greedy, load, run_cli, stdout_of, synth, tiny_model, user};
+use bitnet_tests::{
+    generate, greedy, load, run_cli, run_cli_bytes, stdout_of, synth, tiny_model, user,
+};
 use serde_json::Value as Json;
 
 /// Runs `bitnet` and parses its stdout as JSON.
@@ -140,6 +142,23 @@ fn cached_counts(stderr: &str) -> Vec<usize> {
                 .unwrap_or_else(|_| panic!("no cached count in {stderr}"))
         })
         .collect()
+}
+
+#[test]
+fn chat_refuses_a_line_that_is_not_utf8_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let mut stdin = b"Hello\xff\xfe there\n".to_vec();
+    stdin.extend_from_slice(b"Hello there!\n");
+    let output = run_cli_bytes(&["chat", path_str(&model), "-n", "4"], &stdin);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("not valid UTF-8"), "{stderr}");
+    assert_eq!(
+        cached_counts(&stderr).len(),
+        1,
+        "one reply expected:\n{stderr}"
+    );
 }
 
 #[test]

@@ -52,6 +52,11 @@ pub fn bitnet_bin() -> PathBuf {
 /// Runs `bitnet` with `args`, feeding it `stdin` (none: an empty, closed stdin), and returns
 /// its exit status and captured output.
 pub fn run_cli<S: AsRef<OsStr>>(args: &[S], stdin: Option<&str>) -> Output {
+    run_cli_bytes(args, stdin.map_or(&[][..], str::as_bytes))
+}
+
+/// [`run_cli`] with `stdin` as raw bytes (which need not be UTF-8).
+pub fn run_cli_bytes<S: AsRef<OsStr>>(args: &[S], stdin: &[u8]) -> Output {
     let mut child = Command::new(bitnet_bin())
         .args(args)
         .env_remove("BITNET_LLAMA3_TOKENIZER")
@@ -61,10 +66,7 @@ pub fn run_cli<S: AsRef<OsStr>>(args: &[S], stdin: Option<&str>) -> Output {
         .spawn()
         .expect("spawning bitnet");
     let mut pipe = child.stdin.take().expect("stdin is piped");
-    if let Some(text) = stdin {
-        pipe.write_all(text.as_bytes())
-            .expect("writing bitnet's stdin");
-    }
+    pipe.write_all(stdin).expect("writing bitnet's stdin");
     drop(pipe);
     child.wait_with_output().expect("waiting for bitnet")
 }

@@ -9,6 +9,8 @@
 //! Llama-3, once the reply is trimmed as that format trims content). BOS is not part of the
 //! text: the engine adds it as a token.
 
+use std::ops::Range;
+
 use crate::tokenizer::special::{END_HEADER_ID, EOT_ID, START_HEADER_ID};
 
 /// Who wrote a message.
@@ -90,21 +92,40 @@ impl ChatTemplate {
 
     /// The text of one message, including its closing `<|eot_id|>`.
     pub fn render_message(&self, message: &Message) -> String {
-        match self {
+        let mut text = String::new();
+        self.push_message(message, &mut text);
+        text
+    }
+
+    /// Appends the text of `message` to `out` and returns the byte range of its content
+    /// there: the part a tokenizer must treat as plain text
+    /// ([`Tokenizer::encode_with_content`](crate::tokenizer::Tokenizer::encode_with_content)),
+    /// so that a message cannot spell the template's control tokens.
+    pub fn push_message(&self, message: &Message, out: &mut String) -> Range<usize> {
+        let content = match self {
             Self::BitNet => {
                 let label = match message.role {
                     Role::System => "System",
                     Role::User => "User",
                     Role::Assistant => "Assistant",
                 };
-                format!("{label}: {}{END_OF_TURN}", message.content)
+                out.push_str(label);
+                out.push_str(": ");
+                message.content.as_str()
             }
-            Self::Llama3 => format!(
-                "{START_HEADER_ID}{}{END_HEADER_ID}\n\n{}{END_OF_TURN}",
-                message.role.as_str(),
+            Self::Llama3 => {
+                out.push_str(START_HEADER_ID);
+                out.push_str(message.role.as_str());
+                out.push_str(END_HEADER_ID);
+                out.push_str("\n\n");
                 trim_ascii_space(&message.content)
-            ),
-        }
+            }
+        };
+        let start = out.len();
+        out.push_str(content);
+        let range = start..out.len();
+        out.push_str(END_OF_TURN);
+        range
     }
 
     /// The text that opens the assistant's reply.
@@ -126,7 +147,10 @@ impl ChatTemplate {
     /// The whole conversation, without BOS, followed by the generation prompt when
     /// `add_generation_prompt`.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> String {
-        let mut text: String = messages.iter().map(|m| self.render_message(m)).collect();
+        let mut text = String::new();
+        for message in messages {
+            self.push_message(message, &mut text);
+        }
         if add_generation_prompt {
             text.push_str(self.generation_prompt());
         }

@@ -41,7 +41,9 @@ pub enum Error {
     /// The new input alone is longer than the engine's input limit or the context allows.
     #[error("prompt too long: {tokens} tokens, the limit is {limit}")]
     PromptTooLong {
-        /// Tokens of the new input.
+        /// Tokens of the new input; for a prompt over
+        /// [`EXACT_COUNT_BYTES`](crate::engine::EXACT_COUNT_BYTES), refused by its length
+        /// before it was tokenized, the fewest it could have.
         tokens: usize,
         /// The limit it exceeds, in tokens.
         limit: usize,
@@ -85,6 +87,17 @@ pub enum Error {
         context: usize,
         /// The smallest deployment profile whose budget would hold `needed`, if any.
         fits_profile: Option<Profile>,
+    },
+    /// What was asked for (a session's KV cache and buffers) needs more memory than the
+    /// device has, so it is refused before anything is allocated. Ask for a shorter context
+    /// or set a memory budget (which caps contexts instead).
+    #[error("insufficient memory: {needed} bytes needed, the device has {available}")]
+    InsufficientMemory {
+        /// Bytes needed (saturated at `u64::MAX` when the size overflows), in bytes.
+        needed: u64,
+        /// The device's physical memory (or the largest possible allocation where it is
+        /// unknown), in bytes.
+        available: u64,
     },
     /// A token id outside the vocabulary was given to the model.
     #[error("token id {token} is outside the vocabulary of {vocab_size}")]

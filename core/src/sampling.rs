@@ -1,11 +1,16 @@
 //! Choosing the next token from the model's logits.
 //!
 //! The chain follows llama.cpp's common sampler: repetition penalty → top-k → top-p → min-p
-//! → temperature → a seeded draw (`ChaCha8Rng`). Temperature 0 is greedy: the highest
-//! (penalised) logit, the lowest id on ties. NaN and infinite logits are never picked.
+//! → temperature → a seeded draw (`ChaCha8Rng`). Temperature 0 — and any below
+//! [`GREEDY_BELOW_TEMPERATURE`] — is greedy: the highest (penalised) logit, the lowest id on
+//! ties. NaN and infinite logits are never picked.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+
+/// Temperatures below this (but ≥ 0) sample greedily: dividing logits by them would overflow
+/// f32 or leave one candidate with all the probability anyway.
+pub const GREEDY_BELOW_TEMPERATURE: f32 = 1e-6;
 
 /// Why sampling parameters or logits were rejected.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -30,7 +35,8 @@ pub enum SamplingError {
 /// How to choose tokens. The default is greedy with every filter off.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SamplingParams {
-    /// Divides the logits before the draw; 0 means greedy (argmax).
+    /// Divides the logits before the draw; 0 (or below [`GREEDY_BELOW_TEMPERATURE`]) means
+    /// greedy (argmax).
     pub temperature: f32,
     /// Keep only the `top_k` highest logits; 0 turns the filter off.
     pub top_k: usize,
@@ -145,7 +151,7 @@ impl Sampler {
             return Err(SamplingError::NoFiniteLogit(logits.len()));
         }
 
-        if self.params.temperature == 0.0 {
+        if self.params.temperature < GREEDY_BELOW_TEMPERATURE {
             // Candidates are in id order: the first maximum is the lowest id.
             let best = self.candidates.iter().fold(self.candidates[0], |best, &c| {
                 if c.logit > best.logit {
@@ -319,6 +325,20 @@ mod tests {
             Err(SamplingError::NoFiniteLogit(2))
         );
         assert_eq!(s.sample(&[], &[]), Err(SamplingError::NoFiniteLogit(0)));
+    }
+
+    #[test]
+    fn tiny_temperatures_are_greedy() {
+        let logits = [0.0, 2.0, 1.0, 2.0 - 1e-3];
+        for temperature in [1e-40, f32::MIN_POSITIVE, 1e-7] {
+            for seed in 0..20 {
+                let mut s = sampler(random(temperature, seed));
+                assert_eq!(s.sample(&logits, &[]), Ok(1), "temperature {temperature}");
+            }
+        }
+        // At the threshold the draw is random again (and still picks the clear maximum).
+        let mut s = sampler(random(GREEDY_BELOW_TEMPERATURE, 1));
+        assert_eq!(s.sample(&[0.0, 2.0, 1.0], &[]), Ok(1));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //!   nothing. [`Tokenizer::decode`] does not apply llama.cpp's `clean_spaces` pass, so
 //!   `decode(encode(s)) == s` for every string.
 
+use std::ops::Range;
+
 use crate::gguf::GgufFile;
 
 use tokenizers::models::bpe::{Vocab, BPE};
@@ -20,7 +22,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::{AddedToken, SplitDelimiterBehavior};
+use tokenizers::SplitDelimiterBehavior;
 
 /// Llama-3's pre-tokenizer regex in llama.cpp's spelling: the contractions are written with
 /// ASCII case classes instead of `(?i:...)`, which would also fold non-ASCII letters such as
@@ -272,7 +274,14 @@ fn char_byte(c: char) -> Option<u8> {
 
 /// A byte-level BPE tokenizer. Cheap to share between threads (`Send + Sync`).
 pub struct Tokenizer {
+    /// Byte-level BPE over text without special tokens (they are matched by [`Self::specials`]).
     inner: tokenizers::Tokenizer,
+    /// Control, unknown and user-defined tokens by their text, longest first (llama.cpp's
+    /// order), each with its id and whether it is a control (or unknown) token.
+    specials: Vec<Special>,
+    /// The most bytes of text one token stands for: a text of `n` bytes has at least
+    /// `n / max_token_bytes` tokens.
+    max_token_bytes: usize,
     /// The bytes every token renders as, token `i` at `piece_bytes[piece_ends[i-1]..piece_ends[i]]`.
     piece_bytes: Vec<u8>,
     /// End offset (bytes) of each token's piece in `piece_bytes`.
@@ -281,6 +290,22 @@ pub struct Tokenizer {
     eos: Option<u32>,
     eot: Option<u32>,
     add_bos: bool,
+}
+
+/// A token matched in input text as a whole.
+#[derive(Debug)]
+struct Special {
+    text: String,
+    id: u32,
+    /// Control and unknown tokens, which message content never produces; user-defined tokens
+    /// are matched everywhere (as llama.cpp does without `parse_special`).
+    control: bool,
+}
+
+/// A piece of input text being split at special tokens: text still to encode, or a token.
+enum Fragment {
+    Text(Range<usize>),
+    Token(u32),
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -388,14 +413,16 @@ impl Tokenizer {
             .map_err(|e| TokenizerError::Backend(e.to_string()))?;
         let mut inner = tokenizers::Tokenizer::new(bpe);
         inner.with_pre_tokenizer(Some(pre_tokenizer));
-        let specials: Vec<AddedToken> = spec
-            .tokens
-            .iter()
-            .zip(&types)
-            .filter(|(_, t)| t.is_special())
-            .map(|(text, _)| AddedToken::from(text.clone(), true))
+        let mut specials: Vec<Special> = (0u32..)
+            .zip(spec.tokens.iter().zip(&types))
+            .filter(|(_, (text, t))| t.is_special() && !text.is_empty())
+            .map(|(id, (text, &t))| Special {
+                text: text.clone(),
+                id,
+                control: t != TokenType::UserDefined,
+            })
             .collect();
-        inner.add_special_tokens(&specials);
+        specials.sort_by_key(|s| std::cmp::Reverse(s.text.len()));
 
         let mut piece_bytes = Vec::new();
         let mut piece_ends = Vec::with_capacity(vocab_size);
@@ -420,8 +447,20 @@ impl Tokenizer {
             piece_ends.push(piece_bytes.len());
         }
 
+        let max_token_bytes = piece_ends
+            .iter()
+            .scan(0, |start, &end| {
+                let len = end - *start;
+                *start = end;
+                Some(len)
+            })
+            .max()
+            .unwrap_or(1)
+            .max(1);
         Ok(Self {
             inner,
+            specials,
+            max_token_bytes,
             piece_bytes,
             piece_ends,
             bos: spec.bos,
@@ -432,18 +471,86 @@ impl Tokenizer {
     }
 
     /// Token ids for `text`, preceded by BOS when `add_bos`. Special tokens written in the
-    /// text (`<|eot_id|>`) become their ids, like llama.cpp with `parse_special = true`.
+    /// text (`<|eot_id|>`) become their ids, like llama.cpp with `parse_special = true`: for
+    /// raw prompts, which are trusted to mean their control tokens.
     pub fn encode(&self, text: &str, add_bos: bool) -> Result<Vec<u32>, TokenizerError> {
-        let encoding = self
-            .inner
-            .encode_fast(text, false)
-            .map_err(|e| TokenizerError::Backend(e.to_string()))?;
-        let mut ids = Vec::with_capacity(encoding.len() + 1);
+        self.encode_with_content(text, add_bos, &[])
+    }
+
+    /// [`encode`](Self::encode), except that inside the `content` byte ranges of `text` (the
+    /// messages' own text in a rendered chat) control-token texts are ordinary text, as with
+    /// llama.cpp's `parse_special = false`: a user who types `<|eot_id|>` cannot end a turn or
+    /// forge one. Text on both sides of a range boundary is encoded together, so a prompt
+    /// without such strings gets exactly [`encode`](Self::encode)'s tokens.
+    pub fn encode_with_content(
+        &self,
+        text: &str,
+        add_bos: bool,
+        content: &[Range<usize>],
+    ) -> Result<Vec<u32>, TokenizerError> {
+        let mut ids = Vec::with_capacity(text.len() / 3 + 1);
         if add_bos {
             ids.push(self.bos.ok_or(TokenizerError::NoBosToken)?);
         }
-        ids.extend_from_slice(encoding.get_ids());
+        for fragment in self.split_specials(text, content) {
+            match fragment {
+                Fragment::Token(id) => ids.push(id),
+                Fragment::Text(range) => {
+                    let encoding = self
+                        .inner
+                        .encode_fast(&text[range], false)
+                        .map_err(|e| TokenizerError::Backend(e.to_string()))?;
+                    ids.extend_from_slice(encoding.get_ids());
+                }
+            }
+        }
         Ok(ids)
+    }
+
+    /// `text` split at special tokens as llama.cpp splits it: each special, longest first,
+    /// cuts every text fragment at each of its occurrences, left to right. Control tokens are
+    /// not matched where they overlap a `content` range.
+    fn split_specials(&self, text: &str, content: &[Range<usize>]) -> Vec<Fragment> {
+        let in_content =
+            |at: usize, end: usize| content.iter().any(|c| c.start < end && at < c.end);
+        let mut fragments = vec![Fragment::Text(0..text.len())];
+        for special in &self.specials {
+            if !text.contains(special.text.as_str()) {
+                continue;
+            }
+            let mut next = Vec::with_capacity(fragments.len() + 2);
+            for fragment in fragments {
+                let Fragment::Text(range) = fragment else {
+                    next.push(fragment);
+                    continue;
+                };
+                let mut start = range.start;
+                for (offset, _) in text[range.clone()].match_indices(special.text.as_str()) {
+                    let at = range.start + offset;
+                    let end = at + special.text.len();
+                    if special.control && in_content(at, end) {
+                        continue;
+                    }
+                    if at > start {
+                        next.push(Fragment::Text(start..at));
+                    }
+                    next.push(Fragment::Token(special.id));
+                    start = end;
+                }
+                if start < range.end {
+                    next.push(Fragment::Text(start..range.end));
+                }
+            }
+            fragments = next;
+        }
+        fragments
+    }
+
+    /// The fewest tokens any text of `bytes` bytes encodes to (each token stands for at most
+    /// the longest token's bytes): a prompt can be refused by its length before it is
+    /// tokenized.
+    pub fn min_tokens_for_bytes(&self, bytes: usize) -> usize {
+        bytes.div_ceil(self.max_token_bytes)
     }
 
     /// The text of `ids`: the concatenation of their [`token_bytes`](Self::token_bytes),

@@ -14,7 +14,8 @@ use crate::remote::Profile;
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 #[non_exhaustive]
 pub enum BitNetError {
-    /// The model file cannot be opened or read (missing, no permission, I/O error).
+    /// The model file cannot be opened or read (missing, no permission, not a regular file,
+    /// I/O error).
     #[error("{detail}")]
     FileUnreadable {
         /// The engine's description of the failure.
@@ -124,6 +125,17 @@ pub enum BitNetError {
         /// The smallest deployment profile whose budget would hold `needed`, if any.
         fits_profile: Option<Profile>,
     },
+    /// What was asked for (a session's KV cache and buffers) needs more memory than the
+    /// device has; nothing was allocated. Ask for a shorter context or set a memory budget.
+    #[error("{detail}")]
+    InsufficientMemory {
+        /// The engine's description of the failure.
+        detail: String,
+        /// Bytes needed, in bytes.
+        needed: u64,
+        /// The device's physical memory, in bytes.
+        available: u64,
+    },
     /// The engine or session was closed before this call.
     #[error("{detail}")]
     Closed {
@@ -170,7 +182,9 @@ impl From<bitnet_core::Error> for BitNetError {
         use bitnet_core::Error as E;
         let detail = error.to_string();
         match error {
-            E::Gguf(GgufError::Io { .. }) => BitNetError::FileUnreadable { detail },
+            E::Gguf(GgufError::Io { .. } | GgufError::NotAFile { .. }) => {
+                BitNetError::FileUnreadable { detail }
+            }
             E::Gguf(_) => BitNetError::InvalidModelFile { detail },
             E::Model(_) => BitNetError::UnsupportedModel { detail },
             E::Tokenizer(_) => BitNetError::Tokenizer { detail },
@@ -212,6 +226,11 @@ impl From<bitnet_core::Error> for BitNetError {
                 budget,
                 context: count(context),
                 fits_profile,
+            },
+            E::InsufficientMemory { needed, available } => BitNetError::InsufficientMemory {
+                detail,
+                needed,
+                available,
             },
             E::Internal(_) => BitNetError::Internal { detail },
             // A variant added to the core later: still an error the app sees, never a panic.
@@ -283,6 +302,18 @@ mod tests {
                 ..
             } if needed == 600 << 20 && budget == 512 << 20
         ));
+        let e = BitNetError::from(bitnet_core::Error::InsufficientMemory {
+            needed: u64::MAX,
+            available: 8 << 30,
+        });
+        assert!(matches!(
+            e,
+            BitNetError::InsufficientMemory { needed: u64::MAX, available, .. } if available == 8 << 30
+        ));
+        let e = BitNetError::from(bitnet_core::Error::Gguf(GgufError::NotAFile {
+            path: "fifo".into(),
+        }));
+        assert!(matches!(e, BitNetError::FileUnreadable { .. }));
         let e = BitNetError::from(bitnet_core::Error::InvalidOption {
             name: "max_tokens",
             reason: "0 is outside 1..=1024".into(),

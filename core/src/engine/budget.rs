@@ -83,17 +83,25 @@ impl MemoryEstimate {
         } else {
             0
         };
-        mapped + self.head_bytes + self.tokenizer_bytes + self.runtime_bytes
+        mapped
+            .saturating_add(self.head_bytes)
+            .saturating_add(self.tokenizer_bytes)
+            .saturating_add(self.runtime_bytes)
     }
 
-    /// Bytes one session with a `context`-token context adds: scratch, KV cache, bookkeeping.
+    /// Bytes one session with a `context`-token context adds: scratch, KV cache, bookkeeping
+    /// (`u64::MAX` when that overflows).
     pub fn session_bytes(&self, context: usize) -> u64 {
-        self.scratch_bytes + context as u64 * self.per_token_bytes()
+        let context = u64::try_from(context).unwrap_or(u64::MAX);
+        self.scratch_bytes
+            .saturating_add(context.saturating_mul(self.per_token_bytes()))
     }
 
-    /// The engine plus one session of `context` tokens, in bytes.
+    /// The engine plus one session of `context` tokens, in bytes (`u64::MAX` when that
+    /// overflows).
     pub fn total_bytes(&self, context: usize) -> u64 {
-        self.engine_bytes() + self.session_bytes(context)
+        self.engine_bytes()
+            .saturating_add(self.session_bytes(context))
     }
 
     /// The longest context (tokens) whose session fits in `available` bytes; 0 when not even

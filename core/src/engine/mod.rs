@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 pub use budget::{MemoryEstimate, MIN_CONTEXT_TOKENS};
 pub use plan::{Plan, PREFILL_BATCH};
-pub use session::{OverflowPolicy, Segment, Session, SessionConfig};
+pub use session::{OverflowPolicy, Segment, Session, SessionConfig, EXACT_COUNT_BYTES};
 
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
@@ -23,7 +23,7 @@ use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
 use crate::runtime::thermal::{ThermalPolicy, ThermalSource, ThermalState};
-use crate::runtime::{Executor, Profile, ThreadPool};
+use crate::runtime::{memory, Executor, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::{Tokenizer, TokenizerSpec};
 use crate::{Error, Result};
@@ -36,7 +36,9 @@ pub struct EngineConfig {
     /// Largest `max_tokens` a request may ask for, in tokens (default 1024).
     pub max_output_tokens: usize,
     /// Hard limit on worker threads running matmuls; 0 = automatic
-    /// ([`default_threads`](crate::runtime::default_threads())).
+    /// ([`default_threads`](crate::runtime::default_threads())). Above
+    /// [`max_threads`](crate::runtime::max_threads()) loading fails with
+    /// [`Error::InvalidOption`].
     pub threads: usize,
     /// Kernel table by name (`"scalar"`, `"avx2"`, `"neon-dotprod"`, ...); `None` = the
     /// fastest this CPU runs (or `$BITNET_KERNELS`).
@@ -151,13 +153,6 @@ impl Engine {
         .map_err(Error::Threads)?;
         let executor = Executor::new(pool, plan.kernels, config.thermal_policy);
         let model = Model::load(Arc::clone(&file), plan.model.clone(), &plan.head, &executor)?;
-        if tokenizer.vocab_size() > model.config().vocab_size {
-            return Err(Error::Model(crate::model::ModelError::BadConfig(format!(
-                "the tokenizer has {} tokens but the embedding only {} rows",
-                tokenizer.vocab_size(),
-                model.config().vocab_size
-            ))));
-        }
         log::info!(
             "loaded {} model: {} layers, embedding {}, vocabulary {}, kernels {}, {} threads",
             model.config().arch.name(),
@@ -228,12 +223,17 @@ impl Engine {
                 estimate.fit_session(requested, budget, others)?
             }
         };
-        let session = Session::new(
-            self.clone(),
-            config,
-            context,
-            estimate.session_bytes(context),
-        )?;
+        let bytes = estimate.session_bytes(context);
+        // Nothing larger than the device's memory can be backed (and `usize` sizes must not
+        // overflow): refuse it before any allocation, which would abort instead.
+        let available = memory::physical_bytes().unwrap_or(isize::MAX as u64);
+        if bytes >= available {
+            return Err(Error::InsufficientMemory {
+                needed: bytes,
+                available,
+            });
+        }
+        let session = Session::new(self.clone(), config, context, bytes)?;
         sessions.push(session.buffers_handle());
         Ok(session)
     }

@@ -4,10 +4,10 @@
 
 use super::budget::{self, MemoryEstimate, MIN_CONTEXT_TOKENS};
 use super::EngineConfig;
-use crate::gguf::GgufFile;
+use crate::gguf::{GgufFile, Value};
 use crate::kernels::Kernels;
-use crate::model::{HeadPlan, KvCache, KvPrecision, Model, ModelConfig, ScratchLayout};
-use crate::runtime::{default_threads, CpuTopology};
+use crate::model::{HeadPlan, KvCache, KvPrecision, Model, ModelConfig, ModelError, ScratchLayout};
+use crate::runtime::{default_threads, max_threads, CpuTopology, MIN_THREAD_CAP, THREADS_PER_CPU};
 use crate::sampling::Sampler;
 use crate::{Error, Result};
 
@@ -44,6 +44,17 @@ impl Plan {
     pub(super) fn new(file: &GgufFile, config: &EngineConfig) -> Result<Plan> {
         check(config)?;
         let model = Model::read_config(file)?;
+        // Before anything is built from the vocabulary: its size is the array's length.
+        let tokens = match file.get("tokenizer.ggml.tokens") {
+            Some(Value::Array(tokens)) => tokens.len(),
+            _ => 0,
+        };
+        if tokens > model.vocab_size {
+            return Err(Error::Model(ModelError::VocabularyMismatch {
+                tokens,
+                embedding_rows: model.vocab_size,
+            }));
+        }
         let head = HeadPlan::for_file(file, config.head)?;
         let kv_precision =
             config
@@ -69,6 +80,16 @@ impl Plan {
         };
         let threads = match config.threads {
             0 => default_threads(),
+            n if n > max_threads() => {
+                return Err(Error::InvalidOption {
+                    name: "threads",
+                    reason: format!(
+                        "{n} is over {} ({THREADS_PER_CPU} per CPU this process may use, at \
+                         least {MIN_THREAD_CAP})",
+                        max_threads()
+                    ),
+                })
+            }
             n => n,
         };
         let pinned_cpus = config

@@ -5,6 +5,7 @@
 //! cancelled) therefore sees exactly the tokens a fresh session fed the same history would,
 //! and — the forward pass being batch-invariant — computes the same logits.
 
+use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Instant;
 
@@ -42,6 +43,11 @@ pub struct SessionConfig {
     pub overflow: OverflowPolicy,
 }
 
+/// Prompts up to this many bytes are tokenized before a [`Error::PromptTooLong`], which then
+/// gives their exact token count; a longer one over the limit is refused by its length alone
+/// (the error's count is then the fewest tokens it could have).
+pub const EXACT_COUNT_BYTES: usize = 64 << 10;
+
 /// One piece of a session's history.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Segment {
@@ -49,6 +55,16 @@ pub enum Segment {
     Message(Message),
     /// Raw text, used as is.
     Text(String),
+}
+
+impl Segment {
+    /// Bytes of the segment's own text (a message's content; the template adds more).
+    fn text_len(&self) -> usize {
+        match self {
+            Segment::Message(m) => m.content.len(),
+            Segment::Text(t) => t.len(),
+        }
+    }
 }
 
 /// A conversation: history, KV cache and buffers. Cancel a running generation through
@@ -249,10 +265,19 @@ impl Session {
             Input::Text(text) if !text.is_empty() => (vec![Segment::Text(text)], false),
             _ => return Err(Error::EmptyInput),
         };
-        let tokenizer = engine.tokenizer();
-        let input_tokens = tokenizer.encode(&self.render(&new, false), false)?.len();
         let ctx = self.context;
         let input_limit = limits.max_input_tokens.min(ctx - 1);
+        // By length first: tokenizing a huge prompt would take seconds and gigabytes. (Up to
+        // EXACT_COUNT_BYTES it is tokenized, so the error gives the exact count.)
+        let bytes: usize = new.iter().map(Segment::text_len).sum();
+        let at_least = engine.tokenizer().min_tokens_for_bytes(bytes);
+        if bytes > EXACT_COUNT_BYTES && at_least > input_limit {
+            return Err(Error::PromptTooLong {
+                tokens: at_least,
+                limit: input_limit,
+            });
+        }
+        let input_tokens = self.encode(&new, false, false)?.len();
         if input_tokens > input_limit {
             return Err(Error::PromptTooLong {
                 tokens: input_tokens,
@@ -303,6 +328,7 @@ impl Session {
         }
         let prefill_s = prefill_started.elapsed().as_secs_f64();
 
+        let tokenizer = engine.tokenizer();
         let mut decoder = StreamDecoder::new();
         let mut filter = StopFilter::new(&options.stop);
         let mut text = String::new();
@@ -398,25 +424,43 @@ impl Session {
     }
 
     /// The text of `segments` (with the generation prompt when `chat`).
-    fn render(&self, segments: &[Segment], chat: bool) -> String {
+    /// The text of `segments` (and the generation prompt when `chat`) with the byte ranges of
+    /// the messages' content, which control tokens are not matched in. Raw text segments are
+    /// the caller's own prompt: their control tokens count.
+    fn render(&self, segments: &[Segment], chat: bool) -> (String, Vec<Range<usize>>) {
         let template = self.engine.chat_template();
-        let mut text: String = segments
-            .iter()
-            .map(|s| match s {
-                Segment::Message(m) => template.render_message(m),
-                Segment::Text(t) => t.clone(),
-            })
-            .collect();
+        let mut text = String::new();
+        let mut content = Vec::new();
+        for segment in segments {
+            match segment {
+                Segment::Message(m) => content.push(template.push_message(m, &mut text)),
+                Segment::Text(t) => text.push_str(t),
+            }
+        }
         if chat {
             text.push_str(template.generation_prompt());
         }
-        text
+        (text, content)
+    }
+
+    /// Tokens of `segments` as the model sees them, with BOS when `add_bos`.
+    fn encode(&self, segments: &[Segment], chat: bool, add_bos: bool) -> Result<Vec<u32>> {
+        let (text, content) = self.render(segments, chat);
+        Ok(self
+            .engine
+            .tokenizer()
+            .encode_with_content(&text, add_bos, &content)?)
     }
 
     /// The whole prompt for `history`, with BOS when the vocabulary asks for it.
     fn tokenize(&self, history: &[Segment], chat: bool) -> Result<Vec<u32>> {
-        let tokenizer = self.engine.tokenizer();
-        Ok(tokenizer.encode(&self.render(history, chat), tokenizer.add_bos())?)
+        self.encode(history, chat, self.engine.tokenizer().add_bos())
+    }
+
+    /// The session's history as the model reads it (with BOS when the vocabulary asks for
+    /// it, without a generation prompt): what the next request's tokens extend.
+    pub fn history_tokens(&self) -> Result<Vec<u32>> {
+        self.tokenize(&self.history, false)
     }
 }
 

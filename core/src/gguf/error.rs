@@ -15,6 +15,13 @@ pub enum GgufError {
         /// The OS error.
         error: std::io::Error,
     },
+    /// The path names something other than a regular file (a directory, a FIFO, a device):
+    /// refused before opening it, which for a FIFO would block until a writer appears.
+    #[error("{}: not a regular file", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The file ends inside a fixed-size field.
     #[error("file truncated: {what} at offset {offset} needs {needed} bytes, {available} left")]
     Truncated {

@@ -70,6 +70,12 @@ impl GgufFile {
             path: path.to_owned(),
             error,
         };
+        // `metadata` follows symlinks and does not open: a FIFO is seen without blocking.
+        if !std::fs::metadata(path).map_err(io_err)?.is_file() {
+            return Err(GgufError::NotAFile {
+                path: path.to_owned(),
+            });
+        }
         let file = std::fs::File::open(path).map_err(io_err)?;
         // SAFETY: the map is read-only and private to this GgufFile, which only hands out
         // shared slices of it. Model files are not written while loaded; a concurrent truncation

@@ -314,7 +314,7 @@ impl Model {
         for (l, layer) in self.weights.layers.iter().enumerate() {
             // Attention block.
             rms_norm_rows(&s.x, &layer.attn_norm, cfg.rms_eps, &mut s.xn);
-            self.quantize_rows(exec, &s.xn, embd, &mut s.acts[..n]);
+            self.quantize_rows(exec, l, &s.xn, embd, &mut s.acts[..n])?;
             self.linear(
                 exec,
                 &layer.attn_q,
@@ -365,7 +365,7 @@ impl Model {
                 &mut s.attn[..n * embd],
             )?;
             rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
-            self.quantize_rows(exec, &s.attn, embd, &mut s.acts[..n]);
+            self.quantize_rows(exec, l, &s.attn, embd, &mut s.acts[..n])?;
             self.linear(
                 exec,
                 &layer.attn_output,
@@ -381,7 +381,7 @@ impl Model {
 
             // Feed-forward block.
             rms_norm_rows(&s.x, &layer.ffn_norm, cfg.rms_eps, &mut s.xn);
-            self.quantize_rows(exec, &s.xn, embd, &mut s.acts[..n]);
+            self.quantize_rows(exec, l, &s.xn, embd, &mut s.acts[..n])?;
             self.linear(
                 exec,
                 &layer.ffn_gate,
@@ -406,7 +406,7 @@ impl Model {
             )?;
             gated_activation(cfg.arch.ffn_activation(), &mut s.gate, &s.up);
             rms_norm_rows_in_place(&mut s.gate, &layer.ffn_sub_norm, cfg.rms_eps);
-            self.quantize_rows(exec, &s.gate, ff, &mut s.acts[..n]);
+            self.quantize_rows(exec, l, &s.gate, ff, &mut s.acts[..n])?;
             self.linear(
                 exec,
                 &layer.ffn_down,
@@ -472,14 +472,27 @@ impl Model {
         })
     }
 
-    /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls that read it.
-    fn quantize_rows(&self, exec: &Executor, x: &[f32], width: usize, acts: &mut [QuantActs]) {
+    /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls of `layer` that
+    /// read it. A NaN or infinite value is an error: int8 cannot hold it, and the quantiser
+    /// would turn it into 0 and carry on with wrong logits.
+    fn quantize_rows(
+        &self,
+        exec: &Executor,
+        layer: usize,
+        x: &[f32],
+        width: usize,
+        acts: &mut [QuantActs],
+    ) -> Result<(), ModelError> {
         if !self.has_ternary {
-            return;
+            return Ok(());
         }
         for (row, a) in x.chunks_exact(width).zip(acts) {
+            if !row.iter().all(|v| v.is_finite()) {
+                return Err(ModelError::NonFiniteActivations { layer });
+            }
             exec.kernels().quantize_acts(row, a);
         }
+        Ok(())
     }
 
     /// `out[t] = W · input[t]` for the batch's tokens, one per entry of `acts`: int8 × ternary

@@ -36,6 +36,30 @@ pub enum ModelError {
     /// A hyper-parameter is out of range or inconsistent.
     #[error("invalid model configuration: {0}")]
     BadConfig(String),
+    /// The vocabulary has more tokens than the token embedding has rows.
+    #[error("the vocabulary has {tokens} tokens but the embedding only {embedding_rows} rows")]
+    VocabularyMismatch {
+        /// Tokens in `tokenizer.ggml.tokens`.
+        tokens: usize,
+        /// Rows of `token_embd.weight`.
+        embedding_rows: usize,
+    },
+    /// A block of a ternary tensor stores a NaN or infinite scale: every product with it
+    /// would be garbage, so the file is refused at load.
+    #[error("tensor {tensor}: block {block} has a non-finite scale")]
+    NonFiniteScale {
+        /// Tensor name.
+        tensor: String,
+        /// Index of the first such block.
+        block: usize,
+    },
+    /// A forward pass produced a NaN or infinite activation in `layer` (the model's weights
+    /// hold such values, e.g. in a norm or the embedding): reported instead of quantised to 0.
+    #[error("non-finite activations in layer {layer}: the model's weights are not usable")]
+    NonFiniteActivations {
+        /// The layer (0-based).
+        layer: usize,
+    },
     /// A tensor the graph needs is absent.
     #[error("missing tensor {0}")]
     MissingTensor(String),

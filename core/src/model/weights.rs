@@ -54,6 +54,12 @@ impl Matrix {
                 name: name.to_owned(),
                 reason: source.to_string(),
             })?;
+        if let Some(block) = view.first_non_finite_block_scale() {
+            return Err(ModelError::NonFiniteScale {
+                tensor: name.to_owned(),
+                block,
+            });
+        }
         let start = info.offset as usize;
         Ok(Matrix {
             ty: info.ty,

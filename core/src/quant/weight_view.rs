@@ -113,6 +113,21 @@ impl<'a> WeightView<'a> {
         }
     }
 
+    /// The index of the first block whose stored scale is NaN or infinite (TQ formats; reads
+    /// every block's scale: call once at load). `None` when all are finite or the format has
+    /// no block scales.
+    pub fn first_non_finite_block_scale(&self) -> Option<usize> {
+        fn first<F: TernaryFormat>(data: &[u8]) -> Option<usize> {
+            data.chunks_exact(F::BYTES)
+                .position(|b| !F::read_block(b).block_scale().is_finite())
+        }
+        match self.ty {
+            TensorType::TQ2_0 => first::<BlockTQ2_0>(self.data),
+            TensorType::TQ1_0 => first::<BlockTQ1_0>(self.data),
+            _ => None,
+        }
+    }
+
     /// Folds the one block scale `d` of a TQ tensor into the matrix scale, so kernels take the
     /// whole-row int32 path. `d` must be what [`uniform_block_scale`](Self::uniform_block_scale)
     /// returned for this tensor (another value gives wrong products, never unsafety); a

@@ -5,6 +5,28 @@
 //! peak — the figure jetsam kills apps by, which leaves out clean file-backed pages such as
 //! mapped weights. Other platforms report `None`.
 
+/// The device's physical memory, in bytes (`None` where it cannot be read): no allocation
+/// larger than this can ever be backed.
+#[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+pub fn physical_bytes() -> Option<u64> {
+    // SAFETY: sysconf reads system constants; it takes no pointers and is thread-safe.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let pages = u64::try_from(pages).ok()?;
+    let page = u64::try_from(page).ok()?;
+    pages.checked_mul(page).filter(|&bytes| bytes > 0)
+}
+
+/// The device's physical memory, in bytes (`None`: not known on this platform).
+#[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+pub fn physical_bytes() -> Option<u64> {
+    None
+}
+
 /// [`resident_bytes`] and [`peak_resident_bytes`] read together, the peak raised to at least
 /// the current figure: the two come from different kernel counters (statm, `VmHWM`), which
 /// another thread's allocations between the reads can put out of order.

@@ -17,4 +17,4 @@ pub mod topology;
 pub use executor::Executor;
 pub use pool::{CallerPin, ThreadPool};
 pub use profile::{Profile, UnknownProfile};
-pub use topology::{default_threads, CpuTopology};
+pub use topology::{default_threads, max_threads, CpuTopology, MIN_THREAD_CAP, THREADS_PER_CPU};

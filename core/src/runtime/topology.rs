@@ -105,6 +105,21 @@ impl CpuTopology {
     }
 }
 
+/// Worker threads allowed per CPU this process may use ([`max_threads`]). More threads than
+/// CPUs only time-slice, and thousands of them exhaust the address space for their stacks.
+pub const THREADS_PER_CPU: usize = 4;
+
+/// The thread cap on any machine, however few its CPUs: every deployment profile's thread
+/// count loads everywhere.
+pub const MIN_THREAD_CAP: usize = 64;
+
+/// The largest `EngineConfig.threads` accepted, in threads: [`THREADS_PER_CPU`] per CPU this
+/// process may use, at least [`MIN_THREAD_CAP`]. More is refused with `InvalidOption`.
+pub fn max_threads() -> usize {
+    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    allowed.saturating_mul(THREADS_PER_CPU).max(MIN_THREAD_CAP)
+}
+
 /// The automatic thread count (`EngineConfig.threads = 0`): the performance cores of this
 /// machine, at most [`MAX_AUTO_THREADS`] and at most the CPUs this process may use.
 pub fn default_threads() -> usize {

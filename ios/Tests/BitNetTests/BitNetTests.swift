@@ -151,6 +151,17 @@ final class BitNetTests: XCTestCase {
         }
     }
 
+    func testAContextLargerThanTheDeviceIsInsufficientMemory() async throws {
+        let engine = try await BitNetEngine.load(path: try model())
+        do {
+            _ = try engine.session(config: SessionConfig(contextLength: UInt32.max))
+            XCTFail("a 4-billion-token context was accepted")
+        } catch let BitNetError.InsufficientMemory(_, needed, available) {
+            XCTAssertGreaterThan(needed, available)
+        }
+        engine.release()
+    }
+
     func testTrimReleasesAnIdleSessionWhichAnswersTheSame() async throws {
         let engine = try await BitNetEngine.load(path: try model())
         let session = try engine.session()

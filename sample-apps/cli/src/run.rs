@@ -83,8 +83,12 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
     // Piped input is not echoed by a terminal: echo it so a transcript reads as a conversation.
     let echo = !stdin.is_terminal();
     eprint!("> ");
-    for line in stdin.lock().lines() {
-        let line = line?;
+    for line in stdin.lock().split(b'\n') {
+        // A line that is not UTF-8 is refused on its own; the conversation goes on.
+        let Ok(line) = String::from_utf8(line?) else {
+            eprint!("(that line is not valid UTF-8 text; not sent)\n> ");
+            continue;
+        };
         let text = line.trim_end();
         if echo {
             eprintln!("{text}");

@@ -2760,7 +2760,8 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
     
     
     /**
-     * The model file cannot be opened or read (missing, no permission, I/O error).
+     * The model file cannot be opened or read (missing, no permission, not a regular file,
+     * I/O error).
      */
     case FileUnreadable(
         /**
@@ -2911,6 +2912,21 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */fitsProfile: Profile?
     )
     /**
+     * What was asked for (a session's KV cache and buffers) needs more memory than the
+     * device has; nothing was allocated. Ask for a shorter context or set a memory budget.
+     */
+    case InsufficientMemory(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * Bytes needed, in bytes.
+         */needed: UInt64, 
+        /**
+         * The device's physical memory, in bytes.
+         */available: UInt64
+    )
+    /**
      * The engine or session was closed before this call.
      */
     case Closed(
@@ -3011,10 +3027,15 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             context: try FfiConverterUInt32.read(from: &buf), 
             fitsProfile: try FfiConverterOptionTypeProfile.read(from: &buf)
             )
-        case 15: return .Closed(
+        case 15: return .InsufficientMemory(
+            detail: try FfiConverterString.read(from: &buf), 
+            needed: try FfiConverterUInt64.read(from: &buf), 
+            available: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 16: return .Closed(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 16: return .Internal(
+        case 17: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3112,13 +3133,20 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             FfiConverterOptionTypeProfile.write(fitsProfile, into: &buf)
             
         
-        case let .Closed(detail):
+        case let .InsufficientMemory(detail,needed,available):
             writeInt(&buf, Int32(15))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt64.write(needed, into: &buf)
+            FfiConverterUInt64.write(available, into: &buf)
+            
+        
+        case let .Closed(detail):
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(detail, into: &buf)
             
         }

@@ -3651,7 +3651,8 @@ public object FfiConverterTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolic
 sealed class BitNetException: kotlin.Exception() {
     
     /**
-     * The model file cannot be opened or read (missing, no permission, I/O error).
+     * The model file cannot be opened or read (missing, no permission, not a regular file,
+     * I/O error).
      */
     class FileUnreadable(
         
@@ -3912,6 +3913,31 @@ sealed class BitNetException: kotlin.Exception() {
     }
     
     /**
+     * What was asked for (a session's KV cache and buffers) needs more memory than the
+     * device has; nothing was allocated. Ask for a shorter context or set a memory budget.
+     */
+    class InsufficientMemory(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Bytes needed, in bytes.
+         */
+        val `needed`: kotlin.ULong, 
+        
+        /**
+         * The device's physical memory, in bytes.
+         */
+        val `available`: kotlin.ULong
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, needed=${ `needed` }, available=${ `available` }"
+    }
+    
+    /**
      * The engine or session was closed before this call.
      */
     class Closed(
@@ -4014,10 +4040,15 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterUInt.read(buf),
                 FfiConverterOptionalTypeProfile.read(buf),
                 )
-            15 -> BitNetException.Closed(
+            15 -> BitNetException.InsufficientMemory(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            16 -> BitNetException.Closed(
                 FfiConverterString.read(buf),
                 )
-            16 -> BitNetException.Internal(
+            17 -> BitNetException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4108,6 +4139,13 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 + FfiConverterULong.allocationSize(value.`budget`)
                 + FfiConverterUInt.allocationSize(value.`context`)
                 + FfiConverterOptionalTypeProfile.allocationSize(value.`fitsProfile`)
+            )
+            is BitNetException.InsufficientMemory -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`needed`)
+                + FfiConverterULong.allocationSize(value.`available`)
             )
             is BitNetException.Closed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4207,13 +4245,20 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterOptionalTypeProfile.write(value.`fitsProfile`, buf)
                 Unit
             }
-            is BitNetException.Closed -> {
+            is BitNetException.InsufficientMemory -> {
                 buf.putInt(15)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`needed`, buf)
+                FfiConverterULong.write(value.`available`, buf)
+                Unit
+            }
+            is BitNetException.Closed -> {
+                buf.putInt(16)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Internal -> {
-                buf.putInt(16)
+                buf.putInt(17)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

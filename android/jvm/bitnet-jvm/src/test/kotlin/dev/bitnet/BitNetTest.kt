@@ -184,6 +184,16 @@ class BitNetTest {
     }
 
     @Test
+    fun `a context larger than the device's memory is InsufficientMemory, not a crash`() = runBlocking<Unit> {
+        val engine = BitNet.load(model)
+        val e = assertThrows<BitNetException.InsufficientMemory> {
+            engine.session(SessionConfig(contextLength = UInt.MAX_VALUE))
+        }
+        assertTrue(e.needed > e.available, "${e.needed} bytes needed, ${e.available} available")
+        engine.release()
+    }
+
+    @Test
     fun `trim releases an idle session's buffers and it still answers the same`() = runBlocking<Unit> {
         val engine = BitNet.load(model)
         val session = engine.session()
