@@ -221,9 +221,9 @@ fn trim_frees_idle_sessions_which_then_continue_identically() {
     }
     drop(twin);
     // Only the live session (the twin is gone) is trimmed.
-    assert_eq!(engine.trim(), 1);
+    assert_eq!(engine.trim().sessions, 1);
     assert_eq!(trimmed.cached_tokens(), 0);
-    assert_eq!(engine.trim(), 0, "nothing left to free");
+    assert_eq!(engine.trim().sessions, 0, "nothing left to free");
 
     let mut twin = engine.session(SessionConfig::default()).expect("session");
     generate(&mut twin, turn1, &greedy(12)).expect("turn 1");
@@ -246,7 +246,7 @@ fn trim_leaves_a_generating_session_alone() {
         .generate(
             Input::Text("Once upon a time".into()),
             &greedy(4),
-            &mut |_: Event<'_>| trims.push(engine.trim()),
+            &mut |_: Event<'_>| trims.push(engine.trim().sessions),
         )
         .expect("generates");
     assert!(

@@ -177,7 +177,7 @@ fn chat_holds_a_two_turn_conversation_on_the_kv_cache() {
         "/metrics: {stderr}"
     );
     assert!(
-        stderr.contains("(freed the caches of 1 idle sessions)"),
+        stderr.contains("(freed the caches of 1 idle sessions;"),
         "/trim: {stderr}"
     );
     let cached = cached_counts(&stderr);

@@ -7,7 +7,7 @@ use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading};
 
 use crate::error::{count, BitNetError};
 use crate::estimate::MemoryEstimate;
-use crate::metrics::{EngineHealth, EngineMetrics};
+use crate::metrics::{EngineHealth, EngineMetrics, TrimReport};
 use crate::options::{EngineConfig, SessionConfig};
 use crate::remote::ThermalState;
 use crate::session::ChatSession;
@@ -46,12 +46,16 @@ impl BitNetEngine {
         Ok(Arc::new(ChatSession::new(engine.session(config.into())?)))
     }
 
-    /// Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+    /// Frees memory on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
     /// every session not generating right now gives back its KV cache and scratch buffers and
-    /// re-evaluates its history on its next request, with the same results. Returns how many
-    /// sessions released buffers. Error `Closed` after [`release`](Self::release).
-    pub fn trim(&self) -> Result<u32, BitNetError> {
-        Ok(count(self.engine()?.trim()))
+    /// re-evaluates its history on its next request, with the same results; then the
+    /// allocator returns free memory to the OS. Error `Closed` after [`release`](Self::release).
+    pub fn trim(&self) -> Result<TrimReport, BitNetError> {
+        let trimmed = self.engine()?.trim();
+        Ok(TrimReport {
+            sessions: count(trimmed.sessions),
+            released_bytes: trimmed.released_bytes,
+        })
     }
 
     /// Feeds the platform's thermal signal to the engine's governor (Android's

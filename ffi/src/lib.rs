@@ -36,7 +36,7 @@ pub use error::BitNetError;
 pub use estimate::{estimate_memory, MemoryEstimate};
 pub use events::{GenerationEvent, GenerationListener, GenerationStats, GenerationSummary};
 pub use logging::{set_log_level, LogLevel};
-pub use metrics::{EngineHealth, EngineMetrics, HealthAlert};
+pub use metrics::{EngineHealth, EngineMetrics, HealthAlert, TrimReport};
 pub use options::{ChatMessage, EngineConfig, GenerationOptions, Prompt, SessionConfig};
 pub use remote::{
     FinishReason, HeadPrecision, HealthThresholds, KvPrecision, OverflowPolicy, Profile, Role,

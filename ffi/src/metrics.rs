@@ -153,6 +153,16 @@ impl From<health::Health> for EngineHealth {
     }
 }
 
+/// What `BitNetEngine::trim` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct TrimReport {
+    /// Idle sessions that released their KV cache and buffers.
+    pub sessions: u32,
+    /// How much lower the process's resident memory is afterwards, in bytes (0 where it
+    /// cannot be read, or when other threads allocated meanwhile).
+    pub released_bytes: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -306,7 +306,7 @@ uint64_t uniffi_bitnet_ffi_fn_method_bitnetengine_session(uint64_t ptr, RustBuff
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_TRIM
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_TRIM
-uint32_t uniffi_bitnet_ffi_fn_method_bitnetengine_trim(uint64_t ptr, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_bitnet_ffi_fn_method_bitnetengine_trim(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_GENERATIONLISTENER

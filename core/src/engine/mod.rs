@@ -107,6 +107,17 @@ impl EngineConfig {
     }
 }
 
+/// What [`Engine::trim`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Trimmed {
+    /// Idle sessions that released their KV cache and buffers.
+    pub sessions: usize,
+    /// How much lower the process's resident memory is afterwards, in bytes (0 where it
+    /// cannot be read, or when other threads allocated meanwhile).
+    pub released_bytes: u64,
+}
+
 /// A loaded model ready to serve sessions. Cheap to clone; shareable across threads.
 #[derive(Clone, Debug)]
 pub struct Engine {
@@ -238,11 +249,13 @@ impl Engine {
         Ok(session)
     }
 
-    /// Frees caches on a low-memory signal: every session not generating right now gives
+    /// Frees memory on a low-memory signal: every session not generating right now gives
     /// back its KV cache and scratch buffers (it re-evaluates its history on its next
-    /// request, with the same results). Returns how many sessions released buffers.
-    /// Budget reservations are kept, so released sessions can always allocate again.
-    pub fn trim(&self) -> usize {
+    /// request, with the same results), then the allocator returns free memory to the OS
+    /// (also what sessions dropped earlier left). Budget reservations are kept, so released
+    /// sessions can always allocate again.
+    pub fn trim(&self) -> Trimmed {
+        let before = memory::resident_bytes();
         let mut sessions = self.sessions();
         sessions.retain(|s| s.strong_count() > 0);
         let trimmed = sessions
@@ -250,8 +263,19 @@ impl Engine {
             .filter_map(Weak::upgrade)
             .filter(|s| s.release_if_idle())
             .count();
-        log::info!("trim: {trimmed} idle sessions released their buffers");
-        trimmed
+        drop(sessions);
+        memory::release_free_memory();
+        let released_bytes = match (before, memory::resident_bytes()) {
+            (Some(before), Some(after)) => before.saturating_sub(after),
+            _ => 0,
+        };
+        log::info!(
+            "trim: {trimmed} idle sessions released their buffers; resident memory {released_bytes} bytes lower"
+        );
+        Trimmed {
+            sessions: trimmed,
+            released_bytes,
+        }
     }
 
     /// The session list (a poisoned lock is recovered: the list holds only weak handles).

@@ -168,7 +168,7 @@ final class BitNetTests: XCTestCase {
         let prompt = try setting("BITNET_TEST_PROMPT")
         let first = texts(try await collect(session.generate(prompt, options: try options())))
         try session.reset()
-        XCTAssertEqual(try engine.trim(), 1)
+        XCTAssertEqual(try engine.trim().sessions, 1)
         let again = texts(try await collect(session.generate(prompt, options: try options())))
         XCTAssertEqual(first, again)
         session.release()

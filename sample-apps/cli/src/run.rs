@@ -105,7 +105,12 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             continue;
         }
         if text == "/trim" {
-            eprint!("(freed the caches of {} idle sessions)\n> ", engine.trim());
+            let trimmed = engine.trim();
+            eprint!(
+                "(freed the caches of {} idle sessions; resident memory {:.1} MiB lower)\n> ",
+                trimmed.sessions,
+                trimmed.released_bytes as f64 / f64::from(1 << 20)
+            );
             continue;
         }
         if text.is_empty() {

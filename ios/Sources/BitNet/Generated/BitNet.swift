@@ -669,12 +669,12 @@ public protocol BitNetEngineProtocol: AnyObject, Sendable {
     func session(config: SessionConfig) throws  -> ChatSession
     
     /**
-     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * Frees memory on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
      * every session not generating right now gives back its KV cache and scratch buffers and
-     * re-evaluates its history on its next request, with the same results. Returns how many
-     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     * re-evaluates its history on its next request, with the same results; then the
+     * allocator returns free memory to the OS. Error `Closed` after [`release`](Self::release).
      */
-    func trim() throws  -> UInt32
+    func trim() throws  -> TrimReport
     
 }
 /**
@@ -839,13 +839,13 @@ open func session(config: SessionConfig)throws  -> ChatSession  {
 }
     
     /**
-     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * Frees memory on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
      * every session not generating right now gives back its KV cache and scratch buffers and
-     * re-evaluates its history on its next request, with the same results. Returns how many
-     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     * re-evaluates its history on its next request, with the same results; then the
+     * allocator returns free memory to the OS. Error `Closed` after [`release`](Self::release).
      */
-open func trim()throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+open func trim()throws  -> TrimReport  {
+    return try  FfiConverterTypeTrimReport_lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
         uniffiCallStatus in
     uniffi_bitnet_ffi_fn_method_bitnetengine_trim(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2744,6 +2744,77 @@ public func FfiConverterTypeThermalPolicy_lift(_ buf: RustBuffer) throws -> Ther
 #endif
 public func FfiConverterTypeThermalPolicy_lower(_ value: ThermalPolicy) -> RustBuffer {
     return FfiConverterTypeThermalPolicy.lower(value)
+}
+
+
+/**
+ * What `BitNetEngine::trim` did.
+ */
+public struct TrimReport: Equatable, Hashable {
+    /**
+     * Idle sessions that released their KV cache and buffers.
+     */
+    public var sessions: UInt32
+    /**
+     * How much lower the process's resident memory is afterwards, in bytes (0 where it
+     * cannot be read, or when other threads allocated meanwhile).
+     */
+    public var releasedBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Idle sessions that released their KV cache and buffers.
+         */sessions: UInt32, 
+        /**
+         * How much lower the process's resident memory is afterwards, in bytes (0 where it
+         * cannot be read, or when other threads allocated meanwhile).
+         */releasedBytes: UInt64) {
+        self.sessions = sessions
+        self.releasedBytes = releasedBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension TrimReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTrimReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrimReport {
+        return
+            try TrimReport(
+                sessions: FfiConverterUInt32.read(from: &buf), 
+                releasedBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: TrimReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.sessions, into: &buf)
+        FfiConverterUInt64.write(value.releasedBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrimReport_lift(_ buf: RustBuffer) throws -> TrimReport {
+    return try FfiConverterTypeTrimReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTrimReport_lower(_ value: TrimReport) -> RustBuffer {
+    return FfiConverterTypeTrimReport.lower(value)
 }
 
 
@@ -4840,7 +4911,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_session() != 16208) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() != 61811) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() != 18838) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_generationlistener_on_event() != 2751) {

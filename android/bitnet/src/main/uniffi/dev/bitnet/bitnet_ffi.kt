@@ -782,7 +782,7 @@ internal object UniffiLib {
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_session(`ptr`: Long,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_trim(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
+    ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_clone_generationlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_free_generationlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -977,7 +977,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_session() and 0xFFFF) != 16208) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() and 0xFFFF) != 61811) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() and 0xFFFF) != 18838) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_generationlistener_on_event() and 0xFFFF) != 2751) {
@@ -1572,12 +1572,12 @@ public interface BitNetEngineInterface {
     fun `session`(`config`: SessionConfig): ChatSession
     
     /**
-     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * Frees memory on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
      * every session not generating right now gives back its KV cache and scratch buffers and
-     * re-evaluates its history on its next request, with the same results. Returns how many
-     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     * re-evaluates its history on its next request, with the same results; then the
+     * allocator returns free memory to the OS. Error `Closed` after [`release`](Self::release).
      */
-    fun `trim`(): kotlin.UInt
+    fun `trim`(): TrimReport
     
     companion object
 }
@@ -1801,13 +1801,13 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
 
     
     /**
-     * Frees caches on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
+     * Frees memory on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
      * every session not generating right now gives back its KV cache and scratch buffers and
-     * re-evaluates its history on its next request, with the same results. Returns how many
-     * sessions released buffers. Error `Closed` after [`release`](Self::release).
+     * re-evaluates its history on its next request, with the same results; then the
+     * allocator returns free memory to the OS. Error `Closed` after [`release`](Self::release).
      */
-    @Throws(BitNetException::class)override fun `trim`(): kotlin.UInt {
-            return FfiConverterUInt.lift(
+    @Throws(BitNetException::class)override fun `trim`(): TrimReport {
+            return FfiConverterTypeTrimReport.lift(
     callWithHandle {
     uniffiRustCallWithError(BitNetException) { _status ->
     UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_trim(
@@ -3634,6 +3634,54 @@ public object FfiConverterTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolic
             FfiConverterTypeThrottle.write(value.`fair`, buf)
             FfiConverterTypeThrottle.write(value.`serious`, buf)
             FfiConverterTypeThrottle.write(value.`critical`, buf)
+    }
+}
+
+
+
+/**
+ * What `BitNetEngine::trim` did.
+ */
+data class TrimReport (
+    /**
+     * Idle sessions that released their KV cache and buffers.
+     */
+    var `sessions`: kotlin.UInt
+    , 
+    /**
+     * How much lower the process's resident memory is afterwards, in bytes (0 where it
+     * cannot be read, or when other threads allocated meanwhile).
+     */
+    var `releasedBytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTrimReport: FfiConverterRustBuffer<TrimReport> {
+    override fun read(buf: ByteBuffer): TrimReport {
+        return TrimReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: TrimReport) = (
+            FfiConverterUInt.allocationSize(value.`sessions`) +
+            FfiConverterULong.allocationSize(value.`releasedBytes`)
+    )
+
+    override fun write(value: TrimReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`sessions`, buf)
+            FfiConverterULong.write(value.`releasedBytes`, buf)
     }
 }
 

@@ -15,10 +15,10 @@ class RecordingEngine : BitNetEngineInterface {
     }
 
     @Synchronized
-    override fun trim(): UInt {
+    override fun trim(): TrimReport {
         if (released) throw BitNetException.Closed("the engine is closed")
         trims++
-        return 0u
+        return TrimReport(sessions = 0u, releasedBytes = 0uL)
     }
 
     override fun release() {

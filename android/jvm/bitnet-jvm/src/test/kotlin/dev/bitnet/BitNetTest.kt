@@ -199,7 +199,7 @@ class BitNetTest {
         val session = engine.session()
         val first = texts(session.generate(prompt, options).toList())
         session.reset()
-        assertEquals(1u, engine.trim())
+        assertEquals(1u, engine.trim().sessions)
         assertEquals(first, texts(session.generate(prompt, options).toList()))
         session.release()
         engine.release()
