@@ -6,7 +6,7 @@ use std::arch::aarch64::*;
 use std::arch::asm;
 
 use super::dotprod::Sdot;
-use super::{load_s8, tile, Codes, Mac, QuantActs, TILE_ROWS, TILE_TOKENS};
+use super::{load_s8, tile, whole_blocks, Codes, Mac, QuantActs, TILE_ROWS, TILE_TOKENS};
 
 neon_table!(
     /// NEON with the int8 matrix-multiply extension: one `SMMLA` per 8 weights of 2 rows ×
@@ -76,10 +76,7 @@ unsafe fn tile_mmla<F: Codes, M: Mac, const R: usize, const T: usize>(
         }
         let (row_pairs, token_pairs) = (R.div_ceil(2), T.div_ceil(2));
         let mut acc = [[vdupq_n_s32(0); TOKEN_PAIRS]; ROW_PAIRS];
-        // Whole blocks every row and token has (the driver gives them all the same number).
-        let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
-        let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
-        let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
+        let blocks = whole_blocks::<F>(&rows, &acts);
         for b in 0..blocks {
             let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
             for g in 0..F::BLOCK_LEN / 64 {

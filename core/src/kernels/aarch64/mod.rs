@@ -320,6 +320,15 @@ impl Codes for TQ1_0 {
     }
 }
 
+/// Whole blocks of layout `F` that every row and every token's activations hold (the driver
+/// gives them all the same number): the bound of the tile loops' unchecked block reads.
+#[inline(always)]
+fn whole_blocks<F: Codes>(rows: &[&[u8]], acts: &[&QuantActs]) -> usize {
+    let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
+    let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
+    rows_blocks.chain(acts_blocks).min().unwrap_or(0)
+}
+
 /// The tile loop for layout `F` with the int8 step `M` (see [`super::TernaryTileFn`]):
 /// `Σ t·q = Σ u·q − Σ q`, every group of the `R` rows decoded once and multiplied with the
 /// `T` tokens' activations, one int32 accumulator per row and token (`|u·q| ≤ 384`, so the
@@ -340,10 +349,7 @@ unsafe fn tile<F: Codes, M: Mac, const R: usize, const T: usize>(
             return sums;
         }
         let mut acc = [[vdupq_n_s32(0); R]; T];
-        // Whole blocks every row and token has (the driver gives them all the same number).
-        let rows_blocks = rows.iter().map(|row| row.len() / F::BLOCK_BYTES);
-        let acts_blocks = acts.iter().map(|a| a.q.len() / F::BLOCK_LEN);
-        let blocks = rows_blocks.chain(acts_blocks).min().unwrap_or(0);
+        let blocks = whole_blocks::<F>(&rows, &acts);
         for b in 0..blocks {
             let (bytes, weights) = (b * F::BLOCK_BYTES, b * F::BLOCK_LEN);
             for g in 0..F::BLOCK_LEN / 64 {
