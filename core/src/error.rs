@@ -1,6 +1,6 @@
 //! The engine's one error type.
 
-use crate::gguf::GgufError;
+use crate::gguf::{FileChange, GgufError};
 use crate::model::ModelError;
 use crate::runtime::Profile;
 use crate::sampling::SamplingError;
@@ -99,6 +99,17 @@ pub enum Error {
         /// unknown), in bytes.
         available: u64,
     },
+    /// The model file was truncated, resized or written in place on disk while loaded. The
+    /// request fails (a truncation met mid-pass included: the process survives it) and so
+    /// does every later one: load the model again. Replace model files by renaming a new
+    /// file over the old one, which leaves a loaded engine working.
+    #[error("model file {} changed on disk while loaded ({change}); load it again", path.display())]
+    ModelFileChanged {
+        /// The model file.
+        path: std::path::PathBuf,
+        /// What changed.
+        change: FileChange,
+    },
     /// A token id outside the vocabulary was given to the model.
     #[error("token id {token} is outside the vocabulary of {vocab_size}")]
     InvalidToken {
@@ -121,7 +132,10 @@ impl Error {
 
 impl From<GgufError> for Error {
     fn from(e: GgufError) -> Self {
-        Error::Gguf(e)
+        match e {
+            GgufError::FileChanged { path, change } => Error::ModelFileChanged { path, change },
+            e => Error::Gguf(e),
+        }
     }
 }
 
@@ -150,6 +164,7 @@ impl From<ModelError> for Error {
                 context: capacity,
             },
             ModelError::Kernel(e) => Error::internal(e),
+            ModelError::Gguf(e @ GgufError::FileChanged { .. }) => e.into(),
             e => Error::Model(e),
         }
     }

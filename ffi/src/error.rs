@@ -136,6 +136,16 @@ pub enum BitNetError {
         /// The device's physical memory, in bytes.
         available: u64,
     },
+    /// The model file was truncated, resized or written in place on disk while loaded; this
+    /// and every later request of the engine fail. Load the model again (replace model files
+    /// by renaming a new file over the old one, which a loaded engine survives).
+    #[error("{detail}")]
+    ModelFileChanged {
+        /// The engine's description of the failure.
+        detail: String,
+        /// The model file's path.
+        path: String,
+    },
     /// The engine or session was closed before this call.
     #[error("{detail}")]
     Closed {
@@ -231,6 +241,10 @@ impl From<bitnet_core::Error> for BitNetError {
                 detail,
                 needed,
                 available,
+            },
+            E::ModelFileChanged { path, .. } => BitNetError::ModelFileChanged {
+                detail,
+                path: path.display().to_string(),
             },
             E::Internal(_) => BitNetError::Internal { detail },
             // A variant added to the core later: still an error the app sees, never a panic.

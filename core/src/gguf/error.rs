@@ -22,6 +22,15 @@ pub enum GgufError {
         /// The path given.
         path: PathBuf,
     },
+    /// The file was changed on disk after it was opened (truncated, resized or written in
+    /// place): the weights read from it can no longer be trusted. Load the model again.
+    #[error("{} changed on disk while loaded: {change}", path.display())]
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+        /// What changed.
+        change: FileChange,
+    },
     /// The file ends inside a fixed-size field.
     #[error("file truncated: {what} at offset {offset} needs {needed} bytes, {available} left")]
     Truncated {
@@ -247,4 +256,28 @@ pub enum GgufError {
         /// The absolute start offset of `second`.
         offset: u64,
     },
+}
+
+/// How a mapped file differs from when it was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileChange {
+    /// A read found pages missing: the file was cut shorter than its map. The missing pages
+    /// read as zeros instead of ending the process.
+    #[error("truncated while being read")]
+    Truncated,
+    /// Its length is not what it was.
+    #[error("its length changed from {opened} to {now} bytes")]
+    Resized {
+        /// Length when opened, in bytes.
+        opened: u64,
+        /// Length now, in bytes.
+        now: u64,
+    },
+    /// Its modification time moved: it was written in place.
+    #[error("it was written in place")]
+    Modified,
+    /// Its status can no longer be read.
+    #[error("its status can no longer be read")]
+    Unreadable,
 }

@@ -17,10 +17,12 @@
 //! tensor data are borrowed slices of the map, never copies.
 
 mod error;
+mod mapping;
 mod reader;
+mod sigbus;
 mod value;
 
-pub use error::GgufError;
+pub use error::{FileChange, GgufError};
 pub use reader::{checked_tensor_bytes, GgufFile, TensorInfo};
 pub use value::{ArrayValue, FromValue, Value, ValueType};
 

@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use memmap2::Mmap;
-
+use super::mapping::Mapping;
 use super::value::{ArrayValue, FromValue, Value, ValueType};
 use super::{align_up, alignment_from, GgufError, ALIGNMENT_KEY, MAGIC, MAX_DIMS};
 use crate::quant::TensorType;
@@ -39,7 +38,7 @@ impl TensorInfo {
 
 /// The bytes a [`GgufFile`] reads: a read-only map of the file, or a buffer it owns.
 enum Storage {
-    Mapped(Mmap),
+    Mapped(Mapping),
     Owned(Vec<u8>),
 }
 
@@ -63,25 +62,24 @@ struct Header {
 impl GgufFile {
     /// Maps the file at `path` read-only and validates it. Tensor data stay on disk until read.
     ///
-    /// The file must not be modified or truncated while it is open (as with every mmap loader).
+    /// The file must stay as it is while open: replace a model by renaming a new file over
+    /// it, never by writing into it. A change is detected rather than fatal: see
+    /// [`check_unchanged`](Self::check_unchanged).
     pub fn open(path: impl AsRef<Path>) -> Result<GgufFile, GgufError> {
         let path = path.as_ref();
-        let io_err = |error| GgufError::Io {
+        // `metadata` follows symlinks and does not open: a FIFO is seen without blocking.
+        let meta = std::fs::metadata(path).map_err(|error| GgufError::Io {
             path: path.to_owned(),
             error,
-        };
-        // `metadata` follows symlinks and does not open: a FIFO is seen without blocking.
-        if !std::fs::metadata(path).map_err(io_err)?.is_file() {
+        })?;
+        if !meta.is_file() {
             return Err(GgufError::NotAFile {
                 path: path.to_owned(),
             });
         }
-        let file = std::fs::File::open(path).map_err(io_err)?;
-        // SAFETY: the map is read-only and private to this GgufFile, which only hands out
-        // shared slices of it. Model files are not written while loaded; a concurrent truncation
-        // by another process is outside what any mmap reader can guard against.
-        let map = unsafe { Mmap::map(&file) }.map_err(io_err)?;
-        Self::new(Storage::Mapped(map))
+        let file = Self::new(Storage::Mapped(Mapping::open(path)?));
+        // A change while the header was parsed would make the parse meaningless.
+        file.and_then(|file| file.check_unchanged().map(|()| file))
     }
 
     /// Validates a file held in memory, with the same checks as [`open`](Self::open).
@@ -119,6 +117,25 @@ impl GgufFile {
     /// than a buffer in memory ([`from_bytes`](Self::from_bytes)).
     pub fn is_mapped(&self) -> bool {
         matches!(self.storage, Storage::Mapped(_))
+    }
+
+    /// `Ok` while the mapped file is as it was opened (always, for a file held in memory);
+    /// [`GgufError::FileChanged`] once a read found pages missing (the file was truncated:
+    /// those pages read as zeros, and everything computed from them is garbage) or its length
+    /// or modification time changed. Cheap: an atomic load and one `fstat`.
+    pub fn check_unchanged(&self) -> Result<(), GgufError> {
+        match &self.storage {
+            Storage::Mapped(mapping) => mapping.check(),
+            Storage::Owned(_) => Ok(()),
+        }
+    }
+
+    /// The path of a mapped file; `None` for a file held in memory.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.storage {
+            Storage::Mapped(mapping) => Some(mapping.path()),
+            Storage::Owned(_) => None,
+        }
     }
 
     /// Every metadata pair, in file order.
@@ -276,7 +293,7 @@ impl std::fmt::Debug for GgufFile {
 impl Storage {
     fn bytes(&self) -> &[u8] {
         match self {
-            Storage::Mapped(map) => map,
+            Storage::Mapped(mapping) => mapping.bytes(),
             Storage::Owned(bytes) => bytes,
         }
     }

@@ -254,7 +254,28 @@ impl Model {
     /// and kernels, appends their keys and values to `kv`, and leaves the logits in
     /// [`Scratch::logits`] (`vocab_size` floats per token that `which` selects, token-major).
     /// No tokens: the logits are emptied and `kv` left as it is.
+    ///
+    /// The mapped file is checked before and after ([`GgufFile::check_unchanged`]): a file
+    /// changed on disk fails the pass, even when the change happened during it, so logits
+    /// computed from missing pages are never used.
+    ///
+    /// [`GgufFile::check_unchanged`]: crate::gguf::GgufFile::check_unchanged
     pub fn forward(
+        &self,
+        exec: &Executor,
+        tokens: &[u32],
+        kv: &mut KvCache,
+        scratch: &mut Scratch,
+        which: LogitsFor,
+    ) -> Result<(), ModelError> {
+        self.file().check_unchanged()?;
+        let result = self.evaluate(exec, tokens, kv, scratch, which);
+        self.file().check_unchanged()?;
+        result
+    }
+
+    /// [`forward`](Self::forward) without the file checks.
+    fn evaluate(
         &self,
         exec: &Executor,
         tokens: &[u32],

@@ -126,6 +126,8 @@ impl Model {
             .any(|l| l.projections().iter().any(|m| m.ty.is_ternary()));
         let rope = Rope::new(config.head_dim, config.rope_dims, config.rope_base);
         let head = OutputHead::load(weights.output.clone(), head, file.bytes(), exec.pool())?;
+        // Re-quantising the head read it from the map: it must have read the file it checked.
+        file.check_unchanged()?;
         Ok(Model {
             file,
             config,

@@ -162,6 +162,28 @@ final class BitNetTests: XCTestCase {
         engine.release()
     }
 
+    func testAModelFileChangedOnDiskIsModelFileChangedWithItsPath() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = dir.appendingPathComponent("model.gguf")
+        try FileManager.default.copyItem(atPath: try model(), toPath: copy.path)
+        let engine = try await BitNetEngine.load(path: copy.path)
+        let session = try engine.session()
+        let handle = try FileHandle(forWritingTo: copy)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(count: 4096))
+        try handle.close()
+        do {
+            _ = try await collect(session.generate(try setting("BITNET_TEST_PROMPT"), options: try options()))
+            XCTFail("a grown model file was used")
+        } catch let BitNetError.ModelFileChanged(_, path) {
+            XCTAssertEqual(path, copy.path)
+        }
+        session.release()
+        engine.release()
+    }
+
     func testTrimReleasesAnIdleSessionWhichAnswersTheSame() async throws {
         let engine = try await BitNetEngine.load(path: try model())
         let session = try engine.session()

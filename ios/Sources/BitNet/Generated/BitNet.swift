@@ -2998,6 +2998,19 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */available: UInt64
     )
     /**
+     * The model file was truncated, resized or written in place on disk while loaded; this
+     * and every later request of the engine fail. Load the model again (replace model files
+     * by renaming a new file over the old one, which a loaded engine survives).
+     */
+    case ModelFileChanged(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * The model file's path.
+         */path: String
+    )
+    /**
      * The engine or session was closed before this call.
      */
     case Closed(
@@ -3103,10 +3116,14 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             needed: try FfiConverterUInt64.read(from: &buf), 
             available: try FfiConverterUInt64.read(from: &buf)
             )
-        case 16: return .Closed(
+        case 16: return .ModelFileChanged(
+            detail: try FfiConverterString.read(from: &buf), 
+            path: try FfiConverterString.read(from: &buf)
+            )
+        case 17: return .Closed(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .Internal(
+        case 18: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3211,13 +3228,19 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             FfiConverterUInt64.write(available, into: &buf)
             
         
-        case let .Closed(detail):
+        case let .ModelFileChanged(detail,path):
             writeInt(&buf, Int32(16))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(path, into: &buf)
+            
+        
+        case let .Closed(detail):
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(17))
+            writeInt(&buf, Int32(18))
             FfiConverterString.write(detail, into: &buf)
             
         }

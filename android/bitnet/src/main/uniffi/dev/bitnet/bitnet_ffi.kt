@@ -3986,6 +3986,27 @@ sealed class BitNetException: kotlin.Exception() {
     }
     
     /**
+     * The model file was truncated, resized or written in place on disk while loaded; this
+     * and every later request of the engine fail. Load the model again (replace model files
+     * by renaming a new file over the old one, which a loaded engine survives).
+     */
+    class ModelFileChanged(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * The model file's path.
+         */
+        val `path`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, path=${ `path` }"
+    }
+    
+    /**
      * The engine or session was closed before this call.
      */
     class Closed(
@@ -4093,10 +4114,14 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            16 -> BitNetException.Closed(
+            16 -> BitNetException.ModelFileChanged(
+                FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            17 -> BitNetException.Internal(
+            17 -> BitNetException.Closed(
+                FfiConverterString.read(buf),
+                )
+            18 -> BitNetException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4194,6 +4219,12 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 + FfiConverterString.allocationSize(value.`detail`)
                 + FfiConverterULong.allocationSize(value.`needed`)
                 + FfiConverterULong.allocationSize(value.`available`)
+            )
+            is BitNetException.ModelFileChanged -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`path`)
             )
             is BitNetException.Closed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4300,13 +4331,19 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterULong.write(value.`available`, buf)
                 Unit
             }
-            is BitNetException.Closed -> {
+            is BitNetException.ModelFileChanged -> {
                 buf.putInt(16)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`path`, buf)
+                Unit
+            }
+            is BitNetException.Closed -> {
+                buf.putInt(17)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Internal -> {
-                buf.putInt(17)
+                buf.putInt(18)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

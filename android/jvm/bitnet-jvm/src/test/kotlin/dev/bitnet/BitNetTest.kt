@@ -194,6 +194,22 @@ class BitNetTest {
     }
 
     @Test
+    fun `a model file changed on disk while loaded is ModelFileChanged with its path`(@TempDir dir: File) =
+        runBlocking<Unit> {
+            val copy = File(dir, "model.gguf")
+            File(model).copyTo(copy)
+            val engine = BitNet.load(copy.path)
+            val session = engine.session()
+            copy.appendBytes(ByteArray(4096))
+            val e = assertThrows<BitNetException.ModelFileChanged> {
+                runBlocking { session.generate(prompt, options).collect() }
+            }
+            assertEquals(copy.path, e.path)
+            session.release()
+            engine.release()
+        }
+
+    @Test
     fun `trim releases an idle session's buffers and it still answers the same`() = runBlocking<Unit> {
         val engine = BitNet.load(model)
         val session = engine.session()
