@@ -6,6 +6,8 @@
 //! is also removed from the binary's environment), so every test sees the same small, fast
 //! model whatever the caller's environment.
 
+pub mod loopback;
+
 use std::ffi::OsStr;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -16,6 +16,8 @@ pub mod model;
 pub mod quant;
 pub mod runtime;
 pub mod sampling;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod tokenizer;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 use std::any::Any;
 
 use bitnet_core::gguf::GgufError;
+use bitnet_core::store::StoreError;
 
 use crate::remote::Profile;
 
@@ -146,6 +147,58 @@ pub enum BitNetError {
         /// The model file's path.
         path: String,
     },
+    /// The device (or the model store's quota) lacks the space a download or import still
+    /// needs; nothing was written.
+    #[error("{detail}")]
+    InsufficientStorage {
+        /// The engine's description of the failure.
+        detail: String,
+        /// Bytes still to write, in bytes.
+        needed: u64,
+        /// Bytes free for the store, in bytes.
+        available: u64,
+    },
+    /// The server answered a download with an error status (5xx after the retries).
+    #[error("{detail}")]
+    Http {
+        /// The engine's description of the failure.
+        detail: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The URL asked.
+        url: String,
+    },
+    /// A download's connection failed, dropped or stalled and the retries ran out (or the
+    /// server sent more bytes than the catalog's size). What arrived is kept for a resume.
+    #[error("{detail}")]
+    Network {
+        /// The engine's description of the failure.
+        detail: String,
+    },
+    /// A downloaded or imported file's SHA-256 is not the catalog's; nothing was installed.
+    #[error("{detail}")]
+    ChecksumMismatch {
+        /// The engine's description of the failure.
+        detail: String,
+        /// The catalog's SHA-256 (lowercase hex).
+        expected: String,
+        /// The file's.
+        actual: String,
+    },
+    /// The download was cancelled; the next download of the model resumes it.
+    #[error("{detail}")]
+    DownloadCancelled {
+        /// The engine's description of the failure.
+        detail: String,
+        /// Bytes kept on disk, in bytes.
+        done_bytes: u64,
+    },
+    /// No such catalog model, the model is not installed, or it has no download URL.
+    #[error("{detail}")]
+    ModelNotFound {
+        /// The engine's description of the failure.
+        detail: String,
+    },
     /// The engine or session was closed before this call.
     #[error("{detail}")]
     Closed {
@@ -253,6 +306,53 @@ impl From<bitnet_core::Error> for BitNetError {
     }
 }
 
+/// Store failures as the bindings' errors, with their numbers.
+impl From<StoreError> for BitNetError {
+    fn from(error: StoreError) -> Self {
+        let detail = error.to_string();
+        match error {
+            StoreError::Io { .. } => BitNetError::FileUnreadable { detail },
+            StoreError::InsufficientStorage { needed, available } => {
+                BitNetError::InsufficientStorage {
+                    detail,
+                    needed,
+                    available,
+                }
+            }
+            StoreError::Http { status, url } => BitNetError::Http {
+                detail,
+                status,
+                url,
+            },
+            StoreError::Network { .. }
+            | StoreError::Stalled { .. }
+            | StoreError::SizeMismatch { .. } => BitNetError::Network { detail },
+            StoreError::ChecksumMismatch { expected, actual } => BitNetError::ChecksumMismatch {
+                detail,
+                expected,
+                actual,
+            },
+            StoreError::Cancelled { done_bytes } => {
+                BitNetError::DownloadCancelled { detail, done_bytes }
+            }
+            StoreError::NoUrl { .. } | StoreError::NotInstalled { .. } => {
+                BitNetError::ModelNotFound { detail }
+            }
+            StoreError::InvalidModel { .. } => BitNetError::InvalidModelFile { detail },
+            StoreError::InvalidName { .. } => BitNetError::InvalidOption {
+                detail,
+                name: "file_name".into(),
+            },
+            StoreError::Catalog { .. } => BitNetError::InvalidOption {
+                detail,
+                name: "catalog".into(),
+            },
+            // A variant added to the store later: still an error the app sees.
+            _ => BitNetError::Internal { detail },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +445,47 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn store_errors_keep_their_numbers() {
+        let e = BitNetError::from(StoreError::InsufficientStorage {
+            needed: 10,
+            available: 9,
+        });
+        assert!(matches!(
+            e,
+            BitNetError::InsufficientStorage {
+                needed: 10,
+                available: 9,
+                ..
+            }
+        ));
+        let e = BitNetError::from(StoreError::Http {
+            status: 404,
+            url: "http://x/m.gguf".into(),
+        });
+        assert!(
+            matches!(e, BitNetError::Http { status: 404, url, .. } if url == "http://x/m.gguf")
+        );
+        let e = BitNetError::from(StoreError::ChecksumMismatch {
+            expected: "aa".into(),
+            actual: "bb".into(),
+        });
+        assert!(matches!(
+            e,
+            BitNetError::ChecksumMismatch { expected, actual, .. } if expected == "aa" && actual == "bb"
+        ));
+        let e = BitNetError::from(StoreError::Cancelled { done_bytes: 7 });
+        assert!(matches!(
+            e,
+            BitNetError::DownloadCancelled { done_bytes: 7, .. }
+        ));
+        let e = BitNetError::from(StoreError::Stalled {
+            after_ms: 5,
+            url: "u".into(),
+        });
+        assert!(matches!(e, BitNetError::Network { detail } if detail.contains("5 ms")));
     }
 
     #[test]

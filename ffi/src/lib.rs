@@ -11,7 +11,9 @@
 //! [`GenerationListener`]. Blocking work (loading, generating)
 //! runs on tokio's blocking pool behind async functions, with panics caught and returned as
 //! [`BitNetError::Internal`]. Cancellation is explicit ([`ChatSession::cancel`]): dropping a
-//! foreign future does not stop the generation.
+//! foreign future does not stop the generation. [`ModelStore`] installs models: the catalog's
+//! records cross as the core declares them, downloads run on their own thread, report to a
+//! foreign [`DownloadListener`] and end through their [`Download`] handle.
 
 uniffi::setup_scaffolding!();
 
@@ -28,6 +30,7 @@ mod options;
 mod remote;
 mod runtime;
 mod session;
+mod store;
 
 #[cfg(target_os = "android")]
 pub use android::java_vm;
@@ -44,3 +47,7 @@ pub use remote::{
 };
 pub use runtime::{default_thermal_policy, profile_config, smallest_profile};
 pub use session::ChatSession;
+pub use store::{
+    default_download_options, CatalogEntry, CatalogMemory, Download, DownloadListener,
+    DownloadOptions, DownloadProgress, InstalledModel, ModelStore, ProfileFit,
+};

@@ -250,6 +250,13 @@ typedef void (*UniffiCallbackInterfaceGenerationListenerMethod0)(uint64_t, RustB
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_DOWNLOAD_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_DOWNLOAD_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceDownloadListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_GENERATION_LISTENER
 #define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_GENERATION_LISTENER
 typedef struct UniffiVTableCallbackInterfaceGenerationListener {
@@ -257,6 +264,15 @@ typedef struct UniffiVTableCallbackInterfaceGenerationListener {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceGenerationListenerMethod0 _Nonnull onEvent;
 } UniffiVTableCallbackInterfaceGenerationListener;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DOWNLOAD_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_DOWNLOAD_LISTENER
+typedef struct UniffiVTableCallbackInterfaceDownloadListener {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfaceDownloadListenerMethod0 _Nonnull onProgress;
+} UniffiVTableCallbackInterfaceDownloadListener;
 
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_BITNETENGINE
@@ -364,6 +380,106 @@ void uniffi_bitnet_ffi_fn_method_chatsession_release(uint64_t ptr, RustCallStatu
 void uniffi_bitnet_ffi_fn_method_chatsession_reset(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_DOWNLOAD
+uint64_t uniffi_bitnet_ffi_fn_clone_download(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FREE_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FREE_DOWNLOAD
+void uniffi_bitnet_ffi_fn_free_download(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_DOWNLOAD_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_DOWNLOAD_CANCEL
+void uniffi_bitnet_ffi_fn_method_download_cancel(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_DOWNLOAD_WAIT
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_DOWNLOAD_WAIT
+uint64_t uniffi_bitnet_ffi_fn_method_download_wait(uint64_t ptr
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_DOWNLOADLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_DOWNLOADLISTENER
+uint64_t uniffi_bitnet_ffi_fn_clone_downloadlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FREE_DOWNLOADLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FREE_DOWNLOADLISTENER
+void uniffi_bitnet_ffi_fn_free_downloadlistener(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_INIT_CALLBACK_VTABLE_DOWNLOADLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_INIT_CALLBACK_VTABLE_DOWNLOADLISTENER
+void uniffi_bitnet_ffi_fn_init_callback_vtable_downloadlistener(const UniffiVTableCallbackInterfaceDownloadListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_DOWNLOADLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_DOWNLOADLISTENER_ON_PROGRESS
+void uniffi_bitnet_ffi_fn_method_downloadlistener_on_progress(uint64_t ptr, RustBuffer progress, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_MODELSTORE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CLONE_MODELSTORE
+uint64_t uniffi_bitnet_ffi_fn_clone_modelstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FREE_MODELSTORE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FREE_MODELSTORE
+void uniffi_bitnet_ffi_fn_free_modelstore(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CONSTRUCTOR_MODELSTORE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_CONSTRUCTOR_MODELSTORE_NEW
+uint64_t uniffi_bitnet_ffi_fn_constructor_modelstore_new(RustBuffer dir, RustBuffer catalog_json, RustBuffer quota_bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_CATALOG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_CATALOG
+RustBuffer uniffi_bitnet_ffi_fn_method_modelstore_catalog(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_DELETE
+void uniffi_bitnet_ffi_fn_method_modelstore_delete(uint64_t ptr, RustBuffer file_name, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_DOWNLOAD
+uint64_t uniffi_bitnet_ffi_fn_method_modelstore_download(uint64_t ptr, RustBuffer id, RustBuffer options, uint64_t listener, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_FITS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_FITS
+RustBuffer uniffi_bitnet_ffi_fn_method_modelstore_fits(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_IMPORT
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_IMPORT
+uint64_t uniffi_bitnet_ffi_fn_method_modelstore_import(uint64_t ptr, RustBuffer path, RustBuffer id, int8_t keep_source
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_LIST
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_LIST
+uint64_t uniffi_bitnet_ffi_fn_method_modelstore_list(uint64_t ptr, RustBuffer config
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_PARTIAL_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_PARTIAL_BYTES
+uint64_t uniffi_bitnet_ffi_fn_method_modelstore_partial_bytes(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_PATH_OF
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_PATH_OF
+RustBuffer uniffi_bitnet_ffi_fn_method_modelstore_path_of(uint64_t ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_VERIFY
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MODELSTORE_VERIFY
+uint64_t uniffi_bitnet_ffi_fn_method_modelstore_verify(uint64_t ptr, RustBuffer id
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_CONTEXT_FITTING
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_CONTEXT_FITTING
 uint32_t uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(RustBuffer ptr, uint64_t available_bytes, RustCallStatus *_Nonnull out_status
@@ -413,6 +529,12 @@ RustBuffer uniffi_bitnet_ffi_fn_func_profile_config(RustBuffer profile, RustCall
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SMALLEST_PROFILE
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SMALLEST_PROFILE
 RustBuffer uniffi_bitnet_ffi_fn_func_smallest_profile(uint64_t bytes, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_DOWNLOAD_OPTIONS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_DOWNLOAD_OPTIONS
+RustBuffer uniffi_bitnet_ffi_fn_func_default_download_options(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_BITNET_FFI_RUSTBUFFER_ALLOC
@@ -705,6 +827,12 @@ uint16_t uniffi_bitnet_ffi_checksum_func_smallest_profile(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_DOWNLOAD_OPTIONS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_DOWNLOAD_OPTIONS
+uint16_t uniffi_bitnet_ffi_checksum_func_default_download_options(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_HEALTH
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_HEALTH
 uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_health(void
@@ -783,9 +911,87 @@ uint16_t uniffi_bitnet_ffi_checksum_method_chatsession_reset(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_DOWNLOAD_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_DOWNLOAD_CANCEL
+uint16_t uniffi_bitnet_ffi_checksum_method_download_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_DOWNLOAD_WAIT
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_DOWNLOAD_WAIT
+uint16_t uniffi_bitnet_ffi_checksum_method_download_wait(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_DOWNLOADLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_DOWNLOADLISTENER_ON_PROGRESS
+uint16_t uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_CATALOG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_CATALOG
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_catalog(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_DELETE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_DELETE
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_delete(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_DOWNLOAD
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_DOWNLOAD
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_download(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_FITS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_FITS
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_fits(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_IMPORT
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_IMPORT
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_import(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_LIST
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_LIST
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_list(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_PARTIAL_BYTES
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_PARTIAL_BYTES
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_partial_bytes(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_PATH_OF
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_PATH_OF
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_path_of(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_VERIFY
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_MODELSTORE_VERIFY
+uint16_t uniffi_bitnet_ffi_checksum_method_modelstore_verify(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_CONSTRUCTOR_BITNETENGINE_LOAD
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_CONSTRUCTOR_BITNETENGINE_LOAD
 uint16_t uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_CONSTRUCTOR_MODELSTORE_NEW
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_CONSTRUCTOR_MODELSTORE_NEW
+uint16_t uniffi_bitnet_ffi_checksum_constructor_modelstore_new(void
     
 );
 #endif

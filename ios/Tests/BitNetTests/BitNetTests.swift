@@ -184,6 +184,18 @@ final class BitNetTests: XCTestCase {
         engine.release()
     }
 
+    func testTheBuiltInCatalogListsTheOfficialModelAndTheDemo() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(UUID().uuidString)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try ModelStore(dir: dir.path)
+        XCTAssertEqual(store.catalog().map(\.id), ["bitnet-b1.58-2b-4t-i2_s", "bitnet-demo-i2_s"])
+        XCTAssertEqual(store.catalog()[0].sizeBytes, 1_187_801_280)
+        XCTAssertEqual(try store.fits(id: "bitnet-b1.58-2b-4t-i2_s").map(\.fits), [false, false, true, true])
+        XCTAssertThrowsError(try store.partialBytes(id: "nope")) { error in
+            guard case BitNetError.ModelNotFound = error else { return XCTFail("\(error)") }
+        }
+    }
+
     func testTrimReleasesAnIdleSessionWhichAnswersTheSame() async throws {
         let engine = try await BitNetEngine.load(path: try model())
         let session = try engine.session()

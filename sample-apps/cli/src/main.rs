@@ -10,6 +10,7 @@ mod convert;
 mod estimate;
 mod eval;
 mod inspect;
+mod models;
 mod options;
 mod reference;
 mod run;
@@ -49,6 +50,8 @@ enum Command {
     Logits(reference::LogitsArgs),
     /// Print the token ids of a text (and the text decoded back) as JSON.
     Tokenize(reference::TokenizeArgs),
+    /// The model store: list, pull (resumable, verified), rm, import, verify.
+    Models(models::ModelsArgs),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Logits(args) => reference::logits(args),
         Command::Tokenize(args) => reference::tokenize(args),
+        Command::Models(args) => models::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

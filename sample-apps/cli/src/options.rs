@@ -128,7 +128,7 @@ impl EngineArgs {
 
 /// Parses a byte count: digits with an optional K, M or G suffix (binary: ×1024, ×1024²,
 /// ×1024³; a trailing `B` or `iB` is accepted).
-fn parse_bytes(text: &str) -> Result<u64, String> {
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let upper = text.trim().to_ascii_uppercase();
     let number = upper
         .strip_suffix("IB")

@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
+    typealias FfiType = UInt16
+    typealias SwiftType = UInt16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -1129,6 +1145,374 @@ public func FfiConverterTypeChatSession_lower(_ value: ChatSession) -> UInt64 {
 
 
 /**
+ * One download started by `ModelStore::download`.
+ */
+public protocol DownloadProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops the download at its next byte (or its stall timeout); what arrived is kept and
+     * the next download of the model resumes it. `wait` then fails with `DownloadCancelled`.
+     */
+    func cancel() 
+    
+    /**
+     * Waits for the download to end: the installed file's path, or its error
+     * (`InsufficientStorage`, `Http`, `Network`, `ChecksumMismatch`, `DownloadCancelled`,
+     * ...). Call once; a second call fails with `Internal`.
+     */
+    func wait() async throws  -> String
+    
+}
+/**
+ * One download started by `ModelStore::download`.
+ */
+open class Download: DownloadProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bitnet_ffi_fn_clone_download(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bitnet_ffi_fn_free_download(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops the download at its next byte (or its stall timeout); what arrived is kept and
+     * the next download of the model resumes it. `wait` then fails with `DownloadCancelled`.
+     */
+open func cancel()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_download_cancel(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Waits for the download to end: the installed file's path, or its error
+     * (`InsufficientStorage`, `Http`, `Network`, `ChecksumMismatch`, `DownloadCancelled`,
+     * ...). Call once; a second call fails with `Internal`.
+     */
+open func wait()async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bitnet_ffi_fn_method_download_wait(
+                        self.uniffiCloneHandle()
+                )
+            },
+            pollFunc: ffi_bitnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bitnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bitnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeBitNetError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownload: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = Download
+
+    public static func lift(_ handle: UInt64) throws -> Download {
+        return Download(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: Download) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Download {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: Download, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownload_lift(_ handle: UInt64) throws -> Download {
+    return try FfiConverterTypeDownload.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownload_lower(_ value: Download) -> UInt64 {
+    return FfiConverterTypeDownload.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives a download's progress, on the downloading thread.
+ */
+public protocol DownloadListener: AnyObject, Sendable {
+    
+    /**
+     * Called at most every `DownloadOptions.progress_interval_ms`, and once at the end.
+     */
+    func onProgress(progress: DownloadProgress) 
+    
+}
+/**
+ * Receives a download's progress, on the downloading thread.
+ */
+open class DownloadListenerImpl: DownloadListener, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bitnet_ffi_fn_clone_downloadlistener(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bitnet_ffi_fn_free_downloadlistener(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * Called at most every `DownloadOptions.progress_interval_ms`, and once at the end.
+     */
+open func onProgress(progress: DownloadProgress)  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_downloadlistener_on_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeDownloadProgress_lower(progress),uniffiCallStatus
+    )
+}
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceDownloadListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfaceDownloadListener = UniffiVTableCallbackInterfaceDownloadListener(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypeDownloadListener.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface DownloadListener: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypeDownloadListener.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface DownloadListener: handle missing in uniffiClone")
+            }
+        },
+        onProgress: { (
+            uniffiHandle: UInt64,
+            progress: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeDownloadListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     progress: try FfiConverterTypeDownloadProgress_lift(progress)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfaceDownloadListener> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfaceDownloadListener>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitDownloadListener() {
+    uniffi_bitnet_ffi_fn_init_callback_vtable_downloadlistener(UniffiCallbackInterfaceDownloadListener.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<DownloadListener>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = DownloadListener
+
+    public static func lift(_ handle: UInt64) throws -> DownloadListener {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DownloadListenerImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: DownloadListener) -> UInt64 {
+         if let rustImpl = value as? DownloadListenerImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadListener {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DownloadListener, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadListener_lift(_ handle: UInt64) throws -> DownloadListener {
+    return try FfiConverterTypeDownloadListener.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadListener_lower(_ value: DownloadListener) -> UInt64 {
+    return FfiConverterTypeDownloadListener.lower(value)
+}
+
+
+
+
+
+
+/**
  * Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
  * `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
  * generation down (back-pressure), it never loses events.
@@ -1340,6 +1724,563 @@ public func FfiConverterTypeGenerationListener_lower(_ value: GenerationListener
 
 
 
+
+
+/**
+ * A directory of installed models and the catalog it installs from. Where to keep it:
+ * app-private storage that is not backed up (Android `Context.getNoBackupFilesDir()`; iOS
+ * Application Support, excluded from backup).
+ */
+public protocol ModelStoreProtocol: AnyObject, Sendable {
+    
+    /**
+     * The catalog's models, in display order.
+     */
+    func catalog()  -> [CatalogEntry]
+    
+    /**
+     * Removes the installed file `file_name` and any partial download of it. An engine that
+     * has it loaded keeps working.
+     */
+    func delete(fileName: String) throws 
+    
+    /**
+     * Starts downloading the catalog model `id` on a background thread (resuming a part
+     * file); progress goes to `listener`, the outcome to the handle's `wait`.
+     */
+    func download(id: String, options: DownloadOptions, listener: DownloadListener) throws  -> Download
+    
+    /**
+     * How the catalog model `id` fits each deployment profile, smallest first.
+     */
+    func fits(id: String) throws  -> [ProfileFit]
+    
+    /**
+     * Copies (or moves) the file at `path` into the store: checked against the catalog model
+     * `id` (size and SHA-256) if given, else checked to be a model the engine loads. Returns
+     * the installed path.
+     */
+    func `import`(path: String, id: String?, keepSource: Bool) async throws  -> String
+    
+    /**
+     * The installed models, each planned with `config` (its budget decides `fits`).
+     */
+    func list(config: EngineConfig) async throws  -> [InstalledModel]
+    
+    /**
+     * Bytes of `id` downloaded and waiting to be resumed, in bytes.
+     */
+    func partialBytes(id: String) throws  -> UInt64
+    
+    /**
+     * Where the catalog model `id` is (or would be) installed.
+     */
+    func pathOf(id: String) throws  -> String
+    
+    /**
+     * Recomputes the installed catalog model `id`'s SHA-256 (`ChecksumMismatch` if changed).
+     */
+    func verify(id: String) async throws 
+    
+}
+/**
+ * A directory of installed models and the catalog it installs from. Where to keep it:
+ * app-private storage that is not backed up (Android `Context.getNoBackupFilesDir()`; iOS
+ * Application Support, excluded from backup).
+ */
+open class ModelStore: ModelStoreProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_bitnet_ffi_fn_clone_modelstore(self.handle, $0) }
+    }
+    /**
+     * The store in `dir` (created if missing) with the built-in catalog, or `catalog_json`
+     * (same format). `quota_bytes` caps what the store's files may take.
+     */
+public convenience init(dir: String, catalogJson: String? = nil, quotaBytes: UInt64? = nil)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_constructor_modelstore_new(
+        FfiConverterString.lower(dir),
+        FfiConverterOptionString.lower(catalogJson),
+        FfiConverterOptionUInt64.lower(quotaBytes),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_bitnet_ffi_fn_free_modelstore(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The catalog's models, in display order.
+     */
+open func catalog() -> [CatalogEntry]  {
+    return try!  FfiConverterSequenceTypeCatalogEntry.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_modelstore_catalog(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Removes the installed file `file_name` and any partial download of it. An engine that
+     * has it loaded keeps working.
+     */
+open func delete(fileName: String)throws   {try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_modelstore_delete(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(fileName),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Starts downloading the catalog model `id` on a background thread (resuming a part
+     * file); progress goes to `listener`, the outcome to the handle's `wait`.
+     */
+open func download(id: String, options: DownloadOptions, listener: DownloadListener)throws  -> Download  {
+    return try  FfiConverterTypeDownload_lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_modelstore_download(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),
+        FfiConverterTypeDownloadOptions_lower(options),
+        FfiConverterTypeDownloadListener_lower(listener),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * How the catalog model `id` fits each deployment profile, smallest first.
+     */
+open func fits(id: String)throws  -> [ProfileFit]  {
+    return try  FfiConverterSequenceTypeProfileFit.lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_modelstore_fits(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Copies (or moves) the file at `path` into the store: checked against the catalog model
+     * `id` (size and SHA-256) if given, else checked to be a model the engine loads. Returns
+     * the installed path.
+     */
+open func `import`(path: String, id: String?, keepSource: Bool)async throws  -> String  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bitnet_ffi_fn_method_modelstore_import(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(path),FfiConverterOptionString.lower(id),FfiConverterBool.lower(keepSource)
+                )
+            },
+            pollFunc: ffi_bitnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bitnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bitnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterString.lift,
+            errorHandler: FfiConverterTypeBitNetError_lift
+        )
+}
+    
+    /**
+     * The installed models, each planned with `config` (its budget decides `fits`).
+     */
+open func list(config: EngineConfig)async throws  -> [InstalledModel]  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bitnet_ffi_fn_method_modelstore_list(
+                        self.uniffiCloneHandle(),FfiConverterTypeEngineConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_bitnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bitnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bitnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterSequenceTypeInstalledModel.lift,
+            errorHandler: FfiConverterTypeBitNetError_lift
+        )
+}
+    
+    /**
+     * Bytes of `id` downloaded and waiting to be resumed, in bytes.
+     */
+open func partialBytes(id: String)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_modelstore_partial_bytes(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where the catalog model `id` is (or would be) installed.
+     */
+open func pathOf(id: String)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeBitNetError_lift) {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_modelstore_path_of(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(id),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Recomputes the installed catalog model `id`'s SHA-256 (`ChecksumMismatch` if changed).
+     */
+open func verify(id: String)async throws   {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bitnet_ffi_fn_method_modelstore_verify(
+                        self.uniffiCloneHandle(),FfiConverterString.lower(id)
+                )
+            },
+            pollFunc: ffi_bitnet_ffi_rust_future_poll_void,
+            completeFunc: ffi_bitnet_ffi_rust_future_complete_void,
+            freeFunc: ffi_bitnet_ffi_rust_future_free_void,
+            liftFunc: { $0 },
+            errorHandler: FfiConverterTypeBitNetError_lift
+        )
+}
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeModelStore: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = ModelStore
+
+    public static func lift(_ handle: UInt64) throws -> ModelStore {
+        return ModelStore(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: ModelStore) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ModelStore {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: ModelStore, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModelStore_lift(_ handle: UInt64) throws -> ModelStore {
+    return try FfiConverterTypeModelStore.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeModelStore_lower(_ value: ModelStore) -> UInt64 {
+    return FfiConverterTypeModelStore.lower(value)
+}
+
+
+
+
+/**
+ * One model the store can install (`catalog.json`'s entries).
+ */
+public struct CatalogEntry: Equatable, Hashable {
+    /**
+     * Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
+     */
+    public var id: String
+    /**
+     * Name to show.
+     */
+    public var name: String
+    /**
+     * The installed file's name in the store's directory.
+     */
+    public var fileName: String
+    /**
+     * Where to download it, tried in order; empty for a model shipped with the app.
+     */
+    public var urls: [String]
+    /**
+     * The file's size, in bytes.
+     */
+    public var sizeBytes: UInt64
+    /**
+     * The file's SHA-256, lowercase hex.
+     */
+    public var sha256: String
+    /**
+     * Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
+     */
+    public var format: String
+    /**
+     * `general.architecture`.
+     */
+    public var arch: String
+    /**
+     * The model's licence.
+     */
+    public var license: String
+    /**
+     * What running it takes in memory.
+     */
+    public var memory: CatalogMemory
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
+         */id: String, 
+        /**
+         * Name to show.
+         */name: String, 
+        /**
+         * The installed file's name in the store's directory.
+         */fileName: String, 
+        /**
+         * Where to download it, tried in order; empty for a model shipped with the app.
+         */urls: [String], 
+        /**
+         * The file's size, in bytes.
+         */sizeBytes: UInt64, 
+        /**
+         * The file's SHA-256, lowercase hex.
+         */sha256: String, 
+        /**
+         * Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
+         */format: String, 
+        /**
+         * `general.architecture`.
+         */arch: String, 
+        /**
+         * The model's licence.
+         */license: String, 
+        /**
+         * What running it takes in memory.
+         */memory: CatalogMemory) {
+        self.id = id
+        self.name = name
+        self.fileName = fileName
+        self.urls = urls
+        self.sizeBytes = sizeBytes
+        self.sha256 = sha256
+        self.format = format
+        self.arch = arch
+        self.license = license
+        self.memory = memory
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CatalogEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCatalogEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CatalogEntry {
+        return
+            try CatalogEntry(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                fileName: FfiConverterString.read(from: &buf), 
+                urls: FfiConverterSequenceString.read(from: &buf), 
+                sizeBytes: FfiConverterUInt64.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf), 
+                format: FfiConverterString.read(from: &buf), 
+                arch: FfiConverterString.read(from: &buf), 
+                license: FfiConverterString.read(from: &buf), 
+                memory: FfiConverterTypeCatalogMemory.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CatalogEntry, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.fileName, into: &buf)
+        FfiConverterSequenceString.write(value.urls, into: &buf)
+        FfiConverterUInt64.write(value.sizeBytes, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+        FfiConverterString.write(value.format, into: &buf)
+        FfiConverterString.write(value.arch, into: &buf)
+        FfiConverterString.write(value.license, into: &buf)
+        FfiConverterTypeCatalogMemory.write(value.memory, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCatalogEntry_lift(_ buf: RustBuffer) throws -> CatalogEntry {
+    return try FfiConverterTypeCatalogEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCatalogEntry_lower(_ value: CatalogEntry) -> RustBuffer {
+    return FfiConverterTypeCatalogEntry.lower(value)
+}
+
+
+/**
+ * What a catalog model needs in memory, from its header.
+ */
+public struct CatalogMemory: Equatable, Hashable {
+    /**
+     * Everything but the mapped file and the KV cache, in bytes.
+     */
+    public var fixedBytes: UInt64
+    /**
+     * KV cache per token of context, in bytes.
+     */
+    public var kvBytesPerToken: UInt64
+    /**
+     * The model's default context, in tokens.
+     */
+    public var contextTokens: UInt64
+    /**
+     * The smallest context the engine loads it with, in tokens.
+     */
+    public var minContextTokens: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Everything but the mapped file and the KV cache, in bytes.
+         */fixedBytes: UInt64, 
+        /**
+         * KV cache per token of context, in bytes.
+         */kvBytesPerToken: UInt64, 
+        /**
+         * The model's default context, in tokens.
+         */contextTokens: UInt64, 
+        /**
+         * The smallest context the engine loads it with, in tokens.
+         */minContextTokens: UInt64) {
+        self.fixedBytes = fixedBytes
+        self.kvBytesPerToken = kvBytesPerToken
+        self.contextTokens = contextTokens
+        self.minContextTokens = minContextTokens
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CatalogMemory: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCatalogMemory: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CatalogMemory {
+        return
+            try CatalogMemory(
+                fixedBytes: FfiConverterUInt64.read(from: &buf), 
+                kvBytesPerToken: FfiConverterUInt64.read(from: &buf), 
+                contextTokens: FfiConverterUInt64.read(from: &buf), 
+                minContextTokens: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CatalogMemory, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.fixedBytes, into: &buf)
+        FfiConverterUInt64.write(value.kvBytesPerToken, into: &buf)
+        FfiConverterUInt64.write(value.contextTokens, into: &buf)
+        FfiConverterUInt64.write(value.minContextTokens, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCatalogMemory_lift(_ buf: RustBuffer) throws -> CatalogMemory {
+    return try FfiConverterTypeCatalogMemory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCatalogMemory_lower(_ value: CatalogMemory) -> RustBuffer {
+    return FfiConverterTypeCatalogMemory.lower(value)
+}
+
+
 /**
  * One message of a conversation.
  */
@@ -1406,6 +2347,204 @@ public func FfiConverterTypeChatMessage_lift(_ buf: RustBuffer) throws -> ChatMe
 #endif
 public func FfiConverterTypeChatMessage_lower(_ value: ChatMessage) -> RustBuffer {
     return FfiConverterTypeChatMessage.lower(value)
+}
+
+
+/**
+ * How a download behaves. Start from `default_download_options()`.
+ */
+public struct DownloadOptions: Equatable, Hashable {
+    /**
+     * Least time between two progress events, in ms (the last one is always sent).
+     */
+    public var progressIntervalMs: UInt64
+    /**
+     * Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
+     */
+    public var retries: UInt32
+    /**
+     * Wait before the first retry, in ms; doubled for each next one.
+     */
+    public var firstBackoffMs: UInt64
+    /**
+     * Longest wait between retries, in ms.
+     */
+    public var maxBackoffMs: UInt64
+    /**
+     * A connection that delivers no byte for this long is dropped and retried, in ms.
+     */
+    public var stallTimeoutMs: UInt64
+    /**
+     * Longest wait for a connection and the response headers, in ms.
+     */
+    public var connectTimeoutMs: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Least time between two progress events, in ms (the last one is always sent).
+         */progressIntervalMs: UInt64, 
+        /**
+         * Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
+         */retries: UInt32, 
+        /**
+         * Wait before the first retry, in ms; doubled for each next one.
+         */firstBackoffMs: UInt64, 
+        /**
+         * Longest wait between retries, in ms.
+         */maxBackoffMs: UInt64, 
+        /**
+         * A connection that delivers no byte for this long is dropped and retried, in ms.
+         */stallTimeoutMs: UInt64, 
+        /**
+         * Longest wait for a connection and the response headers, in ms.
+         */connectTimeoutMs: UInt64) {
+        self.progressIntervalMs = progressIntervalMs
+        self.retries = retries
+        self.firstBackoffMs = firstBackoffMs
+        self.maxBackoffMs = maxBackoffMs
+        self.stallTimeoutMs = stallTimeoutMs
+        self.connectTimeoutMs = connectTimeoutMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DownloadOptions: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadOptions: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadOptions {
+        return
+            try DownloadOptions(
+                progressIntervalMs: FfiConverterUInt64.read(from: &buf), 
+                retries: FfiConverterUInt32.read(from: &buf), 
+                firstBackoffMs: FfiConverterUInt64.read(from: &buf), 
+                maxBackoffMs: FfiConverterUInt64.read(from: &buf), 
+                stallTimeoutMs: FfiConverterUInt64.read(from: &buf), 
+                connectTimeoutMs: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DownloadOptions, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.progressIntervalMs, into: &buf)
+        FfiConverterUInt32.write(value.retries, into: &buf)
+        FfiConverterUInt64.write(value.firstBackoffMs, into: &buf)
+        FfiConverterUInt64.write(value.maxBackoffMs, into: &buf)
+        FfiConverterUInt64.write(value.stallTimeoutMs, into: &buf)
+        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadOptions_lift(_ buf: RustBuffer) throws -> DownloadOptions {
+    return try FfiConverterTypeDownloadOptions.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadOptions_lower(_ value: DownloadOptions) -> RustBuffer {
+    return FfiConverterTypeDownloadOptions.lower(value)
+}
+
+
+/**
+ * Where a download stands.
+ */
+public struct DownloadProgress: Equatable, Hashable {
+    /**
+     * Bytes on disk (a resumed download starts with what it had), in bytes.
+     */
+    public var doneBytes: UInt64
+    /**
+     * The file's size, in bytes.
+     */
+    public var totalBytes: UInt64
+    /**
+     * Speed since this download started, in bytes/s.
+     */
+    public var bytesPerS: Double
+    /**
+     * Time left at that speed, in ms; `None` before any byte arrived.
+     */
+    public var etaMs: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Bytes on disk (a resumed download starts with what it had), in bytes.
+         */doneBytes: UInt64, 
+        /**
+         * The file's size, in bytes.
+         */totalBytes: UInt64, 
+        /**
+         * Speed since this download started, in bytes/s.
+         */bytesPerS: Double, 
+        /**
+         * Time left at that speed, in ms; `None` before any byte arrived.
+         */etaMs: UInt64?) {
+        self.doneBytes = doneBytes
+        self.totalBytes = totalBytes
+        self.bytesPerS = bytesPerS
+        self.etaMs = etaMs
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DownloadProgress: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDownloadProgress: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadProgress {
+        return
+            try DownloadProgress(
+                doneBytes: FfiConverterUInt64.read(from: &buf), 
+                totalBytes: FfiConverterUInt64.read(from: &buf), 
+                bytesPerS: FfiConverterDouble.read(from: &buf), 
+                etaMs: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DownloadProgress, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.doneBytes, into: &buf)
+        FfiConverterUInt64.write(value.totalBytes, into: &buf)
+        FfiConverterDouble.write(value.bytesPerS, into: &buf)
+        FfiConverterOptionUInt64.write(value.etaMs, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadProgress_lift(_ buf: RustBuffer) throws -> DownloadProgress {
+    return try FfiConverterTypeDownloadProgress.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDownloadProgress_lower(_ value: DownloadProgress) -> RustBuffer {
+    return FfiConverterTypeDownloadProgress.lower(value)
 }
 
 
@@ -2367,6 +3506,145 @@ public func FfiConverterTypeHealthThresholds_lower(_ value: HealthThresholds) ->
 
 
 /**
+ * An installed model, as `ModelStore::list` finds it.
+ */
+public struct InstalledModel: Equatable, Hashable {
+    /**
+     * The file's name in the store.
+     */
+    public var fileName: String
+    /**
+     * Its full path (what `BitNet.load` takes).
+     */
+    public var path: String
+    /**
+     * Its size, in bytes.
+     */
+    public var sizeBytes: UInt64
+    /**
+     * The catalog entry with this file name, if any.
+     */
+    public var catalogId: String?
+    /**
+     * `general.architecture`, when the header reads.
+     */
+    public var arch: String?
+    /**
+     * Storage format of the projections, when the header reads.
+     */
+    public var format: String?
+    /**
+     * What loading it with the given configuration takes, when it plans.
+     */
+    public var memory: MemoryEstimate?
+    /**
+     * Whether it loads under the configuration's memory budget.
+     */
+    public var fits: Bool
+    /**
+     * Why it does not plan, if it does not.
+     */
+    public var problem: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The file's name in the store.
+         */fileName: String, 
+        /**
+         * Its full path (what `BitNet.load` takes).
+         */path: String, 
+        /**
+         * Its size, in bytes.
+         */sizeBytes: UInt64, 
+        /**
+         * The catalog entry with this file name, if any.
+         */catalogId: String?, 
+        /**
+         * `general.architecture`, when the header reads.
+         */arch: String?, 
+        /**
+         * Storage format of the projections, when the header reads.
+         */format: String?, 
+        /**
+         * What loading it with the given configuration takes, when it plans.
+         */memory: MemoryEstimate?, 
+        /**
+         * Whether it loads under the configuration's memory budget.
+         */fits: Bool, 
+        /**
+         * Why it does not plan, if it does not.
+         */problem: String?) {
+        self.fileName = fileName
+        self.path = path
+        self.sizeBytes = sizeBytes
+        self.catalogId = catalogId
+        self.arch = arch
+        self.format = format
+        self.memory = memory
+        self.fits = fits
+        self.problem = problem
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension InstalledModel: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeInstalledModel: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InstalledModel {
+        return
+            try InstalledModel(
+                fileName: FfiConverterString.read(from: &buf), 
+                path: FfiConverterString.read(from: &buf), 
+                sizeBytes: FfiConverterUInt64.read(from: &buf), 
+                catalogId: FfiConverterOptionString.read(from: &buf), 
+                arch: FfiConverterOptionString.read(from: &buf), 
+                format: FfiConverterOptionString.read(from: &buf), 
+                memory: FfiConverterOptionTypeMemoryEstimate.read(from: &buf), 
+                fits: FfiConverterBool.read(from: &buf), 
+                problem: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: InstalledModel, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.fileName, into: &buf)
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterUInt64.write(value.sizeBytes, into: &buf)
+        FfiConverterOptionString.write(value.catalogId, into: &buf)
+        FfiConverterOptionString.write(value.arch, into: &buf)
+        FfiConverterOptionString.write(value.format, into: &buf)
+        FfiConverterOptionTypeMemoryEstimate.write(value.memory, into: &buf)
+        FfiConverterBool.write(value.fits, into: &buf)
+        FfiConverterOptionString.write(value.problem, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInstalledModel_lift(_ buf: RustBuffer) throws -> InstalledModel {
+    return try FfiConverterTypeInstalledModel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeInstalledModel_lower(_ value: InstalledModel) -> RustBuffer {
+    return FfiConverterTypeInstalledModel.lower(value)
+}
+
+
+/**
  * What running a model takes, in bytes, from its header and metadata alone
  * (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
  */
@@ -2584,6 +3862,95 @@ public func FfiConverterTypeMemoryEstimate_lift(_ buf: RustBuffer) throws -> Mem
 #endif
 public func FfiConverterTypeMemoryEstimate_lower(_ value: MemoryEstimate) -> RustBuffer {
     return FfiConverterTypeMemoryEstimate.lower(value)
+}
+
+
+/**
+ * How a catalog model fits a deployment profile's memory budget.
+ */
+public struct ProfileFit: Equatable, Hashable {
+    /**
+     * The profile.
+     */
+    public var profile: Profile
+    /**
+     * Whether it loads under the profile's budget.
+     */
+    public var fits: Bool
+    /**
+     * The context a session gets under the budget, in tokens (0 when it does not fit).
+     */
+    public var contextTokens: UInt64
+    /**
+     * Mapped file, fixed bytes and that context's KV cache, in bytes.
+     */
+    public var totalBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The profile.
+         */profile: Profile, 
+        /**
+         * Whether it loads under the profile's budget.
+         */fits: Bool, 
+        /**
+         * The context a session gets under the budget, in tokens (0 when it does not fit).
+         */contextTokens: UInt64, 
+        /**
+         * Mapped file, fixed bytes and that context's KV cache, in bytes.
+         */totalBytes: UInt64) {
+        self.profile = profile
+        self.fits = fits
+        self.contextTokens = contextTokens
+        self.totalBytes = totalBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ProfileFit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeProfileFit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProfileFit {
+        return
+            try ProfileFit(
+                profile: FfiConverterTypeProfile.read(from: &buf), 
+                fits: FfiConverterBool.read(from: &buf), 
+                contextTokens: FfiConverterUInt64.read(from: &buf), 
+                totalBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ProfileFit, into buf: inout [UInt8]) {
+        FfiConverterTypeProfile.write(value.profile, into: &buf)
+        FfiConverterBool.write(value.fits, into: &buf)
+        FfiConverterUInt64.write(value.contextTokens, into: &buf)
+        FfiConverterUInt64.write(value.totalBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfileFit_lift(_ buf: RustBuffer) throws -> ProfileFit {
+    return try FfiConverterTypeProfileFit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeProfileFit_lower(_ value: ProfileFit) -> RustBuffer {
+    return FfiConverterTypeProfileFit.lower(value)
 }
 
 
@@ -3011,6 +4378,77 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */path: String
     )
     /**
+     * The device (or the model store's quota) lacks the space a download or import still
+     * needs; nothing was written.
+     */
+    case InsufficientStorage(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * Bytes still to write, in bytes.
+         */needed: UInt64, 
+        /**
+         * Bytes free for the store, in bytes.
+         */available: UInt64
+    )
+    /**
+     * The server answered a download with an error status (5xx after the retries).
+     */
+    case Http(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * The HTTP status code.
+         */status: UInt16, 
+        /**
+         * The URL asked.
+         */url: String
+    )
+    /**
+     * A download's connection failed, dropped or stalled and the retries ran out (or the
+     * server sent more bytes than the catalog's size). What arrived is kept for a resume.
+     */
+    case Network(
+        /**
+         * The engine's description of the failure.
+         */detail: String
+    )
+    /**
+     * A downloaded or imported file's SHA-256 is not the catalog's; nothing was installed.
+     */
+    case ChecksumMismatch(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * The catalog's SHA-256 (lowercase hex).
+         */expected: String, 
+        /**
+         * The file's.
+         */actual: String
+    )
+    /**
+     * The download was cancelled; the next download of the model resumes it.
+     */
+    case DownloadCancelled(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * Bytes kept on disk, in bytes.
+         */doneBytes: UInt64
+    )
+    /**
+     * No such catalog model, the model is not installed, or it has no download URL.
+     */
+    case ModelNotFound(
+        /**
+         * The engine's description of the failure.
+         */detail: String
+    )
+    /**
      * The engine or session was closed before this call.
      */
     case Closed(
@@ -3120,10 +4558,35 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf), 
             path: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .Closed(
+        case 17: return .InsufficientStorage(
+            detail: try FfiConverterString.read(from: &buf), 
+            needed: try FfiConverterUInt64.read(from: &buf), 
+            available: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 18: return .Http(
+            detail: try FfiConverterString.read(from: &buf), 
+            status: try FfiConverterUInt16.read(from: &buf), 
+            url: try FfiConverterString.read(from: &buf)
+            )
+        case 19: return .Network(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 18: return .Internal(
+        case 20: return .ChecksumMismatch(
+            detail: try FfiConverterString.read(from: &buf), 
+            expected: try FfiConverterString.read(from: &buf), 
+            actual: try FfiConverterString.read(from: &buf)
+            )
+        case 21: return .DownloadCancelled(
+            detail: try FfiConverterString.read(from: &buf), 
+            doneBytes: try FfiConverterUInt64.read(from: &buf)
+            )
+        case 22: return .ModelNotFound(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 23: return .Closed(
+            detail: try FfiConverterString.read(from: &buf)
+            )
+        case 24: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -3234,13 +4697,50 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             FfiConverterString.write(path, into: &buf)
             
         
-        case let .Closed(detail):
+        case let .InsufficientStorage(detail,needed,available):
             writeInt(&buf, Int32(17))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt64.write(needed, into: &buf)
+            FfiConverterUInt64.write(available, into: &buf)
+            
+        
+        case let .Http(detail,status,url):
+            writeInt(&buf, Int32(18))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt16.write(status, into: &buf)
+            FfiConverterString.write(url, into: &buf)
+            
+        
+        case let .Network(detail):
+            writeInt(&buf, Int32(19))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .ChecksumMismatch(detail,expected,actual):
+            writeInt(&buf, Int32(20))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterString.write(expected, into: &buf)
+            FfiConverterString.write(actual, into: &buf)
+            
+        
+        case let .DownloadCancelled(detail,doneBytes):
+            writeInt(&buf, Int32(21))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterUInt64.write(doneBytes, into: &buf)
+            
+        
+        case let .ModelNotFound(detail):
+            writeInt(&buf, Int32(22))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Closed(detail):
+            writeInt(&buf, Int32(23))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .Internal(detail):
-            writeInt(&buf, Int32(18))
+            writeInt(&buf, Int32(24))
             FfiConverterString.write(detail, into: &buf)
             
         }
@@ -4584,6 +6084,30 @@ fileprivate struct FfiConverterOptionTypeGenerationSummary: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeMemoryEstimate: FfiConverterRustBuffer {
+    typealias SwiftType = MemoryEstimate?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeMemoryEstimate.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeMemoryEstimate.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeThermalPolicy: FfiConverterRustBuffer {
     typealias SwiftType = ThermalPolicy?
 
@@ -4729,6 +6253,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCatalogEntry: FfiConverterRustBuffer {
+    typealias SwiftType = [CatalogEntry]
+
+    public static func write(_ value: [CatalogEntry], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCatalogEntry.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CatalogEntry] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CatalogEntry]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCatalogEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer {
     typealias SwiftType = [ChatMessage]
 
@@ -4746,6 +6295,56 @@ fileprivate struct FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeChatMessage.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeInstalledModel: FfiConverterRustBuffer {
+    typealias SwiftType = [InstalledModel]
+
+    public static func write(_ value: [InstalledModel], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeInstalledModel.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [InstalledModel] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [InstalledModel]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeInstalledModel.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeProfileFit: FfiConverterRustBuffer {
+    typealias SwiftType = [ProfileFit]
+
+    public static func write(_ value: [ProfileFit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeProfileFit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ProfileFit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ProfileFit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeProfileFit.read(from: &buf))
         }
         return seq
     }
@@ -4885,6 +6484,17 @@ public func smallestProfile(bytes: UInt64) -> Profile?  {
     )
 })
 }
+/**
+ * The download settings the SDK uses unless told otherwise (250 ms between progress events,
+ * 5 retries from 0.5 s backoff up to 30 s, 30 s stall and connect timeouts).
+ */
+public func defaultDownloadOptions() -> DownloadOptions  {
+    return try!  FfiConverterTypeDownloadOptions_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_default_download_options(uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -4914,6 +6524,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_func_smallest_profile() != 20129) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_default_download_options() != 13235) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_health() != 32186) {
@@ -4955,10 +6568,50 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_chatsession_reset() != 44373) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bitnet_ffi_checksum_method_download_cancel() != 23566) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_download_wait() != 49815) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress() != 60871) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_catalog() != 32899) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_delete() != 324) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_download() != 59315) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_fits() != 34965) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_import() != 37463) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_list() != 50647) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_partial_bytes() != 11689) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_path_of() != 49115) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_verify() != 28756) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() != 64528) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bitnet_ffi_checksum_constructor_modelstore_new() != 29903) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitDownloadListener()
     uniffiCallbackInitGenerationListener()
     return InitializationResult.ok
 }()

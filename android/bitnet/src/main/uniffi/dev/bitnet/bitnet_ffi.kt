@@ -660,6 +660,9 @@ internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
 internal interface UniffiCallbackInterfaceGenerationListenerMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfaceDownloadListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onEvent")
 internal open class UniffiVTableCallbackInterfaceGenerationListener(
     @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
@@ -676,6 +679,25 @@ internal open class UniffiVTableCallbackInterfaceGenerationListener(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `onEvent` = other.`onEvent`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "onProgress")
+internal open class UniffiVTableCallbackInterfaceDownloadListener(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceDownloadListenerMethod0? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `onProgress`: UniffiCallbackInterfaceDownloadListenerMethod0? = null,
+    ): UniffiVTableCallbackInterfaceDownloadListener(`uniffiFree`,`uniffiClone`,`onProgress`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceDownloadListener) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `onProgress` = other.`onProgress`
     }
 
 }
@@ -714,6 +736,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bitnet_ffi_checksum_func_smallest_profile(
     ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_default_download_options(
+    ): Int
     external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_health(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate(
@@ -740,7 +764,33 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_bitnet_ffi_checksum_method_chatsession_reset(
     ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_download_cancel(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_download_wait(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_catalog(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_delete(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_download(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_fits(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_import(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_list(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_partial_bytes(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_path_of(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_modelstore_verify(
+    ): Int
     external fun uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_constructor_modelstore_new(
     ): Int
     external fun ffi_bitnet_ffi_uniffi_contract_version(
     ): Int
@@ -758,6 +808,7 @@ internal object UniffiLib {
 
     init {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "bitnet_ffi"))
+        uniffiCallbackInterfaceDownloadListener.register(this)
         uniffiCallbackInterfaceGenerationListener.register(this)
         
     }
@@ -805,6 +856,46 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bitnet_ffi_fn_method_chatsession_reset(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bitnet_ffi_fn_clone_download(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_free_download(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_method_download_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_method_download_wait(`ptr`: Long,
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_clone_downloadlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_free_downloadlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_init_callback_vtable_downloadlistener(`vtable`: UniffiVTableCallbackInterfaceDownloadListener,
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_method_downloadlistener_on_progress(`ptr`: Long,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_clone_modelstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_free_modelstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_constructor_modelstore_new(`dir`: RustBuffer.ByValue,`catalogJson`: RustBuffer.ByValue,`quotaBytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_catalog(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_delete(`ptr`: Long,`fileName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_download(`ptr`: Long,`id`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_fits(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_import(`ptr`: Long,`path`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`keepSource`: Byte,
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_list(`ptr`: Long,`config`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_partial_bytes(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_path_of(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_verify(`ptr`: Long,`id`: RustBuffer.ByValue,
+    ): Long
     external fun uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(`ptr`: RustBuffer.ByValue,`availableBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Int
     external fun uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -824,6 +915,8 @@ internal object UniffiLib {
     external fun uniffi_bitnet_ffi_fn_func_profile_config(`profile`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_func_smallest_profile(`bytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_default_download_options(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_bitnet_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -959,6 +1052,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_func_smallest_profile() and 0xFFFF) != 20129) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_download_options() and 0xFFFF) != 13235) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_health() and 0xFFFF) != 32186) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -998,7 +1094,46 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_reset() and 0xFFFF) != 44373) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_download_cancel() and 0xFFFF) != 23566) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_download_wait() and 0xFFFF) != 49815) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress() and 0xFFFF) != 60871) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_catalog() and 0xFFFF) != 32899) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_delete() and 0xFFFF) != 324) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_download() and 0xFFFF) != 59315) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_fits() and 0xFFFF) != 34965) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_import() and 0xFFFF) != 37463) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_list() and 0xFFFF) != 50647) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_partial_bytes() and 0xFFFF) != 11689) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_path_of() and 0xFFFF) != 49115) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_verify() and 0xFFFF) != 28756) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() and 0xFFFF) != 64528) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_constructor_modelstore_new() and 0xFFFF) != 29903) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1253,6 +1388,33 @@ public object FfiConverterUByte: FfiConverter<UByte, Byte> {
 
     override fun write(value: UByte, buf: ByteBuffer) {
         buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterUShort: FfiConverter<UShort, Short> {
+    override fun lift(value: Short): UShort {
+        return value.toUShort()
+    }
+
+    fun lift(value: Int): UShort {
+        return value.toUShort()
+    }
+
+    override fun read(buf: ByteBuffer): UShort {
+        return lift(buf.getShort())
+    }
+
+    override fun lower(value: UShort): Short {
+        return value.toShort()
+    }
+
+    override fun allocationSize(value: UShort) = 2UL
+
+    override fun write(value: UShort, buf: ByteBuffer) {
+        buf.putShort(value.toShort())
     }
 }
 
@@ -2359,6 +2521,630 @@ public object FfiConverterTypeChatSession: FfiConverter<ChatSession, Long> {
 
 
 /**
+ * One download started by `ModelStore::download`.
+ */
+public interface DownloadInterface {
+    
+    /**
+     * Stops the download at its next byte (or its stall timeout); what arrived is kept and
+     * the next download of the model resumes it. `wait` then fails with `DownloadCancelled`.
+     */
+    fun `cancel`()
+    
+    /**
+     * Waits for the download to end: the installed file's path, or its error
+     * (`InsufficientStorage`, `Http`, `Network`, `ChecksumMismatch`, `DownloadCancelled`,
+     * ...). Call once; a second call fails with `Internal`.
+     */
+    suspend fun `wait`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * One download started by `ModelStore::download`.
+ */
+open class Download: Disposable, AutoCloseable, DownloadInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bitnet_ffi_fn_free_download(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bitnet_ffi_fn_clone_download(handle, status)
+        }
+    }
+
+    
+    /**
+     * Stops the download at its next byte (or its stall timeout); what arrived is kept and
+     * the next download of the model resumes it. `wait` then fails with `DownloadCancelled`.
+     */override fun `cancel`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_download_cancel(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Waits for the download to end: the installed file's path, or its error
+     * (`InsufficientStorage`, `Http`, `Network`, `ChecksumMismatch`, `DownloadCancelled`,
+     * ...). Call once; a second call fails with `Internal`.
+     */
+    @Throws(BitNetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `wait`() : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bitnet_ffi_fn_method_download_wait(
+                uniffiHandle,
+                
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        BitNetException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownload: FfiConverter<Download, Long> {
+    override fun lower(value: Download): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): Download {
+        return Download(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): Download {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: Download) = 8UL
+
+    override fun write(value: Download, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives a download's progress, on the downloading thread.
+ */
+public interface DownloadListener {
+    
+    /**
+     * Called at most every `DownloadOptions.progress_interval_ms`, and once at the end.
+     */
+    fun `onProgress`(`progress`: DownloadProgress)
+    
+    companion object
+}
+
+/**
+ * Receives a download's progress, on the downloading thread.
+ */
+open class DownloadListenerImpl: Disposable, AutoCloseable, DownloadListener
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bitnet_ffi_fn_free_downloadlistener(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bitnet_ffi_fn_clone_downloadlistener(handle, status)
+        }
+    }
+
+    
+    /**
+     * Called at most every `DownloadOptions.progress_interval_ms`, and once at the end.
+     */override fun `onProgress`(`progress`: DownloadProgress)
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_downloadlistener_on_progress(
+        it,
+        
+        FfiConverterTypeDownloadProgress.lower(`progress`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceDownloadListener {
+    internal object `onProgress`: UniffiCallbackInterfaceDownloadListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeDownloadListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeDownloadProgress.lift(`progress`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeDownloadListener.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypeDownloadListener.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceDownloadListener.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `onProgress`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_bitnet_ffi_fn_init_callback_vtable_downloadlistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadListener: FfiConverter<DownloadListener, Long> {
+    internal val handleMap = UniffiHandleMap<DownloadListener>()
+
+    override fun lower(value: DownloadListener): Long {
+        if (value is DownloadListenerImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): DownloadListener {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return DownloadListenerImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): DownloadListener {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DownloadListener) = 8UL
+
+    override fun write(value: DownloadListener, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
  * `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
  * generation down (back-pressure), it never loses events.
@@ -2590,6 +3376,683 @@ public object FfiConverterTypeGenerationListener: FfiConverter<GenerationListene
 }
 
 
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * A directory of installed models and the catalog it installs from. Where to keep it:
+ * app-private storage that is not backed up (Android `Context.getNoBackupFilesDir()`; iOS
+ * Application Support, excluded from backup).
+ */
+public interface ModelStoreInterface {
+    
+    /**
+     * The catalog's models, in display order.
+     */
+    fun `catalog`(): List<CatalogEntry>
+    
+    /**
+     * Removes the installed file `file_name` and any partial download of it. An engine that
+     * has it loaded keeps working.
+     */
+    fun `delete`(`fileName`: kotlin.String)
+    
+    /**
+     * Starts downloading the catalog model `id` on a background thread (resuming a part
+     * file); progress goes to `listener`, the outcome to the handle's `wait`.
+     */
+    fun `download`(`id`: kotlin.String, `options`: DownloadOptions, `listener`: DownloadListener): Download
+    
+    /**
+     * How the catalog model `id` fits each deployment profile, smallest first.
+     */
+    fun `fits`(`id`: kotlin.String): List<ProfileFit>
+    
+    /**
+     * Copies (or moves) the file at `path` into the store: checked against the catalog model
+     * `id` (size and SHA-256) if given, else checked to be a model the engine loads. Returns
+     * the installed path.
+     */
+    suspend fun `import`(`path`: kotlin.String, `id`: kotlin.String?, `keepSource`: kotlin.Boolean): kotlin.String
+    
+    /**
+     * The installed models, each planned with `config` (its budget decides `fits`).
+     */
+    suspend fun `list`(`config`: EngineConfig): List<InstalledModel>
+    
+    /**
+     * Bytes of `id` downloaded and waiting to be resumed, in bytes.
+     */
+    fun `partialBytes`(`id`: kotlin.String): kotlin.ULong
+    
+    /**
+     * Where the catalog model `id` is (or would be) installed.
+     */
+    fun `pathOf`(`id`: kotlin.String): kotlin.String
+    
+    /**
+     * Recomputes the installed catalog model `id`'s SHA-256 (`ChecksumMismatch` if changed).
+     */
+    suspend fun `verify`(`id`: kotlin.String)
+    
+    companion object
+}
+
+/**
+ * A directory of installed models and the catalog it installs from. Where to keep it:
+ * app-private storage that is not backed up (Android `Context.getNoBackupFilesDir()`; iOS
+ * Application Support, excluded from backup).
+ */
+open class ModelStore: Disposable, AutoCloseable, ModelStoreInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * The store in `dir` (created if missing) with the built-in catalog, or `catalog_json`
+     * (same format). `quota_bytes` caps what the store's files may take.
+     */
+    constructor(`dir`: kotlin.String, `catalogJson`: kotlin.String? = null, `quotaBytes`: kotlin.ULong? = null) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_constructor_modelstore_new(
+    
+        
+        FfiConverterString.lower(`dir`),
+        FfiConverterOptionalString.lower(`catalogJson`),
+        FfiConverterOptionalULong.lower(`quotaBytes`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_bitnet_ffi_fn_free_modelstore(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_bitnet_ffi_fn_clone_modelstore(handle, status)
+        }
+    }
+
+    
+    /**
+     * The catalog's models, in display order.
+     */override fun `catalog`(): List<CatalogEntry> {
+            return FfiConverterSequenceTypeCatalogEntry.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_catalog(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Removes the installed file `file_name` and any partial download of it. An engine that
+     * has it loaded keeps working.
+     */
+    @Throws(BitNetException::class)override fun `delete`(`fileName`: kotlin.String)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_delete(
+        it,
+        
+        FfiConverterString.lower(`fileName`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Starts downloading the catalog model `id` on a background thread (resuming a part
+     * file); progress goes to `listener`, the outcome to the handle's `wait`.
+     */
+    @Throws(BitNetException::class)override fun `download`(`id`: kotlin.String, `options`: DownloadOptions, `listener`: DownloadListener): Download {
+            return FfiConverterTypeDownload.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_download(
+        it,
+        
+        FfiConverterString.lower(`id`),
+        FfiConverterTypeDownloadOptions.lower(`options`),
+        FfiConverterTypeDownloadListener.lower(`listener`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * How the catalog model `id` fits each deployment profile, smallest first.
+     */
+    @Throws(BitNetException::class)override fun `fits`(`id`: kotlin.String): List<ProfileFit> {
+            return FfiConverterSequenceTypeProfileFit.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_fits(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Copies (or moves) the file at `path` into the store: checked against the catalog model
+     * `id` (size and SHA-256) if given, else checked to be a model the engine loads. Returns
+     * the installed path.
+     */
+    @Throws(BitNetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `import`(`path`: kotlin.String, `id`: kotlin.String?, `keepSource`: kotlin.Boolean) : kotlin.String {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_import(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`path`),
+        FfiConverterOptionalString.lower(`id`),
+        FfiConverterBoolean.lower(`keepSource`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterString.lift(it) },
+        // Error FFI converter
+        BitNetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * The installed models, each planned with `config` (its budget decides `fits`).
+     */
+    @Throws(BitNetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `list`(`config`: EngineConfig) : List<InstalledModel> {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_list(
+                uniffiHandle,
+                
+        FfiConverterTypeEngineConfig.lower(`config`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterSequenceTypeInstalledModel.lift(it) },
+        // Error FFI converter
+        BitNetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Bytes of `id` downloaded and waiting to be resumed, in bytes.
+     */
+    @Throws(BitNetException::class)override fun `partialBytes`(`id`: kotlin.String): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_partial_bytes(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where the catalog model `id` is (or would be) installed.
+     */
+    @Throws(BitNetException::class)override fun `pathOf`(`id`: kotlin.String): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCallWithError(BitNetException) { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_path_of(
+        it,
+        
+        FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Recomputes the installed catalog model `id`'s SHA-256 (`ChecksumMismatch` if changed).
+     */
+    @Throws(BitNetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `verify`(`id`: kotlin.String) {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bitnet_ffi_fn_method_modelstore_verify(
+                uniffiHandle,
+                
+        FfiConverterString.lower(`id`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_void(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_void(future, continuation) },
+        { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_void(future) },
+        // lift function
+        { },
+        
+        // Error FFI converter
+        BitNetException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeModelStore: FfiConverter<ModelStore, Long> {
+    override fun lower(value: ModelStore): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): ModelStore {
+        return ModelStore(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): ModelStore {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: ModelStore) = 8UL
+
+    override fun write(value: ModelStore, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+
+/**
+ * One model the store can install (`catalog.json`'s entries).
+ */
+data class CatalogEntry (
+    /**
+     * Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
+     */
+    var `id`: kotlin.String
+    , 
+    /**
+     * Name to show.
+     */
+    var `name`: kotlin.String
+    , 
+    /**
+     * The installed file's name in the store's directory.
+     */
+    var `fileName`: kotlin.String
+    , 
+    /**
+     * Where to download it, tried in order; empty for a model shipped with the app.
+     */
+    var `urls`: List<kotlin.String>
+    , 
+    /**
+     * The file's size, in bytes.
+     */
+    var `sizeBytes`: kotlin.ULong
+    , 
+    /**
+     * The file's SHA-256, lowercase hex.
+     */
+    var `sha256`: kotlin.String
+    , 
+    /**
+     * Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
+     */
+    var `format`: kotlin.String
+    , 
+    /**
+     * `general.architecture`.
+     */
+    var `arch`: kotlin.String
+    , 
+    /**
+     * The model's licence.
+     */
+    var `license`: kotlin.String
+    , 
+    /**
+     * What running it takes in memory.
+     */
+    var `memory`: CatalogMemory
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCatalogEntry: FfiConverterRustBuffer<CatalogEntry> {
+    override fun read(buf: ByteBuffer): CatalogEntry {
+        return CatalogEntry(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeCatalogMemory.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CatalogEntry) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`fileName`) +
+            FfiConverterSequenceString.allocationSize(value.`urls`) +
+            FfiConverterULong.allocationSize(value.`sizeBytes`) +
+            FfiConverterString.allocationSize(value.`sha256`) +
+            FfiConverterString.allocationSize(value.`format`) +
+            FfiConverterString.allocationSize(value.`arch`) +
+            FfiConverterString.allocationSize(value.`license`) +
+            FfiConverterTypeCatalogMemory.allocationSize(value.`memory`)
+    )
+
+    override fun write(value: CatalogEntry, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`fileName`, buf)
+            FfiConverterSequenceString.write(value.`urls`, buf)
+            FfiConverterULong.write(value.`sizeBytes`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+            FfiConverterString.write(value.`format`, buf)
+            FfiConverterString.write(value.`arch`, buf)
+            FfiConverterString.write(value.`license`, buf)
+            FfiConverterTypeCatalogMemory.write(value.`memory`, buf)
+    }
+}
+
+
+
+/**
+ * What a catalog model needs in memory, from its header.
+ */
+data class CatalogMemory (
+    /**
+     * Everything but the mapped file and the KV cache, in bytes.
+     */
+    var `fixedBytes`: kotlin.ULong
+    , 
+    /**
+     * KV cache per token of context, in bytes.
+     */
+    var `kvBytesPerToken`: kotlin.ULong
+    , 
+    /**
+     * The model's default context, in tokens.
+     */
+    var `contextTokens`: kotlin.ULong
+    , 
+    /**
+     * The smallest context the engine loads it with, in tokens.
+     */
+    var `minContextTokens`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCatalogMemory: FfiConverterRustBuffer<CatalogMemory> {
+    override fun read(buf: ByteBuffer): CatalogMemory {
+        return CatalogMemory(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CatalogMemory) = (
+            FfiConverterULong.allocationSize(value.`fixedBytes`) +
+            FfiConverterULong.allocationSize(value.`kvBytesPerToken`) +
+            FfiConverterULong.allocationSize(value.`contextTokens`) +
+            FfiConverterULong.allocationSize(value.`minContextTokens`)
+    )
+
+    override fun write(value: CatalogMemory, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`fixedBytes`, buf)
+            FfiConverterULong.write(value.`kvBytesPerToken`, buf)
+            FfiConverterULong.write(value.`contextTokens`, buf)
+            FfiConverterULong.write(value.`minContextTokens`, buf)
+    }
+}
+
+
 
 /**
  * One message of a conversation.
@@ -2633,6 +4096,148 @@ public object FfiConverterTypeChatMessage: FfiConverterRustBuffer<ChatMessage> {
     override fun write(value: ChatMessage, buf: ByteBuffer) {
             FfiConverterTypeRole.write(value.`role`, buf)
             FfiConverterString.write(value.`content`, buf)
+    }
+}
+
+
+
+/**
+ * How a download behaves. Start from `default_download_options()`.
+ */
+data class DownloadOptions (
+    /**
+     * Least time between two progress events, in ms (the last one is always sent).
+     */
+    var `progressIntervalMs`: kotlin.ULong
+    , 
+    /**
+     * Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
+     */
+    var `retries`: kotlin.UInt
+    , 
+    /**
+     * Wait before the first retry, in ms; doubled for each next one.
+     */
+    var `firstBackoffMs`: kotlin.ULong
+    , 
+    /**
+     * Longest wait between retries, in ms.
+     */
+    var `maxBackoffMs`: kotlin.ULong
+    , 
+    /**
+     * A connection that delivers no byte for this long is dropped and retried, in ms.
+     */
+    var `stallTimeoutMs`: kotlin.ULong
+    , 
+    /**
+     * Longest wait for a connection and the response headers, in ms.
+     */
+    var `connectTimeoutMs`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadOptions: FfiConverterRustBuffer<DownloadOptions> {
+    override fun read(buf: ByteBuffer): DownloadOptions {
+        return DownloadOptions(
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DownloadOptions) = (
+            FfiConverterULong.allocationSize(value.`progressIntervalMs`) +
+            FfiConverterUInt.allocationSize(value.`retries`) +
+            FfiConverterULong.allocationSize(value.`firstBackoffMs`) +
+            FfiConverterULong.allocationSize(value.`maxBackoffMs`) +
+            FfiConverterULong.allocationSize(value.`stallTimeoutMs`) +
+            FfiConverterULong.allocationSize(value.`connectTimeoutMs`)
+    )
+
+    override fun write(value: DownloadOptions, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`progressIntervalMs`, buf)
+            FfiConverterUInt.write(value.`retries`, buf)
+            FfiConverterULong.write(value.`firstBackoffMs`, buf)
+            FfiConverterULong.write(value.`maxBackoffMs`, buf)
+            FfiConverterULong.write(value.`stallTimeoutMs`, buf)
+            FfiConverterULong.write(value.`connectTimeoutMs`, buf)
+    }
+}
+
+
+
+/**
+ * Where a download stands.
+ */
+data class DownloadProgress (
+    /**
+     * Bytes on disk (a resumed download starts with what it had), in bytes.
+     */
+    var `doneBytes`: kotlin.ULong
+    , 
+    /**
+     * The file's size, in bytes.
+     */
+    var `totalBytes`: kotlin.ULong
+    , 
+    /**
+     * Speed since this download started, in bytes/s.
+     */
+    var `bytesPerS`: kotlin.Double
+    , 
+    /**
+     * Time left at that speed, in ms; `None` before any byte arrived.
+     */
+    var `etaMs`: kotlin.ULong?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDownloadProgress: FfiConverterRustBuffer<DownloadProgress> {
+    override fun read(buf: ByteBuffer): DownloadProgress {
+        return DownloadProgress(
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DownloadProgress) = (
+            FfiConverterULong.allocationSize(value.`doneBytes`) +
+            FfiConverterULong.allocationSize(value.`totalBytes`) +
+            FfiConverterDouble.allocationSize(value.`bytesPerS`) +
+            FfiConverterOptionalULong.allocationSize(value.`etaMs`)
+    )
+
+    override fun write(value: DownloadProgress, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`doneBytes`, buf)
+            FfiConverterULong.write(value.`totalBytes`, buf)
+            FfiConverterDouble.write(value.`bytesPerS`, buf)
+            FfiConverterOptionalULong.write(value.`etaMs`, buf)
     }
 }
 
@@ -3341,6 +4946,109 @@ public object FfiConverterTypeHealthThresholds: FfiConverterRustBuffer<HealthThr
 
 
 /**
+ * An installed model, as `ModelStore::list` finds it.
+ */
+data class InstalledModel (
+    /**
+     * The file's name in the store.
+     */
+    var `fileName`: kotlin.String
+    , 
+    /**
+     * Its full path (what `BitNet.load` takes).
+     */
+    var `path`: kotlin.String
+    , 
+    /**
+     * Its size, in bytes.
+     */
+    var `sizeBytes`: kotlin.ULong
+    , 
+    /**
+     * The catalog entry with this file name, if any.
+     */
+    var `catalogId`: kotlin.String?
+    , 
+    /**
+     * `general.architecture`, when the header reads.
+     */
+    var `arch`: kotlin.String?
+    , 
+    /**
+     * Storage format of the projections, when the header reads.
+     */
+    var `format`: kotlin.String?
+    , 
+    /**
+     * What loading it with the given configuration takes, when it plans.
+     */
+    var `memory`: MemoryEstimate?
+    , 
+    /**
+     * Whether it loads under the configuration's memory budget.
+     */
+    var `fits`: kotlin.Boolean
+    , 
+    /**
+     * Why it does not plan, if it does not.
+     */
+    var `problem`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeInstalledModel: FfiConverterRustBuffer<InstalledModel> {
+    override fun read(buf: ByteBuffer): InstalledModel {
+        return InstalledModel(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeMemoryEstimate.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: InstalledModel) = (
+            FfiConverterString.allocationSize(value.`fileName`) +
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterULong.allocationSize(value.`sizeBytes`) +
+            FfiConverterOptionalString.allocationSize(value.`catalogId`) +
+            FfiConverterOptionalString.allocationSize(value.`arch`) +
+            FfiConverterOptionalString.allocationSize(value.`format`) +
+            FfiConverterOptionalTypeMemoryEstimate.allocationSize(value.`memory`) +
+            FfiConverterBoolean.allocationSize(value.`fits`) +
+            FfiConverterOptionalString.allocationSize(value.`problem`)
+    )
+
+    override fun write(value: InstalledModel, buf: ByteBuffer) {
+            FfiConverterString.write(value.`fileName`, buf)
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterULong.write(value.`sizeBytes`, buf)
+            FfiConverterOptionalString.write(value.`catalogId`, buf)
+            FfiConverterOptionalString.write(value.`arch`, buf)
+            FfiConverterOptionalString.write(value.`format`, buf)
+            FfiConverterOptionalTypeMemoryEstimate.write(value.`memory`, buf)
+            FfiConverterBoolean.write(value.`fits`, buf)
+            FfiConverterOptionalString.write(value.`problem`, buf)
+    }
+}
+
+
+
+/**
  * What running a model takes, in bytes, from its header and metadata alone
  * (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
  */
@@ -3522,6 +5230,69 @@ public object FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstim
             FfiConverterULong.write(value.`scratchBytes`, buf)
             FfiConverterUInt.write(value.`defaultContextTokens`, buf)
             FfiConverterUInt.write(value.`minContextTokens`, buf)
+    }
+}
+
+
+
+/**
+ * How a catalog model fits a deployment profile's memory budget.
+ */
+data class ProfileFit (
+    /**
+     * The profile.
+     */
+    var `profile`: Profile
+    , 
+    /**
+     * Whether it loads under the profile's budget.
+     */
+    var `fits`: kotlin.Boolean
+    , 
+    /**
+     * The context a session gets under the budget, in tokens (0 when it does not fit).
+     */
+    var `contextTokens`: kotlin.ULong
+    , 
+    /**
+     * Mapped file, fixed bytes and that context's KV cache, in bytes.
+     */
+    var `totalBytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeProfileFit: FfiConverterRustBuffer<ProfileFit> {
+    override fun read(buf: ByteBuffer): ProfileFit {
+        return ProfileFit(
+            FfiConverterTypeProfile.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ProfileFit) = (
+            FfiConverterTypeProfile.allocationSize(value.`profile`) +
+            FfiConverterBoolean.allocationSize(value.`fits`) +
+            FfiConverterULong.allocationSize(value.`contextTokens`) +
+            FfiConverterULong.allocationSize(value.`totalBytes`)
+    )
+
+    override fun write(value: ProfileFit, buf: ByteBuffer) {
+            FfiConverterTypeProfile.write(value.`profile`, buf)
+            FfiConverterBoolean.write(value.`fits`, buf)
+            FfiConverterULong.write(value.`contextTokens`, buf)
+            FfiConverterULong.write(value.`totalBytes`, buf)
     }
 }
 
@@ -4007,6 +5778,127 @@ sealed class BitNetException: kotlin.Exception() {
     }
     
     /**
+     * The device (or the model store's quota) lacks the space a download or import still
+     * needs; nothing was written.
+     */
+    class InsufficientStorage(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Bytes still to write, in bytes.
+         */
+        val `needed`: kotlin.ULong, 
+        
+        /**
+         * Bytes free for the store, in bytes.
+         */
+        val `available`: kotlin.ULong
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, needed=${ `needed` }, available=${ `available` }"
+    }
+    
+    /**
+     * The server answered a download with an error status (5xx after the retries).
+     */
+    class Http(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * The HTTP status code.
+         */
+        val `status`: kotlin.UShort, 
+        
+        /**
+         * The URL asked.
+         */
+        val `url`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, status=${ `status` }, url=${ `url` }"
+    }
+    
+    /**
+     * A download's connection failed, dropped or stalled and the retries ran out (or the
+     * server sent more bytes than the catalog's size). What arrived is kept for a resume.
+     */
+    class Network(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
+     * A downloaded or imported file's SHA-256 is not the catalog's; nothing was installed.
+     */
+    class ChecksumMismatch(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * The catalog's SHA-256 (lowercase hex).
+         */
+        val `expected`: kotlin.String, 
+        
+        /**
+         * The file's.
+         */
+        val `actual`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, expected=${ `expected` }, actual=${ `actual` }"
+    }
+    
+    /**
+     * The download was cancelled; the next download of the model resumes it.
+     */
+    class DownloadCancelled(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Bytes kept on disk, in bytes.
+         */
+        val `doneBytes`: kotlin.ULong
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, doneBytes=${ `doneBytes` }"
+    }
+    
+    /**
+     * No such catalog model, the model is not installed, or it has no download URL.
+     */
+    class ModelNotFound(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }"
+    }
+    
+    /**
      * The engine or session was closed before this call.
      */
     class Closed(
@@ -4118,10 +6010,35 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            17 -> BitNetException.Closed(
+            17 -> BitNetException.InsufficientStorage(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            18 -> BitNetException.Http(
+                FfiConverterString.read(buf),
+                FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            18 -> BitNetException.Internal(
+            19 -> BitNetException.Network(
+                FfiConverterString.read(buf),
+                )
+            20 -> BitNetException.ChecksumMismatch(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            21 -> BitNetException.DownloadCancelled(
+                FfiConverterString.read(buf),
+                FfiConverterULong.read(buf),
+                )
+            22 -> BitNetException.ModelNotFound(
+                FfiConverterString.read(buf),
+                )
+            23 -> BitNetException.Closed(
+                FfiConverterString.read(buf),
+                )
+            24 -> BitNetException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4225,6 +6142,43 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
                 + FfiConverterString.allocationSize(value.`path`)
+            )
+            is BitNetException.InsufficientStorage -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`needed`)
+                + FfiConverterULong.allocationSize(value.`available`)
+            )
+            is BitNetException.Http -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterUShort.allocationSize(value.`status`)
+                + FfiConverterString.allocationSize(value.`url`)
+            )
+            is BitNetException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+            )
+            is BitNetException.ChecksumMismatch -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterString.allocationSize(value.`expected`)
+                + FfiConverterString.allocationSize(value.`actual`)
+            )
+            is BitNetException.DownloadCancelled -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterULong.allocationSize(value.`doneBytes`)
+            )
+            is BitNetException.ModelNotFound -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
             )
             is BitNetException.Closed -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4337,13 +6291,50 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterString.write(value.`path`, buf)
                 Unit
             }
-            is BitNetException.Closed -> {
+            is BitNetException.InsufficientStorage -> {
                 buf.putInt(17)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`needed`, buf)
+                FfiConverterULong.write(value.`available`, buf)
+                Unit
+            }
+            is BitNetException.Http -> {
+                buf.putInt(18)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterUShort.write(value.`status`, buf)
+                FfiConverterString.write(value.`url`, buf)
+                Unit
+            }
+            is BitNetException.Network -> {
+                buf.putInt(19)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BitNetException.ChecksumMismatch -> {
+                buf.putInt(20)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterString.write(value.`expected`, buf)
+                FfiConverterString.write(value.`actual`, buf)
+                Unit
+            }
+            is BitNetException.DownloadCancelled -> {
+                buf.putInt(21)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterULong.write(value.`doneBytes`, buf)
+                Unit
+            }
+            is BitNetException.ModelNotFound -> {
+                buf.putInt(22)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BitNetException.Closed -> {
+                buf.putInt(23)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.Internal -> {
-                buf.putInt(18)
+                buf.putInt(24)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
@@ -5508,6 +7499,38 @@ public object FfiConverterOptionalTypeGenerationSummary: FfiConverterRustBuffer<
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstimate?> {
+    override fun read(buf: ByteBuffer): MemoryEstimate? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeMemoryEstimate.read(buf)
+    }
+
+    override fun allocationSize(value: MemoryEstimate?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeMemoryEstimate.allocationSize(value)
+        }
+    }
+
+    override fun write(value: MemoryEstimate?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeMemoryEstimate.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolicy?> {
     override fun read(buf: ByteBuffer): ThermalPolicy? {
         if (buf.get().toInt() == 0) {
@@ -5696,6 +7719,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCatalogEntry: FfiConverterRustBuffer<List<CatalogEntry>> {
+    override fun read(buf: ByteBuffer): List<CatalogEntry> {
+        val len = buf.getInt()
+        return List<CatalogEntry>(len) {
+            FfiConverterTypeCatalogEntry.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CatalogEntry>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCatalogEntry.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CatalogEntry>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCatalogEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer<List<ChatMessage>> {
     override fun read(buf: ByteBuffer): List<ChatMessage> {
         val len = buf.getInt()
@@ -5714,6 +7765,62 @@ public object FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer<List<C
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeChatMessage.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeInstalledModel: FfiConverterRustBuffer<List<InstalledModel>> {
+    override fun read(buf: ByteBuffer): List<InstalledModel> {
+        val len = buf.getInt()
+        return List<InstalledModel>(len) {
+            FfiConverterTypeInstalledModel.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<InstalledModel>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeInstalledModel.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<InstalledModel>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeInstalledModel.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeProfileFit: FfiConverterRustBuffer<List<ProfileFit>> {
+    override fun read(buf: ByteBuffer): List<ProfileFit> {
+        val len = buf.getInt()
+        return List<ProfileFit>(len) {
+            FfiConverterTypeProfileFit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ProfileFit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeProfileFit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ProfileFit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeProfileFit.write(it, buf)
         }
     }
 }
@@ -5825,6 +7932,20 @@ public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<H
     
         
         FfiConverterULong.lower(`bytes`),_status)
+}
+    )
+    }
+    
+
+        /**
+         * The download settings the SDK uses unless told otherwise (250 ms between progress events,
+         * 5 retries from 0.5 s backoff up to 30 s, 30 s stall and connect timeouts).
+         */ fun `defaultDownloadOptions`(): DownloadOptions {
+            return FfiConverterTypeDownloadOptions.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_default_download_options(
+    
+        _status)
 }
     )
     }
