@@ -135,14 +135,23 @@ for format in i2_s tq2_0 tq1_0 f32; do
     compare generate "$model" -p "Hello" -n 64 --seed 1 --temperature 1 --top-k 40
     compare logits "$model" --prompt "Hello, ternary world" --all-positions
 done
-# The trained demo model answers its 400 held-out questions alike in every format and everywhere
-# (the scalar table already matched above; under qemu a debug build takes about a minute per run).
+# The trained demo model answers its held-out questions alike in every format and everywhere
+# (the scalar table already matched above). Under qemu a debug build takes about a minute per
+# 400 questions, so these runs ask every fourth one (each task is represented); the x86_64
+# tables answer all 400 in every format in tests/python/test_demo_model.py.
 demo=sample-apps/demo-model
+questions="$work/questions.json"
+python3 - "$demo/eval.json" "$questions" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+data["questions"] = data["questions"][::4]
+json.dump(data, open(sys.argv[2], "w"))
+PY
 arm_kernels=("")
 for format in i2_s tq2_0 tq1_0; do
     model="$work/demo-$format.gguf"
     "$x86_bitnet" convert "$demo/bitnet-demo-i2_s.gguf" --format "$format" -o "$model" >/dev/null
-    compare eval "$model" --questions "$demo/eval.json" --json
+    compare eval "$model" --questions "$questions" --json
 done
 if [ "$failures" -ne 0 ]; then
     echo "$failures aarch64 run(s) differ from the x86_64 build" >&2
