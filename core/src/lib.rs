@@ -5,6 +5,20 @@
 //! views from the map → [`kernels`] run the ternary matmuls → [`engine`] drives sessions that
 //! tokenize ([`tokenizer`]), format chats ([`chat`]), run the forward pass and sample
 //! ([`sampling`]).
+//!
+//! # The app-facing API
+//!
+//! What an app (or the bindings) uses is re-exported here: load an [`Engine`] with an
+//! [`EngineConfig`] (or plan it first: [`Engine::plan`], [`MemoryEstimate`]), open a
+//! [`Session`], and [`Session::generate`] an [`Input`] with [`GenerationOptions`], streaming
+//! [`Event`]s to a [`Sink`] and cancelling through a [`CancelToken`]; the result is a
+//! [`Generation`] with its [`GenerationStats`]. Deployment presets are [`Profile`]s, thermal
+//! input a [`ThermalState`] under a [`ThermalPolicy`]; every failure is an [`Error`]. With the
+//! `store` feature, the `store` module installs models (catalog, downloads).
+//!
+//! The modules are public for the SDK's own tools, tests and benchmarks (the CLI, the model
+//! authoring crate, kernel benchmarks): [`gguf`], [`quant`], [`model`], [`kernels`],
+//! [`tokenizer`] and [`mod@bench`] are building blocks whose details follow the engine's needs.
 
 pub mod bench;
 pub mod chat;
@@ -20,4 +34,12 @@ pub mod sampling;
 pub mod store;
 pub mod tokenizer;
 
+pub use chat::{Message, Role};
+pub use engine::{
+    CancelToken, Engine, EngineConfig, Event, FinishReason, Generation, GenerationOptions,
+    GenerationStats, Input, MemoryEstimate, Plan, Session, SessionConfig, Sink,
+};
 pub use error::{Error, Result};
+pub use runtime::thermal::{ThermalPolicy, ThermalState};
+pub use runtime::Profile;
+pub use sampling::SamplingParams;
