@@ -104,6 +104,21 @@ pub fn synth(dir: &Path, arch: Arch, format: TensorType, seed: u64) -> PathBuf {
     path
 }
 
+/// Writes the `preset` model (`bitnet-b1.58`, I2_S, the built-in vocabulary, weights from
+/// `seed`) into `dir` as `<preset>.gguf`, and returns its path.
+pub fn preset_model(dir: &Path, preset: Preset, seed: u64) -> PathBuf {
+    let path = dir.join(format!("{preset:?}.gguf").to_lowercase());
+    let model = SyntheticModel {
+        preset,
+        arch: Arch::BitnetB158,
+        format: TensorType::I2S,
+        seed,
+        vocabulary: vocabulary::builtin(),
+    };
+    write_synthetic(&model, &path).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    path
+}
+
 /// Loads the engine for `path` with the default limits.
 pub fn load(path: &Path) -> Engine {
     Engine::load(path, EngineConfig::default())

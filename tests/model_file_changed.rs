@@ -12,14 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use bitnet_authoring::synth::{write_synthetic, Preset, SyntheticModel};
-use bitnet_authoring::vocabulary;
+use bitnet_authoring::synth::Preset;
 use bitnet_core::engine::{Input, SessionConfig};
 use bitnet_core::gguf::FileChange;
-use bitnet_core::model::Arch;
-use bitnet_core::quant::TensorType;
 use bitnet_core::Error;
-use bitnet_tests::{generate, greedy, load, tiny_model, user};
+use bitnet_tests::{generate, greedy, load, preset_model, tiny_model, user};
 
 /// Where the child finds the model it truncates.
 const CHILD_MODEL_ENV: &str = "BITNET_TRUNCATED_MODEL";
@@ -29,15 +26,7 @@ const CHILD_OK: &str = "child: a read met the cut pages; ModelFileChanged, then 
 #[test]
 fn truncated_mid_generation_is_a_typed_error_not_a_sigbus() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("small.gguf");
-    let model = SyntheticModel {
-        preset: Preset::Small,
-        arch: Arch::BitnetB158,
-        format: TensorType::I2S,
-        seed: 1,
-        vocabulary: vocabulary::builtin(),
-    };
-    write_synthetic(&model, &path).unwrap();
+    let path = preset_model(dir.path(), Preset::Small, 1);
     let output = Command::new(std::env::current_exe().unwrap())
         .args([
             "child_truncates_the_model_mid_generation",

@@ -8,24 +8,20 @@
 //! soak run). `$BITNET_STORM_RSS_MARGIN_MIB` (default 64) is the allowed growth of resident
 //! memory; under a sanitizer, whose shadow memory and quarantine are resident too, set it high.
 
-use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bitnet_authoring::synth::{write_synthetic, Preset, SyntheticModel};
-use bitnet_authoring::vocabulary;
+use bitnet_authoring::synth::Preset;
 use bitnet_core::engine::{
     CancelToken, Engine, EngineConfig, Event, GenerationOptions, Input, Session, SessionConfig,
 };
-use bitnet_core::model::Arch;
-use bitnet_core::quant::TensorType;
 use bitnet_core::runtime::memory::resident_bytes;
 use bitnet_core::runtime::thermal::{
     ThermalMonitor, ThermalPolicy, ThermalReading, ThermalState, Throttle,
 };
 use bitnet_core::Error;
-use bitnet_tests::user;
+use bitnet_tests::{preset_model, user};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -46,19 +42,6 @@ fn ops(default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn model(dir: &Path, preset: Preset) -> std::path::PathBuf {
-    let path = dir.join(format!("{preset:?}.gguf"));
-    let model = SyntheticModel {
-        preset,
-        arch: Arch::BitnetB158,
-        format: TensorType::I2S,
-        seed: 3,
-        vocabulary: vocabulary::builtin(),
-    };
-    write_synthetic(&model, &path).expect("writes the model");
-    path
 }
 
 /// What one thread did, by operation.
@@ -167,7 +150,7 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn storm(preset: Preset, default_ops: usize) {
     let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let path = model(dir.path(), preset);
+    let path = preset_model(dir.path(), preset, 3);
     let plan = Engine::plan(&path, &EngineConfig::default()).expect("plan");
     // Room for the engine and about four default sessions: the rest are capped or refused.
     let budget = plan.memory.engine_bytes() + 4 * plan.memory.session_bytes(1024);

@@ -2,26 +2,15 @@
 //! go, glibc keeps their freed buffers in its heap until trimmed. (Its own test binary, so the
 //! process's resident memory is this test's alone.)
 
-use bitnet_authoring::synth::{write_synthetic, Preset, SyntheticModel};
-use bitnet_authoring::vocabulary;
+use bitnet_authoring::synth::Preset;
 use bitnet_core::engine::{Input, SessionConfig};
-use bitnet_core::model::Arch;
-use bitnet_core::quant::TensorType;
 use bitnet_core::runtime::memory::resident_bytes;
-use bitnet_tests::{generate, greedy, load, user};
+use bitnet_tests::{generate, greedy, load, preset_model, user};
 
 #[test]
 fn trim_returns_what_dropped_sessions_left_in_the_heap() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("small.gguf");
-    let model = SyntheticModel {
-        preset: Preset::Small,
-        arch: Arch::BitnetB158,
-        format: TensorType::I2S,
-        seed: 1,
-        vocabulary: vocabulary::builtin(),
-    };
-    write_synthetic(&model, &path).unwrap();
+    let path = preset_model(dir.path(), Preset::Small, 1);
     let engine = load(&path);
     // Sessions of decreasing size: each frees buffers the next one only partly reuses.
     for context in [2048, 1536, 1024, 512] {
