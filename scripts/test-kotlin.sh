@@ -28,22 +28,9 @@ done
 echo "==> synthetic model and the CLI's reference text"
 cargo build -q -p bitnet-cli
 BITNET="$TARGET/debug/bitnet"
-MODEL="$WORK/tiny.gguf"
-# The built-in vocabulary, not $BITNET_LLAMA3_TOKENIZER: the tests rely on this exact model.
-env -u BITNET_LLAMA3_TOKENIZER "$BITNET" synth --preset tiny -o "$MODEL" >/dev/null
-export BITNET_TEST_MODEL="$MODEL"
-export BITNET_TEST_PROMPT="Once upon a time"
-export BITNET_TEST_MAX_TOKENS=24 BITNET_TEST_TEMPERATURE=0.8 BITNET_TEST_TOP_K=40 BITNET_TEST_SEED=7
-export BITNET_TEST_EXPECTED="$WORK/expected.txt"
-"$BITNET" generate "$MODEL" -p "$BITNET_TEST_PROMPT" -n "$BITNET_TEST_MAX_TOKENS" \
-    --temperature "$BITNET_TEST_TEMPERATURE" --top-k "$BITNET_TEST_TOP_K" \
-    --seed "$BITNET_TEST_SEED" 2>/dev/null >"$BITNET_TEST_EXPECTED"
-# The CLI ends the reply with a newline of its own.
-truncate -s -1 "$BITNET_TEST_EXPECTED"
-# The memory estimate the bindings must report (one line of JSON), with a budget that caps
-# the context.
-export BITNET_TEST_BUDGET=16000000 BITNET_TEST_ESTIMATE="$WORK/estimate.json"
-"$BITNET" estimate "$MODEL" --json --memory-budget "$BITNET_TEST_BUDGET" >"$BITNET_TEST_ESTIMATE"
+# shellcheck source=scripts/binding-fixtures.sh
+source scripts/binding-fixtures.sh
+binding_fixtures "$WORK" "$BITNET"
 
 echo "==> Kotlin on the JVM (android/jvm)"
 export BITNET_FFI_LIB_DIR="$TARGET/debug"

@@ -40,6 +40,9 @@ BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest
 step "Kotlin package on the JVM (bindings current, Maven + JUnit against libbitnet_ffi.so)"
 scripts/test-kotlin.sh
 
+step "Swift package on Linux (Swift 6 in a Debian trixie root, XCTest against libbitnet_ffi.so)"
+scripts/test-swift.sh
+
 step "aarch64 kernels under qemu (cortex-a53: NEON; max: dotprod, i8mm)"
 scripts/test-aarch64.sh
 

@@ -109,7 +109,7 @@ pub enum GenerationEvent {
 }
 
 /// Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
-/// `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
+/// `GenerationStream`). Called on the generating thread: a slow `on_event` slows the
 /// generation down (back-pressure), it never loses events.
 #[uniffi::export(with_foreign)]
 pub trait GenerationListener: Send + Sync {

@@ -1514,7 +1514,7 @@ public func FfiConverterTypeDownloadListener_lower(_ value: DownloadListener) ->
 
 /**
  * Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
- * `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
+ * `GenerationStream`). Called on the generating thread: a slow `on_event` slows the
  * generation down (back-pressure), it never loses events.
  */
 public protocol GenerationListener: AnyObject, Sendable {
@@ -1527,7 +1527,7 @@ public protocol GenerationListener: AnyObject, Sendable {
 }
 /**
  * Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
- * `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
+ * `GenerationStream`). Called on the generating thread: a slow `on_event` slows the
  * generation down (back-pressure), it never loses events.
  */
 open class GenerationListenerImpl: GenerationListener, @unchecked Sendable {

@@ -3146,7 +3146,7 @@ public object FfiConverterTypeDownloadListener: FfiConverter<DownloadListener, L
 
 /**
  * Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
- * `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
+ * `GenerationStream`). Called on the generating thread: a slow `on_event` slows the
  * generation down (back-pressure), it never loses events.
  */
 public interface GenerationListener {
@@ -3161,7 +3161,7 @@ public interface GenerationListener {
 
 /**
  * Receives a generation's events, implemented by the foreign side (Kotlin `Flow`, Swift
- * `AsyncThrowingStream`). Called on the generating thread: a slow `on_event` slows the
+ * `GenerationStream`). Called on the generating thread: a slow `on_event` slows the
  * generation down (back-pressure), it never loses events.
  */
 open class GenerationListenerImpl: Disposable, AutoCloseable, GenerationListener
