@@ -43,6 +43,9 @@ scripts/test-kotlin.sh
 step "Swift package on Linux (Swift 6 in a Debian trixie root, XCTest against libbitnet_ffi.so)"
 scripts/test-swift.sh
 
+step "Sample app: Compose UI and view-models on the desktop JVM (headless, real engine)"
+scripts/test-compose.sh
+
 step "aarch64 kernels under qemu (cortex-a53: NEON; max: dotprod, i8mm)"
 scripts/test-aarch64.sh
 
