@@ -46,6 +46,9 @@ scripts/test-swift.sh
 step "Sample app: Compose UI and view-models on the desktop JVM (headless, real engine)"
 scripts/test-compose.sh
 
+step "iOS sample app's view-models on Linux (Swift 6, XCTest against the real engine)"
+scripts/test-ios-sample.sh
+
 step "aarch64 kernels under qemu (cortex-a53: NEON; max: dotprod, i8mm)"
 scripts/test-aarch64.sh
 

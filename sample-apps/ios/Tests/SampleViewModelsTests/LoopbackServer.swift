@@ -1,0 +1,1 @@
+../../../../ios/Tests/BitNetTests/LoopbackServer.swift
