@@ -10,7 +10,8 @@ mkdir -p "$CACHE"
 # Builds are cached across clones (CI runs on a fresh clone each time).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (seconds since this script began): CI's log is the timing.
+step() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS"; }
 
 step "Python reference environment ($CACHE/venv)"
 if [ ! -x "$CACHE/venv/bin/python" ]; then
@@ -51,6 +52,11 @@ scripts/test-ios-sample.sh
 
 step "aarch64 kernels under qemu (cortex-a53: NEON; max: dotprod, i8mm)"
 scripts/test-aarch64.sh
+
+step "Fuzzing: committed seeds and regressions replayed, then each target ${FUZZ_SECONDS:-60} s (cargo-fuzz)"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+cargo test -q --manifest-path fuzz/Cargo.toml
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 
 step "README main job"
 scripts/demo.sh
