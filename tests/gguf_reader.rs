@@ -2,64 +2,9 @@
 //! into the map, versions, byte order, counts checked before allocating, custom alignment.
 
 use bitnet_authoring::GgufWriter;
-use bitnet_core::gguf::{GgufError, GgufFile, Value};
+use bitnet_core::gguf::{GgufError, GgufFile};
 use bitnet_core::quant::TensorType;
-
-/// One value of every scalar type and an array of every element type.
-fn every_value() -> Vec<(String, Value)> {
-    let values: Vec<Value> = vec![
-        Value::U8(200),
-        Value::I8(-100),
-        Value::U16(60_000),
-        Value::I16(-30_000),
-        Value::U32(4_000_000_000),
-        Value::I32(-2_000_000_000),
-        Value::U64(u64::MAX),
-        Value::I64(i64::MIN),
-        Value::F32(1e-5),
-        Value::F64(-0.1),
-        Value::Bool(true),
-        Value::from("héllo"),
-        Value::from(vec![0u8, 255]),
-        Value::from(vec![-1i8, 1]),
-        Value::from(vec![1u16, 65535]),
-        Value::from(vec![-1i16]),
-        Value::from(vec![7u32]),
-        Value::from(vec![1i32, -2, 3]),
-        Value::from(vec![u64::MAX]),
-        Value::from(vec![i64::MIN, 0]),
-        Value::from(vec![0.5f32, -1.0]),
-        Value::from(vec![2.5f64]),
-        Value::from(vec![true, false]),
-        Value::from(vec!["a".to_owned(), String::new(), "Ġthe".to_owned()]),
-        Value::from(Vec::<String>::new()),
-    ];
-    values
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| (format!("test.{i}.{}", v.type_name()), v))
-        .collect()
-}
-
-fn small_file() -> Vec<u8> {
-    let mut w = GgufWriter::new();
-    w.add("general.architecture", "bitnet-b1.58")
-        .add("bitnet-b1.58.block_count", 30u32)
-        .add("bitnet-b1.58.rope.freq_base", 500000.0f32)
-        .add("tokenizer.ggml.add_bos_token", true)
-        .add(
-            "tokenizer.ggml.tokens",
-            vec!["a".to_owned(), "b".to_owned()],
-        )
-        .add("tokenizer.ggml.token_type", vec![1i32, 3]);
-    let norm: Vec<u8> = (0..4 * 3).map(|i| i as u8).collect();
-    w.add_tensor("output_norm.weight", &[3], TensorType::F32, norm)
-        .unwrap();
-    let i2s = vec![0xAA; 256 * 2 / 4 + 32];
-    w.add_tensor("blk.0.attn_q.weight", &[256, 2], TensorType::I2S, i2s)
-        .unwrap();
-    w.to_bytes().unwrap()
-}
+use bitnet_tests::gguf_fixtures::{every_value, small_file};
 
 #[test]
 fn every_value_type_round_trips_in_file_order() {

@@ -6,6 +6,7 @@
 //! is also removed from the binary's environment), so every test sees the same small, fast
 //! model whatever the caller's environment.
 
+pub mod gguf_fixtures;
 pub mod loopback;
 
 use std::ffi::OsStr;

@@ -6,27 +6,7 @@
 use bitnet_authoring::GgufWriter;
 use bitnet_core::gguf::{GgufError, GgufFile, Value};
 use bitnet_core::quant::TensorType;
-
-/// A valid file with one value of several kinds and three tensors of different types.
-fn base() -> Vec<u8> {
-    let mut w = GgufWriter::new();
-    w.add("general.architecture", "bitnet")
-        .add("general.alignment", 32u32)
-        .add("test.u32", 7u32)
-        .add("test.i32s", vec![1i32, 2, 3])
-        .add("test.strs", vec!["ab".to_owned(), "cd".to_owned()])
-        .add("test.flag", true)
-        .add("test.dupa", 1u8)
-        .add("test.dupb", 2u8)
-        .add("test.spare", 0u64);
-    w.add_tensor("t.aaa", &[8, 2], TensorType::F32, vec![1; 64])
-        .unwrap();
-    w.add_tensor("t.bbb", &[128, 2], TensorType::I2S, vec![2; 96])
-        .unwrap();
-    w.add_tensor("t.ccc", &[256], TensorType::TQ2_0, vec![3; 66])
-        .unwrap();
-    w.to_bytes().unwrap()
-}
+use bitnet_tests::gguf_fixtures::corruption_base as base;
 
 /// Offset of the first occurrence of `needle`.
 fn find(bytes: &[u8], needle: &str) -> usize {

@@ -20,6 +20,7 @@ use bitnet_authoring::GgufWriter;
 use bitnet_core::gguf::{GgufFile, Value};
 use bitnet_core::quant::TensorType;
 use bitnet_fuzz::fixtures::{mini_model, ModelParts, DEMO_MODEL};
+use bitnet_tests::gguf_fixtures::{corruption_base, every_value, small_file};
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
@@ -114,7 +115,7 @@ fn model_files() -> Seeds {
         edit(&small, |b| put_u64(b, 16, 1 << 62)),
     );
 
-    let base = malformed_base();
+    let base = corruption_base();
     add("base", base.clone());
     for len in [0, 3, 7, 20, 30, 60, base.len() / 2, base.len() - 1] {
         add(&format!("base-truncated-{len}"), base[..len].to_vec());
@@ -183,79 +184,11 @@ fn grow(array: &mut bitnet_core::gguf::ArrayValue, make: impl Fn(usize) -> Value
     }
 }
 
-/// `tests/malformed_gguf.rs`'s base file: values of several kinds and three tensors.
-fn malformed_base() -> Vec<u8> {
-    let mut w = GgufWriter::new();
-    w.add("general.architecture", "bitnet")
-        .add("general.alignment", 32u32)
-        .add("test.u32", 7u32)
-        .add("test.i32s", vec![1i32, 2, 3])
-        .add("test.strs", vec!["ab".to_owned(), "cd".to_owned()])
-        .add("test.flag", true)
-        .add("test.dupa", 1u8)
-        .add("test.dupb", 2u8)
-        .add("test.spare", 0u64);
-    w.add_tensor("t.aaa", &[8, 2], TensorType::F32, vec![1; 64])
-        .and_then(|w| w.add_tensor("t.bbb", &[128, 2], TensorType::I2S, vec![2; 96]))
-        .and_then(|w| w.add_tensor("t.ccc", &[256], TensorType::TQ2_0, vec![3; 66]))
-        .expect("valid tensors");
-    w.to_bytes().expect("the base file")
-}
-
-/// `tests/gguf_reader.rs`'s small file: a 2B4T-like header and two tensors.
-fn small_file() -> Vec<u8> {
-    let mut w = GgufWriter::new();
-    w.add("general.architecture", "bitnet-b1.58")
-        .add("bitnet-b1.58.block_count", 30u32)
-        .add("bitnet-b1.58.rope.freq_base", 500000.0f32)
-        .add("tokenizer.ggml.add_bos_token", true)
-        .add(
-            "tokenizer.ggml.tokens",
-            vec!["a".to_owned(), "b".to_owned()],
-        )
-        .add("tokenizer.ggml.token_type", vec![1i32, 3]);
-    let norm: Vec<u8> = (0..4 * 3).map(|i| i as u8).collect();
-    w.add_tensor("output_norm.weight", &[3], TensorType::F32, norm)
-        .and_then(|w| {
-            let i2s = vec![0xAA; 256 * 2 / 4 + 32];
-            w.add_tensor("blk.0.attn_q.weight", &[256, 2], TensorType::I2S, i2s)
-        })
-        .expect("valid tensors");
-    w.to_bytes().expect("the small file")
-}
-
-/// `tests/gguf_reader.rs`'s every-value file: one value of every type and an array of each.
+/// The reader's tests' every-value file: one value of every type and an array of each.
 fn every_value_file() -> Vec<u8> {
-    let values: Vec<Value> = vec![
-        Value::U8(200),
-        Value::I8(-100),
-        Value::U16(60_000),
-        Value::I16(-30_000),
-        Value::U32(4_000_000_000),
-        Value::I32(-2_000_000_000),
-        Value::U64(u64::MAX),
-        Value::I64(i64::MIN),
-        Value::F32(1e-5),
-        Value::F64(-0.1),
-        Value::Bool(true),
-        Value::from("héllo"),
-        Value::from(vec![0u8, 255]),
-        Value::from(vec![-1i8, 1]),
-        Value::from(vec![1u16, 65535]),
-        Value::from(vec![-1i16]),
-        Value::from(vec![7u32]),
-        Value::from(vec![1i32, -2, 3]),
-        Value::from(vec![u64::MAX]),
-        Value::from(vec![i64::MIN, 0]),
-        Value::from(vec![0.5f32, -1.0]),
-        Value::from(vec![2.5f64]),
-        Value::from(vec![true, false]),
-        Value::from(vec!["a".to_owned(), String::new(), "Ġthe".to_owned()]),
-        Value::from(Vec::<String>::new()),
-    ];
     let mut w = GgufWriter::new();
-    for (i, v) in values.into_iter().enumerate() {
-        w.add(format!("test.{i}.{}", v.type_name()), v);
+    for (key, value) in every_value() {
+        w.add(key, value);
     }
     w.to_bytes().expect("the every-value file")
 }
