@@ -192,7 +192,12 @@ impl Engine {
     /// precision, scratch, kernels, threads and memory — read from its header and metadata
     /// only (no weight is touched, nothing large is allocated).
     pub fn plan(path: impl AsRef<Path>, config: &EngineConfig) -> Result<Plan> {
-        Plan::new(&GgufFile::open(path.as_ref())?, config)
+        Self::plan_file(&GgufFile::open(path.as_ref())?, config)
+    }
+
+    /// [`plan`](Self::plan) for a file already open (and validated).
+    pub fn plan_file(file: &GgufFile, config: &EngineConfig) -> Result<Plan> {
+        Plan::new(file, config)
     }
 
     /// What the model at `path` needs in memory with `config`: its [`Plan`]'s byte sums.

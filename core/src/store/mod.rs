@@ -250,7 +250,14 @@ impl ModelStore {
                 continue;
             }
             let size_bytes = fs::metadata(&path).map_err(StoreError::io(&path))?.len();
-            let header = GgufFile::open(&path).ok();
+            // One open serves the header fields and the plan.
+            let (header, plan) = match GgufFile::open(&path) {
+                Ok(file) => {
+                    let plan = Engine::plan_file(&file, config);
+                    (Some(file), plan)
+                }
+                Err(e) => (None, Err(e.into())),
+            };
             let arch = header
                 .as_ref()
                 .and_then(|f| f.get_str("general.architecture").ok().map(str::to_owned));
@@ -258,15 +265,16 @@ impl ModelStore {
                 f.tensor("blk.0.attn_q.weight")
                     .map(|t| t.ty.name().to_owned())
             });
-            let plan = Engine::plan(&path, config);
             let problem = plan.as_ref().err().map(ToString::to_string);
-            let fits = plan.is_ok()
-                && config.memory_budget_bytes.is_none_or(|budget| {
-                    plan.as_ref().is_ok_and(|p| {
-                        let m = &p.memory;
-                        m.total_bytes(m.min_context.min(m.default_context)) <= budget
-                    })
-                });
+            // Loading needs the smallest context the engine accepts to fit the budget.
+            let fits = match (&plan, config.memory_budget_bytes) {
+                (Err(_), _) => false,
+                (Ok(_), None) => true,
+                (Ok(p), Some(budget)) => {
+                    let m = &p.memory;
+                    m.total_bytes(m.min_context.min(m.default_context)) <= budget
+                }
+            };
             models.push(InstalledModel {
                 file_name: name.to_owned(),
                 catalog_id: catalog
