@@ -9,13 +9,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::{Engine, Event, FinishReason};
+use crate::engine::{CancelToken, Engine, Event, FinishReason};
 use crate::model::{KvCache, LogitsFor, Scratch};
 use crate::runtime::thermal::{ThermalState, Throttling};
 use crate::{Error, Result};
 
 /// What to measure.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct BenchConfig {
     /// Prompt tokens evaluated in prefill (pp), in tokens.
     pub prompt_tokens: usize,
@@ -25,6 +25,9 @@ pub struct BenchConfig {
     pub reps: usize,
     /// Prompt tokens per forward call during prefill.
     pub batch: usize,
+    /// Stops the run from any thread, checked before every forward call: the report then
+    /// holds the repetitions finished before it (none, possibly).
+    pub cancel: Option<CancelToken>,
 }
 
 impl Default for BenchConfig {
@@ -34,13 +37,13 @@ impl Default for BenchConfig {
             gen_tokens: 128,
             reps: 3,
             batch: 64,
+            cancel: None,
         }
     }
 }
 
 /// Mean and sample standard deviation of repeated measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-#[non_exhaustive]
 pub struct Stat {
     /// Mean.
     pub mean: f64,
@@ -79,7 +82,7 @@ pub struct BenchReport {
     pub prompt_tokens: usize,
     /// Tokens decoded per repetition.
     pub gen_tokens: usize,
-    /// Repetitions.
+    /// Repetitions measured: the configured count, fewer when the run was cancelled.
     pub reps: usize,
     /// Prefill speed, tokens/s.
     pub prefill_tokens_per_s: Stat,
@@ -109,7 +112,8 @@ pub struct BenchReport {
 }
 
 /// Runs prefill and decode `reps` times on random tokens (fixed seed) and measures them,
-/// after one untimed warm-up (a prefill batch and a decode step).
+/// after one untimed warm-up (a prefill batch and a decode step). A cancelled run reports the
+/// repetitions it finished (its statistics are zero when it finished none).
 pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     if config.prompt_tokens == 0 || config.gen_tokens == 0 || config.reps == 0 || config.batch == 0
     {
@@ -141,15 +145,27 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
     let (mut copy, mut roofline) = (Vec::new(), Vec::new());
     let mut peak_rss_bytes = None;
-    for rep in 0..config.reps {
+    let cancelled = || {
+        config
+            .cancel
+            .as_ref()
+            .is_some_and(CancelToken::is_cancelled)
+    };
+    'reps: for rep in 0..config.reps {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
         let start = Instant::now();
         for chunk in prompt.chunks(config.batch) {
+            if cancelled() {
+                break 'reps;
+            }
             model.forward(exec, chunk, &mut kv, &mut scratch, LogitsFor::Last)?;
         }
         let prefill_s = start.elapsed().as_secs_f64();
         let start = Instant::now();
         for &token in &decode {
+            if cancelled() {
+                break 'reps;
+            }
             model.forward(exec, &[token], &mut kv, &mut scratch, LogitsFor::Last)?;
         }
         let decode_s = start.elapsed().as_secs_f64();
@@ -177,7 +193,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         threads: exec.threads(),
         prompt_tokens: config.prompt_tokens,
         gen_tokens: config.gen_tokens,
-        reps: config.reps,
+        reps: dec.len(),
         prefill_tokens_per_s: Stat::of(&prefill),
         decode_tokens_per_s,
         time_to_first_token_ms: Stat::of(&ttft),

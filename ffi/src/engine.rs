@@ -2,9 +2,12 @@
 
 use std::sync::{Arc, RwLock};
 
+use bitnet_core::bench;
 use bitnet_core::engine::Engine;
 use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading};
 
+use crate::bench::{BenchConfig, BenchReport};
+use crate::cancel::InFlight;
 use crate::error::{count, BitNetError};
 use crate::estimate::MemoryEstimate;
 use crate::metrics::{EngineHealth, EngineMetrics, TrimReport};
@@ -20,6 +23,8 @@ pub struct BitNetEngine {
     engine: RwLock<Option<Engine>>,
     /// The engine's thermal source, fed by [`report_thermal`](Self::report_thermal).
     thermal: ThermalMonitor,
+    /// Benchmarks running; [`cancel_benchmark`](Self::cancel_benchmark) stops them.
+    benchmarks: InFlight,
 }
 
 #[uniffi::export(async_runtime = "tokio")]
@@ -36,6 +41,7 @@ impl BitNetEngine {
         Ok(Arc::new(BitNetEngine {
             engine: RwLock::new(Some(engine)),
             thermal,
+            benchmarks: InFlight::default(),
         }))
     }
 
@@ -86,11 +92,36 @@ impl BitNetEngine {
         Ok(self.engine()?.health().into())
     }
 
-    /// Releases the engine's hold on the model now (not when the foreign handle is collected).
-    /// Sessions already open keep working (each holds the model) until released; later calls
+    /// Measures this engine on a background thread: prefill and decode of random tokens
+    /// (fixed seed) `config.reps` times after an untimed warm-up, each repetition followed by a
+    /// memory-copy bandwidth sample (256 MiB of buffers, freed after), as `bitnet bench` does.
+    /// Sessions generating at the same time slow it down. Dropping the returned future does
+    /// NOT stop it: [`cancel_benchmark`](Self::cancel_benchmark) does, and the report then
+    /// holds the repetitions finished before. Errors: `InvalidOption` (a count of 0),
+    /// `ModelFileChanged`, `Closed`, `Internal`.
+    pub async fn benchmark(&self, config: BenchConfig) -> Result<BenchReport, BitNetError> {
+        let engine = self.engine()?;
+        let registration = self.benchmarks.register();
+        blocking::run(move || {
+            let registration = registration;
+            let config = config.to_core(registration.token.clone());
+            Ok(bench::run(&engine, &config)?.into())
+        })
+        .await
+    }
+
+    /// Stops the running benchmarks before their next forward pass; each returns what it
+    /// finished. No-op when none runs.
+    pub fn cancel_benchmark(&self) {
+        self.benchmarks.cancel_all();
+    }
+
+    /// Releases the engine's hold on the model now (not when the foreign handle is collected)
+    /// and cancels its running benchmarks. Sessions already open keep working (each holds the model) until released; later calls
     /// here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
     /// which calls throw uniffi's `IllegalStateException`; `release()` keeps it valid.)
     pub fn release(&self) {
+        self.cancel_benchmark();
         // A poisoned lock only means a panic happened while it was held; closing still works.
         let mut engine = self.engine.write().unwrap_or_else(|e| e.into_inner());
         *engine = None;

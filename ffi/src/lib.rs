@@ -13,13 +13,17 @@
 //! [`BitNetError::Internal`]. Cancellation is explicit ([`ChatSession::cancel`]): dropping a
 //! foreign future does not stop the generation. [`ModelStore`] installs models: the catalog's
 //! records cross as the core declares them, downloads run on their own thread, report to a
-//! foreign [`DownloadListener`] and end through their [`Download`] handle.
+//! foreign [`DownloadListener`] and end through their [`Download`] handle. The benchmark screen
+//! reads the device ([`hardware`]) and times an engine (`BitNetEngine::benchmark`, the core's
+//! benchmark routine).
 
 uniffi::setup_scaffolding!();
 
 #[cfg(target_os = "android")]
 mod android;
+mod bench;
 mod blocking;
+mod cancel;
 mod engine;
 mod error;
 mod estimate;
@@ -34,6 +38,7 @@ mod store;
 
 #[cfg(target_os = "android")]
 pub use android::java_vm;
+pub use bench::{default_bench_config, hardware, BenchConfig, BenchReport, Hardware, Stat};
 pub use engine::BitNetEngine;
 pub use error::BitNetError;
 pub use estimate::{estimate_memory, MemoryEstimate};

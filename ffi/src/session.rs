@@ -1,11 +1,11 @@
 //! `ChatSession`: one conversation, its generations and their cancellation.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bitnet_core::engine::{CancelToken, Event, Session};
 
 use crate::blocking;
+use crate::cancel::{lock, InFlight};
 use crate::error::{count, BitNetError};
 use crate::events::{GenerationEvent, GenerationListener, GenerationSummary};
 use crate::options::{GenerationOptions, Prompt};
@@ -16,10 +16,8 @@ use crate::options::{GenerationOptions, Prompt};
 pub struct ChatSession {
     /// The core session; `None` once released. Held for the whole of a generation.
     session: Mutex<Option<Session>>,
-    /// Generations started and not yet finished, by id; `cancel` cancels them all.
-    running: Mutex<Vec<(u64, CancelToken)>>,
-    /// The id of the next generation.
-    next_id: AtomicU64,
+    /// Generations started and not yet finished; `cancel` cancels them all.
+    running: InFlight,
     /// The summary of the latest finished generation.
     last: Mutex<Option<GenerationSummary>>,
 }
@@ -28,8 +26,7 @@ impl ChatSession {
     pub(crate) fn new(session: Session) -> Self {
         ChatSession {
             session: Mutex::new(Some(session)),
-            running: Mutex::new(Vec::new()),
-            next_id: AtomicU64::new(0),
+            running: InFlight::default(),
             last: Mutex::new(None),
         }
     }
@@ -51,25 +48,21 @@ impl ChatSession {
         options: GenerationOptions,
         listener: Arc<dyn GenerationListener>,
     ) -> Result<GenerationSummary, BitNetError> {
-        // Registered before this call returns its future, so a `cancel` right after reaches it.
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let cancel = CancelToken::new();
-        lock(&self.running).push((id, cancel.clone()));
+        // Registered when the future first runs, before the work starts; unregistered when the
+        // work ends (also by a panic), even if the foreign caller stopped waiting.
+        let registration = self.running.register();
         let this = Arc::clone(&self);
-        let result =
-            blocking::run(move || this.generate_blocking(prompt, &options, cancel, &*listener))
-                .await;
-        // Also reached when the blocking task panicked (the panic is caught in `run`).
-        lock(&self.running).retain(|(running, _)| *running != id);
-        result
+        blocking::run(move || {
+            let registration = registration;
+            this.generate_blocking(prompt, &options, registration.token.clone(), &*listener)
+        })
+        .await
     }
 
     /// Stops the running generation (and any queued on this session) before its next token;
     /// each ends with `FinishReason::Cancelled` and keeps its partial reply. No-op when idle.
     pub fn cancel(&self) {
-        for (_, token) in lock(&self.running).iter() {
-            token.cancel();
-        }
+        self.running.cancel_all();
     }
 
     /// Forgets the history and the KV cache. Waits for a running generation to finish (call
@@ -143,9 +136,4 @@ impl ChatSession {
             detail: "the session is unusable after an earlier internal error".into(),
         })
     }
-}
-
-/// Locks bookkeeping that a panic cannot leave inconsistent (plain lists and values).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

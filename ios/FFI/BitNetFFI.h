@@ -290,6 +290,16 @@ void uniffi_bitnet_ffi_fn_free_bitnetengine(uint64_t handle, RustCallStatus *_No
 uint64_t uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(RustBuffer path, RustBuffer config
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_BENCHMARK
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_BENCHMARK
+uint64_t uniffi_bitnet_ffi_fn_method_bitnetengine_benchmark(uint64_t ptr, RustBuffer config
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_CANCEL_BENCHMARK
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_CANCEL_BENCHMARK
+void uniffi_bitnet_ffi_fn_method_bitnetengine_cancel_benchmark(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_HEALTH
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_BITNETENGINE_HEALTH
 RustBuffer uniffi_bitnet_ffi_fn_method_bitnetengine_health(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -503,6 +513,18 @@ uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(RustBuffer ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_TOTAL_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_TOTAL_BYTES
 uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(RustBuffer ptr, uint32_t context_tokens, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_BENCH_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_BENCH_CONFIG
+RustBuffer uniffi_bitnet_ffi_fn_func_default_bench_config(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_HARDWARE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_HARDWARE
+RustBuffer uniffi_bitnet_ffi_fn_func_hardware(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_ESTIMATE_MEMORY
@@ -797,6 +819,18 @@ void ffi_bitnet_ffi_rust_future_free_void(uint64_t handle
 void ffi_bitnet_ffi_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_BENCH_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_BENCH_CONFIG
+uint16_t uniffi_bitnet_ffi_checksum_func_default_bench_config(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_HARDWARE
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_HARDWARE
+uint16_t uniffi_bitnet_ffi_checksum_func_hardware(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_ESTIMATE_MEMORY
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_ESTIMATE_MEMORY
 uint16_t uniffi_bitnet_ffi_checksum_func_estimate_memory(void
@@ -830,6 +864,18 @@ uint16_t uniffi_bitnet_ffi_checksum_func_smallest_profile(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_DOWNLOAD_OPTIONS
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_DOWNLOAD_OPTIONS
 uint16_t uniffi_bitnet_ffi_checksum_func_default_download_options(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_BENCHMARK
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_BENCHMARK
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_CANCEL_BENCHMARK
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_METHOD_BITNETENGINE_CANCEL_BENCHMARK
+uint16_t uniffi_bitnet_ffi_checksum_method_bitnetengine_cancel_benchmark(void
     
 );
 #endif

@@ -24,6 +24,25 @@ extension BitNetEngine {
         try session(config: SessionConfig())
     }
 
+    /// Measures this engine (`benchmark(config:)`, the routine `bitnet bench` runs): prefill
+    /// and decode speed, first-token latency, peak memory, and decode's bytes per second
+    /// against the device's measured copy bandwidth (`BenchReport.rooflinePercent`).
+    ///
+    /// Cancelling the calling task stops the run before its next forward pass and throws
+    /// `CancellationError` once it has stopped. To keep what a stopped run measured, call
+    /// `cancelBenchmark()` instead: this call then returns the repetitions finished
+    /// (`BenchReport.reps`, 0 for none). Throws `BitNetError.InvalidOption` for a count of 0.
+    public func runBenchmark(_ config: BenchConfig = defaultBenchConfig()) async throws -> BenchReport {
+        try Task.checkCancellation()
+        let report = try await withTaskCancellationHandler {
+            try await benchmark(config: config)
+        } onCancel: {
+            cancelBenchmark()
+        }
+        try Task.checkCancellation()
+        return report
+    }
+
     /// Loads the model at `path` for this device and feeds it the device's signals: like
     /// `load(path:config:)`, but a `memoryBudgetBytes` left `nil` becomes
     /// `defaultMemoryBudgetBytes()`, and the engine comes with started `PlatformHooks`

@@ -643,6 +643,23 @@ fileprivate struct FfiConverterString: FfiConverter {
 public protocol BitNetEngineProtocol: AnyObject, Sendable {
     
     /**
+     * Measures this engine on a background thread: prefill and decode of random tokens
+     * (fixed seed) `config.reps` times after an untimed warm-up, each repetition followed by a
+     * memory-copy bandwidth sample (256 MiB of buffers, freed after), as `bitnet bench` does.
+     * Sessions generating at the same time slow it down. Dropping the returned future does
+     * NOT stop it: [`cancel_benchmark`](Self::cancel_benchmark) does, and the report then
+     * holds the repetitions finished before. Errors: `InvalidOption` (a count of 0),
+     * `ModelFileChanged`, `Closed`, `Internal`.
+     */
+    func benchmark(config: BenchConfig) async throws  -> BenchReport
+    
+    /**
+     * Stops the running benchmarks before their next forward pass; each returns what it
+     * finished. No-op when none runs.
+     */
+    func cancelBenchmark() 
+    
+    /**
      * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
      * Error `Closed` after [`release`](Self::release).
      */
@@ -662,8 +679,8 @@ public protocol BitNetEngineProtocol: AnyObject, Sendable {
     func metrics() throws  -> EngineMetrics
     
     /**
-     * Releases the engine's hold on the model now (not when the foreign handle is collected).
-     * Sessions already open keep working (each holds the model) until released; later calls
+     * Releases the engine's hold on the model now (not when the foreign handle is collected)
+     * and cancels its running benchmarks. Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
      * which calls throw uniffi's `IllegalStateException`; `release()` keeps it valid.)
      */
@@ -770,6 +787,43 @@ public static func load(path: String, config: EngineConfig)async throws  -> BitN
 
     
     /**
+     * Measures this engine on a background thread: prefill and decode of random tokens
+     * (fixed seed) `config.reps` times after an untimed warm-up, each repetition followed by a
+     * memory-copy bandwidth sample (256 MiB of buffers, freed after), as `bitnet bench` does.
+     * Sessions generating at the same time slow it down. Dropping the returned future does
+     * NOT stop it: [`cancel_benchmark`](Self::cancel_benchmark) does, and the report then
+     * holds the repetitions finished before. Errors: `InvalidOption` (a count of 0),
+     * `ModelFileChanged`, `Closed`, `Internal`.
+     */
+open func benchmark(config: BenchConfig)async throws  -> BenchReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_bitnet_ffi_fn_method_bitnetengine_benchmark(
+                        self.uniffiCloneHandle(),FfiConverterTypeBenchConfig_lower(config)
+                )
+            },
+            pollFunc: ffi_bitnet_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_bitnet_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_bitnet_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeBenchReport_lift,
+            errorHandler: FfiConverterTypeBitNetError_lift
+        )
+}
+    
+    /**
+     * Stops the running benchmarks before their next forward pass; each returns what it
+     * finished. No-op when none runs.
+     */
+open func cancelBenchmark()  {try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_method_bitnetengine_cancel_benchmark(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
      * Error `Closed` after [`release`](Self::release).
      */
@@ -810,8 +864,8 @@ open func metrics()throws  -> EngineMetrics  {
 }
     
     /**
-     * Releases the engine's hold on the model now (not when the foreign handle is collected).
-     * Sessions already open keep working (each holds the model) until released; later calls
+     * Releases the engine's hold on the model now (not when the foreign handle is collected)
+     * and cancels its running benchmarks. Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
      * which calls throw uniffi's `IllegalStateException`; `release()` keeps it valid.)
      */
@@ -2041,6 +2095,303 @@ public func FfiConverterTypeModelStore_lower(_ value: ModelStore) -> UInt64 {
 }
 
 
+
+
+/**
+ * What a benchmark measures. Start from `default_bench_config()` (512 prompt tokens, 128
+ * generated, 3 repetitions, prefill in batches of 64), as `bitnet bench` does.
+ */
+public struct BenchConfig: Equatable, Hashable {
+    /**
+     * Random prompt tokens evaluated in prefill, in tokens (≥ 1).
+     */
+    public var promptTokens: UInt32
+    /**
+     * Tokens decoded one at a time after the prompt, in tokens (≥ 1).
+     */
+    public var genTokens: UInt32
+    /**
+     * Repetitions, each from an empty KV cache (≥ 1).
+     */
+    public var reps: UInt32
+    /**
+     * Prompt tokens per forward call during prefill, in tokens (≥ 1).
+     */
+    public var batch: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Random prompt tokens evaluated in prefill, in tokens (≥ 1).
+         */promptTokens: UInt32, 
+        /**
+         * Tokens decoded one at a time after the prompt, in tokens (≥ 1).
+         */genTokens: UInt32, 
+        /**
+         * Repetitions, each from an empty KV cache (≥ 1).
+         */reps: UInt32, 
+        /**
+         * Prompt tokens per forward call during prefill, in tokens (≥ 1).
+         */batch: UInt32) {
+        self.promptTokens = promptTokens
+        self.genTokens = genTokens
+        self.reps = reps
+        self.batch = batch
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BenchConfig: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBenchConfig: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BenchConfig {
+        return
+            try BenchConfig(
+                promptTokens: FfiConverterUInt32.read(from: &buf), 
+                genTokens: FfiConverterUInt32.read(from: &buf), 
+                reps: FfiConverterUInt32.read(from: &buf), 
+                batch: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BenchConfig, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.promptTokens, into: &buf)
+        FfiConverterUInt32.write(value.genTokens, into: &buf)
+        FfiConverterUInt32.write(value.reps, into: &buf)
+        FfiConverterUInt32.write(value.batch, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBenchConfig_lift(_ buf: RustBuffer) throws -> BenchConfig {
+    return try FfiConverterTypeBenchConfig.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBenchConfig_lower(_ value: BenchConfig) -> RustBuffer {
+    return FfiConverterTypeBenchConfig.lower(value)
+}
+
+
+/**
+ * What one benchmark measured (`bitnet bench` prints the same figures).
+ */
+public struct BenchReport: Equatable, Hashable {
+    /**
+     * The kernel table the matmuls ran on (`"avx2"`, `"neon-dotprod"`, ...).
+     */
+    public var kernels: String
+    /**
+     * Threads the matmuls ran on.
+     */
+    public var threads: UInt32
+    /**
+     * Prompt tokens per repetition, in tokens.
+     */
+    public var promptTokens: UInt32
+    /**
+     * Tokens decoded per repetition, in tokens.
+     */
+    public var genTokens: UInt32
+    /**
+     * Repetitions measured: the configured count, fewer when the run was cancelled (0: the
+     * speeds below are 0).
+     */
+    public var reps: UInt32
+    /**
+     * Prefill speed, in tokens/s.
+     */
+    public var prefillTokensPerS: Stat
+    /**
+     * Decode speed, in tokens/s.
+     */
+    public var decodeTokensPerS: Stat
+    /**
+     * Time to the first generated token's logits (the prompt's prefill), in ms.
+     */
+    public var timeToFirstTokenMs: Stat
+    /**
+     * Weight bytes one decoded token reads (projections, head, one embedding row), in bytes.
+     */
+    public var bytesPerToken: UInt64
+    /**
+     * `bytes_per_token` × mean decode speed, in GB/s (10^9 bytes/s).
+     */
+    public var effectiveGbPerS: Double
+    /**
+     * This device's memory-copy bandwidth with the same threads (read + written bytes, as
+     * STREAM's Copy counts them), sampled right after each repetition's decode, in GB/s.
+     */
+    public var copyGbPerS: Double
+    /**
+     * Each repetition's effective GB/s over the copy bandwidth sampled right after it,
+     * averaged, in percent: how close decode comes to the memory roofline.
+     */
+    public var rooflinePercent: Double
+    /**
+     * Peak resident memory of the process during the runs (mapped weight pages included), in
+     * bytes; `None` where the platform does not report it.
+     */
+    public var peakResidentBytes: UInt64?
+    /**
+     * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
+     */
+    public var headType: String
+    /**
+     * Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
+     */
+    public var headResidentBytes: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The kernel table the matmuls ran on (`"avx2"`, `"neon-dotprod"`, ...).
+         */kernels: String, 
+        /**
+         * Threads the matmuls ran on.
+         */threads: UInt32, 
+        /**
+         * Prompt tokens per repetition, in tokens.
+         */promptTokens: UInt32, 
+        /**
+         * Tokens decoded per repetition, in tokens.
+         */genTokens: UInt32, 
+        /**
+         * Repetitions measured: the configured count, fewer when the run was cancelled (0: the
+         * speeds below are 0).
+         */reps: UInt32, 
+        /**
+         * Prefill speed, in tokens/s.
+         */prefillTokensPerS: Stat, 
+        /**
+         * Decode speed, in tokens/s.
+         */decodeTokensPerS: Stat, 
+        /**
+         * Time to the first generated token's logits (the prompt's prefill), in ms.
+         */timeToFirstTokenMs: Stat, 
+        /**
+         * Weight bytes one decoded token reads (projections, head, one embedding row), in bytes.
+         */bytesPerToken: UInt64, 
+        /**
+         * `bytes_per_token` × mean decode speed, in GB/s (10^9 bytes/s).
+         */effectiveGbPerS: Double, 
+        /**
+         * This device's memory-copy bandwidth with the same threads (read + written bytes, as
+         * STREAM's Copy counts them), sampled right after each repetition's decode, in GB/s.
+         */copyGbPerS: Double, 
+        /**
+         * Each repetition's effective GB/s over the copy bandwidth sampled right after it,
+         * averaged, in percent: how close decode comes to the memory roofline.
+         */rooflinePercent: Double, 
+        /**
+         * Peak resident memory of the process during the runs (mapped weight pages included), in
+         * bytes; `None` where the platform does not report it.
+         */peakResidentBytes: UInt64?, 
+        /**
+         * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
+         */headType: String, 
+        /**
+         * Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
+         */headResidentBytes: UInt64) {
+        self.kernels = kernels
+        self.threads = threads
+        self.promptTokens = promptTokens
+        self.genTokens = genTokens
+        self.reps = reps
+        self.prefillTokensPerS = prefillTokensPerS
+        self.decodeTokensPerS = decodeTokensPerS
+        self.timeToFirstTokenMs = timeToFirstTokenMs
+        self.bytesPerToken = bytesPerToken
+        self.effectiveGbPerS = effectiveGbPerS
+        self.copyGbPerS = copyGbPerS
+        self.rooflinePercent = rooflinePercent
+        self.peakResidentBytes = peakResidentBytes
+        self.headType = headType
+        self.headResidentBytes = headResidentBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension BenchReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeBenchReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BenchReport {
+        return
+            try BenchReport(
+                kernels: FfiConverterString.read(from: &buf), 
+                threads: FfiConverterUInt32.read(from: &buf), 
+                promptTokens: FfiConverterUInt32.read(from: &buf), 
+                genTokens: FfiConverterUInt32.read(from: &buf), 
+                reps: FfiConverterUInt32.read(from: &buf), 
+                prefillTokensPerS: FfiConverterTypeStat.read(from: &buf), 
+                decodeTokensPerS: FfiConverterTypeStat.read(from: &buf), 
+                timeToFirstTokenMs: FfiConverterTypeStat.read(from: &buf), 
+                bytesPerToken: FfiConverterUInt64.read(from: &buf), 
+                effectiveGbPerS: FfiConverterDouble.read(from: &buf), 
+                copyGbPerS: FfiConverterDouble.read(from: &buf), 
+                rooflinePercent: FfiConverterDouble.read(from: &buf), 
+                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                headType: FfiConverterString.read(from: &buf), 
+                headResidentBytes: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: BenchReport, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kernels, into: &buf)
+        FfiConverterUInt32.write(value.threads, into: &buf)
+        FfiConverterUInt32.write(value.promptTokens, into: &buf)
+        FfiConverterUInt32.write(value.genTokens, into: &buf)
+        FfiConverterUInt32.write(value.reps, into: &buf)
+        FfiConverterTypeStat.write(value.prefillTokensPerS, into: &buf)
+        FfiConverterTypeStat.write(value.decodeTokensPerS, into: &buf)
+        FfiConverterTypeStat.write(value.timeToFirstTokenMs, into: &buf)
+        FfiConverterUInt64.write(value.bytesPerToken, into: &buf)
+        FfiConverterDouble.write(value.effectiveGbPerS, into: &buf)
+        FfiConverterDouble.write(value.copyGbPerS, into: &buf)
+        FfiConverterDouble.write(value.rooflinePercent, into: &buf)
+        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
+        FfiConverterString.write(value.headType, into: &buf)
+        FfiConverterUInt64.write(value.headResidentBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBenchReport_lift(_ buf: RustBuffer) throws -> BenchReport {
+    return try FfiConverterTypeBenchReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeBenchReport_lower(_ value: BenchReport) -> RustBuffer {
+    return FfiConverterTypeBenchReport.lower(value)
+}
 
 
 /**
@@ -3407,6 +3758,117 @@ public func FfiConverterTypeGenerationSummary_lower(_ value: GenerationSummary) 
 
 
 /**
+ * What this device offers the engine, as the engine sees it.
+ */
+public struct Hardware: Equatable, Hashable {
+    /**
+     * Ids of the online CPUs, ascending (empty where the platform does not list them).
+     */
+    public var cpus: [UInt32]
+    /**
+     * Ids of the performance ("big") cores among them, ascending: the ones an engine pins its
+     * workers to with `EngineConfig::pin_threads`.
+     */
+    public var performanceCpus: [UInt32]
+    /**
+     * Threads an engine runs matmuls on when `EngineConfig::threads` is 0.
+     */
+    public var defaultThreads: UInt32
+    /**
+     * The kernel tables this CPU runs, from the portable reference to the fastest.
+     */
+    public var kernelTables: [String]
+    /**
+     * The table an engine uses unless `EngineConfig::kernels` names another.
+     */
+    public var defaultKernels: String
+    /**
+     * Physical memory, in bytes; `None` where the platform does not report it.
+     */
+    public var physicalMemoryBytes: UInt64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Ids of the online CPUs, ascending (empty where the platform does not list them).
+         */cpus: [UInt32], 
+        /**
+         * Ids of the performance ("big") cores among them, ascending: the ones an engine pins its
+         * workers to with `EngineConfig::pin_threads`.
+         */performanceCpus: [UInt32], 
+        /**
+         * Threads an engine runs matmuls on when `EngineConfig::threads` is 0.
+         */defaultThreads: UInt32, 
+        /**
+         * The kernel tables this CPU runs, from the portable reference to the fastest.
+         */kernelTables: [String], 
+        /**
+         * The table an engine uses unless `EngineConfig::kernels` names another.
+         */defaultKernels: String, 
+        /**
+         * Physical memory, in bytes; `None` where the platform does not report it.
+         */physicalMemoryBytes: UInt64?) {
+        self.cpus = cpus
+        self.performanceCpus = performanceCpus
+        self.defaultThreads = defaultThreads
+        self.kernelTables = kernelTables
+        self.defaultKernels = defaultKernels
+        self.physicalMemoryBytes = physicalMemoryBytes
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Hardware: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeHardware: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Hardware {
+        return
+            try Hardware(
+                cpus: FfiConverterSequenceUInt32.read(from: &buf), 
+                performanceCpus: FfiConverterSequenceUInt32.read(from: &buf), 
+                defaultThreads: FfiConverterUInt32.read(from: &buf), 
+                kernelTables: FfiConverterSequenceString.read(from: &buf), 
+                defaultKernels: FfiConverterString.read(from: &buf), 
+                physicalMemoryBytes: FfiConverterOptionUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Hardware, into buf: inout [UInt8]) {
+        FfiConverterSequenceUInt32.write(value.cpus, into: &buf)
+        FfiConverterSequenceUInt32.write(value.performanceCpus, into: &buf)
+        FfiConverterUInt32.write(value.defaultThreads, into: &buf)
+        FfiConverterSequenceString.write(value.kernelTables, into: &buf)
+        FfiConverterString.write(value.defaultKernels, into: &buf)
+        FfiConverterOptionUInt64.write(value.physicalMemoryBytes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHardware_lift(_ buf: RustBuffer) throws -> Hardware {
+    return try FfiConverterTypeHardware.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeHardware_lower(_ value: Hardware) -> RustBuffer {
+    return FfiConverterTypeHardware.lower(value)
+}
+
+
+/**
  * The thresholds `BitNetEngine::health` raises alerts at; the defaults are the engine's.
  */
 public struct HealthThresholds: Equatable, Hashable {
@@ -4020,6 +4482,76 @@ public func FfiConverterTypeSessionConfig_lift(_ buf: RustBuffer) throws -> Sess
 #endif
 public func FfiConverterTypeSessionConfig_lower(_ value: SessionConfig) -> RustBuffer {
     return FfiConverterTypeSessionConfig.lower(value)
+}
+
+
+/**
+ * Mean and sample standard deviation of repeated measurements (in the unit of the field
+ * holding it).
+ */
+public struct Stat: Equatable, Hashable {
+    /**
+     * Mean.
+     */
+    public var mean: Double
+    /**
+     * Sample standard deviation (0 for one sample).
+     */
+    public var sd: Double
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Mean.
+         */mean: Double, 
+        /**
+         * Sample standard deviation (0 for one sample).
+         */sd: Double) {
+        self.mean = mean
+        self.sd = sd
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Stat: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStat: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Stat {
+        return
+            try Stat(
+                mean: FfiConverterDouble.read(from: &buf), 
+                sd: FfiConverterDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Stat, into buf: inout [UInt8]) {
+        FfiConverterDouble.write(value.mean, into: &buf)
+        FfiConverterDouble.write(value.sd, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStat_lift(_ buf: RustBuffer) throws -> Stat {
+    return try FfiConverterTypeStat.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStat_lower(_ value: Stat) -> RustBuffer {
+    return FfiConverterTypeStat.lower(value)
 }
 
 
@@ -6228,6 +6760,31 @@ fileprivate struct FfiConverterOptionTypeProfile: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
+    typealias SwiftType = [UInt32]
+
+    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterUInt32.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [UInt32]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterUInt32.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -6423,6 +6980,26 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
+ * The benchmark settings of `bitnet bench`.
+ */
+public func defaultBenchConfig() -> BenchConfig  {
+    return try!  FfiConverterTypeBenchConfig_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_default_bench_config(uniffiCallStatus
+    )
+})
+}
+/**
+ * This device's CPUs, kernel tables and memory, as an engine loaded now would use them.
+ */
+public func hardware() -> Hardware  {
+    return try!  FfiConverterTypeHardware_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_hardware(uniffiCallStatus
+    )
+})
+}
+/**
  * What the GGUF model at `path` needs in memory with `config`, read on a background thread
  * from its header and metadata only (no weight is touched). Errors: `FileUnreadable`,
  * `InvalidModelFile`, `UnsupportedModel`.
@@ -6511,6 +7088,12 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
+    if (uniffi_bitnet_ffi_checksum_func_default_bench_config() != 64828) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_hardware() != 52141) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bitnet_ffi_checksum_func_estimate_memory() != 17388) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6529,6 +7112,12 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_func_default_download_options() != 13235) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark() != 53642) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_cancel_benchmark() != 12815) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_health() != 32186) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -6538,7 +7127,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() != 18169) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_release() != 11155) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_release() != 51337) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() != 15718) {

@@ -3,11 +3,14 @@
 // records, GenerationEvent and the sealed BitNetException).
 package dev.bitnet
 
+import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.NonCancellable
+import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.channels.trySendBlocking
 import kotlinx.coroutines.flow.Flow
+import kotlinx.coroutines.coroutineScope
 import kotlinx.coroutines.flow.callbackFlow
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
@@ -32,6 +35,32 @@ object BitNet {
      */
     suspend fun estimate(path: String, config: EngineConfig = EngineConfig()): MemoryEstimate =
         estimateMemory(path, config)
+}
+
+/**
+ * Measures this engine off the caller's thread ([BitNetEngineInterface.benchmark], the routine
+ * `bitnet bench` runs): prefill and decode speed, first-token latency, peak memory, and decode's
+ * bytes per second against the device's measured copy bandwidth ([BenchReport.rooflinePercent]).
+ *
+ * Cancelling the coroutine stops the run before its next forward pass, and returns only once it
+ * has stopped. To keep what a stopped run measured, call [BitNetEngineInterface.cancelBenchmark]
+ * instead: this call then returns the repetitions finished ([BenchReport.reps], 0 for none).
+ *
+ * @throws BitNetException.InvalidOption for a count of 0 in [config].
+ */
+suspend fun BitNetEngineInterface.runBenchmark(config: BenchConfig = defaultBenchConfig()): BenchReport {
+    val engine = this
+    return coroutineScope {
+        // UNDISPATCHED: the run is registered (so `cancelBenchmark` reaches it) before `await`
+        // can be cancelled. NonCancellable: a cancelled caller waits for the run to stop.
+        val run = async(start = CoroutineStart.UNDISPATCHED) { withContext(NonCancellable) { engine.benchmark(config) } }
+        try {
+            run.await()
+        } catch (e: CancellationException) {
+            engine.cancelBenchmark()
+            throw e
+        }
+    }
 }
 
 /** Starts a conversation with the default [SessionConfig]. */

@@ -726,6 +726,10 @@ internal object IntegrityCheckingUniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_bitnet_ffi_checksum_func_default_bench_config(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_hardware(
+    ): Int
     external fun uniffi_bitnet_ffi_checksum_func_estimate_memory(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_func_set_log_level(
@@ -737,6 +741,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bitnet_ffi_checksum_func_smallest_profile(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_func_default_download_options(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_cancel_benchmark(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_method_bitnetengine_health(
     ): Int
@@ -820,6 +828,10 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,
     ): Long
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_benchmark(`ptr`: Long,`config`: RustBuffer.ByValue,
+    ): Long
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_cancel_benchmark(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_health(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_memory_estimate(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -906,6 +918,10 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
+    external fun uniffi_bitnet_ffi_fn_func_default_bench_config(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_hardware(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_func_estimate_memory(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_bitnet_ffi_fn_func_set_log_level(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1037,6 +1053,12 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_bench_config() and 0xFFFF) != 64828) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_hardware() and 0xFFFF) != 52141) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bitnet_ffi_checksum_func_estimate_memory() and 0xFFFF) != 17388) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1055,6 +1077,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_func_default_download_options() and 0xFFFF) != 13235) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark() and 0xFFFF) != 53642) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_cancel_benchmark() and 0xFFFF) != 12815) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_health() and 0xFFFF) != 32186) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1064,7 +1092,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() and 0xFFFF) != 18169) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_release() and 0xFFFF) != 11155) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_release() and 0xFFFF) != 51337) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() and 0xFFFF) != 15718) {
@@ -1692,6 +1720,23 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 public interface BitNetEngineInterface {
     
     /**
+     * Measures this engine on a background thread: prefill and decode of random tokens
+     * (fixed seed) `config.reps` times after an untimed warm-up, each repetition followed by a
+     * memory-copy bandwidth sample (256 MiB of buffers, freed after), as `bitnet bench` does.
+     * Sessions generating at the same time slow it down. Dropping the returned future does
+     * NOT stop it: [`cancel_benchmark`](Self::cancel_benchmark) does, and the report then
+     * holds the repetitions finished before. Errors: `InvalidOption` (a count of 0),
+     * `ModelFileChanged`, `Closed`, `Internal`.
+     */
+    suspend fun `benchmark`(`config`: BenchConfig): BenchReport
+    
+    /**
+     * Stops the running benchmarks before their next forward pass; each returns what it
+     * finished. No-op when none runs.
+     */
+    fun `cancelBenchmark`()
+    
+    /**
      * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
      * Error `Closed` after [`release`](Self::release).
      */
@@ -1711,8 +1756,8 @@ public interface BitNetEngineInterface {
     fun `metrics`(): EngineMetrics
     
     /**
-     * Releases the engine's hold on the model now (not when the foreign handle is collected).
-     * Sessions already open keep working (each holds the model) until released; later calls
+     * Releases the engine's hold on the model now (not when the foreign handle is collected)
+     * and cancels its running benchmarks. Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
      * which calls throw uniffi's `IllegalStateException`; `release()` keeps it valid.)
      */
@@ -1850,6 +1895,53 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
 
     
     /**
+     * Measures this engine on a background thread: prefill and decode of random tokens
+     * (fixed seed) `config.reps` times after an untimed warm-up, each repetition followed by a
+     * memory-copy bandwidth sample (256 MiB of buffers, freed after), as `bitnet bench` does.
+     * Sessions generating at the same time slow it down. Dropping the returned future does
+     * NOT stop it: [`cancel_benchmark`](Self::cancel_benchmark) does, and the report then
+     * holds the repetitions finished before. Errors: `InvalidOption` (a count of 0),
+     * `ModelFileChanged`, `Closed`, `Internal`.
+     */
+    @Throws(BitNetException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `benchmark`(`config`: BenchConfig) : BenchReport {
+        return uniffiRustCallAsync(
+        callWithHandle { uniffiHandle ->
+            UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_benchmark(
+                uniffiHandle,
+                
+        FfiConverterTypeBenchConfig.lower(`config`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeBenchReport.lift(it) },
+        // Error FFI converter
+        BitNetException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Stops the running benchmarks before their next forward pass; each returns what it
+     * finished. No-op when none runs.
+     */override fun `cancelBenchmark`()
+        = 
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_method_bitnetengine_cancel_benchmark(
+        it,
+        _status)
+}
+    }
+    
+    
+
+    
+    /**
      * [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
      * Error `Closed` after [`release`](Self::release).
      */
@@ -1905,8 +1997,8 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
 
     
     /**
-     * Releases the engine's hold on the model now (not when the foreign handle is collected).
-     * Sessions already open keep working (each holds the model) until released; later calls
+     * Releases the engine's hold on the model now (not when the foreign handle is collected)
+     * and cancels its running benchmarks. Sessions already open keep working (each holds the model) until released; later calls
      * here fail with `Closed`. Idempotent. (Kotlin's `close()` frees the handle itself, after
      * which calls throw uniffi's `IllegalStateException`; `release()` keeps it valid.)
      */override fun `release`()
@@ -3881,6 +3973,225 @@ public object FfiConverterTypeModelStore: FfiConverter<ModelStore, Long> {
 
 
 /**
+ * What a benchmark measures. Start from `default_bench_config()` (512 prompt tokens, 128
+ * generated, 3 repetitions, prefill in batches of 64), as `bitnet bench` does.
+ */
+data class BenchConfig (
+    /**
+     * Random prompt tokens evaluated in prefill, in tokens (≥ 1).
+     */
+    var `promptTokens`: kotlin.UInt
+    , 
+    /**
+     * Tokens decoded one at a time after the prompt, in tokens (≥ 1).
+     */
+    var `genTokens`: kotlin.UInt
+    , 
+    /**
+     * Repetitions, each from an empty KV cache (≥ 1).
+     */
+    var `reps`: kotlin.UInt
+    , 
+    /**
+     * Prompt tokens per forward call during prefill, in tokens (≥ 1).
+     */
+    var `batch`: kotlin.UInt
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBenchConfig: FfiConverterRustBuffer<BenchConfig> {
+    override fun read(buf: ByteBuffer): BenchConfig {
+        return BenchConfig(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BenchConfig) = (
+            FfiConverterUInt.allocationSize(value.`promptTokens`) +
+            FfiConverterUInt.allocationSize(value.`genTokens`) +
+            FfiConverterUInt.allocationSize(value.`reps`) +
+            FfiConverterUInt.allocationSize(value.`batch`)
+    )
+
+    override fun write(value: BenchConfig, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`promptTokens`, buf)
+            FfiConverterUInt.write(value.`genTokens`, buf)
+            FfiConverterUInt.write(value.`reps`, buf)
+            FfiConverterUInt.write(value.`batch`, buf)
+    }
+}
+
+
+
+/**
+ * What one benchmark measured (`bitnet bench` prints the same figures).
+ */
+data class BenchReport (
+    /**
+     * The kernel table the matmuls ran on (`"avx2"`, `"neon-dotprod"`, ...).
+     */
+    var `kernels`: kotlin.String
+    , 
+    /**
+     * Threads the matmuls ran on.
+     */
+    var `threads`: kotlin.UInt
+    , 
+    /**
+     * Prompt tokens per repetition, in tokens.
+     */
+    var `promptTokens`: kotlin.UInt
+    , 
+    /**
+     * Tokens decoded per repetition, in tokens.
+     */
+    var `genTokens`: kotlin.UInt
+    , 
+    /**
+     * Repetitions measured: the configured count, fewer when the run was cancelled (0: the
+     * speeds below are 0).
+     */
+    var `reps`: kotlin.UInt
+    , 
+    /**
+     * Prefill speed, in tokens/s.
+     */
+    var `prefillTokensPerS`: Stat
+    , 
+    /**
+     * Decode speed, in tokens/s.
+     */
+    var `decodeTokensPerS`: Stat
+    , 
+    /**
+     * Time to the first generated token's logits (the prompt's prefill), in ms.
+     */
+    var `timeToFirstTokenMs`: Stat
+    , 
+    /**
+     * Weight bytes one decoded token reads (projections, head, one embedding row), in bytes.
+     */
+    var `bytesPerToken`: kotlin.ULong
+    , 
+    /**
+     * `bytes_per_token` × mean decode speed, in GB/s (10^9 bytes/s).
+     */
+    var `effectiveGbPerS`: kotlin.Double
+    , 
+    /**
+     * This device's memory-copy bandwidth with the same threads (read + written bytes, as
+     * STREAM's Copy counts them), sampled right after each repetition's decode, in GB/s.
+     */
+    var `copyGbPerS`: kotlin.Double
+    , 
+    /**
+     * Each repetition's effective GB/s over the copy bandwidth sampled right after it,
+     * averaged, in percent: how close decode comes to the memory roofline.
+     */
+    var `rooflinePercent`: kotlin.Double
+    , 
+    /**
+     * Peak resident memory of the process during the runs (mapped weight pages included), in
+     * bytes; `None` where the platform does not report it.
+     */
+    var `peakResidentBytes`: kotlin.ULong?
+    , 
+    /**
+     * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
+     */
+    var `headType`: kotlin.String
+    , 
+    /**
+     * Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
+     */
+    var `headResidentBytes`: kotlin.ULong
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeBenchReport: FfiConverterRustBuffer<BenchReport> {
+    override fun read(buf: ByteBuffer): BenchReport {
+        return BenchReport(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeStat.read(buf),
+            FfiConverterTypeStat.read(buf),
+            FfiConverterTypeStat.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: BenchReport) = (
+            FfiConverterString.allocationSize(value.`kernels`) +
+            FfiConverterUInt.allocationSize(value.`threads`) +
+            FfiConverterUInt.allocationSize(value.`promptTokens`) +
+            FfiConverterUInt.allocationSize(value.`genTokens`) +
+            FfiConverterUInt.allocationSize(value.`reps`) +
+            FfiConverterTypeStat.allocationSize(value.`prefillTokensPerS`) +
+            FfiConverterTypeStat.allocationSize(value.`decodeTokensPerS`) +
+            FfiConverterTypeStat.allocationSize(value.`timeToFirstTokenMs`) +
+            FfiConverterULong.allocationSize(value.`bytesPerToken`) +
+            FfiConverterDouble.allocationSize(value.`effectiveGbPerS`) +
+            FfiConverterDouble.allocationSize(value.`copyGbPerS`) +
+            FfiConverterDouble.allocationSize(value.`rooflinePercent`) +
+            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
+            FfiConverterString.allocationSize(value.`headType`) +
+            FfiConverterULong.allocationSize(value.`headResidentBytes`)
+    )
+
+    override fun write(value: BenchReport, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kernels`, buf)
+            FfiConverterUInt.write(value.`threads`, buf)
+            FfiConverterUInt.write(value.`promptTokens`, buf)
+            FfiConverterUInt.write(value.`genTokens`, buf)
+            FfiConverterUInt.write(value.`reps`, buf)
+            FfiConverterTypeStat.write(value.`prefillTokensPerS`, buf)
+            FfiConverterTypeStat.write(value.`decodeTokensPerS`, buf)
+            FfiConverterTypeStat.write(value.`timeToFirstTokenMs`, buf)
+            FfiConverterULong.write(value.`bytesPerToken`, buf)
+            FfiConverterDouble.write(value.`effectiveGbPerS`, buf)
+            FfiConverterDouble.write(value.`copyGbPerS`, buf)
+            FfiConverterDouble.write(value.`rooflinePercent`, buf)
+            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
+            FfiConverterString.write(value.`headType`, buf)
+            FfiConverterULong.write(value.`headResidentBytes`, buf)
+    }
+}
+
+
+
+/**
  * One model the store can install (`catalog.json`'s entries).
  */
 data class CatalogEntry (
@@ -4875,6 +5186,86 @@ public object FfiConverterTypeGenerationSummary: FfiConverterRustBuffer<Generati
 
 
 /**
+ * What this device offers the engine, as the engine sees it.
+ */
+data class Hardware (
+    /**
+     * Ids of the online CPUs, ascending (empty where the platform does not list them).
+     */
+    var `cpus`: List<kotlin.UInt>
+    , 
+    /**
+     * Ids of the performance ("big") cores among them, ascending: the ones an engine pins its
+     * workers to with `EngineConfig::pin_threads`.
+     */
+    var `performanceCpus`: List<kotlin.UInt>
+    , 
+    /**
+     * Threads an engine runs matmuls on when `EngineConfig::threads` is 0.
+     */
+    var `defaultThreads`: kotlin.UInt
+    , 
+    /**
+     * The kernel tables this CPU runs, from the portable reference to the fastest.
+     */
+    var `kernelTables`: List<kotlin.String>
+    , 
+    /**
+     * The table an engine uses unless `EngineConfig::kernels` names another.
+     */
+    var `defaultKernels`: kotlin.String
+    , 
+    /**
+     * Physical memory, in bytes; `None` where the platform does not report it.
+     */
+    var `physicalMemoryBytes`: kotlin.ULong?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeHardware: FfiConverterRustBuffer<Hardware> {
+    override fun read(buf: ByteBuffer): Hardware {
+        return Hardware(
+            FfiConverterSequenceUInt.read(buf),
+            FfiConverterSequenceUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Hardware) = (
+            FfiConverterSequenceUInt.allocationSize(value.`cpus`) +
+            FfiConverterSequenceUInt.allocationSize(value.`performanceCpus`) +
+            FfiConverterUInt.allocationSize(value.`defaultThreads`) +
+            FfiConverterSequenceString.allocationSize(value.`kernelTables`) +
+            FfiConverterString.allocationSize(value.`defaultKernels`) +
+            FfiConverterOptionalULong.allocationSize(value.`physicalMemoryBytes`)
+    )
+
+    override fun write(value: Hardware, buf: ByteBuffer) {
+            FfiConverterSequenceUInt.write(value.`cpus`, buf)
+            FfiConverterSequenceUInt.write(value.`performanceCpus`, buf)
+            FfiConverterUInt.write(value.`defaultThreads`, buf)
+            FfiConverterSequenceString.write(value.`kernelTables`, buf)
+            FfiConverterString.write(value.`defaultKernels`, buf)
+            FfiConverterOptionalULong.write(value.`physicalMemoryBytes`, buf)
+    }
+}
+
+
+
+/**
  * The thresholds `BitNetEngine::health` raises alerts at; the defaults are the engine's.
  */
 data class HealthThresholds (
@@ -5340,6 +5731,54 @@ public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfi
     override fun write(value: SessionConfig, buf: ByteBuffer) {
             FfiConverterUInt.write(value.`contextLength`, buf)
             FfiConverterOptionalTypeOverflowPolicy.write(value.`overflow`, buf)
+    }
+}
+
+
+
+/**
+ * Mean and sample standard deviation of repeated measurements (in the unit of the field
+ * holding it).
+ */
+data class Stat (
+    /**
+     * Mean.
+     */
+    var `mean`: kotlin.Double
+    , 
+    /**
+     * Sample standard deviation (0 for one sample).
+     */
+    var `sd`: kotlin.Double
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStat: FfiConverterRustBuffer<Stat> {
+    override fun read(buf: ByteBuffer): Stat {
+        return Stat(
+            FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Stat) = (
+            FfiConverterDouble.allocationSize(value.`mean`) +
+            FfiConverterDouble.allocationSize(value.`sd`)
+    )
+
+    override fun write(value: Stat, buf: ByteBuffer) {
+            FfiConverterDouble.write(value.`mean`, buf)
+            FfiConverterDouble.write(value.`sd`, buf)
     }
 }
 
@@ -7691,6 +8130,34 @@ public object FfiConverterOptionalTypeProfile: FfiConverterRustBuffer<Profile?> 
 /**
  * @suppress
  */
+public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
+    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
+        val len = buf.getInt()
+        return List<kotlin.UInt>(len) {
+            FfiConverterUInt.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.UInt>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterUInt.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -7859,6 +8326,32 @@ public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<H
 
 
 
+
+        /**
+         * The benchmark settings of `bitnet bench`.
+         */ fun `defaultBenchConfig`(): BenchConfig {
+            return FfiConverterTypeBenchConfig.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_default_bench_config(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * This device's CPUs, kernel tables and memory, as an engine loaded now would use them.
+         */ fun `hardware`(): Hardware {
+            return FfiConverterTypeHardware.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_hardware(
+    
+        _status)
+}
+    )
+    }
+    
 
         /**
          * What the GGUF model at `path` needs in memory with `config`, read on a background thread

@@ -29,6 +29,8 @@ class RecordingEngine : BitNetEngineInterface {
     override fun metrics(): EngineMetrics = unused()
     override fun health(): EngineHealth = unused()
     override fun memoryEstimate(): MemoryEstimate = unused()
+    override suspend fun benchmark(config: BenchConfig): BenchReport = unused()
+    override fun cancelBenchmark(): Unit = unused()
 
     private fun unused(): Nothing = throw UnsupportedOperationException("not called by the platform hooks")
 }
