@@ -18,6 +18,9 @@ struct BenchmarkView: View {
                 Section("Device") {
                     let device = vm.state.device
                     Text("\(device.cores) cores · \(device.arch) · \(device.cpuFeatures.joined(separator: " "))")
+                    let hw = device.hardware
+                    Text("Big cores \(hw.performanceCpus.map { "\($0)" }.joined(separator: ", ")) · \(hw.defaultThreads) threads by default")
+                    Text("Kernel table \(hw.defaultKernels) (runs \(hw.kernelTables.joined(separator: ", ")))")
                     Text("Memory \(formatBytes(device.memoryBytes))")
                 }
                 Section("Model") {
@@ -35,6 +38,7 @@ struct BenchmarkView: View {
                 }
                 Section("Run") {
                     Stepper("Runs: \(vm.state.settings.runs)", value: $vm.settings.runs, in: 1...20)
+                    Stepper("Prompt tokens: \(vm.state.settings.promptTokens)", value: $vm.settings.promptTokens, in: 16...2048, step: 16)
                     Stepper("Tokens per run: \(vm.state.settings.genTokens)", value: $vm.settings.genTokens, in: 8...512, step: 8)
                     Stepper("Sustained: \(Int(vm.state.settings.sustainedSeconds)) s", value: $vm.settings.sustainedSeconds, in: 5...300, step: 5)
                     TextField("Thermal schedule (empty: the device's own)", text: $vm.scheduleText)
@@ -81,21 +85,23 @@ struct EstimateRows: View {
     }
 }
 
-/// One benchmark's figures, mean ± sd.
+/// One benchmark's figures, mean ± sd, and how close decode came to the memory roofline.
 struct ResultRow: View {
     let result: BenchResult
 
     var body: some View {
+        let r = result.report
         VStack(alignment: .leading) {
-            Text("\(result.model) · \(result.runs) runs · \(result.threads) threads").bold()
-            Text("first token \(stat(result.timeToFirstTokenMs)) ms")
-            Text("prefill \(stat(result.prefillTokensPerS)) tok/s · decode \(stat(result.decodeTokensPerS)) tok/s")
-            Text("peak memory \(result.peakResidentBytes.map(formatBytes) ?? "–")")
+            Text("\(result.model) · \(r.reps) runs · \(r.kernels) · \(r.threads) threads").bold()
+            Text("first token \(stat(r.timeToFirstTokenMs)) ms")
+            Text("prefill \(stat(r.prefillTokensPerS)) tok/s · decode \(stat(r.decodeTokensPerS)) tok/s")
+            Text("decode reads \(formatNumber(r.effectiveGbPerS)) GB/s: \(formatNumber(r.rooflinePercent)) % of \(formatNumber(r.copyGbPerS)) GB/s measured")
+            Text("peak memory \(r.peakResidentBytes.map(formatBytes) ?? "–")")
         }
         .font(.caption)
     }
 
-    private func stat(_ value: MeanSd) -> String {
+    private func stat(_ value: Stat) -> String {
         "\(formatNumber(value.mean)) ± \(formatNumber(value.sd))"
     }
 }

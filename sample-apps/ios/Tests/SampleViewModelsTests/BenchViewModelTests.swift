@@ -25,6 +25,7 @@ final class BenchViewModelTests: XCTestCase, @unchecked Sendable {
         let state = vm.state
         XCTAssertEqual(state.device.cores, ProcessInfo.processInfo.activeProcessorCount)
         XCTAssertGreaterThan(state.device.memoryBytes, 0)
+        XCTAssertEqual(state.device.hardware, hardware())
         let estimate = try await BitNetEngine.estimate(path: Fixtures.demoModel(), config: EngineConfig())
         XCTAssertEqual(state.estimate, estimate)
         XCTAssertEqual(state.profiles.map(\.profile), Profile.all)
@@ -33,22 +34,26 @@ final class BenchViewModelTests: XCTestCase, @unchecked Sendable {
 
     // `timed runs give figures above zero over the runs, kept in the history and exported`
     func testTimedRunsGiveFiguresAboveZeroOverTheRunsKeptInTheHistoryAndExported() async throws {
-        let vm = try await bench(BenchSettings(runs: 3, genTokens: 32, threads: 2))
+        let vm = try await bench(BenchSettings(runs: 3, promptTokens: 32, genTokens: 16, threads: 2))
         vm.run()
         let done = try await waitFor({ vm.state }, until: { $0.activity == .idle && $0.latest != nil })
-        let first = try XCTUnwrap(done.latest)
-        XCTAssertEqual(first.runs, 3)
+        let first = try XCTUnwrap(done.latest).report
+        XCTAssertEqual(first.reps, 3)
         XCTAssertEqual(first.threads, 2)
-        XCTAssertTrue(first.promptTokens > 0 && first.generatedTokens > 1)
+        XCTAssertEqual(first.kernels, hardware().defaultKernels)
+        XCTAssertEqual(first.promptTokens, 32)
+        XCTAssertEqual(first.genTokens, 16)
         for stat in [first.timeToFirstTokenMs, first.prefillTokensPerS, first.decodeTokensPerS] {
             XCTAssertTrue(stat.mean > 0 && stat.sd >= 0, "\(stat)")
         }
+        XCTAssertTrue(first.bytesPerToken > 0 && first.effectiveGbPerS > 0 && first.copyGbPerS > 0 && first.rooflinePercent > 0, "\(first)")
         XCTAssertGreaterThan(try XCTUnwrap(first.peakResidentBytes), 0)
         vm.run()
         let state = try await waitFor({ vm.state }, until: { $0.activity == .idle && $0.history.count == 2 })
         vm.export()
         let json = try XCTUnwrap(vm.state.export)
         XCTAssertEqual(json.components(separatedBy: "\"decode_tokens_per_s\"").count - 1, 2)
+        XCTAssertEqual(json.components(separatedBy: "\"roofline_percent\":").count - 1, 2)
         XCTAssertTrue(json.hasPrefix("{\"device\":{\"cores\":\(state.device.cores),"), json)
     }
 
@@ -89,7 +94,7 @@ final class BenchViewModelTests: XCTestCase, @unchecked Sendable {
         vm.run()
         let after = try await waitFor({ vm.state }, until: { $0.activity == .idle && $0.latest != nil })
         XCTAssertNil(after.error)
-        XCTAssertGreaterThan(try XCTUnwrap(after.latest).decodeTokensPerS.mean, 0)
+        XCTAssertGreaterThan(try XCTUnwrap(after.latest).report.decodeTokensPerS.mean, 0)
     }
 
     // (no Kotlin twin: the Compose screen parses the schedule field itself)
@@ -106,6 +111,20 @@ final class BenchViewModelTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(vm.state.settings.schedule.description, "0s:nominal,1.5s:serious")
         vm.scheduleText = ""
         XCTAssertEqual(vm.state.settings.schedule, .none)
+    }
+
+    // `cancel stops timed runs, keeping the repetitions they finished`
+    func testCancelStopsTimedRunsKeepingTheRepetitionsTheyFinished() async throws {
+        let vm = try await bench(BenchSettings(runs: 10_000, promptTokens: 16, genTokens: 8, threads: 2))
+        vm.run()
+        _ = try await waitFor({ vm.state }, until: { $0.progress != nil })
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        vm.cancel()
+        let state = try await waitFor({ vm.state }, timeout: 10, until: { $0.activity == .idle })
+        XCTAssertNil(state.error)
+        let reps = try XCTUnwrap(state.latest).report.reps
+        XCTAssertTrue((1..<10_000).contains(reps), "\(reps)")
+        XCTAssertEqual(state.history, [try XCTUnwrap(state.latest)])
     }
 
     // `cancel stops a sustained run, keeping what it measured`

@@ -15,6 +15,8 @@ public enum BenchJson {
                 ("cores", "\(device.cores)"),
                 ("arch", string(device.arch)),
                 ("cpu_features", array(device.cpuFeatures.map(string))),
+                ("performance_cpus", array(device.hardware.performanceCpus.map { "\($0)" })),
+                ("kernel_tables", array(device.hardware.kernelTables.map(string))),
                 ("memory_bytes", "\(device.memoryBytes)"),
             ])),
             ("estimate", estimate.map { estimate in
@@ -31,18 +33,25 @@ public enum BenchJson {
         ])
     }
 
-    private static func result(_ r: BenchResult) -> String {
-        object([
-            ("model", string(r.model)),
-            ("at_ms", "\(Int64(r.at.timeIntervalSince1970 * 1000))"),
-            ("runs", "\(r.runs)"),
+    private static func result(_ result: BenchResult) -> String {
+        let r = result.report
+        return object([
+            ("model", string(result.model)),
+            ("at_ms", "\(Int64(result.at.timeIntervalSince1970 * 1000))"),
+            ("kernels", string(r.kernels)),
             ("threads", "\(r.threads)"),
+            ("reps", "\(r.reps)"),
             ("prompt_tokens", "\(r.promptTokens)"),
-            ("generated_tokens", number(r.generatedTokens)),
+            ("gen_tokens", "\(r.genTokens)"),
             ("time_to_first_token_ms", stat(r.timeToFirstTokenMs)),
             ("prefill_tokens_per_s", stat(r.prefillTokensPerS)),
             ("decode_tokens_per_s", stat(r.decodeTokensPerS)),
+            ("bytes_per_token", "\(r.bytesPerToken)"),
+            ("effective_gb_per_s", number(r.effectiveGbPerS)),
+            ("copy_gb_per_s", number(r.copyGbPerS)),
+            ("roofline_percent", number(r.rooflinePercent)),
             ("peak_resident_bytes", r.peakResidentBytes.map { "\($0)" } ?? "null"),
+            ("head_type", string(r.headType)),
         ])
     }
 
@@ -66,7 +75,7 @@ public enum BenchJson {
         ])
     }
 
-    private static func stat(_ s: MeanSd) -> String {
+    private static func stat(_ s: Stat) -> String {
         object([("mean", number(s.mean)), ("sd", number(s.sd))])
     }
 

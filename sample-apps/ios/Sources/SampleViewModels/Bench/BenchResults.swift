@@ -1,31 +1,19 @@
-// What the benchmark measures: repeated runs (prefill, decode, first token, memory) and a
-// sustained run (speed over time with the thermal governor's changes).
+// What the benchmark measures: repeated runs (prefill, decode, first token, memory, bandwidth)
+// and a sustained run (speed over time with the thermal governor's changes).
 
 import BitNet
 import Foundation
 
-/// The figures of one benchmark: `runs` generations of the same prompt, each on a fresh session.
+/// One benchmark: the engine's report (`BitNetEngine.runBenchmark`) for a model at a time.
 public struct BenchResult: Sendable, Equatable {
     /// The model's label.
     public let model: String
     /// When it ran.
     public let at: Date
-    /// Timed runs.
-    public let runs: Int
-    /// Threads the generations ran on.
-    public let threads: UInt32
-    /// Tokens of the prompt.
-    public let promptTokens: UInt32
-    /// Tokens generated per run (the mean).
-    public let generatedTokens: Double
-    /// The first token's latency, in ms.
-    public let timeToFirstTokenMs: MeanSd
-    /// Prompt processing speed, in tokens/s.
-    public let prefillTokensPerS: MeanSd
-    /// Generation speed, in tokens/s.
-    public let decodeTokensPerS: MeanSd
-    /// The peak resident memory the runs reported, in bytes.
-    public let peakResidentBytes: UInt64?
+    /// What the engine measured: speeds (mean ± sd over `report.reps` repetitions), first-token
+    /// latency, peak memory, decode's GB/s against the copy bandwidth measured beside it, and
+    /// the kernel table and threads it ran on.
+    public let report: BenchReport
 }
 
 /// Decode speed over one interval of a sustained run, at `tS` s, with the state and threads in force.

@@ -5,11 +5,11 @@ import Foundation
 
 /// The benchmark's settings.
 public struct BenchSettings: Sendable, Equatable {
-    /// Timed runs (after one untimed warm-up).
+    /// Timed repetitions (after one untimed warm-up).
     public var runs: Int
-    /// Times the benchmark sentence is repeated in the prompt.
-    public var promptRepeats: Int
-    /// Tokens generated per run.
+    /// Prompt tokens each repetition prefills.
+    public var promptTokens: UInt32
+    /// Tokens each repetition decodes.
     public var genTokens: UInt32
     /// The engine's thread limit; 0 = the performance cores.
     public var threads: UInt32
@@ -27,11 +27,11 @@ public struct BenchSettings: Sendable, Equatable {
     ])
 
     public init(
-        runs: Int = 3, promptRepeats: Int = 8, genTokens: UInt32 = 64, threads: UInt32 = 0,
+        runs: Int = 3, promptTokens: UInt32 = 128, genTokens: UInt32 = 64, threads: UInt32 = 0,
         sustainedSeconds: Double = 10, sampleMs: Int = 500, schedule: ThermalSchedule = defaultSchedule
     ) {
         self.runs = runs
-        self.promptRepeats = promptRepeats
+        self.promptTokens = promptTokens
         self.genTokens = genTokens
         self.threads = threads
         self.sustainedSeconds = sustainedSeconds

@@ -5,10 +5,11 @@ import BitNet
 import Foundation
 import Observation
 
-/// Measures a model through the public API, as an app would see it: each timed run is one
-/// generation on a fresh session and its figures are the `GenerationSummary`'s statistics
-/// (first-token latency, prefill and decode speed, peak resident memory), over
-/// `BenchSettings.runs` runs after an untimed warm-up.
+/// Measures a model through the public API, as an app would. Timed runs are the engine's own
+/// benchmark (`BitNetEngine.runBenchmark`, what `bitnet bench` runs): `BenchSettings.runs`
+/// repetitions of `BenchSettings.promptTokens` prefilled and `BenchSettings.genTokens` decoded
+/// tokens after an untimed warm-up, with the memory-copy bandwidth measured beside each;
+/// `cancel()` stops one and keeps the repetitions it finished.
 ///
 /// A sustained run generates back to back for `BenchSettings.sustainedSeconds`, counting the
 /// streamed pieces per `BenchSettings.sampleMs` interval, while `BenchSettings.schedule` reports
@@ -32,8 +33,10 @@ public final class BenchViewModel {
     @ObservationIgnored private var loadedKey: EngineKey?
     /// The running benchmark.
     @ObservationIgnored private var job: Task<Void, Never>?
+    /// Whether `cancel()` asked the running timed runs to stop (before their engine loaded, too).
+    @ObservationIgnored private var stopRequested = false
 
-    /// The benchmark prompt's sentence; raw text (no chat template), as `bitnet bench`.
+    /// The sustained run's prompt; raw text (no chat template).
     private static let sentence = "The quick brown fox jumps over the lazy dog while the cat sleeps in the sun. "
     /// Tokens per generation of a sustained run (the run restarts a session when one ends).
     private static let sustainedTokens: UInt32 = 256
@@ -98,9 +101,16 @@ public final class BenchViewModel {
         start(.sustained) { try await self.sustainedRun() }
     }
 
-    /// Stops what is running; what was measured so far stays.
+    /// Stops what is running; what was measured so far stays: timed runs return the
+    /// repetitions they finished (the engine's `cancelBenchmark()`), a sustained run keeps its
+    /// samples.
     public func cancel() {
-        job?.cancel()
+        if state.activity == .runs {
+            stopRequested = true
+            loaded?.engine.cancelBenchmark()
+        } else {
+            job?.cancel()
+        }
     }
 
     /// Puts the history (and the last sustained run) as JSON in `state.export`.
@@ -125,6 +135,7 @@ public final class BenchViewModel {
         guard state.activity == .idle, state.selected != nil else { return }
         state.activity = activity
         state.error = nil
+        stopRequested = false
         job = Task {
             do {
                 try await body()
@@ -142,23 +153,15 @@ public final class BenchViewModel {
     private func timedRuns() async throws {
         let settings = state.settings
         let engine = try await engine()
-        let prompt = Prompt.text(text: String(repeating: Self.sentence, count: settings.promptRepeats))
-        state.progress = "warm-up"
-        _ = try await Self.summary(engine, prompt, GenerationOptions(maxTokens: 4))
-        let runs = max(1, settings.runs)
-        var stats: [GenerationStats] = []
-        for run in 1...runs {
-            state.progress = "run \(run) of \(runs)"
-            stats.append(try await Self.summary(engine, prompt, GenerationOptions(maxTokens: settings.genTokens)).stats)
-        }
-        let result = BenchResult(
-            model: state.selected?.label ?? "", at: Date(), runs: stats.count,
-            threads: stats[stats.count - 1].kernelThreads, promptTokens: stats[0].promptTokens,
-            generatedTokens: MeanSd(stats.map { Double($0.generatedTokens) }).mean,
-            timeToFirstTokenMs: MeanSd(stats.map(\.timeToFirstTokenMs)),
-            prefillTokensPerS: MeanSd(stats.map(\.prefillTokensPerS)),
-            decodeTokensPerS: MeanSd(stats.map(\.decodeTokensPerS)),
-            peakResidentBytes: stats.compactMap(\.peakResidentBytes).max())
+        if stopRequested { return }
+        state.progress = "\(settings.runs) runs of \(settings.promptTokens) + \(settings.genTokens) tokens"
+        var config = defaultBenchConfig()
+        config.promptTokens = settings.promptTokens
+        config.genTokens = settings.genTokens
+        config.reps = UInt32(clamping: settings.runs)
+        let report = try await engine.runBenchmark(config)
+        guard report.reps > 0 else { return }
+        let result = BenchResult(model: state.selected?.label ?? "", at: Date(), report: report)
         state.latest = result
         state.history.append(result)
     }

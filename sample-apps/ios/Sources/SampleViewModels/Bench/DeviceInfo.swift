@@ -1,6 +1,8 @@
-// What the device is, for the benchmark's device card: the processor (from /proc/cpuinfo on
-// Linux, sysctl on Apple platforms) and the memory.
+// What the device is, for the benchmark's device card: the SDK's view of its CPUs, kernel
+// tables and memory, and the processor's features (from /proc/cpuinfo on Linux, sysctl on
+// Apple platforms).
 
+import BitNet
 import Foundation
 
 /// The device's processor and memory.
@@ -14,12 +16,16 @@ public struct DeviceInfo: Sendable, Equatable {
     public let cpuFeatures: [String]
     /// Physical memory, in bytes.
     public let memoryBytes: UInt64
+    /// What the engine sees: the big cores it pins to, the threads it runs by default, the
+    /// kernel tables this CPU runs and the one it picks.
+    public let hardware: Hardware
 
-    public init(cores: Int, arch: String, cpuFeatures: [String], memoryBytes: UInt64) {
+    public init(cores: Int, arch: String, cpuFeatures: [String], memoryBytes: UInt64, hardware: Hardware) {
         self.cores = cores
         self.arch = arch
         self.cpuFeatures = cpuFeatures
         self.memoryBytes = memoryBytes
+        self.hardware = hardware
     }
 
     /// This device.
@@ -27,7 +33,7 @@ public struct DeviceInfo: Sendable, Equatable {
         DeviceInfo(
             cores: ProcessInfo.processInfo.activeProcessorCount, arch: architecture,
             cpuFeatures: kernelFeatures.filter(cpuFlags().contains),
-            memoryBytes: ProcessInfo.processInfo.physicalMemory)
+            memoryBytes: ProcessInfo.processInfo.physicalMemory, hardware: BitNet.hardware())
     }
 
     /// The extensions the kernel tables are chosen by (x86: AVX2, AVX-512 VNNI; Arm: NEON, dot

@@ -2,6 +2,7 @@
 package dev.bitnet.sample.bench
 
 import dev.bitnet.MemoryEstimate
+import dev.bitnet.Stat
 
 /** Writes benchmark results as one JSON object (no library: numbers, strings and arrays only). */
 object BenchJson {
@@ -12,6 +13,8 @@ object BenchJson {
                 "cores" to device.cores.toString(),
                 "arch" to str(device.arch),
                 "cpu_features" to arr(device.cpuFeatures.map(::str)),
+                "performance_cpus" to arr(device.hardware.performanceCpus.map { it.toString() }),
+                "kernel_tables" to arr(device.hardware.kernelTables.map(::str)),
                 "memory_bytes" to (device.memoryBytes?.toString() ?: "null"),
             ),
             "estimate" to (estimate?.let {
@@ -27,18 +30,26 @@ object BenchJson {
             "sustained" to (sustained?.let(::trace) ?: "null"),
         )
 
-    private fun result(r: BenchResult) = obj(
-        "model" to str(r.model),
-        "at_ms" to r.atMs.toString(),
-        "runs" to r.runs.toString(),
-        "threads" to r.threads.toString(),
-        "prompt_tokens" to r.promptTokens.toString(),
-        "generated_tokens" to num(r.generatedTokens),
-        "time_to_first_token_ms" to stat(r.timeToFirstTokenMs),
-        "prefill_tokens_per_s" to stat(r.prefillTokensPerS),
-        "decode_tokens_per_s" to stat(r.decodeTokensPerS),
-        "peak_resident_bytes" to (r.peakResidentBytes?.toString() ?: "null"),
-    )
+    private fun result(r: BenchResult) = with(r.report) {
+        obj(
+            "model" to str(r.model),
+            "at_ms" to r.atMs.toString(),
+            "kernels" to str(kernels),
+            "threads" to threads.toString(),
+            "reps" to reps.toString(),
+            "prompt_tokens" to promptTokens.toString(),
+            "gen_tokens" to genTokens.toString(),
+            "time_to_first_token_ms" to stat(timeToFirstTokenMs),
+            "prefill_tokens_per_s" to stat(prefillTokensPerS),
+            "decode_tokens_per_s" to stat(decodeTokensPerS),
+            "bytes_per_token" to bytesPerToken.toString(),
+            "effective_gb_per_s" to num(effectiveGbPerS),
+            "copy_gb_per_s" to num(copyGbPerS),
+            "roofline_percent" to num(rooflinePercent),
+            "peak_resident_bytes" to (peakResidentBytes?.toString() ?: "null"),
+            "head_type" to str(headType),
+        )
+    }
 
     private fun trace(t: SustainedTrace) = obj(
         "seconds" to num(t.seconds),
@@ -48,7 +59,7 @@ object BenchJson {
         "thermal_stop_s" to (t.thermalStopS?.let(::num) ?: "null"),
     )
 
-    private fun stat(s: MeanSd) = obj("mean" to num(s.mean), "sd" to num(s.sd))
+    private fun stat(s: Stat) = obj("mean" to num(s.mean), "sd" to num(s.sd))
 
     private fun num(value: Double) = if (value.isFinite()) value.toString() else "null"
 

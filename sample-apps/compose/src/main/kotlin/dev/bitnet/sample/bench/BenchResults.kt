@@ -1,34 +1,20 @@
-// What the benchmark measures: repeated runs (prefill, decode, first token, memory) and a
-// sustained run (speed over time with the thermal governor's changes).
+// What the benchmark measures: repeated runs (prefill, decode, first token, memory, bandwidth)
+// and a sustained run (speed over time with the thermal governor's changes).
 package dev.bitnet.sample.bench
 
+import dev.bitnet.BenchReport
 import dev.bitnet.ThermalState
 
 /**
- * The figures of one benchmark: [runs] generations of the same prompt, each on a fresh session.
+ * One benchmark: the engine's report ([dev.bitnet.runBenchmark]) for a model at a time.
  *
  * @property model the model file's name.
  * @property atMs when it ran, in ms since the epoch.
- * @property threads threads the generations ran on.
- * @property promptTokens tokens of the prompt.
- * @property generatedTokens tokens generated per run (the mean).
- * @property timeToFirstTokenMs the first token's latency, in ms.
- * @property prefillTokensPerS prompt processing speed, in tokens/s.
- * @property decodeTokensPerS generation speed, in tokens/s.
- * @property peakResidentBytes the peak resident memory the runs reported, in bytes.
+ * @property report what the engine measured: speeds (mean ± sd over [BenchReport.reps]
+ *   repetitions), first-token latency, peak memory, decode's GB/s against the copy bandwidth
+ *   measured beside it, and the kernel table and threads it ran on.
  */
-data class BenchResult(
-    val model: String,
-    val atMs: Long,
-    val runs: Int,
-    val threads: UInt,
-    val promptTokens: UInt,
-    val generatedTokens: Double,
-    val timeToFirstTokenMs: MeanSd,
-    val prefillTokensPerS: MeanSd,
-    val decodeTokensPerS: MeanSd,
-    val peakResidentBytes: ULong?,
-)
+data class BenchResult(val model: String, val atMs: Long, val report: BenchReport)
 
 /** Decode speed over one interval of a sustained run, at [tS] s, with the [state] and [threads] in force. */
 data class SustainedSample(val tS: Double, val tokensPerS: Double, val state: ThermalState, val threads: UInt)

@@ -3,9 +3,9 @@
 package dev.bitnet.sample.bench
 
 /**
- * @property runs timed runs (after one untimed warm-up).
- * @property promptRepeats times the benchmark sentence is repeated in the prompt.
- * @property genTokens tokens generated per run.
+ * @property runs timed repetitions (after one untimed warm-up).
+ * @property promptTokens prompt tokens each repetition prefills.
+ * @property genTokens tokens each repetition decodes.
  * @property threads the engine's thread limit; 0 = the performance cores.
  * @property sustainedSeconds how long a sustained run decodes.
  * @property sampleMs the sustained run's sampling interval, in ms.
@@ -13,7 +13,7 @@ package dev.bitnet.sample.bench
  */
 data class BenchSettings(
     val runs: Int = 3,
-    val promptRepeats: Int = 8,
+    val promptTokens: UInt = 128u,
     val genTokens: UInt = 64u,
     val threads: UInt = 0u,
     val sustainedSeconds: Double = 10.0,

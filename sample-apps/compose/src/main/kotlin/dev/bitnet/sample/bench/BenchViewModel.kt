@@ -15,8 +15,10 @@ import dev.bitnet.GenerationSummary
 import dev.bitnet.Profile
 import dev.bitnet.Prompt
 import dev.bitnet.ThermalState
+import dev.bitnet.defaultBenchConfig
 import dev.bitnet.generate
 import dev.bitnet.profileConfig
+import dev.bitnet.runBenchmark
 import dev.bitnet.sample.ModelOption
 import dev.bitnet.sample.SampleEnvironment
 import dev.bitnet.sample.UserError
@@ -32,10 +34,11 @@ import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
 
 /**
- * Measures a model through the public API, as an app would see it: the binding has no
- * benchmark call, so each timed run is one generation on a fresh session and its figures are
- * the [GenerationSummary]'s statistics (first-token latency, prefill and decode speed, peak
- * resident memory), over [BenchSettings.runs] runs after an untimed warm-up.
+ * Measures a model through the public API, as an app would. Timed runs are the engine's own
+ * benchmark ([runBenchmark], what `bitnet bench` runs): [BenchSettings.runs] repetitions of
+ * [BenchSettings.promptTokens] prefilled and [BenchSettings.genTokens] decoded tokens after an
+ * untimed warm-up, with the memory-copy bandwidth measured beside each; [cancel] stops one and
+ * keeps the repetitions it finished.
  *
  * A sustained run generates back to back for [BenchSettings.sustainedSeconds], counting the
  * streamed pieces per [BenchSettings.sampleMs] interval, while [BenchSettings.schedule] reports
@@ -55,6 +58,9 @@ class BenchViewModel(private val env: SampleEnvironment) : ViewModel() {
     private var engineKey: Pair<String, UInt>? = null
     /** The running benchmark; touched on the main thread only. */
     private var job: Job? = null
+
+    /** Whether [cancel] asked the running timed run to stop (before its engine had loaded, too). */
+    private var stopRequested = false
 
     init {
         refreshModels()
@@ -83,29 +89,16 @@ class BenchViewModel(private val env: SampleEnvironment) : ViewModel() {
         _state.update { it.copy(settings = settings) }
     }
 
-    /** Runs the timed benchmark; its result joins the history. */
+    /** Runs the timed benchmark; its result joins the history (a cancelled one if it finished a repetition). */
     fun run() = start(BenchActivity.RUNS) {
         val settings = _state.value.settings
         val engine = engine()
-        val prompt = prompt(settings)
-        _state.update { it.copy(progress = "warm-up") }
-        summary(engine, prompt, GenerationOptions(maxTokens = 4u))
-        val stats = (1..settings.runs).map { run ->
-            _state.update { it.copy(progress = "run $run of ${settings.runs}") }
-            summary(engine, prompt, GenerationOptions(maxTokens = settings.genTokens)).stats
-        }
-        val result = BenchResult(
-            model = _state.value.selected?.label.orEmpty(),
-            atMs = System.currentTimeMillis(),
-            runs = stats.size,
-            threads = stats.last().kernelThreads,
-            promptTokens = stats.first().promptTokens,
-            generatedTokens = stats.map { it.generatedTokens.toDouble() }.average(),
-            timeToFirstTokenMs = MeanSd.of(stats.map { it.timeToFirstTokenMs }),
-            prefillTokensPerS = MeanSd.of(stats.map { it.prefillTokensPerS }),
-            decodeTokensPerS = MeanSd.of(stats.map { it.decodeTokensPerS }),
-            peakResidentBytes = stats.mapNotNull { it.peakResidentBytes }.maxOrNull(),
-        )
+        if (stopRequested) return@start
+        _state.update { it.copy(progress = "${settings.runs} runs of ${settings.promptTokens} + ${settings.genTokens} tokens") }
+        val config = defaultBenchConfig().copy(promptTokens = settings.promptTokens, genTokens = settings.genTokens, reps = settings.runs.toUInt())
+        val report = engine.runBenchmark(config)
+        if (report.reps == 0u) return@start
+        val result = BenchResult(_state.value.selected?.label.orEmpty(), System.currentTimeMillis(), report)
         _state.update { it.copy(latest = result, history = it.history + result) }
     }
 
@@ -168,9 +161,19 @@ class BenchViewModel(private val env: SampleEnvironment) : ViewModel() {
         updateTrace { it.copy(running = false, thermalStopS = if (thermalStop) end else null) }
     }
 
-    /** Stops what is running; what was measured so far stays. */
+    /**
+     * Stops what is running; what was measured so far stays: a timed run returns the
+     * repetitions it finished (the engine's `cancelBenchmark`), a sustained run keeps its samples.
+     */
     fun cancel() {
-        viewModelScope.launch { job?.cancel() }
+        viewModelScope.launch {
+            if (_state.value.activity == BenchActivity.RUNS) {
+                stopRequested = true
+                engine?.cancelBenchmark()
+            } else {
+                job?.cancel()
+            }
+        }
     }
 
     /** Puts the history (and the last sustained run) as JSON in [BenchUiState.export]. */
@@ -187,6 +190,7 @@ class BenchViewModel(private val env: SampleEnvironment) : ViewModel() {
         viewModelScope.launch {
             if (_state.value.activity != BenchActivity.IDLE || _state.value.selected == null) return@launch
             _state.update { it.copy(activity = activity, error = null) }
+            stopRequested = false
             job = launch {
                 try {
                     block()
@@ -241,13 +245,11 @@ class BenchViewModel(private val env: SampleEnvironment) : ViewModel() {
     }
 
     private companion object {
-        /** The benchmark prompt's sentence; raw text (no chat template), as `bitnet bench`. */
+        /** The sustained run's prompt; raw text (no chat template). */
         const val SENTENCE = "The quick brown fox jumps over the lazy dog while the cat sleeps in the sun. "
 
         /** Tokens per generation of a sustained run (the run restarts a session when one ends). */
         const val SUSTAINED_TOKENS = 256u
-
-        fun prompt(settings: BenchSettings) = Prompt.Text(SENTENCE.repeat(settings.promptRepeats))
 
         /** One generation on a fresh session; its summary. */
         suspend fun summary(engine: BitNetEngineInterface, prompt: Prompt, options: GenerationOptions): GenerationSummary {

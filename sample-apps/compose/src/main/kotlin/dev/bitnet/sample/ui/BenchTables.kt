@@ -14,26 +14,32 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.testTag
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.unit.dp
+import dev.bitnet.Stat
 import dev.bitnet.sample.bench.BenchResult
-import dev.bitnet.sample.bench.MeanSd
 import dev.bitnet.sample.formatBytes
 import dev.bitnet.sample.formatNumber
 
-/** [result]'s figures, mean ± sd over its runs. */
+/**
+ * [result]'s figures, mean ± sd over its repetitions, and how close decode came to the memory
+ * roofline: the weight bytes it read per second against the copy bandwidth measured beside it.
+ */
 @Composable
 fun BenchResultTable(result: BenchResult, modifier: Modifier = Modifier) {
+    val r = result.report
     Card(modifier.fillMaxWidth()) {
         Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(2.dp)) {
             Text(
-                "${result.model}: ${result.runs} runs, ${result.threads} threads, prompt ${result.promptTokens} tokens, " +
-                    "${formatNumber(result.generatedTokens)} generated",
+                "${result.model}: ${r.reps} runs, prompt ${r.promptTokens} tokens, ${r.genTokens} generated",
                 style = MaterialTheme.typography.titleSmall,
                 fontWeight = FontWeight.Bold,
             )
-            ResultLine("First token (ms)", meanSd(result.timeToFirstTokenMs), "ttft")
-            ResultLine("Prefill (tok/s)", meanSd(result.prefillTokensPerS), "prefill")
-            ResultLine("Decode (tok/s)", meanSd(result.decodeTokensPerS), "decode")
-            ResultLine("Peak memory", result.peakResidentBytes?.let(::formatBytes) ?: "not reported", "peak")
+            ResultLine("Kernels", "${r.kernels}, ${r.threads} threads, head ${r.headType}", "kernels")
+            ResultLine("First token (ms)", meanSd(r.timeToFirstTokenMs), "ttft")
+            ResultLine("Prefill (tok/s)", meanSd(r.prefillTokensPerS), "prefill")
+            ResultLine("Decode (tok/s)", meanSd(r.decodeTokensPerS), "decode")
+            ResultLine("Decode reads (GB/s)", "${formatNumber(r.effectiveGbPerS, 2)} (${formatBytes(r.bytesPerToken)} per token)", "bandwidth")
+            ResultLine("Of measured bandwidth", "${formatNumber(r.rooflinePercent)} % of ${formatNumber(r.copyGbPerS)} GB/s", "roofline")
+            ResultLine("Peak memory", r.peakResidentBytes?.let(::formatBytes) ?: "not reported", "peak")
         }
     }
 }
@@ -46,22 +52,24 @@ private fun ResultLine(label: String, value: String, metric: String) {
     }
 }
 
-/** Every benchmark of [history], newest first: decode and prefill speed, first token, memory. */
+/** Every benchmark of [history], newest first: kernels and threads, decode and prefill speed, first token, roofline. */
 @Composable
 fun BenchHistory(history: List<BenchResult>, modifier: Modifier = Modifier) {
     Card(modifier.fillMaxWidth()) {
         Column(Modifier.padding(12.dp), verticalArrangement = Arrangement.spacedBy(2.dp)) {
             Text("History", style = MaterialTheme.typography.titleSmall, fontWeight = FontWeight.Bold)
             Row {
-                for (header in listOf("Model", "Threads", "Decode", "Prefill", "First token")) {
+                for (header in listOf("Model", "Kernels", "Decode", "Prefill", "First token", "Roofline")) {
                     Text(header, Modifier.weight(1f), style = MaterialTheme.typography.labelSmall, fontWeight = FontWeight.Bold)
                 }
             }
             for (result in history.asReversed()) {
+                val r = result.report
                 Row {
                     for (cell in listOf(
-                        result.model, result.threads.toString(), formatNumber(result.decodeTokensPerS.mean),
-                        formatNumber(result.prefillTokensPerS.mean), "${formatNumber(result.timeToFirstTokenMs.mean)} ms",
+                        result.model, "${r.kernels} ×${r.threads}", formatNumber(r.decodeTokensPerS.mean),
+                        formatNumber(r.prefillTokensPerS.mean), "${formatNumber(r.timeToFirstTokenMs.mean)} ms",
+                        "${formatNumber(r.rooflinePercent)} %",
                     )) {
                         Text(cell, Modifier.weight(1f), style = MaterialTheme.typography.labelSmall)
                     }
@@ -72,4 +80,4 @@ fun BenchHistory(history: List<BenchResult>, modifier: Modifier = Modifier) {
 }
 
 /** "612.4 ± 20.1". */
-fun meanSd(value: MeanSd): String = "${formatNumber(value.mean)} ± ${formatNumber(value.sd)}"
+fun meanSd(value: Stat): String = "${formatNumber(value.mean)} ± ${formatNumber(value.sd)}"

@@ -88,6 +88,9 @@ private fun BenchSettingsRow(settings: BenchSettings, onChange: (BenchSettings) 
             SettingField("Runs", settings.runs.toString(), Modifier.weight(1f)) { v ->
                 v.toIntOrNull()?.takeIf { it > 0 }?.let { onChange(settings.copy(runs = it)) }
             }
+            SettingField("Prompt", settings.promptTokens.toString(), Modifier.weight(1f)) { v ->
+                v.toUIntOrNull()?.takeIf { it > 0u }?.let { onChange(settings.copy(promptTokens = it)) }
+            }
             SettingField("Tokens", settings.genTokens.toString(), Modifier.weight(1f)) { v ->
                 v.toUIntOrNull()?.takeIf { it > 0u }?.let { onChange(settings.copy(genTokens = it)) }
             }

@@ -34,16 +34,22 @@ fun InfoCard(title: String, lines: List<Pair<String, String>>, modifier: Modifie
     }
 }
 
-/** The device: cores, architecture, kernel-relevant CPU features, memory and budget. */
+/**
+ * The device: cores and the big ones an engine pins to, architecture, kernel-relevant CPU
+ * features, the kernel tables it runs and the one an engine picks, memory and budget.
+ */
 @Composable
 fun DeviceCard(device: DeviceInfo, budgetBytes: ULong?, modifier: Modifier = Modifier) {
+    val hw = device.hardware
     InfoCard(
         "Device",
         listOf(
             "CPU cores" to device.cores.toString(),
+            "Big cores" to (hw.performanceCpus.ifEmpty { null }?.joinToString(", ") ?: "not reported") +
+                " (default: ${hw.defaultThreads} threads)",
             "Architecture" to device.arch,
             "Kernel features" to device.cpuFeatures.ifEmpty { listOf("none (scalar kernels)") }.joinToString(", "),
-            "Kernel table" to "picked by the engine at load",
+            "Kernel table" to "${hw.defaultKernels} (runs ${hw.kernelTables.joinToString(", ")})",
             "Memory" to (device.memoryBytes?.let(::formatBytes) ?: "unknown"),
             "Memory budget" to (budgetBytes?.let(::formatBytes) ?: "none"),
         ),

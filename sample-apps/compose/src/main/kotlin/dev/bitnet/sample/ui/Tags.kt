@@ -39,7 +39,10 @@ object Tags {
     /** The benchmark's Run sustained button. */
     const val BENCH_SUSTAINED = "bench-sustained"
 
-    /** A value cell of the benchmark's results table; [metric] is ttft, prefill, decode or peak. */
+    /**
+     * A value cell of the benchmark's results table; [metric] is kernels, ttft, prefill, decode,
+     * bandwidth (GB/s), roofline (% of the measured bandwidth) or peak.
+     */
     fun benchValue(metric: String) = "bench-$metric"
 
     /** The sustained run's chart. */

@@ -6,6 +6,7 @@ import dev.bitnet.Profile
 import dev.bitnet.ThermalState
 import dev.bitnet.Throttle
 import dev.bitnet.defaultThermalPolicy
+import dev.bitnet.hardware
 import dev.bitnet.sample.Fixtures
 import dev.bitnet.sample.RecordingLoader
 import dev.bitnet.sample.ViewModels
@@ -38,6 +39,7 @@ class BenchViewModelTest {
         val state = vm.state.value
         assertEquals(Runtime.getRuntime().availableProcessors(), state.device.cores)
         assertTrue(state.device.memoryBytes!! > 0u)
+        assertEquals(hardware(), state.device.hardware)
         assertEquals(runBlocking { BitNet.estimate(Fixtures.demoModel, EngineConfig()) }, state.estimate)
         assertEquals(Profile.entries, state.profiles.map { it.profile })
         assertTrue(state.profiles.all { it.fits })
@@ -45,22 +47,39 @@ class BenchViewModelTest {
 
     @Test
     fun `timed runs give figures above zero over the runs, kept in the history and exported`() {
-        val vm = bench(settings = BenchSettings(runs = 3, genTokens = 32u, threads = 2u))
+        val vm = bench(settings = BenchSettings(runs = 3, promptTokens = 32u, genTokens = 16u, threads = 2u))
         vm.run()
-        val first = vm.state.await { it.activity == BenchActivity.IDLE && it.latest != null }.latest!!
-        assertEquals(3, first.runs)
+        val first = vm.state.await { it.activity == BenchActivity.IDLE && it.latest != null }.latest!!.report
+        assertEquals(3u, first.reps)
         assertEquals(2u, first.threads)
-        assertTrue(first.promptTokens > 0u && first.generatedTokens > 1.0)
+        assertEquals(hardware().defaultKernels, first.kernels)
+        assertEquals(32u to 16u, first.promptTokens to first.genTokens)
         for (stat in listOf(first.timeToFirstTokenMs, first.prefillTokensPerS, first.decodeTokensPerS)) {
             assertTrue("$stat", stat.mean > 0 && stat.sd >= 0)
         }
+        assertTrue("$first", first.bytesPerToken > 0u && first.effectiveGbPerS > 0 && first.copyGbPerS > 0 && first.rooflinePercent > 0)
         assertTrue(first.peakResidentBytes!! > 0u)
         vm.run()
         val state = vm.state.await { it.activity == BenchActivity.IDLE && it.history.size == 2 }
         vm.export()
         val json = vm.state.await { it.export != null }.export!!
         assertEquals(2, Regex("\"decode_tokens_per_s\"").findAll(json).count())
+        assertEquals(2, Regex("\"roofline_percent\":[0-9.]+").findAll(json).count())
         assertTrue(json, json.startsWith("{\"device\":{\"cores\":${state.device.cores},"))
+    }
+
+    @Test
+    fun `cancel stops timed runs, keeping the repetitions they finished`() {
+        val vm = bench(settings = BenchSettings(runs = 10_000, promptTokens = 16u, genTokens = 8u, threads = 2u))
+        vm.run()
+        vm.state.await { it.progress != null }
+        Thread.sleep(1_000)
+        vm.cancel()
+        val state = vm.state.await(10_000) { it.activity == BenchActivity.IDLE }
+        assertNull(state.error)
+        val reps = state.latest!!.report.reps
+        assertTrue("$reps", reps in 1u until 10_000u)
+        assertEquals(listOf(state.latest), state.history)
     }
 
     @Test
@@ -94,7 +113,7 @@ class BenchViewModelTest {
         vm.run()
         val after = vm.state.await { it.activity == BenchActivity.IDLE && it.latest != null }
         assertNull(after.error)
-        assertTrue(after.latest!!.decodeTokensPerS.mean > 0)
+        assertTrue(after.latest!!.report.decodeTokensPerS.mean > 0)
     }
 
     @Test

@@ -11,6 +11,7 @@ import androidx.compose.ui.test.performClick
 import androidx.compose.ui.test.performScrollTo
 import androidx.compose.ui.test.v2.runDesktopComposeUiTest
 import dev.bitnet.ThermalState
+import dev.bitnet.hardware
 import dev.bitnet.sample.Fixtures
 import dev.bitnet.sample.RecordingLoader
 import dev.bitnet.sample.ViewModels
@@ -39,9 +40,11 @@ class BenchmarkScreenTest {
     }
 
     /** The first number of the results table's [metric] cell ("612.4 ± 20.1" → 612.4). */
-    private fun DesktopComposeUiTest.value(metric: String): Double =
-        onNodeWithTag(Tags.benchValue(metric)).fetchSemanticsNode().config[SemanticsProperties.Text]
-            .single().text.split(' ').first().toDouble()
+    private fun DesktopComposeUiTest.value(metric: String): Double = text(Tags.benchValue(metric)).split(' ').first().toDouble()
+
+    /** The text of the node tagged [tag]. */
+    private fun DesktopComposeUiTest.text(tag: String): String =
+        onNodeWithTag(tag).fetchSemanticsNode().config[SemanticsProperties.Text].single().text
 
     private fun DesktopComposeUiTest.idle(vms: ViewModels) =
         waitUntil(timeoutMillis = 60_000) { vms.bench.state.value.activity == BenchActivity.IDLE }
@@ -52,10 +55,15 @@ class BenchmarkScreenTest {
             onNodeWithTag(Tags.BENCH_RUN).performClick()
             waitUntil(timeoutMillis = 60_000) { vms.bench.state.value.latest != null }
             idle(vms)
-            for (metric in listOf("ttft", "prefill", "decode")) assertTrue(metric, value(metric) > 0)
+            for (metric in listOf("ttft", "prefill", "decode", "bandwidth", "roofline")) assertTrue(metric, value(metric) > 0)
             onNodeWithTag(Tags.benchValue("peak")).assertExists()
             assertTrue(value("peak") > 0)
-            onNodeWithTag(Tags.benchValue("decode")).performScrollTo()
+            // The kernel table the run used, and the device card's tables and big cores.
+            val hw = hardware()
+            val kernels = text(Tags.benchValue("kernels"))
+            assertTrue(kernels, kernels.startsWith("${hw.defaultKernels}, 2 threads"))
+            onNodeWithText("${hw.defaultKernels} (runs ${hw.kernelTables.joinToString(", ")})").assertExists()
+            onNodeWithTag(Tags.benchValue("peak")).performScrollTo()
             screenshot("benchmark-runs")
         }
 
