@@ -276,6 +276,7 @@ fn stats_carry_resident_memory() {
 fn profiles_are_presets_of_the_engine_config() {
     let c = EngineConfig::from_profile(Profile::Edge);
     assert_eq!((c.threads, c.memory_budget_bytes), (4, Some(1 << 30)));
+    assert_eq!(c.max_concurrent_generations, Some(2));
     assert_eq!(c.max_input_tokens, EngineConfig::default().max_input_tokens);
 }
 

@@ -14,13 +14,16 @@ pub struct GenerationStats {
     pub cached_tokens: u32,
     /// Tokens generated (including a final end-of-text token).
     pub generated_tokens: u32,
+    /// Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
+    /// in ms; part of the times below.
+    pub queued_ms: f64,
     /// From the call to the first generated token, in ms.
     pub time_to_first_token_ms: f64,
     /// Prompt tokens evaluated per second during prefill.
     pub prefill_tokens_per_s: f64,
     /// Tokens generated per second after the first.
     pub decode_tokens_per_s: f64,
-    /// Whole request, in ms.
+    /// Whole request (from the call, queue wait included), in ms.
     pub total_ms: f64,
     /// Distinct threads that ran matmul work during the request.
     pub kernel_threads: u32,
@@ -46,6 +49,7 @@ impl From<engine::GenerationStats> for GenerationStats {
             prompt_tokens: count(s.prompt_tokens),
             cached_tokens: count(s.cached_tokens),
             generated_tokens: count(s.generated_tokens),
+            queued_ms: s.queued_ms,
             time_to_first_token_ms: s.time_to_first_token_ms,
             prefill_tokens_per_s: s.prefill_tokens_per_s,
             decode_tokens_per_s: s.decode_tokens_per_s,

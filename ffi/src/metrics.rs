@@ -2,6 +2,7 @@
 
 use bitnet_core::runtime::{health, metrics};
 
+use crate::error::count;
 use crate::remote::ThermalState;
 
 /// A snapshot of an engine's service figures since it loaded. Figures the platform does not
@@ -25,6 +26,15 @@ pub struct EngineMetrics {
     /// Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
     /// tokens/s.
     pub decode_tokens_per_s: Option<f64>,
+    /// Generations running now (holding a slot), in requests.
+    pub generating: u32,
+    /// Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
+    /// in requests.
+    pub queued: u32,
+    /// Median wait for a generation slot of the last 100 requests that got one, in ms.
+    pub queue_wait_p50_ms: Option<f64>,
+    /// 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
+    pub queue_wait_p95_ms: Option<f64>,
     /// Resident memory of the process now, in bytes (mapped weight pages included).
     pub resident_bytes: Option<u64>,
     /// Peak resident memory of the process, in bytes.
@@ -98,6 +108,10 @@ impl From<metrics::Metrics> for EngineMetrics {
             latency_p50_ms: m.latency_p50_ms,
             latency_p95_ms: m.latency_p95_ms,
             decode_tokens_per_s: m.decode_tokens_per_s,
+            generating: count(m.generating),
+            queued: count(m.queued),
+            queue_wait_p50_ms: m.queue_wait_p50_ms,
+            queue_wait_p95_ms: m.queue_wait_p95_ms,
             resident_bytes: m.resident_bytes,
             peak_resident_bytes: m.peak_resident_bytes,
             cpu_percent: m.cpu_percent,

@@ -31,10 +31,15 @@ pub struct EngineConfig {
     /// a request fails with `RateLimited`.
     #[uniffi(default = None)]
     pub rate_limit_per_minute: Option<u32>,
-    /// Longest a generate request may run, in ms; `None` = no limit. Over it the request
-    /// fails with `Timeout`.
+    /// Longest a generate request may take from its call, in ms, the wait for a generation
+    /// slot included; `None` = no limit. Over it the request fails with `Timeout`.
     #[uniffi(default = None)]
     pub request_timeout_ms: Option<u64>,
+    /// Most generations running at once on this engine, over all its sessions; later
+    /// requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
+    /// stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
+    #[uniffi(default = None)]
+    pub max_concurrent_generations: Option<u32>,
     /// Restricts the worker threads to the performance cores (Linux/Android only).
     #[uniffi(default = false)]
     pub pin_threads: bool,
@@ -79,6 +84,7 @@ impl From<EngineConfig> for engine::EngineConfig {
             kernels: c.kernels,
             rate_limit_per_minute: c.rate_limit_per_minute,
             request_timeout_ms: c.request_timeout_ms,
+            max_concurrent_generations: c.max_concurrent_generations.map(|n| n as usize),
             pin_threads: c.pin_threads,
             memory_budget_bytes: c.memory_budget_bytes,
             count_mapped_weights: c.count_mapped_weights,
@@ -101,6 +107,7 @@ impl From<engine::EngineConfig> for EngineConfig {
             kernels: c.kernels,
             rate_limit_per_minute: c.rate_limit_per_minute,
             request_timeout_ms: c.request_timeout_ms,
+            max_concurrent_generations: c.max_concurrent_generations.map(count),
             pin_threads: c.pin_threads,
             memory_budget_bytes: c.memory_budget_bytes,
             count_mapped_weights: c.count_mapped_weights,
@@ -262,6 +269,7 @@ mod tests {
             kernels: None,
             rate_limit_per_minute: None,
             request_timeout_ms: None,
+            max_concurrent_generations: None,
             pin_threads: false,
             memory_budget_bytes: None,
             count_mapped_weights: true,

@@ -133,17 +133,17 @@ pub struct HealthThresholds {
     pub max_latency_ms: u64,
 }
 
-/// A named preset of thread limit and memory budget, smallest first; `profile_config` gives
-/// its `EngineConfig`.
+/// A named preset of thread limit, memory budget and concurrent generations, smallest first;
+/// `profile_config` gives its `EngineConfig`.
 #[uniffi::remote(Enum)]
 pub enum Profile {
-    /// 2 threads, 512 MiB: a phone app in the foreground.
+    /// 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
     Mobile,
-    /// 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+    /// 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
     Edge,
-    /// 8 threads, 2048 MiB: a shared server process.
+    /// 8 threads, 2048 MiB, 5 generations at once: a shared server process.
     Server,
-    /// 16 threads, 4096 MiB: a dedicated cloud instance.
+    /// 16 threads, 4096 MiB, 10 generations at once: a dedicated cloud instance.
     Cloud,
 }
 

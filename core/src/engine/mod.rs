@@ -22,6 +22,7 @@ use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratc
 use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
+use crate::runtime::queue::GenerationQueue;
 use crate::runtime::thermal::{ThermalPolicy, ThermalSource, ThermalState};
 use crate::runtime::{memory, Executor, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
@@ -52,9 +53,15 @@ pub struct EngineConfig {
     /// Most generate requests admitted per 60 s (sliding window, per engine); `None` = no
     /// limit. Over it a request fails with [`Error::RateLimited`].
     pub rate_limit_per_minute: Option<u32>,
-    /// Longest a generate request may run, in ms (checked between prefill batches and between
-    /// tokens); `None` = no limit. Over it the request fails with [`Error::Timeout`].
+    /// Longest a generate request may take from its call, in ms: the wait for a generation
+    /// slot included (checked while waiting, between prefill batches and between tokens);
+    /// `None` = no limit. Over it the request fails with [`Error::Timeout`].
     pub request_timeout_ms: Option<u64>,
+    /// Most generations that run at once on this engine (over all its sessions); later
+    /// requests wait in arrival order for a slot, within their `request_timeout_ms`, and a
+    /// cancel stops the wait. `None` = no limit ([`EngineConfig::from_profile`] sets the
+    /// profile's).
+    pub max_concurrent_generations: Option<usize>,
     /// The thresholds [`Engine::health`] raises alerts at.
     pub health: HealthThresholds,
     /// Restricts the worker threads to the performance cores
@@ -87,6 +94,7 @@ impl Default for EngineConfig {
             thermal_policy: ThermalPolicy::default(),
             rate_limit_per_minute: None,
             request_timeout_ms: None,
+            max_concurrent_generations: None,
             health: HealthThresholds::default(),
             pin_threads: false,
             memory_budget_bytes: None,
@@ -97,11 +105,13 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
-    /// The default settings with `profile`'s thread limit and memory budget.
+    /// The default settings with `profile`'s thread limit, memory budget and concurrent
+    /// generations.
     pub fn from_profile(profile: Profile) -> Self {
         EngineConfig {
             threads: profile.threads(),
             memory_budget_bytes: Some(profile.memory_budget_bytes()),
+            max_concurrent_generations: Some(profile.max_concurrent_generations()),
             ..EngineConfig::default()
         }
     }
@@ -132,6 +142,8 @@ struct Inner {
     config: EngineConfig,
     executor: Executor,
     rate_limit: Option<RateLimiter>,
+    /// Slots of the generations running at once, and the requests waiting for one.
+    queue: GenerationQueue,
     metrics: MetricsRecorder,
     /// How the model was loaded and runs, with what it needs in memory.
     plan: Plan,
@@ -180,6 +192,7 @@ impl Engine {
                 template,
                 executor,
                 rate_limit: config.rate_limit_per_minute.map(RateLimiter::new),
+                queue: GenerationQueue::new(config.max_concurrent_generations),
                 metrics: MetricsRecorder::default(),
                 config,
                 plan,
@@ -346,13 +359,16 @@ impl Engine {
         self.inner.executor.thermal_state()
     }
 
-    /// The engine's service figures now (requests, errors, tokens, latency, speed, memory, CPU
-    /// use since the previous call, thermal state).
+    /// The engine's service figures now (requests, errors, tokens, latency, speed, queue,
+    /// memory, CPU use since the previous call, thermal state).
     pub fn metrics(&self) -> Metrics {
         let exec = &self.inner.executor;
-        self.inner
+        let mut metrics = self
+            .inner
             .metrics
-            .snapshot(exec.thermal_state(), exec.throttle_events())
+            .snapshot(exec.thermal_state(), exec.throttle_events());
+        (metrics.generating, metrics.queued) = self.inner.queue.depth();
+        metrics
     }
 
     /// [`metrics`](Self::metrics) checked against the configured
@@ -493,13 +509,16 @@ pub struct GenerationStats {
     pub cached_tokens: usize,
     /// Tokens generated, in tokens.
     pub generated_tokens: usize,
+    /// Time spent waiting for a generation slot
+    /// ([`EngineConfig::max_concurrent_generations`]), in ms; part of the times below.
+    pub queued_ms: f64,
     /// From the call to the first generated token, in ms.
     pub time_to_first_token_ms: f64,
     /// Prompt tokens evaluated per second during prefill.
     pub prefill_tokens_per_s: f64,
     /// Tokens generated per second after the first.
     pub decode_tokens_per_s: f64,
-    /// Whole request, in ms.
+    /// Whole request (from the call, queue wait included), in ms.
     pub total_ms: f64,
     /// Distinct threads that ran matmul work during the request (at most the thread limit).
     pub kernel_threads: usize,

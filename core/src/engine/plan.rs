@@ -145,6 +145,9 @@ fn check(config: &EngineConfig) -> Result<()> {
     if config.rate_limit_per_minute == Some(0) {
         return invalid("rate_limit_per_minute", "must be at least 1 request");
     }
+    if config.max_concurrent_generations == Some(0) {
+        return invalid("max_concurrent_generations", "must be at least 1");
+    }
     config
         .thermal_policy
         .check()

@@ -7,18 +7,20 @@
 
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::checkpoint::Checkpoint;
 use super::plan::PREFILL_BATCH;
 use super::stop::StopFilter;
 use super::{
-    Engine, Event, FinishReason, Generation, GenerationOptions, GenerationStats, Input, Sink,
+    CancelToken, Engine, Event, FinishReason, Generation, GenerationOptions, GenerationStats,
+    Input, Sink,
 };
 use crate::chat::{Message, Role};
 use crate::model::{KvCache, LogitsFor, Scratch};
 use crate::runtime::memory;
 use crate::runtime::metrics::RequestFigures;
+use crate::runtime::queue::Refused;
 use crate::sampling::Sampler;
 use crate::tokenizer::StreamDecoder;
 use crate::{Error, Result};
@@ -195,6 +197,10 @@ impl Session {
 
     /// Adds `input` to the conversation and generates a reply, streaming its text to `sink`.
     ///
+    /// When the engine already runs its `max_concurrent_generations`, the request first waits
+    /// for a slot, in arrival order; a cancel while it waits ends it at once as cancelled, and
+    /// its `request_timeout_ms` counts the wait.
+    ///
     /// On success the input and the reply (possibly partial: cancelled, stopped, limited,
     /// stopped by the thermal governor) are part of the history. On error (rate limited, timed
     /// out, invalid, ...) the history is unchanged. Every call counts in the engine's metrics.
@@ -204,7 +210,37 @@ impl Session {
         options: &GenerationOptions,
         sink: &mut dyn Sink,
     ) -> Result<Generation> {
-        let result = self.admit().and_then(|()| self.run(input, options, sink));
+        let arrived = Instant::now();
+        let engine = self.engine.clone();
+        let result = self.admit().and_then(|()| {
+            let timeout_ms = engine.config().request_timeout_ms;
+            let deadline = timeout_ms.and_then(|ms| arrived.checked_add(Duration::from_millis(ms)));
+            let cancelled = || {
+                options
+                    .cancel
+                    .as_ref()
+                    .is_some_and(CancelToken::is_cancelled)
+            };
+            // Held until the generation ends; without one (cancelled while waiting) the run
+            // below stops before its first forward pass.
+            let _slot = match engine.inner.queue.enter(deadline, &cancelled) {
+                Ok(slot) => {
+                    engine
+                        .inner
+                        .metrics
+                        .record_wait(slot.waited.as_secs_f64() * 1e3);
+                    Some(slot)
+                }
+                Err(Refused::Cancelled) => None,
+                Err(Refused::TimedOut) => {
+                    return Err(Error::Timeout {
+                        limit_ms: timeout_ms.unwrap_or_default(),
+                    })
+                }
+            };
+            let queued_ms = arrived.elapsed().as_secs_f64() * 1e3;
+            self.run(input, options, sink, arrived, queued_ms)
+        });
         let metrics = &self.engine.inner.metrics;
         match &result {
             Ok(g) => metrics.record_success(RequestFigures {
@@ -228,14 +264,16 @@ impl Session {
         }
     }
 
-    /// [`generate`](Self::generate) without the rate limit and the metrics.
+    /// [`generate`](Self::generate) without the rate limit, the queue and the metrics, for a
+    /// request that arrived at `started` and waited `queued_ms` for its slot.
     fn run(
         &mut self,
         input: Input,
         options: &GenerationOptions,
         sink: &mut dyn Sink,
+        started: Instant,
+        queued_ms: f64,
     ) -> Result<Generation> {
-        let started = Instant::now();
         let buffers = Arc::clone(&self.buffers);
         let mut caches = buffers.lock();
         let engine = self.engine.clone();
@@ -405,6 +443,7 @@ impl Session {
                 prompt_tokens: prompt.len(),
                 cached_tokens: reuse,
                 generated_tokens: tokens.len(),
+                queued_ms,
                 time_to_first_token_ms: first_token_at.map_or(0.0, |t| ms(started, t)),
                 prefill_tokens_per_s: per_s(prompt.len() - reuse, prefill_s),
                 decode_tokens_per_s: per_s(tokens.len().saturating_sub(1), decode_s),

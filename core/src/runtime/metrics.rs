@@ -30,6 +30,14 @@ pub struct Metrics {
     /// Mean decode speed of the recent successful requests that decoded (≥ 2 tokens), in
     /// tokens/s.
     pub decode_tokens_per_s: Option<f64>,
+    /// Generations running now (holding a slot), in requests.
+    pub generating: usize,
+    /// Requests waiting for a generation slot now, in requests.
+    pub queued: usize,
+    /// Median wait for a generation slot of the recent requests that got one, in ms.
+    pub queue_wait_p50_ms: Option<f64>,
+    /// 95th-percentile wait for a generation slot of the recent requests that got one, in ms.
+    pub queue_wait_p95_ms: Option<f64>,
     /// Resident memory of the process now, in bytes (mapped weight pages included).
     pub resident_bytes: Option<u64>,
     /// Peak resident memory of the process, in bytes.
@@ -84,6 +92,8 @@ struct Recorded {
     latencies_ms: VecDeque<f64>,
     /// Decode speeds of the last [`RECENT_REQUESTS`] successes that decoded, tokens/s.
     decode: VecDeque<f64>,
+    /// Slot waits of the last [`RECENT_REQUESTS`] requests that got a slot, in ms.
+    waits_ms: VecDeque<f64>,
     /// Wall time and process CPU seconds at the previous snapshot.
     cpu_mark: (Instant, Option<f64>),
 }
@@ -98,6 +108,7 @@ impl Default for MetricsRecorder {
                 generated_tokens: 0,
                 latencies_ms: VecDeque::with_capacity(RECENT_REQUESTS),
                 decode: VecDeque::with_capacity(RECENT_REQUESTS),
+                waits_ms: VecDeque::with_capacity(RECENT_REQUESTS),
                 cpu_mark: (Instant::now(), cpu::process_cpu_seconds()),
             }),
         }
@@ -117,6 +128,11 @@ impl MetricsRecorder {
         }
     }
 
+    /// Records how long a request waited for its generation slot, in ms.
+    pub fn record_wait(&self, waited_ms: f64) {
+        push_recent(&mut self.lock().waits_ms, waited_ms);
+    }
+
     /// Counts a failed request.
     pub fn record_error(&self) {
         let mut s = self.lock();
@@ -124,12 +140,16 @@ impl MetricsRecorder {
         s.errors += 1;
     }
 
-    /// The figures now, with the governor's `thermal_state` and `throttle_events`; starts the
-    /// next CPU-use interval.
+    /// The figures now, with the governor's `thermal_state` and `throttle_events` (the queue's
+    /// depth left at 0 for the engine to fill); starts the next CPU-use interval.
     pub fn snapshot(&self, thermal_state: ThermalState, throttle_events: u64) -> Metrics {
         let mut s = self.lock();
-        let mut sorted: Vec<f64> = s.latencies_ms.iter().copied().collect();
-        sorted.sort_by(f64::total_cmp);
+        let sorted = |window: &VecDeque<f64>| {
+            let mut v: Vec<f64> = window.iter().copied().collect();
+            v.sort_by(f64::total_cmp);
+            v
+        };
+        let (latencies, waits) = (sorted(&s.latencies_ms), sorted(&s.waits_ms));
         let now = (Instant::now(), cpu::process_cpu_seconds());
         let cpu_percent = match (s.cpu_mark, now) {
             ((then, Some(cpu_then)), (at, Some(cpu_now))) => {
@@ -146,8 +166,12 @@ impl MetricsRecorder {
             errors: s.errors,
             prompt_tokens: s.prompt_tokens,
             generated_tokens: s.generated_tokens,
-            latency_p50_ms: percentile(&sorted, 50),
-            latency_p95_ms: percentile(&sorted, 95),
+            latency_p50_ms: percentile(&latencies, 50),
+            latency_p95_ms: percentile(&latencies, 95),
+            generating: 0,
+            queued: 0,
+            queue_wait_p50_ms: percentile(&waits, 50),
+            queue_wait_p95_ms: percentile(&waits, 95),
             decode_tokens_per_s: (!s.decode.is_empty())
                 .then(|| s.decode.iter().sum::<f64>() / s.decode.len() as f64),
             resident_bytes,

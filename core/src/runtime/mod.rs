@@ -1,7 +1,8 @@
 //! What keeps the engine within a phone's limits: the executor (thread pool with a hard limit,
 //! kernel table, thermal governor), the CPU
 //! topology it is sized from, the process's memory and CPU readings, the deployment profiles,
-//! the thermal governor, and the service limits, metrics and health checks.
+//! the thermal governor, and the service limits (rate, concurrent generations), metrics and
+//! health checks.
 
 pub mod cpu;
 mod executor;
@@ -11,6 +12,7 @@ pub mod memory;
 pub mod metrics;
 mod pool;
 mod profile;
+pub mod queue;
 pub mod thermal;
 pub mod topology;
 

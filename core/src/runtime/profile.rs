@@ -1,4 +1,5 @@
-//! Deployment profiles: the product page's named pairs of thread limit and memory budget.
+//! Deployment profiles: the product page's named presets of thread limit and memory budget,
+//! with the generations each lets run at once.
 //!
 //! Budgets are in MiB (1 MiB = 1024 × 1024 bytes): "512 MB" on the product page is read as
 //! 512 MiB, the unit phone OSes report app memory limits in.
@@ -6,16 +7,16 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A named preset of thread limit and memory budget, smallest first.
+/// A named preset of thread limit, memory budget and concurrent generations, smallest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Profile {
-    /// 2 threads, 512 MiB: a phone app in the foreground.
+    /// 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
     Mobile,
-    /// 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+    /// 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
     Edge,
-    /// 8 threads, 2048 MiB: a shared server process.
+    /// 8 threads, 2048 MiB, 5 generations at once: a shared server process.
     Server,
-    /// 16 threads, 4096 MiB: a dedicated cloud instance.
+    /// 16 threads, 4096 MiB, 10 generations at once: a dedicated cloud instance.
     Cloud,
 }
 
@@ -45,6 +46,17 @@ impl Profile {
             Profile::Edge => 4,
             Profile::Server => 8,
             Profile::Cloud => 16,
+        }
+    }
+
+    /// Generations the profile lets run at once (the others wait in arrival order): 1 on a
+    /// phone, where two at once only halve each one's speed, up to 10 on a cloud instance.
+    pub fn max_concurrent_generations(self) -> usize {
+        match self {
+            Profile::Mobile => 1,
+            Profile::Edge => 2,
+            Profile::Server => 5,
+            Profile::Cloud => 10,
         }
     }
 

@@ -136,16 +136,17 @@ final class ReportsTests: XCTestCase {
         engine.release()
     }
 
-    // `profile presets are the default config with their threads and budget`
-    func testProfilePresetsAreTheDefaultConfigWithTheirThreadsAndBudget() {
+    // `profile presets are the default config with their threads, budget and concurrent generations`
+    func testProfilePresetsAreTheDefaultConfigWithTheirThreadsBudgetAndConcurrentGenerations() {
         let mib: UInt64 = 1 << 20
-        let table: [(Profile, UInt32, UInt64)] = [
-            (.mobile, 2, 512 * mib), (.edge, 4, 1024 * mib), (.server, 8, 2048 * mib), (.cloud, 16, 4096 * mib),
+        let table: [(Profile, UInt32, UInt64, UInt32)] = [
+            (.mobile, 2, 512 * mib, 1), (.edge, 4, 1024 * mib, 2), (.server, 8, 2048 * mib, 5), (.cloud, 16, 4096 * mib, 10),
         ]
-        for (profile, threads, budget) in table {
+        for (profile, threads, budget, generations) in table {
             var expected = EngineConfig()
             expected.threads = threads
             expected.memoryBudgetBytes = budget
+            expected.maxConcurrentGenerations = generations
             XCTAssertEqual(profileConfig(profile: profile), expected)
             XCTAssertEqual(smallestProfile(bytes: budget), profile)
         }

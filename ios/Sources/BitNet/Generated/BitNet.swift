@@ -2925,10 +2925,16 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var rateLimitPerMinute: UInt32?
     /**
-     * Longest a generate request may run, in ms; `None` = no limit. Over it the request
-     * fails with `Timeout`.
+     * Longest a generate request may take from its call, in ms, the wait for a generation
+     * slot included; `None` = no limit. Over it the request fails with `Timeout`.
      */
     public var requestTimeoutMs: UInt64?
+    /**
+     * Most generations running at once on this engine, over all its sessions; later
+     * requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
+     * stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
+     */
+    public var maxConcurrentGenerations: UInt32?
     /**
      * Restricts the worker threads to the performance cores (Linux/Android only).
      */
@@ -2983,9 +2989,14 @@ public struct EngineConfig: Equatable, Hashable {
          * a request fails with `RateLimited`.
          */rateLimitPerMinute: UInt32? = nil, 
         /**
-         * Longest a generate request may run, in ms; `None` = no limit. Over it the request
-         * fails with `Timeout`.
+         * Longest a generate request may take from its call, in ms, the wait for a generation
+         * slot included; `None` = no limit. Over it the request fails with `Timeout`.
          */requestTimeoutMs: UInt64? = nil, 
+        /**
+         * Most generations running at once on this engine, over all its sessions; later
+         * requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
+         * stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
+         */maxConcurrentGenerations: UInt32? = nil, 
         /**
          * Restricts the worker threads to the performance cores (Linux/Android only).
          */pinThreads: Bool = false, 
@@ -3018,6 +3029,7 @@ public struct EngineConfig: Equatable, Hashable {
         self.kernels = kernels
         self.rateLimitPerMinute = rateLimitPerMinute
         self.requestTimeoutMs = requestTimeoutMs
+        self.maxConcurrentGenerations = maxConcurrentGenerations
         self.pinThreads = pinThreads
         self.memoryBudgetBytes = memoryBudgetBytes
         self.countMappedWeights = countMappedWeights
@@ -3049,6 +3061,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 kernels: FfiConverterOptionString.read(from: &buf), 
                 rateLimitPerMinute: FfiConverterOptionUInt32.read(from: &buf), 
                 requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
+                maxConcurrentGenerations: FfiConverterOptionUInt32.read(from: &buf), 
                 pinThreads: FfiConverterBool.read(from: &buf), 
                 memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 countMappedWeights: FfiConverterBool.read(from: &buf), 
@@ -3066,6 +3079,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.kernels, into: &buf)
         FfiConverterOptionUInt32.write(value.rateLimitPerMinute, into: &buf)
         FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
+        FfiConverterOptionUInt32.write(value.maxConcurrentGenerations, into: &buf)
         FfiConverterBool.write(value.pinThreads, into: &buf)
         FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
         FfiConverterBool.write(value.countMappedWeights, into: &buf)
@@ -3200,6 +3214,23 @@ public struct EngineMetrics: Equatable, Hashable {
      */
     public var decodeTokensPerS: Double?
     /**
+     * Generations running now (holding a slot), in requests.
+     */
+    public var generating: UInt32
+    /**
+     * Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
+     * in requests.
+     */
+    public var queued: UInt32
+    /**
+     * Median wait for a generation slot of the last 100 requests that got one, in ms.
+     */
+    public var queueWaitP50Ms: Double?
+    /**
+     * 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
+     */
+    public var queueWaitP95Ms: Double?
+    /**
      * Resident memory of the process now, in bytes (mapped weight pages included).
      */
     public var residentBytes: UInt64?
@@ -3250,6 +3281,19 @@ public struct EngineMetrics: Equatable, Hashable {
          * tokens/s.
          */decodeTokensPerS: Double?, 
         /**
+         * Generations running now (holding a slot), in requests.
+         */generating: UInt32, 
+        /**
+         * Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
+         * in requests.
+         */queued: UInt32, 
+        /**
+         * Median wait for a generation slot of the last 100 requests that got one, in ms.
+         */queueWaitP50Ms: Double?, 
+        /**
+         * 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
+         */queueWaitP95Ms: Double?, 
+        /**
          * Resident memory of the process now, in bytes (mapped weight pages included).
          */residentBytes: UInt64?, 
         /**
@@ -3273,6 +3317,10 @@ public struct EngineMetrics: Equatable, Hashable {
         self.latencyP50Ms = latencyP50Ms
         self.latencyP95Ms = latencyP95Ms
         self.decodeTokensPerS = decodeTokensPerS
+        self.generating = generating
+        self.queued = queued
+        self.queueWaitP50Ms = queueWaitP50Ms
+        self.queueWaitP95Ms = queueWaitP95Ms
         self.residentBytes = residentBytes
         self.peakResidentBytes = peakResidentBytes
         self.cpuPercent = cpuPercent
@@ -3304,6 +3352,10 @@ public struct FfiConverterTypeEngineMetrics: FfiConverterRustBuffer {
                 latencyP50Ms: FfiConverterOptionDouble.read(from: &buf), 
                 latencyP95Ms: FfiConverterOptionDouble.read(from: &buf), 
                 decodeTokensPerS: FfiConverterOptionDouble.read(from: &buf), 
+                generating: FfiConverterUInt32.read(from: &buf), 
+                queued: FfiConverterUInt32.read(from: &buf), 
+                queueWaitP50Ms: FfiConverterOptionDouble.read(from: &buf), 
+                queueWaitP95Ms: FfiConverterOptionDouble.read(from: &buf), 
                 residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 cpuPercent: FfiConverterOptionDouble.read(from: &buf), 
@@ -3321,6 +3373,10 @@ public struct FfiConverterTypeEngineMetrics: FfiConverterRustBuffer {
         FfiConverterOptionDouble.write(value.latencyP50Ms, into: &buf)
         FfiConverterOptionDouble.write(value.latencyP95Ms, into: &buf)
         FfiConverterOptionDouble.write(value.decodeTokensPerS, into: &buf)
+        FfiConverterUInt32.write(value.generating, into: &buf)
+        FfiConverterUInt32.write(value.queued, into: &buf)
+        FfiConverterOptionDouble.write(value.queueWaitP50Ms, into: &buf)
+        FfiConverterOptionDouble.write(value.queueWaitP95Ms, into: &buf)
         FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
         FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
         FfiConverterOptionDouble.write(value.cpuPercent, into: &buf)
@@ -3502,6 +3558,11 @@ public struct GenerationStats: Equatable, Hashable {
      */
     public var generatedTokens: UInt32
     /**
+     * Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
+     * in ms; part of the times below.
+     */
+    public var queuedMs: Double
+    /**
      * From the call to the first generated token, in ms.
      */
     public var timeToFirstTokenMs: Double
@@ -3514,7 +3575,7 @@ public struct GenerationStats: Equatable, Hashable {
      */
     public var decodeTokensPerS: Double
     /**
-     * Whole request, in ms.
+     * Whole request (from the call, queue wait included), in ms.
      */
     public var totalMs: Double
     /**
@@ -3561,6 +3622,10 @@ public struct GenerationStats: Equatable, Hashable {
          * Tokens generated (including a final end-of-text token).
          */generatedTokens: UInt32, 
         /**
+         * Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
+         * in ms; part of the times below.
+         */queuedMs: Double, 
+        /**
          * From the call to the first generated token, in ms.
          */timeToFirstTokenMs: Double, 
         /**
@@ -3570,7 +3635,7 @@ public struct GenerationStats: Equatable, Hashable {
          * Tokens generated per second after the first.
          */decodeTokensPerS: Double, 
         /**
-         * Whole request, in ms.
+         * Whole request (from the call, queue wait included), in ms.
          */totalMs: Double, 
         /**
          * Distinct threads that ran matmul work during the request.
@@ -3598,6 +3663,7 @@ public struct GenerationStats: Equatable, Hashable {
         self.promptTokens = promptTokens
         self.cachedTokens = cachedTokens
         self.generatedTokens = generatedTokens
+        self.queuedMs = queuedMs
         self.timeToFirstTokenMs = timeToFirstTokenMs
         self.prefillTokensPerS = prefillTokensPerS
         self.decodeTokensPerS = decodeTokensPerS
@@ -3630,6 +3696,7 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
                 promptTokens: FfiConverterUInt32.read(from: &buf), 
                 cachedTokens: FfiConverterUInt32.read(from: &buf), 
                 generatedTokens: FfiConverterUInt32.read(from: &buf), 
+                queuedMs: FfiConverterDouble.read(from: &buf), 
                 timeToFirstTokenMs: FfiConverterDouble.read(from: &buf), 
                 prefillTokensPerS: FfiConverterDouble.read(from: &buf), 
                 decodeTokensPerS: FfiConverterDouble.read(from: &buf), 
@@ -3648,6 +3715,7 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.promptTokens, into: &buf)
         FfiConverterUInt32.write(value.cachedTokens, into: &buf)
         FfiConverterUInt32.write(value.generatedTokens, into: &buf)
+        FfiConverterDouble.write(value.queuedMs, into: &buf)
         FfiConverterDouble.write(value.timeToFirstTokenMs, into: &buf)
         FfiConverterDouble.write(value.prefillTokensPerS, into: &buf)
         FfiConverterDouble.write(value.decodeTokensPerS, into: &buf)
@@ -6020,26 +6088,26 @@ public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> Rus
 
 
 /**
- * A named preset of thread limit and memory budget, smallest first; `profile_config` gives
- * its `EngineConfig`.
+ * A named preset of thread limit, memory budget and concurrent generations, smallest first;
+ * `profile_config` gives its `EngineConfig`.
  */
 
 public enum Profile: Equatable, Hashable {
     
     /**
-     * 2 threads, 512 MiB: a phone app in the foreground.
+     * 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
      */
     case mobile
     /**
-     * 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+     * 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
      */
     case edge
     /**
-     * 8 threads, 2048 MiB: a shared server process.
+     * 8 threads, 2048 MiB, 5 generations at once: a shared server process.
      */
     case server
     /**
-     * 16 threads, 4096 MiB: a dedicated cloud instance.
+     * 16 threads, 4096 MiB, 10 generations at once: a dedicated cloud instance.
      */
     case cloud
 

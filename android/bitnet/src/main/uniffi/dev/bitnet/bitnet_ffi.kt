@@ -4585,10 +4585,17 @@ data class EngineConfig (
     var `rateLimitPerMinute`: kotlin.UInt? = null 
     , 
     /**
-     * Longest a generate request may run, in ms; `None` = no limit. Over it the request
-     * fails with `Timeout`.
+     * Longest a generate request may take from its call, in ms, the wait for a generation
+     * slot included; `None` = no limit. Over it the request fails with `Timeout`.
      */
     var `requestTimeoutMs`: kotlin.ULong? = null 
+    , 
+    /**
+     * Most generations running at once on this engine, over all its sessions; later
+     * requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
+     * stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
+     */
+    var `maxConcurrentGenerations`: kotlin.UInt? = null 
     , 
     /**
      * Restricts the worker threads to the performance cores (Linux/Android only).
@@ -4651,6 +4658,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalUInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -4668,6 +4676,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalString.allocationSize(value.`kernels`) +
             FfiConverterOptionalUInt.allocationSize(value.`rateLimitPerMinute`) +
             FfiConverterOptionalULong.allocationSize(value.`requestTimeoutMs`) +
+            FfiConverterOptionalUInt.allocationSize(value.`maxConcurrentGenerations`) +
             FfiConverterBoolean.allocationSize(value.`pinThreads`) +
             FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
             FfiConverterBoolean.allocationSize(value.`countMappedWeights`) +
@@ -4684,6 +4693,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalString.write(value.`kernels`, buf)
             FfiConverterOptionalUInt.write(value.`rateLimitPerMinute`, buf)
             FfiConverterOptionalULong.write(value.`requestTimeoutMs`, buf)
+            FfiConverterOptionalUInt.write(value.`maxConcurrentGenerations`, buf)
             FfiConverterBoolean.write(value.`pinThreads`, buf)
             FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
             FfiConverterBoolean.write(value.`countMappedWeights`, buf)
@@ -4790,6 +4800,27 @@ data class EngineMetrics (
     var `decodeTokensPerS`: kotlin.Double?
     , 
     /**
+     * Generations running now (holding a slot), in requests.
+     */
+    var `generating`: kotlin.UInt
+    , 
+    /**
+     * Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
+     * in requests.
+     */
+    var `queued`: kotlin.UInt
+    , 
+    /**
+     * Median wait for a generation slot of the last 100 requests that got one, in ms.
+     */
+    var `queueWaitP50Ms`: kotlin.Double?
+    , 
+    /**
+     * 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
+     */
+    var `queueWaitP95Ms`: kotlin.Double?
+    , 
+    /**
      * Resident memory of the process now, in bytes (mapped weight pages included).
      */
     var `residentBytes`: kotlin.ULong?
@@ -4838,6 +4869,10 @@ public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetric
             FfiConverterOptionalDouble.read(buf),
             FfiConverterOptionalDouble.read(buf),
             FfiConverterOptionalDouble.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalDouble.read(buf),
@@ -4855,6 +4890,10 @@ public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetric
             FfiConverterOptionalDouble.allocationSize(value.`latencyP50Ms`) +
             FfiConverterOptionalDouble.allocationSize(value.`latencyP95Ms`) +
             FfiConverterOptionalDouble.allocationSize(value.`decodeTokensPerS`) +
+            FfiConverterUInt.allocationSize(value.`generating`) +
+            FfiConverterUInt.allocationSize(value.`queued`) +
+            FfiConverterOptionalDouble.allocationSize(value.`queueWaitP50Ms`) +
+            FfiConverterOptionalDouble.allocationSize(value.`queueWaitP95Ms`) +
             FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
             FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
             FfiConverterOptionalDouble.allocationSize(value.`cpuPercent`) +
@@ -4871,6 +4910,10 @@ public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetric
             FfiConverterOptionalDouble.write(value.`latencyP50Ms`, buf)
             FfiConverterOptionalDouble.write(value.`latencyP95Ms`, buf)
             FfiConverterOptionalDouble.write(value.`decodeTokensPerS`, buf)
+            FfiConverterUInt.write(value.`generating`, buf)
+            FfiConverterUInt.write(value.`queued`, buf)
+            FfiConverterOptionalDouble.write(value.`queueWaitP50Ms`, buf)
+            FfiConverterOptionalDouble.write(value.`queueWaitP95Ms`, buf)
             FfiConverterOptionalULong.write(value.`residentBytes`, buf)
             FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
             FfiConverterOptionalDouble.write(value.`cpuPercent`, buf)
@@ -5005,6 +5048,12 @@ data class GenerationStats (
     var `generatedTokens`: kotlin.UInt
     , 
     /**
+     * Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
+     * in ms; part of the times below.
+     */
+    var `queuedMs`: kotlin.Double
+    , 
+    /**
      * From the call to the first generated token, in ms.
      */
     var `timeToFirstTokenMs`: kotlin.Double
@@ -5020,7 +5069,7 @@ data class GenerationStats (
     var `decodeTokensPerS`: kotlin.Double
     , 
     /**
-     * Whole request, in ms.
+     * Whole request (from the call, queue wait included), in ms.
      */
     var `totalMs`: kotlin.Double
     , 
@@ -5083,6 +5132,7 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
+            FfiConverterDouble.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterTypeThermalState.read(buf),
@@ -5097,6 +5147,7 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterUInt.allocationSize(value.`promptTokens`) +
             FfiConverterUInt.allocationSize(value.`cachedTokens`) +
             FfiConverterUInt.allocationSize(value.`generatedTokens`) +
+            FfiConverterDouble.allocationSize(value.`queuedMs`) +
             FfiConverterDouble.allocationSize(value.`timeToFirstTokenMs`) +
             FfiConverterDouble.allocationSize(value.`prefillTokensPerS`) +
             FfiConverterDouble.allocationSize(value.`decodeTokensPerS`) +
@@ -5114,6 +5165,7 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterUInt.write(value.`promptTokens`, buf)
             FfiConverterUInt.write(value.`cachedTokens`, buf)
             FfiConverterUInt.write(value.`generatedTokens`, buf)
+            FfiConverterDouble.write(value.`queuedMs`, buf)
             FfiConverterDouble.write(value.`timeToFirstTokenMs`, buf)
             FfiConverterDouble.write(value.`prefillTokensPerS`, buf)
             FfiConverterDouble.write(value.`decodeTokensPerS`, buf)
@@ -7400,26 +7452,26 @@ public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPol
 
 
 /**
- * A named preset of thread limit and memory budget, smallest first; `profile_config` gives
- * its `EngineConfig`.
+ * A named preset of thread limit, memory budget and concurrent generations, smallest first;
+ * `profile_config` gives its `EngineConfig`.
  */
 
 enum class Profile {
     
     /**
-     * 2 threads, 512 MiB: a phone app in the foreground.
+     * 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
      */
     MOBILE,
     /**
-     * 4 threads, 1024 MiB: a tablet, a single-board computer, a kiosk.
+     * 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
      */
     EDGE,
     /**
-     * 8 threads, 2048 MiB: a shared server process.
+     * 8 threads, 2048 MiB, 5 generations at once: a shared server process.
      */
     SERVER,
     /**
-     * 16 threads, 4096 MiB: a dedicated cloud instance.
+     * 16 threads, 4096 MiB, 10 generations at once: a dedicated cloud instance.
      */
     CLOUD;
 

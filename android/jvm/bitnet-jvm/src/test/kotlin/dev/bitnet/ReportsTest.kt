@@ -131,18 +131,19 @@ class ReportsTest {
     }
 
     @Test
-    fun `profile presets are the default config with their threads and budget`() {
+    fun `profile presets are the default config with their threads, budget and concurrent generations`() {
         val mib = 1uL shl 20
         val table = mapOf(
-            Profile.MOBILE to (2u to 512uL * mib),
-            Profile.EDGE to (4u to 1024uL * mib),
-            Profile.SERVER to (8u to 2048uL * mib),
-            Profile.CLOUD to (16u to 4096uL * mib),
+            Profile.MOBILE to Triple(2u, 512uL * mib, 1u),
+            Profile.EDGE to Triple(4u, 1024uL * mib, 2u),
+            Profile.SERVER to Triple(8u, 2048uL * mib, 5u),
+            Profile.CLOUD to Triple(16u, 4096uL * mib, 10u),
         )
         assertEquals(Profile.entries.toSet(), table.keys)
         for ((profile, preset) in table) {
-            val (threads, budget) = preset
-            assertEquals(EngineConfig(threads = threads, memoryBudgetBytes = budget), profileConfig(profile))
+            val (threads, budget, generations) = preset
+            val expected = EngineConfig(threads = threads, memoryBudgetBytes = budget, maxConcurrentGenerations = generations)
+            assertEquals(expected, profileConfig(profile))
             assertEquals(profile, smallestProfile(budget))
         }
         assertEquals(null, smallestProfile(4097uL * mib))
