@@ -34,6 +34,10 @@ pub struct GenerationStats {
     pub thermal_state: ThermalState,
     /// Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
     pub throttle_events: u32,
+    /// Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
+    pub drafted_tokens: u32,
+    /// Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
+    pub accepted_tokens: u32,
     /// Pauses the governor put between tokens, summed, in ms.
     pub paused_ms: u64,
     /// Resident memory of the process at the end of the request, in bytes; `None` where the
@@ -58,6 +62,8 @@ impl From<engine::GenerationStats> for GenerationStats {
             peak_kernel_threads: count(s.peak_kernel_threads),
             thermal_state: s.thermal_state,
             throttle_events: count(s.throttle_events),
+            drafted_tokens: count(s.drafted_tokens),
+            accepted_tokens: count(s.accepted_tokens),
             paused_ms: s.paused_ms,
             resident_bytes: s.resident_bytes,
             peak_resident_bytes: s.peak_resident_bytes,

@@ -66,6 +66,12 @@ pub struct EngineConfig {
     /// The thresholds `BitNetEngine::health` raises alerts at.
     #[uniffi(default)]
     pub health: HealthThresholds,
+    /// Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
+    /// an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
+    /// token in one pass and kept while they equal what is sampled. The output is exactly
+    /// plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
+    #[uniffi(default = 0)]
+    pub draft_tokens: u32,
 }
 
 /// The core's defaults (what the foreign constructors give, see the tests).
@@ -92,6 +98,7 @@ impl From<EngineConfig> for engine::EngineConfig {
             kv_precision: c.kv_precision,
             thermal_policy: c.thermal_policy.unwrap_or_default(),
             health: c.health,
+            draft_tokens: c.draft_tokens as usize,
         }
     }
 }
@@ -115,6 +122,7 @@ impl From<engine::EngineConfig> for EngineConfig {
             kv_precision: c.kv_precision,
             thermal_policy: (c.thermal_policy != Default::default()).then_some(c.thermal_policy),
             health: c.health,
+            draft_tokens: count(c.draft_tokens),
         }
     }
 }
@@ -283,6 +291,7 @@ mod tests {
                 max_error_rate_percent: 5,
                 max_latency_ms: 5000,
             },
+            draft_tokens: 0,
         };
         assert_eq!(EngineConfig::default(), config);
         assert_eq!(

@@ -4,6 +4,7 @@
 
 mod budget;
 pub(crate) mod checkpoint;
+mod draft;
 mod plan;
 mod session;
 mod stop;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 pub use budget::{MemoryEstimate, MIN_CONTEXT_TOKENS};
+pub use draft::MAX_DRAFT_TOKENS;
 pub use plan::{Plan, PREFILL_BATCH};
 pub use session::{OverflowPolicy, Segment, Session, SessionConfig, EXACT_COUNT_BYTES};
 
@@ -81,6 +83,13 @@ pub struct EngineConfig {
     /// Output head precision (default [`HeadPrecision::F16`]: the head as the file stores
     /// it); [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
     pub head: HeadPrecision,
+    /// Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
+    /// an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
+    /// token in one pass and kept while they equal what is sampled. The output is exactly
+    /// plain decoding's (greedy or sampled, same seed); only the passes over the weights
+    /// change. 0 (the default) = off; at most [`MAX_DRAFT_TOKENS`]. Each session's scratch
+    /// holds logits for `1 + draft_tokens` positions.
+    pub draft_tokens: usize,
 }
 
 impl Default for EngineConfig {
@@ -100,6 +109,7 @@ impl Default for EngineConfig {
             memory_budget_bytes: None,
             count_mapped_weights: true,
             head: HeadPrecision::default(),
+            draft_tokens: 0,
         }
     }
 }
@@ -529,6 +539,10 @@ pub struct GenerationStats {
     pub thermal_state: ThermalState,
     /// Thermal changes this request saw (each also sent as [`Event::Thermal`]).
     pub throttle_events: usize,
+    /// Tokens drafted by prompt lookup and evaluated ahead ([`EngineConfig::draft_tokens`]).
+    pub drafted_tokens: usize,
+    /// Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
+    pub accepted_tokens: usize,
     /// Pauses the governor put between tokens, summed, in ms (requested sleep time).
     pub paused_ms: u64,
     /// Resident memory of the process at the end of the request, in bytes (`None` where the

@@ -3,6 +3,7 @@
 //! byte sums, loading executes the plan, and the CLI, the FFI and the apps show the same one.
 
 use super::budget::{self, MemoryEstimate, MIN_CONTEXT_TOKENS};
+use super::draft::MAX_DRAFT_TOKENS;
 use super::EngineConfig;
 use crate::gguf::{GgufFile, Value};
 use crate::kernels::Kernels;
@@ -26,7 +27,8 @@ pub struct Plan {
     /// The KV cache's precision: the configured one, else F16 for ternary models and F32 for
     /// float ones (the exact reference path).
     pub kv_precision: KvPrecision,
-    /// One session's forward buffers: a [`PREFILL_BATCH`]-token batch, logits of its last token.
+    /// One session's forward buffers: a [`PREFILL_BATCH`]-token batch, logits of `1 +
+    /// draft_tokens` positions (a decoded token and its draft).
     pub scratch: ScratchLayout,
     /// The kernel table: the configured one, else the fastest this CPU runs.
     pub kernels: &'static Kernels,
@@ -63,7 +65,8 @@ impl Plan {
                     true => KvPrecision::F16,
                     false => KvPrecision::F32,
                 });
-        let scratch = ScratchLayout::new(&model, PREFILL_BATCH, 1, head.int8);
+        // Decoding evaluates each token with up to `draft_tokens` drafted ones, all with logits.
+        let scratch = ScratchLayout::new(&model, PREFILL_BATCH, 1 + config.draft_tokens, head.int8);
         let kernels = match &config.kernels {
             Some(name) => Kernels::by_name(name).ok_or_else(|| Error::InvalidOption {
                 name: "kernels",
@@ -147,6 +150,12 @@ fn check(config: &EngineConfig) -> Result<()> {
     }
     if config.max_concurrent_generations == Some(0) {
         return invalid("max_concurrent_generations", "must be at least 1");
+    }
+    if config.draft_tokens > MAX_DRAFT_TOKENS {
+        return invalid(
+            "draft_tokens",
+            &format!("must be at most {MAX_DRAFT_TOKENS}"),
+        );
     }
     config
         .thermal_policy

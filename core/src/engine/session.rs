@@ -5,11 +5,13 @@
 //! cancelled) therefore sees exactly the tokens a fresh session fed the same history would,
 //! and — the forward pass being batch-invariant — computes the same logits.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::{Duration, Instant};
 
 use super::checkpoint::Checkpoint;
+use super::draft;
 use super::plan::PREFILL_BATCH;
 use super::stop::StopFilter;
 use super::{
@@ -379,16 +381,40 @@ impl Session {
         let mut tokens = Vec::new();
         let mut recent = prompt.clone();
         let mut first_token_at = None;
+        // Speculative decoding (draft.rs): the drafted tokens evaluated after the last sampled
+        // one and not yet checked, oldest first, and the logits row that holds the next
+        // token's distribution (row i follows the i-th of them).
+        let vocab = model.config().vocab_size;
+        let mut pending: VecDeque<u32> = VecDeque::new();
+        let mut row = 0;
+        // Whether the last sampled token is in the cache only because it was drafted (plain
+        // decoding would not have evaluated it yet).
+        let mut evaluated_ahead = false;
+        let (mut drafted, mut accepted) = (0, 0);
+        let mut batch = Vec::with_capacity(1 + limits.draft_tokens);
         let finish = match finish {
             Some(reason) => reason,
             None => loop {
+                evaluated_ahead = false;
                 if cancelled() {
                     break FinishReason::Cancelled;
                 }
-                let token = sampler.sample(scratch.logits(), &recent)?;
+                let logits = &scratch.logits()[row * vocab..(row + 1) * vocab];
+                let token = sampler.sample(logits, &recent)?;
                 first_token_at.get_or_insert_with(Instant::now);
                 tokens.push(token);
                 recent.push(token);
+                // A drafted token equal to the sampled one is already in the cache, and the
+                // next row has what follows it; a different one ends the draft.
+                let in_cache = pending.front() == Some(&token);
+                evaluated_ahead = in_cache;
+                if in_cache {
+                    pending.pop_front();
+                    row += 1;
+                    accepted += 1;
+                } else {
+                    drop_drafts(kv, cached, &mut pending);
+                }
                 if tokenizer.is_end_of_generation(token) {
                     break FinishReason::EndOfText;
                 }
@@ -405,16 +431,38 @@ impl Session {
                 if cancelled() {
                     break FinishReason::Cancelled;
                 }
-                if kv.len() == ctx {
+                if !in_cache && kv.len() == ctx {
                     break FinishReason::ContextFull;
                 }
                 if let Some(reason) = checkpoint.check(sink, true)? {
                     break reason;
                 }
-                model.forward(exec, &[token], kv, scratch, LogitsFor::Last)?;
-                cached.push(token);
+                if in_cache {
+                    continue;
+                }
+                // The token, and a draft that fits the context and the tokens still allowed.
+                let room = (ctx - kv.len() - 1).min(options.max_tokens - tokens.len() - 1);
+                let draft = draft::lookup(&recent, limits.draft_tokens.min(room));
+                batch.clear();
+                batch.push(token);
+                batch.extend_from_slice(draft);
+                let which = match draft.is_empty() {
+                    true => LogitsFor::Last,
+                    false => LogitsFor::All,
+                };
+                model.forward(exec, &batch, kv, scratch, which)?;
+                cached.extend_from_slice(&batch);
+                drafted += draft.len();
+                pending.extend(draft);
+                row = 0;
             },
         };
+        // The cache ends as plain decoding leaves it.
+        drop_drafts(kv, cached, &mut pending);
+        if evaluated_ahead {
+            kv.truncate(kv.len() - 1);
+            cached.pop();
+        }
         if finish != FinishReason::StopString {
             let out = filter.push(&decoder.finish());
             emit(&out.release, &mut text, sink);
@@ -444,6 +492,8 @@ impl Session {
                 cached_tokens: reuse,
                 generated_tokens: tokens.len(),
                 queued_ms,
+                drafted_tokens: drafted,
+                accepted_tokens: accepted,
                 time_to_first_token_ms: first_token_at.map_or(0.0, |t| ms(started, t)),
                 prefill_tokens_per_s: per_s(prompt.len() - reuse, prefill_s),
                 decode_tokens_per_s: per_s(tokens.len().saturating_sub(1), decode_s),
@@ -501,6 +551,15 @@ impl Session {
     pub fn history_tokens(&self) -> Result<Vec<u32>> {
         self.tokenize(&self.history, false)
     }
+}
+
+/// Forgets the drafted tokens evaluated after the last sampled one: the cache keeps exactly
+/// the tokens sampled or given.
+fn drop_drafts(kv: &mut KvCache, cached: &mut Vec<u32>, pending: &mut VecDeque<u32>) {
+    let keep = cached.len() - pending.len();
+    kv.truncate(keep);
+    cached.truncate(keep);
+    pending.clear();
 }
 
 /// Length of the common prefix of `a` and `b`.

@@ -47,6 +47,10 @@ pub struct EngineArgs {
     /// KV cache precision; default: f16 for ternary models, f32 for float ones.
     #[arg(long, value_enum)]
     pub kv: Option<KvArg>,
+    /// Speculative decoding: tokens drafted by prompt lookup and verified with each decoded
+    /// token in one pass (0 = off, at most 15); the output is unchanged.
+    #[arg(long, default_value_t = 0)]
+    pub draft_tokens: usize,
 }
 
 /// `--kv` values.
@@ -99,6 +103,7 @@ impl EngineArgs {
             memory_budget_bytes: self.memory_budget.or(base.memory_budget_bytes),
             head: self.head.into(),
             kv_precision: self.kv.map(Into::into).or(base.kv_precision),
+            draft_tokens: self.draft_tokens,
             ..base
         }
     }

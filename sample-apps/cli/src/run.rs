@@ -58,6 +58,8 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
                 "time_to_first_token_ms": s.time_to_first_token_ms,
                 "prefill_tokens_per_s": s.prefill_tokens_per_s,
                 "decode_tokens_per_s": s.decode_tokens_per_s,
+                "drafted_tokens": s.drafted_tokens,
+                "accepted_tokens": s.accepted_tokens,
                 "total_ms": s.total_ms,
                 "kernel_threads": s.kernel_threads,
                 "resident_bytes": s.resident_bytes,
@@ -194,7 +196,7 @@ fn print_health(engine: &Engine) {
 fn report(g: &Generation) {
     let s = &g.stats;
     eprintln!(
-        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s, {} threads, thermal {} ({} changes, {} ms paused), peak RSS {:.1} MiB]",
+        "[{:?}: prompt {} tokens ({} cached), generated {}, first token {:.0} ms, prefill {:.1} tok/s, decode {:.1} tok/s ({}/{} drafted accepted), {} threads, thermal {} ({} changes, {} ms paused), peak RSS {:.1} MiB]",
         g.finish_reason,
         s.prompt_tokens,
         s.cached_tokens,
@@ -202,6 +204,8 @@ fn report(g: &Generation) {
         s.time_to_first_token_ms,
         s.prefill_tokens_per_s,
         s.decode_tokens_per_s,
+        s.accepted_tokens,
+        s.drafted_tokens,
         s.kernel_threads,
         s.thermal_state.name(),
         s.throttle_events,

@@ -2968,6 +2968,13 @@ public struct EngineConfig: Equatable, Hashable {
      * The thresholds `BitNetEngine::health` raises alerts at.
      */
     public var health: HealthThresholds
+    /**
+     * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
+     * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
+     * token in one pass and kept while they equal what is sampled. The output is exactly
+     * plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
+     */
+    public var draftTokens: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3022,7 +3029,13 @@ public struct EngineConfig: Equatable, Hashable {
          */thermalPolicy: ThermalPolicy? = nil, 
         /**
          * The thresholds `BitNetEngine::health` raises alerts at.
-         */health: HealthThresholds = HealthThresholds()) {
+         */health: HealthThresholds = HealthThresholds(), 
+        /**
+         * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
+         * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
+         * token in one pass and kept while they equal what is sampled. The output is exactly
+         * plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
+         */draftTokens: UInt32 = UInt32(0)) {
         self.maxInputTokens = maxInputTokens
         self.maxOutputTokens = maxOutputTokens
         self.threads = threads
@@ -3037,6 +3050,7 @@ public struct EngineConfig: Equatable, Hashable {
         self.kvPrecision = kvPrecision
         self.thermalPolicy = thermalPolicy
         self.health = health
+        self.draftTokens = draftTokens
     }
 
     
@@ -3068,7 +3082,8 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 head: FfiConverterOptionTypeHeadPrecision.read(from: &buf), 
                 kvPrecision: FfiConverterOptionTypeKvPrecision.read(from: &buf), 
                 thermalPolicy: FfiConverterOptionTypeThermalPolicy.read(from: &buf), 
-                health: FfiConverterTypeHealthThresholds.read(from: &buf)
+                health: FfiConverterTypeHealthThresholds.read(from: &buf), 
+                draftTokens: FfiConverterUInt32.read(from: &buf)
         )
     }
 
@@ -3087,6 +3102,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterOptionTypeKvPrecision.write(value.kvPrecision, into: &buf)
         FfiConverterOptionTypeThermalPolicy.write(value.thermalPolicy, into: &buf)
         FfiConverterTypeHealthThresholds.write(value.health, into: &buf)
+        FfiConverterUInt32.write(value.draftTokens, into: &buf)
     }
 }
 
@@ -3596,6 +3612,14 @@ public struct GenerationStats: Equatable, Hashable {
      */
     public var throttleEvents: UInt32
     /**
+     * Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
+     */
+    public var draftedTokens: UInt32
+    /**
+     * Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
+     */
+    public var acceptedTokens: UInt32
+    /**
      * Pauses the governor put between tokens, summed, in ms.
      */
     public var pausedMs: UInt64
@@ -3651,6 +3675,12 @@ public struct GenerationStats: Equatable, Hashable {
          * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
          */throttleEvents: UInt32, 
         /**
+         * Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
+         */draftedTokens: UInt32, 
+        /**
+         * Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
+         */acceptedTokens: UInt32, 
+        /**
          * Pauses the governor put between tokens, summed, in ms.
          */pausedMs: UInt64, 
         /**
@@ -3672,6 +3702,8 @@ public struct GenerationStats: Equatable, Hashable {
         self.peakKernelThreads = peakKernelThreads
         self.thermalState = thermalState
         self.throttleEvents = throttleEvents
+        self.draftedTokens = draftedTokens
+        self.acceptedTokens = acceptedTokens
         self.pausedMs = pausedMs
         self.residentBytes = residentBytes
         self.peakResidentBytes = peakResidentBytes
@@ -3705,6 +3737,8 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
                 peakKernelThreads: FfiConverterUInt32.read(from: &buf), 
                 thermalState: FfiConverterTypeThermalState.read(from: &buf), 
                 throttleEvents: FfiConverterUInt32.read(from: &buf), 
+                draftedTokens: FfiConverterUInt32.read(from: &buf), 
+                acceptedTokens: FfiConverterUInt32.read(from: &buf), 
                 pausedMs: FfiConverterUInt64.read(from: &buf), 
                 residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf)
@@ -3724,6 +3758,8 @@ public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.peakKernelThreads, into: &buf)
         FfiConverterTypeThermalState.write(value.thermalState, into: &buf)
         FfiConverterUInt32.write(value.throttleEvents, into: &buf)
+        FfiConverterUInt32.write(value.draftedTokens, into: &buf)
+        FfiConverterUInt32.write(value.acceptedTokens, into: &buf)
         FfiConverterUInt64.write(value.pausedMs, into: &buf)
         FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
         FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)

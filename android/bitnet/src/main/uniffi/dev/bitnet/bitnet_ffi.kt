@@ -4636,6 +4636,14 @@ data class EngineConfig (
      * The thresholds `BitNetEngine::health` raises alerts at.
      */
     var `health`: HealthThresholds = HealthThresholds() 
+    , 
+    /**
+     * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
+     * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
+     * token in one pass and kept while they equal what is sampled. The output is exactly
+     * plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
+     */
+    var `draftTokens`: kotlin.UInt = 0u 
     
 ){
     
@@ -4666,6 +4674,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalTypeKvPrecision.read(buf),
             FfiConverterOptionalTypeThermalPolicy.read(buf),
             FfiConverterTypeHealthThresholds.read(buf),
+            FfiConverterUInt.read(buf),
         )
     }
 
@@ -4683,7 +4692,8 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`) +
             FfiConverterOptionalTypeKvPrecision.allocationSize(value.`kvPrecision`) +
             FfiConverterOptionalTypeThermalPolicy.allocationSize(value.`thermalPolicy`) +
-            FfiConverterTypeHealthThresholds.allocationSize(value.`health`)
+            FfiConverterTypeHealthThresholds.allocationSize(value.`health`) +
+            FfiConverterUInt.allocationSize(value.`draftTokens`)
     )
 
     override fun write(value: EngineConfig, buf: ByteBuffer) {
@@ -4701,6 +4711,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalTypeKvPrecision.write(value.`kvPrecision`, buf)
             FfiConverterOptionalTypeThermalPolicy.write(value.`thermalPolicy`, buf)
             FfiConverterTypeHealthThresholds.write(value.`health`, buf)
+            FfiConverterUInt.write(value.`draftTokens`, buf)
     }
 }
 
@@ -5095,6 +5106,16 @@ data class GenerationStats (
     var `throttleEvents`: kotlin.UInt
     , 
     /**
+     * Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
+     */
+    var `draftedTokens`: kotlin.UInt
+    , 
+    /**
+     * Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
+     */
+    var `acceptedTokens`: kotlin.UInt
+    , 
+    /**
      * Pauses the governor put between tokens, summed, in ms.
      */
     var `pausedMs`: kotlin.ULong
@@ -5137,6 +5158,8 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterUInt.read(buf),
             FfiConverterTypeThermalState.read(buf),
             FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
@@ -5156,6 +5179,8 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterUInt.allocationSize(value.`peakKernelThreads`) +
             FfiConverterTypeThermalState.allocationSize(value.`thermalState`) +
             FfiConverterUInt.allocationSize(value.`throttleEvents`) +
+            FfiConverterUInt.allocationSize(value.`draftedTokens`) +
+            FfiConverterUInt.allocationSize(value.`acceptedTokens`) +
             FfiConverterULong.allocationSize(value.`pausedMs`) +
             FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
             FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`)
@@ -5174,6 +5199,8 @@ public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<Generation
             FfiConverterUInt.write(value.`peakKernelThreads`, buf)
             FfiConverterTypeThermalState.write(value.`thermalState`, buf)
             FfiConverterUInt.write(value.`throttleEvents`, buf)
+            FfiConverterUInt.write(value.`draftedTokens`, buf)
+            FfiConverterUInt.write(value.`acceptedTokens`, buf)
             FfiConverterULong.write(value.`pausedMs`, buf)
             FfiConverterOptionalULong.write(value.`residentBytes`, buf)
             FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
