@@ -1,11 +1,11 @@
 //! The benchmark routine shared by `bitnet bench` and the apps' benchmark screens, on the tiny
 //! synthetic model: what a run reports, how it refuses an empty configuration, and what a
-//! cancelled run keeps.
+//! cancelled run keeps; the workloads, with and without speculative decoding.
 
-use bitnet_core::bench::{self, BenchConfig};
-use bitnet_core::engine::CancelToken;
+use bitnet_core::bench::{self, BenchConfig, Workload};
+use bitnet_core::engine::{CancelToken, Engine, EngineConfig};
 use bitnet_core::Error;
-use bitnet_tests::tiny_engine;
+use bitnet_tests::{run_cli, stdout_of, tiny_engine, tiny_model};
 
 fn small() -> BenchConfig {
     BenchConfig {
@@ -82,4 +82,80 @@ fn a_cancelled_run_reports_only_the_repetitions_it_finished() {
     assert_eq!(report.decode_tokens_per_s.mean, 0.0);
     assert_eq!(report.prefill_tokens_per_s.mean, 0.0);
     assert_eq!(report.roofline_percent, 0.0);
+}
+
+#[test]
+fn workloads_report_their_turns_and_tokens_per_pass() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = tiny_model(dir.path());
+    for draft_tokens in [0, 4] {
+        let config = EngineConfig {
+            draft_tokens,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::load(&path, config).expect("loads");
+        for workload in Workload::ALL {
+            assert_eq!(Workload::by_name(workload.name()), Some(workload));
+            assert!(!workload.prompt().trim().is_empty());
+            let r = bench::run_workload(&engine, workload, 24, 2).expect("runs");
+            assert_eq!((r.workload, r.reps), (workload, 2));
+            assert!(r.prompt_tokens > 20 && r.generated_tokens >= 1.0);
+            assert!(r.time_to_first_token_ms.mean > 0.0);
+            assert!(r.accepted_tokens <= r.drafted_tokens);
+            if draft_tokens == 0 {
+                assert_eq!((r.drafted_tokens, r.tokens_per_pass), (0, 1.0));
+            } else {
+                // This model repeats itself: its drafts hold.
+                assert!(r.tokens_per_pass > 1.0, "{r:?}");
+            }
+        }
+    }
+    let (_dir, engine) = tiny_engine();
+    for (tokens, reps) in [(0, 1), (1, 0)] {
+        let err = bench::run_workload(&engine, Workload::Chat, tokens, reps).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidOption {
+                    name: "workload bench",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    assert_eq!(Workload::by_name("poetry"), None);
+}
+
+#[test]
+fn bitnet_bench_workload_prints_the_report_and_refuses_an_unknown_workload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = tiny_model(dir.path());
+    let model = model.to_str().expect("UTF-8 path");
+    let args = [
+        "bench",
+        model,
+        "--workload",
+        "summarise",
+        "-n",
+        "16",
+        "-r",
+        "1",
+        "--draft-tokens",
+        "4",
+        "--json",
+    ];
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout_of(&run_cli(&args, None))).expect("JSON");
+    assert_eq!(v["workload"], "summarise");
+    assert_eq!(v["reps"], 1);
+    assert!(v["tokens_per_pass"].as_f64().is_some_and(|t| t >= 1.0));
+    assert!(v["decode_tokens_per_s"]["mean"].as_f64().is_some());
+    let text = stdout_of(&run_cli(&args[..args.len() - 1], None));
+    assert!(text.starts_with("workload summarise:"), "{text}");
+    assert!(text.contains("tokens/pass"), "{text}");
+    let bad = run_cli(&["bench", model, "--workload", "poetry"], None);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("one of chat, summarise, code"), "{err}");
 }

@@ -1,15 +1,20 @@
 //! The benchmark routine shared by `bitnet bench` and the apps' benchmark screens: prefill and
 //! decode speed over repetitions, time to first token, peak memory, and how close decode comes
-//! to this machine's memory bandwidth (decode reads every weight byte once per token); and the
-//! sustained run ([`run_sustained`]): decode speed, threads and thermal state over time.
+//! to this machine's memory bandwidth (decode reads every weight byte once per token); the
+//! sustained run ([`run_sustained`]): decode speed, threads and thermal state over time; and
+//! the workloads ([`run_workload`]): chat turns on committed prompts, the way an app sends
+//! them, with the tokens each pass over the weights produced (speculative decoding).
 
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::chat::{Message, Role};
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::{CancelToken, Engine, Event, FinishReason};
+use crate::engine::{
+    CancelToken, Engine, Event, FinishReason, GenerationOptions, Input, SessionConfig,
+};
 use crate::model::{KvCache, LogitsFor, Scratch};
 use crate::runtime::thermal::{ThermalState, Throttling};
 use crate::{Error, Result};
@@ -204,6 +209,128 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         peak_rss_bytes,
         head_type: model.head_type().name(),
         head_resident_bytes: model.head_resident_bytes() as u64,
+    })
+}
+
+/// A kind of request, with a committed prompt (`core/workloads/<name>.txt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// A user asking for a plan in a few paragraphs.
+    Chat,
+    /// A passage to summarise: replies that reuse the prompt's words.
+    Summarise,
+    /// A function to rewrite and explain: replies that copy code from the prompt.
+    Code,
+}
+
+impl Workload {
+    /// Every workload.
+    pub const ALL: [Workload; 3] = [Workload::Chat, Workload::Summarise, Workload::Code];
+
+    /// Its name (`chat`, `summarise`, `code`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Chat => "chat",
+            Workload::Summarise => "summarise",
+            Workload::Code => "code",
+        }
+    }
+
+    /// The workload called `name`, if any.
+    pub fn by_name(name: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// The user message it sends.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            Workload::Chat => include_str!("../workloads/chat.txt"),
+            Workload::Summarise => include_str!("../workloads/summarise.txt"),
+            Workload::Code => include_str!("../workloads/code.txt"),
+        }
+    }
+}
+
+/// What [`run_workload`] measured.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct WorkloadReport {
+    /// The workload.
+    pub workload: Workload,
+    /// Kernel table used.
+    pub kernels: &'static str,
+    /// Worker threads.
+    pub threads: usize,
+    /// Repetitions, each a fresh one-turn chat.
+    pub reps: usize,
+    /// Tokens of the templated prompt, in tokens.
+    pub prompt_tokens: usize,
+    /// Tokens generated per repetition (the mean), in tokens.
+    pub generated_tokens: f64,
+    /// Time to the first generated token, ms.
+    pub time_to_first_token_ms: Stat,
+    /// Decode speed after the first token, tokens/s.
+    pub decode_tokens_per_s: Stat,
+    /// Tokens drafted by prompt lookup over all repetitions.
+    pub drafted_tokens: usize,
+    /// Drafted tokens that held.
+    pub accepted_tokens: usize,
+    /// Generated tokens per forward pass that produced any (1 without speculative decoding).
+    pub tokens_per_pass: f64,
+}
+
+/// Runs `reps` fresh one-turn chats of `workload`'s prompt, greedy, up to `gen_tokens` tokens
+/// each, after an untimed warm-up turn, with the engine's settings (threads, draft tokens, ...).
+pub fn run_workload(
+    engine: &Engine,
+    workload: Workload,
+    gen_tokens: usize,
+    reps: usize,
+) -> Result<WorkloadReport> {
+    if gen_tokens == 0 || reps == 0 {
+        return Err(Error::InvalidOption {
+            name: "workload bench",
+            reason: "generated tokens and repetitions must be ≥ 1".into(),
+        });
+    }
+    let turn = |max_tokens: usize| {
+        let mut session = engine.session(SessionConfig::default())?;
+        let input = Input::Chat(vec![Message::new(Role::User, workload.prompt())]);
+        let options = GenerationOptions {
+            max_tokens,
+            ..GenerationOptions::default()
+        };
+        session.generate(input, &options, &mut |_: Event<'_>| {})
+    };
+    turn(gen_tokens.min(4))?;
+    let runs = (0..reps)
+        .map(|_| turn(gen_tokens).map(|g| g.stats))
+        .collect::<Result<Vec<_>>>()?;
+    let sum = |f: fn(&crate::engine::GenerationStats) -> usize| runs.iter().map(f).sum::<usize>();
+    let (generated, accepted) = (sum(|s| s.generated_tokens), sum(|s| s.accepted_tokens));
+    let exec = engine.executor();
+    Ok(WorkloadReport {
+        workload,
+        kernels: exec.kernels().name(),
+        threads: exec.threads(),
+        reps,
+        prompt_tokens: runs[0].prompt_tokens,
+        generated_tokens: generated as f64 / reps as f64,
+        time_to_first_token_ms: Stat::of(
+            &runs
+                .iter()
+                .map(|s| s.time_to_first_token_ms)
+                .collect::<Vec<_>>(),
+        ),
+        decode_tokens_per_s: Stat::of(
+            &runs
+                .iter()
+                .map(|s| s.decode_tokens_per_s)
+                .collect::<Vec<_>>(),
+        ),
+        drafted_tokens: sum(|s| s.drafted_tokens),
+        accepted_tokens: accepted,
+        tokens_per_pass: generated as f64 / (generated - accepted).max(1) as f64,
     })
 }
 

@@ -1,7 +1,11 @@
 //! `bitnet bench`: prefill and decode speed, memory and bandwidth roofline of a model; with
-//! `--sustained`, decode speed, threads and thermal state over time (CSV or JSON).
+//! `--sustained`, decode speed, threads and thermal state over time (CSV or JSON); with
+//! `--workload`, chat turns on a committed prompt and the tokens per pass over the weights.
 
-use bitnet_core::bench::{self, BenchConfig, BenchReport, Stat, SustainedConfig, SustainedReport};
+use bitnet_core::bench::{
+    self, BenchConfig, BenchReport, Stat, SustainedConfig, SustainedReport, Workload,
+    WorkloadReport,
+};
 use clap::Args;
 use serde_json::json;
 
@@ -32,6 +36,18 @@ pub struct BenchArgs {
     /// Interval between sustained samples, in ms.
     #[arg(long, default_value_t = 1000)]
     sample_ms: u64,
+    /// Time one-turn chats on a committed prompt (chat, summarise, code) instead: -n tokens
+    /// each, -r times; reports decode speed and the tokens each pass produced (with
+    /// --draft-tokens, more than one).
+    #[arg(long, value_parser = parse_workload)]
+    workload: Option<Workload>,
+}
+
+fn parse_workload(name: &str) -> Result<Workload, String> {
+    Workload::by_name(name).ok_or_else(|| {
+        let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+        format!("unknown workload {name:?} (one of {})", names.join(", "))
+    })
 }
 
 /// Runs the benchmark and prints its report.
@@ -50,6 +66,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             crate::print_line(sustained_json(&report))
         } else {
             print_csv(&report)
+        };
+    }
+    if let Some(workload) = args.workload {
+        let report = bench::run_workload(&engine, workload, args.gen_tokens, args.reps)?;
+        return if args.json {
+            crate::print_line(workload_json(&report))
+        } else {
+            print_workload(&report);
+            Ok(())
         };
     }
     let report = bench::run(
@@ -91,6 +116,41 @@ fn to_json(r: &BenchReport) -> serde_json::Value {
         "head_type": r.head_type,
         "head_resident_bytes": r.head_resident_bytes,
     })
+}
+
+fn workload_json(r: &WorkloadReport) -> serde_json::Value {
+    json!({
+        "workload": r.workload.name(),
+        "kernels": r.kernels,
+        "threads": r.threads,
+        "reps": r.reps,
+        "prompt_tokens": r.prompt_tokens,
+        "generated_tokens": r.generated_tokens,
+        "time_to_first_token_ms": stat(r.time_to_first_token_ms),
+        "decode_tokens_per_s": stat(r.decode_tokens_per_s),
+        "drafted_tokens": r.drafted_tokens,
+        "accepted_tokens": r.accepted_tokens,
+        "tokens_per_pass": r.tokens_per_pass,
+    })
+}
+
+fn print_workload(r: &WorkloadReport) {
+    let s = |s: Stat| format!("{:.2} ± {:.2}", s.mean, s.sd);
+    println!(
+        "workload {}: kernels {}, {} threads, prompt {} tokens, {:.1} generated, {} reps",
+        r.workload.name(),
+        r.kernels,
+        r.threads,
+        r.prompt_tokens,
+        r.generated_tokens,
+        r.reps
+    );
+    println!("first token     {} ms", s(r.time_to_first_token_ms));
+    println!("decode          {} tok/s", s(r.decode_tokens_per_s));
+    println!(
+        "tokens/pass     {:.2} ({} of {} drafted tokens accepted)",
+        r.tokens_per_pass, r.accepted_tokens, r.drafted_tokens
+    );
 }
 
 fn print_text(r: &BenchReport) {
