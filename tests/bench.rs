@@ -37,6 +37,10 @@ fn a_run_reports_every_figure_of_the_engine_it_measured() {
         assert!(stat.mean > 0.0 && stat.sd >= 0.0, "{stat:?}");
     }
     assert!(report.copy_gb_per_s > 0.0);
+    if cfg!(target_os = "linux") {
+        let footprint = report.footprint_bytes.expect("RssAnon");
+        assert!(footprint > 0 && footprint <= report.peak_rss_bytes.expect("VmHWM"));
+    }
     assert!(report.effective_gb_per_s > 0.0 && report.roofline_percent > 0.0);
     let expected = report.bytes_per_token as f64 * report.decode_tokens_per_s.mean / 1e9;
     assert!((report.effective_gb_per_s - expected).abs() <= 1e-12 * expected.max(1.0));

@@ -277,6 +277,8 @@ fn profiles_are_presets_of_the_engine_config() {
     let c = EngineConfig::from_profile(Profile::Edge);
     assert_eq!((c.threads, c.memory_budget_bytes), (4, Some(1 << 30)));
     assert_eq!(c.max_concurrent_generations, Some(2));
+    assert!(c.count_mapped_weights);
+    assert!(!EngineConfig::from_profile(Profile::Mobile).count_mapped_weights);
     assert_eq!(c.max_input_tokens, EngineConfig::default().max_input_tokens);
 }
 

@@ -110,6 +110,10 @@ pub struct BenchReport {
     /// Peak resident memory of the process during the runs (Linux `VmHWM`, mapped weight pages
     /// included), bytes; `None` elsewhere.
     pub peak_rss_bytes: Option<u64>,
+    /// The most memory the process held outside clean file pages right after a repetition's
+    /// decode ([`memory::footprint_bytes`](crate::runtime::memory::footprint_bytes): Linux
+    /// `RssAnon`, Apple `phys_footprint`), bytes: what a phone's memory limit applies to.
+    pub footprint_bytes: Option<u64>,
     /// The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
     pub head_type: &'static str,
     /// Bytes the output head holds outside the mapped file (a re-quantised copy), bytes.
@@ -149,7 +153,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let bytes_per_token = model.weight_bytes_per_token() as u64;
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
     let (mut copy, mut roofline) = (Vec::new(), Vec::new());
-    let mut peak_rss_bytes = None;
+    let (mut peak_rss_bytes, mut footprint_bytes) = (None, None);
     let cancelled = || {
         config
             .cancel
@@ -182,6 +186,8 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
             // (later repetitions allocate what the first one did).
             peak_rss_bytes = crate::runtime::memory::peak_resident_bytes();
         }
+        // Before this repetition's copy test (whose buffers are freed after it).
+        footprint_bytes = footprint_bytes.max(crate::runtime::memory::footprint_bytes());
         let copy_now = copy_bandwidth_gb_per_s(exec.pool());
         let effective_now = bytes_per_token as f64 * config.gen_tokens as f64 / decode_s / 1e9;
         copy.push(copy_now);
@@ -207,6 +213,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         copy_gb_per_s: Stat::of(&copy).mean,
         roofline_percent: Stat::of(&roofline).mean,
         peak_rss_bytes,
+        footprint_bytes,
         head_type: model.head_type().name(),
         head_resident_bytes: model.head_resident_bytes() as u64,
     })

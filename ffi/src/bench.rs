@@ -92,6 +92,10 @@ pub struct BenchReport {
     /// Peak resident memory of the process during the runs (mapped weight pages included), in
     /// bytes; `None` where the platform does not report it.
     pub peak_resident_bytes: Option<u64>,
+    /// The most memory the process held outside clean file pages after a repetition (Linux
+    /// and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
+    /// applies to; `None` where the platform does not report it.
+    pub footprint_bytes: Option<u64>,
     /// The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
     pub head_type: String,
     /// Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
@@ -114,6 +118,7 @@ impl From<bench::BenchReport> for BenchReport {
             copy_gb_per_s: r.copy_gb_per_s,
             roofline_percent: r.roofline_percent,
             peak_resident_bytes: r.peak_rss_bytes,
+            footprint_bytes: r.footprint_bytes,
             head_type: r.head_type.into(),
             head_resident_bytes: r.head_resident_bytes,
         }

@@ -48,8 +48,10 @@ pub struct EngineConfig {
     /// is capped to what fits.
     #[uniffi(default = None)]
     pub memory_budget_bytes: Option<u64>,
-    /// Whether the mapped (file-backed) weights count against the budget: `true` on Android
-    /// (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+    /// Whether the mapped (file-backed) weights count against the budget (default `true`).
+    /// They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
+    /// Android reclaims them under pressure before killing apps, so `false` budgets the memory
+    /// the app holds (the mobile profile's setting).
     #[uniffi(default = true)]
     pub count_mapped_weights: bool,
     /// Output head precision; `None` = `HeadPrecision::F16` (the head as stored).

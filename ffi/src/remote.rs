@@ -137,7 +137,8 @@ pub struct HealthThresholds {
 /// `profile_config` gives its `EngineConfig`.
 #[uniffi::remote(Enum)]
 pub enum Profile {
-    /// 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
+    /// 2 threads, 512 MiB (mapped weights not counted: a phone's limit leaves clean file
+    /// pages out), 1 generation at a time: a phone app in the foreground.
     Mobile,
     /// 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
     Edge,

@@ -76,9 +76,10 @@ pub struct EngineConfig {
     /// [`Error::BudgetExceeded`] when even a [`MIN_CONTEXT_TOKENS`] context does not fit, and
     /// each session's context is capped to what fits (see [`Engine::estimate`]).
     pub memory_budget_bytes: Option<u64>,
-    /// Whether the mapped (file-backed) weights count against the budget (default `true`).
-    /// Linux and Android count them in the resident set; iOS's footprint leaves them out, as
-    /// the OS can drop and re-read clean file pages.
+    /// Whether the mapped (file-backed) weights count against the budget (default `true`;
+    /// the mobile profile's `false`, see [`Profile::counts_mapped_weights`]). They are in the
+    /// resident set on Linux and Android, but clean: the OS can drop and re-read them, and
+    /// iOS's footprint leaves them out.
     pub count_mapped_weights: bool,
     /// Output head precision (default [`HeadPrecision::F16`]: the head as the file stores
     /// it); [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
@@ -115,12 +116,13 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
-    /// The default settings with `profile`'s thread limit, memory budget and concurrent
-    /// generations.
+    /// The default settings with `profile`'s thread limit, memory budget (and whether mapped
+    /// weights count in it) and concurrent generations.
     pub fn from_profile(profile: Profile) -> Self {
         EngineConfig {
             threads: profile.threads(),
             memory_budget_bytes: Some(profile.memory_budget_bytes()),
+            count_mapped_weights: profile.counts_mapped_weights(),
             max_concurrent_generations: Some(profile.max_concurrent_generations()),
             ..EngineConfig::default()
         }

@@ -66,6 +66,17 @@ pub fn peak_resident_bytes() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// Memory this process holds that the OS cannot reclaim by dropping clean file pages, in
+/// bytes: `RssAnon` (anonymous pages: heap, stacks, KV caches, a re-quantised head) on Linux
+/// and Android, where mapped weights are file pages; `None` where it cannot be read.
+#[cfg(not(target_vendor = "apple"))]
+pub fn footprint_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("RssAnon:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The page size `statm` counts in, in bytes: the mapping granule of `/proc/self/smaps`'s
 /// first entry (`KernelPageSize`), else 4096.
 #[cfg(not(target_vendor = "apple"))]
@@ -84,6 +95,14 @@ fn page_size() -> u64 {
 #[cfg(target_vendor = "apple")]
 pub fn resident_bytes() -> Option<u64> {
     apple::task_vm_info().map(|info| info.phys_footprint)
+}
+
+/// Memory this process holds that the OS cannot reclaim by dropping clean file pages, in
+/// bytes: the physical footprint, what iOS's memory limit applies to (`None` where it cannot
+/// be read).
+#[cfg(target_vendor = "apple")]
+pub fn footprint_bytes() -> Option<u64> {
+    resident_bytes()
 }
 
 /// Peak physical footprint of this process so far, in bytes (`None` where it cannot be read).
@@ -152,6 +171,18 @@ mod tests {
             std::hint::black_box(&block);
             assert!(resident_bytes().expect("statm") >= now + (32 << 20));
             assert!(peak_resident_bytes().expect("VmHWM") >= now + (32 << 20));
+        }
+    }
+
+    #[test]
+    fn the_footprint_counts_anonymous_memory_on_linux() {
+        if cfg!(target_os = "linux") {
+            let before = footprint_bytes().expect("RssAnon");
+            let block = vec![1u8; 64 << 20];
+            std::hint::black_box(&block);
+            let after = footprint_bytes().expect("RssAnon");
+            assert!(after >= before + (32 << 20), "{before} → {after}");
+            assert!(after <= resident_bytes().expect("statm"));
         }
     }
 }

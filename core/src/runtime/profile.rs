@@ -10,7 +10,8 @@ use std::str::FromStr;
 /// A named preset of thread limit, memory budget and concurrent generations, smallest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Profile {
-    /// 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
+    /// 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time: a phone app
+    /// in the foreground.
     Mobile,
     /// 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
     Edge,
@@ -58,6 +59,16 @@ impl Profile {
             Profile::Server => 5,
             Profile::Cloud => 10,
         }
+    }
+
+    /// Whether the mapped (file-backed) weights count against the profile's budget: not on
+    /// a phone, where the limit the OS enforces leaves clean file pages out (iOS's jetsam
+    /// limits `phys_footprint`, which does not include them; Android reclaims them under
+    /// memory pressure before its low-memory killer acts), so the budget is for the memory
+    /// the app holds (KV caches, buffers, tokenizer, a re-quantised head). The other
+    /// profiles count them, as a server's memory limit (a cgroup's) counts page cache.
+    pub fn counts_mapped_weights(self) -> bool {
+        self != Profile::Mobile
     }
 
     /// Memory budget of the profile, in bytes.

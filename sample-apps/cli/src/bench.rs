@@ -113,6 +113,7 @@ fn to_json(r: &BenchReport) -> serde_json::Value {
         "copy_gb_per_s": r.copy_gb_per_s,
         "roofline_percent": r.roofline_percent,
         "peak_rss_bytes": r.peak_rss_bytes,
+        "footprint_bytes": r.footprint_bytes,
         "head_type": r.head_type,
         "head_resident_bytes": r.head_resident_bytes,
     })
@@ -176,6 +177,12 @@ fn print_text(r: &BenchReport) {
     );
     if let Some(rss) = r.peak_rss_bytes {
         println!("peak RSS     {:.1} MB", rss as f64 / 1e6);
+    }
+    if let Some(bytes) = r.footprint_bytes {
+        println!(
+            "footprint    {:.1} MB (not counting clean file pages)",
+            bytes as f64 / 1e6
+        );
     }
 }
 

@@ -2248,6 +2248,12 @@ public struct BenchReport: Equatable, Hashable {
      */
     public var peakResidentBytes: UInt64?
     /**
+     * The most memory the process held outside clean file pages after a repetition (Linux
+     * and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
+     * applies to; `None` where the platform does not report it.
+     */
+    public var footprintBytes: UInt64?
+    /**
      * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
      */
     public var headType: String
@@ -2303,6 +2309,11 @@ public struct BenchReport: Equatable, Hashable {
          * bytes; `None` where the platform does not report it.
          */peakResidentBytes: UInt64?, 
         /**
+         * The most memory the process held outside clean file pages after a repetition (Linux
+         * and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
+         * applies to; `None` where the platform does not report it.
+         */footprintBytes: UInt64?, 
+        /**
          * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
          */headType: String, 
         /**
@@ -2321,6 +2332,7 @@ public struct BenchReport: Equatable, Hashable {
         self.copyGbPerS = copyGbPerS
         self.rooflinePercent = rooflinePercent
         self.peakResidentBytes = peakResidentBytes
+        self.footprintBytes = footprintBytes
         self.headType = headType
         self.headResidentBytes = headResidentBytes
     }
@@ -2354,6 +2366,7 @@ public struct FfiConverterTypeBenchReport: FfiConverterRustBuffer {
                 copyGbPerS: FfiConverterDouble.read(from: &buf), 
                 rooflinePercent: FfiConverterDouble.read(from: &buf), 
                 peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
+                footprintBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 headType: FfiConverterString.read(from: &buf), 
                 headResidentBytes: FfiConverterUInt64.read(from: &buf)
         )
@@ -2373,6 +2386,7 @@ public struct FfiConverterTypeBenchReport: FfiConverterRustBuffer {
         FfiConverterDouble.write(value.copyGbPerS, into: &buf)
         FfiConverterDouble.write(value.rooflinePercent, into: &buf)
         FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
+        FfiConverterOptionUInt64.write(value.footprintBytes, into: &buf)
         FfiConverterString.write(value.headType, into: &buf)
         FfiConverterUInt64.write(value.headResidentBytes, into: &buf)
     }
@@ -2946,8 +2960,10 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var memoryBudgetBytes: UInt64?
     /**
-     * Whether the mapped (file-backed) weights count against the budget: `true` on Android
-     * (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+     * Whether the mapped (file-backed) weights count against the budget (default `true`).
+     * They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
+     * Android reclaims them under pressure before killing apps, so `false` budgets the memory
+     * the app holds (the mobile profile's setting).
      */
     public var countMappedWeights: Bool
     /**
@@ -3013,8 +3029,10 @@ public struct EngineConfig: Equatable, Hashable {
          * is capped to what fits.
          */memoryBudgetBytes: UInt64? = nil, 
         /**
-         * Whether the mapped (file-backed) weights count against the budget: `true` on Android
-         * (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+         * Whether the mapped (file-backed) weights count against the budget (default `true`).
+         * They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
+         * Android reclaims them under pressure before killing apps, so `false` budgets the memory
+         * the app holds (the mobile profile's setting).
          */countMappedWeights: Bool = true, 
         /**
          * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
@@ -6131,7 +6149,8 @@ public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> Rus
 public enum Profile: Equatable, Hashable {
     
     /**
-     * 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
+     * 2 threads, 512 MiB (mapped weights not counted: a phone's limit leaves clean file
+     * pages out), 1 generation at a time: a phone app in the foreground.
      */
     case mobile
     /**

@@ -4110,6 +4110,13 @@ data class BenchReport (
     var `peakResidentBytes`: kotlin.ULong?
     , 
     /**
+     * The most memory the process held outside clean file pages after a repetition (Linux
+     * and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
+     * applies to; `None` where the platform does not report it.
+     */
+    var `footprintBytes`: kotlin.ULong?
+    , 
+    /**
      * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
      */
     var `headType`: kotlin.String
@@ -4147,6 +4154,7 @@ public object FfiConverterTypeBenchReport: FfiConverterRustBuffer<BenchReport> {
             FfiConverterDouble.read(buf),
             FfiConverterDouble.read(buf),
             FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalULong.read(buf),
             FfiConverterString.read(buf),
             FfiConverterULong.read(buf),
         )
@@ -4166,6 +4174,7 @@ public object FfiConverterTypeBenchReport: FfiConverterRustBuffer<BenchReport> {
             FfiConverterDouble.allocationSize(value.`copyGbPerS`) +
             FfiConverterDouble.allocationSize(value.`rooflinePercent`) +
             FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
+            FfiConverterOptionalULong.allocationSize(value.`footprintBytes`) +
             FfiConverterString.allocationSize(value.`headType`) +
             FfiConverterULong.allocationSize(value.`headResidentBytes`)
     )
@@ -4184,6 +4193,7 @@ public object FfiConverterTypeBenchReport: FfiConverterRustBuffer<BenchReport> {
             FfiConverterDouble.write(value.`copyGbPerS`, buf)
             FfiConverterDouble.write(value.`rooflinePercent`, buf)
             FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
+            FfiConverterOptionalULong.write(value.`footprintBytes`, buf)
             FfiConverterString.write(value.`headType`, buf)
             FfiConverterULong.write(value.`headResidentBytes`, buf)
     }
@@ -4610,8 +4620,10 @@ data class EngineConfig (
     var `memoryBudgetBytes`: kotlin.ULong? = null 
     , 
     /**
-     * Whether the mapped (file-backed) weights count against the budget: `true` on Android
-     * (they are in the resident set), `false` suits iOS (its footprint leaves them out).
+     * Whether the mapped (file-backed) weights count against the budget (default `true`).
+     * They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
+     * Android reclaims them under pressure before killing apps, so `false` budgets the memory
+     * the app holds (the mobile profile's setting).
      */
     var `countMappedWeights`: kotlin.Boolean = true 
     , 
@@ -7486,7 +7498,8 @@ public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPol
 enum class Profile {
     
     /**
-     * 2 threads, 512 MiB, 1 generation at a time: a phone app in the foreground.
+     * 2 threads, 512 MiB (mapped weights not counted: a phone's limit leaves clean file
+     * pages out), 1 generation at a time: a phone app in the foreground.
      */
     MOBILE,
     /**
