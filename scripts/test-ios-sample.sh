@@ -43,8 +43,12 @@ echo "==> iOS sample view-models on Linux (sample-apps/ios: swift build, swift t
 export LD_LIBRARY_PATH="$LIB"
 # The root mounts the repository and the cache directory; the target directory may be neither.
 export SWIFT_RUN_BINDS="$LIB"
-# One build directory per checkout.
-SCRATCH="$CACHE/swift-build/ios-sample-$(basename "$REPO")-$(printf %s "$REPO" | sha256sum | cut -c1-8)"
+# One build directory per checkout and version of the generated bindings: SwiftPM does not
+# always recompile this package's tests when the `BitNet` package they depend on changes its
+# API (they then fail to link), so a new API starts a fresh build and the old one goes.
+BASE="$CACHE/swift-build/ios-sample-$(basename "$REPO")-$(printf %s "$REPO" | sha256sum | cut -c1-8)"
+SCRATCH="$BASE-$(sha256sum ios/Sources/BitNet/Generated/BitNet.swift | cut -c1-8)"
+find "$(dirname "$BASE")" -maxdepth 1 -name "$(basename "$BASE")*" ! -path "$SCRATCH" -exec rm -rf {} +
 # Debian's Swift 6.0.3 ships a libswiftObservation.so that needs swift::threading::fatal, which no
 # runtime library exports (only its fatal-error path calls it): let the test binary link anyway.
 SWIFT_FLAGS=(--scratch-path "$SCRATCH" -Xlinker -L"$LIB" -Xlinker --allow-shlib-undefined)

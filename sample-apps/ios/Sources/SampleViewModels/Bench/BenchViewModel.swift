@@ -236,13 +236,18 @@ public final class BenchViewModel {
         state.error = nil
         do {
             let estimate = try await BitNetEngine.estimate(path: option.path, config: config())
-            state.profiles = Profile.all.map { profile in
-                let budget = profileConfig(profile: profile).memoryBudgetBytes
-                let fitting = budget.map { estimate.maxContextTokens(budgetBytes: $0) } ?? estimate.defaultContextTokens
-                return ProfileRow(
-                    profile: profile, budgetBytes: budget, contextTokens: min(fitting, estimate.defaultContextTokens),
-                    fits: fitting >= estimate.minContextTokens)
+            var rows: [ProfileRow] = []
+            for profile in Profile.all {
+                // Each profile's own estimate: the mobile one leaves the mapped weights out.
+                let config = profileConfig(profile: profile)
+                let own = try await BitNetEngine.estimate(path: option.path, config: config)
+                let budget = config.memoryBudgetBytes
+                let fitting = budget.map { own.maxContextTokens(budgetBytes: $0) } ?? own.defaultContextTokens
+                rows.append(ProfileRow(
+                    profile: profile, budgetBytes: budget, contextTokens: min(fitting, own.defaultContextTokens),
+                    fits: fitting >= own.minContextTokens))
             }
+            state.profiles = rows
             state.estimate = estimate
         } catch {
             state.error = UserError(error)

@@ -208,9 +208,12 @@ class BenchViewModel(private val env: SampleEnvironment) : ViewModel() {
         try {
             val estimate = BitNet.estimate(option.path, config())
             val profiles = Profile.entries.map { profile ->
-                val budget = profileConfig(profile).memoryBudgetBytes
-                val fitting = budget?.let { estimate.maxContextTokens(it) } ?: estimate.defaultContextTokens
-                ProfileRow(profile, budget, minOf(fitting, estimate.defaultContextTokens), fitting >= estimate.minContextTokens)
+                // Each profile's own estimate: the mobile one leaves the mapped weights out.
+                val config = profileConfig(profile)
+                val own = BitNet.estimate(option.path, config)
+                val budget = config.memoryBudgetBytes
+                val fitting = budget?.let { own.maxContextTokens(it) } ?: own.defaultContextTokens
+                ProfileRow(profile, budget, minOf(fitting, own.defaultContextTokens), fitting >= own.minContextTokens)
             }
             _state.update { it.copy(estimate = estimate, profiles = profiles) }
         } catch (e: BitNetException) {
