@@ -50,8 +50,11 @@ for target in "${targets[@]}"; do
     step "$target: ${seconds}s (log: $log)"
     # New inputs go to the first corpus directory: the working one, never the seeds.
     status=0
+    # Any single allocation over 2 GiB is a finding; the whole process may grow to 4 GiB, as
+    # AddressSanitizer's quarantine does over a working corpus of thousands of inputs.
     "${fuzz[@]}" run "${build_flags[@]}" "$target" "$corpus" "fuzz/seeds/$target" -- \
-        -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+        -max_total_time="$seconds" -rss_limit_mb=4096 -malloc_limit_mb=2048 -timeout=10 \
+        -print_final_stats=1 \
         -artifact_prefix="$artifacts/" >"$log" 2>&1 || status=$?
     found="$(find "$artifacts" -newer "$stamp" -type f \
         \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | sort)"

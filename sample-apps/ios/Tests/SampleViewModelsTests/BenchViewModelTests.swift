@@ -118,7 +118,9 @@ final class BenchViewModelTests: XCTestCase, @unchecked Sendable {
         let vm = try await bench(BenchSettings(runs: 10_000, promptTokens: 16, genTokens: 8, threads: 2))
         vm.run()
         _ = try await waitFor({ vm.state }, until: { $0.progress != nil })
-        try await Task.sleep(nanoseconds: 1_000_000_000)
+        // Long enough for a repetition (a few ms of decoding and a ~0.3 s copy test) even on a
+        // slow machine.
+        try await Task.sleep(nanoseconds: 3_000_000_000)
         vm.cancel()
         let state = try await waitFor({ vm.state }, timeout: 10, until: { $0.activity == .idle })
         XCTAssertNil(state.error)

@@ -73,7 +73,9 @@ class BenchViewModelTest {
         val vm = bench(settings = BenchSettings(runs = 10_000, promptTokens = 16u, genTokens = 8u, threads = 2u))
         vm.run()
         vm.state.await { it.progress != null }
-        Thread.sleep(1_000)
+        // Long enough for a repetition (a few ms of decoding and a ~0.3 s copy test) even on a
+        // slow machine.
+        Thread.sleep(3_000)
         vm.cancel()
         val state = vm.state.await(10_000) { it.activity == BenchActivity.IDLE }
         assertNull(state.error)
