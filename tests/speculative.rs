@@ -44,6 +44,29 @@ fn run_all(
         .collect()
 }
 
+/// `turns` as user messages on one session, each generation with the tokens the session holds
+/// in its cache after it.
+fn conversation(
+    engine: &Engine,
+    turns: &[&str],
+    options: &bitnet_core::engine::GenerationOptions,
+) -> Vec<(Generation, usize)> {
+    let mut session = engine.session(SessionConfig::default()).expect("session");
+    turns
+        .iter()
+        .map(|turn| {
+            let g = session
+                .generate(
+                    Input::Chat(vec![user(turn)]),
+                    options,
+                    &mut |_: Event<'_>| {},
+                )
+                .expect("generates");
+            (g, session.cached_tokens())
+        })
+        .collect()
+}
+
 /// The same tokens, text and finish, and the same cache left behind.
 fn same(a: &[(Generation, usize)], b: &[(Generation, usize)]) {
     for ((x, x_cached), (y, y_cached)) in a.iter().zip(b) {
@@ -93,25 +116,16 @@ fn on_the_trained_demo_model_rejected_drafts_change_nothing() {
     ];
     let (mut drafted, mut accepted) = (0, 0);
     for options in [greedy(64), sampled(0.8, 7, 64), sampled(1.2, 3, 64)] {
-        let mut replies = Vec::new();
-        for draft in [0, 4] {
-            let engine = engine(&path, draft);
-            let mut session = engine.session(SessionConfig::default()).expect("session");
-            let mut these = Vec::new();
-            for turn in turns {
-                let g = session
-                    .generate(
-                        Input::Chat(vec![user(turn)]),
-                        &options,
-                        &mut |_: Event<'_>| {},
-                    )
-                    .expect("generates");
-                drafted += g.stats.drafted_tokens;
-                accepted += g.stats.accepted_tokens;
-                these.push((g.tokens, g.finish_reason, session.cached_tokens()));
-            }
-            replies.push(these);
-        }
+        let replies = [0, 4].map(|draft| {
+            conversation(&engine(&path, draft), &turns, &options)
+                .into_iter()
+                .map(|(g, cached)| {
+                    drafted += g.stats.drafted_tokens;
+                    accepted += g.stats.accepted_tokens;
+                    (g.tokens, g.finish_reason, cached)
+                })
+                .collect::<Vec<_>>()
+        });
         assert_eq!(replies[0], replies[1]);
     }
     eprintln!("demo model, 4 drafted per pass: {accepted} of {drafted} accepted");
@@ -165,23 +179,12 @@ fn a_conversation_continues_identically_after_speculative_turns() {
         "again, and again",
         "one more",
     ];
-    let mut replies = Vec::new();
-    for draft in [0, 4] {
-        let engine = engine(&path, draft);
-        let mut session = engine.session(SessionConfig::default()).expect("session");
-        let mut these = Vec::new();
-        for turn in turns {
-            let g = session
-                .generate(
-                    Input::Chat(vec![user(turn)]),
-                    &greedy(40),
-                    &mut |_: Event<'_>| {},
-                )
-                .expect("generates");
-            these.push((g.tokens, g.stats.cached_tokens, session.cached_tokens()));
-        }
-        replies.push(these);
-    }
+    let replies = [0, 4].map(|draft| {
+        conversation(&engine(&path, draft), &turns, &greedy(40))
+            .into_iter()
+            .map(|(g, cached)| (g.tokens, g.stats.cached_tokens, cached))
+            .collect::<Vec<_>>()
+    });
     // Same replies, the same cache reuse and the same cache after each turn: the drafts left
     // the cache as plain decoding does.
     assert_eq!(replies[0], replies[1]);
