@@ -16,10 +16,10 @@ done
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
-# The headers directory of each slice: the uniffi header and a module map named as Clang
+# The headers directory of each slice: the uniffi headers and a module map named as Clang
 # expects, declaring the module `BitNetFFI` the generated Swift imports.
 mkdir -p "$WORK/headers" "$WORK/sim"
-cp ios/FFI/BitNetFFI.h "$WORK/headers/"
+cp ios/FFI/BitNetFFI.h ios/FFI/BitNetCoreFFI.h "$WORK/headers/"
 cp ios/FFI/BitNetFFI.modulemap "$WORK/headers/module.modulemap"
 lipo -create \
     "$TARGET/aarch64-apple-ios-sim/release/libbitnet_ffi.a" \

@@ -17,8 +17,16 @@ trap 'rm -rf "$TMP"' EXIT
 # --no-format: the output must not depend on whether ktlint/swift-format are installed.
 "$BINDGEN" generate --no-format --library "$LIB" --language kotlin --out-dir "$TMP/kotlin" >/dev/null
 "$BINDGEN" generate --no-format --library "$LIB" --language swift --out-dir "$TMP/swift" >/dev/null
+# One Kotlin file per crate: bitnet-ffi's objects and calls (`dev.bitnet`) and bitnet-core's
+# records and enums (`dev.bitnet.core`), loading the same library.
 install -D -m 644 "$TMP/kotlin/dev/bitnet/bitnet_ffi.kt" \
     "$ROOT/android/bitnet/src/main/uniffi/dev/bitnet/bitnet_ffi.kt"
+install -D -m 644 "$TMP/kotlin/dev/bitnet/core/bitnet_core.kt" \
+    "$ROOT/android/bitnet/src/main/uniffi/dev/bitnet/core/bitnet_core.kt"
+# Both crates' Swift compile into the module `BitNet`; both C headers form the C module
+# `BitNetFFI`, whose module maps are written by hand (ios/FFI, ios/LinuxFFI) since uniffi
+# writes one per crate.
 install -D -m 644 "$TMP/swift/BitNet.swift" "$ROOT/ios/Sources/BitNet/Generated/BitNet.swift"
+install -D -m 644 "$TMP/swift/BitNetCore.swift" "$ROOT/ios/Sources/BitNet/Generated/BitNetCore.swift"
 install -D -m 644 "$TMP/swift/BitNetFFI.h" "$ROOT/ios/FFI/BitNetFFI.h"
-install -D -m 644 "$TMP/swift/BitNetFFI.modulemap" "$ROOT/ios/FFI/BitNetFFI.modulemap"
+install -D -m 644 "$TMP/swift/BitNetCoreFFI.h" "$ROOT/ios/FFI/BitNetCoreFFI.h"

@@ -47,7 +47,7 @@ export SWIFT_RUN_BINDS="$LIB"
 # always recompile this package's tests when the `BitNet` package they depend on changes its
 # API (they then fail to link), so a new API starts a fresh build and the old one goes.
 BASE="$CACHE/swift-build/ios-sample-$(basename "$REPO")-$(printf %s "$REPO" | sha256sum | cut -c1-8)"
-SCRATCH="$BASE-$(sha256sum ios/Sources/BitNet/Generated/BitNet.swift | cut -c1-8)"
+SCRATCH="$BASE-$(cat ios/Sources/BitNet/Generated/*.swift | sha256sum | cut -c1-8)"
 find "$(dirname "$BASE")" -maxdepth 1 -name "$(basename "$BASE")*" ! -path "$SCRATCH" -exec rm -rf {} +
 # Debian's Swift 6.0.3 ships a libswiftObservation.so that needs swift::threading::fatal, which no
 # runtime library exports (only its fatal-error path calls it): let the test binary link anyway.

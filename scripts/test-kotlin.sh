@@ -16,8 +16,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 echo "==> bindings are current (scripts/generate-bindings.sh)"
 scripts/generate-bindings.sh "$WORK/fresh"
-for f in android/bitnet/src/main/uniffi/dev/bitnet/bitnet_ffi.kt \
-         ios/Sources/BitNet/Generated/BitNet.swift ios/FFI/BitNetFFI.h ios/FFI/BitNetFFI.modulemap; do
+for f in $(cd "$WORK/fresh" && find . -type f | sort); do
     if ! diff -q "$f" "$WORK/fresh/$f" >/dev/null; then
         echo "stale bindings: $f differs from the library; run scripts/generate-bindings.sh" >&2
         diff -u "$f" "$WORK/fresh/$f" | head -40 >&2

@@ -13,14 +13,13 @@ fn small() -> BenchConfig {
         gen_tokens: 4,
         reps: 2,
         batch: 8,
-        cancel: None,
     }
 }
 
 #[test]
 fn a_run_reports_every_figure_of_the_engine_it_measured() {
     let (_dir, engine) = tiny_engine();
-    let report = bench::run(&engine, &small()).expect("runs");
+    let report = bench::run(&engine, &small(), None).expect("runs");
     assert_eq!(report.kernels, engine.executor().kernels().name());
     assert_eq!(report.threads, engine.executor().threads());
     assert_eq!((report.prompt_tokens, report.gen_tokens), (16, 4));
@@ -39,7 +38,7 @@ fn a_run_reports_every_figure_of_the_engine_it_measured() {
     assert!(report.copy_gb_per_s > 0.0);
     if cfg!(target_os = "linux") {
         let footprint = report.footprint_bytes.expect("RssAnon");
-        assert!(footprint > 0 && footprint <= report.peak_rss_bytes.expect("VmHWM"));
+        assert!(footprint > 0 && footprint <= report.peak_resident_bytes.expect("VmHWM"));
     }
     assert!(report.effective_gb_per_s > 0.0 && report.roofline_percent > 0.0);
     let expected = report.bytes_per_token as f64 * report.decode_tokens_per_s.mean / 1e9;
@@ -64,7 +63,7 @@ fn an_empty_configuration_is_an_invalid_option() {
             ..small()
         },
     ] {
-        let err = bench::run(&engine, &config).unwrap_err();
+        let err = bench::run(&engine, &config, None).unwrap_err();
         assert!(
             matches!(err, Error::InvalidOption { name: "bench", .. }),
             "{err}"
@@ -77,11 +76,8 @@ fn a_cancelled_run_reports_only_the_repetitions_it_finished() {
     let (_dir, engine) = tiny_engine();
     let cancel = CancelToken::new();
     cancel.cancel();
-    let config = BenchConfig {
-        cancel: Some(cancel),
-        ..small()
-    };
-    let report = bench::run(&engine, &config).expect("a cancelled run is not an error");
+    let report =
+        bench::run(&engine, &small(), Some(&cancel)).expect("a cancelled run is not an error");
     assert_eq!(report.reps, 0);
     assert_eq!(report.decode_tokens_per_s.mean, 0.0);
     assert_eq!(report.prefill_tokens_per_s.mean, 0.0);

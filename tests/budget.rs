@@ -42,7 +42,7 @@ fn the_estimate_reads_the_header() {
         e.kv_bytes_per_token,
         (cfg.n_layer * 2 * cfg.kv_dim() * 2) as u64
     );
-    assert_eq!(e.default_context, 1024);
+    assert_eq!(e.default_context_tokens, 1024);
     assert_eq!(engine.memory_estimate(), &e);
     // Not counting the mapped weights takes exactly them out of the totals.
     let unmapped = EngineConfig {
@@ -65,7 +65,7 @@ fn the_estimate_is_the_plan_and_the_scratch_is_what_the_plan_lays_out() {
         for head in [HeadPrecision::F16, HeadPrecision::Q8_0] {
             for kv in [None, Some(KvPrecision::F16), Some(KvPrecision::F32)] {
                 let config = EngineConfig {
-                    head,
+                    head: Some(head),
                     kv_precision: kv,
                     ..EngineConfig::default()
                 };
@@ -171,7 +171,14 @@ fn a_tight_budget_caps_the_session_context() {
 
     let mut session = engine.session(SessionConfig::default()).expect("capped");
     assert_eq!(session.context_length(), 300);
-    let (g, _) = generate(&mut session, Input::Chat(vec![user("hi")]), &greedy(8)).expect("runs");
+    let (g, _) = generate(
+        &mut session,
+        Input::Chat {
+            messages: vec![user("hi")],
+        },
+        &greedy(8),
+    )
+    .expect("runs");
     assert!(g.stats.generated_tokens > 0);
     // A shorter context is granted as asked.
     drop(session);
@@ -214,8 +221,12 @@ fn trim_frees_idle_sessions_which_then_continue_identically() {
     let engine = bitnet_tests::load(&tiny_model(dir.path()));
     let mut trimmed = engine.session(SessionConfig::default()).expect("session");
     let mut twin = engine.session(SessionConfig::default()).expect("session");
-    let turn1 = Input::Chat(vec![user("Tell me about memory.")]);
-    let turn2 = Input::Chat(vec![user("And again?")]);
+    let turn1 = Input::Chat {
+        messages: vec![user("Tell me about memory.")],
+    };
+    let turn2 = Input::Chat {
+        messages: vec![user("And again?")],
+    };
     for s in [&mut trimmed, &mut twin] {
         generate(s, turn1.clone(), &greedy(12)).expect("turn 1");
     }
@@ -244,8 +255,11 @@ fn trim_leaves_a_generating_session_alone() {
     // The sink runs on the generating thread while the request holds the session's caches.
     let g = session
         .generate(
-            Input::Text("Once upon a time".into()),
+            Input::Text {
+                text: "Once upon a time".into(),
+            },
             &greedy(4),
+            None,
             &mut |_: Event<'_>| trims.push(engine.trim().sessions),
         )
         .expect("generates");
@@ -264,7 +278,14 @@ fn stats_carry_resident_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = bitnet_tests::load(&tiny_model(dir.path()));
     let mut session = engine.session(SessionConfig::default()).expect("session");
-    let (g, _) = generate(&mut session, Input::Text("Hello".into()), &greedy(4)).expect("runs");
+    let (g, _) = generate(
+        &mut session,
+        Input::Text {
+            text: "Hello".into(),
+        },
+        &greedy(4),
+    )
+    .expect("runs");
     if cfg!(target_os = "linux") {
         let now = g.stats.resident_bytes.expect("resident");
         let peak = g.stats.peak_resident_bytes.expect("peak");

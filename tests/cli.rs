@@ -126,7 +126,14 @@ fn generate_prints_what_the_engine_generates() {
     assert!(!stdout.trim().is_empty());
     let engine = load(&model);
     let mut session = engine.session(SessionConfig::default()).unwrap();
-    let (expected, _) = generate(&mut session, Input::Text(prompt.into()), &greedy(16)).unwrap();
+    let (expected, _) = generate(
+        &mut session,
+        Input::Text {
+            text: prompt.into(),
+        },
+        &greedy(16),
+    )
+    .unwrap();
     assert_eq!(stdout, format!("{}\n", expected.text));
     assert!(stderr_of(&output).contains("generated 16"));
 }
@@ -193,7 +200,14 @@ fn chat_holds_a_two_turn_conversation_on_the_kv_cache() {
     let replies: Vec<String> = turns
         .iter()
         .map(|t| {
-            let (g, _) = generate(&mut session, Input::Chat(vec![user(t)]), &greedy(12)).unwrap();
+            let (g, _) = generate(
+                &mut session,
+                Input::Chat {
+                    messages: vec![user(t)],
+                },
+                &greedy(12),
+            )
+            .unwrap();
             g.text
         })
         .collect();
@@ -424,8 +438,14 @@ fn eval_asks_each_question_as_a_fresh_greedy_chat() {
         .iter()
         .map(|q| {
             let mut session = engine.session(SessionConfig::default()).unwrap();
-            let (reply, _) =
-                generate(&mut session, Input::Chat(vec![user(q)]), &greedy(8)).unwrap();
+            let (reply, _) = generate(
+                &mut session,
+                Input::Chat {
+                    messages: vec![user(q)],
+                },
+                &greedy(8),
+            )
+            .unwrap();
             reply.text
         })
         .collect();

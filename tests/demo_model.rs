@@ -20,14 +20,18 @@ fn holds_the_readme_conversation_on_one_kv_cache() {
     let mut session = engine.session(SessionConfig::default()).unwrap();
     let (first, _) = generate(
         &mut session,
-        Input::Chat(vec![user("What is 17 + 25?")]),
+        Input::Chat {
+            messages: vec![user("What is 17 + 25?")],
+        },
         &greedy(32),
     )
     .unwrap();
     assert_eq!(first.text, "42");
     let (second, pieces) = generate(
         &mut session,
-        Input::Chat(vec![user("Reverse the list: red, green, blue")]),
+        Input::Chat {
+            messages: vec![user("Reverse the list: red, green, blue")],
+        },
         &greedy(32),
     )
     .unwrap();
@@ -50,8 +54,14 @@ fn gives_the_right_replies_the_training_framework_recorded() {
     for q in right {
         let mut session = engine.session(SessionConfig::default()).unwrap();
         let question = q["question"].as_str().unwrap();
-        let (reply, _) =
-            generate(&mut session, Input::Chat(vec![user(question)]), &greedy(64)).unwrap();
+        let (reply, _) = generate(
+            &mut session,
+            Input::Chat {
+                messages: vec![user(question)],
+            },
+            &greedy(64),
+        )
+        .unwrap();
         assert_eq!(reply.text, q["framework"].as_str().unwrap(), "{question}");
     }
 }

@@ -246,8 +246,10 @@ fn greedy_tokens_agree(arch: Arch) {
     let (_dir, engines) = engines(arch);
     let inputs = PROMPTS.iter().flat_map(|&p| {
         [
-            Input::Text(p.to_owned()),
-            Input::Chat(vec![system("You are terse."), user(p)]),
+            Input::Text { text: p.to_owned() },
+            Input::Chat {
+                messages: vec![system("You are terse."), user(p)],
+            },
         ]
     });
     for input in inputs {

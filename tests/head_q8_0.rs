@@ -28,7 +28,7 @@ const GENERATED: usize = 64;
 
 fn engine(path: &Path, head: HeadPrecision) -> Engine {
     let config = EngineConfig {
-        head,
+        head: Some(head),
         ..EngineConfig::default()
     };
     Engine::load(path, config).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))

@@ -16,7 +16,7 @@ use std::process::{Command, Output, Stdio};
 
 use bitnet_core::chat::{Message, Role};
 use bitnet_core::engine::{
-    Engine, EngineConfig, Event, Generation, GenerationOptions, Input, Session,
+    CancelToken, Engine, EngineConfig, Event, Generation, GenerationOptions, Input, Session,
 };
 use bitnet_core::model::Arch;
 use bitnet_core::quant::TensorType;
@@ -181,13 +181,23 @@ pub fn generate(
     input: Input,
     options: &GenerationOptions,
 ) -> bitnet_core::Result<(Generation, Vec<String>)> {
+    generate_cancellable(session, input, options, &CancelToken::new())
+}
+
+/// [`generate`] with `cancel` watched.
+pub fn generate_cancellable(
+    session: &mut Session,
+    input: Input,
+    options: &GenerationOptions,
+    cancel: &CancelToken,
+) -> bitnet_core::Result<(Generation, Vec<String>)> {
     let mut pieces = Vec::new();
     let mut sink = |event: Event<'_>| {
         if let Event::Text(piece) = event {
             pieces.push(piece.to_owned());
         }
     };
-    let generation = session.generate(input, options, &mut sink)?;
+    let generation = session.generate(input, options, Some(cancel), &mut sink)?;
     Ok((generation, pieces))
 }
 

@@ -82,7 +82,13 @@ fn child_truncates_the_model_mid_generation() {
             }
         });
         let error = loop {
-            match generate(&mut session, Input::Chat(vec![user("Hello")]), &greedy(32)) {
+            match generate(
+                &mut session,
+                Input::Chat {
+                    messages: vec![user("Hello")],
+                },
+                &greedy(32),
+            ) {
                 Ok(_) => session.reset(),
                 Err(error) => break error,
             }
@@ -92,7 +98,13 @@ fn child_truncates_the_model_mid_generation() {
             panic!("expected ModelFileChanged, got {error:?}");
         };
         // The engine stays refused: its weights are gone.
-        let again = generate(&mut session, Input::Chat(vec![user("Hi")]), &greedy(4));
+        let again = generate(
+            &mut session,
+            Input::Chat {
+                messages: vec![user("Hi")],
+            },
+            &greedy(4),
+        );
         assert_changed(again.map(drop));
         println!("attempt {attempt}: {change}");
         if change == FileChange::Truncated {
@@ -109,14 +121,27 @@ fn a_file_grown_after_load_is_refused_before_any_work() {
     let path = tiny_model(dir.path());
     let engine = load(&path);
     let mut session = engine.session(SessionConfig::default()).unwrap();
-    generate(&mut session, Input::Chat(vec![user("Hello")]), &greedy(2)).unwrap();
+    generate(
+        &mut session,
+        Input::Chat {
+            messages: vec![user("Hello")],
+        },
+        &greedy(2),
+    )
+    .unwrap();
     OpenOptions::new()
         .append(true)
         .open(&path)
         .unwrap()
         .write_all(&[0; 4096])
         .unwrap();
-    let result = generate(&mut session, Input::Chat(vec![user("Hi")]), &greedy(2));
+    let result = generate(
+        &mut session,
+        Input::Chat {
+            messages: vec![user("Hi")],
+        },
+        &greedy(2),
+    );
     assert_changed(result.map(drop));
 }
 
@@ -127,12 +152,25 @@ fn a_file_rewritten_in_place_is_refused_before_any_work() {
     let engine = load(&path);
     let mut session = engine.session(SessionConfig::default()).unwrap();
     rewrite_in_place(&path);
-    let result = generate(&mut session, Input::Chat(vec![user("Hi")]), &greedy(2));
+    let result = generate(
+        &mut session,
+        Input::Chat {
+            messages: vec![user("Hi")],
+        },
+        &greedy(2),
+    );
     assert_changed(result.map(drop));
     // A fresh load of the new contents is a new engine, and works.
     let reloaded = load(&path);
     let mut session = reloaded.session(SessionConfig::default()).unwrap();
-    generate(&mut session, Input::Chat(vec![user("Hi")]), &greedy(2)).unwrap();
+    generate(
+        &mut session,
+        Input::Chat {
+            messages: vec![user("Hi")],
+        },
+        &greedy(2),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -146,7 +184,14 @@ fn a_file_replaced_by_rename_leaves_the_loaded_engine_working() {
     let staged = dir.path().join("staged.gguf");
     std::fs::copy(&path, &staged).unwrap();
     std::fs::rename(&staged, &path).unwrap();
-    generate(&mut session, Input::Chat(vec![user("Hi")]), &greedy(2)).unwrap();
+    generate(
+        &mut session,
+        Input::Chat {
+            messages: vec![user("Hi")],
+        },
+        &greedy(2),
+    )
+    .unwrap();
 }
 
 /// Writes the file's own bytes back over it and moves its modification time, as an app

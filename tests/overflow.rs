@@ -14,7 +14,7 @@ fn session(engine: &Engine, overflow: OverflowPolicy) -> bitnet_core::engine::Se
     engine
         .session(SessionConfig {
             context_length: CONTEXT,
-            overflow,
+            overflow: Some(overflow),
         })
         .expect("a session")
 }
@@ -35,7 +35,14 @@ fn an_overflowing_history_is_context_full_and_changes_nothing() {
     let (_dir, engine) = tiny_engine();
     let mut s = session(&engine, OverflowPolicy::default());
     let turn1 = vec![system("Be brief."), user("Hello")];
-    let (g1, _) = generate(&mut s, Input::Chat(turn1.clone()), &greedy(8)).unwrap();
+    let (g1, _) = generate(
+        &mut s,
+        Input::Chat {
+            messages: turn1.clone(),
+        },
+        &greedy(8),
+    )
+    .unwrap();
     let before = s.history().to_vec();
     let cached = s.cached_tokens();
 
@@ -44,7 +51,14 @@ fn an_overflowing_history_is_context_full_and_changes_nothing() {
     whole.extend([assistant(&g1.text), long.clone()]);
     let needed = prompt_tokens(&engine, &whole) + 1;
     assert!(needed > CONTEXT && prompt_tokens(&engine, std::slice::from_ref(&long)) < CONTEXT - 1);
-    let err = generate(&mut s, Input::Chat(vec![long]), &greedy(8)).unwrap_err();
+    let err = generate(
+        &mut s,
+        Input::Chat {
+            messages: vec![long],
+        },
+        &greedy(8),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, Error::ContextFull { needed: n, context: CONTEXT } if n == needed),
         "{err:?}"
@@ -52,7 +66,14 @@ fn an_overflowing_history_is_context_full_and_changes_nothing() {
     assert_eq!(s.history(), before.as_slice());
     assert_eq!(s.cached_tokens(), cached);
     // The session still works for a turn that fits.
-    assert!(generate(&mut s, Input::Chat(vec![user("Hi")]), &greedy(4)).is_ok());
+    assert!(generate(
+        &mut s,
+        Input::Chat {
+            messages: vec![user("Hi")]
+        },
+        &greedy(4)
+    )
+    .is_ok());
 }
 
 #[test]
@@ -76,7 +97,7 @@ fn dropping_the_oldest_turns_keeps_the_system_message() {
         }
         input.push(user(question));
         let before = s.history().len();
-        let (g, _) = generate(&mut s, Input::Chat(input), &greedy(12)).unwrap();
+        let (g, _) = generate(&mut s, Input::Chat { messages: input }, &greedy(12)).unwrap();
         let history = s.history().to_vec();
         dropped_any |= history.len() < before + 2;
         assert_eq!(history[0], Segment::Message(sys.clone()));
@@ -95,7 +116,8 @@ fn dropping_the_oldest_turns_keeps_the_system_message() {
             .collect();
         assert!(prompt_tokens(&engine, &kept) < CONTEXT);
         let mut fresh = session(&engine, OverflowPolicy::DropOldestTurns);
-        let (expected, _) = generate(&mut fresh, Input::Chat(kept), &greedy(12)).unwrap();
+        let (expected, _) =
+            generate(&mut fresh, Input::Chat { messages: kept }, &greedy(12)).unwrap();
         assert_eq!(g.tokens, expected.tokens, "turn {i}");
         assert_ne!(g.finish_reason, FinishReason::Cancelled);
     }

@@ -14,8 +14,12 @@ fn a_10_mb_prompt_is_refused_before_tokenizing() {
     let prompt = "tokens ".repeat(10 << 20 >> 3);
     let before = peak_resident_bytes().expect("peak RSS is readable here");
     for input in [
-        Input::Text(prompt.clone()),
-        Input::Chat(vec![user(&prompt)]),
+        Input::Text {
+            text: prompt.clone(),
+        },
+        Input::Chat {
+            messages: vec![user(&prompt)],
+        },
     ] {
         let err = generate(&mut session, input, &greedy(4)).expect_err("too long");
         let Error::PromptTooLong { tokens, limit } = err else {

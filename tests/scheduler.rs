@@ -65,7 +65,14 @@ fn start(
                 meter.now.fetch_sub(1, Ordering::SeqCst);
             }
         };
-        session.generate(Input::Text(PROMPT.into()), &greedy(1), &mut sink)
+        session.generate(
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &greedy(1),
+            None,
+            &mut sink,
+        )
     })
 }
 
@@ -141,9 +148,14 @@ fn a_request_times_out_in_the_queue_and_a_cancelled_one_stops_waiting() {
     let mut session = engine.session(SessionConfig::default()).expect("session");
     let asked = Instant::now();
     let err = session
-        .generate(Input::Text(PROMPT.into()), &greedy(4), &mut |_: Event<
-            '_,
-        >| {})
+        .generate(
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &greedy(4),
+            None,
+            &mut |_: Event<'_>| {},
+        )
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { limit_ms: 200 }), "{err}");
     assert!(asked.elapsed() >= Duration::from_millis(200));
@@ -162,12 +174,15 @@ fn a_request_times_out_in_the_queue_and_a_cancelled_one_stops_waiting() {
             cancel.cancel();
         })
     };
-    let options = bitnet_core::engine::GenerationOptions {
-        cancel: Some(cancel),
-        ..greedy(4)
-    };
     let generation = session
-        .generate(Input::Text(PROMPT.into()), &options, &mut |_: Event<'_>| {})
+        .generate(
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &greedy(4),
+            Some(&cancel),
+            &mut |_: Event<'_>| {},
+        )
         .expect("a cancelled request is not an error");
     canceller.join().expect("no panic");
     assert_eq!(generation.finish_reason, FinishReason::Cancelled);

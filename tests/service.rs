@@ -12,7 +12,7 @@ fn engine(dir: &std::path::Path, config: EngineConfig) -> Engine {
 }
 
 fn text(s: &str) -> Input {
-    Input::Text(s.into())
+    Input::Text { text: s.into() }
 }
 
 #[test]
@@ -28,14 +28,14 @@ fn input_and_output_limits_are_typed_errors() {
     let mut sink = |_: Event<'_>| {};
     let long = "many words make a long input ".repeat(4);
     let err = session
-        .generate(text(&long), &greedy(4), &mut sink)
+        .generate(text(&long), &greedy(4), None, &mut sink)
         .unwrap_err();
     assert!(
         matches!(err, Error::PromptTooLong { limit: 8, tokens } if tokens > 8),
         "{err:?}"
     );
     let err = session
-        .generate(text("hi"), &greedy(17), &mut sink)
+        .generate(text("hi"), &greedy(17), None, &mut sink)
         .unwrap_err();
     assert!(
         matches!(
@@ -63,13 +63,13 @@ fn the_rate_limit_refuses_the_request_over_it() {
     // The limit is per engine: two sessions share it.
     let mut other = engine.session(SessionConfig::default()).expect("session");
     session
-        .generate(text("a"), &greedy(2), &mut sink)
+        .generate(text("a"), &greedy(2), None, &mut sink)
         .expect("first");
     other
-        .generate(text("b"), &greedy(2), &mut sink)
+        .generate(text("b"), &greedy(2), None, &mut sink)
         .expect("second");
     let err = session
-        .generate(text("c"), &greedy(2), &mut sink)
+        .generate(text("c"), &greedy(2), None, &mut sink)
         .unwrap_err();
     assert!(
         matches!(err, Error::RateLimited { retry_after_ms } if (1..=60_000).contains(&retry_after_ms)),
@@ -109,7 +109,7 @@ fn a_timeout_is_a_typed_error_and_leaves_the_history_unchanged() {
         }
     };
     let err = session
-        .generate(text("The answer is"), &greedy(64), &mut sink)
+        .generate(text("The answer is"), &greedy(64), None, &mut sink)
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { limit_ms: 1 }), "{err:?}");
     assert!(pieces <= 1, "{pieces}");
@@ -158,13 +158,13 @@ fn metrics_and_health_report_known_traffic() {
     let mut done = Vec::new();
     for (input, n) in [("one", 3), (" two", 5), (" three", 7)] {
         let g = session
-            .generate(text(input), &greedy(n), &mut sink)
+            .generate(text(input), &greedy(n), None, &mut sink)
             .expect("generates");
         assert_eq!(g.finish_reason, FinishReason::MaxTokens);
         done.push(g.stats);
     }
     let err = session
-        .generate(text("x"), &greedy(0), &mut sink)
+        .generate(text("x"), &greedy(0), None, &mut sink)
         .unwrap_err();
     assert!(matches!(err, Error::InvalidOption { .. }));
 

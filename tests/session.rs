@@ -18,8 +18,8 @@ use bitnet_core::sampling::{SamplingError, SamplingParams};
 use bitnet_core::tokenizer::special;
 use bitnet_core::Error;
 use bitnet_tests::{
-    assistant, generate, greedy, load, sampled, stream_pieces, system, tiny_engine, tiny_model,
-    user,
+    assistant, generate, generate_cancellable, greedy, load, sampled, stream_pieces, system,
+    tiny_engine, tiny_model, user,
 };
 
 /// A raw-text prompt whose continuation streams one piece per token.
@@ -27,14 +27,6 @@ const PROMPT: &str = "The answer is";
 
 fn session(engine: &Engine) -> Session {
     engine.session(SessionConfig::default()).expect("a session")
-}
-
-/// `options` with `cancel` set.
-fn cancellable(options: GenerationOptions, cancel: &CancelToken) -> GenerationOptions {
-    GenerationOptions {
-        cancel: Some(cancel.clone()),
-        ..options
-    }
 }
 
 /// Runs `input` and cancels the request from the sink, on the `k`-th text event.
@@ -45,7 +37,6 @@ fn cancel_on_event(
     k: usize,
 ) -> (Generation, Vec<String>) {
     let cancel = CancelToken::new();
-    let options = cancellable(options, &cancel);
     let mut pieces = Vec::new();
     let mut sink = |event: Event<'_>| {
         if let Event::Text(piece) = event {
@@ -56,7 +47,7 @@ fn cancel_on_event(
         }
     };
     let generation = session
-        .generate(input, &options, &mut sink)
+        .generate(input, &options, Some(&cancel), &mut sink)
         .expect("generates");
     (generation, pieces)
 }
@@ -90,8 +81,14 @@ fn clean_cancel_point(engine: &Engine, tokens: &[u32], min_events: usize) -> (us
 fn cancel_from_another_thread_stops_within_one_token() {
     let (_dir, engine) = tiny_engine();
     for (options, min_events) in [(greedy(64), 3), (sampled(8.0, 3, 64), 20)] {
-        let (full, _) =
-            generate(&mut session(&engine), Input::Text(PROMPT.into()), &options).unwrap();
+        let (full, _) = generate(
+            &mut session(&engine),
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &options,
+        )
+        .unwrap();
         assert_eq!(full.finish_reason, FinishReason::MaxTokens);
         let (k, last) = clean_cancel_point(&engine, &full.tokens, min_events);
 
@@ -118,8 +115,11 @@ fn cancel_from_another_thread_stops_within_one_token() {
         };
         let generation = session(&engine)
             .generate(
-                Input::Text(PROMPT.into()),
-                &cancellable(options.clone(), &cancel),
+                Input::Text {
+                    text: PROMPT.into(),
+                },
+                &options,
+                Some(&cancel),
                 &mut sink,
             )
             .expect("generates");
@@ -150,10 +150,13 @@ fn a_request_cancelled_before_it_starts_generates_nothing() {
     let cancel = CancelToken::new();
     cancel.cancel();
     let mut s = session(&engine);
-    let (generation, events) = generate(
+    let (generation, events) = generate_cancellable(
         &mut s,
-        Input::Chat(vec![user("Hello")]),
-        &cancellable(greedy(8), &cancel),
+        Input::Chat {
+            messages: vec![user("Hello")],
+        },
+        &greedy(8),
+        &cancel,
     )
     .unwrap();
     assert_eq!(generation.finish_reason, FinishReason::Cancelled);
@@ -162,8 +165,16 @@ fn a_request_cancelled_before_it_starts_generates_nothing() {
     // The turn is recorded with its (empty) reply, like any cancelled turn.
     let mut fresh = session(&engine);
     let history = vec![user("Hello"), assistant(""), user("Again")];
-    let (expected, _) = generate(&mut fresh, Input::Chat(history), &greedy(8)).unwrap();
-    let (next, _) = generate(&mut s, Input::Chat(vec![user("Again")]), &greedy(8)).unwrap();
+    let (expected, _) =
+        generate(&mut fresh, Input::Chat { messages: history }, &greedy(8)).unwrap();
+    let (next, _) = generate(
+        &mut s,
+        Input::Chat {
+            messages: vec![user("Again")],
+        },
+        &greedy(8),
+    )
+    .unwrap();
     assert_eq!(next.tokens, expected.tokens);
 }
 
@@ -175,14 +186,28 @@ fn a_turn_after_a_cancelled_one_matches_a_fresh_session() {
     let (first, second) = ("Hello there, who are you?", "What is the answer?");
     for options in [greedy(32), sampled(0.8, 42, 32), sampled(5.0, 42, 32)] {
         let mut a = session(&engine);
-        let (cancelled, _) = cancel_on_event(&mut a, Input::Chat(vec![user(first)]), greedy(64), 3);
+        let (cancelled, _) = cancel_on_event(
+            &mut a,
+            Input::Chat {
+                messages: vec![user(first)],
+            },
+            greedy(64),
+            3,
+        );
         assert_eq!(cancelled.finish_reason, FinishReason::Cancelled);
         assert!(!cancelled.text.is_empty());
-        let (turn2, pieces) = generate(&mut a, Input::Chat(vec![user(second)]), &options).unwrap();
+        let (turn2, pieces) = generate(
+            &mut a,
+            Input::Chat {
+                messages: vec![user(second)],
+            },
+            &options,
+        )
+        .unwrap();
 
         let mut b = session(&engine);
         let history = vec![user(first), assistant(&cancelled.text), user(second)];
-        let (fresh, _) = generate(&mut b, Input::Chat(history), &options).unwrap();
+        let (fresh, _) = generate(&mut b, Input::Chat { messages: history }, &options).unwrap();
         assert_eq!(turn2.tokens, fresh.tokens, "{options:?}");
         assert_eq!(turn2.text, fresh.text);
         assert_eq!(turn2.finish_reason, fresh.finish_reason);
@@ -210,7 +235,14 @@ fn a_second_turn_reuses_the_kv_cache() {
     let turn2 = user("Tell me more about the model.");
 
     let mut s = session(&engine);
-    let (g1, _) = generate(&mut s, Input::Chat(turn1.clone()), &greedy(16)).unwrap();
+    let (g1, _) = generate(
+        &mut s,
+        Input::Chat {
+            messages: turn1.clone(),
+        },
+        &greedy(16),
+    )
+    .unwrap();
     let prompt1 = encode(&template.render(&turn1, true));
     assert_eq!(g1.stats.prompt_tokens, prompt1.len());
     assert_eq!(g1.stats.cached_tokens, 0);
@@ -219,7 +251,14 @@ fn a_second_turn_reuses_the_kv_cache() {
     evaluated.extend_from_slice(&g1.tokens[..g1.tokens.len() - 1]);
     assert_eq!(s.cached_tokens(), evaluated.len());
 
-    let (g2, _) = generate(&mut s, Input::Chat(vec![turn2.clone()]), &greedy(16)).unwrap();
+    let (g2, _) = generate(
+        &mut s,
+        Input::Chat {
+            messages: vec![turn2.clone()],
+        },
+        &greedy(16),
+    )
+    .unwrap();
     let mut history = turn1;
     history.extend([assistant(&g1.text), turn2]);
     let prompt2 = encode(&template.render(&history, true));
@@ -228,7 +267,12 @@ fn a_second_turn_reuses_the_kv_cache() {
     assert!(reusable > 0);
     assert_eq!(g2.stats.cached_tokens, reusable);
 
-    let (fresh, _) = generate(&mut session(&engine), Input::Chat(history), &greedy(16)).unwrap();
+    let (fresh, _) = generate(
+        &mut session(&engine),
+        Input::Chat { messages: history },
+        &greedy(16),
+    )
+    .unwrap();
     assert_eq!(fresh.stats.cached_tokens, 0);
     assert_eq!(fresh.stats.prompt_tokens, prompt2.len());
     assert_eq!(g2.tokens, fresh.tokens);
@@ -240,10 +284,29 @@ fn a_second_turn_reuses_the_kv_cache() {
 fn raw_text_continuations_reuse_the_kv_cache() {
     let (_dir, engine) = tiny_engine();
     let mut s = session(&engine);
-    let (g1, _) = generate(&mut s, Input::Text(PROMPT.into()), &greedy(8)).unwrap();
-    let (g2, _) = generate(&mut s, Input::Text(" and then".into()), &greedy(8)).unwrap();
+    let (g1, _) = generate(
+        &mut s,
+        Input::Text {
+            text: PROMPT.into(),
+        },
+        &greedy(8),
+    )
+    .unwrap();
+    let (g2, _) = generate(
+        &mut s,
+        Input::Text {
+            text: " and then".into(),
+        },
+        &greedy(8),
+    )
+    .unwrap();
     let whole = format!("{PROMPT}{} and then", g1.text);
-    let (fresh, _) = generate(&mut session(&engine), Input::Text(whole), &greedy(8)).unwrap();
+    let (fresh, _) = generate(
+        &mut session(&engine),
+        Input::Text { text: whole },
+        &greedy(8),
+    )
+    .unwrap();
     assert!(g2.stats.cached_tokens > 0);
     assert_eq!(g2.stats.prompt_tokens, fresh.stats.prompt_tokens);
     assert_eq!(g2.tokens, fresh.tokens);
@@ -256,7 +319,9 @@ fn a_stop_string_split_across_tokens_is_caught() {
     let (_dir, engine) = tiny_engine();
     let (full, _) = generate(
         &mut session(&engine),
-        Input::Text(PROMPT.into()),
+        Input::Text {
+            text: PROMPT.into(),
+        },
         &greedy(64),
     )
     .unwrap();
@@ -284,8 +349,14 @@ fn a_stop_string_split_across_tokens_is_caught() {
         stop: vec![stop.clone()],
         ..greedy(64)
     };
-    let (g, events) =
-        generate(&mut session(&engine), Input::Text(PROMPT.into()), &options).unwrap();
+    let (g, events) = generate(
+        &mut session(&engine),
+        Input::Text {
+            text: PROMPT.into(),
+        },
+        &options,
+    )
+    .unwrap();
     assert_eq!(g.finish_reason, FinishReason::StopString);
     assert_eq!(g.text, full.text[..at]);
     assert_eq!(events.concat(), g.text);
@@ -300,7 +371,14 @@ fn a_stop_string_that_never_completes_holds_nothing_back() {
     let (_dir, engine) = tiny_engine();
     let run = |stop: Vec<String>| {
         let options = GenerationOptions { stop, ..greedy(24) };
-        generate(&mut session(&engine), Input::Text(PROMPT.into()), &options).unwrap()
+        generate(
+            &mut session(&engine),
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &options,
+        )
+        .unwrap()
     };
     let (full, _) = run(Vec::new());
     let last = full.text.chars().last().expect("some text");
@@ -318,7 +396,9 @@ fn max_tokens_is_honoured() {
     for n in [1, 5, 17] {
         let (g, _) = generate(
             &mut session(&engine),
-            Input::Text(PROMPT.into()),
+            Input::Text {
+                text: PROMPT.into(),
+            },
             &greedy(n),
         )
         .unwrap();
@@ -334,7 +414,12 @@ fn an_end_of_turn_token_ends_the_generation() {
     let (_dir, engine) = tiny_engine();
     let tokenizer = engine.tokenizer();
     let prompt = format!("Hello world{}", special::EOT_ID);
-    let (g, events) = generate(&mut session(&engine), Input::Text(prompt), &greedy(16)).unwrap();
+    let (g, events) = generate(
+        &mut session(&engine),
+        Input::Text { text: prompt },
+        &greedy(16),
+    )
+    .unwrap();
     assert_eq!(g.finish_reason, FinishReason::EndOfText);
     let (&end, reply) = g.tokens.split_last().expect("at least the end token");
     assert!(tokenizer.is_end_of_generation(end));
@@ -348,9 +433,15 @@ fn sampling_is_deterministic_per_seed() {
     let (_dir, engine) = tiny_engine();
     let run = |temperature, seed| {
         let options = sampled(temperature, seed, 64);
-        generate(&mut session(&engine), Input::Text(PROMPT.into()), &options)
-            .unwrap()
-            .0
+        generate(
+            &mut session(&engine),
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &options,
+        )
+        .unwrap()
+        .0
     };
     for temperature in [1.0, 3.0] {
         let (a, b) = (run(temperature, 7), run(temperature, 7));
@@ -378,7 +469,7 @@ fn a_prompt_longer_than_the_context_is_rejected() {
             ..SessionConfig::default()
         })
         .unwrap();
-    let err = generate(&mut s, Input::Text(long.clone()), &greedy(8)).unwrap_err();
+    let err = generate(&mut s, Input::Text { text: long.clone() }, &greedy(8)).unwrap_err();
     assert!(
         matches!(err, Error::PromptTooLong { tokens: t, limit: 63 } if t == tokens),
         "{err:?}"
@@ -391,7 +482,12 @@ fn a_prompt_longer_than_the_context_is_rejected() {
         ..EngineConfig::default()
     };
     let limited = Engine::load(&path, config).unwrap();
-    let err = generate(&mut session(&limited), Input::Text(long), &greedy(8)).unwrap_err();
+    let err = generate(
+        &mut session(&limited),
+        Input::Text { text: long },
+        &greedy(8),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, Error::PromptTooLong { tokens: t, limit: 10 } if t == tokens),
         "{err:?}"
@@ -402,7 +498,9 @@ fn a_prompt_longer_than_the_context_is_rejected() {
 fn invalid_options_are_typed_errors_and_leave_the_session_unchanged() {
     let (_dir, engine) = tiny_engine();
     let mut s = session(&engine);
-    let input = || Input::Text(PROMPT.into());
+    let input = || Input::Text {
+        text: PROMPT.into(),
+    };
     for max_tokens in [0, 1025] {
         let err = generate(&mut s, input(), &greedy(max_tokens)).unwrap_err();
         assert!(
@@ -419,11 +517,18 @@ fn invalid_options_are_typed_errors_and_leave_the_session_unchanged() {
     // The largest allowed value passes validation (cancelled up front to keep the test short).
     let cancel = CancelToken::new();
     cancel.cancel();
-    let (g, _) = generate(&mut s, input(), &cancellable(greedy(1024), &cancel)).unwrap();
+    let (g, _) = generate_cancellable(&mut s, input(), &greedy(1024), &cancel).unwrap();
     assert_eq!(g.finish_reason, FinishReason::Cancelled);
     s.reset();
 
-    for empty in [Input::Text(String::new()), Input::Chat(Vec::new())] {
+    for empty in [
+        Input::Text {
+            text: String::new(),
+        },
+        Input::Chat {
+            messages: Vec::new(),
+        },
+    ] {
         let err = generate(&mut s, empty, &greedy(8)).unwrap_err();
         assert!(matches!(err, Error::EmptyInput), "{err:?}");
     }
@@ -596,9 +701,16 @@ fn sessions_on_two_threads_match_sequential_runs() {
 
     let (_dir, engine) = tiny_engine();
     let requests = [
-        (Input::Text(PROMPT.into()), sampled(5.0, 1, 48)),
         (
-            Input::Chat(vec![system("Be brief."), user("Hello there!")]),
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            sampled(5.0, 1, 48),
+        ),
+        (
+            Input::Chat {
+                messages: vec![system("Be brief."), user("Hello there!")],
+            },
             sampled(5.0, 2, 48),
         ),
     ];
@@ -642,7 +754,7 @@ fn a_reply_that_fills_the_context_ends_with_context_full() {
             ..SessionConfig::default()
         })
         .unwrap();
-    let (g, events) = generate(&mut s, Input::Text(prompt), &greedy(30)).unwrap();
+    let (g, events) = generate(&mut s, Input::Text { text: prompt }, &greedy(30)).unwrap();
     assert_eq!(g.finish_reason, FinishReason::ContextFull);
     assert_eq!(g.tokens.len(), context - prompt_tokens + 1);
     assert_eq!(s.cached_tokens(), context);

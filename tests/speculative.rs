@@ -37,7 +37,12 @@ fn run_all(
         .map(|p| {
             let mut session = engine.session(SessionConfig::default()).expect("session");
             let generation = session
-                .generate(Input::Text((*p).into()), options, &mut |_: Event<'_>| {})
+                .generate(
+                    Input::Text { text: (*p).into() },
+                    options,
+                    None,
+                    &mut |_: Event<'_>| {},
+                )
                 .expect("generates");
             (generation, session.cached_tokens())
         })
@@ -57,8 +62,11 @@ fn conversation(
         .map(|turn| {
             let g = session
                 .generate(
-                    Input::Chat(vec![user(turn)]),
+                    Input::Chat {
+                        messages: vec![user(turn)],
+                    },
                     options,
+                    None,
                     &mut |_: Event<'_>| {},
                 )
                 .expect("generates");
@@ -156,8 +164,11 @@ fn a_stop_string_met_inside_a_draft_ends_as_plain_decoding_ends() {
             let mut session = engine.session(SessionConfig::default()).expect("session");
             let g = session
                 .generate(
-                    Input::Text(PROMPTS[i].into()),
+                    Input::Text {
+                        text: PROMPTS[i].into(),
+                    },
                     &options,
+                    None,
                     &mut |_: Event<'_>| {},
                 )
                 .expect("generates");
@@ -205,8 +216,11 @@ fn a_context_filling_up_ends_where_plain_decoding_ends() {
             .expect("session");
         let g = session
             .generate(
-                Input::Text(PROMPTS[0].into()),
+                Input::Text {
+                    text: PROMPTS[0].into(),
+                },
                 &greedy(200),
+                None,
                 &mut |_: Event<'_>| {},
             )
             .expect("generates");

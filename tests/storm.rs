@@ -92,15 +92,18 @@ fn thread(
                 tokens.lock().unwrap().push(cancel.clone());
                 let options = GenerationOptions {
                     max_tokens: rng.random_range(1..5),
-                    cancel: Some(cancel),
                     ..GenerationOptions::default()
                 };
                 let input = if rng.random_bool(0.5) {
-                    Input::Chat(vec![user("Tell me something.")])
+                    Input::Chat {
+                        messages: vec![user("Tell me something.")],
+                    }
                 } else {
-                    Input::Text("Once upon a time".into())
+                    Input::Text {
+                        text: "Once upon a time".into(),
+                    }
                 };
-                match sessions[i].generate(input, &options, &mut |_: Event<'_>| {}) {
+                match sessions[i].generate(input, &options, Some(&cancel), &mut |_: Event<'_>| {}) {
                     Ok(_) => tally.generations += 1,
                     Err(
                         Error::ContextFull { .. }
@@ -160,7 +163,7 @@ fn storm(preset: Preset, default_ops: usize) {
             threads: 2,
             memory_budget_bytes: Some(budget),
             // No pauses, so the storm is about contention, not sleeping.
-            thermal_policy: ThermalPolicy {
+            thermal_policy: Some(ThermalPolicy {
                 nominal: Throttle::Run {
                     threads_percent: 100,
                     pause_ms: 0,
@@ -174,7 +177,7 @@ fn storm(preset: Preset, default_ops: usize) {
                     pause_ms: 0,
                 },
                 critical: Throttle::Stop,
-            },
+            }),
             ..EngineConfig::default()
         },
     )
@@ -185,11 +188,14 @@ fn storm(preset: Preset, default_ops: usize) {
     {
         let mut s = engine.session(SessionConfig::default()).unwrap();
         s.generate(
-            Input::Text("warm".into()),
+            Input::Text {
+                text: "warm".into(),
+            },
             &GenerationOptions {
                 max_tokens: 2,
                 ..GenerationOptions::default()
             },
+            None,
             &mut |_: Event<'_>| {},
         )
         .unwrap();

@@ -41,7 +41,7 @@ fn quick_policy() -> ThermalPolicy {
 fn engine(dir: &std::path::Path, threads: usize) -> Engine {
     let config = EngineConfig {
         threads,
-        thermal_policy: quick_policy(),
+        thermal_policy: Some(quick_policy()),
         ..EngineConfig::default()
     };
     Engine::load(tiny_model(dir), config).expect("loads")
@@ -88,7 +88,14 @@ fn escalation_throttles_paces_and_stops_cleanly_then_nominal_restores_the_thread
         _ => {}
     };
     let g = session
-        .generate(Input::Text(PROMPT.into()), &greedy(200), &mut sink)
+        .generate(
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &greedy(200),
+            None,
+            &mut sink,
+        )
         .expect("generates");
 
     assert_eq!(g.finish_reason, FinishReason::ThermalStop);
@@ -118,9 +125,14 @@ fn escalation_throttles_paces_and_stops_cleanly_then_nominal_restores_the_thread
 
     // Still critical: the next request stops before any work, with empty text.
     let g = session
-        .generate(Input::Text(" again".into()), &greedy(8), &mut |_: Event<
-            '_,
-        >| {})
+        .generate(
+            Input::Text {
+                text: " again".into(),
+            },
+            &greedy(8),
+            None,
+            &mut |_: Event<'_>| {},
+        )
         .expect("generates");
     assert_eq!(
         (g.finish_reason, g.text.as_str()),
@@ -131,18 +143,23 @@ fn escalation_throttles_paces_and_stops_cleanly_then_nominal_restores_the_thread
     monitor.report(ThermalReading::of(ThermalState::Nominal));
     let mut events = Vec::new();
     let g = session
-        .generate(Input::Text(" more".into()), &greedy(8), &mut |e: Event<
-            '_,
-        >| {
-            if let Event::Thermal {
-                state,
-                threads,
-                pause_ms,
-            } = e
-            {
-                events.push((state, threads, pause_ms));
-            }
-        })
+        .generate(
+            Input::Text {
+                text: " more".into(),
+            },
+            &greedy(8),
+            None,
+            &mut |e: Event<'_>| {
+                if let Event::Thermal {
+                    state,
+                    threads,
+                    pause_ms,
+                } = e
+                {
+                    events.push((state, threads, pause_ms));
+                }
+            },
+        )
         .expect("generates");
     assert_eq!(events, vec![(ThermalState::Nominal, 4, 0)]);
     assert_eq!(engine.executor().active_threads(), 4);
@@ -157,11 +174,16 @@ fn long_prompt_run(engine: &Engine) -> (usize, Vec<(ThermalState, usize)>) {
     let prompt = "the quick brown fox jumps over the lazy dog ".repeat(16);
     let mut events = Vec::new();
     let g = session
-        .generate(Input::Text(prompt), &greedy(4), &mut |e: Event<'_>| {
-            if let Event::Thermal { state, threads, .. } = e {
-                events.push((state, threads));
-            }
-        })
+        .generate(
+            Input::Text { text: prompt },
+            &greedy(4),
+            None,
+            &mut |e: Event<'_>| {
+                if let Event::Thermal { state, threads, .. } = e {
+                    events.push((state, threads));
+                }
+            },
+        )
         .expect("generates");
     assert!((1..=engine.executor().threads()).contains(&g.stats.kernel_threads));
     (g.stats.peak_kernel_threads, events)
@@ -194,9 +216,14 @@ fn a_headroom_forecast_of_one_stops_before_any_work() {
     });
     let mut session = engine.session(SessionConfig::default()).expect("session");
     let g = session
-        .generate(Input::Text(PROMPT.into()), &greedy(8), &mut |_: Event<
-            '_,
-        >| {})
+        .generate(
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &greedy(8),
+            None,
+            &mut |_: Event<'_>| {},
+        )
         .expect("generates");
     assert_eq!(g.finish_reason, FinishReason::ThermalStop);
     assert!(g.tokens.is_empty() && g.text.is_empty());
@@ -207,13 +234,13 @@ fn a_headroom_forecast_of_one_stops_before_any_work() {
 fn an_invalid_policy_is_a_typed_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig {
-        thermal_policy: ThermalPolicy {
+        thermal_policy: Some(ThermalPolicy {
             serious: Throttle::Run {
                 threads_percent: 0,
                 pause_ms: 0,
             },
             ..ThermalPolicy::default()
-        },
+        }),
         ..EngineConfig::default()
     };
     let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
@@ -396,18 +423,23 @@ fn generation_and_the_sustained_bench_report_the_same_thermal_changes() {
         .expect("session");
     let mut seen = Vec::new();
     let g = session
-        .generate(Input::Text(PROMPT.into()), &greedy(64), &mut |e: Event<
-            '_,
-        >| {
-            if let Event::Thermal {
-                state,
-                threads,
-                pause_ms,
-            } = e
-            {
-                seen.push((state, threads, pause_ms));
-            }
-        })
+        .generate(
+            Input::Text {
+                text: PROMPT.into(),
+            },
+            &greedy(64),
+            None,
+            &mut |e: Event<'_>| {
+                if let Event::Thermal {
+                    state,
+                    threads,
+                    pause_ms,
+                } = e
+                {
+                    seen.push((state, threads, pause_ms));
+                }
+            },
+        )
         .expect("generates");
     assert_eq!(g.finish_reason, FinishReason::ThermalStop);
 

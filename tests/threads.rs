@@ -23,7 +23,12 @@ fn run(engine: &Engine) -> usize {
     let mut session = engine.session(SessionConfig::default()).expect("session");
     let prompt = "the quick brown fox jumps over the lazy dog ".repeat(16);
     let g = session
-        .generate(Input::Text(prompt), &greedy(16), &mut |_: Event<'_>| {})
+        .generate(
+            Input::Text { text: prompt },
+            &greedy(16),
+            None,
+            &mut |_: Event<'_>| {},
+        )
         .expect("generates");
     g.stats.kernel_threads
 }

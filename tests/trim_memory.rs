@@ -22,7 +22,9 @@ fn trim_returns_what_dropped_sessions_left_in_the_heap() {
             .unwrap();
         generate(
             &mut session,
-            Input::Chat(vec![user("Hello there")]),
+            Input::Chat {
+                messages: vec![user("Hello there")],
+            },
             &greedy(2),
         )
         .unwrap();

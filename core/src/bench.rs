@@ -21,6 +21,7 @@ use crate::{Error, Result};
 
 /// What to measure.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct BenchConfig {
     /// Prompt tokens evaluated in prefill (pp), in tokens.
     pub prompt_tokens: usize,
@@ -30,9 +31,6 @@ pub struct BenchConfig {
     pub reps: usize,
     /// Prompt tokens per forward call during prefill.
     pub batch: usize,
-    /// Stops the run from any thread, checked before every forward call: the report then
-    /// holds the repetitions finished before it (none, possibly).
-    pub cancel: Option<CancelToken>,
 }
 
 impl Default for BenchConfig {
@@ -42,13 +40,13 @@ impl Default for BenchConfig {
             gen_tokens: 128,
             reps: 3,
             batch: 64,
-            cancel: None,
         }
     }
 }
 
 /// Mean and sample standard deviation of repeated measurements.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Stat {
     /// Mean.
     pub mean: f64,
@@ -78,9 +76,10 @@ impl Stat {
 /// What one benchmark run measured.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct BenchReport {
     /// Kernel table used.
-    pub kernels: &'static str,
+    pub kernels: String,
     /// Worker threads.
     pub threads: usize,
     /// The configuration measured.
@@ -109,21 +108,26 @@ pub struct BenchReport {
     pub roofline_percent: f64,
     /// Peak resident memory of the process during the runs (Linux `VmHWM`, mapped weight pages
     /// included), bytes; `None` elsewhere.
-    pub peak_rss_bytes: Option<u64>,
+    pub peak_resident_bytes: Option<u64>,
     /// The most memory the process held outside clean file pages right after a repetition's
     /// decode ([`memory::footprint_bytes`](crate::runtime::memory::footprint_bytes): Linux
     /// `RssAnon`, Apple `phys_footprint`), bytes: what a phone's memory limit applies to.
     pub footprint_bytes: Option<u64>,
     /// The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
-    pub head_type: &'static str,
+    pub head_type: String,
     /// Bytes the output head holds outside the mapped file (a re-quantised copy), bytes.
     pub head_resident_bytes: u64,
 }
 
 /// Runs prefill and decode `reps` times on random tokens (fixed seed) and measures them,
 /// after one untimed warm-up (a prefill batch and a decode step). A cancelled run reports the
-/// repetitions it finished (its statistics are zero when it finished none).
-pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
+/// repetitions it finished (its statistics are zero when it finished none): `cancel` stops the
+/// run from any thread, checked before every forward call.
+pub fn run(
+    engine: &Engine,
+    config: &BenchConfig,
+    cancel: Option<&CancelToken>,
+) -> Result<BenchReport> {
     if config.prompt_tokens == 0 || config.gen_tokens == 0 || config.reps == 0 || config.batch == 0
     {
         return Err(Error::InvalidOption {
@@ -153,13 +157,8 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let bytes_per_token = model.weight_bytes_per_token() as u64;
     let (mut prefill, mut dec, mut ttft) = (Vec::new(), Vec::new(), Vec::new());
     let (mut copy, mut roofline) = (Vec::new(), Vec::new());
-    let (mut peak_rss_bytes, mut footprint_bytes) = (None, None);
-    let cancelled = || {
-        config
-            .cancel
-            .as_ref()
-            .is_some_and(CancelToken::is_cancelled)
-    };
+    let (mut peak_resident_bytes, mut footprint_bytes) = (None, None);
+    let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
     'reps: for rep in 0..config.reps {
         let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
         let start = Instant::now();
@@ -184,7 +183,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         if rep == 0 {
             // Read before the first copy test, whose 256 MiB of buffers are not the model's
             // (later repetitions allocate what the first one did).
-            peak_rss_bytes = crate::runtime::memory::peak_resident_bytes();
+            peak_resident_bytes = crate::runtime::memory::peak_resident_bytes();
         }
         // Before this repetition's copy test (whose buffers are freed after it).
         footprint_bytes = footprint_bytes.max(crate::runtime::memory::footprint_bytes());
@@ -200,7 +199,7 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
     let decode_tokens_per_s = Stat::of(&dec);
     let effective = bytes_per_token as f64 * decode_tokens_per_s.mean / 1e9;
     Ok(BenchReport {
-        kernels: exec.kernels().name(),
+        kernels: exec.kernels().name().to_owned(),
         threads: exec.threads(),
         prompt_tokens: config.prompt_tokens,
         gen_tokens: config.gen_tokens,
@@ -212,9 +211,9 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport> {
         effective_gb_per_s: effective,
         copy_gb_per_s: Stat::of(&copy).mean,
         roofline_percent: Stat::of(&roofline).mean,
-        peak_rss_bytes,
+        peak_resident_bytes,
         footprint_bytes,
-        head_type: model.head_type().name(),
+        head_type: model.head_type().name().to_owned(),
         head_resident_bytes: model.head_resident_bytes() as u64,
     })
 }
@@ -302,12 +301,14 @@ pub fn run_workload(
     }
     let turn = |max_tokens: usize| {
         let mut session = engine.session(SessionConfig::default())?;
-        let input = Input::Chat(vec![Message::new(Role::User, workload.prompt())]);
+        let input = Input::Chat {
+            messages: vec![Message::new(Role::User, workload.prompt())],
+        };
         let options = GenerationOptions {
             max_tokens,
             ..GenerationOptions::default()
         };
-        session.generate(input, &options, &mut |_: Event<'_>| {})
+        session.generate(input, &options, None, &mut |_: Event<'_>| {})
     };
     turn(gen_tokens.min(4))?;
     let runs = (0..reps)

@@ -15,6 +15,7 @@ use crate::tokenizer::special::{END_HEADER_ID, EOT_ID, START_HEADER_ID};
 
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Role {
     /// Instructions that frame the conversation.
     System,
@@ -37,6 +38,8 @@ impl Role {
 
 /// One message of a conversation.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "ChatMessage"))]
 pub struct Message {
     /// Its author.
     pub role: Role,

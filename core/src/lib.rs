@@ -20,7 +20,13 @@
 //! authoring crate, kernel benchmarks): [`gguf`], [`quant`], [`model`], [`kernels`],
 //! [`tokenizer`] and [`mod@bench`] are building blocks whose details follow the engine's needs.
 
+// The Kotlin/Swift bindings' scaffolding for the records declared here (see `bindings`).
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
 pub mod bench;
+#[cfg(feature = "uniffi")]
+mod bindings;
 pub mod chat;
 pub mod engine;
 pub mod error;
@@ -34,6 +40,8 @@ pub mod sampling;
 pub mod store;
 pub mod tokenizer;
 
+#[cfg(feature = "uniffi")]
+pub use bindings::{Count, PathString};
 pub use chat::{Message, Role};
 pub use engine::{
     CancelToken, Engine, EngineConfig, Event, FinishReason, Generation, GenerationOptions,

@@ -34,23 +34,31 @@ pub enum SamplingError {
 
 /// How to choose tokens. The default is greedy with every filter off.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SamplingParams {
     /// Divides the logits before the draw; 0 (or below [`GREEDY_BELOW_TEMPERATURE`]) means
     /// greedy (argmax).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0.0))]
     pub temperature: f32,
     /// Keep only the `top_k` highest logits; 0 turns the filter off.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub top_k: usize,
     /// Keep the smallest set of most likely tokens whose probability reaches `top_p`;
     /// 1 turns the filter off.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1.0))]
     pub top_p: f32,
     /// Drop tokens less likely than `min_p` times the most likely one; 0 turns it off.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0.0))]
     pub min_p: f32,
     /// Logits of recently seen tokens: positive ones divided by it, others multiplied
     /// (llama.cpp's rule); 1 turns it off.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1.0))]
     pub repetition_penalty: f32,
     /// How many of the most recent tokens (tokens) the penalty looks at.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 64))]
     pub repeat_last_n: usize,
     /// Seed of the random draw: the same seed and inputs give the same tokens.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub seed: u64,
 }
 

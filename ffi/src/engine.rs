@@ -2,17 +2,14 @@
 
 use std::sync::{Arc, RwLock};
 
-use bitnet_core::bench;
-use bitnet_core::engine::Engine;
-use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading};
+use bitnet_core::bench::{self, BenchConfig, BenchReport};
+use bitnet_core::engine::{Engine, EngineConfig, MemoryEstimate, SessionConfig, Trimmed};
+use bitnet_core::runtime::health::Health;
+use bitnet_core::runtime::metrics::Metrics;
+use bitnet_core::runtime::thermal::{ThermalMonitor, ThermalReading, ThermalState};
 
-use crate::bench::{BenchConfig, BenchReport};
 use crate::cancel::InFlight;
-use crate::error::{count, BitNetError};
-use crate::estimate::MemoryEstimate;
-use crate::metrics::{EngineHealth, EngineMetrics, TrimReport};
-use crate::options::{EngineConfig, SessionConfig};
-use crate::remote::ThermalState;
+use crate::error::BitNetError;
 use crate::session::ChatSession;
 use crate::{blocking, logging};
 
@@ -35,7 +32,7 @@ impl BitNetEngine {
     #[uniffi::constructor]
     pub async fn load(path: String, config: EngineConfig) -> Result<Arc<Self>, BitNetError> {
         logging::init();
-        let engine = blocking::run(move || Ok(Engine::load(path, config.into())?)).await?;
+        let engine = blocking::run(move || Ok(Engine::load(path, config)?)).await?;
         let thermal = ThermalMonitor::new();
         engine.set_thermal_source(Some(Arc::new(thermal.clone())));
         Ok(Arc::new(BitNetEngine {
@@ -49,19 +46,15 @@ impl BitNetEngine {
     /// KV width × 2 bytes for F16). Error `Closed` after [`release`](Self::release).
     pub fn session(&self, config: SessionConfig) -> Result<Arc<ChatSession>, BitNetError> {
         let engine = self.engine()?;
-        Ok(Arc::new(ChatSession::new(engine.session(config.into())?)))
+        Ok(Arc::new(ChatSession::new(engine.session(config)?)))
     }
 
     /// Frees memory on a low-memory signal (Android's `onTrimMemory`, iOS's memory warning):
     /// every session not generating right now gives back its KV cache and scratch buffers and
     /// re-evaluates its history on its next request, with the same results; then the
     /// allocator returns free memory to the OS. Error `Closed` after [`release`](Self::release).
-    pub fn trim(&self) -> Result<TrimReport, BitNetError> {
-        let trimmed = self.engine()?.trim();
-        Ok(TrimReport {
-            sessions: count(trimmed.sessions),
-            released_bytes: trimmed.released_bytes,
-        })
+    pub fn trim(&self) -> Result<Trimmed, BitNetError> {
+        Ok(self.engine()?.trim())
     }
 
     /// Feeds the platform's thermal signal to the engine's governor (Android's
@@ -76,20 +69,20 @@ impl BitNetEngine {
     /// What this engine's model needs in memory (as `estimate_memory` computed it at load).
     /// Error `Closed` after [`release`](Self::release).
     pub fn memory_estimate(&self) -> Result<MemoryEstimate, BitNetError> {
-        Ok(self.engine()?.memory_estimate().clone().into())
+        Ok(self.engine()?.memory_estimate().clone())
     }
 
     /// The engine's service figures now: requests, errors, tokens, latency, speed, memory,
     /// CPU use since the previous call (of `metrics` or `health`), thermal state. Error
     /// `Closed` after [`release`](Self::release).
-    pub fn metrics(&self) -> Result<EngineMetrics, BitNetError> {
-        Ok(self.engine()?.metrics().into())
+    pub fn metrics(&self) -> Result<Metrics, BitNetError> {
+        Ok(self.engine()?.metrics())
     }
 
     /// [`metrics`](Self::metrics) checked against `EngineConfig::health`: the alerts raised.
     /// Error `Closed` after [`release`](Self::release).
-    pub fn health(&self) -> Result<EngineHealth, BitNetError> {
-        Ok(self.engine()?.health().into())
+    pub fn health(&self) -> Result<Health, BitNetError> {
+        Ok(self.engine()?.health())
     }
 
     /// Measures this engine on a background thread: prefill and decode of random tokens
@@ -104,8 +97,7 @@ impl BitNetEngine {
         let registration = self.benchmarks.register();
         blocking::run(move || {
             let registration = registration;
-            let config = config.to_core(registration.token.clone());
-            Ok(bench::run(&engine, &config)?.into())
+            Ok(bench::run(&engine, &config, Some(&registration.token))?)
         })
         .await
     }

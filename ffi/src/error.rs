@@ -5,7 +5,7 @@ use std::any::Any;
 use bitnet_core::gguf::GgufError;
 use bitnet_core::store::StoreError;
 
-use crate::remote::Profile;
+use bitnet_core::runtime::Profile;
 
 /// Every failure the bindings report. Kotlin sees it as the sealed class `BitNetException`
 /// (one subclass per variant), Swift as the enum `BitNetError`. Each variant carries
@@ -72,9 +72,9 @@ pub enum BitNetError {
         /// The engine's description of the failure.
         detail: String,
         /// Tokens of the new input.
-        tokens: u32,
+        tokens: usize,
         /// The limit it exceeds, in tokens.
-        limit: u32,
+        limit: usize,
     },
     /// History plus input do not fit in the session's context (overflow policy `Error`).
     #[error("{detail}")]
@@ -82,9 +82,9 @@ pub enum BitNetError {
         /// The engine's description of the failure.
         detail: String,
         /// Tokens the request needs, history included.
-        needed: u32,
+        needed: usize,
         /// The session's context length, in tokens.
-        context: u32,
+        context: usize,
     },
     /// A token id outside the vocabulary.
     #[error("{detail}")]
@@ -94,7 +94,7 @@ pub enum BitNetError {
         /// The offending id.
         token: u32,
         /// Vocabulary size, in tokens.
-        vocab_size: u32,
+        vocab_size: usize,
     },
     /// The engine's rate limit is reached; nothing was done.
     #[error("{detail}")]
@@ -122,7 +122,7 @@ pub enum BitNetError {
         /// The budget, in bytes.
         budget: u64,
         /// The context the need was computed for, in tokens.
-        context: u32,
+        context: usize,
         /// The smallest deployment profile whose budget would hold `needed`, if any.
         fits_profile: Option<Profile>,
     },
@@ -235,11 +235,6 @@ impl BitNetError {
     }
 }
 
-/// Saturating conversion of a core count to the bindings' `u32`.
-pub(crate) fn count(n: usize) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
 impl From<bitnet_core::Error> for BitNetError {
     fn from(error: bitnet_core::Error) -> Self {
         use bitnet_core::Error as E;
@@ -260,18 +255,18 @@ impl From<bitnet_core::Error> for BitNetError {
             E::EmptyInput => BitNetError::EmptyInput { detail },
             E::PromptTooLong { tokens, limit } => BitNetError::PromptTooLong {
                 detail,
-                tokens: count(tokens),
-                limit: count(limit),
+                tokens,
+                limit,
             },
             E::ContextFull { needed, context } => BitNetError::ContextFull {
                 detail,
-                needed: count(needed),
-                context: count(context),
+                needed,
+                context,
             },
             E::InvalidToken { token, vocab_size } => BitNetError::InvalidToken {
                 detail,
                 token,
-                vocab_size: count(vocab_size),
+                vocab_size,
             },
             E::RateLimited { retry_after_ms } => BitNetError::RateLimited {
                 detail,
@@ -287,7 +282,7 @@ impl From<bitnet_core::Error> for BitNetError {
                 detail,
                 needed,
                 budget,
-                context: count(context),
+                context,
                 fits_profile,
             },
             E::InsufficientMemory { needed, available } => BitNetError::InsufficientMemory {

@@ -2,13 +2,12 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bitnet_core::engine::{CancelToken, Event, Session};
+use bitnet_core::engine::{CancelToken, Event, Generation, GenerationOptions, Input, Session};
 
 use crate::blocking;
 use crate::cancel::{lock, InFlight};
-use crate::error::{count, BitNetError};
-use crate::events::{GenerationEvent, GenerationListener, GenerationSummary};
-use crate::options::{GenerationOptions, Prompt};
+use crate::error::BitNetError;
+use crate::events::{GenerationEvent, GenerationListener};
 
 /// One conversation (history + KV cache). Generations on one session run one at a time, in
 /// call order; different sessions generate in parallel.
@@ -19,7 +18,7 @@ pub struct ChatSession {
     /// Generations started and not yet finished; `cancel` cancels them all.
     running: InFlight,
     /// The summary of the latest finished generation.
-    last: Mutex<Option<GenerationSummary>>,
+    last: Mutex<Option<Generation>>,
 }
 
 impl ChatSession {
@@ -44,10 +43,10 @@ impl ChatSession {
     /// `PromptTooLong`, `ContextFull`, `Tokenizer`, `Closed`, `Internal`.
     pub async fn generate(
         self: Arc<Self>,
-        prompt: Prompt,
+        prompt: Input,
         options: GenerationOptions,
         listener: Arc<dyn GenerationListener>,
-    ) -> Result<GenerationSummary, BitNetError> {
+    ) -> Result<Generation, BitNetError> {
         // Registered when the future first runs, before the work starts; unregistered when the
         // work ends (also by a panic), even if the foreign caller stopped waiting.
         let registration = self.running.register();
@@ -78,7 +77,7 @@ impl ChatSession {
 
     /// The summary of the latest generation that finished on this session, including one whose
     /// caller stopped waiting (a cancelled `Flow` or task). `None` before the first.
-    pub fn last_generation(&self) -> Option<GenerationSummary> {
+    pub fn last_generation(&self) -> Option<Generation> {
         lock(&self.last).clone()
     }
 
@@ -95,11 +94,11 @@ impl ChatSession {
     /// The body of [`generate`](Self::generate), on a blocking thread.
     fn generate_blocking(
         &self,
-        prompt: Prompt,
+        prompt: Input,
         options: &GenerationOptions,
         cancel: CancelToken,
         listener: &dyn GenerationListener,
-    ) -> Result<GenerationSummary, BitNetError> {
+    ) -> Result<Generation, BitNetError> {
         let mut guard = self.lock_session()?;
         let session = guard
             .as_mut()
@@ -112,16 +111,15 @@ impl ChatSession {
                 pause_ms,
             } => listener.on_event(GenerationEvent::Thermal {
                 state,
-                threads: count(threads),
+                threads,
                 pause_ms,
             }),
             // The core's `Event` is `#[non_exhaustive]`; a kind added later is logged until
             // it is mapped here.
             _ => log::debug!("event not forwarded: {event:?}"),
         };
-        let generation = session.generate(prompt.into(), &options.to_core(cancel), &mut sink)?;
+        let summary = session.generate(prompt, options, Some(&cancel), &mut sink)?;
         drop(guard);
-        let summary = GenerationSummary::from(generation);
         *lock(&self.last) = Some(summary.clone());
         listener.on_event(GenerationEvent::Finished {
             summary: summary.clone(),

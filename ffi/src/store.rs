@@ -4,143 +4,19 @@
 
 use std::sync::{Arc, Mutex};
 
-use bitnet_core::engine::CancelToken;
-use bitnet_core::store::{self, Catalog};
+use bitnet_core::engine::{CancelToken, EngineConfig};
+use bitnet_core::store::{
+    self, Catalog, CatalogEntry, DownloadOptions, DownloadProgress, InstalledModel, ProfileFit,
+};
 
 use crate::blocking;
 use crate::error::BitNetError;
-use crate::estimate::MemoryEstimate;
-use crate::options::EngineConfig;
-
-pub use bitnet_core::store::{
-    CatalogEntry, CatalogMemory, DownloadOptions, DownloadProgress, ProfileFit,
-};
-
-/// One model the store can install (`catalog.json`'s entries).
-#[uniffi::remote(Record)]
-pub struct CatalogEntry {
-    /// Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
-    pub id: String,
-    /// Name to show.
-    pub name: String,
-    /// The installed file's name in the store's directory.
-    pub file_name: String,
-    /// Where to download it, tried in order; empty for a model shipped with the app.
-    pub urls: Vec<String>,
-    /// The file's size, in bytes.
-    pub size_bytes: u64,
-    /// The file's SHA-256, lowercase hex.
-    pub sha256: String,
-    /// Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
-    pub format: String,
-    /// `general.architecture`.
-    pub arch: String,
-    /// The model's licence.
-    pub license: String,
-    /// What running it takes in memory.
-    pub memory: CatalogMemory,
-}
-
-/// What a catalog model needs in memory, from its header.
-#[uniffi::remote(Record)]
-pub struct CatalogMemory {
-    /// Everything but the mapped file and the KV cache, in bytes.
-    pub fixed_bytes: u64,
-    /// KV cache per token of context, in bytes.
-    pub kv_bytes_per_token: u64,
-    /// The model's default context, in tokens.
-    pub context_tokens: u64,
-    /// The smallest context the engine loads it with, in tokens.
-    pub min_context_tokens: u64,
-}
-
-/// How a catalog model fits a deployment profile's memory budget.
-#[uniffi::remote(Record)]
-pub struct ProfileFit {
-    /// The profile.
-    pub profile: crate::remote::Profile,
-    /// Whether it loads under the profile's budget.
-    pub fits: bool,
-    /// The context a session gets under the budget, in tokens (0 when it does not fit).
-    pub context_tokens: u64,
-    /// Mapped file, fixed bytes and that context's KV cache, in bytes.
-    pub total_bytes: u64,
-}
-
-/// How a download behaves. Start from `default_download_options()`.
-#[uniffi::remote(Record)]
-pub struct DownloadOptions {
-    /// Least time between two progress events, in ms (the last one is always sent).
-    pub progress_interval_ms: u64,
-    /// Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
-    pub retries: u32,
-    /// Wait before the first retry, in ms; doubled for each next one.
-    pub first_backoff_ms: u64,
-    /// Longest wait between retries, in ms.
-    pub max_backoff_ms: u64,
-    /// A connection that delivers no byte for this long is dropped and retried, in ms.
-    pub stall_timeout_ms: u64,
-    /// Longest wait for a connection and the response headers, in ms.
-    pub connect_timeout_ms: u64,
-}
-
-/// Where a download stands.
-#[uniffi::remote(Record)]
-pub struct DownloadProgress {
-    /// Bytes on disk (a resumed download starts with what it had), in bytes.
-    pub done_bytes: u64,
-    /// The file's size, in bytes.
-    pub total_bytes: u64,
-    /// Speed since this download started, in bytes/s.
-    pub bytes_per_s: f64,
-    /// Time left at that speed, in ms; `None` before any byte arrived.
-    pub eta_ms: Option<u64>,
-}
 
 /// The download settings the SDK uses unless told otherwise (250 ms between progress events,
 /// 5 retries from 0.5 s backoff up to 30 s, 30 s stall and connect timeouts).
 #[uniffi::export]
 pub fn default_download_options() -> DownloadOptions {
     DownloadOptions::default()
-}
-
-/// An installed model, as `ModelStore::list` finds it.
-#[derive(Clone, Debug, PartialEq, uniffi::Record)]
-pub struct InstalledModel {
-    /// The file's name in the store.
-    pub file_name: String,
-    /// Its full path (what `BitNet.load` takes).
-    pub path: String,
-    /// Its size, in bytes.
-    pub size_bytes: u64,
-    /// The catalog entry with this file name, if any.
-    pub catalog_id: Option<String>,
-    /// `general.architecture`, when the header reads.
-    pub arch: Option<String>,
-    /// Storage format of the projections, when the header reads.
-    pub format: Option<String>,
-    /// What loading it with the given configuration takes, when it plans.
-    pub memory: Option<MemoryEstimate>,
-    /// Whether it loads under the configuration's memory budget.
-    pub fits: bool,
-    /// Why it does not plan, if it does not.
-    pub problem: Option<String>,
-}
-
-impl From<store::InstalledModel> for InstalledModel {
-    fn from(m: store::InstalledModel) -> Self {
-        InstalledModel {
-            file_name: m.file_name,
-            path: m.path.display().to_string(),
-            size_bytes: m.size_bytes,
-            catalog_id: m.catalog_id,
-            arch: m.arch,
-            format: m.format,
-            memory: m.memory.map(Into::into),
-            fits: m.fits,
-            problem: m.problem,
-        }
-    }
 }
 
 /// Receives a download's progress, on the downloading thread.
@@ -240,11 +116,7 @@ impl ModelStore {
         self: Arc<Self>,
         config: EngineConfig,
     ) -> Result<Vec<InstalledModel>, BitNetError> {
-        blocking::run(move || {
-            let models = self.store.list(&self.catalog, &config.into())?;
-            Ok(models.into_iter().map(Into::into).collect())
-        })
-        .await
+        blocking::run(move || Ok(self.store.list(&self.catalog, &config)?)).await
     }
 
     /// Starts downloading the catalog model `id` on a background thread (resuming a part

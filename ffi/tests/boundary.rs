@@ -23,7 +23,7 @@ impl GenerationListener for Ignore {
     fn on_event(&self, _: GenerationEvent) {}
 }
 
-fn options(max_tokens: u32) -> GenerationOptions {
+fn options(max_tokens: usize) -> GenerationOptions {
     GenerationOptions {
         max_tokens,
         ..GenerationOptions::default()

@@ -18,7 +18,6 @@ use std::path::Path;
 
 use bitnet_authoring::GgufWriter;
 use bitnet_core::gguf::{GgufFile, Value};
-use bitnet_core::quant::TensorType;
 use bitnet_fuzz::fixtures::{mini_model, ModelParts, DEMO_MODEL};
 use bitnet_tests::gguf_fixtures::{corruption_base, every_value, small_file};
 

@@ -147,11 +147,11 @@ pub fn run(data: &[u8]) {
 fn engine_config(q8_head: bool, kv: Option<bool>) -> EngineConfig {
     EngineConfig {
         threads: 1,
-        head: if q8_head {
+        head: Some(if q8_head {
             HeadPrecision::Q8_0
         } else {
             HeadPrecision::F16
-        },
+        }),
         kv_precision: kv.map(|f32| {
             if f32 {
                 KvPrecision::F32
@@ -171,7 +171,7 @@ fn check_file(bytes: Vec<u8>, config: &EngineConfig) {
     let Ok(file) = GgufFile::from_bytes(bytes) else {
         return;
     };
-    let _ = HeadPlan::for_file(&file, config.head);
+    let _ = HeadPlan::for_file(&file, config.head.unwrap_or_default());
     let _ = Model::has_ternary_projection(&file);
     let _ = ChatTemplate::detect(file.get_str_opt("tokenizer.chat_template").ok().flatten());
     if let Ok(spec) = TokenizerSpec::from_gguf(&file) {
@@ -186,7 +186,7 @@ fn check_file(bytes: Vec<u8>, config: &EngineConfig) {
     };
     let memory = &plan.memory;
     let _ = (
-        memory.total_bytes(memory.default_context),
+        memory.total_bytes(memory.default_context_tokens),
         memory.context_fitting(u64::MAX),
     );
     let Ok(model) = Model::load(Arc::new(file), plan.model.clone(), &plan.head, executor()) else {

@@ -490,31 +490,6 @@ RustBuffer uniffi_bitnet_ffi_fn_method_modelstore_path_of(uint64_t ptr, RustBuff
 uint64_t uniffi_bitnet_ffi_fn_method_modelstore_verify(uint64_t ptr, RustBuffer id
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_CONTEXT_FITTING
-#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_CONTEXT_FITTING
-uint32_t uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(RustBuffer ptr, uint64_t available_bytes, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_ENGINE_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_ENGINE_BYTES
-uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(RustBuffer ptr, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_MAX_CONTEXT_TOKENS
-#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_MAX_CONTEXT_TOKENS
-uint32_t uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(RustBuffer ptr, uint64_t budget_bytes, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_SESSION_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_SESSION_BYTES
-uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(RustBuffer ptr, uint32_t context_tokens, RustCallStatus *_Nonnull out_status
-);
-#endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_TOTAL_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_METHOD_MEMORYESTIMATE_TOTAL_BYTES
-uint64_t uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(RustBuffer ptr, uint32_t context_tokens, RustCallStatus *_Nonnull out_status
-);
-#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_BENCH_CONFIG
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_BENCH_CONFIG
 RustBuffer uniffi_bitnet_ffi_fn_func_default_bench_config(RustCallStatus *_Nonnull out_status
@@ -535,6 +510,24 @@ uint64_t uniffi_bitnet_ffi_fn_func_estimate_memory(RustBuffer path, RustBuffer c
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SET_LOG_LEVEL
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_SET_LOG_LEVEL
 void uniffi_bitnet_ffi_fn_func_set_log_level(RustBuffer level, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_ENGINE_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_ENGINE_CONFIG
+RustBuffer uniffi_bitnet_ffi_fn_func_default_engine_config(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_GENERATION_OPTIONS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_GENERATION_OPTIONS
+RustBuffer uniffi_bitnet_ffi_fn_func_default_generation_options(RustCallStatus *_Nonnull out_status
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_SESSION_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_SESSION_CONFIG
+RustBuffer uniffi_bitnet_ffi_fn_func_default_session_config(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_FN_FUNC_DEFAULT_THERMAL_POLICY
@@ -840,6 +833,24 @@ uint16_t uniffi_bitnet_ffi_checksum_func_estimate_memory(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_SET_LOG_LEVEL
 #define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_SET_LOG_LEVEL
 uint16_t uniffi_bitnet_ffi_checksum_func_set_log_level(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_ENGINE_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_ENGINE_CONFIG
+uint16_t uniffi_bitnet_ffi_checksum_func_default_engine_config(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_GENERATION_OPTIONS
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_GENERATION_OPTIONS
+uint16_t uniffi_bitnet_ffi_checksum_func_default_generation_options(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_SESSION_CONFIG
+#define UNIFFI_FFIDEF_UNIFFI_BITNET_FFI_CHECKSUM_FUNC_DEFAULT_SESSION_CONFIG
+uint16_t uniffi_bitnet_ffi_checksum_func_default_session_config(void
     
 );
 #endif

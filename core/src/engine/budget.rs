@@ -48,6 +48,7 @@ const BOOKKEEPING_BYTES_PER_TOKEN: u64 = 16;
 
 /// What running a model takes, in bytes, computed from its header and metadata alone.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct MemoryEstimate {
     /// The mapped file (header and weights), in bytes; all of it is resident while generating.
     pub mapped_bytes: u64,
@@ -68,12 +69,13 @@ pub struct MemoryEstimate {
     /// One session's forward, logits and sampling buffers, in bytes.
     pub scratch_bytes: u64,
     /// Context of a session created with the defaults (before any budget cap), in tokens.
-    pub default_context: usize,
+    pub default_context_tokens: usize,
     /// The smallest context loading requires to fit, in tokens: [`MIN_CONTEXT_TOKENS`], or
     /// the model's training context if shorter.
-    pub min_context: usize,
+    pub min_context_tokens: usize,
 }
 
+#[cfg_attr(feature = "uniffi", uniffi::export)]
 impl MemoryEstimate {
     /// Bytes the engine holds whatever its sessions: mapped weights (when counted), a
     /// re-quantised head, tokenizer and runtime.
@@ -89,38 +91,47 @@ impl MemoryEstimate {
             .saturating_add(self.runtime_bytes)
     }
 
-    /// Bytes one session with a `context`-token context adds: scratch, KV cache, bookkeeping
-    /// (`u64::MAX` when that overflows).
-    pub fn session_bytes(&self, context: usize) -> u64 {
-        let context = u64::try_from(context).unwrap_or(u64::MAX);
+    /// Bytes one session with a `context_tokens`-token context adds: scratch, KV cache,
+    /// bookkeeping (`u64::MAX` when that overflows).
+    pub fn session_bytes(&self, context_tokens: usize) -> u64 {
+        let context = u64::try_from(context_tokens).unwrap_or(u64::MAX);
         self.scratch_bytes
             .saturating_add(context.saturating_mul(self.per_token_bytes()))
     }
 
-    /// The engine plus one session of `context` tokens, in bytes (`u64::MAX` when that
+    /// The engine plus one session of `context_tokens` tokens, in bytes (`u64::MAX` when that
     /// overflows).
-    pub fn total_bytes(&self, context: usize) -> u64 {
+    pub fn total_bytes(&self, context_tokens: usize) -> u64 {
         self.engine_bytes()
-            .saturating_add(self.session_bytes(context))
+            .saturating_add(self.session_bytes(context_tokens))
     }
 
-    /// The longest context (tokens) whose session fits in `available` bytes; 0 when not even
-    /// the scratch does.
-    pub fn context_fitting(&self, available: u64) -> usize {
-        let left = available.saturating_sub(self.scratch_bytes);
+    /// The longest context (tokens) whose session fits in `available_bytes` (what a budget
+    /// leaves after `engine_bytes()` and other sessions); 0 when not even the scratch does.
+    pub fn context_fitting(&self, available_bytes: u64) -> usize {
+        let left = available_bytes.saturating_sub(self.scratch_bytes);
         usize::try_from(left / self.per_token_bytes()).unwrap_or(usize::MAX)
     }
 
+    /// The longest context (tokens) of the engine's only session under a `budget_bytes` budget
+    /// (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
+    /// Loading succeeds when this is at least [`min_context_tokens`](Self::min_context_tokens).
+    pub fn max_context_tokens(&self, budget_bytes: u64) -> usize {
+        self.context_fitting(budget_bytes.saturating_sub(self.engine_bytes()))
+    }
+}
+
+impl MemoryEstimate {
     /// The context (tokens) of a new session asking for `requested` tokens under `budget`
     /// bytes when other live sessions reserve `others` bytes: `requested`, capped to what
     /// fits (logged); [`Error::BudgetExceeded`] when that is less than `requested` or
-    /// [`min_context`](Self::min_context), whichever is smaller.
+    /// [`min_context_tokens`](Self::min_context_tokens), whichever is smaller.
     pub(super) fn fit_session(&self, requested: usize, budget: u64, others: u64) -> Result<usize> {
         let taken = self.engine_bytes() + others;
         let fits = self
             .context_fitting(budget.saturating_sub(taken))
             .min(requested);
-        let least = requested.min(self.min_context);
+        let least = requested.min(self.min_context_tokens);
         if fits < least {
             let needed = taken + self.session_bytes(least);
             return Err(Self::exceeded(needed, budget, least));
@@ -182,8 +193,8 @@ mod tests {
             kv_bytes_per_token: 16 << 10,
             kv_precision: KvPrecision::F16,
             scratch_bytes: 4 << 20,
-            default_context: 2048,
-            min_context: MIN_CONTEXT_TOKENS,
+            default_context_tokens: 2048,
+            min_context_tokens: MIN_CONTEXT_TOKENS,
         }
     }
 

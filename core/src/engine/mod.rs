@@ -33,63 +33,79 @@ use crate::{Error, Result};
 
 /// Engine-wide settings. `Default` gives the product's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EngineConfig {
     /// Largest input one request may add, in tokens (default 4096).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 4096))]
     pub max_input_tokens: usize,
     /// Largest `max_tokens` a request may ask for, in tokens (default 1024).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1024))]
     pub max_output_tokens: usize,
     /// Hard limit on worker threads running matmuls; 0 = automatic
     /// ([`default_threads`](crate::runtime::default_threads())). Above
     /// [`max_threads`](crate::runtime::max_threads()) loading fails with
     /// [`Error::InvalidOption`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub threads: usize,
     /// Kernel table by name (`"scalar"`, `"avx2"`, `"neon-dotprod"`, ...); `None` = the
     /// fastest this CPU runs (or `$BITNET_KERNELS`).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub kernels: Option<String>,
     /// KV cache precision; `None` = F16 for ternary models, F32 for float ones
     /// ([`Plan::kv_precision`]).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub kv_precision: Option<KvPrecision>,
-    /// What the thermal governor does in each thermal state (see [`ThermalPolicy`]'s
-    /// defaults); the state comes from [`Engine::set_thermal_source`].
-    pub thermal_policy: ThermalPolicy,
+    /// What the thermal governor does in each thermal state; `None` = [`ThermalPolicy`]'s
+    /// default. The state comes from [`Engine::set_thermal_source`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub thermal_policy: Option<ThermalPolicy>,
     /// Most generate requests admitted per 60 s (sliding window, per engine); `None` = no
     /// limit. Over it a request fails with [`Error::RateLimited`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub rate_limit_per_minute: Option<u32>,
     /// Longest a generate request may take from its call, in ms: the wait for a generation
     /// slot included (checked while waiting, between prefill batches and between tokens);
     /// `None` = no limit. Over it the request fails with [`Error::Timeout`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub request_timeout_ms: Option<u64>,
     /// Most generations that run at once on this engine (over all its sessions); later
     /// requests wait in arrival order for a slot, within their `request_timeout_ms`, and a
     /// cancel stops the wait. `None` = no limit ([`EngineConfig::from_profile`] sets the
     /// profile's).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub max_concurrent_generations: Option<usize>,
     /// The thresholds [`Engine::health`] raises alerts at.
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub health: HealthThresholds,
     /// Restricts the worker threads to the performance cores
     /// ([`CpuTopology::performance_cpus`](crate::runtime::CpuTopology::performance_cpus);
     /// Linux/Android only, ignored where the topology is
     /// unknown). Off by default: the OS scheduler usually knows best, but pinning steadies
     /// benchmarks.
+    #[cfg_attr(feature = "uniffi", uniffi(default = false))]
     pub pin_threads: bool,
     /// The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
     /// [`Error::BudgetExceeded`] when even a [`MIN_CONTEXT_TOKENS`] context does not fit, and
     /// each session's context is capped to what fits (see [`Engine::estimate`]).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub memory_budget_bytes: Option<u64>,
     /// Whether the mapped (file-backed) weights count against the budget (default `true`;
     /// the mobile profile's `false`, see [`Profile::counts_mapped_weights`]). They are in the
     /// resident set on Linux and Android, but clean: the OS can drop and re-read them, and
     /// iOS's footprint leaves them out.
+    #[cfg_attr(feature = "uniffi", uniffi(default = true))]
     pub count_mapped_weights: bool,
-    /// Output head precision (default [`HeadPrecision::F16`]: the head as the file stores
-    /// it); [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
-    pub head: HeadPrecision,
+    /// Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
+    /// it. [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub head: Option<HeadPrecision>,
     /// Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
     /// an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
     /// token in one pass and kept while they equal what is sampled. The output is exactly
     /// plain decoding's (greedy or sampled, same seed); only the passes over the weights
     /// change. 0 (the default) = off; at most [`MAX_DRAFT_TOKENS`]. Each session's scratch
     /// holds logits for `1 + draft_tokens` positions.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub draft_tokens: usize,
 }
 
@@ -101,7 +117,7 @@ impl Default for EngineConfig {
             kv_precision: None,
             threads: 0,
             kernels: None,
-            thermal_policy: ThermalPolicy::default(),
+            thermal_policy: None,
             rate_limit_per_minute: None,
             request_timeout_ms: None,
             max_concurrent_generations: None,
@@ -109,7 +125,7 @@ impl Default for EngineConfig {
             pin_threads: false,
             memory_budget_bytes: None,
             count_mapped_weights: true,
-            head: HeadPrecision::default(),
+            head: None,
             draft_tokens: 0,
         }
     }
@@ -132,6 +148,8 @@ impl EngineConfig {
 /// What [`Engine::trim`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "TrimReport"))]
 pub struct Trimmed {
     /// Idle sessions that released their KV cache and buffers.
     pub sessions: usize,
@@ -173,9 +191,13 @@ impl Engine {
         let plan = Plan::new(&file, &config)?;
         let memory = &plan.memory;
         if let Some(budget) = config.memory_budget_bytes {
-            let needed = memory.total_bytes(memory.min_context);
+            let needed = memory.total_bytes(memory.min_context_tokens);
             if needed > budget {
-                return Err(MemoryEstimate::exceeded(needed, budget, memory.min_context));
+                return Err(MemoryEstimate::exceeded(
+                    needed,
+                    budget,
+                    memory.min_context_tokens,
+                ));
             }
         }
         let spec = TokenizerSpec::from_gguf(&file)?;
@@ -186,7 +208,11 @@ impl Engine {
             None => ThreadPool::new(plan.threads),
         }
         .map_err(Error::Threads)?;
-        let executor = Executor::new(pool, plan.kernels, config.thermal_policy);
+        let executor = Executor::new(
+            pool,
+            plan.kernels,
+            config.thermal_policy.unwrap_or_default(),
+        );
         let model = Model::load(Arc::clone(&file), plan.model.clone(), &plan.head, &executor)?;
         log::info!(
             "loaded {} model: {} layers, embedding {}, vocabulary {}, kernels {}, {} threads",
@@ -248,7 +274,7 @@ impl Engine {
     pub fn session(&self, config: SessionConfig) -> Result<Session> {
         let estimate = &self.inner.plan.memory;
         let requested = match config.context_length {
-            0 => estimate.default_context,
+            0 => estimate.default_context_tokens,
             n => n,
         };
         let mut sessions = self.sessions();
@@ -409,25 +435,36 @@ impl Engine {
 
 /// What a request adds to a session before the reply.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "Prompt"))]
 pub enum Input {
     /// Chat messages (usually one user message), formatted with the model's chat template;
     /// the reply is recorded as an assistant message.
-    Chat(Vec<Message>),
-    /// Raw text continued as is (no template); the reply is recorded as raw text.
-    Text(String),
+    Chat {
+        /// The messages, in order.
+        messages: Vec<Message>,
+    },
+    /// Raw text continued as is (no template), as `bitnet generate` does; the reply is
+    /// recorded as raw text.
+    Text {
+        /// The text.
+        text: String,
+    },
 }
 
 /// Per-request options. `Default`: greedy, up to 1024 tokens, no stop strings.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct GenerationOptions {
     /// Most tokens to generate (at most the engine's `max_output_tokens`).
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1024))]
     pub max_tokens: usize,
     /// Sampling settings (seeded, deterministic).
+    #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub sampling: SamplingParams,
     /// Generation ends before the first occurrence of any of these; it is not part of the text.
+    #[cfg_attr(feature = "uniffi", uniffi(default = []))]
     pub stop: Vec<String>,
-    /// Cancels the request from any thread; checked before every token.
-    pub cancel: Option<CancelToken>,
 }
 
 impl Default for GenerationOptions {
@@ -436,7 +473,6 @@ impl Default for GenerationOptions {
             max_tokens: EngineConfig::default().max_output_tokens,
             sampling: SamplingParams::default(),
             stop: Vec::new(),
-            cancel: None,
         }
     }
 }
@@ -495,6 +531,7 @@ impl<F: FnMut(Event<'_>)> Sink for F {
 
 /// Why a generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum FinishReason {
     /// The model produced an end-of-text or end-of-turn token.
     EndOfText,
@@ -514,6 +551,7 @@ pub enum FinishReason {
 /// Timing and size figures of one request.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct GenerationStats {
     /// Tokens of the whole prompt (history + new input), in tokens.
     pub prompt_tokens: usize,
@@ -557,6 +595,8 @@ pub struct GenerationStats {
 /// The result of one request.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "GenerationSummary"))]
 pub struct Generation {
     /// The reply text (what the sink received, concatenated).
     pub text: String,

@@ -8,6 +8,7 @@ use super::EngineConfig;
 use crate::gguf::{GgufFile, Value};
 use crate::kernels::Kernels;
 use crate::model::{HeadPlan, KvCache, KvPrecision, Model, ModelConfig, ModelError, ScratchLayout};
+use crate::runtime::thermal::ThermalPolicy;
 use crate::runtime::{default_threads, max_threads, CpuTopology, MIN_THREAD_CAP, THREADS_PER_CPU};
 use crate::sampling::Sampler;
 use crate::{Error, Result};
@@ -57,7 +58,7 @@ impl Plan {
                 embedding_rows: model.vocab_size,
             }));
         }
-        let head = HeadPlan::for_file(file, config.head)?;
+        let head = HeadPlan::for_file(file, config.head.unwrap_or_default())?;
         let kv_precision =
             config
                 .kv_precision
@@ -108,8 +109,8 @@ impl Plan {
             kv_bytes_per_token: KvCache::bytes_per_token(&model, kv_precision) as u64,
             kv_precision,
             scratch_bytes: scratch.bytes() + Sampler::buffer_bytes(model.vocab_size),
-            default_context: default_context(&model, config),
-            min_context: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
+            default_context_tokens: default_context_tokens(&model, config),
+            min_context_tokens: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
         };
         Ok(Plan {
             model,
@@ -126,7 +127,7 @@ impl Plan {
 
 /// The context a default session asks for: the training context, capped at the engine's
 /// input + output limits.
-pub(super) fn default_context(model: &ModelConfig, config: &EngineConfig) -> usize {
+pub(super) fn default_context_tokens(model: &ModelConfig, config: &EngineConfig) -> usize {
     let limits = config.max_input_tokens + config.max_output_tokens;
     model.n_ctx_train.min(limits)
 }
@@ -159,7 +160,8 @@ fn check(config: &EngineConfig) -> Result<()> {
     }
     config
         .thermal_policy
-        .check()
+        .as_ref()
+        .map_or(Ok(()), ThermalPolicy::check)
         .map_err(|reason| Error::InvalidOption {
             name: "thermal_policy",
             reason,

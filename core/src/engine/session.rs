@@ -29,6 +29,7 @@ use crate::{Error, Result};
 
 /// What to do when a request does not fit in the context together with the whole history.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum OverflowPolicy {
     /// Fail with [`Error::ContextFull`]; the session is left unchanged.
     #[default]
@@ -39,12 +40,15 @@ pub enum OverflowPolicy {
 
 /// Per-session settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SessionConfig {
     /// Context length in tokens; 0 = the model's training context, capped at the engine's
     /// `max_input_tokens + max_output_tokens`. Either is capped to the engine's memory budget.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 0))]
     pub context_length: usize,
-    /// What to do when the history outgrows the context.
-    pub overflow: OverflowPolicy,
+    /// What to do when the history outgrows the context; `None` = [`OverflowPolicy::Error`].
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub overflow: Option<OverflowPolicy>,
 }
 
 /// Prompts up to this many bytes are tokenized before a [`Error::PromptTooLong`], which then
@@ -71,8 +75,8 @@ impl Segment {
     }
 }
 
-/// A conversation: history, KV cache and buffers. Cancel a running generation through
-/// [`GenerationOptions::cancel`] from another thread.
+/// A conversation: history, KV cache and buffers. Cancel a running generation through the
+/// [`CancelToken`] given to [`Session::generate`], from another thread.
 #[derive(Debug)]
 pub struct Session {
     engine: Engine,
@@ -153,7 +157,7 @@ impl Session {
         let scratch = Scratch::new(&engine.loaded_plan().scratch);
         Ok(Session {
             engine,
-            overflow: config.overflow,
+            overflow: config.overflow.unwrap_or_default(),
             history: Vec::new(),
             context,
             buffers: Arc::new(Buffers {
@@ -198,6 +202,8 @@ impl Session {
     }
 
     /// Adds `input` to the conversation and generates a reply, streaming its text to `sink`.
+    /// Cancelling `cancel` (from any thread) stops the generation before its next token,
+    /// with [`FinishReason::Cancelled`].
     ///
     /// When the engine already runs its `max_concurrent_generations`, the request first waits
     /// for a slot, in arrival order; a cancel while it waits ends it at once as cancelled, and
@@ -210,6 +216,7 @@ impl Session {
         &mut self,
         input: Input,
         options: &GenerationOptions,
+        cancel: Option<&CancelToken>,
         sink: &mut dyn Sink,
     ) -> Result<Generation> {
         let arrived = Instant::now();
@@ -217,12 +224,7 @@ impl Session {
         let result = self.admit().and_then(|()| {
             let timeout_ms = engine.config().request_timeout_ms;
             let deadline = timeout_ms.and_then(|ms| arrived.checked_add(Duration::from_millis(ms)));
-            let cancelled = || {
-                options
-                    .cancel
-                    .as_ref()
-                    .is_some_and(CancelToken::is_cancelled)
-            };
+            let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
             // Held until the generation ends; without one (cancelled while waiting) the run
             // below stops before its first forward pass.
             let _slot = match engine.inner.queue.enter(deadline, &cancelled) {
@@ -241,7 +243,7 @@ impl Session {
                 }
             };
             let queued_ms = arrived.elapsed().as_secs_f64() * 1e3;
-            self.run(input, options, sink, arrived, queued_ms)
+            self.run(input, options, cancel, sink, arrived, queued_ms)
         });
         let metrics = &self.engine.inner.metrics;
         match &result {
@@ -272,6 +274,7 @@ impl Session {
         &mut self,
         input: Input,
         options: &GenerationOptions,
+        cancel: Option<&CancelToken>,
         sink: &mut dyn Sink,
         started: Instant,
         queued_ms: f64,
@@ -299,10 +302,10 @@ impl Session {
         }
         let mut sampler = Sampler::new(options.sampling.clone())?;
         let (new, chat) = match input {
-            Input::Chat(messages) if !messages.is_empty() => {
+            Input::Chat { messages } if !messages.is_empty() => {
                 (messages.into_iter().map(Segment::Message).collect(), true)
             }
-            Input::Text(text) if !text.is_empty() => (vec![Segment::Text(text)], false),
+            Input::Text { text } if !text.is_empty() => (vec![Segment::Text(text)], false),
             _ => return Err(Error::EmptyInput),
         };
         let ctx = self.context;
@@ -347,7 +350,7 @@ impl Session {
         let reuse = common_prefix(cached, &prompt).min(prompt.len() - 1);
         kv.truncate(reuse);
         cached.truncate(reuse);
-        let cancelled = || options.cancel.as_ref().is_some_and(|c| c.is_cancelled());
+        let cancelled = || cancel.is_some_and(CancelToken::is_cancelled);
 
         let model = engine.model();
         let exec = engine.executor();

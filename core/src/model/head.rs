@@ -13,6 +13,7 @@ use crate::runtime::ThreadPool;
 ///
 /// [`EngineConfig`]: crate::engine::EngineConfig
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum HeadPrecision {
     /// The head as the file stores it (F16 in BitNet files: the tied embedding), read in place
     /// from the mapping and multiplied in f32 with the canonical float dot. The default.

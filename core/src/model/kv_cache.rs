@@ -7,6 +7,7 @@ use crate::kernels::KvRows;
 
 /// Storage precision of a KV cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum KvPrecision {
     /// IEEE f16, 2 bytes per value (llama.cpp's default; what phones should use).
     F16,

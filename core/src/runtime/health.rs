@@ -5,16 +5,22 @@ use super::metrics::Metrics;
 /// Alert thresholds; `Default` gives the product page's: memory > 1024 MiB, CPU > 80 %,
 /// decode < 5 tokens/s, error rate > 5 %, latency > 5000 ms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HealthThresholds {
     /// Alert when resident memory exceeds this, in bytes.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 1073741824))]
     pub max_resident_bytes: u64,
     /// Alert when CPU use exceeds this, in percent of the CPUs the process may use.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 80))]
     pub max_cpu_percent: u32,
     /// Alert when the recent mean decode speed is below this, in tokens/s.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 5))]
     pub min_decode_tokens_per_s: u32,
     /// Alert when errors exceed this share of requests, in percent.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 5))]
     pub max_error_rate_percent: u32,
     /// Alert when the recent p95 latency exceeds this, in ms.
+    #[cfg_attr(feature = "uniffi", uniffi(default = 5000))]
     pub max_latency_ms: u64,
 }
 
@@ -32,6 +38,8 @@ impl Default for HealthThresholds {
 
 /// One threshold crossed.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "HealthAlert"))]
 pub enum Alert {
     /// Resident memory above the limit.
     Memory {
@@ -73,6 +81,8 @@ pub enum Alert {
 /// The metrics and the alerts they raise ([`Engine::health`](crate::engine::Engine::health)).
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+#[cfg_attr(feature = "uniffi", uniffi(name = "EngineHealth"))]
 pub struct Health {
     /// Every threshold crossed, in the order of [`Alert`]'s variants.
     pub alerts: Vec<Alert>,
@@ -105,7 +115,7 @@ impl Health {
                 min_tokens_per_s: t.min_decode_tokens_per_s,
             });
         }
-        let rate = m.error_rate_percent();
+        let rate = m.error_rate_percent;
         if rate > f64::from(t.max_error_rate_percent) {
             alerts.push(Alert::ErrorRate {
                 percent: rate,
@@ -138,6 +148,7 @@ mod tests {
         let bad = Metrics {
             requests: 20,
             errors: 2,
+            error_rate_percent: 10.0,
             latency_p95_ms: Some(6000.0),
             decode_tokens_per_s: Some(4.0),
             resident_bytes: Some(2 << 30),
@@ -173,6 +184,7 @@ mod tests {
         let fine = Metrics {
             requests: 20,
             errors: 1,
+            error_rate_percent: 5.0,
             latency_p95_ms: Some(5000.0),
             decode_tokens_per_s: Some(5.0),
             resident_bytes: Some(1 << 30),

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 /// A named preset of thread limit, memory budget and concurrent generations, smallest first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Profile {
     /// 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time: a phone app
     /// in the foreground.

@@ -19,6 +19,7 @@ use crate::runtime::Profile;
 
 /// One model the store can install.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CatalogEntry {
     /// Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
     pub id: String,
@@ -44,6 +45,7 @@ pub struct CatalogEntry {
 
 /// What a catalog model needs in memory, from its header (see `MemoryEstimate`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct CatalogMemory {
     /// Everything but the mapped file and the KV cache: tokenizer, runtime, one session's
     /// buffers, in bytes.
@@ -58,6 +60,7 @@ pub struct CatalogMemory {
 
 /// How a catalog model fits a deployment profile's memory budget.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ProfileFit {
     /// The profile.
     pub profile: Profile,

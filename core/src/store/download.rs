@@ -13,6 +13,7 @@ use crate::engine::CancelToken;
 
 /// How a download behaves; the defaults suit a phone on a mobile network.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DownloadOptions {
     /// Least time between two progress reports, in ms (the last report is always sent).
     pub progress_interval_ms: u64,
@@ -74,6 +75,7 @@ impl DownloadOptions {
 
 /// Where a download stands.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DownloadProgress {
     /// Bytes on disk (a resumed download starts with what it had), in bytes.
     pub done_bytes: u64,

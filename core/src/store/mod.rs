@@ -41,6 +41,7 @@ pub struct ModelStore {
 /// An installed model, as [`ModelStore::list`] finds it.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct InstalledModel {
     /// The file's name in the store.
     pub file_name: String,
@@ -272,7 +273,7 @@ impl ModelStore {
                 (Ok(_), None) => true,
                 (Ok(p), Some(budget)) => {
                     let m = &p.memory;
-                    m.total_bytes(m.min_context.min(m.default_context)) <= budget
+                    m.total_bytes(m.min_context_tokens.min(m.default_context_tokens)) <= budget
                 }
             };
             models.push(InstalledModel {

@@ -31,9 +31,11 @@ enum Fixture {
     static func options() throws -> GenerationOptions {
         GenerationOptions(
             maxTokens: UInt32(try setting("BITNET_TEST_MAX_TOKENS"))!,
-            temperature: Float(try setting("BITNET_TEST_TEMPERATURE"))!,
-            topK: UInt32(try setting("BITNET_TEST_TOP_K"))!,
-            seed: UInt64(try setting("BITNET_TEST_SEED"))!
+            sampling: SamplingParams(
+                temperature: Float(try setting("BITNET_TEST_TEMPERATURE"))!,
+                topK: UInt32(try setting("BITNET_TEST_TOP_K"))!,
+                seed: UInt64(try setting("BITNET_TEST_SEED"))!
+            )
         )
     }
 }

@@ -85,6 +85,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             reps: args.reps,
             ..BenchConfig::default()
         },
+        None,
     )?;
     if args.json {
         crate::print_line(to_json(&report))?;
@@ -112,7 +113,7 @@ fn to_json(r: &BenchReport) -> serde_json::Value {
         "effective_gb_per_s": r.effective_gb_per_s,
         "copy_gb_per_s": r.copy_gb_per_s,
         "roofline_percent": r.roofline_percent,
-        "peak_rss_bytes": r.peak_rss_bytes,
+        "peak_rss_bytes": r.peak_resident_bytes,
         "footprint_bytes": r.footprint_bytes,
         "head_type": r.head_type,
         "head_resident_bytes": r.head_resident_bytes,
@@ -175,7 +176,7 @@ fn print_text(r: &BenchReport) {
         r.head_type,
         r.head_resident_bytes as f64 / 1e6
     );
-    if let Some(rss) = r.peak_rss_bytes {
+    if let Some(rss) = r.peak_resident_bytes {
         println!("peak RSS     {:.1} MB", rss as f64 / 1e6);
     }
     if let Some(bytes) = r.footprint_bytes {

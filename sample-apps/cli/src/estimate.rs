@@ -30,7 +30,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
     let plan =
         Engine::plan(path, &config).with_context(|| format!("estimating {}", path.display()))?;
     let e = &plan.memory;
-    let context = args.context_length.unwrap_or(e.default_context);
+    let context = args.context_length.unwrap_or(e.default_context_tokens);
     let total = e.total_bytes(context);
     let mut report = json!({
         "kernels": plan.kernels.name(),
@@ -46,17 +46,17 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
         "kv_precision": format!("{:?}", e.kv_precision),
         "kv_bytes_per_token": e.kv_bytes_per_token,
         "scratch_bytes": e.scratch_bytes,
-        "min_context_tokens": e.min_context,
+        "min_context_tokens": e.min_context_tokens,
         "context_tokens": context,
         "total_bytes": total,
         "smallest_profile": Profile::smallest_holding(total).map(Profile::name),
     });
     if let Some(budget) = config.memory_budget_bytes {
-        let max_context = e.context_fitting(budget.saturating_sub(e.engine_bytes()));
+        let max_context = e.max_context_tokens(budget);
         report["budget_bytes"] = json!(budget);
         report["fits"] = json!(total <= budget);
         report["max_context_tokens"] = json!(max_context);
-        report["loads"] = json!(max_context >= e.min_context);
+        report["loads"] = json!(max_context >= e.min_context_tokens);
     }
     if args.json {
         crate::print_line(&report)?;

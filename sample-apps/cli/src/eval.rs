@@ -72,9 +72,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let mut replies = Vec::with_capacity(file.questions.len());
     for q in &file.questions {
         session.reset();
-        let input = Input::Chat(vec![Message::new(Role::User, q.question.clone())]);
+        let input = Input::Chat {
+            messages: vec![Message::new(Role::User, q.question.clone())],
+        };
         let reply = session
-            .generate(input, &options, &mut |_: Event<'_>| {})?
+            .generate(input, &options, None, &mut |_: Event<'_>| {})?
             .text;
         let right = reply.trim() == q.answer;
         for key in [q.task.as_str(), "all"] {

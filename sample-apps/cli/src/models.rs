@@ -182,7 +182,7 @@ fn list(
         let need = m
             .memory
             .as_ref()
-            .map(|e| mib(e.total_bytes(e.default_context)))
+            .map(|e| mib(e.total_bytes(e.default_context_tokens)))
             .unwrap_or_else(|| "?".into());
         println!(
             "  {:<26} {:>10}  {} {}  needs {need}  {}{}",

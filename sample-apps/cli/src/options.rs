@@ -101,7 +101,7 @@ impl EngineArgs {
             kernels: self.kernels.clone(),
             pin_threads: self.pin_threads,
             memory_budget_bytes: self.memory_budget.or(base.memory_budget_bytes),
-            head: self.head.into(),
+            head: Some(self.head.into()),
             kv_precision: self.kv.map(Into::into).or(base.kv_precision),
             draft_tokens: self.draft_tokens,
             ..base
@@ -231,7 +231,6 @@ impl SamplingArgs {
                 seed: self.seed,
             },
             stop: self.stop.clone(),
-            cancel: None,
         }
     }
 }

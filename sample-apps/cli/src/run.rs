@@ -42,9 +42,13 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     let engine = args.model.load()?;
     let mut session = engine.session(args.model.session_config())?;
     let cancel = install_interrupt();
-    let mut options = args.sampling.options();
-    options.cancel = Some(cancel.current());
-    let result = stream(&mut session, Input::Text(args.prompt), &options)?;
+    let options = args.sampling.options();
+    let result = stream(
+        &mut session,
+        Input::Text { text: args.prompt },
+        &options,
+        &cancel.current(),
+    )?;
     if args.stats_json {
         let s = &result.stats;
         eprintln!(
@@ -130,9 +134,13 @@ pub fn chat(args: ChatArgs) -> anyhow::Result<()> {
             role: Role::User,
             content: text.to_owned(),
         });
-        let mut options = args.sampling.options();
-        options.cancel = Some(cancel.renew());
-        let result = stream(&mut session, Input::Chat(messages), &options)?;
+        let options = args.sampling.options();
+        let result = stream(
+            &mut session,
+            Input::Chat { messages },
+            &options,
+            &cancel.renew(),
+        )?;
         report(&result);
         eprint!("> ");
     }
@@ -144,6 +152,7 @@ fn stream(
     session: &mut Session,
     input: Input,
     options: &bitnet_core::engine::GenerationOptions,
+    cancel: &CancelToken,
 ) -> anyhow::Result<Generation> {
     let mut stdout = io::stdout().lock();
     let mut sink = |event: Event<'_>| match event {
@@ -162,7 +171,7 @@ fn stream(
         ),
         _ => {}
     };
-    let result = session.generate(input, options, &mut sink)?;
+    let result = session.generate(input, options, Some(cancel), &mut sink)?;
     println!();
     Ok(result)
 }

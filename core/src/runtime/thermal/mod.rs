@@ -21,6 +21,7 @@ pub use sysfs::{HostThermal, HostThresholds, SYSFS_THERMAL};
 /// How hot the device runs, from cool to about to shut down (Apple's `ProcessInfo.ThermalState`
 /// levels; Android statuses map onto them in the platform layer).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum ThermalState {
     /// No throttling needed.
     #[default]

@@ -4,6 +4,7 @@ use super::ThermalState;
 
 /// What the governor does in one thermal state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Throttle {
     /// Keep generating on `threads_percent` % of the configured threads (rounded down, at
     /// least 1; valid: 1..=100), sleeping `pause_ms` ms between tokens.
@@ -43,6 +44,7 @@ impl Throttle {
 /// Defaults: nominal — every configured thread, no pause; fair — every thread, 10 ms between
 /// tokens; serious — half the threads, 50 ms between tokens; critical — stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ThermalPolicy {
     /// Action in [`ThermalState::Nominal`].
     pub nominal: Throttle,

@@ -471,22 +471,6 @@ private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
-    typealias FfiType = UInt8
-    typealias SwiftType = UInt8
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
-        return try lift(readInt(&buf))
-    }
-
-    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
-        writeInt(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterUInt16: FfiConverterPrimitive {
     typealias FfiType = UInt16
     typealias SwiftType = UInt16
@@ -545,22 +529,6 @@ fileprivate struct FfiConverterFloat: FfiConverterPrimitive {
 
     public static func write(_ value: Float, into buf: inout [UInt8]) {
         writeFloat(&buf, lower(value))
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterDouble: FfiConverterPrimitive {
-    typealias FfiType = Double
-    typealias SwiftType = Double
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Double {
-        return try lift(readDouble(&buf))
-    }
-
-    public static func write(_ value: Double, into buf: inout [UInt8]) {
-        writeDouble(&buf, lower(value))
     }
 }
 
@@ -2098,1804 +2066,22 @@ public func FfiConverterTypeModelStore_lower(_ value: ModelStore) -> UInt64 {
 
 
 /**
- * What a benchmark measures. Start from `default_bench_config()` (512 prompt tokens, 128
- * generated, 3 repetitions, prefill in batches of 64), as `bitnet bench` does.
- */
-public struct BenchConfig: Equatable, Hashable {
-    /**
-     * Random prompt tokens evaluated in prefill, in tokens (≥ 1).
-     */
-    public var promptTokens: UInt32
-    /**
-     * Tokens decoded one at a time after the prompt, in tokens (≥ 1).
-     */
-    public var genTokens: UInt32
-    /**
-     * Repetitions, each from an empty KV cache (≥ 1).
-     */
-    public var reps: UInt32
-    /**
-     * Prompt tokens per forward call during prefill, in tokens (≥ 1).
-     */
-    public var batch: UInt32
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Random prompt tokens evaluated in prefill, in tokens (≥ 1).
-         */promptTokens: UInt32, 
-        /**
-         * Tokens decoded one at a time after the prompt, in tokens (≥ 1).
-         */genTokens: UInt32, 
-        /**
-         * Repetitions, each from an empty KV cache (≥ 1).
-         */reps: UInt32, 
-        /**
-         * Prompt tokens per forward call during prefill, in tokens (≥ 1).
-         */batch: UInt32) {
-        self.promptTokens = promptTokens
-        self.genTokens = genTokens
-        self.reps = reps
-        self.batch = batch
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension BenchConfig: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeBenchConfig: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BenchConfig {
-        return
-            try BenchConfig(
-                promptTokens: FfiConverterUInt32.read(from: &buf), 
-                genTokens: FfiConverterUInt32.read(from: &buf), 
-                reps: FfiConverterUInt32.read(from: &buf), 
-                batch: FfiConverterUInt32.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: BenchConfig, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.promptTokens, into: &buf)
-        FfiConverterUInt32.write(value.genTokens, into: &buf)
-        FfiConverterUInt32.write(value.reps, into: &buf)
-        FfiConverterUInt32.write(value.batch, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeBenchConfig_lift(_ buf: RustBuffer) throws -> BenchConfig {
-    return try FfiConverterTypeBenchConfig.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeBenchConfig_lower(_ value: BenchConfig) -> RustBuffer {
-    return FfiConverterTypeBenchConfig.lower(value)
-}
-
-
-/**
- * What one benchmark measured (`bitnet bench` prints the same figures).
- */
-public struct BenchReport: Equatable, Hashable {
-    /**
-     * The kernel table the matmuls ran on (`"avx2"`, `"neon-dotprod"`, ...).
-     */
-    public var kernels: String
-    /**
-     * Threads the matmuls ran on.
-     */
-    public var threads: UInt32
-    /**
-     * Prompt tokens per repetition, in tokens.
-     */
-    public var promptTokens: UInt32
-    /**
-     * Tokens decoded per repetition, in tokens.
-     */
-    public var genTokens: UInt32
-    /**
-     * Repetitions measured: the configured count, fewer when the run was cancelled (0: the
-     * speeds below are 0).
-     */
-    public var reps: UInt32
-    /**
-     * Prefill speed, in tokens/s.
-     */
-    public var prefillTokensPerS: Stat
-    /**
-     * Decode speed, in tokens/s.
-     */
-    public var decodeTokensPerS: Stat
-    /**
-     * Time to the first generated token's logits (the prompt's prefill), in ms.
-     */
-    public var timeToFirstTokenMs: Stat
-    /**
-     * Weight bytes one decoded token reads (projections, head, one embedding row), in bytes.
-     */
-    public var bytesPerToken: UInt64
-    /**
-     * `bytes_per_token` × mean decode speed, in GB/s (10^9 bytes/s).
-     */
-    public var effectiveGbPerS: Double
-    /**
-     * This device's memory-copy bandwidth with the same threads (read + written bytes, as
-     * STREAM's Copy counts them), sampled right after each repetition's decode, in GB/s.
-     */
-    public var copyGbPerS: Double
-    /**
-     * Each repetition's effective GB/s over the copy bandwidth sampled right after it,
-     * averaged, in percent: how close decode comes to the memory roofline.
-     */
-    public var rooflinePercent: Double
-    /**
-     * Peak resident memory of the process during the runs (mapped weight pages included), in
-     * bytes; `None` where the platform does not report it.
-     */
-    public var peakResidentBytes: UInt64?
-    /**
-     * The most memory the process held outside clean file pages after a repetition (Linux
-     * and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
-     * applies to; `None` where the platform does not report it.
-     */
-    public var footprintBytes: UInt64?
-    /**
-     * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
-     */
-    public var headType: String
-    /**
-     * Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
-     */
-    public var headResidentBytes: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The kernel table the matmuls ran on (`"avx2"`, `"neon-dotprod"`, ...).
-         */kernels: String, 
-        /**
-         * Threads the matmuls ran on.
-         */threads: UInt32, 
-        /**
-         * Prompt tokens per repetition, in tokens.
-         */promptTokens: UInt32, 
-        /**
-         * Tokens decoded per repetition, in tokens.
-         */genTokens: UInt32, 
-        /**
-         * Repetitions measured: the configured count, fewer when the run was cancelled (0: the
-         * speeds below are 0).
-         */reps: UInt32, 
-        /**
-         * Prefill speed, in tokens/s.
-         */prefillTokensPerS: Stat, 
-        /**
-         * Decode speed, in tokens/s.
-         */decodeTokensPerS: Stat, 
-        /**
-         * Time to the first generated token's logits (the prompt's prefill), in ms.
-         */timeToFirstTokenMs: Stat, 
-        /**
-         * Weight bytes one decoded token reads (projections, head, one embedding row), in bytes.
-         */bytesPerToken: UInt64, 
-        /**
-         * `bytes_per_token` × mean decode speed, in GB/s (10^9 bytes/s).
-         */effectiveGbPerS: Double, 
-        /**
-         * This device's memory-copy bandwidth with the same threads (read + written bytes, as
-         * STREAM's Copy counts them), sampled right after each repetition's decode, in GB/s.
-         */copyGbPerS: Double, 
-        /**
-         * Each repetition's effective GB/s over the copy bandwidth sampled right after it,
-         * averaged, in percent: how close decode comes to the memory roofline.
-         */rooflinePercent: Double, 
-        /**
-         * Peak resident memory of the process during the runs (mapped weight pages included), in
-         * bytes; `None` where the platform does not report it.
-         */peakResidentBytes: UInt64?, 
-        /**
-         * The most memory the process held outside clean file pages after a repetition (Linux
-         * and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
-         * applies to; `None` where the platform does not report it.
-         */footprintBytes: UInt64?, 
-        /**
-         * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
-         */headType: String, 
-        /**
-         * Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
-         */headResidentBytes: UInt64) {
-        self.kernels = kernels
-        self.threads = threads
-        self.promptTokens = promptTokens
-        self.genTokens = genTokens
-        self.reps = reps
-        self.prefillTokensPerS = prefillTokensPerS
-        self.decodeTokensPerS = decodeTokensPerS
-        self.timeToFirstTokenMs = timeToFirstTokenMs
-        self.bytesPerToken = bytesPerToken
-        self.effectiveGbPerS = effectiveGbPerS
-        self.copyGbPerS = copyGbPerS
-        self.rooflinePercent = rooflinePercent
-        self.peakResidentBytes = peakResidentBytes
-        self.footprintBytes = footprintBytes
-        self.headType = headType
-        self.headResidentBytes = headResidentBytes
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension BenchReport: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeBenchReport: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> BenchReport {
-        return
-            try BenchReport(
-                kernels: FfiConverterString.read(from: &buf), 
-                threads: FfiConverterUInt32.read(from: &buf), 
-                promptTokens: FfiConverterUInt32.read(from: &buf), 
-                genTokens: FfiConverterUInt32.read(from: &buf), 
-                reps: FfiConverterUInt32.read(from: &buf), 
-                prefillTokensPerS: FfiConverterTypeStat.read(from: &buf), 
-                decodeTokensPerS: FfiConverterTypeStat.read(from: &buf), 
-                timeToFirstTokenMs: FfiConverterTypeStat.read(from: &buf), 
-                bytesPerToken: FfiConverterUInt64.read(from: &buf), 
-                effectiveGbPerS: FfiConverterDouble.read(from: &buf), 
-                copyGbPerS: FfiConverterDouble.read(from: &buf), 
-                rooflinePercent: FfiConverterDouble.read(from: &buf), 
-                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                footprintBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                headType: FfiConverterString.read(from: &buf), 
-                headResidentBytes: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: BenchReport, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.kernels, into: &buf)
-        FfiConverterUInt32.write(value.threads, into: &buf)
-        FfiConverterUInt32.write(value.promptTokens, into: &buf)
-        FfiConverterUInt32.write(value.genTokens, into: &buf)
-        FfiConverterUInt32.write(value.reps, into: &buf)
-        FfiConverterTypeStat.write(value.prefillTokensPerS, into: &buf)
-        FfiConverterTypeStat.write(value.decodeTokensPerS, into: &buf)
-        FfiConverterTypeStat.write(value.timeToFirstTokenMs, into: &buf)
-        FfiConverterUInt64.write(value.bytesPerToken, into: &buf)
-        FfiConverterDouble.write(value.effectiveGbPerS, into: &buf)
-        FfiConverterDouble.write(value.copyGbPerS, into: &buf)
-        FfiConverterDouble.write(value.rooflinePercent, into: &buf)
-        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
-        FfiConverterOptionUInt64.write(value.footprintBytes, into: &buf)
-        FfiConverterString.write(value.headType, into: &buf)
-        FfiConverterUInt64.write(value.headResidentBytes, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeBenchReport_lift(_ buf: RustBuffer) throws -> BenchReport {
-    return try FfiConverterTypeBenchReport.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeBenchReport_lower(_ value: BenchReport) -> RustBuffer {
-    return FfiConverterTypeBenchReport.lower(value)
-}
-
-
-/**
- * One model the store can install (`catalog.json`'s entries).
- */
-public struct CatalogEntry: Equatable, Hashable {
-    /**
-     * Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
-     */
-    public var id: String
-    /**
-     * Name to show.
-     */
-    public var name: String
-    /**
-     * The installed file's name in the store's directory.
-     */
-    public var fileName: String
-    /**
-     * Where to download it, tried in order; empty for a model shipped with the app.
-     */
-    public var urls: [String]
-    /**
-     * The file's size, in bytes.
-     */
-    public var sizeBytes: UInt64
-    /**
-     * The file's SHA-256, lowercase hex.
-     */
-    public var sha256: String
-    /**
-     * Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
-     */
-    public var format: String
-    /**
-     * `general.architecture`.
-     */
-    public var arch: String
-    /**
-     * The model's licence.
-     */
-    public var license: String
-    /**
-     * What running it takes in memory.
-     */
-    public var memory: CatalogMemory
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
-         */id: String, 
-        /**
-         * Name to show.
-         */name: String, 
-        /**
-         * The installed file's name in the store's directory.
-         */fileName: String, 
-        /**
-         * Where to download it, tried in order; empty for a model shipped with the app.
-         */urls: [String], 
-        /**
-         * The file's size, in bytes.
-         */sizeBytes: UInt64, 
-        /**
-         * The file's SHA-256, lowercase hex.
-         */sha256: String, 
-        /**
-         * Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
-         */format: String, 
-        /**
-         * `general.architecture`.
-         */arch: String, 
-        /**
-         * The model's licence.
-         */license: String, 
-        /**
-         * What running it takes in memory.
-         */memory: CatalogMemory) {
-        self.id = id
-        self.name = name
-        self.fileName = fileName
-        self.urls = urls
-        self.sizeBytes = sizeBytes
-        self.sha256 = sha256
-        self.format = format
-        self.arch = arch
-        self.license = license
-        self.memory = memory
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension CatalogEntry: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeCatalogEntry: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CatalogEntry {
-        return
-            try CatalogEntry(
-                id: FfiConverterString.read(from: &buf), 
-                name: FfiConverterString.read(from: &buf), 
-                fileName: FfiConverterString.read(from: &buf), 
-                urls: FfiConverterSequenceString.read(from: &buf), 
-                sizeBytes: FfiConverterUInt64.read(from: &buf), 
-                sha256: FfiConverterString.read(from: &buf), 
-                format: FfiConverterString.read(from: &buf), 
-                arch: FfiConverterString.read(from: &buf), 
-                license: FfiConverterString.read(from: &buf), 
-                memory: FfiConverterTypeCatalogMemory.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: CatalogEntry, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.id, into: &buf)
-        FfiConverterString.write(value.name, into: &buf)
-        FfiConverterString.write(value.fileName, into: &buf)
-        FfiConverterSequenceString.write(value.urls, into: &buf)
-        FfiConverterUInt64.write(value.sizeBytes, into: &buf)
-        FfiConverterString.write(value.sha256, into: &buf)
-        FfiConverterString.write(value.format, into: &buf)
-        FfiConverterString.write(value.arch, into: &buf)
-        FfiConverterString.write(value.license, into: &buf)
-        FfiConverterTypeCatalogMemory.write(value.memory, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCatalogEntry_lift(_ buf: RustBuffer) throws -> CatalogEntry {
-    return try FfiConverterTypeCatalogEntry.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCatalogEntry_lower(_ value: CatalogEntry) -> RustBuffer {
-    return FfiConverterTypeCatalogEntry.lower(value)
-}
-
-
-/**
- * What a catalog model needs in memory, from its header.
- */
-public struct CatalogMemory: Equatable, Hashable {
-    /**
-     * Everything but the mapped file and the KV cache, in bytes.
-     */
-    public var fixedBytes: UInt64
-    /**
-     * KV cache per token of context, in bytes.
-     */
-    public var kvBytesPerToken: UInt64
-    /**
-     * The model's default context, in tokens.
-     */
-    public var contextTokens: UInt64
-    /**
-     * The smallest context the engine loads it with, in tokens.
-     */
-    public var minContextTokens: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Everything but the mapped file and the KV cache, in bytes.
-         */fixedBytes: UInt64, 
-        /**
-         * KV cache per token of context, in bytes.
-         */kvBytesPerToken: UInt64, 
-        /**
-         * The model's default context, in tokens.
-         */contextTokens: UInt64, 
-        /**
-         * The smallest context the engine loads it with, in tokens.
-         */minContextTokens: UInt64) {
-        self.fixedBytes = fixedBytes
-        self.kvBytesPerToken = kvBytesPerToken
-        self.contextTokens = contextTokens
-        self.minContextTokens = minContextTokens
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension CatalogMemory: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeCatalogMemory: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CatalogMemory {
-        return
-            try CatalogMemory(
-                fixedBytes: FfiConverterUInt64.read(from: &buf), 
-                kvBytesPerToken: FfiConverterUInt64.read(from: &buf), 
-                contextTokens: FfiConverterUInt64.read(from: &buf), 
-                minContextTokens: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: CatalogMemory, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.fixedBytes, into: &buf)
-        FfiConverterUInt64.write(value.kvBytesPerToken, into: &buf)
-        FfiConverterUInt64.write(value.contextTokens, into: &buf)
-        FfiConverterUInt64.write(value.minContextTokens, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCatalogMemory_lift(_ buf: RustBuffer) throws -> CatalogMemory {
-    return try FfiConverterTypeCatalogMemory.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeCatalogMemory_lower(_ value: CatalogMemory) -> RustBuffer {
-    return FfiConverterTypeCatalogMemory.lower(value)
-}
-
-
-/**
- * One message of a conversation.
- */
-public struct ChatMessage: Equatable, Hashable {
-    /**
-     * Its author.
-     */
-    public var role: Role
-    /**
-     * Its text.
-     */
-    public var content: String
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Its author.
-         */role: Role, 
-        /**
-         * Its text.
-         */content: String) {
-        self.role = role
-        self.content = content
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension ChatMessage: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeChatMessage: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ChatMessage {
-        return
-            try ChatMessage(
-                role: FfiConverterTypeRole.read(from: &buf), 
-                content: FfiConverterString.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: ChatMessage, into buf: inout [UInt8]) {
-        FfiConverterTypeRole.write(value.role, into: &buf)
-        FfiConverterString.write(value.content, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChatMessage_lift(_ buf: RustBuffer) throws -> ChatMessage {
-    return try FfiConverterTypeChatMessage.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeChatMessage_lower(_ value: ChatMessage) -> RustBuffer {
-    return FfiConverterTypeChatMessage.lower(value)
-}
-
-
-/**
- * How a download behaves. Start from `default_download_options()`.
- */
-public struct DownloadOptions: Equatable, Hashable {
-    /**
-     * Least time between two progress events, in ms (the last one is always sent).
-     */
-    public var progressIntervalMs: UInt64
-    /**
-     * Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
-     */
-    public var retries: UInt32
-    /**
-     * Wait before the first retry, in ms; doubled for each next one.
-     */
-    public var firstBackoffMs: UInt64
-    /**
-     * Longest wait between retries, in ms.
-     */
-    public var maxBackoffMs: UInt64
-    /**
-     * A connection that delivers no byte for this long is dropped and retried, in ms.
-     */
-    public var stallTimeoutMs: UInt64
-    /**
-     * Longest wait for a connection and the response headers, in ms.
-     */
-    public var connectTimeoutMs: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Least time between two progress events, in ms (the last one is always sent).
-         */progressIntervalMs: UInt64, 
-        /**
-         * Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
-         */retries: UInt32, 
-        /**
-         * Wait before the first retry, in ms; doubled for each next one.
-         */firstBackoffMs: UInt64, 
-        /**
-         * Longest wait between retries, in ms.
-         */maxBackoffMs: UInt64, 
-        /**
-         * A connection that delivers no byte for this long is dropped and retried, in ms.
-         */stallTimeoutMs: UInt64, 
-        /**
-         * Longest wait for a connection and the response headers, in ms.
-         */connectTimeoutMs: UInt64) {
-        self.progressIntervalMs = progressIntervalMs
-        self.retries = retries
-        self.firstBackoffMs = firstBackoffMs
-        self.maxBackoffMs = maxBackoffMs
-        self.stallTimeoutMs = stallTimeoutMs
-        self.connectTimeoutMs = connectTimeoutMs
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension DownloadOptions: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeDownloadOptions: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadOptions {
-        return
-            try DownloadOptions(
-                progressIntervalMs: FfiConverterUInt64.read(from: &buf), 
-                retries: FfiConverterUInt32.read(from: &buf), 
-                firstBackoffMs: FfiConverterUInt64.read(from: &buf), 
-                maxBackoffMs: FfiConverterUInt64.read(from: &buf), 
-                stallTimeoutMs: FfiConverterUInt64.read(from: &buf), 
-                connectTimeoutMs: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: DownloadOptions, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.progressIntervalMs, into: &buf)
-        FfiConverterUInt32.write(value.retries, into: &buf)
-        FfiConverterUInt64.write(value.firstBackoffMs, into: &buf)
-        FfiConverterUInt64.write(value.maxBackoffMs, into: &buf)
-        FfiConverterUInt64.write(value.stallTimeoutMs, into: &buf)
-        FfiConverterUInt64.write(value.connectTimeoutMs, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeDownloadOptions_lift(_ buf: RustBuffer) throws -> DownloadOptions {
-    return try FfiConverterTypeDownloadOptions.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeDownloadOptions_lower(_ value: DownloadOptions) -> RustBuffer {
-    return FfiConverterTypeDownloadOptions.lower(value)
-}
-
-
-/**
- * Where a download stands.
- */
-public struct DownloadProgress: Equatable, Hashable {
-    /**
-     * Bytes on disk (a resumed download starts with what it had), in bytes.
-     */
-    public var doneBytes: UInt64
-    /**
-     * The file's size, in bytes.
-     */
-    public var totalBytes: UInt64
-    /**
-     * Speed since this download started, in bytes/s.
-     */
-    public var bytesPerS: Double
-    /**
-     * Time left at that speed, in ms; `None` before any byte arrived.
-     */
-    public var etaMs: UInt64?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Bytes on disk (a resumed download starts with what it had), in bytes.
-         */doneBytes: UInt64, 
-        /**
-         * The file's size, in bytes.
-         */totalBytes: UInt64, 
-        /**
-         * Speed since this download started, in bytes/s.
-         */bytesPerS: Double, 
-        /**
-         * Time left at that speed, in ms; `None` before any byte arrived.
-         */etaMs: UInt64?) {
-        self.doneBytes = doneBytes
-        self.totalBytes = totalBytes
-        self.bytesPerS = bytesPerS
-        self.etaMs = etaMs
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension DownloadProgress: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeDownloadProgress: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DownloadProgress {
-        return
-            try DownloadProgress(
-                doneBytes: FfiConverterUInt64.read(from: &buf), 
-                totalBytes: FfiConverterUInt64.read(from: &buf), 
-                bytesPerS: FfiConverterDouble.read(from: &buf), 
-                etaMs: FfiConverterOptionUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: DownloadProgress, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.doneBytes, into: &buf)
-        FfiConverterUInt64.write(value.totalBytes, into: &buf)
-        FfiConverterDouble.write(value.bytesPerS, into: &buf)
-        FfiConverterOptionUInt64.write(value.etaMs, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeDownloadProgress_lift(_ buf: RustBuffer) throws -> DownloadProgress {
-    return try FfiConverterTypeDownloadProgress.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeDownloadProgress_lower(_ value: DownloadProgress) -> RustBuffer {
-    return FfiConverterTypeDownloadProgress.lower(value)
-}
-
-
-/**
- * Engine-wide settings (`bitnet_core::engine::EngineConfig`).
- */
-public struct EngineConfig: Equatable, Hashable {
-    /**
-     * Largest input one request may add, in tokens.
-     */
-    public var maxInputTokens: UInt32
-    /**
-     * Largest `max_tokens` a request may ask for, in tokens.
-     */
-    public var maxOutputTokens: UInt32
-    /**
-     * Hard limit on threads running matmuls; 0 = automatic (the big cores).
-     */
-    public var threads: UInt32
-    /**
-     * Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
-     */
-    public var kernels: String?
-    /**
-     * Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
-     * a request fails with `RateLimited`.
-     */
-    public var rateLimitPerMinute: UInt32?
-    /**
-     * Longest a generate request may take from its call, in ms, the wait for a generation
-     * slot included; `None` = no limit. Over it the request fails with `Timeout`.
-     */
-    public var requestTimeoutMs: UInt64?
-    /**
-     * Most generations running at once on this engine, over all its sessions; later
-     * requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
-     * stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
-     */
-    public var maxConcurrentGenerations: UInt32?
-    /**
-     * Restricts the worker threads to the performance cores (Linux/Android only).
-     */
-    public var pinThreads: Bool
-    /**
-     * The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
-     * `BudgetExceeded` when even the smallest context does not fit; each session's context
-     * is capped to what fits.
-     */
-    public var memoryBudgetBytes: UInt64?
-    /**
-     * Whether the mapped (file-backed) weights count against the budget (default `true`).
-     * They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
-     * Android reclaims them under pressure before killing apps, so `false` budgets the memory
-     * the app holds (the mobile profile's setting).
-     */
-    public var countMappedWeights: Bool
-    /**
-     * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
-     */
-    public var head: HeadPrecision?
-    /**
-     * KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
-     */
-    public var kvPrecision: KvPrecision?
-    /**
-     * What the thermal governor does in each thermal state; `None` = the engine's
-     * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
-     * `InvalidOption`.
-     */
-    public var thermalPolicy: ThermalPolicy?
-    /**
-     * The thresholds `BitNetEngine::health` raises alerts at.
-     */
-    public var health: HealthThresholds
-    /**
-     * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
-     * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
-     * token in one pass and kept while they equal what is sampled. The output is exactly
-     * plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
-     */
-    public var draftTokens: UInt32
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Largest input one request may add, in tokens.
-         */maxInputTokens: UInt32 = UInt32(4096), 
-        /**
-         * Largest `max_tokens` a request may ask for, in tokens.
-         */maxOutputTokens: UInt32 = UInt32(1024), 
-        /**
-         * Hard limit on threads running matmuls; 0 = automatic (the big cores).
-         */threads: UInt32 = UInt32(0), 
-        /**
-         * Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
-         */kernels: String? = nil, 
-        /**
-         * Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
-         * a request fails with `RateLimited`.
-         */rateLimitPerMinute: UInt32? = nil, 
-        /**
-         * Longest a generate request may take from its call, in ms, the wait for a generation
-         * slot included; `None` = no limit. Over it the request fails with `Timeout`.
-         */requestTimeoutMs: UInt64? = nil, 
-        /**
-         * Most generations running at once on this engine, over all its sessions; later
-         * requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
-         * stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
-         */maxConcurrentGenerations: UInt32? = nil, 
-        /**
-         * Restricts the worker threads to the performance cores (Linux/Android only).
-         */pinThreads: Bool = false, 
-        /**
-         * The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
-         * `BudgetExceeded` when even the smallest context does not fit; each session's context
-         * is capped to what fits.
-         */memoryBudgetBytes: UInt64? = nil, 
-        /**
-         * Whether the mapped (file-backed) weights count against the budget (default `true`).
-         * They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
-         * Android reclaims them under pressure before killing apps, so `false` budgets the memory
-         * the app holds (the mobile profile's setting).
-         */countMappedWeights: Bool = true, 
-        /**
-         * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
-         */head: HeadPrecision? = nil, 
-        /**
-         * KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
-         */kvPrecision: KvPrecision? = nil, 
-        /**
-         * What the thermal governor does in each thermal state; `None` = the engine's
-         * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
-         * `InvalidOption`.
-         */thermalPolicy: ThermalPolicy? = nil, 
-        /**
-         * The thresholds `BitNetEngine::health` raises alerts at.
-         */health: HealthThresholds = HealthThresholds(), 
-        /**
-         * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
-         * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
-         * token in one pass and kept while they equal what is sampled. The output is exactly
-         * plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
-         */draftTokens: UInt32 = UInt32(0)) {
-        self.maxInputTokens = maxInputTokens
-        self.maxOutputTokens = maxOutputTokens
-        self.threads = threads
-        self.kernels = kernels
-        self.rateLimitPerMinute = rateLimitPerMinute
-        self.requestTimeoutMs = requestTimeoutMs
-        self.maxConcurrentGenerations = maxConcurrentGenerations
-        self.pinThreads = pinThreads
-        self.memoryBudgetBytes = memoryBudgetBytes
-        self.countMappedWeights = countMappedWeights
-        self.head = head
-        self.kvPrecision = kvPrecision
-        self.thermalPolicy = thermalPolicy
-        self.health = health
-        self.draftTokens = draftTokens
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension EngineConfig: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineConfig {
-        return
-            try EngineConfig(
-                maxInputTokens: FfiConverterUInt32.read(from: &buf), 
-                maxOutputTokens: FfiConverterUInt32.read(from: &buf), 
-                threads: FfiConverterUInt32.read(from: &buf), 
-                kernels: FfiConverterOptionString.read(from: &buf), 
-                rateLimitPerMinute: FfiConverterOptionUInt32.read(from: &buf), 
-                requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
-                maxConcurrentGenerations: FfiConverterOptionUInt32.read(from: &buf), 
-                pinThreads: FfiConverterBool.read(from: &buf), 
-                memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                countMappedWeights: FfiConverterBool.read(from: &buf), 
-                head: FfiConverterOptionTypeHeadPrecision.read(from: &buf), 
-                kvPrecision: FfiConverterOptionTypeKvPrecision.read(from: &buf), 
-                thermalPolicy: FfiConverterOptionTypeThermalPolicy.read(from: &buf), 
-                health: FfiConverterTypeHealthThresholds.read(from: &buf), 
-                draftTokens: FfiConverterUInt32.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: EngineConfig, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.maxInputTokens, into: &buf)
-        FfiConverterUInt32.write(value.maxOutputTokens, into: &buf)
-        FfiConverterUInt32.write(value.threads, into: &buf)
-        FfiConverterOptionString.write(value.kernels, into: &buf)
-        FfiConverterOptionUInt32.write(value.rateLimitPerMinute, into: &buf)
-        FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
-        FfiConverterOptionUInt32.write(value.maxConcurrentGenerations, into: &buf)
-        FfiConverterBool.write(value.pinThreads, into: &buf)
-        FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
-        FfiConverterBool.write(value.countMappedWeights, into: &buf)
-        FfiConverterOptionTypeHeadPrecision.write(value.head, into: &buf)
-        FfiConverterOptionTypeKvPrecision.write(value.kvPrecision, into: &buf)
-        FfiConverterOptionTypeThermalPolicy.write(value.thermalPolicy, into: &buf)
-        FfiConverterTypeHealthThresholds.write(value.health, into: &buf)
-        FfiConverterUInt32.write(value.draftTokens, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeEngineConfig_lift(_ buf: RustBuffer) throws -> EngineConfig {
-    return try FfiConverterTypeEngineConfig.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeEngineConfig_lower(_ value: EngineConfig) -> RustBuffer {
-    return FfiConverterTypeEngineConfig.lower(value)
-}
-
-
-/**
- * The metrics and the alerts they raise; healthy when `alerts` is empty.
- */
-public struct EngineHealth: Equatable, Hashable {
-    /**
-     * Every threshold crossed, in the order of `HealthAlert`'s cases.
-     */
-    public var alerts: [HealthAlert]
-    /**
-     * The figures checked.
-     */
-    public var metrics: EngineMetrics
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Every threshold crossed, in the order of `HealthAlert`'s cases.
-         */alerts: [HealthAlert], 
-        /**
-         * The figures checked.
-         */metrics: EngineMetrics) {
-        self.alerts = alerts
-        self.metrics = metrics
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension EngineHealth: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeEngineHealth: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineHealth {
-        return
-            try EngineHealth(
-                alerts: FfiConverterSequenceTypeHealthAlert.read(from: &buf), 
-                metrics: FfiConverterTypeEngineMetrics.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: EngineHealth, into buf: inout [UInt8]) {
-        FfiConverterSequenceTypeHealthAlert.write(value.alerts, into: &buf)
-        FfiConverterTypeEngineMetrics.write(value.metrics, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeEngineHealth_lift(_ buf: RustBuffer) throws -> EngineHealth {
-    return try FfiConverterTypeEngineHealth.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeEngineHealth_lower(_ value: EngineHealth) -> RustBuffer {
-    return FfiConverterTypeEngineHealth.lower(value)
-}
-
-
-/**
- * A snapshot of an engine's service figures since it loaded. Figures the platform does not
- * report, or that need requests first, are `None`.
- */
-public struct EngineMetrics: Equatable, Hashable {
-    /**
-     * Generate calls, failed ones included.
-     */
-    public var requests: UInt64
-    /**
-     * Generate calls that returned an error (rate limited and timed out included).
-     */
-    public var errors: UInt64
-    /**
-     * `errors / requests`, in percent (0 before any request).
-     */
-    public var errorRatePercent: Double
-    /**
-     * Prompt tokens of successful requests (history + input), in tokens.
-     */
-    public var promptTokens: UInt64
-    /**
-     * Tokens generated by successful requests, in tokens.
-     */
-    public var generatedTokens: UInt64
-    /**
-     * Median latency (whole request) of the last 100 successful requests, in ms.
-     */
-    public var latencyP50Ms: Double?
-    /**
-     * 95th-percentile latency of the last 100 successful requests, in ms.
-     */
-    public var latencyP95Ms: Double?
-    /**
-     * Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
-     * tokens/s.
-     */
-    public var decodeTokensPerS: Double?
-    /**
-     * Generations running now (holding a slot), in requests.
-     */
-    public var generating: UInt32
-    /**
-     * Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
-     * in requests.
-     */
-    public var queued: UInt32
-    /**
-     * Median wait for a generation slot of the last 100 requests that got one, in ms.
-     */
-    public var queueWaitP50Ms: Double?
-    /**
-     * 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
-     */
-    public var queueWaitP95Ms: Double?
-    /**
-     * Resident memory of the process now, in bytes (mapped weight pages included).
-     */
-    public var residentBytes: UInt64?
-    /**
-     * Peak resident memory of the process, in bytes.
-     */
-    public var peakResidentBytes: UInt64?
-    /**
-     * CPU use of the process since the previous snapshot (the first: since loading), in
-     * percent of the CPUs it may run on (100 = all busy).
-     */
-    public var cpuPercent: Double?
-    /**
-     * The thermal state the governor applied last.
-     */
-    public var thermalState: ThermalState
-    /**
-     * Thermal state changes the governor applied since loading.
-     */
-    public var throttleEvents: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Generate calls, failed ones included.
-         */requests: UInt64, 
-        /**
-         * Generate calls that returned an error (rate limited and timed out included).
-         */errors: UInt64, 
-        /**
-         * `errors / requests`, in percent (0 before any request).
-         */errorRatePercent: Double, 
-        /**
-         * Prompt tokens of successful requests (history + input), in tokens.
-         */promptTokens: UInt64, 
-        /**
-         * Tokens generated by successful requests, in tokens.
-         */generatedTokens: UInt64, 
-        /**
-         * Median latency (whole request) of the last 100 successful requests, in ms.
-         */latencyP50Ms: Double?, 
-        /**
-         * 95th-percentile latency of the last 100 successful requests, in ms.
-         */latencyP95Ms: Double?, 
-        /**
-         * Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
-         * tokens/s.
-         */decodeTokensPerS: Double?, 
-        /**
-         * Generations running now (holding a slot), in requests.
-         */generating: UInt32, 
-        /**
-         * Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
-         * in requests.
-         */queued: UInt32, 
-        /**
-         * Median wait for a generation slot of the last 100 requests that got one, in ms.
-         */queueWaitP50Ms: Double?, 
-        /**
-         * 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
-         */queueWaitP95Ms: Double?, 
-        /**
-         * Resident memory of the process now, in bytes (mapped weight pages included).
-         */residentBytes: UInt64?, 
-        /**
-         * Peak resident memory of the process, in bytes.
-         */peakResidentBytes: UInt64?, 
-        /**
-         * CPU use of the process since the previous snapshot (the first: since loading), in
-         * percent of the CPUs it may run on (100 = all busy).
-         */cpuPercent: Double?, 
-        /**
-         * The thermal state the governor applied last.
-         */thermalState: ThermalState, 
-        /**
-         * Thermal state changes the governor applied since loading.
-         */throttleEvents: UInt64) {
-        self.requests = requests
-        self.errors = errors
-        self.errorRatePercent = errorRatePercent
-        self.promptTokens = promptTokens
-        self.generatedTokens = generatedTokens
-        self.latencyP50Ms = latencyP50Ms
-        self.latencyP95Ms = latencyP95Ms
-        self.decodeTokensPerS = decodeTokensPerS
-        self.generating = generating
-        self.queued = queued
-        self.queueWaitP50Ms = queueWaitP50Ms
-        self.queueWaitP95Ms = queueWaitP95Ms
-        self.residentBytes = residentBytes
-        self.peakResidentBytes = peakResidentBytes
-        self.cpuPercent = cpuPercent
-        self.thermalState = thermalState
-        self.throttleEvents = throttleEvents
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension EngineMetrics: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeEngineMetrics: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EngineMetrics {
-        return
-            try EngineMetrics(
-                requests: FfiConverterUInt64.read(from: &buf), 
-                errors: FfiConverterUInt64.read(from: &buf), 
-                errorRatePercent: FfiConverterDouble.read(from: &buf), 
-                promptTokens: FfiConverterUInt64.read(from: &buf), 
-                generatedTokens: FfiConverterUInt64.read(from: &buf), 
-                latencyP50Ms: FfiConverterOptionDouble.read(from: &buf), 
-                latencyP95Ms: FfiConverterOptionDouble.read(from: &buf), 
-                decodeTokensPerS: FfiConverterOptionDouble.read(from: &buf), 
-                generating: FfiConverterUInt32.read(from: &buf), 
-                queued: FfiConverterUInt32.read(from: &buf), 
-                queueWaitP50Ms: FfiConverterOptionDouble.read(from: &buf), 
-                queueWaitP95Ms: FfiConverterOptionDouble.read(from: &buf), 
-                residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                cpuPercent: FfiConverterOptionDouble.read(from: &buf), 
-                thermalState: FfiConverterTypeThermalState.read(from: &buf), 
-                throttleEvents: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: EngineMetrics, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.requests, into: &buf)
-        FfiConverterUInt64.write(value.errors, into: &buf)
-        FfiConverterDouble.write(value.errorRatePercent, into: &buf)
-        FfiConverterUInt64.write(value.promptTokens, into: &buf)
-        FfiConverterUInt64.write(value.generatedTokens, into: &buf)
-        FfiConverterOptionDouble.write(value.latencyP50Ms, into: &buf)
-        FfiConverterOptionDouble.write(value.latencyP95Ms, into: &buf)
-        FfiConverterOptionDouble.write(value.decodeTokensPerS, into: &buf)
-        FfiConverterUInt32.write(value.generating, into: &buf)
-        FfiConverterUInt32.write(value.queued, into: &buf)
-        FfiConverterOptionDouble.write(value.queueWaitP50Ms, into: &buf)
-        FfiConverterOptionDouble.write(value.queueWaitP95Ms, into: &buf)
-        FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
-        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
-        FfiConverterOptionDouble.write(value.cpuPercent, into: &buf)
-        FfiConverterTypeThermalState.write(value.thermalState, into: &buf)
-        FfiConverterUInt64.write(value.throttleEvents, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeEngineMetrics_lift(_ buf: RustBuffer) throws -> EngineMetrics {
-    return try FfiConverterTypeEngineMetrics.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeEngineMetrics_lower(_ value: EngineMetrics) -> RustBuffer {
-    return FfiConverterTypeEngineMetrics.lower(value)
-}
-
-
-/**
- * Per-request options: length, sampling (seeded, deterministic) and stop strings. The
- * default is greedy, up to 1024 tokens.
- */
-public struct GenerationOptions: Equatable, Hashable {
-    /**
-     * Most tokens to generate (at most the engine's `max_output_tokens`).
-     */
-    public var maxTokens: UInt32
-    /**
-     * Divides the logits before the draw; 0 = greedy.
-     */
-    public var temperature: Float
-    /**
-     * Keep only the `top_k` most likely tokens; 0 = off.
-     */
-    public var topK: UInt32
-    /**
-     * Nucleus sampling threshold in (0, 1]; 1 = off.
-     */
-    public var topP: Float
-    /**
-     * Drop tokens less likely than `min_p` × the most likely one; 0 = off.
-     */
-    public var minP: Float
-    /**
-     * Repetition penalty (llama.cpp's rule); 1 = off.
-     */
-    public var repetitionPenalty: Float
-    /**
-     * How many recent tokens the penalty looks at, in tokens.
-     */
-    public var repeatLastN: UInt32
-    /**
-     * Seed of the random draw: the same seed and inputs give the same tokens.
-     */
-    public var seed: UInt64
-    /**
-     * Generation ends before the first occurrence of any of these (not part of the text).
-     */
-    public var stop: [String]
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Most tokens to generate (at most the engine's `max_output_tokens`).
-         */maxTokens: UInt32 = UInt32(1024), 
-        /**
-         * Divides the logits before the draw; 0 = greedy.
-         */temperature: Float = Float(0.0), 
-        /**
-         * Keep only the `top_k` most likely tokens; 0 = off.
-         */topK: UInt32 = UInt32(0), 
-        /**
-         * Nucleus sampling threshold in (0, 1]; 1 = off.
-         */topP: Float = Float(1.0), 
-        /**
-         * Drop tokens less likely than `min_p` × the most likely one; 0 = off.
-         */minP: Float = Float(0.0), 
-        /**
-         * Repetition penalty (llama.cpp's rule); 1 = off.
-         */repetitionPenalty: Float = Float(1.0), 
-        /**
-         * How many recent tokens the penalty looks at, in tokens.
-         */repeatLastN: UInt32 = UInt32(64), 
-        /**
-         * Seed of the random draw: the same seed and inputs give the same tokens.
-         */seed: UInt64 = UInt64(0), 
-        /**
-         * Generation ends before the first occurrence of any of these (not part of the text).
-         */stop: [String] = []) {
-        self.maxTokens = maxTokens
-        self.temperature = temperature
-        self.topK = topK
-        self.topP = topP
-        self.minP = minP
-        self.repetitionPenalty = repetitionPenalty
-        self.repeatLastN = repeatLastN
-        self.seed = seed
-        self.stop = stop
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension GenerationOptions: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeGenerationOptions: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GenerationOptions {
-        return
-            try GenerationOptions(
-                maxTokens: FfiConverterUInt32.read(from: &buf), 
-                temperature: FfiConverterFloat.read(from: &buf), 
-                topK: FfiConverterUInt32.read(from: &buf), 
-                topP: FfiConverterFloat.read(from: &buf), 
-                minP: FfiConverterFloat.read(from: &buf), 
-                repetitionPenalty: FfiConverterFloat.read(from: &buf), 
-                repeatLastN: FfiConverterUInt32.read(from: &buf), 
-                seed: FfiConverterUInt64.read(from: &buf), 
-                stop: FfiConverterSequenceString.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: GenerationOptions, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.maxTokens, into: &buf)
-        FfiConverterFloat.write(value.temperature, into: &buf)
-        FfiConverterUInt32.write(value.topK, into: &buf)
-        FfiConverterFloat.write(value.topP, into: &buf)
-        FfiConverterFloat.write(value.minP, into: &buf)
-        FfiConverterFloat.write(value.repetitionPenalty, into: &buf)
-        FfiConverterUInt32.write(value.repeatLastN, into: &buf)
-        FfiConverterUInt64.write(value.seed, into: &buf)
-        FfiConverterSequenceString.write(value.stop, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeGenerationOptions_lift(_ buf: RustBuffer) throws -> GenerationOptions {
-    return try FfiConverterTypeGenerationOptions.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeGenerationOptions_lower(_ value: GenerationOptions) -> RustBuffer {
-    return FfiConverterTypeGenerationOptions.lower(value)
-}
-
-
-/**
- * Timing and size figures of one request.
- */
-public struct GenerationStats: Equatable, Hashable {
-    /**
-     * Tokens of the whole prompt (history + new input).
-     */
-    public var promptTokens: UInt32
-    /**
-     * Prompt tokens reused from the KV cache instead of recomputed.
-     */
-    public var cachedTokens: UInt32
-    /**
-     * Tokens generated (including a final end-of-text token).
-     */
-    public var generatedTokens: UInt32
-    /**
-     * Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
-     * in ms; part of the times below.
-     */
-    public var queuedMs: Double
-    /**
-     * From the call to the first generated token, in ms.
-     */
-    public var timeToFirstTokenMs: Double
-    /**
-     * Prompt tokens evaluated per second during prefill.
-     */
-    public var prefillTokensPerS: Double
-    /**
-     * Tokens generated per second after the first.
-     */
-    public var decodeTokensPerS: Double
-    /**
-     * Whole request (from the call, queue wait included), in ms.
-     */
-    public var totalMs: Double
-    /**
-     * Distinct threads that ran matmul work during the request.
-     */
-    public var kernelThreads: UInt32
-    /**
-     * The most threads that ran one matmul at the same moment (at most what the thermal
-     * governor allowed then).
-     */
-    public var peakKernelThreads: UInt32
-    /**
-     * The thermal state in force at the end of the request.
-     */
-    public var thermalState: ThermalState
-    /**
-     * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
-     */
-    public var throttleEvents: UInt32
-    /**
-     * Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
-     */
-    public var draftedTokens: UInt32
-    /**
-     * Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
-     */
-    public var acceptedTokens: UInt32
-    /**
-     * Pauses the governor put between tokens, summed, in ms.
-     */
-    public var pausedMs: UInt64
-    /**
-     * Resident memory of the process at the end of the request, in bytes; `None` where the
-     * platform does not report it.
-     */
-    public var residentBytes: UInt64?
-    /**
-     * Peak resident memory of the process so far, in bytes; `None` where not reported.
-     */
-    public var peakResidentBytes: UInt64?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Tokens of the whole prompt (history + new input).
-         */promptTokens: UInt32, 
-        /**
-         * Prompt tokens reused from the KV cache instead of recomputed.
-         */cachedTokens: UInt32, 
-        /**
-         * Tokens generated (including a final end-of-text token).
-         */generatedTokens: UInt32, 
-        /**
-         * Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
-         * in ms; part of the times below.
-         */queuedMs: Double, 
-        /**
-         * From the call to the first generated token, in ms.
-         */timeToFirstTokenMs: Double, 
-        /**
-         * Prompt tokens evaluated per second during prefill.
-         */prefillTokensPerS: Double, 
-        /**
-         * Tokens generated per second after the first.
-         */decodeTokensPerS: Double, 
-        /**
-         * Whole request (from the call, queue wait included), in ms.
-         */totalMs: Double, 
-        /**
-         * Distinct threads that ran matmul work during the request.
-         */kernelThreads: UInt32, 
-        /**
-         * The most threads that ran one matmul at the same moment (at most what the thermal
-         * governor allowed then).
-         */peakKernelThreads: UInt32, 
-        /**
-         * The thermal state in force at the end of the request.
-         */thermalState: ThermalState, 
-        /**
-         * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
-         */throttleEvents: UInt32, 
-        /**
-         * Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
-         */draftedTokens: UInt32, 
-        /**
-         * Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
-         */acceptedTokens: UInt32, 
-        /**
-         * Pauses the governor put between tokens, summed, in ms.
-         */pausedMs: UInt64, 
-        /**
-         * Resident memory of the process at the end of the request, in bytes; `None` where the
-         * platform does not report it.
-         */residentBytes: UInt64?, 
-        /**
-         * Peak resident memory of the process so far, in bytes; `None` where not reported.
-         */peakResidentBytes: UInt64?) {
-        self.promptTokens = promptTokens
-        self.cachedTokens = cachedTokens
-        self.generatedTokens = generatedTokens
-        self.queuedMs = queuedMs
-        self.timeToFirstTokenMs = timeToFirstTokenMs
-        self.prefillTokensPerS = prefillTokensPerS
-        self.decodeTokensPerS = decodeTokensPerS
-        self.totalMs = totalMs
-        self.kernelThreads = kernelThreads
-        self.peakKernelThreads = peakKernelThreads
-        self.thermalState = thermalState
-        self.throttleEvents = throttleEvents
-        self.draftedTokens = draftedTokens
-        self.acceptedTokens = acceptedTokens
-        self.pausedMs = pausedMs
-        self.residentBytes = residentBytes
-        self.peakResidentBytes = peakResidentBytes
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension GenerationStats: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeGenerationStats: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GenerationStats {
-        return
-            try GenerationStats(
-                promptTokens: FfiConverterUInt32.read(from: &buf), 
-                cachedTokens: FfiConverterUInt32.read(from: &buf), 
-                generatedTokens: FfiConverterUInt32.read(from: &buf), 
-                queuedMs: FfiConverterDouble.read(from: &buf), 
-                timeToFirstTokenMs: FfiConverterDouble.read(from: &buf), 
-                prefillTokensPerS: FfiConverterDouble.read(from: &buf), 
-                decodeTokensPerS: FfiConverterDouble.read(from: &buf), 
-                totalMs: FfiConverterDouble.read(from: &buf), 
-                kernelThreads: FfiConverterUInt32.read(from: &buf), 
-                peakKernelThreads: FfiConverterUInt32.read(from: &buf), 
-                thermalState: FfiConverterTypeThermalState.read(from: &buf), 
-                throttleEvents: FfiConverterUInt32.read(from: &buf), 
-                draftedTokens: FfiConverterUInt32.read(from: &buf), 
-                acceptedTokens: FfiConverterUInt32.read(from: &buf), 
-                pausedMs: FfiConverterUInt64.read(from: &buf), 
-                residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
-                peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: GenerationStats, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.promptTokens, into: &buf)
-        FfiConverterUInt32.write(value.cachedTokens, into: &buf)
-        FfiConverterUInt32.write(value.generatedTokens, into: &buf)
-        FfiConverterDouble.write(value.queuedMs, into: &buf)
-        FfiConverterDouble.write(value.timeToFirstTokenMs, into: &buf)
-        FfiConverterDouble.write(value.prefillTokensPerS, into: &buf)
-        FfiConverterDouble.write(value.decodeTokensPerS, into: &buf)
-        FfiConverterDouble.write(value.totalMs, into: &buf)
-        FfiConverterUInt32.write(value.kernelThreads, into: &buf)
-        FfiConverterUInt32.write(value.peakKernelThreads, into: &buf)
-        FfiConverterTypeThermalState.write(value.thermalState, into: &buf)
-        FfiConverterUInt32.write(value.throttleEvents, into: &buf)
-        FfiConverterUInt32.write(value.draftedTokens, into: &buf)
-        FfiConverterUInt32.write(value.acceptedTokens, into: &buf)
-        FfiConverterUInt64.write(value.pausedMs, into: &buf)
-        FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
-        FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeGenerationStats_lift(_ buf: RustBuffer) throws -> GenerationStats {
-    return try FfiConverterTypeGenerationStats.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeGenerationStats_lower(_ value: GenerationStats) -> RustBuffer {
-    return FfiConverterTypeGenerationStats.lower(value)
-}
-
-
-/**
- * The outcome of one request.
- */
-public struct GenerationSummary: Equatable, Hashable {
-    /**
-     * The whole reply text (the `Text` events, concatenated).
-     */
-    public var text: String
-    /**
-     * Why generation ended.
-     */
-    public var finishReason: FinishReason
-    /**
-     * Figures for this request.
-     */
-    public var stats: GenerationStats
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The whole reply text (the `Text` events, concatenated).
-         */text: String, 
-        /**
-         * Why generation ended.
-         */finishReason: FinishReason, 
-        /**
-         * Figures for this request.
-         */stats: GenerationStats) {
-        self.text = text
-        self.finishReason = finishReason
-        self.stats = stats
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension GenerationSummary: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeGenerationSummary: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> GenerationSummary {
-        return
-            try GenerationSummary(
-                text: FfiConverterString.read(from: &buf), 
-                finishReason: FfiConverterTypeFinishReason.read(from: &buf), 
-                stats: FfiConverterTypeGenerationStats.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: GenerationSummary, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.text, into: &buf)
-        FfiConverterTypeFinishReason.write(value.finishReason, into: &buf)
-        FfiConverterTypeGenerationStats.write(value.stats, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeGenerationSummary_lift(_ buf: RustBuffer) throws -> GenerationSummary {
-    return try FfiConverterTypeGenerationSummary.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeGenerationSummary_lower(_ value: GenerationSummary) -> RustBuffer {
-    return FfiConverterTypeGenerationSummary.lower(value)
-}
-
-
-/**
  * What this device offers the engine, as the engine sees it.
  */
 public struct Hardware: Equatable, Hashable {
     /**
      * Ids of the online CPUs, ascending (empty where the platform does not list them).
      */
-    public var cpus: [UInt32]
+    public var cpus: [Count]
     /**
      * Ids of the performance ("big") cores among them, ascending: the ones an engine pins its
      * workers to with `EngineConfig::pin_threads`.
      */
-    public var performanceCpus: [UInt32]
+    public var performanceCpus: [Count]
     /**
      * Threads an engine runs matmuls on when `EngineConfig::threads` is 0.
      */
-    public var defaultThreads: UInt32
+    public var defaultThreads: Count
     /**
      * The kernel tables this CPU runs, from the portable reference to the fastest.
      */
@@ -3914,14 +2100,14 @@ public struct Hardware: Equatable, Hashable {
     public init(
         /**
          * Ids of the online CPUs, ascending (empty where the platform does not list them).
-         */cpus: [UInt32], 
+         */cpus: [Count], 
         /**
          * Ids of the performance ("big") cores among them, ascending: the ones an engine pins its
          * workers to with `EngineConfig::pin_threads`.
-         */performanceCpus: [UInt32], 
+         */performanceCpus: [Count], 
         /**
          * Threads an engine runs matmuls on when `EngineConfig::threads` is 0.
-         */defaultThreads: UInt32, 
+         */defaultThreads: Count, 
         /**
          * The kernel tables this CPU runs, from the portable reference to the fastest.
          */kernelTables: [String], 
@@ -3955,9 +2141,9 @@ public struct FfiConverterTypeHardware: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Hardware {
         return
             try Hardware(
-                cpus: FfiConverterSequenceUInt32.read(from: &buf), 
-                performanceCpus: FfiConverterSequenceUInt32.read(from: &buf), 
-                defaultThreads: FfiConverterUInt32.read(from: &buf), 
+                cpus: FfiConverterSequenceTypeCount.read(from: &buf), 
+                performanceCpus: FfiConverterSequenceTypeCount.read(from: &buf), 
+                defaultThreads: FfiConverterTypeCount.read(from: &buf), 
                 kernelTables: FfiConverterSequenceString.read(from: &buf), 
                 defaultKernels: FfiConverterString.read(from: &buf), 
                 physicalMemoryBytes: FfiConverterOptionUInt64.read(from: &buf)
@@ -3965,9 +2151,9 @@ public struct FfiConverterTypeHardware: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: Hardware, into buf: inout [UInt8]) {
-        FfiConverterSequenceUInt32.write(value.cpus, into: &buf)
-        FfiConverterSequenceUInt32.write(value.performanceCpus, into: &buf)
-        FfiConverterUInt32.write(value.defaultThreads, into: &buf)
+        FfiConverterSequenceTypeCount.write(value.cpus, into: &buf)
+        FfiConverterSequenceTypeCount.write(value.performanceCpus, into: &buf)
+        FfiConverterTypeCount.write(value.defaultThreads, into: &buf)
         FfiConverterSequenceString.write(value.kernelTables, into: &buf)
         FfiConverterString.write(value.defaultKernels, into: &buf)
         FfiConverterOptionUInt64.write(value.physicalMemoryBytes, into: &buf)
@@ -3987,855 +2173,6 @@ public func FfiConverterTypeHardware_lift(_ buf: RustBuffer) throws -> Hardware 
 #endif
 public func FfiConverterTypeHardware_lower(_ value: Hardware) -> RustBuffer {
     return FfiConverterTypeHardware.lower(value)
-}
-
-
-/**
- * The thresholds `BitNetEngine::health` raises alerts at; the defaults are the engine's.
- */
-public struct HealthThresholds: Equatable, Hashable {
-    /**
-     * Alert when resident memory exceeds this, in bytes (default 1024 MiB).
-     */
-    public var maxResidentBytes: UInt64
-    /**
-     * Alert when CPU use exceeds this, in percent of the CPUs the process may use.
-     */
-    public var maxCpuPercent: UInt32
-    /**
-     * Alert when the recent mean decode speed is below this, in tokens/s.
-     */
-    public var minDecodeTokensPerS: UInt32
-    /**
-     * Alert when errors exceed this share of requests, in percent.
-     */
-    public var maxErrorRatePercent: UInt32
-    /**
-     * Alert when the recent p95 latency exceeds this, in ms.
-     */
-    public var maxLatencyMs: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Alert when resident memory exceeds this, in bytes (default 1024 MiB).
-         */maxResidentBytes: UInt64 = UInt64(1073741824), 
-        /**
-         * Alert when CPU use exceeds this, in percent of the CPUs the process may use.
-         */maxCpuPercent: UInt32 = UInt32(80), 
-        /**
-         * Alert when the recent mean decode speed is below this, in tokens/s.
-         */minDecodeTokensPerS: UInt32 = UInt32(5), 
-        /**
-         * Alert when errors exceed this share of requests, in percent.
-         */maxErrorRatePercent: UInt32 = UInt32(5), 
-        /**
-         * Alert when the recent p95 latency exceeds this, in ms.
-         */maxLatencyMs: UInt64 = UInt64(5000)) {
-        self.maxResidentBytes = maxResidentBytes
-        self.maxCpuPercent = maxCpuPercent
-        self.minDecodeTokensPerS = minDecodeTokensPerS
-        self.maxErrorRatePercent = maxErrorRatePercent
-        self.maxLatencyMs = maxLatencyMs
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension HealthThresholds: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeHealthThresholds: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HealthThresholds {
-        return
-            try HealthThresholds(
-                maxResidentBytes: FfiConverterUInt64.read(from: &buf), 
-                maxCpuPercent: FfiConverterUInt32.read(from: &buf), 
-                minDecodeTokensPerS: FfiConverterUInt32.read(from: &buf), 
-                maxErrorRatePercent: FfiConverterUInt32.read(from: &buf), 
-                maxLatencyMs: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: HealthThresholds, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.maxResidentBytes, into: &buf)
-        FfiConverterUInt32.write(value.maxCpuPercent, into: &buf)
-        FfiConverterUInt32.write(value.minDecodeTokensPerS, into: &buf)
-        FfiConverterUInt32.write(value.maxErrorRatePercent, into: &buf)
-        FfiConverterUInt64.write(value.maxLatencyMs, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeHealthThresholds_lift(_ buf: RustBuffer) throws -> HealthThresholds {
-    return try FfiConverterTypeHealthThresholds.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeHealthThresholds_lower(_ value: HealthThresholds) -> RustBuffer {
-    return FfiConverterTypeHealthThresholds.lower(value)
-}
-
-
-/**
- * An installed model, as `ModelStore::list` finds it.
- */
-public struct InstalledModel: Equatable, Hashable {
-    /**
-     * The file's name in the store.
-     */
-    public var fileName: String
-    /**
-     * Its full path (what `BitNet.load` takes).
-     */
-    public var path: String
-    /**
-     * Its size, in bytes.
-     */
-    public var sizeBytes: UInt64
-    /**
-     * The catalog entry with this file name, if any.
-     */
-    public var catalogId: String?
-    /**
-     * `general.architecture`, when the header reads.
-     */
-    public var arch: String?
-    /**
-     * Storage format of the projections, when the header reads.
-     */
-    public var format: String?
-    /**
-     * What loading it with the given configuration takes, when it plans.
-     */
-    public var memory: MemoryEstimate?
-    /**
-     * Whether it loads under the configuration's memory budget.
-     */
-    public var fits: Bool
-    /**
-     * Why it does not plan, if it does not.
-     */
-    public var problem: String?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The file's name in the store.
-         */fileName: String, 
-        /**
-         * Its full path (what `BitNet.load` takes).
-         */path: String, 
-        /**
-         * Its size, in bytes.
-         */sizeBytes: UInt64, 
-        /**
-         * The catalog entry with this file name, if any.
-         */catalogId: String?, 
-        /**
-         * `general.architecture`, when the header reads.
-         */arch: String?, 
-        /**
-         * Storage format of the projections, when the header reads.
-         */format: String?, 
-        /**
-         * What loading it with the given configuration takes, when it plans.
-         */memory: MemoryEstimate?, 
-        /**
-         * Whether it loads under the configuration's memory budget.
-         */fits: Bool, 
-        /**
-         * Why it does not plan, if it does not.
-         */problem: String?) {
-        self.fileName = fileName
-        self.path = path
-        self.sizeBytes = sizeBytes
-        self.catalogId = catalogId
-        self.arch = arch
-        self.format = format
-        self.memory = memory
-        self.fits = fits
-        self.problem = problem
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension InstalledModel: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeInstalledModel: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> InstalledModel {
-        return
-            try InstalledModel(
-                fileName: FfiConverterString.read(from: &buf), 
-                path: FfiConverterString.read(from: &buf), 
-                sizeBytes: FfiConverterUInt64.read(from: &buf), 
-                catalogId: FfiConverterOptionString.read(from: &buf), 
-                arch: FfiConverterOptionString.read(from: &buf), 
-                format: FfiConverterOptionString.read(from: &buf), 
-                memory: FfiConverterOptionTypeMemoryEstimate.read(from: &buf), 
-                fits: FfiConverterBool.read(from: &buf), 
-                problem: FfiConverterOptionString.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: InstalledModel, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.fileName, into: &buf)
-        FfiConverterString.write(value.path, into: &buf)
-        FfiConverterUInt64.write(value.sizeBytes, into: &buf)
-        FfiConverterOptionString.write(value.catalogId, into: &buf)
-        FfiConverterOptionString.write(value.arch, into: &buf)
-        FfiConverterOptionString.write(value.format, into: &buf)
-        FfiConverterOptionTypeMemoryEstimate.write(value.memory, into: &buf)
-        FfiConverterBool.write(value.fits, into: &buf)
-        FfiConverterOptionString.write(value.problem, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeInstalledModel_lift(_ buf: RustBuffer) throws -> InstalledModel {
-    return try FfiConverterTypeInstalledModel.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeInstalledModel_lower(_ value: InstalledModel) -> RustBuffer {
-    return FfiConverterTypeInstalledModel.lower(value)
-}
-
-
-/**
- * What running a model takes, in bytes, from its header and metadata alone
- * (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
- */
-public struct MemoryEstimate: Equatable, Hashable {
-    /**
-     * The mapped file (header and weights), in bytes; all of it is resident while generating.
-     */
-    public var mappedBytes: UInt64
-    /**
-     * Whether `mapped_bytes` count in the totals (`EngineConfig::count_mapped_weights`).
-     */
-    public var mappedCounted: Bool
-    /**
-     * The output head re-quantised at load (`HeadPrecision::Q8_0`), in bytes; 0 when the
-     * head is read in place.
-     */
-    public var headBytes: UInt64
-    /**
-     * Vocabulary, merges and tokenizer structures, in bytes.
-     */
-    public var tokenizerBytes: UInt64
-    /**
-     * Engine code, worker stacks and allocator slack, in bytes.
-     */
-    public var runtimeBytes: UInt64
-    /**
-     * KV cache per token of context, in bytes.
-     */
-    public var kvBytesPerToken: UInt64
-    /**
-     * The precision the KV cache would use.
-     */
-    public var kvPrecision: KvPrecision
-    /**
-     * One session's forward, logits and sampling buffers, in bytes.
-     */
-    public var scratchBytes: UInt64
-    /**
-     * Context of a session created with the defaults (before any budget cap), in tokens.
-     */
-    public var defaultContextTokens: UInt32
-    /**
-     * The smallest context loading requires to fit the budget, in tokens.
-     */
-    public var minContextTokens: UInt32
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The mapped file (header and weights), in bytes; all of it is resident while generating.
-         */mappedBytes: UInt64, 
-        /**
-         * Whether `mapped_bytes` count in the totals (`EngineConfig::count_mapped_weights`).
-         */mappedCounted: Bool, 
-        /**
-         * The output head re-quantised at load (`HeadPrecision::Q8_0`), in bytes; 0 when the
-         * head is read in place.
-         */headBytes: UInt64, 
-        /**
-         * Vocabulary, merges and tokenizer structures, in bytes.
-         */tokenizerBytes: UInt64, 
-        /**
-         * Engine code, worker stacks and allocator slack, in bytes.
-         */runtimeBytes: UInt64, 
-        /**
-         * KV cache per token of context, in bytes.
-         */kvBytesPerToken: UInt64, 
-        /**
-         * The precision the KV cache would use.
-         */kvPrecision: KvPrecision, 
-        /**
-         * One session's forward, logits and sampling buffers, in bytes.
-         */scratchBytes: UInt64, 
-        /**
-         * Context of a session created with the defaults (before any budget cap), in tokens.
-         */defaultContextTokens: UInt32, 
-        /**
-         * The smallest context loading requires to fit the budget, in tokens.
-         */minContextTokens: UInt32) {
-        self.mappedBytes = mappedBytes
-        self.mappedCounted = mappedCounted
-        self.headBytes = headBytes
-        self.tokenizerBytes = tokenizerBytes
-        self.runtimeBytes = runtimeBytes
-        self.kvBytesPerToken = kvBytesPerToken
-        self.kvPrecision = kvPrecision
-        self.scratchBytes = scratchBytes
-        self.defaultContextTokens = defaultContextTokens
-        self.minContextTokens = minContextTokens
-    }
-
-    
-    /**
-     * The longest context (tokens) whose session fits in `available_bytes` (what a budget
-     * leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
-     * do.
-     */
-public func contextFitting(availableBytes: UInt64) -> UInt32  {
-    return try!  FfiConverterUInt32.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(
-            FfiConverterTypeMemoryEstimate_lower(self),
-        FfiConverterUInt64.lower(availableBytes),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Bytes the engine holds whatever its sessions: mapped weights (when counted), a
-     * re-quantised head, tokenizer and runtime.
-     */
-public func engineBytes() -> UInt64  {
-    return try!  FfiConverterUInt64.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(
-            FfiConverterTypeMemoryEstimate_lower(self),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The longest context (tokens) of the engine's only session under a `budget_bytes` budget
-     * (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
-     * Loading succeeds when this is at least `min_context_tokens`.
-     */
-public func maxContextTokens(budgetBytes: UInt64) -> UInt32  {
-    return try!  FfiConverterUInt32.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(
-            FfiConverterTypeMemoryEstimate_lower(self),
-        FfiConverterUInt64.lower(budgetBytes),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * Bytes one session of `context_tokens` tokens adds: scratch, KV cache, bookkeeping.
-     */
-public func sessionBytes(contextTokens: UInt32) -> UInt64  {
-    return try!  FfiConverterUInt64.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(
-            FfiConverterTypeMemoryEstimate_lower(self),
-        FfiConverterUInt32.lower(contextTokens),uniffiCallStatus
-    )
-})
-}
-    
-    /**
-     * The engine plus one session of `context_tokens` tokens, in bytes.
-     */
-public func totalBytes(contextTokens: UInt32) -> UInt64  {
-    return try!  FfiConverterUInt64.lift(try! rustCall() {
-        uniffiCallStatus in
-    uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(
-            FfiConverterTypeMemoryEstimate_lower(self),
-        FfiConverterUInt32.lower(contextTokens),uniffiCallStatus
-    )
-})
-}
-    
-
-    
-}
-
-#if compiler(>=6)
-extension MemoryEstimate: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MemoryEstimate {
-        return
-            try MemoryEstimate(
-                mappedBytes: FfiConverterUInt64.read(from: &buf), 
-                mappedCounted: FfiConverterBool.read(from: &buf), 
-                headBytes: FfiConverterUInt64.read(from: &buf), 
-                tokenizerBytes: FfiConverterUInt64.read(from: &buf), 
-                runtimeBytes: FfiConverterUInt64.read(from: &buf), 
-                kvBytesPerToken: FfiConverterUInt64.read(from: &buf), 
-                kvPrecision: FfiConverterTypeKvPrecision.read(from: &buf), 
-                scratchBytes: FfiConverterUInt64.read(from: &buf), 
-                defaultContextTokens: FfiConverterUInt32.read(from: &buf), 
-                minContextTokens: FfiConverterUInt32.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: MemoryEstimate, into buf: inout [UInt8]) {
-        FfiConverterUInt64.write(value.mappedBytes, into: &buf)
-        FfiConverterBool.write(value.mappedCounted, into: &buf)
-        FfiConverterUInt64.write(value.headBytes, into: &buf)
-        FfiConverterUInt64.write(value.tokenizerBytes, into: &buf)
-        FfiConverterUInt64.write(value.runtimeBytes, into: &buf)
-        FfiConverterUInt64.write(value.kvBytesPerToken, into: &buf)
-        FfiConverterTypeKvPrecision.write(value.kvPrecision, into: &buf)
-        FfiConverterUInt64.write(value.scratchBytes, into: &buf)
-        FfiConverterUInt32.write(value.defaultContextTokens, into: &buf)
-        FfiConverterUInt32.write(value.minContextTokens, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeMemoryEstimate_lift(_ buf: RustBuffer) throws -> MemoryEstimate {
-    return try FfiConverterTypeMemoryEstimate.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeMemoryEstimate_lower(_ value: MemoryEstimate) -> RustBuffer {
-    return FfiConverterTypeMemoryEstimate.lower(value)
-}
-
-
-/**
- * How a catalog model fits a deployment profile's memory budget.
- */
-public struct ProfileFit: Equatable, Hashable {
-    /**
-     * The profile.
-     */
-    public var profile: Profile
-    /**
-     * Whether it loads under the profile's budget.
-     */
-    public var fits: Bool
-    /**
-     * The context a session gets under the budget, in tokens (0 when it does not fit).
-     */
-    public var contextTokens: UInt64
-    /**
-     * Mapped file, fixed bytes and that context's KV cache, in bytes.
-     */
-    public var totalBytes: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * The profile.
-         */profile: Profile, 
-        /**
-         * Whether it loads under the profile's budget.
-         */fits: Bool, 
-        /**
-         * The context a session gets under the budget, in tokens (0 when it does not fit).
-         */contextTokens: UInt64, 
-        /**
-         * Mapped file, fixed bytes and that context's KV cache, in bytes.
-         */totalBytes: UInt64) {
-        self.profile = profile
-        self.fits = fits
-        self.contextTokens = contextTokens
-        self.totalBytes = totalBytes
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension ProfileFit: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeProfileFit: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProfileFit {
-        return
-            try ProfileFit(
-                profile: FfiConverterTypeProfile.read(from: &buf), 
-                fits: FfiConverterBool.read(from: &buf), 
-                contextTokens: FfiConverterUInt64.read(from: &buf), 
-                totalBytes: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: ProfileFit, into buf: inout [UInt8]) {
-        FfiConverterTypeProfile.write(value.profile, into: &buf)
-        FfiConverterBool.write(value.fits, into: &buf)
-        FfiConverterUInt64.write(value.contextTokens, into: &buf)
-        FfiConverterUInt64.write(value.totalBytes, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeProfileFit_lift(_ buf: RustBuffer) throws -> ProfileFit {
-    return try FfiConverterTypeProfileFit.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeProfileFit_lower(_ value: ProfileFit) -> RustBuffer {
-    return FfiConverterTypeProfileFit.lower(value)
-}
-
-
-/**
- * Per-session settings (`bitnet_core::engine::SessionConfig`).
- */
-public struct SessionConfig: Equatable, Hashable {
-    /**
-     * Context length in tokens; 0 = the model's, capped at the engine's input + output limits.
-     */
-    public var contextLength: UInt32
-    /**
-     * What to do when the history outgrows the context; `None` = `OverflowPolicy::Error`.
-     */
-    public var overflow: OverflowPolicy?
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Context length in tokens; 0 = the model's, capped at the engine's input + output limits.
-         */contextLength: UInt32 = UInt32(0), 
-        /**
-         * What to do when the history outgrows the context; `None` = `OverflowPolicy::Error`.
-         */overflow: OverflowPolicy? = nil) {
-        self.contextLength = contextLength
-        self.overflow = overflow
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension SessionConfig: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeSessionConfig: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SessionConfig {
-        return
-            try SessionConfig(
-                contextLength: FfiConverterUInt32.read(from: &buf), 
-                overflow: FfiConverterOptionTypeOverflowPolicy.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: SessionConfig, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.contextLength, into: &buf)
-        FfiConverterOptionTypeOverflowPolicy.write(value.overflow, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSessionConfig_lift(_ buf: RustBuffer) throws -> SessionConfig {
-    return try FfiConverterTypeSessionConfig.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeSessionConfig_lower(_ value: SessionConfig) -> RustBuffer {
-    return FfiConverterTypeSessionConfig.lower(value)
-}
-
-
-/**
- * Mean and sample standard deviation of repeated measurements (in the unit of the field
- * holding it).
- */
-public struct Stat: Equatable, Hashable {
-    /**
-     * Mean.
-     */
-    public var mean: Double
-    /**
-     * Sample standard deviation (0 for one sample).
-     */
-    public var sd: Double
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Mean.
-         */mean: Double, 
-        /**
-         * Sample standard deviation (0 for one sample).
-         */sd: Double) {
-        self.mean = mean
-        self.sd = sd
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension Stat: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeStat: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Stat {
-        return
-            try Stat(
-                mean: FfiConverterDouble.read(from: &buf), 
-                sd: FfiConverterDouble.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: Stat, into buf: inout [UInt8]) {
-        FfiConverterDouble.write(value.mean, into: &buf)
-        FfiConverterDouble.write(value.sd, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeStat_lift(_ buf: RustBuffer) throws -> Stat {
-    return try FfiConverterTypeStat.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeStat_lower(_ value: Stat) -> RustBuffer {
-    return FfiConverterTypeStat.lower(value)
-}
-
-
-/**
- * The thermal governor's table, one action per `ThermalState`. `default_thermal_policy()`
- * gives the engine's: nominal every thread; fair every thread, 10 ms between tokens; serious
- * half the threads, 50 ms; critical stop.
- */
-public struct ThermalPolicy: Equatable, Hashable {
-    /**
-     * Action in `ThermalState::Nominal`.
-     */
-    public var nominal: Throttle
-    /**
-     * Action in `ThermalState::Fair`.
-     */
-    public var fair: Throttle
-    /**
-     * Action in `ThermalState::Serious`.
-     */
-    public var serious: Throttle
-    /**
-     * Action in `ThermalState::Critical`.
-     */
-    public var critical: Throttle
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Action in `ThermalState::Nominal`.
-         */nominal: Throttle, 
-        /**
-         * Action in `ThermalState::Fair`.
-         */fair: Throttle, 
-        /**
-         * Action in `ThermalState::Serious`.
-         */serious: Throttle, 
-        /**
-         * Action in `ThermalState::Critical`.
-         */critical: Throttle) {
-        self.nominal = nominal
-        self.fair = fair
-        self.serious = serious
-        self.critical = critical
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension ThermalPolicy: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeThermalPolicy: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ThermalPolicy {
-        return
-            try ThermalPolicy(
-                nominal: FfiConverterTypeThrottle.read(from: &buf), 
-                fair: FfiConverterTypeThrottle.read(from: &buf), 
-                serious: FfiConverterTypeThrottle.read(from: &buf), 
-                critical: FfiConverterTypeThrottle.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: ThermalPolicy, into buf: inout [UInt8]) {
-        FfiConverterTypeThrottle.write(value.nominal, into: &buf)
-        FfiConverterTypeThrottle.write(value.fair, into: &buf)
-        FfiConverterTypeThrottle.write(value.serious, into: &buf)
-        FfiConverterTypeThrottle.write(value.critical, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeThermalPolicy_lift(_ buf: RustBuffer) throws -> ThermalPolicy {
-    return try FfiConverterTypeThermalPolicy.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeThermalPolicy_lower(_ value: ThermalPolicy) -> RustBuffer {
-    return FfiConverterTypeThermalPolicy.lower(value)
-}
-
-
-/**
- * What `BitNetEngine::trim` did.
- */
-public struct TrimReport: Equatable, Hashable {
-    /**
-     * Idle sessions that released their KV cache and buffers.
-     */
-    public var sessions: UInt32
-    /**
-     * How much lower the process's resident memory is afterwards, in bytes (0 where it
-     * cannot be read, or when other threads allocated meanwhile).
-     */
-    public var releasedBytes: UInt64
-
-    // Default memberwise initializers are never public by default, so we
-    // declare one manually.
-    public init(
-        /**
-         * Idle sessions that released their KV cache and buffers.
-         */sessions: UInt32, 
-        /**
-         * How much lower the process's resident memory is afterwards, in bytes (0 where it
-         * cannot be read, or when other threads allocated meanwhile).
-         */releasedBytes: UInt64) {
-        self.sessions = sessions
-        self.releasedBytes = releasedBytes
-    }
-
-    
-
-    
-}
-
-#if compiler(>=6)
-extension TrimReport: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeTrimReport: FfiConverterRustBuffer {
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> TrimReport {
-        return
-            try TrimReport(
-                sessions: FfiConverterUInt32.read(from: &buf), 
-                releasedBytes: FfiConverterUInt64.read(from: &buf)
-        )
-    }
-
-    public static func write(_ value: TrimReport, into buf: inout [UInt8]) {
-        FfiConverterUInt32.write(value.sessions, into: &buf)
-        FfiConverterUInt64.write(value.releasedBytes, into: &buf)
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeTrimReport_lift(_ buf: RustBuffer) throws -> TrimReport {
-    return try FfiConverterTypeTrimReport.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeTrimReport_lower(_ value: TrimReport) -> RustBuffer {
-    return FfiConverterTypeTrimReport.lower(value)
 }
 
 
@@ -4928,10 +2265,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: String, 
         /**
          * Tokens of the new input.
-         */tokens: UInt32, 
+         */tokens: Count, 
         /**
          * The limit it exceeds, in tokens.
-         */limit: UInt32
+         */limit: Count
     )
     /**
      * History plus input do not fit in the session's context (overflow policy `Error`).
@@ -4942,10 +2279,10 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */detail: String, 
         /**
          * Tokens the request needs, history included.
-         */needed: UInt32, 
+         */needed: Count, 
         /**
          * The session's context length, in tokens.
-         */context: UInt32
+         */context: Count
     )
     /**
      * A token id outside the vocabulary.
@@ -4959,7 +2296,7 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */token: UInt32, 
         /**
          * Vocabulary size, in tokens.
-         */vocabSize: UInt32
+         */vocabSize: Count
     )
     /**
      * The engine's rate limit is reached; nothing was done.
@@ -4998,7 +2335,7 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */budget: UInt64, 
         /**
          * The context the need was computed for, in tokens.
-         */context: UInt32, 
+         */context: Count, 
         /**
          * The smallest deployment profile whose budget would hold `needed`, if any.
          */fitsProfile: Profile?
@@ -5175,18 +2512,18 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             )
         case 9: return .PromptTooLong(
             detail: try FfiConverterString.read(from: &buf), 
-            tokens: try FfiConverterUInt32.read(from: &buf), 
-            limit: try FfiConverterUInt32.read(from: &buf)
+            tokens: try FfiConverterTypeCount.read(from: &buf), 
+            limit: try FfiConverterTypeCount.read(from: &buf)
             )
         case 10: return .ContextFull(
             detail: try FfiConverterString.read(from: &buf), 
-            needed: try FfiConverterUInt32.read(from: &buf), 
-            context: try FfiConverterUInt32.read(from: &buf)
+            needed: try FfiConverterTypeCount.read(from: &buf), 
+            context: try FfiConverterTypeCount.read(from: &buf)
             )
         case 11: return .InvalidToken(
             detail: try FfiConverterString.read(from: &buf), 
             token: try FfiConverterUInt32.read(from: &buf), 
-            vocabSize: try FfiConverterUInt32.read(from: &buf)
+            vocabSize: try FfiConverterTypeCount.read(from: &buf)
             )
         case 12: return .RateLimited(
             detail: try FfiConverterString.read(from: &buf), 
@@ -5200,7 +2537,7 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf), 
             needed: try FfiConverterUInt64.read(from: &buf), 
             budget: try FfiConverterUInt64.read(from: &buf), 
-            context: try FfiConverterUInt32.read(from: &buf), 
+            context: try FfiConverterTypeCount.read(from: &buf), 
             fitsProfile: try FfiConverterOptionTypeProfile.read(from: &buf)
             )
         case 15: return .InsufficientMemory(
@@ -5299,22 +2636,22 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
         case let .PromptTooLong(detail,tokens,limit):
             writeInt(&buf, Int32(9))
             FfiConverterString.write(detail, into: &buf)
-            FfiConverterUInt32.write(tokens, into: &buf)
-            FfiConverterUInt32.write(limit, into: &buf)
+            FfiConverterTypeCount.write(tokens, into: &buf)
+            FfiConverterTypeCount.write(limit, into: &buf)
             
         
         case let .ContextFull(detail,needed,context):
             writeInt(&buf, Int32(10))
             FfiConverterString.write(detail, into: &buf)
-            FfiConverterUInt32.write(needed, into: &buf)
-            FfiConverterUInt32.write(context, into: &buf)
+            FfiConverterTypeCount.write(needed, into: &buf)
+            FfiConverterTypeCount.write(context, into: &buf)
             
         
         case let .InvalidToken(detail,token,vocabSize):
             writeInt(&buf, Int32(11))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt32.write(token, into: &buf)
-            FfiConverterUInt32.write(vocabSize, into: &buf)
+            FfiConverterTypeCount.write(vocabSize, into: &buf)
             
         
         case let .RateLimited(detail,retryAfterMs):
@@ -5334,7 +2671,7 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt64.write(needed, into: &buf)
             FfiConverterUInt64.write(budget, into: &buf)
-            FfiConverterUInt32.write(context, into: &buf)
+            FfiConverterTypeCount.write(context, into: &buf)
             FfiConverterOptionTypeProfile.write(fitsProfile, into: &buf)
             
         
@@ -5418,121 +2755,6 @@ public func FfiConverterTypeBitNetError_lower(_ value: BitNetError) -> RustBuffe
 
 
 /**
- * Why a generation ended.
- */
-
-public enum FinishReason: Equatable, Hashable {
-    
-    /**
-     * The model produced an end-of-text or end-of-turn token.
-     */
-    case endOfText
-    /**
-     * A stop string was produced.
-     */
-    case stopString
-    /**
-     * `max_tokens` were generated.
-     */
-    case maxTokens
-    /**
-     * `ChatSession::cancel` was called.
-     */
-    case cancelled
-    /**
-     * The session's context has no room for another token.
-     */
-    case contextFull
-    /**
-     * The thermal governor stopped the generation (critical state); the text so far is kept.
-     */
-    case thermalStop
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension FinishReason: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeFinishReason: FfiConverterRustBuffer {
-    typealias SwiftType = FinishReason
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FinishReason {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .endOfText
-        
-        case 2: return .stopString
-        
-        case 3: return .maxTokens
-        
-        case 4: return .cancelled
-        
-        case 5: return .contextFull
-        
-        case 6: return .thermalStop
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: FinishReason, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .endOfText:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .stopString:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .maxTokens:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .cancelled:
-            writeInt(&buf, Int32(4))
-        
-        
-        case .contextFull:
-            writeInt(&buf, Int32(5))
-        
-        
-        case .thermalStop:
-            writeInt(&buf, Int32(6))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeFinishReason_lift(_ buf: RustBuffer) throws -> FinishReason {
-    return try FfiConverterTypeFinishReason.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeFinishReason_lower(_ value: FinishReason) -> RustBuffer {
-    return FfiConverterTypeFinishReason.lower(value)
-}
-
-
-
-/**
  * Something a generation reports while it runs, in order. `Finished` is always the last
  * event of a generation that did not fail.
  */
@@ -5557,7 +2779,7 @@ public enum GenerationEvent: Equatable, Hashable {
          */state: ThermalState, 
         /**
          * Threads matmuls now run on.
-         */threads: UInt32, 
+         */threads: Count, 
         /**
          * Pause between tokens now, in ms.
          */pauseMs: UInt64
@@ -5594,7 +2816,7 @@ public struct FfiConverterTypeGenerationEvent: FfiConverterRustBuffer {
         case 1: return .text(text: try FfiConverterString.read(from: &buf)
         )
         
-        case 2: return .thermal(state: try FfiConverterTypeThermalState.read(from: &buf), threads: try FfiConverterUInt32.read(from: &buf), pauseMs: try FfiConverterUInt64.read(from: &buf)
+        case 2: return .thermal(state: try FfiConverterTypeThermalState.read(from: &buf), threads: try FfiConverterTypeCount.read(from: &buf), pauseMs: try FfiConverterUInt64.read(from: &buf)
         )
         
         case 3: return .finished(summary: try FfiConverterTypeGenerationSummary.read(from: &buf)
@@ -5616,7 +2838,7 @@ public struct FfiConverterTypeGenerationEvent: FfiConverterRustBuffer {
         case let .thermal(state,threads,pauseMs):
             writeInt(&buf, Int32(2))
             FfiConverterTypeThermalState.write(state, into: &buf)
-            FfiConverterUInt32.write(threads, into: &buf)
+            FfiConverterTypeCount.write(threads, into: &buf)
             FfiConverterUInt64.write(pauseMs, into: &buf)
             
         
@@ -5641,312 +2863,6 @@ public func FfiConverterTypeGenerationEvent_lift(_ buf: RustBuffer) throws -> Ge
 #endif
 public func FfiConverterTypeGenerationEvent_lower(_ value: GenerationEvent) -> RustBuffer {
     return FfiConverterTypeGenerationEvent.lower(value)
-}
-
-
-
-/**
- * Output head precision.
- */
-
-public enum HeadPrecision: Equatable, Hashable {
-    
-    /**
-     * The head as the file stores it (F16 in BitNet files), read in place from the mapping.
-     */
-    case f16
-    /**
-     * Re-quantised to Q8_0 at load (an owned copy): fewer bytes read per token, a small
-     * logit error.
-     */
-    case q80
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension HeadPrecision: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeHeadPrecision: FfiConverterRustBuffer {
-    typealias SwiftType = HeadPrecision
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HeadPrecision {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .f16
-        
-        case 2: return .q80
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: HeadPrecision, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .f16:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .q80:
-            writeInt(&buf, Int32(2))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeHeadPrecision_lift(_ buf: RustBuffer) throws -> HeadPrecision {
-    return try FfiConverterTypeHeadPrecision.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeHeadPrecision_lower(_ value: HeadPrecision) -> RustBuffer {
-    return FfiConverterTypeHeadPrecision.lower(value)
-}
-
-
-
-/**
- * One health threshold crossed (`EngineConfig::health`).
- */
-
-public enum HealthAlert: Equatable, Hashable {
-    
-    /**
-     * Resident memory above the limit.
-     */
-    case memory(
-        /**
-         * Resident memory, in bytes.
-         */residentBytes: UInt64, 
-        /**
-         * The limit, in bytes.
-         */limitBytes: UInt64
-    )
-    /**
-     * CPU use above the limit.
-     */
-    case cpu(
-        /**
-         * CPU use, in percent.
-         */percent: Double, 
-        /**
-         * The limit, in percent.
-         */limitPercent: UInt32
-    )
-    /**
-     * Decoding slower than the minimum.
-     */
-    case slowDecode(
-        /**
-         * Recent mean decode speed, in tokens/s.
-         */tokensPerS: Double, 
-        /**
-         * The minimum, in tokens/s.
-         */minTokensPerS: UInt32
-    )
-    /**
-     * Too many requests fail.
-     */
-    case errorRate(
-        /**
-         * Errors per request, in percent.
-         */percent: Double, 
-        /**
-         * The limit, in percent.
-         */limitPercent: UInt32
-    )
-    /**
-     * Requests take too long.
-     */
-    case latency(
-        /**
-         * Recent p95 latency, in ms.
-         */p95Ms: Double, 
-        /**
-         * The limit, in ms.
-         */limitMs: UInt64
-    )
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension HealthAlert: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeHealthAlert: FfiConverterRustBuffer {
-    typealias SwiftType = HealthAlert
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> HealthAlert {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .memory(residentBytes: try FfiConverterUInt64.read(from: &buf), limitBytes: try FfiConverterUInt64.read(from: &buf)
-        )
-        
-        case 2: return .cpu(percent: try FfiConverterDouble.read(from: &buf), limitPercent: try FfiConverterUInt32.read(from: &buf)
-        )
-        
-        case 3: return .slowDecode(tokensPerS: try FfiConverterDouble.read(from: &buf), minTokensPerS: try FfiConverterUInt32.read(from: &buf)
-        )
-        
-        case 4: return .errorRate(percent: try FfiConverterDouble.read(from: &buf), limitPercent: try FfiConverterUInt32.read(from: &buf)
-        )
-        
-        case 5: return .latency(p95Ms: try FfiConverterDouble.read(from: &buf), limitMs: try FfiConverterUInt64.read(from: &buf)
-        )
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: HealthAlert, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case let .memory(residentBytes,limitBytes):
-            writeInt(&buf, Int32(1))
-            FfiConverterUInt64.write(residentBytes, into: &buf)
-            FfiConverterUInt64.write(limitBytes, into: &buf)
-            
-        
-        case let .cpu(percent,limitPercent):
-            writeInt(&buf, Int32(2))
-            FfiConverterDouble.write(percent, into: &buf)
-            FfiConverterUInt32.write(limitPercent, into: &buf)
-            
-        
-        case let .slowDecode(tokensPerS,minTokensPerS):
-            writeInt(&buf, Int32(3))
-            FfiConverterDouble.write(tokensPerS, into: &buf)
-            FfiConverterUInt32.write(minTokensPerS, into: &buf)
-            
-        
-        case let .errorRate(percent,limitPercent):
-            writeInt(&buf, Int32(4))
-            FfiConverterDouble.write(percent, into: &buf)
-            FfiConverterUInt32.write(limitPercent, into: &buf)
-            
-        
-        case let .latency(p95Ms,limitMs):
-            writeInt(&buf, Int32(5))
-            FfiConverterDouble.write(p95Ms, into: &buf)
-            FfiConverterUInt64.write(limitMs, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeHealthAlert_lift(_ buf: RustBuffer) throws -> HealthAlert {
-    return try FfiConverterTypeHealthAlert.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeHealthAlert_lower(_ value: HealthAlert) -> RustBuffer {
-    return FfiConverterTypeHealthAlert.lower(value)
-}
-
-
-
-/**
- * How the KV cache stores its values.
- */
-
-public enum KvPrecision: Equatable, Hashable {
-    
-    /**
-     * IEEE f16, 2 bytes per value (ternary models; what phones use).
-     */
-    case f16
-    /**
-     * f32, 4 bytes per value (float-weight models; the exact reference path).
-     */
-    case f32
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension KvPrecision: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeKvPrecision: FfiConverterRustBuffer {
-    typealias SwiftType = KvPrecision
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> KvPrecision {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .f16
-        
-        case 2: return .f32
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: KvPrecision, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .f16:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .f32:
-            writeInt(&buf, Int32(2))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeKvPrecision_lift(_ buf: RustBuffer) throws -> KvPrecision {
-    return try FfiConverterTypeKvPrecision.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeKvPrecision_lower(_ value: KvPrecision) -> RustBuffer {
-    return FfiConverterTypeKvPrecision.lower(value)
 }
 
 
@@ -6065,557 +2981,6 @@ public func FfiConverterTypeLogLevel_lower(_ value: LogLevel) -> RustBuffer {
 }
 
 
-
-/**
- * What a session does when the history outgrows its context.
- */
-
-public enum OverflowPolicy: Equatable, Hashable {
-    
-    /**
-     * Fail with `ContextFull`; the session is left unchanged.
-     */
-    case error
-    /**
-     * Drop the oldest turns (system messages are kept) until the request fits.
-     */
-    case dropOldestTurns
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension OverflowPolicy: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer {
-    typealias SwiftType = OverflowPolicy
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OverflowPolicy {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .error
-        
-        case 2: return .dropOldestTurns
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: OverflowPolicy, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .error:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .dropOldestTurns:
-            writeInt(&buf, Int32(2))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeOverflowPolicy_lift(_ buf: RustBuffer) throws -> OverflowPolicy {
-    return try FfiConverterTypeOverflowPolicy.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> RustBuffer {
-    return FfiConverterTypeOverflowPolicy.lower(value)
-}
-
-
-
-/**
- * A named preset of thread limit, memory budget and concurrent generations, smallest first;
- * `profile_config` gives its `EngineConfig`.
- */
-
-public enum Profile: Equatable, Hashable {
-    
-    /**
-     * 2 threads, 512 MiB (mapped weights not counted: a phone's limit leaves clean file
-     * pages out), 1 generation at a time: a phone app in the foreground.
-     */
-    case mobile
-    /**
-     * 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
-     */
-    case edge
-    /**
-     * 8 threads, 2048 MiB, 5 generations at once: a shared server process.
-     */
-    case server
-    /**
-     * 16 threads, 4096 MiB, 10 generations at once: a dedicated cloud instance.
-     */
-    case cloud
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension Profile: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeProfile: FfiConverterRustBuffer {
-    typealias SwiftType = Profile
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Profile {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .mobile
-        
-        case 2: return .edge
-        
-        case 3: return .server
-        
-        case 4: return .cloud
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: Profile, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .mobile:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .edge:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .server:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .cloud:
-            writeInt(&buf, Int32(4))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeProfile_lift(_ buf: RustBuffer) throws -> Profile {
-    return try FfiConverterTypeProfile.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeProfile_lower(_ value: Profile) -> RustBuffer {
-    return FfiConverterTypeProfile.lower(value)
-}
-
-
-
-/**
- * What a request adds to a session before the reply.
- */
-
-public enum Prompt: Equatable, Hashable {
-    
-    /**
-     * Chat messages (usually one user message), formatted with the model's chat template.
-     */
-    case chat(
-        /**
-         * The messages, in order.
-         */messages: [ChatMessage]
-    )
-    /**
-     * Raw text continued as is (no template), as `bitnet generate` does.
-     */
-    case text(
-        /**
-         * The text.
-         */text: String
-    )
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension Prompt: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypePrompt: FfiConverterRustBuffer {
-    typealias SwiftType = Prompt
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Prompt {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .chat(messages: try FfiConverterSequenceTypeChatMessage.read(from: &buf)
-        )
-        
-        case 2: return .text(text: try FfiConverterString.read(from: &buf)
-        )
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: Prompt, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case let .chat(messages):
-            writeInt(&buf, Int32(1))
-            FfiConverterSequenceTypeChatMessage.write(messages, into: &buf)
-            
-        
-        case let .text(text):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(text, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypePrompt_lift(_ buf: RustBuffer) throws -> Prompt {
-    return try FfiConverterTypePrompt.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypePrompt_lower(_ value: Prompt) -> RustBuffer {
-    return FfiConverterTypePrompt.lower(value)
-}
-
-
-
-/**
- * Who wrote a message.
- */
-
-public enum Role: Equatable, Hashable {
-    
-    /**
-     * Instructions that frame the conversation.
-     */
-    case system
-    /**
-     * The person talking to the model.
-     */
-    case user
-    /**
-     * The model.
-     */
-    case assistant
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension Role: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeRole: FfiConverterRustBuffer {
-    typealias SwiftType = Role
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Role {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .system
-        
-        case 2: return .user
-        
-        case 3: return .assistant
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: Role, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .system:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .user:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .assistant:
-            writeInt(&buf, Int32(3))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeRole_lift(_ buf: RustBuffer) throws -> Role {
-    return try FfiConverterTypeRole.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeRole_lower(_ value: Role) -> RustBuffer {
-    return FfiConverterTypeRole.lower(value)
-}
-
-
-
-/**
- * The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
- * `PowerManager` statuses map onto them).
- */
-
-public enum ThermalState: Equatable, Hashable {
-    
-    /**
-     * No throttling needed.
-     */
-    case nominal
-    /**
-     * Slightly warm: pacing helps.
-     */
-    case fair
-    /**
-     * Hot: the OS throttles; use fewer cores.
-     */
-    case serious
-    /**
-     * About to be throttled hard or shut down: stop.
-     */
-    case critical
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension ThermalState: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeThermalState: FfiConverterRustBuffer {
-    typealias SwiftType = ThermalState
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ThermalState {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .nominal
-        
-        case 2: return .fair
-        
-        case 3: return .serious
-        
-        case 4: return .critical
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: ThermalState, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case .nominal:
-            writeInt(&buf, Int32(1))
-        
-        
-        case .fair:
-            writeInt(&buf, Int32(2))
-        
-        
-        case .serious:
-            writeInt(&buf, Int32(3))
-        
-        
-        case .critical:
-            writeInt(&buf, Int32(4))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeThermalState_lift(_ buf: RustBuffer) throws -> ThermalState {
-    return try FfiConverterTypeThermalState.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeThermalState_lower(_ value: ThermalState) -> RustBuffer {
-    return FfiConverterTypeThermalState.lower(value)
-}
-
-
-
-/**
- * What the thermal governor does in one thermal state.
- */
-
-public enum Throttle: Equatable, Hashable {
-    
-    /**
-     * Keep generating on `threads_percent` % of the configured threads (rounded down, at
-     * least 1), pausing `pause_ms` between tokens. A share outside 1..=100 fails loading with
-     * `InvalidOption`.
-     */
-    case run(
-        /**
-         * Share of the configured threads, in percent (1..=100).
-         */threadsPercent: UInt8, 
-        /**
-         * Pause between two tokens, in ms.
-         */pauseMs: UInt64
-    )
-    /**
-     * End the generation cleanly with `FinishReason::ThermalStop`, keeping the text so far.
-     */
-    case stop
-
-
-
-
-
-}
-
-#if compiler(>=6)
-extension Throttle: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeThrottle: FfiConverterRustBuffer {
-    typealias SwiftType = Throttle
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Throttle {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-        
-        case 1: return .run(threadsPercent: try FfiConverterUInt8.read(from: &buf), pauseMs: try FfiConverterUInt64.read(from: &buf)
-        )
-        
-        case 2: return .stop
-        
-        default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: Throttle, into buf: inout [UInt8]) {
-        switch value {
-        
-        
-        case let .run(threadsPercent,pauseMs):
-            writeInt(&buf, Int32(1))
-            FfiConverterUInt8.write(threadsPercent, into: &buf)
-            FfiConverterUInt64.write(pauseMs, into: &buf)
-            
-        
-        case .stop:
-            writeInt(&buf, Int32(2))
-        
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeThrottle_lift(_ buf: RustBuffer) throws -> Throttle {
-    return try FfiConverterTypeThrottle.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeThrottle_lower(_ value: Throttle) -> RustBuffer {
-    return FfiConverterTypeThrottle.lower(value)
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = UInt32?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterUInt32.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterUInt32.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
@@ -6659,30 +3024,6 @@ fileprivate struct FfiConverterOptionFloat: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterFloat.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
-    typealias SwiftType = Double?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterDouble.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterDouble.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -6739,126 +3080,6 @@ fileprivate struct FfiConverterOptionTypeGenerationSummary: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterOptionTypeMemoryEstimate: FfiConverterRustBuffer {
-    typealias SwiftType = MemoryEstimate?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeMemoryEstimate.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeMemoryEstimate.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionTypeThermalPolicy: FfiConverterRustBuffer {
-    typealias SwiftType = ThermalPolicy?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeThermalPolicy.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeThermalPolicy.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionTypeHeadPrecision: FfiConverterRustBuffer {
-    typealias SwiftType = HeadPrecision?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeHeadPrecision.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeHeadPrecision.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionTypeKvPrecision: FfiConverterRustBuffer {
-    typealias SwiftType = KvPrecision?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeKvPrecision.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeKvPrecision.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterOptionTypeOverflowPolicy: FfiConverterRustBuffer {
-    typealias SwiftType = OverflowPolicy?
-
-    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
-        guard let value = value else {
-            writeInt(&buf, Int8(0))
-            return
-        }
-        writeInt(&buf, Int8(1))
-        FfiConverterTypeOverflowPolicy.write(value, into: &buf)
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
-        switch try readInt(&buf) as Int8 {
-        case 0: return nil
-        case 1: return try FfiConverterTypeOverflowPolicy.read(from: &buf)
-        default: throw UniffiInternalError.unexpectedOptionalTag
-        }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterOptionTypeProfile: FfiConverterRustBuffer {
     typealias SwiftType = Profile?
 
@@ -6877,31 +3098,6 @@ fileprivate struct FfiConverterOptionTypeProfile: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeProfile.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterSequenceUInt32: FfiConverterRustBuffer {
-    typealias SwiftType = [UInt32]
-
-    public static func write(_ value: [UInt32], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterUInt32.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [UInt32] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [UInt32]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterUInt32.read(from: &buf))
-        }
-        return seq
     }
 }
 
@@ -6950,31 +3146,6 @@ fileprivate struct FfiConverterSequenceTypeCatalogEntry: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeCatalogEntry.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-fileprivate struct FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer {
-    typealias SwiftType = [ChatMessage]
-
-    public static func write(_ value: [ChatMessage], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterTypeChatMessage.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ChatMessage] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [ChatMessage]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeChatMessage.read(from: &buf))
         }
         return seq
     }
@@ -7033,23 +3204,23 @@ fileprivate struct FfiConverterSequenceTypeProfileFit: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer {
-    typealias SwiftType = [HealthAlert]
+fileprivate struct FfiConverterSequenceTypeCount: FfiConverterRustBuffer {
+    typealias SwiftType = [Count]
 
-    public static func write(_ value: [HealthAlert], into buf: inout [UInt8]) {
+    public static func write(_ value: [Count], into buf: inout [UInt8]) {
         let len = Int32(value.count)
         writeInt(&buf, len)
         for item in value {
-            FfiConverterTypeHealthAlert.write(item, into: &buf)
+            FfiConverterTypeCount.write(item, into: &buf)
         }
     }
 
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [HealthAlert] {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Count] {
         let len: Int32 = try readInt(&buf)
-        var seq = [HealthAlert]()
+        var seq = [Count]()
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeHealthAlert.read(from: &buf))
+            seq.append(try FfiConverterTypeCount.read(from: &buf))
         }
         return seq
     }
@@ -7103,7 +3274,8 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
     }
 }
 /**
- * The benchmark settings of `bitnet bench`.
+ * The benchmark settings of `bitnet bench` (512 prompt tokens, 128 generated, 3
+ * repetitions, prefill in batches of 64).
  */
 public func defaultBenchConfig() -> BenchConfig  {
     return try!  FfiConverterTypeBenchConfig_lift(try! rustCall() {
@@ -7152,7 +3324,40 @@ public func setLogLevel(level: LogLevel)  {try! rustCall() {
 }
 }
 /**
- * The engine's default thermal policy, to adjust and pass as `EngineConfig::thermal_policy`.
+ * The engine's default settings: what `EngineConfig()` gives in Kotlin and Swift.
+ */
+public func defaultEngineConfig() -> EngineConfig  {
+    return try!  FfiConverterTypeEngineConfig_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_default_engine_config(uniffiCallStatus
+    )
+})
+}
+/**
+ * The default request options (greedy, up to 1024 tokens, no stop strings): what
+ * `GenerationOptions()` gives in Kotlin and Swift.
+ */
+public func defaultGenerationOptions() -> GenerationOptions  {
+    return try!  FfiConverterTypeGenerationOptions_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_default_generation_options(uniffiCallStatus
+    )
+})
+}
+/**
+ * The default session settings: what `SessionConfig()` gives in Kotlin and Swift.
+ */
+public func defaultSessionConfig() -> SessionConfig  {
+    return try!  FfiConverterTypeSessionConfig_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_bitnet_ffi_fn_func_default_session_config(uniffiCallStatus
+    )
+})
+}
+/**
+ * The engine's default thermal policy, to adjust and pass as `EngineConfig::thermal_policy`:
+ * nominal every thread; fair every thread, 10 ms between tokens; serious half the threads,
+ * 50 ms; critical stop.
  */
 public func defaultThermalPolicy() -> ThermalPolicy  {
     return try!  FfiConverterTypeThermalPolicy_lift(try! rustCall() {
@@ -7162,7 +3367,8 @@ public func defaultThermalPolicy() -> ThermalPolicy  {
 })
 }
 /**
- * The default `EngineConfig` with `profile`'s thread limit and memory budget.
+ * The default `EngineConfig` with `profile`'s thread limit, memory budget and concurrent
+ * generations.
  */
 public func profileConfig(profile: Profile) -> EngineConfig  {
     return try!  FfiConverterTypeEngineConfig_lift(try! rustCall() {
@@ -7211,55 +3417,64 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_default_bench_config() != 64828) {
+    if (uniffi_bitnet_ffi_checksum_func_default_bench_config() != 7239) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_func_hardware() != 52141) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_estimate_memory() != 17388) {
+    if (uniffi_bitnet_ffi_checksum_func_estimate_memory() != 13439) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_func_set_log_level() != 48554) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_default_thermal_policy() != 2940) {
+    if (uniffi_bitnet_ffi_checksum_func_default_engine_config() != 58281) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_profile_config() != 13711) {
+    if (uniffi_bitnet_ffi_checksum_func_default_generation_options() != 18984) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_smallest_profile() != 20129) {
+    if (uniffi_bitnet_ffi_checksum_func_default_session_config() != 18020) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_func_default_download_options() != 13235) {
+    if (uniffi_bitnet_ffi_checksum_func_default_thermal_policy() != 39709) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark() != 53642) {
+    if (uniffi_bitnet_ffi_checksum_func_profile_config() != 14330) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_smallest_profile() != 5801) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_func_default_download_options() != 61768) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark() != 49600) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_cancel_benchmark() != 12815) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_health() != 32186) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_health() != 18265) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate() != 24393) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate() != 8441) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() != 18169) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() != 32374) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_bitnetengine_release() != 51337) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() != 15718) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() != 23592) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_session() != 16208) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_session() != 20308) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() != 18838) {
+    if (uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() != 58010) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_generationlistener_on_event() != 2751) {
@@ -7268,10 +3483,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_chatsession_cancel() != 43435) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_chatsession_generate() != 9561) {
+    if (uniffi_bitnet_ffi_checksum_method_chatsession_generate() != 49387) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_chatsession_last_generation() != 37910) {
+    if (uniffi_bitnet_ffi_checksum_method_chatsession_last_generation() != 9164) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_chatsession_release() != 21733) {
@@ -7286,25 +3501,25 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_download_wait() != 49815) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress() != 60871) {
+    if (uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress() != 35787) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_modelstore_catalog() != 32899) {
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_catalog() != 61921) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_modelstore_delete() != 324) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_modelstore_download() != 59315) {
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_download() != 63276) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_modelstore_fits() != 34965) {
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_fits() != 26935) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_modelstore_import() != 37463) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_method_modelstore_list() != 50647) {
+    if (uniffi_bitnet_ffi_checksum_method_modelstore_list() != 48904) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_method_modelstore_partial_bytes() != 11689) {
@@ -7316,7 +3531,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_bitnet_ffi_checksum_method_modelstore_verify() != 28756) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() != 64528) {
+    if (uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() != 53645) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_bitnet_ffi_checksum_constructor_modelstore_new() != 29903) {
@@ -7325,6 +3540,7 @@ private let initializationResult: InitializationResult = {
 
     uniffiCallbackInitDownloadListener()
     uniffiCallbackInitGenerationListener()
+    uniffiEnsureBitnetCoreInitialized()
     return InitializationResult.ok
 }()
 

@@ -37,7 +37,10 @@ public struct ChatSettings: Sendable, Equatable {
 
     /// The options each reply is generated with.
     public var options: GenerationOptions {
-        GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed)
+        GenerationOptions(
+            maxTokens: maxTokens,
+            sampling: SamplingParams(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        )
     }
 
     /// The configuration engines are loaded with.

@@ -2,6 +2,7 @@
 // and engine.attach(context).
 package dev.bitnet
 
+import dev.bitnet.core.EngineConfig
 import android.content.Context
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers

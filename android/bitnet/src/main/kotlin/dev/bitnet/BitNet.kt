@@ -3,6 +3,14 @@
 // records, GenerationEvent and the sealed BitNetException).
 package dev.bitnet
 
+import dev.bitnet.core.BenchConfig
+import dev.bitnet.core.BenchReport
+import dev.bitnet.core.ChatMessage
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.MemoryEstimate
+import dev.bitnet.core.Prompt
+import dev.bitnet.core.SessionConfig
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.CoroutineStart
 import kotlinx.coroutines.NonCancellable

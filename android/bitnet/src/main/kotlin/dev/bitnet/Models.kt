@@ -2,6 +2,8 @@
 // ModelStore, Download, CatalogEntry, DownloadProgress and the typed BitNetException subclasses).
 package dev.bitnet
 
+import dev.bitnet.core.DownloadOptions
+import dev.bitnet.core.DownloadProgress
 import kotlinx.coroutines.channels.awaitClose
 import kotlinx.coroutines.flow.Flow
 import kotlinx.coroutines.flow.callbackFlow

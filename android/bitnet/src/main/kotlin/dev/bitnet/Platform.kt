@@ -3,6 +3,8 @@
 // forwards both to an engine (`engine.reportThermal`, `engine.trim`).
 package dev.bitnet
 
+import dev.bitnet.core.ThermalState
+
 /**
  * The device's thermal status, as Android's `PowerManager.THERMAL_STATUS_*` grades it, with
  * the engine state each one stands for ([state]).

@@ -30,6 +30,46 @@ import java.nio.CharBuffer
 import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
+import dev.bitnet.core.BenchConfig
+import dev.bitnet.core.BenchReport
+import dev.bitnet.core.CatalogEntry
+import dev.bitnet.core.Count
+import dev.bitnet.core.DownloadOptions
+import dev.bitnet.core.DownloadProgress
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.EngineHealth
+import dev.bitnet.core.EngineMetrics
+import dev.bitnet.core.FfiConverterTypeBenchConfig
+import dev.bitnet.core.FfiConverterTypeBenchReport
+import dev.bitnet.core.FfiConverterTypeCatalogEntry
+import dev.bitnet.core.FfiConverterTypeCount
+import dev.bitnet.core.FfiConverterTypeDownloadOptions
+import dev.bitnet.core.FfiConverterTypeDownloadProgress
+import dev.bitnet.core.FfiConverterTypeEngineConfig
+import dev.bitnet.core.FfiConverterTypeEngineHealth
+import dev.bitnet.core.FfiConverterTypeEngineMetrics
+import dev.bitnet.core.FfiConverterTypeGenerationOptions
+import dev.bitnet.core.FfiConverterTypeGenerationSummary
+import dev.bitnet.core.FfiConverterTypeInstalledModel
+import dev.bitnet.core.FfiConverterTypeMemoryEstimate
+import dev.bitnet.core.FfiConverterTypeProfile
+import dev.bitnet.core.FfiConverterTypeProfileFit
+import dev.bitnet.core.FfiConverterTypePrompt
+import dev.bitnet.core.FfiConverterTypeSessionConfig
+import dev.bitnet.core.FfiConverterTypeThermalPolicy
+import dev.bitnet.core.FfiConverterTypeThermalState
+import dev.bitnet.core.FfiConverterTypeTrimReport
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.GenerationSummary
+import dev.bitnet.core.InstalledModel
+import dev.bitnet.core.MemoryEstimate
+import dev.bitnet.core.Profile
+import dev.bitnet.core.ProfileFit
+import dev.bitnet.core.Prompt
+import dev.bitnet.core.SessionConfig
+import dev.bitnet.core.ThermalPolicy
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.TrimReport
 import java.util.concurrent.atomic.AtomicBoolean
 import kotlin.coroutines.resume
 import kotlinx.coroutines.CancellableContinuation
@@ -38,6 +78,26 @@ import kotlinx.coroutines.GlobalScope
 import kotlinx.coroutines.Job
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.suspendCancellableCoroutine
+import dev.bitnet.core.RustBuffer as RustBufferBenchConfig
+import dev.bitnet.core.RustBuffer as RustBufferBenchReport
+import dev.bitnet.core.RustBuffer as RustBufferCatalogEntry
+import dev.bitnet.core.RustBuffer as RustBufferCount
+import dev.bitnet.core.RustBuffer as RustBufferDownloadOptions
+import dev.bitnet.core.RustBuffer as RustBufferDownloadProgress
+import dev.bitnet.core.RustBuffer as RustBufferEngineConfig
+import dev.bitnet.core.RustBuffer as RustBufferEngineHealth
+import dev.bitnet.core.RustBuffer as RustBufferEngineMetrics
+import dev.bitnet.core.RustBuffer as RustBufferGenerationOptions
+import dev.bitnet.core.RustBuffer as RustBufferGenerationSummary
+import dev.bitnet.core.RustBuffer as RustBufferInstalledModel
+import dev.bitnet.core.RustBuffer as RustBufferMemoryEstimate
+import dev.bitnet.core.RustBuffer as RustBufferProfile
+import dev.bitnet.core.RustBuffer as RustBufferProfileFit
+import dev.bitnet.core.RustBuffer as RustBufferPrompt
+import dev.bitnet.core.RustBuffer as RustBufferSessionConfig
+import dev.bitnet.core.RustBuffer as RustBufferThermalPolicy
+import dev.bitnet.core.RustBuffer as RustBufferThermalState
+import dev.bitnet.core.RustBuffer as RustBufferTrimReport
 
 // This is a helper for safely working with byte buffers returned from the Rust code.
 // A rust-owned buffer is represented by its capacity, its current length, and a
@@ -661,7 +721,7 @@ internal interface UniffiCallbackInterfaceGenerationListenerMethod0 : com.sun.jn
     fun callback(`uniffiHandle`: Long,`event`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 internal interface UniffiCallbackInterfaceDownloadListenerMethod0 : com.sun.jna.Callback {
-    fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+    fun callback(`uniffiHandle`: Long,`progress`: RustBufferDownloadProgress.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
 @Structure.FieldOrder("uniffiFree", "uniffiClone", "onEvent")
 internal open class UniffiVTableCallbackInterfaceGenerationListener(
@@ -733,6 +793,12 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_bitnet_ffi_checksum_func_estimate_memory(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_func_set_log_level(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_default_engine_config(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_default_generation_options(
+    ): Int
+    external fun uniffi_bitnet_ffi_checksum_func_default_session_config(
     ): Int
     external fun uniffi_bitnet_ffi_checksum_func_default_thermal_policy(
     ): Int
@@ -818,6 +884,7 @@ internal object UniffiLib {
         Native.register(UniffiLib::class.java, findLibraryName(componentName = "bitnet_ffi"))
         uniffiCallbackInterfaceDownloadListener.register(this)
         uniffiCallbackInterfaceGenerationListener.register(this)
+        dev.bitnet.core.uniffiEnsureInitialized()
         
     }
 
@@ -826,26 +893,26 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_bitnet_ffi_fn_free_bitnetengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,
+    external fun uniffi_bitnet_ffi_fn_constructor_bitnetengine_load(`path`: RustBuffer.ByValue,`config`: RustBufferEngineConfig.ByValue,
     ): Long
-    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_benchmark(`ptr`: Long,`config`: RustBuffer.ByValue,
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_benchmark(`ptr`: Long,`config`: RustBufferBenchConfig.ByValue,
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_cancel_benchmark(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_health(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferEngineHealth.ByValue
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_memory_estimate(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferMemoryEstimate.ByValue
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_metrics(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferEngineMetrics.ByValue
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_release(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(`ptr`: Long,`state`: RustBuffer.ByValue,`headroom`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_report_thermal(`ptr`: Long,`state`: RustBufferThermalState.ByValue,`headroom`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_session(`ptr`: Long,`config`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_bitnet_ffi_fn_method_bitnetengine_session(`ptr`: Long,`config`: RustBufferSessionConfig.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_bitnetengine_trim(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferTrimReport.ByValue
     external fun uniffi_bitnet_ffi_fn_clone_generationlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_free_generationlistener(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -860,7 +927,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bitnet_ffi_fn_method_chatsession_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_bitnet_ffi_fn_method_chatsession_generate(`ptr`: Long,`prompt`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`listener`: Long,
+    external fun uniffi_bitnet_ffi_fn_method_chatsession_generate(`ptr`: Long,`prompt`: RustBufferPrompt.ByValue,`options`: RustBufferGenerationOptions.ByValue,`listener`: Long,
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_chatsession_last_generation(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -882,7 +949,7 @@ internal object UniffiLib {
     ): Unit
     external fun uniffi_bitnet_ffi_fn_init_callback_vtable_downloadlistener(`vtable`: UniffiVTableCallbackInterfaceDownloadListener,
     ): Unit
-    external fun uniffi_bitnet_ffi_fn_method_downloadlistener_on_progress(`ptr`: Long,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_bitnet_ffi_fn_method_downloadlistener_on_progress(`ptr`: Long,`progress`: RustBufferDownloadProgress.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
     external fun uniffi_bitnet_ffi_fn_clone_modelstore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -894,13 +961,13 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_method_modelstore_delete(`ptr`: Long,`fileName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
-    external fun uniffi_bitnet_ffi_fn_method_modelstore_download(`ptr`: Long,`id`: RustBuffer.ByValue,`options`: RustBuffer.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_download(`ptr`: Long,`id`: RustBuffer.ByValue,`options`: RustBufferDownloadOptions.ByValue,`listener`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_modelstore_fits(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_method_modelstore_import(`ptr`: Long,`path`: RustBuffer.ByValue,`id`: RustBuffer.ByValue,`keepSource`: Byte,
     ): Long
-    external fun uniffi_bitnet_ffi_fn_method_modelstore_list(`ptr`: Long,`config`: RustBuffer.ByValue,
+    external fun uniffi_bitnet_ffi_fn_method_modelstore_list(`ptr`: Long,`config`: RustBufferEngineConfig.ByValue,
     ): Long
     external fun uniffi_bitnet_ffi_fn_method_modelstore_partial_bytes(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Long
@@ -908,32 +975,28 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_method_modelstore_verify(`ptr`: Long,`id`: RustBuffer.ByValue,
     ): Long
-    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(`ptr`: RustBuffer.ByValue,`availableBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(`ptr`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(`ptr`: RustBuffer.ByValue,`budgetBytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(`ptr`: RustBuffer.ByValue,`contextTokens`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
     external fun uniffi_bitnet_ffi_fn_func_default_bench_config(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferBenchConfig.ByValue
     external fun uniffi_bitnet_ffi_fn_func_hardware(uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
-    external fun uniffi_bitnet_ffi_fn_func_estimate_memory(`path`: RustBuffer.ByValue,`config`: RustBuffer.ByValue,
+    external fun uniffi_bitnet_ffi_fn_func_estimate_memory(`path`: RustBuffer.ByValue,`config`: RustBufferEngineConfig.ByValue,
     ): Long
     external fun uniffi_bitnet_ffi_fn_func_set_log_level(`level`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_bitnet_ffi_fn_func_default_engine_config(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferEngineConfig.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_default_generation_options(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferGenerationOptions.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_default_session_config(uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferSessionConfig.ByValue
     external fun uniffi_bitnet_ffi_fn_func_default_thermal_policy(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_bitnet_ffi_fn_func_profile_config(`profile`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferThermalPolicy.ByValue
+    external fun uniffi_bitnet_ffi_fn_func_profile_config(`profile`: RustBufferProfile.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBufferEngineConfig.ByValue
     external fun uniffi_bitnet_ffi_fn_func_smallest_profile(`bytes`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_bitnet_ffi_fn_func_default_download_options(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
+    ): RustBufferDownloadOptions.ByValue
     external fun ffi_bitnet_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun ffi_bitnet_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1053,55 +1116,64 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_bitnet_ffi_checksum_func_default_bench_config() and 0xFFFF) != 64828) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_bench_config() and 0xFFFF) != 7239) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_func_hardware() and 0xFFFF) != 52141) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_estimate_memory() and 0xFFFF) != 17388) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_estimate_memory() and 0xFFFF) != 13439) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_func_set_log_level() and 0xFFFF) != 48554) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_default_thermal_policy() and 0xFFFF) != 2940) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_engine_config() and 0xFFFF) != 58281) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_profile_config() and 0xFFFF) != 13711) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_generation_options() and 0xFFFF) != 18984) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_smallest_profile() and 0xFFFF) != 20129) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_session_config() and 0xFFFF) != 18020) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_func_default_download_options() and 0xFFFF) != 13235) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_thermal_policy() and 0xFFFF) != 39709) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark() and 0xFFFF) != 53642) {
+    if ((lib.uniffi_bitnet_ffi_checksum_func_profile_config() and 0xFFFF) != 14330) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_smallest_profile() and 0xFFFF) != 5801) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_func_default_download_options() and 0xFFFF) != 61768) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_benchmark() and 0xFFFF) != 49600) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_cancel_benchmark() and 0xFFFF) != 12815) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_health() and 0xFFFF) != 32186) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_health() and 0xFFFF) != 18265) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate() and 0xFFFF) != 24393) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_memory_estimate() and 0xFFFF) != 8441) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() and 0xFFFF) != 18169) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_metrics() and 0xFFFF) != 32374) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_release() and 0xFFFF) != 51337) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() and 0xFFFF) != 15718) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_report_thermal() and 0xFFFF) != 23592) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_session() and 0xFFFF) != 16208) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_session() and 0xFFFF) != 20308) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() and 0xFFFF) != 18838) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_bitnetengine_trim() and 0xFFFF) != 58010) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_generationlistener_on_event() and 0xFFFF) != 2751) {
@@ -1110,10 +1182,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_cancel() and 0xFFFF) != 43435) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_generate() and 0xFFFF) != 9561) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_generate() and 0xFFFF) != 49387) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_last_generation() and 0xFFFF) != 37910) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_last_generation() and 0xFFFF) != 9164) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_chatsession_release() and 0xFFFF) != 21733) {
@@ -1128,25 +1200,25 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_download_wait() and 0xFFFF) != 49815) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress() and 0xFFFF) != 60871) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_downloadlistener_on_progress() and 0xFFFF) != 35787) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_catalog() and 0xFFFF) != 32899) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_catalog() and 0xFFFF) != 61921) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_delete() and 0xFFFF) != 324) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_download() and 0xFFFF) != 59315) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_download() and 0xFFFF) != 63276) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_fits() and 0xFFFF) != 34965) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_fits() and 0xFFFF) != 26935) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_import() and 0xFFFF) != 37463) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_list() and 0xFFFF) != 50647) {
+    if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_list() and 0xFFFF) != 48904) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_partial_bytes() and 0xFFFF) != 11689) {
@@ -1158,7 +1230,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_bitnet_ffi_checksum_method_modelstore_verify() and 0xFFFF) != 28756) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() and 0xFFFF) != 64528) {
+    if ((lib.uniffi_bitnet_ffi_checksum_constructor_bitnetengine_load() and 0xFFFF) != 53645) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_bitnet_ffi_checksum_constructor_modelstore_new() and 0xFFFF) != 29903) {
@@ -1395,33 +1467,6 @@ private class JavaLangRefCleanable(
 /**
  * @suppress
  */
-public object FfiConverterUByte: FfiConverter<UByte, Byte> {
-    override fun lift(value: Byte): UByte {
-        return value.toUByte()
-    }
-
-    fun lift(value: Int): UByte {
-        return value.toUByte()
-    }
-
-    override fun read(buf: ByteBuffer): UByte {
-        return lift(buf.get())
-    }
-
-    override fun lower(value: UByte): Byte {
-        return value.toByte()
-    }
-
-    override fun allocationSize(value: UByte) = 1UL
-
-    override fun write(value: UByte, buf: ByteBuffer) {
-        buf.put(value.toByte())
-    }
-}
-
-/**
- * @suppress
- */
 public object FfiConverterUShort: FfiConverter<UShort, Short> {
     override fun lift(value: Short): UShort {
         return value.toUShort()
@@ -1512,29 +1557,6 @@ public object FfiConverterFloat: FfiConverter<Float, Float> {
 
     override fun write(value: Float, buf: ByteBuffer) {
         buf.putFloat(value)
-    }
-}
-
-/**
- * @suppress
- */
-public object FfiConverterDouble: FfiConverter<Double, Double> {
-    override fun lift(value: Double): Double {
-        return value
-    }
-
-    override fun read(buf: ByteBuffer): Double {
-        return buf.getDouble()
-    }
-
-    override fun lower(value: Double): Double {
-        return value
-    }
-
-    override fun allocationSize(value: Double) = 8UL
-
-    override fun write(value: Double, buf: ByteBuffer) {
-        buf.putDouble(value)
     }
 }
 
@@ -1915,7 +1937,7 @@ open class BitNetEngine: Disposable, AutoCloseable, BitNetEngineInterface
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferBenchReport.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
         { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeBenchReport.lift(it) },
@@ -2419,7 +2441,7 @@ open class ChatSession: Disposable, AutoCloseable, ChatSessionInterface
             )
         },
         { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferGenerationSummary.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
         { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeGenerationSummary.lift(it) },
@@ -3065,7 +3087,7 @@ open class DownloadListenerImpl: Disposable, AutoCloseable, DownloadListener
 // Put the implementation in an object so we don't pollute the top-level namespace
 internal object uniffiCallbackInterfaceDownloadListener {
     internal object `onProgress`: UniffiCallbackInterfaceDownloadListenerMethod0 {
-        override fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+        override fun callback(`uniffiHandle`: Long,`progress`: RustBufferDownloadProgress.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
             val uniffiObj = FfiConverterTypeDownloadListener.handleMap.get(uniffiHandle)
             val makeCall = { ->
                 uniffiObj.`onProgress`(
@@ -3973,1328 +3995,24 @@ public object FfiConverterTypeModelStore: FfiConverter<ModelStore, Long> {
 
 
 /**
- * What a benchmark measures. Start from `default_bench_config()` (512 prompt tokens, 128
- * generated, 3 repetitions, prefill in batches of 64), as `bitnet bench` does.
- */
-data class BenchConfig (
-    /**
-     * Random prompt tokens evaluated in prefill, in tokens (≥ 1).
-     */
-    var `promptTokens`: kotlin.UInt
-    , 
-    /**
-     * Tokens decoded one at a time after the prompt, in tokens (≥ 1).
-     */
-    var `genTokens`: kotlin.UInt
-    , 
-    /**
-     * Repetitions, each from an empty KV cache (≥ 1).
-     */
-    var `reps`: kotlin.UInt
-    , 
-    /**
-     * Prompt tokens per forward call during prefill, in tokens (≥ 1).
-     */
-    var `batch`: kotlin.UInt
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeBenchConfig: FfiConverterRustBuffer<BenchConfig> {
-    override fun read(buf: ByteBuffer): BenchConfig {
-        return BenchConfig(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: BenchConfig) = (
-            FfiConverterUInt.allocationSize(value.`promptTokens`) +
-            FfiConverterUInt.allocationSize(value.`genTokens`) +
-            FfiConverterUInt.allocationSize(value.`reps`) +
-            FfiConverterUInt.allocationSize(value.`batch`)
-    )
-
-    override fun write(value: BenchConfig, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`promptTokens`, buf)
-            FfiConverterUInt.write(value.`genTokens`, buf)
-            FfiConverterUInt.write(value.`reps`, buf)
-            FfiConverterUInt.write(value.`batch`, buf)
-    }
-}
-
-
-
-/**
- * What one benchmark measured (`bitnet bench` prints the same figures).
- */
-data class BenchReport (
-    /**
-     * The kernel table the matmuls ran on (`"avx2"`, `"neon-dotprod"`, ...).
-     */
-    var `kernels`: kotlin.String
-    , 
-    /**
-     * Threads the matmuls ran on.
-     */
-    var `threads`: kotlin.UInt
-    , 
-    /**
-     * Prompt tokens per repetition, in tokens.
-     */
-    var `promptTokens`: kotlin.UInt
-    , 
-    /**
-     * Tokens decoded per repetition, in tokens.
-     */
-    var `genTokens`: kotlin.UInt
-    , 
-    /**
-     * Repetitions measured: the configured count, fewer when the run was cancelled (0: the
-     * speeds below are 0).
-     */
-    var `reps`: kotlin.UInt
-    , 
-    /**
-     * Prefill speed, in tokens/s.
-     */
-    var `prefillTokensPerS`: Stat
-    , 
-    /**
-     * Decode speed, in tokens/s.
-     */
-    var `decodeTokensPerS`: Stat
-    , 
-    /**
-     * Time to the first generated token's logits (the prompt's prefill), in ms.
-     */
-    var `timeToFirstTokenMs`: Stat
-    , 
-    /**
-     * Weight bytes one decoded token reads (projections, head, one embedding row), in bytes.
-     */
-    var `bytesPerToken`: kotlin.ULong
-    , 
-    /**
-     * `bytes_per_token` × mean decode speed, in GB/s (10^9 bytes/s).
-     */
-    var `effectiveGbPerS`: kotlin.Double
-    , 
-    /**
-     * This device's memory-copy bandwidth with the same threads (read + written bytes, as
-     * STREAM's Copy counts them), sampled right after each repetition's decode, in GB/s.
-     */
-    var `copyGbPerS`: kotlin.Double
-    , 
-    /**
-     * Each repetition's effective GB/s over the copy bandwidth sampled right after it,
-     * averaged, in percent: how close decode comes to the memory roofline.
-     */
-    var `rooflinePercent`: kotlin.Double
-    , 
-    /**
-     * Peak resident memory of the process during the runs (mapped weight pages included), in
-     * bytes; `None` where the platform does not report it.
-     */
-    var `peakResidentBytes`: kotlin.ULong?
-    , 
-    /**
-     * The most memory the process held outside clean file pages after a repetition (Linux
-     * and Android `RssAnon`, Apple `phys_footprint`), in bytes: what the phone's memory limit
-     * applies to; `None` where the platform does not report it.
-     */
-    var `footprintBytes`: kotlin.ULong?
-    , 
-    /**
-     * The format the output head is multiplied in (`"F16"`, `"Q8_0"`, ...).
-     */
-    var `headType`: kotlin.String
-    , 
-    /**
-     * Bytes the output head holds outside the mapped file (a re-quantised copy), in bytes.
-     */
-    var `headResidentBytes`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeBenchReport: FfiConverterRustBuffer<BenchReport> {
-    override fun read(buf: ByteBuffer): BenchReport {
-        return BenchReport(
-            FfiConverterString.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterTypeStat.read(buf),
-            FfiConverterTypeStat.read(buf),
-            FfiConverterTypeStat.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: BenchReport) = (
-            FfiConverterString.allocationSize(value.`kernels`) +
-            FfiConverterUInt.allocationSize(value.`threads`) +
-            FfiConverterUInt.allocationSize(value.`promptTokens`) +
-            FfiConverterUInt.allocationSize(value.`genTokens`) +
-            FfiConverterUInt.allocationSize(value.`reps`) +
-            FfiConverterTypeStat.allocationSize(value.`prefillTokensPerS`) +
-            FfiConverterTypeStat.allocationSize(value.`decodeTokensPerS`) +
-            FfiConverterTypeStat.allocationSize(value.`timeToFirstTokenMs`) +
-            FfiConverterULong.allocationSize(value.`bytesPerToken`) +
-            FfiConverterDouble.allocationSize(value.`effectiveGbPerS`) +
-            FfiConverterDouble.allocationSize(value.`copyGbPerS`) +
-            FfiConverterDouble.allocationSize(value.`rooflinePercent`) +
-            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
-            FfiConverterOptionalULong.allocationSize(value.`footprintBytes`) +
-            FfiConverterString.allocationSize(value.`headType`) +
-            FfiConverterULong.allocationSize(value.`headResidentBytes`)
-    )
-
-    override fun write(value: BenchReport, buf: ByteBuffer) {
-            FfiConverterString.write(value.`kernels`, buf)
-            FfiConverterUInt.write(value.`threads`, buf)
-            FfiConverterUInt.write(value.`promptTokens`, buf)
-            FfiConverterUInt.write(value.`genTokens`, buf)
-            FfiConverterUInt.write(value.`reps`, buf)
-            FfiConverterTypeStat.write(value.`prefillTokensPerS`, buf)
-            FfiConverterTypeStat.write(value.`decodeTokensPerS`, buf)
-            FfiConverterTypeStat.write(value.`timeToFirstTokenMs`, buf)
-            FfiConverterULong.write(value.`bytesPerToken`, buf)
-            FfiConverterDouble.write(value.`effectiveGbPerS`, buf)
-            FfiConverterDouble.write(value.`copyGbPerS`, buf)
-            FfiConverterDouble.write(value.`rooflinePercent`, buf)
-            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
-            FfiConverterOptionalULong.write(value.`footprintBytes`, buf)
-            FfiConverterString.write(value.`headType`, buf)
-            FfiConverterULong.write(value.`headResidentBytes`, buf)
-    }
-}
-
-
-
-/**
- * One model the store can install (`catalog.json`'s entries).
- */
-data class CatalogEntry (
-    /**
-     * Stable identifier (`"bitnet-b1.58-2b-4t-i2_s"`).
-     */
-    var `id`: kotlin.String
-    , 
-    /**
-     * Name to show.
-     */
-    var `name`: kotlin.String
-    , 
-    /**
-     * The installed file's name in the store's directory.
-     */
-    var `fileName`: kotlin.String
-    , 
-    /**
-     * Where to download it, tried in order; empty for a model shipped with the app.
-     */
-    var `urls`: List<kotlin.String>
-    , 
-    /**
-     * The file's size, in bytes.
-     */
-    var `sizeBytes`: kotlin.ULong
-    , 
-    /**
-     * The file's SHA-256, lowercase hex.
-     */
-    var `sha256`: kotlin.String
-    , 
-    /**
-     * Storage format of the ternary projections (`"I2_S"`, `"TQ2_0"`, `"TQ1_0"`).
-     */
-    var `format`: kotlin.String
-    , 
-    /**
-     * `general.architecture`.
-     */
-    var `arch`: kotlin.String
-    , 
-    /**
-     * The model's licence.
-     */
-    var `license`: kotlin.String
-    , 
-    /**
-     * What running it takes in memory.
-     */
-    var `memory`: CatalogMemory
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeCatalogEntry: FfiConverterRustBuffer<CatalogEntry> {
-    override fun read(buf: ByteBuffer): CatalogEntry {
-        return CatalogEntry(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterSequenceString.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterTypeCatalogMemory.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: CatalogEntry) = (
-            FfiConverterString.allocationSize(value.`id`) +
-            FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterString.allocationSize(value.`fileName`) +
-            FfiConverterSequenceString.allocationSize(value.`urls`) +
-            FfiConverterULong.allocationSize(value.`sizeBytes`) +
-            FfiConverterString.allocationSize(value.`sha256`) +
-            FfiConverterString.allocationSize(value.`format`) +
-            FfiConverterString.allocationSize(value.`arch`) +
-            FfiConverterString.allocationSize(value.`license`) +
-            FfiConverterTypeCatalogMemory.allocationSize(value.`memory`)
-    )
-
-    override fun write(value: CatalogEntry, buf: ByteBuffer) {
-            FfiConverterString.write(value.`id`, buf)
-            FfiConverterString.write(value.`name`, buf)
-            FfiConverterString.write(value.`fileName`, buf)
-            FfiConverterSequenceString.write(value.`urls`, buf)
-            FfiConverterULong.write(value.`sizeBytes`, buf)
-            FfiConverterString.write(value.`sha256`, buf)
-            FfiConverterString.write(value.`format`, buf)
-            FfiConverterString.write(value.`arch`, buf)
-            FfiConverterString.write(value.`license`, buf)
-            FfiConverterTypeCatalogMemory.write(value.`memory`, buf)
-    }
-}
-
-
-
-/**
- * What a catalog model needs in memory, from its header.
- */
-data class CatalogMemory (
-    /**
-     * Everything but the mapped file and the KV cache, in bytes.
-     */
-    var `fixedBytes`: kotlin.ULong
-    , 
-    /**
-     * KV cache per token of context, in bytes.
-     */
-    var `kvBytesPerToken`: kotlin.ULong
-    , 
-    /**
-     * The model's default context, in tokens.
-     */
-    var `contextTokens`: kotlin.ULong
-    , 
-    /**
-     * The smallest context the engine loads it with, in tokens.
-     */
-    var `minContextTokens`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeCatalogMemory: FfiConverterRustBuffer<CatalogMemory> {
-    override fun read(buf: ByteBuffer): CatalogMemory {
-        return CatalogMemory(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: CatalogMemory) = (
-            FfiConverterULong.allocationSize(value.`fixedBytes`) +
-            FfiConverterULong.allocationSize(value.`kvBytesPerToken`) +
-            FfiConverterULong.allocationSize(value.`contextTokens`) +
-            FfiConverterULong.allocationSize(value.`minContextTokens`)
-    )
-
-    override fun write(value: CatalogMemory, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`fixedBytes`, buf)
-            FfiConverterULong.write(value.`kvBytesPerToken`, buf)
-            FfiConverterULong.write(value.`contextTokens`, buf)
-            FfiConverterULong.write(value.`minContextTokens`, buf)
-    }
-}
-
-
-
-/**
- * One message of a conversation.
- */
-data class ChatMessage (
-    /**
-     * Its author.
-     */
-    var `role`: Role
-    , 
-    /**
-     * Its text.
-     */
-    var `content`: kotlin.String
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeChatMessage: FfiConverterRustBuffer<ChatMessage> {
-    override fun read(buf: ByteBuffer): ChatMessage {
-        return ChatMessage(
-            FfiConverterTypeRole.read(buf),
-            FfiConverterString.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: ChatMessage) = (
-            FfiConverterTypeRole.allocationSize(value.`role`) +
-            FfiConverterString.allocationSize(value.`content`)
-    )
-
-    override fun write(value: ChatMessage, buf: ByteBuffer) {
-            FfiConverterTypeRole.write(value.`role`, buf)
-            FfiConverterString.write(value.`content`, buf)
-    }
-}
-
-
-
-/**
- * How a download behaves. Start from `default_download_options()`.
- */
-data class DownloadOptions (
-    /**
-     * Least time between two progress events, in ms (the last one is always sent).
-     */
-    var `progressIntervalMs`: kotlin.ULong
-    , 
-    /**
-     * Attempts after the first when a connection fails, drops, stalls or gets a 5xx status.
-     */
-    var `retries`: kotlin.UInt
-    , 
-    /**
-     * Wait before the first retry, in ms; doubled for each next one.
-     */
-    var `firstBackoffMs`: kotlin.ULong
-    , 
-    /**
-     * Longest wait between retries, in ms.
-     */
-    var `maxBackoffMs`: kotlin.ULong
-    , 
-    /**
-     * A connection that delivers no byte for this long is dropped and retried, in ms.
-     */
-    var `stallTimeoutMs`: kotlin.ULong
-    , 
-    /**
-     * Longest wait for a connection and the response headers, in ms.
-     */
-    var `connectTimeoutMs`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeDownloadOptions: FfiConverterRustBuffer<DownloadOptions> {
-    override fun read(buf: ByteBuffer): DownloadOptions {
-        return DownloadOptions(
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: DownloadOptions) = (
-            FfiConverterULong.allocationSize(value.`progressIntervalMs`) +
-            FfiConverterUInt.allocationSize(value.`retries`) +
-            FfiConverterULong.allocationSize(value.`firstBackoffMs`) +
-            FfiConverterULong.allocationSize(value.`maxBackoffMs`) +
-            FfiConverterULong.allocationSize(value.`stallTimeoutMs`) +
-            FfiConverterULong.allocationSize(value.`connectTimeoutMs`)
-    )
-
-    override fun write(value: DownloadOptions, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`progressIntervalMs`, buf)
-            FfiConverterUInt.write(value.`retries`, buf)
-            FfiConverterULong.write(value.`firstBackoffMs`, buf)
-            FfiConverterULong.write(value.`maxBackoffMs`, buf)
-            FfiConverterULong.write(value.`stallTimeoutMs`, buf)
-            FfiConverterULong.write(value.`connectTimeoutMs`, buf)
-    }
-}
-
-
-
-/**
- * Where a download stands.
- */
-data class DownloadProgress (
-    /**
-     * Bytes on disk (a resumed download starts with what it had), in bytes.
-     */
-    var `doneBytes`: kotlin.ULong
-    , 
-    /**
-     * The file's size, in bytes.
-     */
-    var `totalBytes`: kotlin.ULong
-    , 
-    /**
-     * Speed since this download started, in bytes/s.
-     */
-    var `bytesPerS`: kotlin.Double
-    , 
-    /**
-     * Time left at that speed, in ms; `None` before any byte arrived.
-     */
-    var `etaMs`: kotlin.ULong?
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeDownloadProgress: FfiConverterRustBuffer<DownloadProgress> {
-    override fun read(buf: ByteBuffer): DownloadProgress {
-        return DownloadProgress(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterOptionalULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: DownloadProgress) = (
-            FfiConverterULong.allocationSize(value.`doneBytes`) +
-            FfiConverterULong.allocationSize(value.`totalBytes`) +
-            FfiConverterDouble.allocationSize(value.`bytesPerS`) +
-            FfiConverterOptionalULong.allocationSize(value.`etaMs`)
-    )
-
-    override fun write(value: DownloadProgress, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`doneBytes`, buf)
-            FfiConverterULong.write(value.`totalBytes`, buf)
-            FfiConverterDouble.write(value.`bytesPerS`, buf)
-            FfiConverterOptionalULong.write(value.`etaMs`, buf)
-    }
-}
-
-
-
-/**
- * Engine-wide settings (`bitnet_core::engine::EngineConfig`).
- */
-data class EngineConfig (
-    /**
-     * Largest input one request may add, in tokens.
-     */
-    var `maxInputTokens`: kotlin.UInt = 4096u 
-    , 
-    /**
-     * Largest `max_tokens` a request may ask for, in tokens.
-     */
-    var `maxOutputTokens`: kotlin.UInt = 1024u 
-    , 
-    /**
-     * Hard limit on threads running matmuls; 0 = automatic (the big cores).
-     */
-    var `threads`: kotlin.UInt = 0u 
-    , 
-    /**
-     * Kernel table by name (`"scalar"`, `"neon-dotprod"`, ...); `None` = the fastest.
-     */
-    var `kernels`: kotlin.String? = null 
-    , 
-    /**
-     * Most generate requests admitted per 60 s (sliding window); `None` = no limit. Over it
-     * a request fails with `RateLimited`.
-     */
-    var `rateLimitPerMinute`: kotlin.UInt? = null 
-    , 
-    /**
-     * Longest a generate request may take from its call, in ms, the wait for a generation
-     * slot included; `None` = no limit. Over it the request fails with `Timeout`.
-     */
-    var `requestTimeoutMs`: kotlin.ULong? = null 
-    , 
-    /**
-     * Most generations running at once on this engine, over all its sessions; later
-     * requests wait in arrival order for a slot (within `request_timeout_ms`; `cancel()`
-     * stops the wait). `None` = no limit; the profiles set 1 (mobile), 2, 5, 10 (cloud).
-     */
-    var `maxConcurrentGenerations`: kotlin.UInt? = null 
-    , 
-    /**
-     * Restricts the worker threads to the performance cores (Linux/Android only).
-     */
-    var `pinThreads`: kotlin.Boolean = false 
-    , 
-    /**
-     * The most memory the engine may use, in bytes; `None` = no budget. Loading fails with
-     * `BudgetExceeded` when even the smallest context does not fit; each session's context
-     * is capped to what fits.
-     */
-    var `memoryBudgetBytes`: kotlin.ULong? = null 
-    , 
-    /**
-     * Whether the mapped (file-backed) weights count against the budget (default `true`).
-     * They are clean file pages: iOS's memory limit (`phys_footprint`) leaves them out and
-     * Android reclaims them under pressure before killing apps, so `false` budgets the memory
-     * the app holds (the mobile profile's setting).
-     */
-    var `countMappedWeights`: kotlin.Boolean = true 
-    , 
-    /**
-     * Output head precision; `None` = `HeadPrecision::F16` (the head as stored).
-     */
-    var `head`: HeadPrecision? = null 
-    , 
-    /**
-     * KV cache precision; `None` = `KvPrecision::F16` for ternary models, `F32` for float ones.
-     */
-    var `kvPrecision`: KvPrecision? = null 
-    , 
-    /**
-     * What the thermal governor does in each thermal state; `None` = the engine's
-     * (`default_thermal_policy()`). A thread share outside 1..=100 % fails loading with
-     * `InvalidOption`.
-     */
-    var `thermalPolicy`: ThermalPolicy? = null 
-    , 
-    /**
-     * The thresholds `BitNetEngine::health` raises alerts at.
-     */
-    var `health`: HealthThresholds = HealthThresholds() 
-    , 
-    /**
-     * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
-     * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
-     * token in one pass and kept while they equal what is sampled. The output is exactly
-     * plain decoding's; 0 = off; at most 15 (more is `InvalidOption`).
-     */
-    var `draftTokens`: kotlin.UInt = 0u 
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig> {
-    override fun read(buf: ByteBuffer): EngineConfig {
-        return EngineConfig(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalUInt.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterOptionalTypeHeadPrecision.read(buf),
-            FfiConverterOptionalTypeKvPrecision.read(buf),
-            FfiConverterOptionalTypeThermalPolicy.read(buf),
-            FfiConverterTypeHealthThresholds.read(buf),
-            FfiConverterUInt.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: EngineConfig) = (
-            FfiConverterUInt.allocationSize(value.`maxInputTokens`) +
-            FfiConverterUInt.allocationSize(value.`maxOutputTokens`) +
-            FfiConverterUInt.allocationSize(value.`threads`) +
-            FfiConverterOptionalString.allocationSize(value.`kernels`) +
-            FfiConverterOptionalUInt.allocationSize(value.`rateLimitPerMinute`) +
-            FfiConverterOptionalULong.allocationSize(value.`requestTimeoutMs`) +
-            FfiConverterOptionalUInt.allocationSize(value.`maxConcurrentGenerations`) +
-            FfiConverterBoolean.allocationSize(value.`pinThreads`) +
-            FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
-            FfiConverterBoolean.allocationSize(value.`countMappedWeights`) +
-            FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`) +
-            FfiConverterOptionalTypeKvPrecision.allocationSize(value.`kvPrecision`) +
-            FfiConverterOptionalTypeThermalPolicy.allocationSize(value.`thermalPolicy`) +
-            FfiConverterTypeHealthThresholds.allocationSize(value.`health`) +
-            FfiConverterUInt.allocationSize(value.`draftTokens`)
-    )
-
-    override fun write(value: EngineConfig, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`maxInputTokens`, buf)
-            FfiConverterUInt.write(value.`maxOutputTokens`, buf)
-            FfiConverterUInt.write(value.`threads`, buf)
-            FfiConverterOptionalString.write(value.`kernels`, buf)
-            FfiConverterOptionalUInt.write(value.`rateLimitPerMinute`, buf)
-            FfiConverterOptionalULong.write(value.`requestTimeoutMs`, buf)
-            FfiConverterOptionalUInt.write(value.`maxConcurrentGenerations`, buf)
-            FfiConverterBoolean.write(value.`pinThreads`, buf)
-            FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
-            FfiConverterBoolean.write(value.`countMappedWeights`, buf)
-            FfiConverterOptionalTypeHeadPrecision.write(value.`head`, buf)
-            FfiConverterOptionalTypeKvPrecision.write(value.`kvPrecision`, buf)
-            FfiConverterOptionalTypeThermalPolicy.write(value.`thermalPolicy`, buf)
-            FfiConverterTypeHealthThresholds.write(value.`health`, buf)
-            FfiConverterUInt.write(value.`draftTokens`, buf)
-    }
-}
-
-
-
-/**
- * The metrics and the alerts they raise; healthy when `alerts` is empty.
- */
-data class EngineHealth (
-    /**
-     * Every threshold crossed, in the order of `HealthAlert`'s cases.
-     */
-    var `alerts`: List<HealthAlert>
-    , 
-    /**
-     * The figures checked.
-     */
-    var `metrics`: EngineMetrics
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeEngineHealth: FfiConverterRustBuffer<EngineHealth> {
-    override fun read(buf: ByteBuffer): EngineHealth {
-        return EngineHealth(
-            FfiConverterSequenceTypeHealthAlert.read(buf),
-            FfiConverterTypeEngineMetrics.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: EngineHealth) = (
-            FfiConverterSequenceTypeHealthAlert.allocationSize(value.`alerts`) +
-            FfiConverterTypeEngineMetrics.allocationSize(value.`metrics`)
-    )
-
-    override fun write(value: EngineHealth, buf: ByteBuffer) {
-            FfiConverterSequenceTypeHealthAlert.write(value.`alerts`, buf)
-            FfiConverterTypeEngineMetrics.write(value.`metrics`, buf)
-    }
-}
-
-
-
-/**
- * A snapshot of an engine's service figures since it loaded. Figures the platform does not
- * report, or that need requests first, are `None`.
- */
-data class EngineMetrics (
-    /**
-     * Generate calls, failed ones included.
-     */
-    var `requests`: kotlin.ULong
-    , 
-    /**
-     * Generate calls that returned an error (rate limited and timed out included).
-     */
-    var `errors`: kotlin.ULong
-    , 
-    /**
-     * `errors / requests`, in percent (0 before any request).
-     */
-    var `errorRatePercent`: kotlin.Double
-    , 
-    /**
-     * Prompt tokens of successful requests (history + input), in tokens.
-     */
-    var `promptTokens`: kotlin.ULong
-    , 
-    /**
-     * Tokens generated by successful requests, in tokens.
-     */
-    var `generatedTokens`: kotlin.ULong
-    , 
-    /**
-     * Median latency (whole request) of the last 100 successful requests, in ms.
-     */
-    var `latencyP50Ms`: kotlin.Double?
-    , 
-    /**
-     * 95th-percentile latency of the last 100 successful requests, in ms.
-     */
-    var `latencyP95Ms`: kotlin.Double?
-    , 
-    /**
-     * Mean decode speed of the last 100 successful requests that decoded (≥ 2 tokens), in
-     * tokens/s.
-     */
-    var `decodeTokensPerS`: kotlin.Double?
-    , 
-    /**
-     * Generations running now (holding a slot), in requests.
-     */
-    var `generating`: kotlin.UInt
-    , 
-    /**
-     * Requests waiting for a generation slot now (`EngineConfig::max_concurrent_generations`),
-     * in requests.
-     */
-    var `queued`: kotlin.UInt
-    , 
-    /**
-     * Median wait for a generation slot of the last 100 requests that got one, in ms.
-     */
-    var `queueWaitP50Ms`: kotlin.Double?
-    , 
-    /**
-     * 95th-percentile wait for a generation slot of the last 100 requests that got one, in ms.
-     */
-    var `queueWaitP95Ms`: kotlin.Double?
-    , 
-    /**
-     * Resident memory of the process now, in bytes (mapped weight pages included).
-     */
-    var `residentBytes`: kotlin.ULong?
-    , 
-    /**
-     * Peak resident memory of the process, in bytes.
-     */
-    var `peakResidentBytes`: kotlin.ULong?
-    , 
-    /**
-     * CPU use of the process since the previous snapshot (the first: since loading), in
-     * percent of the CPUs it may run on (100 = all busy).
-     */
-    var `cpuPercent`: kotlin.Double?
-    , 
-    /**
-     * The thermal state the governor applied last.
-     */
-    var `thermalState`: ThermalState
-    , 
-    /**
-     * Thermal state changes the governor applied since loading.
-     */
-    var `throttleEvents`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetrics> {
-    override fun read(buf: ByteBuffer): EngineMetrics {
-        return EngineMetrics(
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterOptionalDouble.read(buf),
-            FfiConverterOptionalDouble.read(buf),
-            FfiConverterOptionalDouble.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterOptionalDouble.read(buf),
-            FfiConverterOptionalDouble.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalDouble.read(buf),
-            FfiConverterTypeThermalState.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: EngineMetrics) = (
-            FfiConverterULong.allocationSize(value.`requests`) +
-            FfiConverterULong.allocationSize(value.`errors`) +
-            FfiConverterDouble.allocationSize(value.`errorRatePercent`) +
-            FfiConverterULong.allocationSize(value.`promptTokens`) +
-            FfiConverterULong.allocationSize(value.`generatedTokens`) +
-            FfiConverterOptionalDouble.allocationSize(value.`latencyP50Ms`) +
-            FfiConverterOptionalDouble.allocationSize(value.`latencyP95Ms`) +
-            FfiConverterOptionalDouble.allocationSize(value.`decodeTokensPerS`) +
-            FfiConverterUInt.allocationSize(value.`generating`) +
-            FfiConverterUInt.allocationSize(value.`queued`) +
-            FfiConverterOptionalDouble.allocationSize(value.`queueWaitP50Ms`) +
-            FfiConverterOptionalDouble.allocationSize(value.`queueWaitP95Ms`) +
-            FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
-            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
-            FfiConverterOptionalDouble.allocationSize(value.`cpuPercent`) +
-            FfiConverterTypeThermalState.allocationSize(value.`thermalState`) +
-            FfiConverterULong.allocationSize(value.`throttleEvents`)
-    )
-
-    override fun write(value: EngineMetrics, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`requests`, buf)
-            FfiConverterULong.write(value.`errors`, buf)
-            FfiConverterDouble.write(value.`errorRatePercent`, buf)
-            FfiConverterULong.write(value.`promptTokens`, buf)
-            FfiConverterULong.write(value.`generatedTokens`, buf)
-            FfiConverterOptionalDouble.write(value.`latencyP50Ms`, buf)
-            FfiConverterOptionalDouble.write(value.`latencyP95Ms`, buf)
-            FfiConverterOptionalDouble.write(value.`decodeTokensPerS`, buf)
-            FfiConverterUInt.write(value.`generating`, buf)
-            FfiConverterUInt.write(value.`queued`, buf)
-            FfiConverterOptionalDouble.write(value.`queueWaitP50Ms`, buf)
-            FfiConverterOptionalDouble.write(value.`queueWaitP95Ms`, buf)
-            FfiConverterOptionalULong.write(value.`residentBytes`, buf)
-            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
-            FfiConverterOptionalDouble.write(value.`cpuPercent`, buf)
-            FfiConverterTypeThermalState.write(value.`thermalState`, buf)
-            FfiConverterULong.write(value.`throttleEvents`, buf)
-    }
-}
-
-
-
-/**
- * Per-request options: length, sampling (seeded, deterministic) and stop strings. The
- * default is greedy, up to 1024 tokens.
- */
-data class GenerationOptions (
-    /**
-     * Most tokens to generate (at most the engine's `max_output_tokens`).
-     */
-    var `maxTokens`: kotlin.UInt = 1024u 
-    , 
-    /**
-     * Divides the logits before the draw; 0 = greedy.
-     */
-    var `temperature`: kotlin.Float = 0.0f 
-    , 
-    /**
-     * Keep only the `top_k` most likely tokens; 0 = off.
-     */
-    var `topK`: kotlin.UInt = 0u 
-    , 
-    /**
-     * Nucleus sampling threshold in (0, 1]; 1 = off.
-     */
-    var `topP`: kotlin.Float = 1.0f 
-    , 
-    /**
-     * Drop tokens less likely than `min_p` × the most likely one; 0 = off.
-     */
-    var `minP`: kotlin.Float = 0.0f 
-    , 
-    /**
-     * Repetition penalty (llama.cpp's rule); 1 = off.
-     */
-    var `repetitionPenalty`: kotlin.Float = 1.0f 
-    , 
-    /**
-     * How many recent tokens the penalty looks at, in tokens.
-     */
-    var `repeatLastN`: kotlin.UInt = 64u 
-    , 
-    /**
-     * Seed of the random draw: the same seed and inputs give the same tokens.
-     */
-    var `seed`: kotlin.ULong = 0uL 
-    , 
-    /**
-     * Generation ends before the first occurrence of any of these (not part of the text).
-     */
-    var `stop`: List<kotlin.String> = listOf() 
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeGenerationOptions: FfiConverterRustBuffer<GenerationOptions> {
-    override fun read(buf: ByteBuffer): GenerationOptions {
-        return GenerationOptions(
-            FfiConverterUInt.read(buf),
-            FfiConverterFloat.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterFloat.read(buf),
-            FfiConverterFloat.read(buf),
-            FfiConverterFloat.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterSequenceString.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: GenerationOptions) = (
-            FfiConverterUInt.allocationSize(value.`maxTokens`) +
-            FfiConverterFloat.allocationSize(value.`temperature`) +
-            FfiConverterUInt.allocationSize(value.`topK`) +
-            FfiConverterFloat.allocationSize(value.`topP`) +
-            FfiConverterFloat.allocationSize(value.`minP`) +
-            FfiConverterFloat.allocationSize(value.`repetitionPenalty`) +
-            FfiConverterUInt.allocationSize(value.`repeatLastN`) +
-            FfiConverterULong.allocationSize(value.`seed`) +
-            FfiConverterSequenceString.allocationSize(value.`stop`)
-    )
-
-    override fun write(value: GenerationOptions, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`maxTokens`, buf)
-            FfiConverterFloat.write(value.`temperature`, buf)
-            FfiConverterUInt.write(value.`topK`, buf)
-            FfiConverterFloat.write(value.`topP`, buf)
-            FfiConverterFloat.write(value.`minP`, buf)
-            FfiConverterFloat.write(value.`repetitionPenalty`, buf)
-            FfiConverterUInt.write(value.`repeatLastN`, buf)
-            FfiConverterULong.write(value.`seed`, buf)
-            FfiConverterSequenceString.write(value.`stop`, buf)
-    }
-}
-
-
-
-/**
- * Timing and size figures of one request.
- */
-data class GenerationStats (
-    /**
-     * Tokens of the whole prompt (history + new input).
-     */
-    var `promptTokens`: kotlin.UInt
-    , 
-    /**
-     * Prompt tokens reused from the KV cache instead of recomputed.
-     */
-    var `cachedTokens`: kotlin.UInt
-    , 
-    /**
-     * Tokens generated (including a final end-of-text token).
-     */
-    var `generatedTokens`: kotlin.UInt
-    , 
-    /**
-     * Time spent waiting for a generation slot (`EngineConfig::max_concurrent_generations`),
-     * in ms; part of the times below.
-     */
-    var `queuedMs`: kotlin.Double
-    , 
-    /**
-     * From the call to the first generated token, in ms.
-     */
-    var `timeToFirstTokenMs`: kotlin.Double
-    , 
-    /**
-     * Prompt tokens evaluated per second during prefill.
-     */
-    var `prefillTokensPerS`: kotlin.Double
-    , 
-    /**
-     * Tokens generated per second after the first.
-     */
-    var `decodeTokensPerS`: kotlin.Double
-    , 
-    /**
-     * Whole request (from the call, queue wait included), in ms.
-     */
-    var `totalMs`: kotlin.Double
-    , 
-    /**
-     * Distinct threads that ran matmul work during the request.
-     */
-    var `kernelThreads`: kotlin.UInt
-    , 
-    /**
-     * The most threads that ran one matmul at the same moment (at most what the thermal
-     * governor allowed then).
-     */
-    var `peakKernelThreads`: kotlin.UInt
-    , 
-    /**
-     * The thermal state in force at the end of the request.
-     */
-    var `thermalState`: ThermalState
-    , 
-    /**
-     * Thermal changes this request saw (each also sent as `GenerationEvent::Thermal`).
-     */
-    var `throttleEvents`: kotlin.UInt
-    , 
-    /**
-     * Tokens drafted by prompt lookup and evaluated ahead (`EngineConfig::draft_tokens`).
-     */
-    var `draftedTokens`: kotlin.UInt
-    , 
-    /**
-     * Drafted tokens that equalled the sampled ones (each saved a pass over the weights).
-     */
-    var `acceptedTokens`: kotlin.UInt
-    , 
-    /**
-     * Pauses the governor put between tokens, summed, in ms.
-     */
-    var `pausedMs`: kotlin.ULong
-    , 
-    /**
-     * Resident memory of the process at the end of the request, in bytes; `None` where the
-     * platform does not report it.
-     */
-    var `residentBytes`: kotlin.ULong?
-    , 
-    /**
-     * Peak resident memory of the process so far, in bytes; `None` where not reported.
-     */
-    var `peakResidentBytes`: kotlin.ULong?
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeGenerationStats: FfiConverterRustBuffer<GenerationStats> {
-    override fun read(buf: ByteBuffer): GenerationStats {
-        return GenerationStats(
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterTypeThermalState.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-            FfiConverterOptionalULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: GenerationStats) = (
-            FfiConverterUInt.allocationSize(value.`promptTokens`) +
-            FfiConverterUInt.allocationSize(value.`cachedTokens`) +
-            FfiConverterUInt.allocationSize(value.`generatedTokens`) +
-            FfiConverterDouble.allocationSize(value.`queuedMs`) +
-            FfiConverterDouble.allocationSize(value.`timeToFirstTokenMs`) +
-            FfiConverterDouble.allocationSize(value.`prefillTokensPerS`) +
-            FfiConverterDouble.allocationSize(value.`decodeTokensPerS`) +
-            FfiConverterDouble.allocationSize(value.`totalMs`) +
-            FfiConverterUInt.allocationSize(value.`kernelThreads`) +
-            FfiConverterUInt.allocationSize(value.`peakKernelThreads`) +
-            FfiConverterTypeThermalState.allocationSize(value.`thermalState`) +
-            FfiConverterUInt.allocationSize(value.`throttleEvents`) +
-            FfiConverterUInt.allocationSize(value.`draftedTokens`) +
-            FfiConverterUInt.allocationSize(value.`acceptedTokens`) +
-            FfiConverterULong.allocationSize(value.`pausedMs`) +
-            FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
-            FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`)
-    )
-
-    override fun write(value: GenerationStats, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`promptTokens`, buf)
-            FfiConverterUInt.write(value.`cachedTokens`, buf)
-            FfiConverterUInt.write(value.`generatedTokens`, buf)
-            FfiConverterDouble.write(value.`queuedMs`, buf)
-            FfiConverterDouble.write(value.`timeToFirstTokenMs`, buf)
-            FfiConverterDouble.write(value.`prefillTokensPerS`, buf)
-            FfiConverterDouble.write(value.`decodeTokensPerS`, buf)
-            FfiConverterDouble.write(value.`totalMs`, buf)
-            FfiConverterUInt.write(value.`kernelThreads`, buf)
-            FfiConverterUInt.write(value.`peakKernelThreads`, buf)
-            FfiConverterTypeThermalState.write(value.`thermalState`, buf)
-            FfiConverterUInt.write(value.`throttleEvents`, buf)
-            FfiConverterUInt.write(value.`draftedTokens`, buf)
-            FfiConverterUInt.write(value.`acceptedTokens`, buf)
-            FfiConverterULong.write(value.`pausedMs`, buf)
-            FfiConverterOptionalULong.write(value.`residentBytes`, buf)
-            FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
-    }
-}
-
-
-
-/**
- * The outcome of one request.
- */
-data class GenerationSummary (
-    /**
-     * The whole reply text (the `Text` events, concatenated).
-     */
-    var `text`: kotlin.String
-    , 
-    /**
-     * Why generation ended.
-     */
-    var `finishReason`: FinishReason
-    , 
-    /**
-     * Figures for this request.
-     */
-    var `stats`: GenerationStats
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeGenerationSummary: FfiConverterRustBuffer<GenerationSummary> {
-    override fun read(buf: ByteBuffer): GenerationSummary {
-        return GenerationSummary(
-            FfiConverterString.read(buf),
-            FfiConverterTypeFinishReason.read(buf),
-            FfiConverterTypeGenerationStats.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: GenerationSummary) = (
-            FfiConverterString.allocationSize(value.`text`) +
-            FfiConverterTypeFinishReason.allocationSize(value.`finishReason`) +
-            FfiConverterTypeGenerationStats.allocationSize(value.`stats`)
-    )
-
-    override fun write(value: GenerationSummary, buf: ByteBuffer) {
-            FfiConverterString.write(value.`text`, buf)
-            FfiConverterTypeFinishReason.write(value.`finishReason`, buf)
-            FfiConverterTypeGenerationStats.write(value.`stats`, buf)
-    }
-}
-
-
-
-/**
  * What this device offers the engine, as the engine sees it.
  */
 data class Hardware (
     /**
      * Ids of the online CPUs, ascending (empty where the platform does not list them).
      */
-    var `cpus`: List<kotlin.UInt>
+    var `cpus`: List<Count>
     , 
     /**
      * Ids of the performance ("big") cores among them, ascending: the ones an engine pins its
      * workers to with `EngineConfig::pin_threads`.
      */
-    var `performanceCpus`: List<kotlin.UInt>
+    var `performanceCpus`: List<Count>
     , 
     /**
      * Threads an engine runs matmuls on when `EngineConfig::threads` is 0.
      */
-    var `defaultThreads`: kotlin.UInt
+    var `defaultThreads`: Count
     , 
     /**
      * The kernel tables this CPU runs, from the portable reference to the fastest.
@@ -5326,9 +4044,9 @@ data class Hardware (
 public object FfiConverterTypeHardware: FfiConverterRustBuffer<Hardware> {
     override fun read(buf: ByteBuffer): Hardware {
         return Hardware(
-            FfiConverterSequenceUInt.read(buf),
-            FfiConverterSequenceUInt.read(buf),
-            FfiConverterUInt.read(buf),
+            FfiConverterSequenceTypeCount.read(buf),
+            FfiConverterSequenceTypeCount.read(buf),
+            FfiConverterTypeCount.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalULong.read(buf),
@@ -5336,653 +4054,21 @@ public object FfiConverterTypeHardware: FfiConverterRustBuffer<Hardware> {
     }
 
     override fun allocationSize(value: Hardware) = (
-            FfiConverterSequenceUInt.allocationSize(value.`cpus`) +
-            FfiConverterSequenceUInt.allocationSize(value.`performanceCpus`) +
-            FfiConverterUInt.allocationSize(value.`defaultThreads`) +
+            FfiConverterSequenceTypeCount.allocationSize(value.`cpus`) +
+            FfiConverterSequenceTypeCount.allocationSize(value.`performanceCpus`) +
+            FfiConverterTypeCount.allocationSize(value.`defaultThreads`) +
             FfiConverterSequenceString.allocationSize(value.`kernelTables`) +
             FfiConverterString.allocationSize(value.`defaultKernels`) +
             FfiConverterOptionalULong.allocationSize(value.`physicalMemoryBytes`)
     )
 
     override fun write(value: Hardware, buf: ByteBuffer) {
-            FfiConverterSequenceUInt.write(value.`cpus`, buf)
-            FfiConverterSequenceUInt.write(value.`performanceCpus`, buf)
-            FfiConverterUInt.write(value.`defaultThreads`, buf)
+            FfiConverterSequenceTypeCount.write(value.`cpus`, buf)
+            FfiConverterSequenceTypeCount.write(value.`performanceCpus`, buf)
+            FfiConverterTypeCount.write(value.`defaultThreads`, buf)
             FfiConverterSequenceString.write(value.`kernelTables`, buf)
             FfiConverterString.write(value.`defaultKernels`, buf)
             FfiConverterOptionalULong.write(value.`physicalMemoryBytes`, buf)
-    }
-}
-
-
-
-/**
- * The thresholds `BitNetEngine::health` raises alerts at; the defaults are the engine's.
- */
-data class HealthThresholds (
-    /**
-     * Alert when resident memory exceeds this, in bytes (default 1024 MiB).
-     */
-    var `maxResidentBytes`: kotlin.ULong = 1073741824uL 
-    , 
-    /**
-     * Alert when CPU use exceeds this, in percent of the CPUs the process may use.
-     */
-    var `maxCpuPercent`: kotlin.UInt = 80u 
-    , 
-    /**
-     * Alert when the recent mean decode speed is below this, in tokens/s.
-     */
-    var `minDecodeTokensPerS`: kotlin.UInt = 5u 
-    , 
-    /**
-     * Alert when errors exceed this share of requests, in percent.
-     */
-    var `maxErrorRatePercent`: kotlin.UInt = 5u 
-    , 
-    /**
-     * Alert when the recent p95 latency exceeds this, in ms.
-     */
-    var `maxLatencyMs`: kotlin.ULong = 5000uL 
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeHealthThresholds: FfiConverterRustBuffer<HealthThresholds> {
-    override fun read(buf: ByteBuffer): HealthThresholds {
-        return HealthThresholds(
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: HealthThresholds) = (
-            FfiConverterULong.allocationSize(value.`maxResidentBytes`) +
-            FfiConverterUInt.allocationSize(value.`maxCpuPercent`) +
-            FfiConverterUInt.allocationSize(value.`minDecodeTokensPerS`) +
-            FfiConverterUInt.allocationSize(value.`maxErrorRatePercent`) +
-            FfiConverterULong.allocationSize(value.`maxLatencyMs`)
-    )
-
-    override fun write(value: HealthThresholds, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`maxResidentBytes`, buf)
-            FfiConverterUInt.write(value.`maxCpuPercent`, buf)
-            FfiConverterUInt.write(value.`minDecodeTokensPerS`, buf)
-            FfiConverterUInt.write(value.`maxErrorRatePercent`, buf)
-            FfiConverterULong.write(value.`maxLatencyMs`, buf)
-    }
-}
-
-
-
-/**
- * An installed model, as `ModelStore::list` finds it.
- */
-data class InstalledModel (
-    /**
-     * The file's name in the store.
-     */
-    var `fileName`: kotlin.String
-    , 
-    /**
-     * Its full path (what `BitNet.load` takes).
-     */
-    var `path`: kotlin.String
-    , 
-    /**
-     * Its size, in bytes.
-     */
-    var `sizeBytes`: kotlin.ULong
-    , 
-    /**
-     * The catalog entry with this file name, if any.
-     */
-    var `catalogId`: kotlin.String?
-    , 
-    /**
-     * `general.architecture`, when the header reads.
-     */
-    var `arch`: kotlin.String?
-    , 
-    /**
-     * Storage format of the projections, when the header reads.
-     */
-    var `format`: kotlin.String?
-    , 
-    /**
-     * What loading it with the given configuration takes, when it plans.
-     */
-    var `memory`: MemoryEstimate?
-    , 
-    /**
-     * Whether it loads under the configuration's memory budget.
-     */
-    var `fits`: kotlin.Boolean
-    , 
-    /**
-     * Why it does not plan, if it does not.
-     */
-    var `problem`: kotlin.String?
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeInstalledModel: FfiConverterRustBuffer<InstalledModel> {
-    override fun read(buf: ByteBuffer): InstalledModel {
-        return InstalledModel(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalString.read(buf),
-            FfiConverterOptionalTypeMemoryEstimate.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterOptionalString.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: InstalledModel) = (
-            FfiConverterString.allocationSize(value.`fileName`) +
-            FfiConverterString.allocationSize(value.`path`) +
-            FfiConverterULong.allocationSize(value.`sizeBytes`) +
-            FfiConverterOptionalString.allocationSize(value.`catalogId`) +
-            FfiConverterOptionalString.allocationSize(value.`arch`) +
-            FfiConverterOptionalString.allocationSize(value.`format`) +
-            FfiConverterOptionalTypeMemoryEstimate.allocationSize(value.`memory`) +
-            FfiConverterBoolean.allocationSize(value.`fits`) +
-            FfiConverterOptionalString.allocationSize(value.`problem`)
-    )
-
-    override fun write(value: InstalledModel, buf: ByteBuffer) {
-            FfiConverterString.write(value.`fileName`, buf)
-            FfiConverterString.write(value.`path`, buf)
-            FfiConverterULong.write(value.`sizeBytes`, buf)
-            FfiConverterOptionalString.write(value.`catalogId`, buf)
-            FfiConverterOptionalString.write(value.`arch`, buf)
-            FfiConverterOptionalString.write(value.`format`, buf)
-            FfiConverterOptionalTypeMemoryEstimate.write(value.`memory`, buf)
-            FfiConverterBoolean.write(value.`fits`, buf)
-            FfiConverterOptionalString.write(value.`problem`, buf)
-    }
-}
-
-
-
-/**
- * What running a model takes, in bytes, from its header and metadata alone
- * (`bitnet_core::engine::MemoryEstimate`; `bitnet estimate` prints the same figures).
- */
-data class MemoryEstimate (
-    /**
-     * The mapped file (header and weights), in bytes; all of it is resident while generating.
-     */
-    var `mappedBytes`: kotlin.ULong
-    , 
-    /**
-     * Whether `mapped_bytes` count in the totals (`EngineConfig::count_mapped_weights`).
-     */
-    var `mappedCounted`: kotlin.Boolean
-    , 
-    /**
-     * The output head re-quantised at load (`HeadPrecision::Q8_0`), in bytes; 0 when the
-     * head is read in place.
-     */
-    var `headBytes`: kotlin.ULong
-    , 
-    /**
-     * Vocabulary, merges and tokenizer structures, in bytes.
-     */
-    var `tokenizerBytes`: kotlin.ULong
-    , 
-    /**
-     * Engine code, worker stacks and allocator slack, in bytes.
-     */
-    var `runtimeBytes`: kotlin.ULong
-    , 
-    /**
-     * KV cache per token of context, in bytes.
-     */
-    var `kvBytesPerToken`: kotlin.ULong
-    , 
-    /**
-     * The precision the KV cache would use.
-     */
-    var `kvPrecision`: KvPrecision
-    , 
-    /**
-     * One session's forward, logits and sampling buffers, in bytes.
-     */
-    var `scratchBytes`: kotlin.ULong
-    , 
-    /**
-     * Context of a session created with the defaults (before any budget cap), in tokens.
-     */
-    var `defaultContextTokens`: kotlin.UInt
-    , 
-    /**
-     * The smallest context loading requires to fit the budget, in tokens.
-     */
-    var `minContextTokens`: kotlin.UInt
-    
-){
-    
-    /**
-     * The longest context (tokens) whose session fits in `available_bytes` (what a budget
-     * leaves after `engine_bytes()` and other sessions); 0 when not even the scratch buffers
-     * do.
-     */ fun `contextFitting`(`availableBytes`: kotlin.ULong): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_context_fitting(FfiConverterTypeMemoryEstimate.lower(this),
-        
-        FfiConverterULong.lower(`availableBytes`),_status)
-}
-    )
-    }
-    
-
-    
-    /**
-     * Bytes the engine holds whatever its sessions: mapped weights (when counted), a
-     * re-quantised head, tokenizer and runtime.
-     */ fun `engineBytes`(): kotlin.ULong {
-            return FfiConverterULong.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_engine_bytes(FfiConverterTypeMemoryEstimate.lower(this),
-        _status)
-}
-    )
-    }
-    
-
-    
-    /**
-     * The longest context (tokens) of the engine's only session under a `budget_bytes` budget
-     * (`bitnet estimate`'s `max_context_tokens`); 0 when the engine alone does not fit.
-     * Loading succeeds when this is at least `min_context_tokens`.
-     */ fun `maxContextTokens`(`budgetBytes`: kotlin.ULong): kotlin.UInt {
-            return FfiConverterUInt.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_max_context_tokens(FfiConverterTypeMemoryEstimate.lower(this),
-        
-        FfiConverterULong.lower(`budgetBytes`),_status)
-}
-    )
-    }
-    
-
-    
-    /**
-     * Bytes one session of `context_tokens` tokens adds: scratch, KV cache, bookkeeping.
-     */ fun `sessionBytes`(`contextTokens`: kotlin.UInt): kotlin.ULong {
-            return FfiConverterULong.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_session_bytes(FfiConverterTypeMemoryEstimate.lower(this),
-        
-        FfiConverterUInt.lower(`contextTokens`),_status)
-}
-    )
-    }
-    
-
-    
-    /**
-     * The engine plus one session of `context_tokens` tokens, in bytes.
-     */ fun `totalBytes`(`contextTokens`: kotlin.UInt): kotlin.ULong {
-            return FfiConverterULong.lift(
-    uniffiRustCall() { _status ->
-    UniffiLib.uniffi_bitnet_ffi_fn_method_memoryestimate_total_bytes(FfiConverterTypeMemoryEstimate.lower(this),
-        
-        FfiConverterUInt.lower(`contextTokens`),_status)
-}
-    )
-    }
-    
-
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstimate> {
-    override fun read(buf: ByteBuffer): MemoryEstimate {
-        return MemoryEstimate(
-            FfiConverterULong.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterTypeKvPrecision.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterUInt.read(buf),
-            FfiConverterUInt.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: MemoryEstimate) = (
-            FfiConverterULong.allocationSize(value.`mappedBytes`) +
-            FfiConverterBoolean.allocationSize(value.`mappedCounted`) +
-            FfiConverterULong.allocationSize(value.`headBytes`) +
-            FfiConverterULong.allocationSize(value.`tokenizerBytes`) +
-            FfiConverterULong.allocationSize(value.`runtimeBytes`) +
-            FfiConverterULong.allocationSize(value.`kvBytesPerToken`) +
-            FfiConverterTypeKvPrecision.allocationSize(value.`kvPrecision`) +
-            FfiConverterULong.allocationSize(value.`scratchBytes`) +
-            FfiConverterUInt.allocationSize(value.`defaultContextTokens`) +
-            FfiConverterUInt.allocationSize(value.`minContextTokens`)
-    )
-
-    override fun write(value: MemoryEstimate, buf: ByteBuffer) {
-            FfiConverterULong.write(value.`mappedBytes`, buf)
-            FfiConverterBoolean.write(value.`mappedCounted`, buf)
-            FfiConverterULong.write(value.`headBytes`, buf)
-            FfiConverterULong.write(value.`tokenizerBytes`, buf)
-            FfiConverterULong.write(value.`runtimeBytes`, buf)
-            FfiConverterULong.write(value.`kvBytesPerToken`, buf)
-            FfiConverterTypeKvPrecision.write(value.`kvPrecision`, buf)
-            FfiConverterULong.write(value.`scratchBytes`, buf)
-            FfiConverterUInt.write(value.`defaultContextTokens`, buf)
-            FfiConverterUInt.write(value.`minContextTokens`, buf)
-    }
-}
-
-
-
-/**
- * How a catalog model fits a deployment profile's memory budget.
- */
-data class ProfileFit (
-    /**
-     * The profile.
-     */
-    var `profile`: Profile
-    , 
-    /**
-     * Whether it loads under the profile's budget.
-     */
-    var `fits`: kotlin.Boolean
-    , 
-    /**
-     * The context a session gets under the budget, in tokens (0 when it does not fit).
-     */
-    var `contextTokens`: kotlin.ULong
-    , 
-    /**
-     * Mapped file, fixed bytes and that context's KV cache, in bytes.
-     */
-    var `totalBytes`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeProfileFit: FfiConverterRustBuffer<ProfileFit> {
-    override fun read(buf: ByteBuffer): ProfileFit {
-        return ProfileFit(
-            FfiConverterTypeProfile.read(buf),
-            FfiConverterBoolean.read(buf),
-            FfiConverterULong.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: ProfileFit) = (
-            FfiConverterTypeProfile.allocationSize(value.`profile`) +
-            FfiConverterBoolean.allocationSize(value.`fits`) +
-            FfiConverterULong.allocationSize(value.`contextTokens`) +
-            FfiConverterULong.allocationSize(value.`totalBytes`)
-    )
-
-    override fun write(value: ProfileFit, buf: ByteBuffer) {
-            FfiConverterTypeProfile.write(value.`profile`, buf)
-            FfiConverterBoolean.write(value.`fits`, buf)
-            FfiConverterULong.write(value.`contextTokens`, buf)
-            FfiConverterULong.write(value.`totalBytes`, buf)
-    }
-}
-
-
-
-/**
- * Per-session settings (`bitnet_core::engine::SessionConfig`).
- */
-data class SessionConfig (
-    /**
-     * Context length in tokens; 0 = the model's, capped at the engine's input + output limits.
-     */
-    var `contextLength`: kotlin.UInt = 0u 
-    , 
-    /**
-     * What to do when the history outgrows the context; `None` = `OverflowPolicy::Error`.
-     */
-    var `overflow`: OverflowPolicy? = null 
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeSessionConfig: FfiConverterRustBuffer<SessionConfig> {
-    override fun read(buf: ByteBuffer): SessionConfig {
-        return SessionConfig(
-            FfiConverterUInt.read(buf),
-            FfiConverterOptionalTypeOverflowPolicy.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: SessionConfig) = (
-            FfiConverterUInt.allocationSize(value.`contextLength`) +
-            FfiConverterOptionalTypeOverflowPolicy.allocationSize(value.`overflow`)
-    )
-
-    override fun write(value: SessionConfig, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`contextLength`, buf)
-            FfiConverterOptionalTypeOverflowPolicy.write(value.`overflow`, buf)
-    }
-}
-
-
-
-/**
- * Mean and sample standard deviation of repeated measurements (in the unit of the field
- * holding it).
- */
-data class Stat (
-    /**
-     * Mean.
-     */
-    var `mean`: kotlin.Double
-    , 
-    /**
-     * Sample standard deviation (0 for one sample).
-     */
-    var `sd`: kotlin.Double
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeStat: FfiConverterRustBuffer<Stat> {
-    override fun read(buf: ByteBuffer): Stat {
-        return Stat(
-            FfiConverterDouble.read(buf),
-            FfiConverterDouble.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: Stat) = (
-            FfiConverterDouble.allocationSize(value.`mean`) +
-            FfiConverterDouble.allocationSize(value.`sd`)
-    )
-
-    override fun write(value: Stat, buf: ByteBuffer) {
-            FfiConverterDouble.write(value.`mean`, buf)
-            FfiConverterDouble.write(value.`sd`, buf)
-    }
-}
-
-
-
-/**
- * The thermal governor's table, one action per `ThermalState`. `default_thermal_policy()`
- * gives the engine's: nominal every thread; fair every thread, 10 ms between tokens; serious
- * half the threads, 50 ms; critical stop.
- */
-data class ThermalPolicy (
-    /**
-     * Action in `ThermalState::Nominal`.
-     */
-    var `nominal`: Throttle
-    , 
-    /**
-     * Action in `ThermalState::Fair`.
-     */
-    var `fair`: Throttle
-    , 
-    /**
-     * Action in `ThermalState::Serious`.
-     */
-    var `serious`: Throttle
-    , 
-    /**
-     * Action in `ThermalState::Critical`.
-     */
-    var `critical`: Throttle
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolicy> {
-    override fun read(buf: ByteBuffer): ThermalPolicy {
-        return ThermalPolicy(
-            FfiConverterTypeThrottle.read(buf),
-            FfiConverterTypeThrottle.read(buf),
-            FfiConverterTypeThrottle.read(buf),
-            FfiConverterTypeThrottle.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: ThermalPolicy) = (
-            FfiConverterTypeThrottle.allocationSize(value.`nominal`) +
-            FfiConverterTypeThrottle.allocationSize(value.`fair`) +
-            FfiConverterTypeThrottle.allocationSize(value.`serious`) +
-            FfiConverterTypeThrottle.allocationSize(value.`critical`)
-    )
-
-    override fun write(value: ThermalPolicy, buf: ByteBuffer) {
-            FfiConverterTypeThrottle.write(value.`nominal`, buf)
-            FfiConverterTypeThrottle.write(value.`fair`, buf)
-            FfiConverterTypeThrottle.write(value.`serious`, buf)
-            FfiConverterTypeThrottle.write(value.`critical`, buf)
-    }
-}
-
-
-
-/**
- * What `BitNetEngine::trim` did.
- */
-data class TrimReport (
-    /**
-     * Idle sessions that released their KV cache and buffers.
-     */
-    var `sessions`: kotlin.UInt
-    , 
-    /**
-     * How much lower the process's resident memory is afterwards, in bytes (0 where it
-     * cannot be read, or when other threads allocated meanwhile).
-     */
-    var `releasedBytes`: kotlin.ULong
-    
-){
-    
-
-    
-
-    
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeTrimReport: FfiConverterRustBuffer<TrimReport> {
-    override fun read(buf: ByteBuffer): TrimReport {
-        return TrimReport(
-            FfiConverterUInt.read(buf),
-            FfiConverterULong.read(buf),
-        )
-    }
-
-    override fun allocationSize(value: TrimReport) = (
-            FfiConverterUInt.allocationSize(value.`sessions`) +
-            FfiConverterULong.allocationSize(value.`releasedBytes`)
-    )
-
-    override fun write(value: TrimReport, buf: ByteBuffer) {
-            FfiConverterUInt.write(value.`sessions`, buf)
-            FfiConverterULong.write(value.`releasedBytes`, buf)
     }
 }
 
@@ -6130,12 +4216,12 @@ sealed class BitNetException: kotlin.Exception() {
         /**
          * Tokens of the new input.
          */
-        val `tokens`: kotlin.UInt, 
+        val `tokens`: Count, 
         
         /**
          * The limit it exceeds, in tokens.
          */
-        val `limit`: kotlin.UInt
+        val `limit`: Count
         ) : BitNetException() {
         override val message
             get() = "detail=${ `detail` }, tokens=${ `tokens` }, limit=${ `limit` }"
@@ -6154,12 +4240,12 @@ sealed class BitNetException: kotlin.Exception() {
         /**
          * Tokens the request needs, history included.
          */
-        val `needed`: kotlin.UInt, 
+        val `needed`: Count, 
         
         /**
          * The session's context length, in tokens.
          */
-        val `context`: kotlin.UInt
+        val `context`: Count
         ) : BitNetException() {
         override val message
             get() = "detail=${ `detail` }, needed=${ `needed` }, context=${ `context` }"
@@ -6183,7 +4269,7 @@ sealed class BitNetException: kotlin.Exception() {
         /**
          * Vocabulary size, in tokens.
          */
-        val `vocabSize`: kotlin.UInt
+        val `vocabSize`: Count
         ) : BitNetException() {
         override val message
             get() = "detail=${ `detail` }, token=${ `token` }, vocabSize=${ `vocabSize` }"
@@ -6250,7 +4336,7 @@ sealed class BitNetException: kotlin.Exception() {
         /**
          * The context the need was computed for, in tokens.
          */
-        val `context`: kotlin.UInt, 
+        val `context`: Count, 
         
         /**
          * The smallest deployment profile whose budget would hold `needed`, if any.
@@ -6503,18 +4589,18 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 )
             9 -> BitNetException.PromptTooLong(
                 FfiConverterString.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterTypeCount.read(buf),
+                FfiConverterTypeCount.read(buf),
                 )
             10 -> BitNetException.ContextFull(
                 FfiConverterString.read(buf),
-                FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterTypeCount.read(buf),
+                FfiConverterTypeCount.read(buf),
                 )
             11 -> BitNetException.InvalidToken(
                 FfiConverterString.read(buf),
                 FfiConverterUInt.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterTypeCount.read(buf),
                 )
             12 -> BitNetException.RateLimited(
                 FfiConverterString.read(buf),
@@ -6528,7 +4614,7 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterTypeCount.read(buf),
                 FfiConverterOptionalTypeProfile.read(buf),
                 )
             15 -> BitNetException.InsufficientMemory(
@@ -6622,22 +4708,22 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`tokens`)
-                + FfiConverterUInt.allocationSize(value.`limit`)
+                + FfiConverterTypeCount.allocationSize(value.`tokens`)
+                + FfiConverterTypeCount.allocationSize(value.`limit`)
             )
             is BitNetException.ContextFull -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
-                + FfiConverterUInt.allocationSize(value.`needed`)
-                + FfiConverterUInt.allocationSize(value.`context`)
+                + FfiConverterTypeCount.allocationSize(value.`needed`)
+                + FfiConverterTypeCount.allocationSize(value.`context`)
             )
             is BitNetException.InvalidToken -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
                 + FfiConverterUInt.allocationSize(value.`token`)
-                + FfiConverterUInt.allocationSize(value.`vocabSize`)
+                + FfiConverterTypeCount.allocationSize(value.`vocabSize`)
             )
             is BitNetException.RateLimited -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -6657,7 +4743,7 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 + FfiConverterString.allocationSize(value.`detail`)
                 + FfiConverterULong.allocationSize(value.`needed`)
                 + FfiConverterULong.allocationSize(value.`budget`)
-                + FfiConverterUInt.allocationSize(value.`context`)
+                + FfiConverterTypeCount.allocationSize(value.`context`)
                 + FfiConverterOptionalTypeProfile.allocationSize(value.`fitsProfile`)
             )
             is BitNetException.InsufficientMemory -> (
@@ -6769,22 +4855,22 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
             is BitNetException.PromptTooLong -> {
                 buf.putInt(9)
                 FfiConverterString.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`tokens`, buf)
-                FfiConverterUInt.write(value.`limit`, buf)
+                FfiConverterTypeCount.write(value.`tokens`, buf)
+                FfiConverterTypeCount.write(value.`limit`, buf)
                 Unit
             }
             is BitNetException.ContextFull -> {
                 buf.putInt(10)
                 FfiConverterString.write(value.`detail`, buf)
-                FfiConverterUInt.write(value.`needed`, buf)
-                FfiConverterUInt.write(value.`context`, buf)
+                FfiConverterTypeCount.write(value.`needed`, buf)
+                FfiConverterTypeCount.write(value.`context`, buf)
                 Unit
             }
             is BitNetException.InvalidToken -> {
                 buf.putInt(11)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterUInt.write(value.`token`, buf)
-                FfiConverterUInt.write(value.`vocabSize`, buf)
+                FfiConverterTypeCount.write(value.`vocabSize`, buf)
                 Unit
             }
             is BitNetException.RateLimited -> {
@@ -6804,7 +4890,7 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`needed`, buf)
                 FfiConverterULong.write(value.`budget`, buf)
-                FfiConverterUInt.write(value.`context`, buf)
+                FfiConverterTypeCount.write(value.`context`, buf)
                 FfiConverterOptionalTypeProfile.write(value.`fitsProfile`, buf)
                 Unit
             }
@@ -6876,65 +4962,6 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
 
 
 /**
- * Why a generation ended.
- */
-
-enum class FinishReason {
-    
-    /**
-     * The model produced an end-of-text or end-of-turn token.
-     */
-    END_OF_TEXT,
-    /**
-     * A stop string was produced.
-     */
-    STOP_STRING,
-    /**
-     * `max_tokens` were generated.
-     */
-    MAX_TOKENS,
-    /**
-     * `ChatSession::cancel` was called.
-     */
-    CANCELLED,
-    /**
-     * The session's context has no room for another token.
-     */
-    CONTEXT_FULL,
-    /**
-     * The thermal governor stopped the generation (critical state); the text so far is kept.
-     */
-    THERMAL_STOP;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeFinishReason: FfiConverterRustBuffer<FinishReason> {
-    override fun read(buf: ByteBuffer) = try {
-        FinishReason.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: FinishReason) = 4UL
-
-    override fun write(value: FinishReason, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
  * Something a generation reports while it runs, in order. `Finished` is always the last
  * event of a generation that did not fail.
  */
@@ -6963,11 +4990,11 @@ sealed class GenerationEvent {
         /**
          * The state now in force.
          */
-        val `state`: dev.bitnet.ThermalState, 
+        val `state`: dev.bitnet.core.ThermalState, 
         /**
          * Threads matmuls now run on.
          */
-        val `threads`: kotlin.UInt, 
+        val `threads`: dev.bitnet.core.Count, 
         /**
          * Pause between tokens now, in ms.
          */
@@ -6986,7 +5013,7 @@ sealed class GenerationEvent {
         /**
          * Why it ended, its text and its figures.
          */
-        val `summary`: dev.bitnet.GenerationSummary) : GenerationEvent()
+        val `summary`: dev.bitnet.core.GenerationSummary) : GenerationEvent()
         
     {
         
@@ -7015,7 +5042,7 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
                 )
             2 -> GenerationEvent.Thermal(
                 FfiConverterTypeThermalState.read(buf),
-                FfiConverterUInt.read(buf),
+                FfiConverterTypeCount.read(buf),
                 FfiConverterULong.read(buf),
                 )
             3 -> GenerationEvent.Finished(
@@ -7038,7 +5065,7 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
             (
                 4UL
                 + FfiConverterTypeThermalState.allocationSize(value.`state`)
-                + FfiConverterUInt.allocationSize(value.`threads`)
+                + FfiConverterTypeCount.allocationSize(value.`threads`)
                 + FfiConverterULong.allocationSize(value.`pauseMs`)
             )
         }
@@ -7061,7 +5088,7 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
             is GenerationEvent.Thermal -> {
                 buf.putInt(2)
                 FfiConverterTypeThermalState.write(value.`state`, buf)
-                FfiConverterUInt.write(value.`threads`, buf)
+                FfiConverterTypeCount.write(value.`threads`, buf)
                 FfiConverterULong.write(value.`pauseMs`, buf)
                 Unit
             }
@@ -7071,316 +5098,6 @@ public object FfiConverterTypeGenerationEvent : FfiConverterRustBuffer<Generatio
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
- * Output head precision.
- */
-
-enum class HeadPrecision {
-    
-    /**
-     * The head as the file stores it (F16 in BitNet files), read in place from the mapping.
-     */
-    F16,
-    /**
-     * Re-quantised to Q8_0 at load (an owned copy): fewer bytes read per token, a small
-     * logit error.
-     */
-    Q8_0;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeHeadPrecision: FfiConverterRustBuffer<HeadPrecision> {
-    override fun read(buf: ByteBuffer) = try {
-        HeadPrecision.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: HeadPrecision) = 4UL
-
-    override fun write(value: HeadPrecision, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * One health threshold crossed (`EngineConfig::health`).
- */
-sealed class HealthAlert {
-    
-    /**
-     * Resident memory above the limit.
-     */
-    data class Memory(
-        /**
-         * Resident memory, in bytes.
-         */
-        val `residentBytes`: kotlin.ULong, 
-        /**
-         * The limit, in bytes.
-         */
-        val `limitBytes`: kotlin.ULong) : HealthAlert()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * CPU use above the limit.
-     */
-    data class Cpu(
-        /**
-         * CPU use, in percent.
-         */
-        val `percent`: kotlin.Double, 
-        /**
-         * The limit, in percent.
-         */
-        val `limitPercent`: kotlin.UInt) : HealthAlert()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Decoding slower than the minimum.
-     */
-    data class SlowDecode(
-        /**
-         * Recent mean decode speed, in tokens/s.
-         */
-        val `tokensPerS`: kotlin.Double, 
-        /**
-         * The minimum, in tokens/s.
-         */
-        val `minTokensPerS`: kotlin.UInt) : HealthAlert()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Too many requests fail.
-     */
-    data class ErrorRate(
-        /**
-         * Errors per request, in percent.
-         */
-        val `percent`: kotlin.Double, 
-        /**
-         * The limit, in percent.
-         */
-        val `limitPercent`: kotlin.UInt) : HealthAlert()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Requests take too long.
-     */
-    data class Latency(
-        /**
-         * Recent p95 latency, in ms.
-         */
-        val `p95Ms`: kotlin.Double, 
-        /**
-         * The limit, in ms.
-         */
-        val `limitMs`: kotlin.ULong) : HealthAlert()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeHealthAlert : FfiConverterRustBuffer<HealthAlert>{
-    override fun read(buf: ByteBuffer): HealthAlert {
-        return when(buf.getInt()) {
-            1 -> HealthAlert.Memory(
-                FfiConverterULong.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            2 -> HealthAlert.Cpu(
-                FfiConverterDouble.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            3 -> HealthAlert.SlowDecode(
-                FfiConverterDouble.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            4 -> HealthAlert.ErrorRate(
-                FfiConverterDouble.read(buf),
-                FfiConverterUInt.read(buf),
-                )
-            5 -> HealthAlert.Latency(
-                FfiConverterDouble.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: HealthAlert): ULong = when(value) {
-        is HealthAlert.Memory -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterULong.allocationSize(value.`residentBytes`)
-                + FfiConverterULong.allocationSize(value.`limitBytes`)
-            )
-        }
-        is HealthAlert.Cpu -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterDouble.allocationSize(value.`percent`)
-                + FfiConverterUInt.allocationSize(value.`limitPercent`)
-            )
-        }
-        is HealthAlert.SlowDecode -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterDouble.allocationSize(value.`tokensPerS`)
-                + FfiConverterUInt.allocationSize(value.`minTokensPerS`)
-            )
-        }
-        is HealthAlert.ErrorRate -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterDouble.allocationSize(value.`percent`)
-                + FfiConverterUInt.allocationSize(value.`limitPercent`)
-            )
-        }
-        is HealthAlert.Latency -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterDouble.allocationSize(value.`p95Ms`)
-                + FfiConverterULong.allocationSize(value.`limitMs`)
-            )
-        }
-    }
-
-    override fun write(value: HealthAlert, buf: ByteBuffer) {
-        when(value) {
-            is HealthAlert.Memory -> {
-                buf.putInt(1)
-                FfiConverterULong.write(value.`residentBytes`, buf)
-                FfiConverterULong.write(value.`limitBytes`, buf)
-                Unit
-            }
-            is HealthAlert.Cpu -> {
-                buf.putInt(2)
-                FfiConverterDouble.write(value.`percent`, buf)
-                FfiConverterUInt.write(value.`limitPercent`, buf)
-                Unit
-            }
-            is HealthAlert.SlowDecode -> {
-                buf.putInt(3)
-                FfiConverterDouble.write(value.`tokensPerS`, buf)
-                FfiConverterUInt.write(value.`minTokensPerS`, buf)
-                Unit
-            }
-            is HealthAlert.ErrorRate -> {
-                buf.putInt(4)
-                FfiConverterDouble.write(value.`percent`, buf)
-                FfiConverterUInt.write(value.`limitPercent`, buf)
-                Unit
-            }
-            is HealthAlert.Latency -> {
-                buf.putInt(5)
-                FfiConverterDouble.write(value.`p95Ms`, buf)
-                FfiConverterULong.write(value.`limitMs`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
- * How the KV cache stores its values.
- */
-
-enum class KvPrecision {
-    
-    /**
-     * IEEE f16, 2 bytes per value (ternary models; what phones use).
-     */
-    F16,
-    /**
-     * f32, 4 bytes per value (float-weight models; the exact reference path).
-     */
-    F32;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeKvPrecision: FfiConverterRustBuffer<KvPrecision> {
-    override fun read(buf: ByteBuffer) = try {
-        KvPrecision.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: KvPrecision) = 4UL
-
-    override fun write(value: KvPrecision, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -7447,425 +5164,6 @@ public object FfiConverterTypeLogLevel: FfiConverterRustBuffer<LogLevel> {
 
 
 
-/**
- * What a session does when the history outgrows its context.
- */
-
-enum class OverflowPolicy {
-    
-    /**
-     * Fail with `ContextFull`; the session is left unchanged.
-     */
-    ERROR,
-    /**
-     * Drop the oldest turns (system messages are kept) until the request fits.
-     */
-    DROP_OLDEST_TURNS;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPolicy> {
-    override fun read(buf: ByteBuffer) = try {
-        OverflowPolicy.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: OverflowPolicy) = 4UL
-
-    override fun write(value: OverflowPolicy, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * A named preset of thread limit, memory budget and concurrent generations, smallest first;
- * `profile_config` gives its `EngineConfig`.
- */
-
-enum class Profile {
-    
-    /**
-     * 2 threads, 512 MiB (mapped weights not counted: a phone's limit leaves clean file
-     * pages out), 1 generation at a time: a phone app in the foreground.
-     */
-    MOBILE,
-    /**
-     * 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
-     */
-    EDGE,
-    /**
-     * 8 threads, 2048 MiB, 5 generations at once: a shared server process.
-     */
-    SERVER,
-    /**
-     * 16 threads, 4096 MiB, 10 generations at once: a dedicated cloud instance.
-     */
-    CLOUD;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeProfile: FfiConverterRustBuffer<Profile> {
-    override fun read(buf: ByteBuffer) = try {
-        Profile.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: Profile) = 4UL
-
-    override fun write(value: Profile, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * What a request adds to a session before the reply.
- */
-sealed class Prompt {
-    
-    /**
-     * Chat messages (usually one user message), formatted with the model's chat template.
-     */
-    data class Chat(
-        /**
-         * The messages, in order.
-         */
-        val `messages`: List<dev.bitnet.ChatMessage>) : Prompt()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * Raw text continued as is (no template), as `bitnet generate` does.
-     */
-    data class Text(
-        /**
-         * The text.
-         */
-        val `text`: kotlin.String) : Prompt()
-        
-    {
-        
-
-        companion object
-    }
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypePrompt : FfiConverterRustBuffer<Prompt>{
-    override fun read(buf: ByteBuffer): Prompt {
-        return when(buf.getInt()) {
-            1 -> Prompt.Chat(
-                FfiConverterSequenceTypeChatMessage.read(buf),
-                )
-            2 -> Prompt.Text(
-                FfiConverterString.read(buf),
-                )
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: Prompt): ULong = when(value) {
-        is Prompt.Chat -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterSequenceTypeChatMessage.allocationSize(value.`messages`)
-            )
-        }
-        is Prompt.Text -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterString.allocationSize(value.`text`)
-            )
-        }
-    }
-
-    override fun write(value: Prompt, buf: ByteBuffer) {
-        when(value) {
-            is Prompt.Chat -> {
-                buf.putInt(1)
-                FfiConverterSequenceTypeChatMessage.write(value.`messages`, buf)
-                Unit
-            }
-            is Prompt.Text -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`text`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-/**
- * Who wrote a message.
- */
-
-enum class Role {
-    
-    /**
-     * Instructions that frame the conversation.
-     */
-    SYSTEM,
-    /**
-     * The person talking to the model.
-     */
-    USER,
-    /**
-     * The model.
-     */
-    ASSISTANT;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeRole: FfiConverterRustBuffer<Role> {
-    override fun read(buf: ByteBuffer) = try {
-        Role.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: Role) = 4UL
-
-    override fun write(value: Role, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * The device's thermal state (Apple's `ProcessInfo.ThermalState` levels; Android's
- * `PowerManager` statuses map onto them).
- */
-
-enum class ThermalState {
-    
-    /**
-     * No throttling needed.
-     */
-    NOMINAL,
-    /**
-     * Slightly warm: pacing helps.
-     */
-    FAIR,
-    /**
-     * Hot: the OS throttles; use fewer cores.
-     */
-    SERIOUS,
-    /**
-     * About to be throttled hard or shut down: stop.
-     */
-    CRITICAL;
-
-    
-
-
-    companion object
-}
-
-
-/**
- * @suppress
- */
-public object FfiConverterTypeThermalState: FfiConverterRustBuffer<ThermalState> {
-    override fun read(buf: ByteBuffer) = try {
-        ThermalState.values()[buf.getInt() - 1]
-    } catch (e: IndexOutOfBoundsException) {
-        throw RuntimeException("invalid enum value, something is very wrong!!", e)
-    }
-
-    override fun allocationSize(value: ThermalState) = 4UL
-
-    override fun write(value: ThermalState, buf: ByteBuffer) {
-        buf.putInt(value.ordinal + 1)
-    }
-}
-
-
-
-
-
-/**
- * What the thermal governor does in one thermal state.
- */
-sealed class Throttle {
-    
-    /**
-     * Keep generating on `threads_percent` % of the configured threads (rounded down, at
-     * least 1), pausing `pause_ms` between tokens. A share outside 1..=100 fails loading with
-     * `InvalidOption`.
-     */
-    data class Run(
-        /**
-         * Share of the configured threads, in percent (1..=100).
-         */
-        val `threadsPercent`: kotlin.UByte, 
-        /**
-         * Pause between two tokens, in ms.
-         */
-        val `pauseMs`: kotlin.ULong) : Throttle()
-        
-    {
-        
-
-        companion object
-    }
-    
-    /**
-     * End the generation cleanly with `FinishReason::ThermalStop`, keeping the text so far.
-     */
-    object Stop : Throttle()
-    
-    
-
-    
-
-    
-    
-
-
-    companion object
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeThrottle : FfiConverterRustBuffer<Throttle>{
-    override fun read(buf: ByteBuffer): Throttle {
-        return when(buf.getInt()) {
-            1 -> Throttle.Run(
-                FfiConverterUByte.read(buf),
-                FfiConverterULong.read(buf),
-                )
-            2 -> Throttle.Stop
-            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: Throttle): ULong = when(value) {
-        is Throttle.Run -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-                + FfiConverterUByte.allocationSize(value.`threadsPercent`)
-                + FfiConverterULong.allocationSize(value.`pauseMs`)
-            )
-        }
-        is Throttle.Stop -> {
-            // Add the size for the Int that specifies the variant plus the size needed for all fields
-            (
-                4UL
-            )
-        }
-    }
-
-    override fun write(value: Throttle, buf: ByteBuffer) {
-        when(value) {
-            is Throttle.Run -> {
-                buf.putInt(1)
-                FfiConverterUByte.write(value.`threadsPercent`, buf)
-                FfiConverterULong.write(value.`pauseMs`, buf)
-                Unit
-            }
-            is Throttle.Stop -> {
-                buf.putInt(2)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-}
-
-
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalUInt: FfiConverterRustBuffer<kotlin.UInt?> {
-    override fun read(buf: ByteBuffer): kotlin.UInt? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterUInt.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.UInt?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterUInt.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.UInt?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterUInt.write(value, buf)
-        }
-    }
-}
-
-
-
 
 /**
  * @suppress
@@ -7924,38 +5222,6 @@ public object FfiConverterOptionalFloat: FfiConverterRustBuffer<kotlin.Float?> {
         } else {
             buf.put(1)
             FfiConverterFloat.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?> {
-    override fun read(buf: ByteBuffer): kotlin.Double? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterDouble.read(buf)
-    }
-
-    override fun allocationSize(value: kotlin.Double?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterDouble.allocationSize(value)
-        }
-    }
-
-    override fun write(value: kotlin.Double?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterDouble.write(value, buf)
         }
     }
 }
@@ -8030,166 +5296,6 @@ public object FfiConverterOptionalTypeGenerationSummary: FfiConverterRustBuffer<
 /**
  * @suppress
  */
-public object FfiConverterOptionalTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstimate?> {
-    override fun read(buf: ByteBuffer): MemoryEstimate? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeMemoryEstimate.read(buf)
-    }
-
-    override fun allocationSize(value: MemoryEstimate?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeMemoryEstimate.allocationSize(value)
-        }
-    }
-
-    override fun write(value: MemoryEstimate?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeMemoryEstimate.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalTypeThermalPolicy: FfiConverterRustBuffer<ThermalPolicy?> {
-    override fun read(buf: ByteBuffer): ThermalPolicy? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeThermalPolicy.read(buf)
-    }
-
-    override fun allocationSize(value: ThermalPolicy?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeThermalPolicy.allocationSize(value)
-        }
-    }
-
-    override fun write(value: ThermalPolicy?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeThermalPolicy.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalTypeHeadPrecision: FfiConverterRustBuffer<HeadPrecision?> {
-    override fun read(buf: ByteBuffer): HeadPrecision? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeHeadPrecision.read(buf)
-    }
-
-    override fun allocationSize(value: HeadPrecision?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeHeadPrecision.allocationSize(value)
-        }
-    }
-
-    override fun write(value: HeadPrecision?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeHeadPrecision.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalTypeKvPrecision: FfiConverterRustBuffer<KvPrecision?> {
-    override fun read(buf: ByteBuffer): KvPrecision? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeKvPrecision.read(buf)
-    }
-
-    override fun allocationSize(value: KvPrecision?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeKvPrecision.allocationSize(value)
-        }
-    }
-
-    override fun write(value: KvPrecision?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeKvPrecision.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterOptionalTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPolicy?> {
-    override fun read(buf: ByteBuffer): OverflowPolicy? {
-        if (buf.get().toInt() == 0) {
-            return null
-        }
-        return FfiConverterTypeOverflowPolicy.read(buf)
-    }
-
-    override fun allocationSize(value: OverflowPolicy?): ULong {
-        if (value == null) {
-            return 1UL
-        } else {
-            return 1UL + FfiConverterTypeOverflowPolicy.allocationSize(value)
-        }
-    }
-
-    override fun write(value: OverflowPolicy?, buf: ByteBuffer) {
-        if (value == null) {
-            buf.put(0)
-        } else {
-            buf.put(1)
-            FfiConverterTypeOverflowPolicy.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterOptionalTypeProfile: FfiConverterRustBuffer<Profile?> {
     override fun read(buf: ByteBuffer): Profile? {
         if (buf.get().toInt() == 0) {
@@ -8212,34 +5318,6 @@ public object FfiConverterOptionalTypeProfile: FfiConverterRustBuffer<Profile?> 
         } else {
             buf.put(1)
             FfiConverterTypeProfile.write(value, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
-public object FfiConverterSequenceUInt: FfiConverterRustBuffer<List<kotlin.UInt>> {
-    override fun read(buf: ByteBuffer): List<kotlin.UInt> {
-        val len = buf.getInt()
-        return List<kotlin.UInt>(len) {
-            FfiConverterUInt.read(buf)
-        }
-    }
-
-    override fun allocationSize(value: List<kotlin.UInt>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterUInt.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<kotlin.UInt>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterUInt.write(it, buf)
         }
     }
 }
@@ -8306,34 +5384,6 @@ public object FfiConverterSequenceTypeCatalogEntry: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeChatMessage: FfiConverterRustBuffer<List<ChatMessage>> {
-    override fun read(buf: ByteBuffer): List<ChatMessage> {
-        val len = buf.getInt()
-        return List<ChatMessage>(len) {
-            FfiConverterTypeChatMessage.read(buf)
-        }
-    }
-
-    override fun allocationSize(value: List<ChatMessage>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeChatMessage.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<ChatMessage>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterTypeChatMessage.write(it, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterSequenceTypeInstalledModel: FfiConverterRustBuffer<List<InstalledModel>> {
     override fun read(buf: ByteBuffer): List<InstalledModel> {
         val len = buf.getInt()
@@ -8390,24 +5440,24 @@ public object FfiConverterSequenceTypeProfileFit: FfiConverterRustBuffer<List<Pr
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<HealthAlert>> {
-    override fun read(buf: ByteBuffer): List<HealthAlert> {
+public object FfiConverterSequenceTypeCount: FfiConverterRustBuffer<List<Count>> {
+    override fun read(buf: ByteBuffer): List<Count> {
         val len = buf.getInt()
-        return List<HealthAlert>(len) {
-            FfiConverterTypeHealthAlert.read(buf)
+        return List<Count>(len) {
+            FfiConverterTypeCount.read(buf)
         }
     }
 
-    override fun allocationSize(value: List<HealthAlert>): ULong {
+    override fun allocationSize(value: List<Count>): ULong {
         val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeHealthAlert.allocationSize(it) }.sum()
+        val sizeForItems = value.map { FfiConverterTypeCount.allocationSize(it) }.sum()
         return sizeForLength + sizeForItems
     }
 
-    override fun write(value: List<HealthAlert>, buf: ByteBuffer) {
+    override fun write(value: List<Count>, buf: ByteBuffer) {
         buf.putInt(value.size)
         value.iterator().forEach {
-            FfiConverterTypeHealthAlert.write(it, buf)
+            FfiConverterTypeCount.write(it, buf)
         }
     }
 }
@@ -8419,8 +5469,49 @@ public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<H
 
 
 
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
         /**
-         * The benchmark settings of `bitnet bench`.
+         * The benchmark settings of `bitnet bench` (512 prompt tokens, 128 generated, 3
+         * repetitions, prefill in batches of 64).
          */ fun `defaultBenchConfig`(): BenchConfig {
             return FfiConverterTypeBenchConfig.lift(
     uniffiRustCall() { _status ->
@@ -8458,7 +5549,7 @@ public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<H
         FfiConverterString.lower(`path`),
         FfiConverterTypeEngineConfig.lower(`config`),),
         { future, callback, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
-        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation) },
+        { future, continuation -> UniffiLib.ffi_bitnet_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferMemoryEstimate.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
         { future -> UniffiLib.ffi_bitnet_ffi_rust_future_free_rust_buffer(future) },
         // lift function
         { FfiConverterTypeMemoryEstimate.lift(it) },
@@ -8481,7 +5572,49 @@ public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<H
     
 
         /**
-         * The engine's default thermal policy, to adjust and pass as `EngineConfig::thermal_policy`.
+         * The engine's default settings: what `EngineConfig()` gives in Kotlin and Swift.
+         */ fun `defaultEngineConfig`(): EngineConfig {
+            return FfiConverterTypeEngineConfig.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_default_engine_config(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The default request options (greedy, up to 1024 tokens, no stop strings): what
+         * `GenerationOptions()` gives in Kotlin and Swift.
+         */ fun `defaultGenerationOptions`(): GenerationOptions {
+            return FfiConverterTypeGenerationOptions.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_default_generation_options(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The default session settings: what `SessionConfig()` gives in Kotlin and Swift.
+         */ fun `defaultSessionConfig`(): SessionConfig {
+            return FfiConverterTypeSessionConfig.lift(
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_bitnet_ffi_fn_func_default_session_config(
+    
+        _status)
+}
+    )
+    }
+    
+
+        /**
+         * The engine's default thermal policy, to adjust and pass as `EngineConfig::thermal_policy`:
+         * nominal every thread; fair every thread, 10 ms between tokens; serious half the threads,
+         * 50 ms; critical stop.
          */ fun `defaultThermalPolicy`(): ThermalPolicy {
             return FfiConverterTypeThermalPolicy.lift(
     uniffiRustCall() { _status ->
@@ -8494,7 +5627,8 @@ public object FfiConverterSequenceTypeHealthAlert: FfiConverterRustBuffer<List<H
     
 
         /**
-         * The default `EngineConfig` with `profile`'s thread limit and memory budget.
+         * The default `EngineConfig` with `profile`'s thread limit, memory budget and concurrent
+         * generations.
          */ fun `profileConfig`(`profile`: Profile): EngineConfig {
             return FfiConverterTypeEngineConfig.lift(
     uniffiRustCall() { _status ->

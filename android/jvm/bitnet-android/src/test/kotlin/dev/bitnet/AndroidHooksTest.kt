@@ -1,5 +1,6 @@
 package dev.bitnet
 
+import dev.bitnet.core.ThermalState
 import android.content.ComponentCallbacks2
 import android.content.Context
 import android.os.PowerManager

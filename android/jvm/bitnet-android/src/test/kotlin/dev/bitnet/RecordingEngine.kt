@@ -1,5 +1,14 @@
 package dev.bitnet
 
+import dev.bitnet.core.BenchConfig
+import dev.bitnet.core.BenchReport
+import dev.bitnet.core.EngineHealth
+import dev.bitnet.core.EngineMetrics
+import dev.bitnet.core.MemoryEstimate
+import dev.bitnet.core.SessionConfig
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.TrimReport
+
 /**
  * An engine that records what the platform hooks send it (no native library): thermal
  * reports and trims. The calls the hooks never make fail.

@@ -1,5 +1,7 @@
 package dev.bitnet
 
+import dev.bitnet.core.BenchConfig
+import dev.bitnet.core.EngineConfig
 import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
 import kotlinx.coroutines.runBlocking

@@ -1,5 +1,15 @@
 package dev.bitnet
 
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.FinishReason
+import dev.bitnet.core.Profile
+import dev.bitnet.core.Prompt
+import dev.bitnet.core.SamplingParams
+import dev.bitnet.core.SessionConfig
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.ChatMessage
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.Role
 import java.io.File
 import kotlinx.coroutines.async
 import kotlinx.coroutines.channels.Channel
@@ -41,9 +51,11 @@ class BitNetTest {
     /** The options the script passed to `bitnet generate`. */
     private val options = GenerationOptions(
         maxTokens = property("bitnet.maxTokens").toUInt(),
-        temperature = property("bitnet.temperature").toFloat(),
-        topK = property("bitnet.topK").toUInt(),
-        seed = property("bitnet.seed").toULong(),
+        sampling = SamplingParams(
+            temperature = property("bitnet.temperature").toFloat(),
+            topK = property("bitnet.topK").toUInt(),
+            seed = property("bitnet.seed").toULong(),
+        ),
     )
 
     private lateinit var engine: BitNetEngine
@@ -82,7 +94,7 @@ class BitNetTest {
     @Test
     fun `cancelling the collector stops the Rust side within one token`() = runBlocking {
         val session = engine.session()
-        val long = GenerationOptions(maxTokens = 200u, temperature = options.temperature, topK = options.topK, seed = options.seed)
+        val long = options.copy(maxTokens = 200u)
         // Rendezvous: the generating thread waits for each hand-over, so what it generated is
         // tied to what was received; `take` cancels the collection after the third piece.
         val received = session.generate(prompt, long).buffer(Channel.RENDEZVOUS).take(3).toList()

@@ -1,5 +1,9 @@
 package dev.bitnet
 
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.Prompt
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.EngineConfig
 import java.util.concurrent.CountDownLatch
 import java.util.concurrent.TimeUnit
 import kotlinx.coroutines.Dispatchers

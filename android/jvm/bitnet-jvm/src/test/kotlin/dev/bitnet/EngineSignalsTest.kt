@@ -1,5 +1,9 @@
 package dev.bitnet
 
+import dev.bitnet.core.FinishReason
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.GenerationSummary
+import dev.bitnet.core.ThermalState
 import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.runBlocking
 import org.junit.jupiter.api.Assertions.assertEquals

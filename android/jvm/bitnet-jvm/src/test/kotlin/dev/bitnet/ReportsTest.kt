@@ -1,5 +1,15 @@
 package dev.bitnet
 
+import dev.bitnet.core.SamplingParams
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.FinishReason
+import dev.bitnet.core.HealthAlert
+import dev.bitnet.core.HealthThresholds
+import dev.bitnet.core.KvPrecision
+import dev.bitnet.core.Profile
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.Throttle
+import dev.bitnet.core.GenerationOptions
 import java.io.File
 import kotlinx.coroutines.flow.collect
 import kotlinx.coroutines.flow.toList
@@ -24,9 +34,11 @@ class ReportsTest {
     /** The script's sampled options: they generate several tokens with this model. */
     private val options = GenerationOptions(
         maxTokens = property("bitnet.maxTokens").toUInt(),
-        temperature = property("bitnet.temperature").toFloat(),
-        topK = property("bitnet.topK").toUInt(),
-        seed = property("bitnet.seed").toULong(),
+        sampling = SamplingParams(
+            temperature = property("bitnet.temperature").toFloat(),
+            topK = property("bitnet.topK").toUInt(),
+            seed = property("bitnet.seed").toULong(),
+        ),
     )
 
     /** `bitnet estimate --json`'s flat object: key → the value's text, quotes dropped. */

@@ -1,5 +1,6 @@
 package dev.bitnet
 
+import dev.bitnet.core.EngineConfig
 import com.sun.net.httpserver.HttpServer
 import java.io.File
 import java.net.InetSocketAddress

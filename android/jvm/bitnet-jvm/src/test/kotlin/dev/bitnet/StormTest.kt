@@ -1,5 +1,11 @@
 package dev.bitnet
 
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.SessionConfig
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.ThermalPolicy
+import dev.bitnet.core.Throttle
 import java.util.concurrent.Executors
 import java.util.concurrent.atomic.AtomicInteger
 import kotlin.random.Random

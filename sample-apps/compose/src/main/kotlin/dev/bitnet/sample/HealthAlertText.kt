@@ -1,7 +1,7 @@
 // The engine's health alerts as short text for the status row.
 package dev.bitnet.sample
 
-import dev.bitnet.HealthAlert
+import dev.bitnet.core.HealthAlert
 
 /** This alert with its number and limit ("memory 600.0 MiB > 512.0 MiB"). */
 fun HealthAlert.describe(): String = when (this) {

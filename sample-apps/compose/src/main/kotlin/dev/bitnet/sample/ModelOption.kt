@@ -1,7 +1,7 @@
 // A model the chat and benchmark pickers offer, and where the list comes from.
 package dev.bitnet.sample
 
-import dev.bitnet.EngineConfig
+import dev.bitnet.core.EngineConfig
 
 /** Where a [ModelOption] comes from. */
 enum class ModelSource {

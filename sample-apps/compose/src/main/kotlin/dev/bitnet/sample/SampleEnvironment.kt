@@ -5,7 +5,7 @@ package dev.bitnet.sample
 
 import dev.bitnet.BitNet
 import dev.bitnet.BitNetEngineInterface
-import dev.bitnet.EngineConfig
+import dev.bitnet.core.EngineConfig
 import dev.bitnet.ModelStore
 import dev.bitnet.sample.bench.DeviceInfo
 

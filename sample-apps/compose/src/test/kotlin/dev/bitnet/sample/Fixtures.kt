@@ -4,10 +4,10 @@ import androidx.lifecycle.ViewModelProvider
 import androidx.lifecycle.ViewModelStore
 import dev.bitnet.BitNet
 import dev.bitnet.BitNetEngineInterface
-import dev.bitnet.EngineConfig
+import dev.bitnet.core.EngineConfig
 import dev.bitnet.ModelStore
-import dev.bitnet.ThermalState
-import dev.bitnet.Throttle
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.Throttle
 import dev.bitnet.defaultThermalPolicy
 import dev.bitnet.sample.bench.BenchViewModel
 import dev.bitnet.sample.chat.ChatViewModel

@@ -1,8 +1,8 @@
 // The benchmark's history as JSON, to share or keep.
 package dev.bitnet.sample.bench
 
-import dev.bitnet.MemoryEstimate
-import dev.bitnet.Stat
+import dev.bitnet.core.MemoryEstimate
+import dev.bitnet.core.Stat
 
 /** Writes benchmark results as one JSON object (no library: numbers, strings and arrays only). */
 object BenchJson {

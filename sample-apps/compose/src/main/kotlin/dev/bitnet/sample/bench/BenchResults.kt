@@ -2,8 +2,8 @@
 // and a sustained run (speed over time with the thermal governor's changes).
 package dev.bitnet.sample.bench
 
-import dev.bitnet.BenchReport
-import dev.bitnet.ThermalState
+import dev.bitnet.core.BenchReport
+import dev.bitnet.core.ThermalState
 
 /**
  * One benchmark: the engine's report ([dev.bitnet.runBenchmark]) for a model at a time.

@@ -1,8 +1,8 @@
 // What the benchmark screen shows.
 package dev.bitnet.sample.bench
 
-import dev.bitnet.MemoryEstimate
-import dev.bitnet.Profile
+import dev.bitnet.core.MemoryEstimate
+import dev.bitnet.core.Profile
 import dev.bitnet.sample.ModelOption
 import dev.bitnet.sample.UserError
 

@@ -2,7 +2,7 @@
 // when, as `bitnet bench --thermal-schedule` takes them.
 package dev.bitnet.sample.bench
 
-import dev.bitnet.ThermalState
+import dev.bitnet.core.ThermalState
 
 /** One step: report [state] [atMs] ms after the run started. */
 data class ThermalStep(val atMs: Long, val state: ThermalState)

@@ -1,8 +1,9 @@
 // The chat's settings: the system prompt, sampling and the engine's threads and memory budget.
 package dev.bitnet.sample.chat
 
-import dev.bitnet.EngineConfig
-import dev.bitnet.GenerationOptions
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.GenerationOptions
+import dev.bitnet.core.SamplingParams
 
 /**
  * What the settings panel edits.
@@ -28,7 +29,10 @@ data class ChatSettings(
 ) {
     /** The options each reply is generated with. */
     fun options(): GenerationOptions =
-        GenerationOptions(maxTokens = maxTokens, temperature = temperature, topK = topK, topP = topP, seed = seed)
+        GenerationOptions(
+            maxTokens = maxTokens,
+            sampling = SamplingParams(temperature = temperature, topK = topK, topP = topP, seed = seed),
+        )
 
     /** The configuration engines are loaded with. */
     fun engineConfig(): EngineConfig = EngineConfig(threads = threads, memoryBudgetBytes = memoryBudgetBytes)

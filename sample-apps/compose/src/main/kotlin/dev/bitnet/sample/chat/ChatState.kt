@@ -1,9 +1,9 @@
 // What the chat screen shows: the conversation, the engine's status and any error.
 package dev.bitnet.sample.chat
 
-import dev.bitnet.FinishReason
-import dev.bitnet.GenerationStats
-import dev.bitnet.ThermalState
+import dev.bitnet.core.FinishReason
+import dev.bitnet.core.GenerationStats
+import dev.bitnet.core.ThermalState
 import dev.bitnet.sample.ModelOption
 import dev.bitnet.sample.UserError
 

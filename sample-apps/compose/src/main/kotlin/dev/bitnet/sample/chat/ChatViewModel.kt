@@ -5,12 +5,12 @@ import androidx.lifecycle.ViewModel
 import androidx.lifecycle.viewModelScope
 import dev.bitnet.BitNetEngineInterface
 import dev.bitnet.BitNetException
-import dev.bitnet.ChatMessage
+import dev.bitnet.core.ChatMessage
 import dev.bitnet.ChatSession
-import dev.bitnet.FinishReason
+import dev.bitnet.core.FinishReason
 import dev.bitnet.GenerationEvent
-import dev.bitnet.GenerationSummary
-import dev.bitnet.Role
+import dev.bitnet.core.GenerationSummary
+import dev.bitnet.core.Role
 import dev.bitnet.generate
 import dev.bitnet.sample.ModelOption
 import dev.bitnet.sample.ModelSource

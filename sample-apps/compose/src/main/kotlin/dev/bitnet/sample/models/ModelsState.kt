@@ -1,7 +1,7 @@
 // What the models screen shows: the catalog and the installed files, with downloads in flight.
 package dev.bitnet.sample.models
 
-import dev.bitnet.DownloadProgress
+import dev.bitnet.core.DownloadProgress
 import dev.bitnet.sample.UserError
 
 /**

@@ -6,9 +6,9 @@ import androidx.lifecycle.ViewModel
 import androidx.lifecycle.viewModelScope
 import dev.bitnet.BitNetException
 import dev.bitnet.DownloadEvent
-import dev.bitnet.DownloadOptions
-import dev.bitnet.EngineConfig
-import dev.bitnet.InstalledModel
+import dev.bitnet.core.DownloadOptions
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.InstalledModel
 import dev.bitnet.defaultDownloadOptions
 import dev.bitnet.download
 import dev.bitnet.sample.SampleEnvironment

@@ -14,7 +14,7 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.testTag
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.unit.dp
-import dev.bitnet.Stat
+import dev.bitnet.core.Stat
 import dev.bitnet.sample.bench.BenchResult
 import dev.bitnet.sample.formatBytes
 import dev.bitnet.sample.formatNumber

@@ -13,7 +13,7 @@ import androidx.compose.runtime.Composable
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.text.font.FontWeight
 import androidx.compose.ui.unit.dp
-import dev.bitnet.MemoryEstimate
+import dev.bitnet.core.MemoryEstimate
 import dev.bitnet.sample.bench.DeviceInfo
 import dev.bitnet.sample.bench.ProfileRow
 import dev.bitnet.sample.formatBytes

@@ -5,7 +5,7 @@ import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.lightColorScheme
 import androidx.compose.runtime.Composable
 import androidx.compose.ui.graphics.Color
-import dev.bitnet.ThermalState
+import dev.bitnet.core.ThermalState
 
 private val colors = lightColorScheme(
     primary = Color(0xFF2E5E8C),

@@ -23,7 +23,7 @@ import androidx.compose.ui.platform.testTag
 import androidx.compose.ui.semantics.contentDescription
 import androidx.compose.ui.semantics.semantics
 import androidx.compose.ui.unit.dp
-import dev.bitnet.ThermalState
+import dev.bitnet.core.ThermalState
 import dev.bitnet.sample.bench.SustainedTrace
 import dev.bitnet.sample.bench.ThermalMark
 import dev.bitnet.sample.formatNumber

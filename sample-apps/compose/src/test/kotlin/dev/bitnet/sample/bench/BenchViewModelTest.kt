@@ -1,10 +1,10 @@
 package dev.bitnet.sample.bench
 
 import dev.bitnet.BitNet
-import dev.bitnet.EngineConfig
-import dev.bitnet.Profile
-import dev.bitnet.ThermalState
-import dev.bitnet.Throttle
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.Profile
+import dev.bitnet.core.ThermalState
+import dev.bitnet.core.Throttle
 import dev.bitnet.defaultThermalPolicy
 import dev.bitnet.hardware
 import dev.bitnet.sample.Fixtures

@@ -2,10 +2,10 @@ package dev.bitnet.sample.chat
 
 import dev.bitnet.BitNet
 import dev.bitnet.BitNetException
-import dev.bitnet.EngineConfig
-import dev.bitnet.FinishReason
-import dev.bitnet.Profile
-import dev.bitnet.ThermalState
+import dev.bitnet.core.EngineConfig
+import dev.bitnet.core.FinishReason
+import dev.bitnet.core.Profile
+import dev.bitnet.core.ThermalState
 import dev.bitnet.sample.Fixtures
 import dev.bitnet.sample.ModelSource
 import dev.bitnet.sample.RecordingLoader

@@ -10,7 +10,7 @@ import androidx.compose.ui.test.onNodeWithText
 import androidx.compose.ui.test.performClick
 import androidx.compose.ui.test.performScrollTo
 import androidx.compose.ui.test.v2.runDesktopComposeUiTest
-import dev.bitnet.ThermalState
+import dev.bitnet.core.ThermalState
 import dev.bitnet.hardware
 import dev.bitnet.sample.Fixtures
 import dev.bitnet.sample.RecordingLoader
