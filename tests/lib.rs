@@ -22,6 +22,7 @@ use bitnet_core::model::Arch;
 use bitnet_core::quant::TensorType;
 use bitnet_core::sampling::SamplingParams;
 use bitnet_core::tokenizer::{StreamDecoder, Tokenizer};
+use bitnet_core::Error;
 
 use bitnet_authoring::synth::{write_synthetic, Preset, SyntheticModel};
 use bitnet_authoring::vocabulary;
@@ -172,6 +173,17 @@ pub fn assistant(text: &str) -> Message {
 /// A system message.
 pub fn system(text: &str) -> Message {
     Message::new(Role::System, text)
+}
+
+/// Asserts that loading the tiny model with `config` fails with [`Error::InvalidOption`] naming
+/// the option `name`.
+pub fn assert_invalid_option(config: EngineConfig, name: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOption { name: n, .. } if *n == name),
+        "{err:?}"
+    );
 }
 
 /// Runs `session.generate` and returns the result with the text of every `Event::Text`, in

@@ -17,7 +17,7 @@ use bitnet_core::engine::{
 };
 use bitnet_core::runtime::Profile;
 use bitnet_core::Error;
-use bitnet_tests::{greedy, tiny_model};
+use bitnet_tests::{assert_invalid_option, greedy, tiny_model};
 
 /// A raw-text prompt whose greedy continuation streams one piece per token.
 const PROMPT: &str = "The answer is";
@@ -203,20 +203,9 @@ fn profiles_set_the_limit_and_zero_is_an_invalid_option() {
         .collect();
     assert_eq!(limits, [Some(1), Some(2), Some(5), Some(10)]);
     assert_eq!(EngineConfig::default().max_concurrent_generations, None);
-    let dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig {
         max_concurrent_generations: Some(0),
         ..EngineConfig::default()
     };
-    let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidOption {
-                name: "max_concurrent_generations",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_invalid_option(config, "max_concurrent_generations");
 }

@@ -5,7 +5,7 @@ use bitnet_core::engine::{Engine, EngineConfig, Event, FinishReason, Input, Sess
 use bitnet_core::runtime::health::{Alert, HealthThresholds};
 use bitnet_core::runtime::thermal::ThermalState;
 use bitnet_core::Error;
-use bitnet_tests::{greedy, tiny_model};
+use bitnet_tests::{assert_invalid_option, greedy, tiny_model};
 
 fn engine(dir: &std::path::Path, config: EngineConfig) -> Engine {
     Engine::load(tiny_model(dir), config).expect("loads")
@@ -81,14 +81,7 @@ fn the_rate_limit_refuses_the_request_over_it() {
         rate_limit_per_minute: Some(0),
         ..EngineConfig::default()
     };
-    let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
-    assert!(matches!(
-        err,
-        Error::InvalidOption {
-            name: "rate_limit_per_minute",
-            ..
-        }
-    ));
+    assert_invalid_option(config, "rate_limit_per_minute");
 }
 
 #[test]

@@ -7,8 +7,7 @@ use std::path::PathBuf;
 use bitnet_core::engine::{
     Engine, EngineConfig, Event, FinishReason, Generation, Input, SessionConfig, MAX_DRAFT_TOKENS,
 };
-use bitnet_core::Error;
-use bitnet_tests::{greedy, sampled, tiny_model, user};
+use bitnet_tests::{assert_invalid_option, greedy, sampled, tiny_model, user};
 
 fn engine(path: &std::path::Path, draft_tokens: usize) -> Engine {
     let config = EngineConfig {
@@ -232,20 +231,9 @@ fn a_context_filling_up_ends_where_plain_decoding_ends() {
 
 #[test]
 fn more_than_the_most_draft_tokens_is_an_invalid_option() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig {
         draft_tokens: MAX_DRAFT_TOKENS + 1,
         ..EngineConfig::default()
     };
-    let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidOption {
-                name: "draft_tokens",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_invalid_option(config, "draft_tokens");
 }

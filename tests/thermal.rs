@@ -18,7 +18,7 @@ use bitnet_core::runtime::thermal::{
     Throttle,
 };
 use bitnet_core::Error;
-use bitnet_tests::{greedy, run_cli, stdout_of, tiny_model};
+use bitnet_tests::{assert_invalid_option, greedy, run_cli, stdout_of, tiny_model};
 
 /// A raw-text prompt whose greedy continuation streams one piece per token.
 const PROMPT: &str = "The answer is";
@@ -232,7 +232,6 @@ fn a_headroom_forecast_of_one_stops_before_any_work() {
 
 #[test]
 fn an_invalid_policy_is_a_typed_error() {
-    let dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig {
         thermal_policy: Some(ThermalPolicy {
             serious: Throttle::Run {
@@ -243,17 +242,7 @@ fn an_invalid_policy_is_a_typed_error() {
         }),
         ..EngineConfig::default()
     };
-    let err = Engine::load(tiny_model(dir.path()), config).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::InvalidOption {
-                name: "thermal_policy",
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_invalid_option(config, "thermal_policy");
 }
 
 #[test]
