@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""Prefill and decode speed of our engine against llama.cpp on the same 2B-parameter shapes.
+"""Prefill and decode speed of our engine against llama.cpp and bitnet.cpp on the same 2B shapes.
 
 One run, on this machine:
 
 1. ``bitnet synth --preset 2b4t --arch bitnet --format F --seed S`` writes a synthetic model with
    the exact tensor shapes of BitNet-b1.58-2B-4T (≈1.2 GB) for each format F in ``--formats``
    (I2_S, TQ2_0, TQ1_0). Files are cached under ``~/.cache/bitnet-sdk/models/`` keyed by
-   preset, format and seed, and reused; the same seed gives the same ternary weights in every
-   format. The built-in vocabulary is always used (``$BITNET_LLAMA3_TOKENIZER`` is ignored) so
-   a cached file does not depend on the environment.
-2. Our engine: ``bitnet bench MODEL -p P -n N -t T -r R --json`` on every format.
+   preset, architecture, format and seed, and reused; the same seed gives the same ternary
+   weights in every format. The built-in vocabulary is always used
+   (``$BITNET_LLAMA3_TOKENIZER`` is ignored) so a cached file does not depend on the
+   environment. The architecture is ``bitnet`` (the one llama.cpp knows; SiLU FFN), except
+   for the I2_S file when bitnet.cpp runs (``--bitnet-cpp``): that one is ``--arch
+   bitnet-b1.58``, the official 2B4T file's architecture (squared-ReLU FFN), which bitnet.cpp
+   runs through its 2B4T graph. Both our engine and bitnet.cpp then read that same I2_S file.
+2. Our engine: ``bitnet bench MODEL -p P -n N -t T -r R --json`` on every format; with
+   ``--q8-head`` also with ``--head q8_0``; with ``--profile NAME`` also with ``--profile NAME``
+   (that deployment profile's configuration — memory budget, defaults — at the same thread
+   count T, since ``-t`` overrides the profile's thread limit).
 3. llama.cpp, through ``llama-cpp-python`` (a child process on the venv's Python), on the
    TQ2_0 and TQ1_0 files (llama.cpp has no I2_S), measured the way ``bitnet bench`` measures
    (``core/src/bench.rs``):
@@ -35,14 +42,28 @@ One run, on this machine:
      ``llama-bench`` and ``llama-cli`` do (llama-cpp-python alone would start and join fresh
      threads in every ``llama_decode``); ours keeps its own pool for the whole run.
 
-Warmup policy (the same on both sides): before each measured process, one untimed short run
+4. bitnet.cpp (``--bitnet-cpp PATH``), on the I2_S file only: its own ``llama-bench`` (bitnet.cpp
+   is a llama.cpp fork), ``llama-bench -m MODEL -p P -n N -t T -r R -b B -ub B -fa 0|1 -o json``
+   with B = ``--llama-batch`` and flash attention from ``--bitnet-cpp-flash-attn`` (default
+   off, llama-bench's own default in bitnet.cpp's fork). PATH is a local bitnet.cpp build made
+   outside this repository — this script never fetches or builds it: its checkout (the binary
+   is then ``PATH/build/bin/llama-bench``), its CMake build directory (``PATH/bin/llama-bench``)
+   or the ``llama-bench`` binary itself. Prefill and decode tok/s are llama-bench's
+   per-repetition samples of its ``pp P`` and ``tg N`` tests (mean and sample sd, as above);
+   time to first token is the mean ``pp P`` time; peak RSS is the child's (``wait4``). Two
+   differences from ``bitnet bench`` remain, both in bitnet.cpp's favour: llama-bench runs an
+   untimed in-process warmup of each test before its repetitions (a whole ``pp P`` and one
+   decoded token), and its ``tg N`` test decodes from an empty KV cache (positions 0..N-1)
+   where ours decodes after the prompt (positions P..P+N-1).
+
+Warmup policy (the same for every engine): before each measured process, one untimed short run
 of the same engine on the same file in its own process (prompt 16 tokens, 2 generated tokens,
 1 repetition), so the model file is in the OS page cache. The measured process then maps the
-file afresh; no in-process warmup is done on either side, so the first repetition includes
-first-use costs. One asymmetry remains: llama.cpp prefetches its mapping at load
-(``MAP_POPULATE`` by default: page tables filled before any timing) while our engine faults
-pages in during the first repetition, which favours llama.cpp in that repetition (more so with
-few, short repetitions).
+file afresh; neither our engine nor the llama.cpp child warms up in process, so the first
+repetition includes first-use costs (bitnet.cpp's llama-bench does, see 4.). One asymmetry
+remains: llama.cpp prefetches its mapping at load (``MAP_POPULATE`` by default: page tables
+filled before any timing) while our engine faults pages in during the first repetition, which
+favours llama.cpp in that repetition (more so with few, short repetitions).
 
 Rounds (``--rounds K``, default 1): the whole sequence — each format's engines back to back —
 runs K times, so that each round's engines share the machine's state of the moment (its memory
@@ -52,12 +73,14 @@ slows both sides of a pair); with K = 1 it is the ratio of the means and its ± 
 error propagation of both sds.
 
 Output: a markdown table of prefill and decode tok/s (mean ± sd) and our/llama.cpp ratios
-(ours TQ2_0 vs llama.cpp TQ2_0, ours TQ1_0 vs llama.cpp TQ1_0, ours I2_S vs both). A second
+(ours TQ2_0 vs llama.cpp TQ2_0, ours TQ1_0 vs llama.cpp TQ1_0, ours I2_S vs both) and, with
+``--bitnet-cpp``, ours I2_S / bitnet.cpp I2_S for each of our variants. A second
 table lists the rest of our report (time to first token, bytes per token, bandwidth roofline,
-peak RSS, kernels) and llama.cpp's time to first token and peak RSS (``VmHWM`` of its Python
-child process, which includes the interpreter and numpy: ≈ 40 MB). Progress and wall times go to stderr;
-``--json OUT`` writes everything measured, with the wall time of each part. The CLI is copied
-to a temporary directory first, so a rebuild during the run cannot mix two builds.
+peak RSS, kernels), llama.cpp's time to first token and peak RSS (``VmHWM`` of its Python
+child process, which includes the interpreter and numpy: ≈ 40 MB) and bitnet.cpp's.
+Progress and wall times go to stderr; ``--json OUT`` writes everything measured, with the wall
+time of each part. The CLI is copied to a temporary directory first, so a rebuild during the
+run cannot mix two builds.
 
 Usage (from the repository root, after ``cargo build --release -p bitnet-cli``):
 
@@ -66,9 +89,12 @@ Usage (from the repository root, after ``cargo build --release -p bitnet-cli``):
     scripts/compare-llama-cpp.py -p 64 -n 16 -r 1 --json /tmp/compare.json
     scripts/compare-llama-cpp.py --formats i2_s --skip-llama
     scripts/compare-llama-cpp.py --q8-head            # also ours with --head q8_0
+    scripts/compare-llama-cpp.py --formats i2_s,tq2_0 --bitnet-cpp ~/src/BitNet --profile mobile \
+        -t 1 -r 1 --rounds 3                       # also bitnet.cpp and ours in the mobile profile
 
 Any Python ≥ 3.8 runs this script; only the llama.cpp child needs the venv with
 ``llama-cpp-python`` (``--python``, default ``~/.cache/bitnet-sdk/venv/bin/python``).
+bitnet.cpp needs only its ``llama-bench`` binary.
 """
 
 from __future__ import annotations
@@ -91,6 +117,11 @@ CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "
 # Formats our engine runs; llama.cpp runs the TQ ones (it has no I2_S).
 FORMATS = ("i2_s", "tq2_0", "tq1_0")
 LLAMA_FORMATS = ("tq2_0", "tq1_0")
+# bitnet.cpp runs I2_S only, from the file written with the official 2B4T architecture.
+BITNET_CPP_FORMATS = ("i2_s",)
+BITNET_CPP_ARCH = "bitnet-b1.58"
+# Deployment profiles of `bitnet bench --profile`.
+PROFILES = ("mobile", "edge", "server", "cloud")
 # The untimed warmup run of each side: prompt tokens, generated tokens (1 repetition).
 WARMUP_PROMPT_TOKENS = 16
 WARMUP_GEN_TOKENS = 2
@@ -167,19 +198,20 @@ def last_json_line(stdout: str, cmd: list[str]) -> dict:
 # --- models ------------------------------------------------------------------------------------
 
 
-def model_file(models_dir: Path, preset: str, fmt: str, seed: int) -> Path:
+def model_file(models_dir: Path, preset: str, fmt: str, seed: int, arch: str = "bitnet") -> Path:
     """Cache path of a synthetic model."""
-    return models_dir / f"synth-{preset}-bitnet-{fmt}-seed{seed}.gguf"
+    return models_dir / f"synth-{preset}-{arch}-{fmt}-seed{seed}.gguf"
 
 
-def synth_model(bitnet: Path, models_dir: Path, preset: str, fmt: str, seed: int) -> tuple[Path, float | None]:
+def synth_model(bitnet: Path, models_dir: Path, preset: str, fmt: str, seed: int,
+                arch: str = "bitnet") -> tuple[Path, float | None]:
     """The cached model file, written by ``bitnet synth`` if absent; seconds spent (None if cached)."""
-    path = model_file(models_dir, preset, fmt, seed)
+    path = model_file(models_dir, preset, fmt, seed, arch)
     if path.is_file():
         return path, None
     models_dir.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")  # renamed once complete: no truncated file is reused
-    cmd = [str(bitnet), "synth", "--preset", preset, "--arch", "bitnet", "--format", fmt,
+    cmd = [str(bitnet), "synth", "--preset", preset, "--arch", arch, "--format", fmt,
            "--seed", str(seed), "-o", str(partial)]
     env = {k: v for k, v in os.environ.items() if k != "BITNET_LLAMA3_TOKENIZER"}
     _, seconds = run_timed(cmd, env)
@@ -194,17 +226,118 @@ def synth_model(bitnet: Path, models_dir: Path, preset: str, fmt: str, seed: int
 Q8_HEAD = "ours, Q8_0 head"
 
 
-def bench_ours(bitnet: Path, model: Path, p: int, n: int, t: int, r: int, head: str | None = None) -> dict:
-    """Warmup process, then ``bitnet bench --json`` (with ``--head HEAD`` if given); its report plus
-    the wall times (s)."""
+def profile_engine(profile: str) -> str:
+    """Name of our engine run in a deployment profile (``--profile``)."""
+    return f"ours, {profile} profile"
+
+
+def bench_ours(bitnet: Path, model: Path, p: int, n: int, t: int, r: int, head: str | None = None,
+               profile: str | None = None) -> dict:
+    """Warmup process, then ``bitnet bench --json`` (with ``--head HEAD`` and ``--profile PROFILE``
+    if given); its report plus the wall times (s)."""
     def cmd(p: int, n: int, r: int) -> list[str]:
         return ([str(bitnet), "bench", str(model), "-p", str(p), "-n", str(n), "-t", str(t), "-r", str(r), "--json"]
-                + (["--head", head] if head else []))
+                + (["--head", head] if head else []) + (["--profile", profile] if profile else []))
 
     _, warmup_s = run_timed(cmd(min(p, WARMUP_PROMPT_TOKENS), min(n, WARMUP_GEN_TOKENS), 1))
     measured = cmd(p, n, r)
     stdout, run_s = run_timed(measured)
     report = last_json_line(stdout, measured)
+    report["wall_s"] = {"warmup": warmup_s, "run": run_s}
+    return report
+
+
+# --- bitnet.cpp --------------------------------------------------------------------------------
+
+BITNET_CPP = "bitnet.cpp"
+
+
+def llama_bench_binary(path: Path) -> Path | None:
+    """bitnet.cpp's ``llama-bench`` from ``--bitnet-cpp PATH``: the binary itself, or
+    ``PATH/build/bin/llama-bench`` (a checkout), or ``PATH/bin/llama-bench`` (a build directory)."""
+    for candidate in (path, path / "build" / "bin" / "llama-bench", path / "bin" / "llama-bench"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def run_rusage(cmd: list[str]) -> tuple[str, float, int | None]:
+    """Like :func:`run_timed`, also returning the child's peak RSS in bytes (``wait4``; None where
+    the platform has no ``wait4``)."""
+    if not hasattr(os, "wait4"):
+        stdout, seconds = run_timed(cmd)
+        return stdout, seconds, None
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.WEXITSTATUS(status) if os.WIFEXITED(status) else -os.WTERMSIG(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        sys.exit(f"`{' '.join(cmd)}` exited with {proc.returncode}\n{stderr.strip()[-4000:]}")
+    # ru_maxrss: kilobytes on Linux, bytes on macOS.
+    rss = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    return stdout, seconds, rss
+
+
+def llama_bench_test(tests: list, n_prompt: int, n_gen: int, cmd: list[str]) -> dict:
+    """The entry of llama-bench's JSON list for the test ``pp n_prompt`` or ``tg n_gen``."""
+    for test in tests:
+        if isinstance(test, dict) and test.get("n_prompt") == n_prompt and test.get("n_gen") == n_gen:
+            return test
+    sys.exit(f"`{' '.join(cmd)}` printed no test with n_prompt={n_prompt}, n_gen={n_gen}")
+
+
+def samples(test: dict, key: str) -> list[float]:
+    """A llama-bench test's per-repetition samples (``samples_ts`` / ``samples_ns``)."""
+    values = test.get(key)
+    if not values:
+        sys.exit(f"llama-bench's test has no {key}: {json.dumps(test)[:500]}")
+    return [float(v) for v in values]
+
+
+def parse_llama_bench(stdout: str, p: int, n: int, cmd: list[str]) -> dict:
+    """A bench-like report from ``llama-bench -o json`` output (a JSON list of tests)."""
+    try:
+        tests = json.loads(stdout)
+    except json.JSONDecodeError:
+        sys.exit(f"`{' '.join(cmd)}` did not print a JSON list:\n{stdout[:2000]}")
+    if not isinstance(tests, list):
+        sys.exit(f"`{' '.join(cmd)}` printed {type(tests).__name__}, expected a JSON list")
+    pp, tg = llama_bench_test(tests, p, 0, cmd), llama_bench_test(tests, 0, n, cmd)
+    return {
+        "engine": f"bitnet.cpp (llama-bench, build {pp.get('build_commit', '?')})",
+        "threads": pp.get("n_threads"),
+        "prompt_tokens": p,
+        "gen_tokens": n,
+        "reps": len(samples(pp, "samples_ts")),
+        "prefill_batch": pp.get("n_batch"),
+        "prefill_ubatch": pp.get("n_ubatch"),
+        "flash_attn": pp.get("flash_attn"),
+        "model_type": pp.get("model_type"),
+        "cpu_info": pp.get("cpu_info"),
+        "prefill_tokens_per_s": stat(samples(pp, "samples_ts")),
+        "decode_tokens_per_s": stat(samples(tg, "samples_ts")),
+        "time_to_first_token_ms": stat([ns / 1e6 for ns in samples(pp, "samples_ns")]),
+    }
+
+
+def bench_bitnet_cpp(llama_bench: Path, model: Path, p: int, n: int, t: int, r: int, batch: int,
+                     flash_attn: bool) -> dict:
+    """Warmup process, then ``llama-bench -o json``; a bench-like report plus wall times and the
+    measured process's peak RSS."""
+    def cmd(p: int, n: int, r: int) -> list[str]:
+        return [str(llama_bench), "-m", str(model), "-p", str(p), "-n", str(n), "-t", str(t), "-r", str(r),
+                "-b", str(batch), "-ub", str(batch), "-fa", "1" if flash_attn else "0", "-o", "json"]
+
+    _, warmup_s = run_timed(cmd(min(p, WARMUP_PROMPT_TOKENS), min(n, WARMUP_GEN_TOKENS), 1))
+    measured = cmd(p, n, r)
+    stdout, run_s, rss = run_rusage(measured)
+    report = parse_llama_bench(stdout, p, n, measured)
+    report["peak_rss_bytes"] = rss
     report["wall_s"] = {"warmup": warmup_s, "run": run_s}
     return report
 
@@ -364,18 +497,19 @@ def paired_ratio(ours: list[dict], theirs: list[dict], key: str) -> dict:
 
 
 def ratios(rounds: dict) -> list[dict]:
-    """Ours (each of our engine variants) vs llama.cpp: the same TQ format, and I2_S vs each
-    llama.cpp format; ``rounds[engine][fmt]`` lists each round's report."""
-    pairs = [(f, f) for f in LLAMA_FORMATS] + [("i2_s", f) for f in LLAMA_FORMATS]
+    """Ours (each of our engine variants) vs llama.cpp — the same TQ format, and I2_S vs each
+    llama.cpp format — and vs bitnet.cpp on I2_S; ``rounds[engine][fmt]`` lists each round's report."""
+    pairs = ([("llama.cpp", f, f) for f in LLAMA_FORMATS] + [("llama.cpp", "i2_s", f) for f in LLAMA_FORMATS]
+             + [(BITNET_CPP, f, f) for f in BITNET_CPP_FORMATS])
     rows = []
     for engine in (e for e in rounds if e.startswith("ours")):
-        for our_fmt, their_fmt in pairs:
+        for baseline, our_fmt, their_fmt in pairs:
             ours = rounds[engine].get(our_fmt)
-            theirs = rounds.get("llama.cpp", {}).get(their_fmt)
+            theirs = rounds.get(baseline, {}).get(their_fmt)
             if not (ours and theirs):
                 continue
             rows.append({
-                "engine": engine, "ours": our_fmt, "llama.cpp": their_fmt, "rounds": len(ours),
+                "engine": engine, "ours": our_fmt, "baseline": baseline, "theirs": their_fmt, "rounds": len(ours),
                 "prefill": paired_ratio(ours, theirs, "prefill_tokens_per_s"),
                 "decode": paired_ratio(ours, theirs, "decode_tokens_per_s"),
             })
@@ -400,7 +534,10 @@ def markdown(results: dict, rows: list[dict], config: dict) -> str:
             if load > config["cpus"] - config["threads"] + 0.5 else "")
     out = [f"{busy}pp{config['prompt_tokens']} / tg{config['gen_tokens']}, {config['threads']} threads, "
            f"{config['rounds']} round(s) of {config['reps']} reps, preset {config['preset']}, seed {config['seed']}; llama.cpp prefill batch "
-           f"{config['llama_batch']}, flash attention {'on' if config['flash_attn'] else 'off'}", ""]
+           f"{config['llama_batch']}, flash attention {'on' if config['flash_attn'] else 'off'}"
+           + (f"; bitnet.cpp llama-bench, batch {config['llama_batch']}, flash attention "
+              f"{'on' if config['bitnet_cpp_flash_attn'] else 'off'}, I2_S file `{config['bitnet_cpp_arch']}`"
+              if config.get("bitnet_cpp") else ""), ""]
     out += ["| engine | format | prefill tok/s | decode tok/s |", "|---|---|---:|---:|"]
     for engine, by_fmt in results.items():
         for fmt, rep in by_fmt.items():
@@ -409,9 +546,10 @@ def markdown(results: dict, rows: list[dict], config: dict) -> str:
     if rows:
         how = ("mean ± sd of the rounds' ratios" if config["rounds"] > 1
                else "ratio of the means, propagated sd")
-        out += ["", f"| ours / llama.cpp ({how}) | prefill ratio | decode ratio |", "|---|---:|---:|"]
+        baselines = " / ".join(dict.fromkeys(row["baseline"] for row in rows))
+        out += ["", f"| ours / {baselines} ({how}) | prefill ratio | decode ratio |", "|---|---:|---:|"]
         for row in rows:
-            out.append(f"| {row['engine']} {row['ours'].upper()} / llama.cpp {row['llama.cpp'].upper()} "
+            out.append(f"| {row['engine']} {row['ours'].upper()} / {row['baseline']} {row['theirs'].upper()} "
                        f"| {pm(row['prefill'], 3)} | {pm(row['decode'], 3)} |")
     out += ["", "| engine | format | first token ms | bytes/token MB | effective GB/s | copy GB/s "
             "| roofline % | peak RSS MB | kernels |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
@@ -442,9 +580,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="times the whole sequence runs; ratios are then paired per round")
     ap.add_argument("--formats", default=",".join(FORMATS),
                     help=f"comma-separated subset of {','.join(FORMATS)} (llama.cpp runs the TQ ones)")
-    ap.add_argument("--skip-llama", action="store_true", help="measure our engine only")
+    ap.add_argument("--skip-llama", action="store_true", help="do not run llama.cpp (llama-cpp-python)")
     ap.add_argument("--q8-head", action="store_true",
                     help="also run ours with the opt-in Q8_0 output head (bitnet bench --head q8_0)")
+    ap.add_argument("--profile", choices=PROFILES,
+                    help="also run ours in this deployment profile (bitnet bench --profile NAME, at -t threads)")
+    ap.add_argument("--bitnet-cpp", type=Path, metavar="PATH",
+                    help="also run bitnet.cpp's llama-bench on the I2_S file: a local bitnet.cpp checkout "
+                         "(PATH/build/bin/llama-bench), its build directory (PATH/bin/llama-bench) or the binary")
+    ap.add_argument("--bitnet-cpp-flash-attn", choices=("on", "off"), default="off",
+                    help="bitnet.cpp flash attention (default off, its llama-bench's default)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the synthetic weights")
     ap.add_argument("--llama-batch", type=int, default=512,
                     help="llama.cpp n_batch = n_ubatch = prefill tokens per llama_decode (ours: 64)")
@@ -466,6 +611,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error(f"{args.bitnet} not found: run `cargo build --release -p bitnet-cli` or pass --bitnet")
     if not args.skip_llama and not Path(args.python).is_file():
         ap.error(f"{args.python} not found: create the venv (scripts/test.sh) or pass --python / --skip-llama")
+    args.llama_bench = None
+    if args.bitnet_cpp is not None:
+        args.llama_bench = llama_bench_binary(args.bitnet_cpp.expanduser())
+        if args.llama_bench is None:
+            ap.error(f"no executable llama-bench at {args.bitnet_cpp}, {args.bitnet_cpp}/build/bin or "
+                     f"{args.bitnet_cpp}/bin: build bitnet.cpp (outside this repository) or fix --bitnet-cpp")
+        if "i2_s" not in args.formats:
+            ap.error("--bitnet-cpp runs bitnet.cpp on the I2_S file: include i2_s in --formats")
     return args
 
 
@@ -475,21 +628,35 @@ def measure(args: argparse.Namespace, bitnet: Path) -> dict:
     config = {"preset": args.preset, "seed": args.seed, "prompt_tokens": p, "gen_tokens": n, "threads": t,
               "reps": r, "rounds": k, "llama_batch": args.llama_batch, "flash_attn": args.flash_attn == "on",
               "warmup": {"prompt_tokens": WARMUP_PROMPT_TOKENS, "gen_tokens": WARMUP_GEN_TOKENS, "reps": 1},
-              "bitnet": str(args.bitnet), "cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0]}
+              "bitnet": str(args.bitnet), "cpus": os.cpu_count(), "load_average_start": os.getloadavg()[0],
+              "profile": args.profile, "bitnet_cpp": str(args.llama_bench) if args.llama_bench else None,
+              "bitnet_cpp_flash_attn": args.bitnet_cpp_flash_attn == "on",
+              "bitnet_cpp_arch": BITNET_CPP_ARCH if args.llama_bench else None}
     models, synth_s = {}, {}
     for fmt in args.formats:
-        path, seconds = synth_model(bitnet, args.models_dir, args.preset, fmt, args.seed)
+        # With bitnet.cpp, the I2_S file has the official 2B4T architecture (see the docstring).
+        arch = BITNET_CPP_ARCH if args.llama_bench and fmt in BITNET_CPP_FORMATS else "bitnet"
+        path, seconds = synth_model(bitnet, args.models_dir, args.preset, fmt, args.seed, arch)
         models[fmt], synth_s[fmt] = path, seconds
         log(f"model {fmt}: {path} " + ("(cached)" if seconds is None else f"(synth {seconds:.1f} s)"))
 
     # Each format's engines run back to back, so a change in machine load between formats skews
     # the ratios less; each round repeats the whole sequence.
-    rounds: dict[str, dict] = {"ours": {}, Q8_HEAD: {}, "llama.cpp": {}}
+    rounds: dict[str, dict] = {"ours": {}, Q8_HEAD: {}}
+    if args.profile:
+        rounds[profile_engine(args.profile)] = {}
+    rounds.update({"llama.cpp": {}, BITNET_CPP: {}})
     for round_ in range(k):
         for fmt in args.formats:
             runs = [("ours", lambda: bench_ours(bitnet, models[fmt], p, n, t, r))]
             if args.q8_head:
                 runs.append((Q8_HEAD, lambda: bench_ours(bitnet, models[fmt], p, n, t, r, "q8_0")))
+            if args.profile:
+                runs.append((profile_engine(args.profile),
+                             lambda: bench_ours(bitnet, models[fmt], p, n, t, r, profile=args.profile)))
+            if args.llama_bench and fmt in BITNET_CPP_FORMATS:
+                runs.append((BITNET_CPP, lambda: bench_bitnet_cpp(args.llama_bench, models[fmt], p, n, t, r,
+                                                                  args.llama_batch, config["bitnet_cpp_flash_attn"])))
             if not args.skip_llama and fmt in LLAMA_FORMATS:
                 runs.append(("llama.cpp", lambda: bench_llama(args.python, models[fmt], p, n, t, r,
                                                               args.llama_batch, config["flash_attn"])))
