@@ -15,7 +15,7 @@
 
 use std::ops::Range;
 
-use crate::gguf::GgufFile;
+use crate::gguf::{GgufFile, StringArray};
 
 use tokenizers::models::bpe::{Vocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -216,7 +216,7 @@ impl TokenizerSpec {
             token_types,
             merges: file
                 .get_str_array_opt("tokenizer.ggml.merges")?
-                .map_or_else(Vec::new, <[String]>::to_vec),
+                .map_or_else(Vec::new, StringArray::to_vec),
             bos,
             eos: file.get_u32_opt("tokenizer.ggml.eos_token_id")?,
             eot,

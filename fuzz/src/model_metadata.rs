@@ -298,7 +298,7 @@ fn value(val: &Val) -> Value {
         Val::U32s(v) => Value::Array(ArrayValue::U32(v.clone())),
         Val::I32s(v) => Value::Array(ArrayValue::I32(v.clone())),
         Val::F32s(v) => Value::Array(ArrayValue::F32(v.clone())),
-        Val::Strs(v) => Value::Array(ArrayValue::String(v.clone())),
+        Val::Strs(v) => Value::Array(ArrayValue::String(v.as_slice().into())),
         Val::Bools(v) => Value::Array(ArrayValue::Bool(v.clone())),
     }
 }
