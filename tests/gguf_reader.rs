@@ -28,7 +28,7 @@ fn typed_getters_convert_or_say_why_not() {
     assert_eq!(f.get_f32("bitnet-b1.58.rope.freq_base").unwrap(), 500000.0);
     assert!(f.get_bool("tokenizer.ggml.add_bos_token").unwrap());
     assert_eq!(
-        f.get_str_array("tokenizer.ggml.tokens").unwrap(),
+        *f.get_str_array("tokenizer.ggml.tokens").unwrap(),
         ["a", "b"]
     );
     assert_eq!(

@@ -134,7 +134,7 @@ fn a_vocabulary_larger_than_the_embedding_is_refused_by_the_plan() {
                         let mut tokens: Vec<String> =
                             (0..1_000_000).map(|i| format!("t{i}")).collect();
                         tokens[0] = "a".into();
-                        *value = Value::Array(ArrayValue::String(tokens));
+                        *value = Value::Array(ArrayValue::String(tokens.into()));
                     }
                     "tokenizer.ggml.token_type" => {
                         *value = Value::Array(ArrayValue::I32(vec![1; 1_000_000]));

@@ -24,7 +24,7 @@ pub fn add_to(w: &mut GgufWriter, spec: &TokenizerSpec, llama_bpe_pre: bool) {
     if llama_bpe_pre {
         w.add("tokenizer.ggml.pre", Value::String("llama-bpe".into()));
     }
-    let strings = |v: &[String]| Value::Array(ArrayValue::String(v.to_vec()));
+    let strings = |v: &[String]| Value::Array(ArrayValue::String(v.into()));
     w.add("tokenizer.ggml.tokens", strings(&spec.tokens));
     w.add(
         "tokenizer.ggml.token_type",

@@ -176,7 +176,7 @@ fn grow(array: &mut bitnet_core::gguf::ArrayValue, make: impl Fn(usize) -> Value
     use bitnet_core::gguf::ArrayValue;
     for i in 0..100 {
         match (&mut *array, make(i)) {
-            (ArrayValue::String(a), Value::String(s)) => a.push(s),
+            (ArrayValue::String(a), Value::String(s)) => a.push(&s),
             (ArrayValue::I32(a), Value::I32(v)) => a.push(v),
             _ => unreachable!("string or i32 arrays only"),
         }

@@ -298,7 +298,7 @@ fn value(val: &Val) -> Value {
         Val::U32s(v) => Value::Array(ArrayValue::U32(v.clone())),
         Val::I32s(v) => Value::Array(ArrayValue::I32(v.clone())),
         Val::F32s(v) => Value::Array(ArrayValue::F32(v.clone())),
-        Val::Strs(v) => Value::Array(ArrayValue::String(v.clone())),
+        Val::Strs(v) => Value::Array(ArrayValue::String(v.as_slice().into())),
         Val::Bools(v) => Value::Array(ArrayValue::Bool(v.clone())),
     }
 }
@@ -409,6 +409,18 @@ fn tensor(parts: &mut ModelParts, i: u8) -> Option<&mut TensorParts> {
 /// Sets element `at` (modulo the length) of an array to `v` when `v` is a scalar of the
 /// array's element type.
 fn set_element(array: &mut Value, at: usize, v: Value) {
+    if let (Value::Array(ArrayValue::String(a)), Value::String(s)) = (&mut *array, &v) {
+        if !a.is_empty() {
+            let at = at % a.len();
+            let replaced: bitnet_core::gguf::StringArray = a
+                .iter()
+                .enumerate()
+                .map(|(i, old)| if i == at { s.as_str() } else { old })
+                .collect();
+            *a = replaced;
+        }
+        return;
+    }
     macro_rules! set {
         ($($variant:ident),*) => {
             match (array, v) {
@@ -420,7 +432,7 @@ fn set_element(array: &mut Value, at: usize, v: Value) {
             }
         };
     }
-    set!(U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, Bool, String);
+    set!(U8, I8, U16, I16, U32, I32, U64, I64, F32, F64, Bool);
 }
 
 /// Cuts `array` to at most `len` elements.

@@ -4,9 +4,10 @@
 //! The estimate is of peak resident memory, parts:
 //! - **mapped**: the whole file (header and tensors). Generation reads every weight for every
 //!   token, so all of it becomes resident (file-backed, clean pages);
-//! - **tokenizer**: the decoded vocabulary and merges and the `tokenizers` structures built
-//!   from them (including the transient copies made while building), from per-entry costs
-//!   measured with `tokenizers` 0.22 on x86_64 Linux (see the constants);
+//! - **tokenizer**: the file's vocabulary and merges (string arrays kept with its metadata)
+//!   and the tokenizer's tables built from them, at their peak while building, from per-token,
+//!   per-merge and per-text-byte costs checked against a counting allocator (see the
+//!   constants);
 //! - **runtime**: the engine's code, worker stacks and allocator slack (measured);
 //! - per session: **scratch** (the forward buffers of one prefill batch and its logits, as
 //!   [`ScratchLayout`](crate::model::ScratchLayout) allocates them, and the sampler's
@@ -18,7 +19,7 @@
 //! it lives, even after [`Engine::trim`](super::Engine::trim) gave its buffers back, so a
 //! trimmed session can always re-allocate them.
 
-use crate::gguf::{GgufFile, Value};
+use crate::gguf::{ArrayValue, GgufFile, Value};
 use crate::model::KvPrecision;
 use crate::runtime::Profile;
 use crate::tokenizer::TokenType;
@@ -30,14 +31,25 @@ use crate::{Error, Result};
 /// question and an answer.
 pub const MIN_CONTEXT_TOKENS: usize = 256;
 
-/// Tokenizer bytes per ordinary vocabulary entry or merge rule: the metadata string, the
-/// spec's copy and the BPE maps (measured: Llama-3's 128 000 tokens and 280 147 merges take
-/// 126 MB).
-const TOKENIZER_BYTES_PER_ENTRY: u64 = 310;
-/// Tokenizer bytes per special (control / user-defined / unknown) token: on top of an entry,
-/// `tokenizers` keeps each in its added-vocabulary maps and its special-token matcher
-/// (measured: 127 500 reserved control tokens take 140 MB, 31 000 take 36 MB).
-const TOKENIZER_BYTES_PER_SPECIAL: u64 = 850;
+/// Tokenizer bytes per token besides its text: its offset in the file's string array (8),
+/// its type (4 in the file's array, 1 while building), its text's and its rendered bytes'
+/// offsets (4 + 4), with 3 bytes of allocator slack.
+const TOKENIZER_BYTES_PER_TOKEN: u64 = 24;
+/// Tokenizer bytes per byte of token text: the file's string array, the tokenizer's copy of
+/// the texts and the bytes each token renders as (at most its text's).
+const TOKENIZER_BYTES_PER_TOKEN_TEXT_BYTE: u64 = 3;
+/// Tokenizer bytes per slot of the text → id index (a `u32`; the slots are the vocabulary
+/// size doubled, rounded up to a power of two).
+const TOKENIZER_BYTES_PER_INDEX_SLOT: u64 = 4;
+/// Tokenizer bytes per merge besides its text: its offset in the file's string array (8) and
+/// its rule (pair, rank, result: 16).
+const TOKENIZER_BYTES_PER_MERGE: u64 = 24;
+/// Tokenizer bytes per special (control / user-defined / unknown) token: its entry in the
+/// longest-first list.
+const TOKENIZER_BYTES_PER_SPECIAL: u64 = 8;
+/// Transient and fixed tokenizer bytes: the pre-tokenizer's compiled regexes and the
+/// allocator's rounding (measured: 1 MB or less).
+const TOKENIZER_FIXED_BYTES: u64 = 2 << 20;
 /// The engine's share of a process that is not model-dependent: code of the engine and its
 /// libraries (tokenizer regexes included), worker thread stacks, allocator slack (measured:
 /// the CLI peaks at 9–10 MB beyond its model parts generating with the tiny model).
@@ -159,11 +171,15 @@ impl MemoryEstimate {
     }
 }
 
-/// The tokenizer's bytes: per entry (token or merge) and per special token.
-pub(super) fn tokenizer_bytes(file: &GgufFile) -> u64 {
+/// The tokenizer's bytes at their peak, while it is built: the file's `tokenizer.ggml.*`
+/// arrays (kept with the file's metadata) and the tokenizer's tables, from the number of
+/// tokens, merges and special tokens and the length of their texts (the constants above,
+/// which the `tokenizer_memory` test checks against a counting allocator). Llama-3's 128 256
+/// tokens and 280 147 merges: about 19 MB.
+pub fn tokenizer_bytes(file: &GgufFile) -> u64 {
     let strings = |key: &str| match file.get(key) {
-        Some(Value::Array(a)) => a.len() as u64,
-        _ => 0,
+        Some(Value::Array(ArrayValue::String(a))) => (a.len() as u64, a.text_bytes() as u64),
+        _ => (0, 0),
     };
     let special = file
         .get_i32_array_opt("tokenizer.ggml.token_type")
@@ -175,8 +191,22 @@ pub(super) fn tokenizer_bytes(file: &GgufFile) -> u64 {
                 .filter(|&&t| TokenType::from_gguf(t).is_some_and(TokenType::is_special))
                 .count() as u64
         });
-    let entries = strings("tokenizer.ggml.tokens") + strings("tokenizer.ggml.merges");
-    entries * TOKENIZER_BYTES_PER_ENTRY + special * TOKENIZER_BYTES_PER_SPECIAL
+    let (tokens, token_text) = strings("tokenizer.ggml.tokens");
+    let (merges, merge_text) = strings("tokenizer.ggml.merges");
+    let index_slots = match tokens {
+        0 => 0,
+        n => n
+            .saturating_mul(2)
+            .checked_next_power_of_two()
+            .unwrap_or(u64::MAX),
+    };
+    (tokens.saturating_mul(TOKENIZER_BYTES_PER_TOKEN))
+        .saturating_add(token_text.saturating_mul(TOKENIZER_BYTES_PER_TOKEN_TEXT_BYTE))
+        .saturating_add(index_slots.saturating_mul(TOKENIZER_BYTES_PER_INDEX_SLOT))
+        .saturating_add(merges.saturating_mul(TOKENIZER_BYTES_PER_MERGE))
+        .saturating_add(merge_text)
+        .saturating_add(special.saturating_mul(TOKENIZER_BYTES_PER_SPECIAL))
+        .saturating_add(TOKENIZER_FIXED_BYTES)
 }
 
 #[cfg(test)]
@@ -196,6 +226,49 @@ mod tests {
             default_context_tokens: 2048,
             min_context_tokens: MIN_CONTEXT_TOKENS,
         }
+    }
+
+    /// A GGUF v3 file holding only these tokenizer arrays.
+    fn vocabulary_file(tokens: &[&str], types: &[i32], merges: &[&str]) -> GgufFile {
+        let mut b = b"GGUF".to_vec();
+        b.extend(3u32.to_le_bytes());
+        b.extend(0u64.to_le_bytes());
+        b.extend(3u64.to_le_bytes());
+        let put_str = |b: &mut Vec<u8>, s: &str| {
+            b.extend((s.len() as u64).to_le_bytes());
+            b.extend(s.as_bytes());
+        };
+        for (key, strings) in [
+            ("tokenizer.ggml.tokens", tokens),
+            ("tokenizer.ggml.merges", merges),
+        ] {
+            put_str(&mut b, key);
+            b.extend(9u32.to_le_bytes());
+            b.extend(8u32.to_le_bytes());
+            b.extend((strings.len() as u64).to_le_bytes());
+            strings.iter().for_each(|s| put_str(&mut b, s));
+        }
+        put_str(&mut b, "tokenizer.ggml.token_type");
+        b.extend(9u32.to_le_bytes());
+        b.extend(5u32.to_le_bytes());
+        b.extend((types.len() as u64).to_le_bytes());
+        types.iter().for_each(|t| b.extend(t.to_le_bytes()));
+        GgufFile::from_bytes(b).expect("a valid file")
+    }
+
+    #[test]
+    fn the_tokenizer_part_counts_tokens_merges_texts_and_specials() {
+        let file = vocabulary_file(&["a", "bc", "<|x|>"], &[1, 1, 3], &["a bc"]);
+        let expected = 3 * TOKENIZER_BYTES_PER_TOKEN
+            + (1 + 2 + 5) * TOKENIZER_BYTES_PER_TOKEN_TEXT_BYTE
+            + 8 * TOKENIZER_BYTES_PER_INDEX_SLOT
+            + TOKENIZER_BYTES_PER_MERGE
+            + 4
+            + TOKENIZER_BYTES_PER_SPECIAL
+            + TOKENIZER_FIXED_BYTES;
+        assert_eq!(tokenizer_bytes(&file), expected);
+        let empty = vocabulary_file(&[], &[], &[]);
+        assert_eq!(tokenizer_bytes(&empty), TOKENIZER_FIXED_BYTES);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-pub use budget::{MemoryEstimate, MIN_CONTEXT_TOKENS};
+pub use budget::{tokenizer_bytes, MemoryEstimate, MIN_CONTEXT_TOKENS};
 pub use draft::MAX_DRAFT_TOKENS;
 pub use plan::{Plan, PREFILL_BATCH};
 pub use session::{OverflowPolicy, Segment, Session, SessionConfig, EXACT_COUNT_BYTES};
@@ -28,7 +28,7 @@ use crate::runtime::queue::GenerationQueue;
 use crate::runtime::thermal::{ThermalPolicy, ThermalSource, ThermalState};
 use crate::runtime::{memory, Executor, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
-use crate::tokenizer::{Tokenizer, TokenizerSpec};
+use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
 
 /// Engine-wide settings. `Default` gives the product's limits.
@@ -200,8 +200,7 @@ impl Engine {
                 ));
             }
         }
-        let spec = TokenizerSpec::from_gguf(&file)?;
-        let tokenizer = Tokenizer::new(&spec)?;
+        let tokenizer = Tokenizer::from_gguf(&file)?;
         let template = ChatTemplate::detect(file.get_str_opt("tokenizer.chat_template")?);
         let pool = match plan.pinned_cpus.clone() {
             Some(cpus) => ThreadPool::pinned(plan.threads, cpus),

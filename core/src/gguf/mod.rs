@@ -24,7 +24,7 @@ mod value;
 
 pub use error::{FileChange, GgufError};
 pub use reader::{checked_tensor_bytes, GgufFile, TensorInfo};
-pub use value::{ArrayValue, FromValue, Value, ValueType};
+pub use value::{ArrayValue, FromValue, StringArray, StringArrayIter, Value, ValueType};
 
 /// The 4 bytes every GGUF file starts with.
 pub const MAGIC: [u8; 4] = *b"GGUF";

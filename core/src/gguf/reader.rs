@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::mapping::Mapping;
-use super::value::{ArrayValue, FromValue, Value, ValueType};
+use super::value::{ArrayValue, FromValue, StringArray, Value, ValueType};
 use super::{align_up, alignment_from, GgufError, ALIGNMENT_KEY, MAGIC, MAX_DIMS};
 use crate::quant::TensorType;
 
@@ -193,7 +193,7 @@ impl GgufFile {
     }
 
     /// `key` as an array of strings.
-    pub fn get_str_array(&self, key: &str) -> Result<&[String], GgufError> {
+    pub fn get_str_array(&self, key: &str) -> Result<&StringArray, GgufError> {
         self.get_as(key)
     }
 
@@ -238,7 +238,7 @@ impl GgufFile {
     }
 
     /// [`get_str_array`](Self::get_str_array), or `None` when the key is absent.
-    pub fn get_str_array_opt(&self, key: &str) -> Result<Option<&[String]>, GgufError> {
+    pub fn get_str_array_opt(&self, key: &str) -> Result<Option<&StringArray>, GgufError> {
         self.get_as_opt(key)
     }
 
@@ -414,6 +414,7 @@ fn place_tensors(
 }
 
 /// A bounds-checked little-endian reader over the file's bytes.
+#[derive(Clone)]
 struct Cursor<'a> {
     bytes: &'a [u8],
     /// Next byte to read; never more than `bytes.len()`.
@@ -484,6 +485,11 @@ impl<'a> Cursor<'a> {
 
     /// A string: u64 byte length, then UTF-8 bytes.
     fn string(&mut self, what: &'static str) -> Result<String, GgufError> {
+        self.str(what).map(str::to_owned)
+    }
+
+    /// [`string`](Self::string), borrowed from the file's bytes.
+    fn str(&mut self, what: &'static str) -> Result<&'a str, GgufError> {
         let offset = self.offset();
         let len = self.u64("string length")?;
         let available = self.remaining();
@@ -496,9 +502,26 @@ impl<'a> Cursor<'a> {
         }
         let bytes = self.take(len, what)?;
         match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(s.to_owned()),
+            Ok(s) => Ok(s),
             Err(_) => Err(GgufError::InvalidUtf8 { what, offset }),
         }
+    }
+
+    /// The total length (bytes) of the `n` strings ahead, to allocate for them at once; 0
+    /// when they do not parse (reading them then reports why).
+    fn string_bytes(mut self, n: u64) -> usize {
+        let mut total = 0usize;
+        for _ in 0..n {
+            let Ok(len) = self.u64("string length") else {
+                return 0;
+            };
+            if self.take(len, "string").is_err() {
+                return 0;
+            }
+            // The string lies inside the file, so the sum stays below its length.
+            total += len as usize;
+        }
+        total
     }
 
     /// A u32 value type id.
@@ -573,11 +596,16 @@ impl<'a> Cursor<'a> {
             ValueType::Bool => {
                 ArrayValue::Bool((0..n).map(|_| self.bool(key)).collect::<Result<_, _>>()?)
             }
-            ValueType::String => ArrayValue::String(
-                (0..n)
-                    .map(|_| self.string("string value"))
-                    .collect::<Result<_, _>>()?,
-            ),
+            ValueType::String => {
+                // `count` checked that the file holds `n` strings of at least 8 bytes.
+                let bytes = self.clone().string_bytes(n);
+                let mut strings = StringArray::with_capacity(n as usize, bytes);
+                for _ in 0..n {
+                    strings.push(self.str("string value")?);
+                }
+                strings.shrink_to_fit();
+                ArrayValue::String(strings)
+            }
             ValueType::Array => {
                 return Err(GgufError::NestedArray {
                     key: key.to_owned(),

@@ -157,8 +157,173 @@ pub enum ArrayValue {
     /// Array of `bool`.
     Bool(Vec<bool>),
     /// Array of strings (e.g. `tokenizer.ggml.tokens`, `tokenizer.ggml.merges`).
-    String(Vec<String>),
+    String(StringArray),
 }
+
+/// An array of strings stored end to end in one buffer: one allocation for the text and one
+/// offset (8 bytes) per string, instead of a `String` (24 bytes plus a heap block of at least
+/// 32 bytes) per string. A 128 000-token vocabulary and its 280 000 merges take about 7 MB so
+/// instead of 30 MB.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StringArray {
+    /// Every string, concatenated.
+    text: String,
+    /// End offset (bytes) of each string in `text`.
+    ends: Vec<usize>,
+}
+
+impl StringArray {
+    /// An empty array.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty array with room for `strings` strings of `bytes` bytes in all.
+    pub fn with_capacity(strings: usize, bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(strings),
+        }
+    }
+
+    /// Appends `s`.
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    /// Gives back the buffers' spare capacity.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
+    /// Number of strings.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Total length of the strings, in bytes.
+    pub fn text_bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Whether the array holds no strings.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// String `i`, `None` past the end.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        let end = *self.ends.get(i)?;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..end)
+    }
+
+    /// The strings in order.
+    pub fn iter(&self) -> StringArrayIter<'_> {
+        StringArrayIter {
+            array: self,
+            front: 0,
+            back: self.len(),
+        }
+    }
+
+    /// Keeps the first `len` strings (all of them when there are fewer).
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.ends.truncate(len);
+            self.text.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
+    /// The strings as owned `String`s.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_owned).collect()
+    }
+}
+
+impl std::fmt::Debug for StringArray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for StringArray {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut array = StringArray::new();
+        iter.into_iter().for_each(|s| array.push(s.as_ref()));
+        array
+    }
+}
+
+impl From<Vec<String>> for StringArray {
+    fn from(v: Vec<String>) -> Self {
+        let mut array = StringArray::with_capacity(v.len(), v.iter().map(String::len).sum());
+        v.iter().for_each(|s| array.push(s));
+        array
+    }
+}
+
+impl From<&[String]> for StringArray {
+    fn from(v: &[String]) -> Self {
+        let mut array = StringArray::with_capacity(v.len(), v.iter().map(String::len).sum());
+        v.iter().for_each(|s| array.push(s));
+        array
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> PartialEq<[S; N]> for StringArray {
+    fn eq(&self, other: &[S; N]) -> bool {
+        self.len() == N && self.iter().zip(other).all(|(a, b)| a == b.as_ref())
+    }
+}
+
+impl<'a> IntoIterator for &'a StringArray {
+    type Item = &'a str;
+    type IntoIter = StringArrayIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// The strings of a [`StringArray`], in order.
+#[derive(Clone, Debug)]
+pub struct StringArrayIter<'a> {
+    array: &'a StringArray,
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for StringArrayIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.front += 1;
+        self.array.get(self.front - 1)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.back - self.front;
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for StringArrayIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        self.back -= 1;
+        self.array.get(self.back)
+    }
+}
+
+impl ExactSizeIterator for StringArrayIter<'_> {}
 
 impl Value {
     /// The GGUF type of this value.
@@ -284,8 +449,26 @@ macro_rules! value_from {
 
 value_from!(
     u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, u64 => U64,
-    i64 => I64, f32 => F32, f64 => F64, bool => Bool, String => String,
+    i64 => I64, f32 => F32, f64 => F64, bool => Bool,
 );
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::String(v)
+    }
+}
+
+impl From<Vec<String>> for Value {
+    fn from(v: Vec<String>) -> Self {
+        Value::Array(ArrayValue::String(v.into()))
+    }
+}
+
+impl From<StringArray> for Value {
+    fn from(v: StringArray) -> Self {
+        Value::Array(ArrayValue::String(v))
+    }
+}
 
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
@@ -388,8 +571,18 @@ macro_rules! slice_from_value {
     )*};
 }
 
+impl<'a> FromValue<'a> for &'a StringArray {
+    const EXPECTED: &'static str = "array of string";
+
+    fn from_value(value: &'a Value, key: &str) -> Result<Self, GgufError> {
+        match value {
+            Value::Array(ArrayValue::String(v)) => Ok(v),
+            _ => Err(wrong_type(key, Self::EXPECTED, value)),
+        }
+    }
+}
+
 slice_from_value!(
-    String => String, "array of string";
     i32 => I32, "array of i32";
     u32 => U32, "array of u32";
     f32 => F32, "array of f32";
@@ -449,7 +642,7 @@ mod tests {
         let v = Value::from(vec![1i32, -2]);
         assert_eq!(<&[i32]>::from_value(&v, "k").unwrap(), &[1, -2]);
         assert!(matches!(
-            <&[String]>::from_value(&v, "k"),
+            <&StringArray>::from_value(&v, "k"),
             Err(GgufError::WrongType {
                 expected: "array of string",
                 found: "array of i32",
@@ -457,5 +650,31 @@ mod tests {
             })
         ));
         assert_eq!(<&str>::from_value(&Value::from("x"), "k").unwrap(), "x");
+    }
+
+    #[test]
+    fn string_arrays_hold_their_strings_in_order() {
+        let strings = ["a", "", "héllo", "Ġthe"];
+        let mut array: StringArray = strings.iter().collect();
+        assert_eq!(array.len(), 4);
+        assert_eq!(array.text_bytes(), 1 + 6 + 5);
+        assert_eq!(array, strings);
+        assert_eq!(array.get(1), Some(""));
+        assert_eq!(array.get(2), Some("héllo"));
+        assert_eq!(array.get(4), None);
+        assert_eq!(array.iter().next_back(), Some("Ġthe"));
+        assert_eq!(array.iter().rev().nth(3), Some("a"));
+        assert_eq!(array.iter().len(), 4);
+        assert_eq!(array.to_vec(), strings.map(String::from));
+        assert_eq!(StringArray::from(array.to_vec()), array);
+        array.truncate(3);
+        assert_eq!(array, ["a", "", "héllo"]);
+        array.truncate(0);
+        assert!(array.is_empty());
+        assert_eq!(array.get(0), None);
+        assert_eq!(
+            format!("{:?}", StringArray::from(vec!["x".to_owned()])),
+            "[\"x\"]"
+        );
     }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use bitnet_core::model::LogitsFor;
-use bitnet_core::tokenizer::{Tokenizer, TokenizerSpec};
+use bitnet_core::tokenizer::Tokenizer;
 use clap::Args;
 use serde_json::json;
 
@@ -80,7 +80,7 @@ pub fn logits(args: LogitsArgs) -> anyhow::Result<()> {
 /// Prints `{"tokens": [...], "text": "decoded"}`.
 pub fn tokenize(args: TokenizeArgs) -> anyhow::Result<()> {
     let file = open_file(&args.model)?;
-    let tokenizer = Tokenizer::new(&TokenizerSpec::from_gguf(&file)?)?;
+    let tokenizer = Tokenizer::from_gguf(&file)?;
     let tokens = tokenizer.encode(&args.text, tokenizer.add_bos() && !args.no_bos)?;
     let text = tokenizer.decode(&tokens)?;
     crate::print_line(json!({ "tokens": tokens, "text": text }))?;
