@@ -29,6 +29,9 @@ pub enum KvPrecision {
     F16,
     /// f32, 4 bytes per value (float-weight models; the exact reference path).
     F32,
+    /// Q8_0 blocks: 34 bytes per 32 values (an f16 scale and 32 int8), about half of F16's
+    /// bytes per token, at a small logit error.
+    Q8_0,
 }
 
 /// What a session does when the history outgrows its context.
