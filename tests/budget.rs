@@ -63,7 +63,13 @@ fn the_estimate_is_the_plan_and_the_scratch_is_what_the_plan_lays_out() {
     ];
     for path in &models {
         for head in [HeadPrecision::F16, HeadPrecision::Q8_0] {
-            for kv in [None, Some(KvPrecision::F16), Some(KvPrecision::F32)] {
+            let precisions = [
+                None,
+                Some(KvPrecision::F16),
+                Some(KvPrecision::F32),
+                Some(KvPrecision::Q8_0),
+            ];
+            for kv in precisions {
                 let config = EngineConfig {
                     head: Some(head),
                     kv_precision: kv,
@@ -85,6 +91,15 @@ fn the_estimate_is_the_plan_and_the_scratch_is_what_the_plan_lays_out() {
                 let engine = Engine::load(path, config).expect("loads");
                 assert_eq!(engine.memory_estimate(), &plan.memory, "{what}");
                 assert_eq!(engine.kv_precision(), plan.memory.kv_precision, "{what}");
+                // Bytes per token: layers × (keys, values) × kv heads × one row's bytes.
+                let cfg = &plan.model;
+                let row = match plan.kv_precision {
+                    KvPrecision::F16 => 2 * cfg.head_dim,
+                    KvPrecision::F32 => 4 * cfg.head_dim,
+                    KvPrecision::Q8_0 => 34 * cfg.head_dim.div_ceil(32),
+                };
+                let per_token = cfg.n_layer * 2 * cfg.n_head_kv * row;
+                assert_eq!(plan.memory.kv_bytes_per_token, per_token as u64, "{what}");
                 // A session's scratch holds exactly the plan's bytes before and after a full
                 // prefill batch and a decoded token.
                 let mut scratch = engine.scratch(PREFILL_BATCH, 1);

@@ -13,8 +13,9 @@ use std::path::Path;
 use bitnet_authoring::GgufWriter;
 use bitnet_core::engine::{Engine, EngineConfig};
 use bitnet_core::gguf::GgufFile;
-use bitnet_core::model::{HeadPrecision, KvCache, LogitsFor};
+use bitnet_core::model::{HeadPrecision, LogitsFor};
 use bitnet_core::quant::{self, TensorType, WeightView};
+use bitnet_tests::quality::{compare_generated, LogitError};
 use bitnet_tests::tiny_model;
 
 /// Prompts the error is measured after.
@@ -34,122 +35,9 @@ fn engine(path: &Path, head: HeadPrecision) -> Engine {
     Engine::load(path, config).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
-fn argmax(x: &[f32]) -> u32 {
-    let best = x
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.total_cmp(b.1))
-        .map_or(0, |(i, _)| i);
-    best as u32
-}
-
-/// One engine decoding token by token with its own KV cache.
-struct Decoder<'e> {
-    engine: &'e Engine,
-    kv: KvCache,
-}
-
-impl<'e> Decoder<'e> {
-    fn new(engine: &'e Engine, capacity: usize) -> Self {
-        let cfg = engine.model().config();
-        let kv = KvCache::new(cfg, capacity, engine.kv_precision());
-        Decoder { engine, kv }
-    }
-
-    /// The logits of every position of `tokens`, appended to the context.
-    fn feed(&mut self, tokens: &[u32]) -> Vec<Vec<f32>> {
-        let model = self.engine.model();
-        let mut scratch = self.engine.scratch(tokens.len(), tokens.len());
-        model
-            .forward(
-                self.engine.executor(),
-                tokens,
-                &mut self.kv,
-                &mut scratch,
-                LogitsFor::All,
-            )
-            .expect("forward");
-        scratch
-            .logits()
-            .chunks_exact(model.config().vocab_size)
-            .map(<[f32]>::to_vec)
-            .collect()
-    }
-}
-
 /// The Q8_0 head's error against the F16 head over [`PROMPTS`].
-#[derive(Debug, Default)]
-struct HeadError {
-    /// Largest |Δlogit| at any position.
-    max_abs: f32,
-    /// Largest |logit| of the F16 head (for scale).
-    max_logit: f32,
-    /// `‖Δ‖ / ‖logits‖` over all positions and vocabulary.
-    rel_l2: f64,
-    /// Positions whose top-1 token is the same, and positions.
-    top1_same: usize,
-    positions: usize,
-    /// Free-running greedy tokens equal to the F16 engine's (before the first difference), and
-    /// tokens generated.
-    greedy_prefix: usize,
-    greedy_tokens: usize,
-}
-
-fn measure(f16: &Engine, q8: &Engine) -> HeadError {
-    let mut e = HeadError::default();
-    let (mut diff_sq, mut ref_sq) = (0f64, 0f64);
-    for prompt in PROMPTS {
-        let prompt = f16.tokenizer().encode(prompt, true).expect("tokenizes");
-        let capacity = prompt.len() + GENERATED;
-        let (mut a, mut b) = (Decoder::new(f16, capacity), Decoder::new(q8, capacity));
-        let (mut la, mut lb) = (a.feed(&prompt), b.feed(&prompt));
-        let mut generated = Vec::new();
-        for step in 0..=GENERATED {
-            for (x, y) in la.iter().zip(&lb) {
-                for (&x, &y) in x.iter().zip(y) {
-                    e.max_abs = e.max_abs.max((x - y).abs());
-                    e.max_logit = e.max_logit.max(x.abs());
-                    diff_sq += f64::from(x - y).powi(2);
-                    ref_sq += f64::from(x).powi(2);
-                }
-                e.top1_same += usize::from(argmax(x) == argmax(y));
-                e.positions += 1;
-            }
-            if step == GENERATED {
-                break;
-            }
-            let next = argmax(la.last().expect("logits"));
-            generated.push(next);
-            (la, lb) = (a.feed(&[next]), b.feed(&[next]));
-        }
-        // The Q8_0 engine decoding on its own.
-        let mut c = Decoder::new(q8, capacity);
-        let mut logits = c.feed(&prompt);
-        let mut same = true;
-        for &expected in &generated {
-            let next = argmax(logits.last().expect("logits"));
-            same &= next == expected;
-            e.greedy_prefix += usize::from(same);
-            logits = c.feed(&[next]);
-        }
-        e.greedy_tokens += generated.len();
-    }
-    e.rel_l2 = (diff_sq / ref_sq).sqrt();
-    e
-}
-
-fn report(name: &str, e: &HeadError) {
-    println!(
-        "{name}: max |Δlogit| {:.4} (max |logit| {:.2}), relative L2 {:.3} %, top-1 agreement \
-         {}/{} positions, free-running greedy identical for {}/{} tokens",
-        e.max_abs,
-        e.max_logit,
-        100.0 * e.rel_l2,
-        e.top1_same,
-        e.positions,
-        e.greedy_prefix,
-        e.greedy_tokens
-    );
+fn measure(f16: &Engine, q8: &Engine) -> LogitError {
+    compare_generated(f16, q8, &PROMPTS, GENERATED)
 }
 
 #[test]
@@ -187,8 +75,8 @@ fn q8_0_head_logits_stay_close_to_f16_on_the_tiny_model() {
         &engine(&path, HeadPrecision::F16),
         &engine(&path, HeadPrecision::Q8_0),
     );
-    report("tiny", &e);
-    assert!(e.rel_l2 < 0.02, "{e:?}");
+    e.report("tiny");
+    assert!(e.rel_l2() < 0.02, "{e:?}");
     assert!(e.max_abs < 0.02 * e.max_logit, "{e:?}");
     assert!(e.top1_same * 100 >= 95 * e.positions, "{e:?}");
 }
@@ -262,5 +150,5 @@ fn q8_0_head_error_on_a_given_model() {
         &engine(path, HeadPrecision::F16),
         &engine(path, HeadPrecision::Q8_0),
     );
-    report(&path.display().to_string(), &e);
+    e.report(&path.display().to_string());
 }

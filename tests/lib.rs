@@ -8,6 +8,7 @@
 
 pub mod gguf_fixtures;
 pub mod loopback;
+pub mod quality;
 
 use std::ffi::OsStr;
 use std::io::Write;

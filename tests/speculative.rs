@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use bitnet_core::engine::{
     Engine, EngineConfig, Event, FinishReason, Generation, Input, SessionConfig, MAX_DRAFT_TOKENS,
 };
+use bitnet_core::model::KvPrecision;
 use bitnet_tests::{assert_invalid_option, greedy, sampled, tiny_model, user};
 
 fn engine(path: &std::path::Path, draft_tokens: usize) -> Engine {
@@ -110,6 +111,27 @@ fn greedy_and_sampled_output_is_plain_decodings_token_for_token() {
     let accepted: usize = fast.iter().map(|(g, _)| g.stats.accepted_tokens).sum();
     eprintln!("greedy, 4 drafted per pass: {accepted} of {drafted} accepted");
     assert!(accepted > 0 && accepted <= drafted);
+}
+
+#[test]
+fn with_a_q8_0_cache_drafts_give_plain_decodings_tokens() {
+    // Rows are quantised one by one, so rolled-back drafts leave nothing behind.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = tiny_model(dir.path());
+    let q8 = |draft_tokens| {
+        let config = EngineConfig {
+            draft_tokens,
+            kv_precision: Some(KvPrecision::Q8_0),
+            ..EngineConfig::default()
+        };
+        Engine::load(&path, config).expect("loads")
+    };
+    for options in [greedy(48), sampled(0.8, 7, 48)] {
+        let reference = run_all(&q8(0), &options);
+        for draft in [1, 4, MAX_DRAFT_TOKENS] {
+            same(&reference, &run_all(&q8(draft), &options));
+        }
+    }
 }
 
 #[test]

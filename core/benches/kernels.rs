@@ -19,6 +19,7 @@
 use std::hint::black_box;
 
 use bitnet_core::kernels::{Kernels, KvRows, Q8Acts, QuantActs, TILE_TOKENS};
+use bitnet_core::model::Q8Row;
 use bitnet_core::quant::{encode_ternary_tensor, quantize_tensor, TensorType, WeightView};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rand::{Rng, SeedableRng};
@@ -232,6 +233,45 @@ fn attention(c: &mut Criterion) {
                 black_box(&q),
                 KvRows::F16(keys),
                 KvRows::F16(values),
+                scale,
+                &mut scores,
+                &mut out,
+            )
+        };
+        group.bench_function(BenchmarkId::new("cached", k.name()), |b| {
+            b.iter(|| attend(0))
+        });
+        let mut g = 0;
+        group.bench_function(BenchmarkId::new("from_memory", k.name()), |b| {
+            b.iter(|| {
+                g = (g + 1) % GROUPS;
+                attend(g)
+            })
+        });
+    }
+    group.finish();
+
+    // The same groups with a Q8_0 cache (34 bytes per 32 values) of random values in [-1, 1).
+    let row = Q8Row::bytes(HEAD_DIM);
+    let q8_bytes = POSITIONS * row;
+    let mut q8_cache = vec![0u8; GROUPS * 2 * q8_bytes];
+    for (i, block) in q8_cache.chunks_exact_mut(34).enumerate() {
+        rng.fill(&mut block[2..]);
+        let d = half::f16::from_f32(1.0 / 127.0 * (1.0 + (i % 7) as f32 / 7.0));
+        block[..2].copy_from_slice(&d.to_le_bytes());
+    }
+    let mut group = c.benchmark_group("attention_q8_0_4x128_640");
+    group.throughput(Throughput::Bytes(2 * q8_bytes as u64));
+    for k in Kernels::available() {
+        let (mut scores, mut out) = (vec![0f32; HEADS * POSITIONS], vec![0f32; HEADS * HEAD_DIM]);
+        let mut attend = |g: usize| {
+            let kv = &q8_cache[g * 2 * q8_bytes..(g + 1) * 2 * q8_bytes];
+            let (keys, values) = kv.split_at(q8_bytes);
+            k.attend(
+                HEAD_DIM,
+                black_box(&q),
+                KvRows::Q8_0(keys),
+                KvRows::Q8_0(values),
                 scale,
                 &mut scores,
                 &mut out,

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use super::Q8Acts;
 use crate::quant::{QuantError, TensorType, WeightView};
 
 /// One token's activations quantised to int8 for a ternary matmul (shared by every matrix that
@@ -166,6 +167,23 @@ pub type F16DotFn = fn(a: &[u8], b: &[f32], m: usize, out: &mut [f32]);
 /// row order starting from `+0`, each product fused with its add (`out[i] = fma(w[j],
 /// x_j[i], out[i])`), so every table gives the same bits.
 pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
+
+/// `out[j · H + h]` = the canonical Q8_0 dot ([`Q8DotFn`](super::Q8DotFn)) of row `j` of
+/// `keys` with head `h` of `q`, where `keys` holds `n = keys.len() / (34 · blocks)` rows of
+/// `blocks` Q8_0 blocks (ggml's `block_q8_0`, 34 bytes per 32 values: a cached key of one kv
+/// head at one position), `q` holds `H = q.d.len() / blocks` query heads of `blocks` blocks
+/// each, back to back, and `out` has `n · H` floats (position-major, as [`F16DotFn`]'s
+/// attention use). Block `b`'s term `(d_k · d_q) · Σ q_k·q_q` (exact int32 sum, two rounded f32
+/// multiplies) goes into lane `b % 8`, lanes folded in halves: every table gives the same bits.
+pub type Q8KeyDotFn = fn(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]);
+
+/// `out[i] = Σ_j w[j] · x_j[i]` over the `w.len()` rows `x_j` of `x`, each `out.len() / 32`
+/// Q8_0 blocks (34 bytes per 32 values, `x_j[i] = d_{j,b} · q_j[i]` with `b = i / 32`;
+/// `out.len()` is a multiple of 32): added in row order starting from `+0`, the row's weight
+/// and the block scale multiplied first (`c = w[j] · d_{j,b}`, one rounded f32 multiply), then
+/// fused with the add (`out[i] = fma(c, q_j[i], out[i])`, the int8 converted exactly), so every
+/// table gives the same bits.
+pub type Q8WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 
 /// Checks that `actual == expected` for the buffer `what`.
 pub(super) fn check_len(

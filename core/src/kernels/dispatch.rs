@@ -11,8 +11,8 @@ use super::aarch64;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
 use super::{
-    scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q8DotFn, QuantActs, RowWalk, TernaryDotFn,
-    TernaryTileFn,
+    scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q8DotFn, Q8KeyDotFn, Q8WeightedSumFn,
+    QuantActs, RowWalk, TernaryDotFn, TernaryTileFn,
 };
 
 /// One instruction set's inner loops (see the module docs); the methods are the driver.
@@ -41,6 +41,10 @@ pub struct Kernels {
     pub(super) dot_q8_0: Q8DotFn,
     /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
     pub(super) weighted_sum_f16: F16WeightedSumFn,
+    /// [`Q8KeyDotFn`]: the cached Q8_0 keys of one kv head against its query heads.
+    pub(super) dot_q8_0_keys: Q8KeyDotFn,
+    /// [`Q8WeightedSumFn`]: one head's attention output from cached Q8_0 values.
+    pub(super) weighted_sum_q8_0: Q8WeightedSumFn,
     /// How single-token reads (row-at-a-time matmuls, decode tiles) walk memory on this
     /// table's CPUs.
     pub(super) row_walk: RowWalk,

@@ -1,10 +1,10 @@
 //! The float matmul driver (embeddings, F32 reference weights, the F16 head) and the F16 dot
-//! and weighted-sum drivers every SIMD table shares.
+//! and the F16 and Q8_0 weighted-sum drivers every SIMD table shares.
 
 use std::ops::Range;
 
 use super::{check_len, check_rows, scalar, KernelError, Kernels};
-use crate::quant::{self, TensorType, WeightView};
+use crate::quant::{self, BlockFormat, BlockQ8_0, TensorType, WeightView};
 
 /// One table's [`F16DotFn`] block: `R` rows of f16 against `Q` rows of f32 (`R · Q ≤ 4`), with
 /// the shapes of [`F16DotFn`] (exactly `R` and `Q` rows).
@@ -40,6 +40,57 @@ pub(super) fn weighted_sum_f16_by<K: WeightedColumns>(x: &[u8], w: &[f32], out: 
     }
     for (c, out) in out.iter_mut().enumerate().skip(col) {
         *out = scalar::weighted_sum_column(x, w, m, c);
+    }
+}
+
+/// One table's [`Q8WeightedSumFn`](super::Q8WeightedSumFn) blocks: the `32B` columns of
+/// blocks `first..first + B` of the sum into `out` (`32B` floats), with the sums in registers
+/// over every row of `x` (rows of `blocks` Q8_0 blocks).
+pub(super) trait Q8WeightedBlocks {
+    /// The `32B` columns of blocks `first..first + B`.
+    fn blocks<const B: usize>(x: &[u8], w: &[f32], blocks: usize, first: usize, out: &mut [f32]);
+}
+
+/// The [`Q8WeightedSumFn`](super::Q8WeightedSumFn) driver every SIMD table shares: two blocks
+/// (64 columns) per pass over the rows, then one.
+pub(super) fn weighted_sum_q8_0_by<K: Q8WeightedBlocks>(x: &[u8], w: &[f32], out: &mut [f32]) {
+    const LEN: usize = BlockQ8_0::LEN;
+    let blocks = out.len() / LEN;
+    if blocks == 0 {
+        out.fill(0.0);
+        return;
+    }
+    let rows = w.len().min(x.len() / (BlockQ8_0::BYTES * blocks));
+    let (x, w) = (&x[..BlockQ8_0::BYTES * blocks * rows], &w[..rows]);
+    let mut first = 0;
+    while first + 4 <= blocks {
+        K::blocks::<4>(
+            x,
+            w,
+            blocks,
+            first,
+            &mut out[LEN * first..LEN * (first + 4)],
+        );
+        first += 4;
+    }
+    while first + 2 <= blocks {
+        K::blocks::<2>(
+            x,
+            w,
+            blocks,
+            first,
+            &mut out[LEN * first..LEN * (first + 2)],
+        );
+        first += 2;
+    }
+    if first < blocks {
+        K::blocks::<1>(
+            x,
+            w,
+            blocks,
+            first,
+            &mut out[LEN * first..LEN * (first + 1)],
+        );
     }
 }
 

@@ -40,12 +40,15 @@ mod x86;
 
 pub use attention::KvRows;
 pub use contract::{
-    F16DotFn, F16WeightedSumFn, FloatDotFn, KernelError, QuantActs, TernaryDotFn, TernaryTileFn,
-    FLOAT_LANES, TILE_ROWS, TILE_TOKENS,
+    F16DotFn, F16WeightedSumFn, FloatDotFn, KernelError, Q8KeyDotFn, Q8WeightedSumFn, QuantActs,
+    TernaryDotFn, TernaryTileFn, FLOAT_LANES, TILE_ROWS, TILE_TOKENS,
 };
 pub use dispatch::Kernels;
 pub use head::{Q8Acts, Q8DotFn, Q8_LANES};
 
 use contract::{check_len, check_rows, run_tile, tile_fn};
-use float::{dot_f16_blocks, weighted_sum_f16_by, F16Block, WeightedColumns};
+use float::{
+    dot_f16_blocks, weighted_sum_f16_by, weighted_sum_q8_0_by, F16Block, Q8WeightedBlocks,
+    WeightedColumns,
+};
 use walk::{prefetch_rows, RowWalk, Tile, TileRows, PREFETCH_TILES};

@@ -19,6 +19,8 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f16,
     dot_q8_0,
     weighted_sum_f16,
+    dot_q8_0_keys,
+    weighted_sum_q8_0,
     row_walk: super::RowWalk::SEQUENTIAL,
 };
 
@@ -88,23 +90,69 @@ fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
 
 /// The canonical Q8_0 dot (see [`super::Q8DotFn`]): block products into lanes `b % 8`.
 fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
-    finish_q8_0([0f32; Q8_LANES], 0, row, acts)
+    finish_q8_0([0f32; Q8_LANES], 0, row, &acts.q, &acts.d)
 }
 
-/// The canonical Q8_0 dot's end, shared by every table: adds blocks `first..` of `row` ×
-/// `acts` into lane `b % Q8_LANES` of `lanes` (which hold blocks `..first`), then folds them.
+/// The canonical Q8_0 dot's end, shared by every table: adds blocks `first..` of `row` × the
+/// activations `q` with block scales `d` into lane `b % Q8_LANES` of `lanes` (which hold
+/// blocks `..first`), then folds them.
 pub(super) fn finish_q8_0(
     mut lanes: [f32; Q8_LANES],
     first: usize,
     row: &[u8],
-    acts: &Q8Acts,
+    q: &[i8],
+    d: &[f32],
 ) -> f32 {
     let blocks = row.chunks_exact(BlockQ8_0::BYTES);
-    let x = acts.q.chunks_exact(BlockQ8_0::LEN).zip(&acts.d);
+    let x = q.chunks_exact(BlockQ8_0::LEN).zip(d);
     for (b, (block, (q, &d))) in blocks.zip(x).enumerate().skip(first) {
         lanes[b % Q8_LANES] += q8_block_product(block, q, d);
     }
     fold_lanes(lanes)
+}
+
+/// The canonical Q8_0 dot of cached key rows against query heads, one at a time (see
+/// [`super::Q8KeyDotFn`]).
+fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
+    q8_key_dots(keys, q, blocks, 0, out);
+}
+
+/// Rows `first..` of [`dot_q8_0_keys`] (the reference, and every SIMD table's last rows):
+/// `out[(j − first) · H + h]` for each row `j ≥ first` of `keys` and head `h`.
+pub(super) fn q8_key_dots(keys: &[u8], q: &Q8Acts, blocks: usize, first: usize, out: &mut [f32]) {
+    if blocks == 0 {
+        out.fill(0.0);
+        return; // `chunks_exact(0)` would panic
+    }
+    let (len, heads) = (BlockQ8_0::LEN * blocks, q.d.len() / blocks);
+    if heads == 0 {
+        return;
+    }
+    let keys = keys.chunks_exact(BlockQ8_0::BYTES * blocks).skip(first);
+    for (key, out) in keys.zip(out.chunks_exact_mut(heads)) {
+        let heads = q.q.chunks_exact(len).zip(q.d.chunks_exact(blocks));
+        for (out, (q, d)) in out.iter_mut().zip(heads) {
+            *out = finish_q8_0([0f32; Q8_LANES], 0, key, q, d);
+        }
+    }
+}
+
+/// `Σ_j w[j] · x_j` over Q8_0 rows, row by row (see [`super::Q8WeightedSumFn`]).
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], out: &mut [f32]) {
+    out.fill(0.0);
+    let blocks = out.len() / BlockQ8_0::LEN;
+    if blocks == 0 {
+        return; // `chunks_exact(0)` would panic
+    }
+    for (&w, row) in w.iter().zip(x.chunks_exact(BlockQ8_0::BYTES * blocks)) {
+        let pairs = row.chunks_exact(BlockQ8_0::BYTES);
+        for (block, out) in pairs.zip(out.chunks_exact_mut(BlockQ8_0::LEN)) {
+            let c = w * f16::from_le_bytes([block[0], block[1]]).to_f32();
+            for (y, &q) in out.iter_mut().zip(&block[2..]) {
+                *y = c.mul_add(f32::from(q as i8), *y);
+            }
+        }
+    }
 }
 
 fn lane_dot(a: impl Iterator<Item = f32>, b: &[f32]) -> f32 {

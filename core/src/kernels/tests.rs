@@ -543,3 +543,92 @@ fn float_kernels_follow_the_documented_order_in_every_format() {
         }
     }
 }
+
+/// `rows` random Q8_0 rows of `blocks` blocks: any int8 values (−128 included), finite f16
+/// scales (subnormals included) and a few zero scales.
+fn random_q8_rows(rng: &mut ChaCha8Rng, rows: usize, blocks: usize) -> Vec<u8> {
+    let mut bytes: Vec<u8> = (0..rows * blocks * 34).map(|_| rng.random()).collect();
+    for block in bytes.chunks_exact_mut(34) {
+        let d = match rng.random_range(0..8) {
+            0 => 0,
+            _ => rng.random::<u16>() & !0x7C00 | (rng.random_range(0..31u16) << 10),
+        };
+        block[..2].copy_from_slice(&d.to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn q8_0_key_dots_of_every_table_equal_scalar_and_the_q8_0_dot() {
+    let mut rng = ChaCha8Rng::seed_from_u64(31);
+    let s = Kernels::scalar();
+    // Blocks around the 8-lane fold, key counts around the SIMD groups (4 and 8 keys).
+    for blocks in [1, 2, 3, 4, 8, 9] {
+        for n in [0, 1, 3, 4, 5, 8, 9, 17, 40] {
+            for heads in 1..=5 {
+                let keys = random_q8_rows(&mut rng, n, blocks);
+                let mut x = random_acts(&mut rng, heads * 32 * blocks);
+                x[0] = 1e4; // a block dominated by one value: q = ±127
+                let last = x.len() - 32;
+                x[last..].fill(0.0); // an all-zero block: d = 0
+                let mut q = Q8Acts::default();
+                q.quantize(&x).expect("whole blocks");
+                let mut expected = vec![f32::NAN; n * heads];
+                (s.dot_q8_0_keys)(&keys, &q, blocks, &mut expected);
+                // Each entry is the canonical Q8_0 dot of one key and one head.
+                for (j, key) in keys.chunks_exact(34 * blocks).enumerate() {
+                    for h in 0..heads {
+                        let head = Q8Acts {
+                            q: q.q[32 * blocks * h..][..32 * blocks].to_vec(),
+                            d: q.d[blocks * h..][..blocks].to_vec(),
+                        };
+                        let dot = (s.dot_q8_0)(key, &head);
+                        assert_eq!(expected[j * heads + h].to_bits(), dot.to_bits());
+                    }
+                }
+                for k in Kernels::available() {
+                    let mut got = vec![f32::NAN; n * heads];
+                    (k.dot_q8_0_keys)(&keys, &q, blocks, &mut got);
+                    assert_eq!(
+                        bits(&got),
+                        bits(&expected),
+                        "{} {blocks} blocks, {n} keys, {heads} heads",
+                        k.name
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn q8_0_weighted_sums_of_every_table_equal_scalar_and_the_definition() {
+    let mut rng = ChaCha8Rng::seed_from_u64(32);
+    let s = Kernels::scalar();
+    for blocks in [1, 2, 3, 4, 5] {
+        for n in [0, 1, 2, 7, 33, 200] {
+            let x = random_q8_rows(&mut rng, n, blocks);
+            let mut w: Vec<f32> = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
+            if n > 1 {
+                w[1] = 0.0;
+                w[n - 1] = -1e-30;
+            }
+            let mut expected = vec![f32::NAN; 32 * blocks];
+            (s.weighted_sum_q8_0)(&x, &w, &mut expected);
+            let mut definition = vec![0f32; 32 * blocks];
+            for (&w, row) in w.iter().zip(x.chunks_exact(34 * blocks)) {
+                for (i, y) in definition.iter_mut().enumerate() {
+                    let block = &row[34 * (i / 32)..][..34];
+                    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                    *y = (w * d).mul_add(f32::from(block[2 + i % 32] as i8), *y);
+                }
+            }
+            assert_eq!(bits(&expected), bits(&definition), "{blocks} × {n}");
+            for k in Kernels::available() {
+                let mut got = vec![f32::NAN; 32 * blocks];
+                (k.weighted_sum_q8_0)(&x, &w, &mut got);
+                assert_eq!(bits(&got), bits(&expected), "{} {blocks} × {n}", k.name);
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub use config::{Arch, FfnActivation, ModelConfig};
 pub use forward::{LogitsFor, Scratch, ScratchLayout};
 pub use head::{HeadPlan, HeadPrecision};
-pub use kv_cache::{KvCache, KvPrecision};
+pub use kv_cache::{KvCache, KvPrecision, Q8Row};
 
 use crate::gguf::{GgufError, GgufFile};
 use crate::kernels::KernelError;

@@ -6,6 +6,7 @@ use bitnet_core::bench::{
     self, BenchConfig, BenchReport, Stat, SustainedConfig, SustainedReport, Workload,
     WorkloadReport,
 };
+use bitnet_core::model::KvPrecision;
 use clap::Args;
 use serde_json::json;
 
@@ -87,12 +88,37 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         None,
     )?;
+    let kv = KvSummary {
+        precision: engine.kv_precision(),
+        bytes_per_token: engine.memory_estimate().kv_bytes_per_token,
+        context: args.prompt_tokens + args.gen_tokens,
+    };
     if args.json {
-        crate::print_line(to_json(&report))?;
+        let mut json = to_json(&report);
+        json["kv_precision"] = json!(format!("{:?}", kv.precision));
+        json["kv_bytes_per_token"] = json!(kv.bytes_per_token);
+        crate::print_line(json)?;
     } else {
         print_text(&report);
+        println!(
+            "kv cache     {:?}, {} bytes per token of context ({:.1} MB at {} tokens)",
+            kv.precision,
+            kv.bytes_per_token,
+            (kv.bytes_per_token * kv.context as u64) as f64 / 1e6,
+            kv.context
+        );
     }
     Ok(())
+}
+
+/// The KV cache a benchmark ran with.
+struct KvSummary {
+    /// Its precision.
+    precision: KvPrecision,
+    /// Bytes per token of context (all layers, keys and values).
+    bytes_per_token: u64,
+    /// Tokens in the context at the end of a repetition (prompt + generated).
+    context: usize,
 }
 
 fn stat(s: Stat) -> serde_json::Value {

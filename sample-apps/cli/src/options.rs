@@ -44,7 +44,8 @@ pub struct EngineArgs {
     /// half the head's bytes per token, small logit error).
     #[arg(long, value_enum, default_value_t = HeadArg::F16)]
     pub head: HeadArg,
-    /// KV cache precision; default: f16 for ternary models, f32 for float ones.
+    /// KV cache precision (f16, f32, q8_0); default: f16 for ternary models, f32 for float
+    /// ones.
     #[arg(long, value_enum)]
     pub kv: Option<KvArg>,
     /// Speculative decoding: tokens drafted by prompt lookup and verified with each decoded
@@ -60,6 +61,9 @@ pub enum KvArg {
     F16,
     /// 4 bytes per value: the same arithmetic as a float reference.
     F32,
+    /// Q8_0 blocks, 34 bytes per 32 values (about half of f16's), small logit error.
+    #[value(name = "q8_0")]
+    Q8_0,
 }
 
 impl From<KvArg> for KvPrecision {
@@ -67,6 +71,7 @@ impl From<KvArg> for KvPrecision {
         match kv {
             KvArg::F16 => KvPrecision::F16,
             KvArg::F32 => KvPrecision::F32,
+            KvArg::Q8_0 => KvPrecision::Q8_0,
         }
     }
 }

@@ -48,8 +48,8 @@ macro_rules! neon_table {
         $(#[$doc])*
         pub(super) static $table: $crate::kernels::Kernels = {
             use $crate::kernels::aarch64::{
-                dot_f16, dot_f32, dot_q8_0_row, quantize_acts, weighted_sum_f16, Codes, I2S,
-                TQ1_0, TQ2_0,
+                dot_f16, dot_f32, dot_q8_0_keys_rows, dot_q8_0_row, quantize_acts,
+                weighted_sum_f16, weighted_sum_q8_0, Codes, I2S, TQ1_0, TQ2_0,
             };
             use $crate::kernels::{Kernels, Q8Acts, QuantActs};
             use $crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
@@ -70,6 +70,12 @@ macro_rules! neon_table {
                 // SAFETY: `available` hands this table out only where `$features` are present;
                 // every load reads a slice bounds-checked to the loaded width.
                 unsafe { kernel::<F, R, T>(rows, acts) }
+            }
+            #[target_feature(enable = $features)]
+            unsafe fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
+                // SAFETY: this function's own preconditions (the CPU features of its module)
+                // are exactly what these operations require.
+                unsafe { dot_q8_0_keys_rows::<$mac>(keys, q, blocks, out) }
             }
             #[target_feature(enable = $features)]
             unsafe fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
@@ -94,6 +100,11 @@ macro_rules! neon_table {
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
                 weighted_sum_f16,
+                // SAFETY: as above.
+                dot_q8_0_keys: |keys, q, blocks, out| unsafe {
+                    dot_q8_0_keys(keys, q, blocks, out)
+                },
+                weighted_sum_q8_0,
                 row_walk: $crate::kernels::RowWalk::SHARED_LOADS,
             }
         };
@@ -741,7 +752,136 @@ unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
         let mut lanes = [0f32; Q8_LANES];
         vst1q_f32(lanes.as_mut_ptr(), acc[0]);
         vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
-        scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
+        scalar::finish_q8_0(lanes, Q8_LANES * groups, row, &acts.q, &acts.d)
+    }
+}
+
+// ---- attention over a Q8_0 cache ----
+
+/// [`super::Q8KeyDotFn`] with `M`'s int8 step: keys in groups of 4 (the 4 lanes of a
+/// register), then the rest by the scalar loop. Per group and head, block `b`'s 4 exact int32
+/// sums (two 16-value steps per key, reduced by pairwise adds into lane `j` = key `j`) are
+/// scaled by `d_k · d_q` and added into lane register `b % 8`; the 8 lane registers are folded
+/// in halves, as the scalar fold does for each key.
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn dot_q8_0_keys_rows<M: Mac>(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
+    const BYTES: usize = BlockQ8_0::BYTES;
+    const LEN: usize = BlockQ8_0::LEN;
+    let heads = q.d.len().checked_div(blocks).unwrap_or(0);
+    let mut done = 0;
+    if heads > 0 {
+        let row = BYTES * blocks;
+        let groups = (keys.len() / row).min(out.len() / heads) / 4;
+        // SAFETY: the CPU supports `M` (this function's precondition) and NEON; every load
+        // reads a slice sliced to its width.
+        unsafe {
+            for (g, rows) in keys.chunks_exact(4 * row).take(groups).enumerate() {
+                for h0 in (0..heads).step_by(4) {
+                    let hn = (heads - h0).min(4);
+                    let mut lanes = [[vdupq_n_f32(0.0); Q8_LANES]; 4];
+                    for b in 0..blocks {
+                        let mut d = [0u16; 8];
+                        for (j, d) in d.iter_mut().take(4).enumerate() {
+                            let at = j * row + BYTES * b;
+                            *d = u16::from_le_bytes([rows[at], rows[at + 1]]);
+                        }
+                        let [d_k, _] = f16x8_to_f32(vld1q_u16(d.as_ptr()));
+                        for (h, lanes) in lanes.iter_mut().enumerate().take(hn) {
+                            let at = (h0 + h) * blocks + b;
+                            let x = &q.q[LEN * at..][..LEN];
+                            let (x0, x1) = (load_s8(x), load_s8(&x[16..]));
+                            let mut sums = [vdupq_n_s32(0); 4];
+                            for (j, sum) in sums.iter_mut().enumerate() {
+                                let w = &rows[j * row + BYTES * b + 2..][..LEN];
+                                *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(w)), x0);
+                                *sum = M::mac(*sum, vreinterpretq_s8_u8(load_u8(&w[16..])), x1);
+                            }
+                            // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: lane j = key j.
+                            let total = vpaddq_s32(
+                                vpaddq_s32(sums[0], sums[1]),
+                                vpaddq_s32(sums[2], sums[3]),
+                            );
+                            let d = vmulq_f32(d_k, vdupq_n_f32(q.d[at]));
+                            let lane = &mut lanes[b % Q8_LANES];
+                            *lane = vaddq_f32(*lane, vmulq_f32(d, vcvtq_f32_s32(total)));
+                        }
+                    }
+                    for (h, lanes) in lanes.iter_mut().enumerate().take(hn) {
+                        for half in [4, 2, 1] {
+                            for i in 0..half {
+                                lanes[i] = vaddq_f32(lanes[i], lanes[i + half]);
+                            }
+                        }
+                        let mut dots = [0f32; 4];
+                        vst1q_f32(dots.as_mut_ptr(), lanes[0]);
+                        for (j, dot) in dots.into_iter().enumerate() {
+                            out[(4 * g + j) * heads + h0 + h] = dot;
+                        }
+                    }
+                }
+            }
+        }
+        done = 4 * groups;
+    }
+    scalar::q8_key_dots(keys, q, blocks, done, &mut out[done * heads..]);
+}
+
+/// `out = Σ_j w[j] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`]) through the shared
+/// driver: the sums stay in registers over all rows, each lane adding its products in row
+/// order, fused (`FMLA`), as the scalar table does.
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], out: &mut [f32]) {
+    super::weighted_sum_q8_0_by::<Neon>(x, w, out);
+}
+
+impl super::Q8WeightedBlocks for Neon {
+    fn blocks<const B: usize>(x: &[u8], w: &[f32], blocks: usize, first: usize, out: &mut [f32]) {
+        weighted_sum_q8_0_blocks::<B>(x, w, blocks, first, out);
+    }
+}
+
+/// Blocks `first..first + B` of [`weighted_sum_q8_0`] into `out` (`32B` floats): `8B`
+/// accumulators over every row of `x` (rows of `blocks` Q8_0 blocks); each row's `w · d` per
+/// block is one scalar multiply, its int8 values widened exactly to f32.
+fn weighted_sum_q8_0_blocks<const B: usize>(
+    x: &[u8],
+    w: &[f32],
+    blocks: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    const BYTES: usize = BlockQ8_0::BYTES;
+    // SAFETY: NEON is a compile-time feature of this module; each load reads 16 bytes of a
+    // 34-byte block at offset 2 or 18, each store 4 floats of a 4-float chunk of `out`.
+    unsafe {
+        let mut acc = [[vdupq_n_f32(0.0); 8]; B];
+        for (&w, row) in w.iter().zip(x.chunks_exact(BYTES * blocks)) {
+            let row = &row[BYTES * first..BYTES * (first + B)];
+            for (acc, block) in acc.iter_mut().zip(row.chunks_exact(BYTES)) {
+                // `d` in every lane (`FCVTL`, exact), times `w`: one rounded multiply.
+                let d = u16::from_le_bytes([block[0], block[1]]);
+                let [d, _] = f16x8_to_f32(vdupq_n_u16(d));
+                let c = vmulq_n_f32(d, w);
+                for (half, acc) in acc.chunks_exact_mut(4).enumerate() {
+                    let q = vld1q_s8(block[2 + 16 * half..][..16].as_ptr().cast());
+                    let (lo, hi) = (vmovl_s8(vget_low_s8(q)), vmovl_high_s8(q));
+                    let wide = [
+                        vmovl_s16(vget_low_s16(lo)),
+                        vmovl_high_s16(lo),
+                        vmovl_s16(vget_low_s16(hi)),
+                        vmovl_high_s16(hi),
+                    ];
+                    for (acc, wide) in acc.iter_mut().zip(wide) {
+                        *acc = vfmaq_f32(*acc, c, vcvtq_f32_s32(wide));
+                    }
+                }
+            }
+        }
+        for (acc, out) in acc.iter().flatten().zip(out.chunks_exact_mut(4)) {
+            vst1q_f32(out.as_mut_ptr(), *acc);
+        }
     }
 }
 

@@ -26,6 +26,8 @@ static KERNELS: Kernels = Kernels {
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
     weighted_sum_f16: super::weighted_sum_f16,
+    dot_q8_0_keys: super::dot_q8_0_keys,
+    weighted_sum_q8_0: super::weighted_sum_q8_0,
     row_walk: super::super::RowWalk::SEQUENTIAL,
 };
 

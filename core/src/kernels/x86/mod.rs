@@ -435,8 +435,151 @@ unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
         let mut lanes = [0f32; Q8_LANES];
         // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
-        scalar::finish_q8_0(lanes, Q8_LANES * groups, row, acts)
+        scalar::finish_q8_0(lanes, Q8_LANES * groups, row, &acts.q, &acts.d)
     }
+}
+
+// ---- attention over a Q8_0 cache ----
+
+/// [`super::Q8KeyDotFn`]: keys in groups of 8 (the 8 lanes of a register), then the rest by
+/// the scalar loop.
+fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
+    // SAFETY: only `KERNELS` (handed out after detecting AVX2, F16C and FMA) reaches this.
+    let first = unsafe { dot_q8_0_keys_avx2(keys, q, blocks, out) };
+    let heads = q.d.len().checked_div(blocks).unwrap_or(0);
+    scalar::q8_key_dots(keys, q, blocks, first, &mut out[first * heads..]);
+}
+
+/// The f16 scales of block `b` of the 8 rows of `rows` (rows of `row` bytes), as f32.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn row_scales(rows: &[u8], row: usize, b: usize) -> __m256 {
+    let d = |j: usize| {
+        let at = j * row + BlockQ8_0::BYTES * b;
+        i16::from_le_bytes([rows[at], rows[at + 1]])
+    };
+    _mm256_cvtph_ps(_mm_setr_epi16(
+        d(0),
+        d(1),
+        d(2),
+        d(3),
+        d(4),
+        d(5),
+        d(6),
+        d(7),
+    ))
+}
+
+/// The canonical Q8_0 dots of whole groups of 8 key rows against every head of `q`, lane `j`
+/// of each register being key `j` of the group: block `b`'s 8 exact int32 sums gathered into
+/// one register ([`sum_each_i32`]), scaled by `d_k · d_q` and added into lane register `b %
+/// 8`; the 8 lane registers folded in halves, as the scalar fold does for each key. Returns
+/// the keys done (a multiple of 8); the caller runs the rest.
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_q8_0_keys_avx2(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) -> usize {
+    // SAFETY: this function's own preconditions (the CPU features of its module) are exactly
+    // what these operations require; every load reads a slice sliced to its width.
+    unsafe {
+        const LEN: usize = BlockQ8_0::LEN;
+        if blocks == 0 || q.d.len() < blocks {
+            return 0;
+        }
+        let (row, heads) = (BlockQ8_0::BYTES * blocks, q.d.len() / blocks);
+        let n = (keys.len() / row).min(out.len() / heads);
+        let groups = n / 8;
+        for (g, rows) in keys.chunks_exact(8 * row).take(groups).enumerate() {
+            for h0 in (0..heads).step_by(4) {
+                let hn = (heads - h0).min(4);
+                let mut lanes = [[_mm256_setzero_ps(); Q8_LANES]; 4];
+                for b in 0..blocks {
+                    let d_k = row_scales(rows, row, b);
+                    for (h, lanes) in lanes.iter_mut().enumerate().take(hn) {
+                        let at = (h0 + h) * blocks + b;
+                        let x = load_i8(&q.q[LEN * at..]);
+                        let mut sums = [_mm256_setzero_si256(); 8];
+                        for (j, sum) in sums.iter_mut().enumerate() {
+                            let w = &rows[j * row + BlockQ8_0::BYTES * b + 2..];
+                            *sum = mul_w_x(load_u8(w), x);
+                        }
+                        let d = _mm256_mul_ps(d_k, _mm256_set1_ps(q.d[at]));
+                        let p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
+                        let lane = &mut lanes[b % Q8_LANES];
+                        *lane = _mm256_add_ps(*lane, p);
+                    }
+                }
+                for (h, lanes) in lanes.iter_mut().enumerate().take(hn) {
+                    for half in [4, 2, 1] {
+                        for i in 0..half {
+                            lanes[i] = _mm256_add_ps(lanes[i], lanes[i + half]);
+                        }
+                    }
+                    let mut dots = [0f32; 8];
+                    // SAFETY: `dots` is 8 writable f32; the store has no alignment requirement.
+                    _mm256_storeu_ps(dots.as_mut_ptr(), lanes[0]);
+                    for (j, dot) in dots.into_iter().enumerate() {
+                        out[(8 * g + j) * heads + h0 + h] = dot;
+                    }
+                }
+            }
+        }
+        8 * groups
+    }
+}
+
+/// `out = Σ_j w[j] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`]) through the shared
+/// driver: the sums stay in registers over all rows, each lane adding its products in row
+/// order, fused, as the scalar table does.
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], out: &mut [f32]) {
+    super::weighted_sum_q8_0_by::<Avx2>(x, w, out);
+}
+
+impl super::Q8WeightedBlocks for Avx2 {
+    fn blocks<const B: usize>(x: &[u8], w: &[f32], blocks: usize, first: usize, out: &mut [f32]) {
+        // SAFETY: only `weighted_sum_q8_0` calls this, and only `KERNELS` (handed out after
+        // detecting AVX2, F16C and FMA) reaches it.
+        unsafe { weighted_sum_q8_0_blocks::<B>(x, w, blocks, first, out) }
+    }
+}
+
+/// Blocks `first..first + B` of [`weighted_sum_q8_0`] into `out` (`32B` floats): `4B`
+/// accumulators over every row of `x` (rows of `blocks` Q8_0 blocks); each row's `w · d` per
+/// block is one scalar multiply, its int8 values widened exactly to f32.
+#[target_feature(enable = "avx2,f16c,fma")]
+#[inline]
+unsafe fn weighted_sum_q8_0_blocks<const B: usize>(
+    x: &[u8],
+    w: &[f32],
+    blocks: usize,
+    first: usize,
+    out: &mut [f32],
+) {
+    const BYTES: usize = BlockQ8_0::BYTES;
+    let mut acc = [[_mm256_setzero_ps(); 4]; B];
+    for (&w, row) in w.iter().zip(x.chunks_exact(BYTES * blocks)) {
+        let row = &row[BYTES * first..BYTES * (first + B)];
+        for (acc, block) in acc.iter_mut().zip(row.chunks_exact(BYTES)) {
+            let c = _mm256_set1_ps(w * f16_at(block, 0));
+            for (v, acc) in acc.iter_mut().enumerate() {
+                // SAFETY: `2 + 8v + 8 ≤ 34 = block.len()`: 8 readable bytes; the load has no
+                // alignment requirement.
+                let q = unsafe { _mm_loadl_epi64(block.as_ptr().add(2 + 8 * v).cast()) };
+                let q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+                *acc = _mm256_fmadd_ps(c, q, *acc);
+            }
+        }
+    }
+    for (acc, out) in acc.iter().flatten().zip(out.chunks_exact_mut(8)) {
+        // SAFETY: `out` is 8 writable f32; the store has no alignment requirement.
+        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), *acc) };
+    }
+}
+
+/// The little-endian f16 at `bytes[at..at + 2]`, converted exactly to f32 (F16C).
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+fn f16_at(bytes: &[u8], at: usize) -> f32 {
+    let h = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
 }
 
 #[cfg(test)]

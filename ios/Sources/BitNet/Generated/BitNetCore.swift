@@ -3718,13 +3718,18 @@ public func FfiConverterTypeHealthAlert_lower(_ value: HealthAlert) -> RustBuffe
 public enum KvPrecision: Equatable, Hashable {
     
     /**
-     * IEEE f16, 2 bytes per value (llama.cpp's default; what phones should use).
+     * IEEE f16, 2 bytes per value (llama.cpp's default).
      */
     case f16
     /**
      * f32, 4 bytes per value: the exact reference path for float-weight models.
      */
     case f32
+    /**
+     * Q8_0 blocks, 34 bytes per 32 values (see [`Q8Row`]): about half of F16's bytes, at a
+     * small logit error.
+     */
+    case q80
 
 
 
@@ -3750,6 +3755,8 @@ public struct FfiConverterTypeKvPrecision: FfiConverterRustBuffer {
         
         case 2: return .f32
         
+        case 3: return .q80
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3764,6 +3771,10 @@ public struct FfiConverterTypeKvPrecision: FfiConverterRustBuffer {
         
         case .f32:
             writeInt(&buf, Int32(2))
+        
+        
+        case .q80:
+            writeInt(&buf, Int32(3))
         
         }
     }

@@ -3457,13 +3457,18 @@ public object FfiConverterTypeHealthAlert : FfiConverterRustBuffer<HealthAlert>{
 enum class KvPrecision {
     
     /**
-     * IEEE f16, 2 bytes per value (llama.cpp's default; what phones should use).
+     * IEEE f16, 2 bytes per value (llama.cpp's default).
      */
     F16,
     /**
      * f32, 4 bytes per value: the exact reference path for float-weight models.
      */
-    F32;
+    F32,
+    /**
+     * Q8_0 blocks, 34 bytes per 32 values (see [`Q8Row`]): about half of F16's bytes, at a
+     * small logit error.
+     */
+    Q8_0;
 
     
 
