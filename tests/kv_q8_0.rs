@@ -6,7 +6,8 @@
 //! The same measurement runs on any model with `BITNET_KV_MODEL=M.gguf cargo test --release
 //! -p bitnet-tests --test kv_q8_0 -- --ignored --nocapture` (optionally `BITNET_KV_TEXT=FILE`,
 //! default docs/ARCHITECTURE.md; `BITNET_KV_WINDOW`, tokens per context, default 1024 capped
-//! at the model's context); the figures in docs/PERFORMANCE.md come from it.
+//! at the model's context; `BITNET_KV_BASELINE=1` compares F16 against F32 instead, the error
+//! the F16 cache itself adds, for scale); the figures in docs/PERFORMANCE.md come from it.
 
 use std::path::{Path, PathBuf};
 
@@ -108,11 +109,14 @@ fn q8_0_cache_error_on_a_given_model() {
         .ok()
         .and_then(|w| w.parse().ok())
         .unwrap_or(1024);
-    let (f16, q8) = (
-        engine(path, KvPrecision::F16),
-        engine(path, KvPrecision::Q8_0),
-    );
-    let name = path.display().to_string();
-    compare_generated(&f16, &q8, &PROMPTS, 64).report(&format!("{name}, greedy sequences"));
-    compare_text(&f16, &q8, &text, window, 2048).report(&format!("{name}, text"));
+    // The reference and the precision measured against it.
+    let (precisions, label) = match std::env::var_os("BITNET_KV_BASELINE") {
+        Some(_) => ((KvPrecision::F32, KvPrecision::F16), "F16 against F32"),
+        None => ((KvPrecision::F16, KvPrecision::Q8_0), "Q8_0 against F16"),
+    };
+    let (reference, tested) = (engine(path, precisions.0), engine(path, precisions.1));
+    let name = format!("{}, {label}", path.display());
+    compare_generated(&reference, &tested, &PROMPTS, 64)
+        .report(&format!("{name}, greedy sequences"));
+    compare_text(&reference, &tested, &text, window, 2048).report(&format!("{name}, text"));
 }

@@ -772,9 +772,10 @@ unsafe fn dot_q8_0_keys_rows<M: Mac>(keys: &[u8], q: &Q8Acts, blocks: usize, out
     const LEN: usize = BlockQ8_0::LEN;
     let heads = q.d.len().checked_div(blocks).unwrap_or(0);
     let mut done = 0;
-    if heads > 0 {
+    // `blocks > 0` whenever there are heads.
+    if let Some(positions) = out.len().checked_div(heads) {
         let row = BYTES * blocks;
-        let groups = (keys.len() / row).min(out.len() / heads) / 4;
+        let groups = (keys.len() / row).min(positions) / 4;
         // SAFETY: the CPU supports `M` (this function's precondition) and NEON; every load
         // reads a slice sliced to its width.
         unsafe {
