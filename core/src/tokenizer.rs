@@ -15,9 +15,9 @@
 //!   nothing. [`Tokenizer::decode`] does not apply llama.cpp's `clean_spaces` pass, so
 //!   `decode(encode(s)) == s` for every string.
 
-use std::ops::Range;
-
+use std::borrow::Cow;
 use std::collections::BinaryHeap;
+use std::ops::Range;
 
 use crate::gguf::{GgufFile, StringArray};
 
@@ -204,24 +204,54 @@ impl TokenizerSpec {
     /// `add_bos_token` to whether a BOS id exists, and the EOT id, when the key is absent, to
     /// the id of the `<|eot_id|>` token if the vocabulary has one.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
-        let tokens = file.get_str_array("tokenizer.ggml.tokens")?.to_vec();
+        let keys = FileKeys::read(file)?;
+        Ok(TokenizerSpec {
+            model: keys.model.to_owned(),
+            pre: keys.pre.map(str::to_owned),
+            tokens: keys.tokens.to_vec(),
+            token_types: keys.token_types.into_owned(),
+            merges: keys.merges.map_or_else(Vec::new, StringArray::to_vec),
+            bos: keys.bos,
+            eos: keys.eos,
+            eot: keys.eot,
+            add_bos: keys.add_bos,
+        })
+    }
+}
+
+/// A file's `tokenizer.ggml.*` keys, borrowed from its metadata, with the defaults
+/// [`TokenizerSpec::from_gguf`] documents: read once here for the spec and for
+/// [`Tokenizer::from_gguf`].
+struct FileKeys<'a> {
+    model: &'a str,
+    pre: Option<&'a str>,
+    tokens: &'a StringArray,
+    token_types: Cow<'a, [i32]>,
+    merges: Option<&'a StringArray>,
+    bos: Option<u32>,
+    eos: Option<u32>,
+    eot: Option<u32>,
+    add_bos: bool,
+}
+
+impl<'a> FileKeys<'a> {
+    fn read(file: &'a GgufFile) -> Result<Self, TokenizerError> {
+        let tokens = file.get_str_array("tokenizer.ggml.tokens")?;
         let token_types = match file.get_i32_array_opt("tokenizer.ggml.token_type")? {
-            Some(types) => types.to_vec(),
-            None => vec![TokenType::Normal as i32; tokens.len()],
+            Some(types) => Cow::Borrowed(types),
+            None => Cow::Owned(vec![TokenType::Normal as i32; tokens.len()]),
         };
         let bos = file.get_u32_opt("tokenizer.ggml.bos_token_id")?;
         let eot = match file.get_u32_opt("tokenizer.ggml.eot_token_id")? {
             Some(id) => Some(id),
-            None => find_eot(tokens.iter().map(String::as_str)),
+            None => find_eot(tokens.iter()),
         };
-        Ok(TokenizerSpec {
-            model: file.get_str("tokenizer.ggml.model")?.to_owned(),
-            pre: file.get_str_opt("tokenizer.ggml.pre")?.map(str::to_owned),
+        Ok(FileKeys {
+            model: file.get_str("tokenizer.ggml.model")?,
+            pre: file.get_str_opt("tokenizer.ggml.pre")?,
             tokens,
             token_types,
-            merges: file
-                .get_str_array_opt("tokenizer.ggml.merges")?
-                .map_or_else(Vec::new, StringArray::to_vec),
+            merges: file.get_str_array_opt("tokenizer.ggml.merges")?,
             bos,
             eos: file.get_u32_opt("tokenizer.ggml.eos_token_id")?,
             eot,
@@ -449,36 +479,18 @@ impl Tokenizer {
     /// [`new`](Self::new) of [`TokenizerSpec::from_gguf`]`(file)`, built from the file's
     /// metadata without the spec's copy of every token and merge.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, TokenizerError> {
-        let tokens = file.get_str_array("tokenizer.ggml.tokens")?;
-        let all_normal;
-        let token_types = match file.get_i32_array_opt("tokenizer.ggml.token_type")? {
-            Some(types) => types,
-            None => {
-                all_normal = vec![TokenType::Normal as i32; tokens.len()];
-                &all_normal
-            }
-        };
-        let bos = file.get_u32_opt("tokenizer.ggml.bos_token_id")?;
-        let eot = match file.get_u32_opt("tokenizer.ggml.eot_token_id")? {
-            Some(id) => Some(id),
-            None => find_eot(tokens.iter()),
-        };
+        let keys = FileKeys::read(file)?;
         let no_merges = StringArray::new();
-        let merges = file
-            .get_str_array_opt("tokenizer.ggml.merges")?
-            .unwrap_or(&no_merges);
         Self::build(Parts {
-            model: file.get_str("tokenizer.ggml.model")?,
-            pre: file.get_str_opt("tokenizer.ggml.pre")?,
-            tokens: tokens.iter(),
-            token_types,
-            merges: merges.iter(),
-            bos,
-            eos: file.get_u32_opt("tokenizer.ggml.eos_token_id")?,
-            eot,
-            add_bos: file
-                .get_bool_opt("tokenizer.ggml.add_bos_token")?
-                .unwrap_or(bos.is_some()),
+            model: keys.model,
+            pre: keys.pre,
+            tokens: keys.tokens.iter(),
+            token_types: &keys.token_types,
+            merges: keys.merges.unwrap_or(&no_merges).iter(),
+            bos: keys.bos,
+            eos: keys.eos,
+            eot: keys.eot,
+            add_bos: keys.add_bos,
         })
     }
 
