@@ -9,11 +9,11 @@
 //! at the model's context; `BITNET_KV_BASELINE=1` compares F16 against F32 instead, the error
 //! the F16 cache itself adds, for scale); the figures in docs/PERFORMANCE.md come from it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bitnet_core::engine::{Engine, EngineConfig};
 use bitnet_core::model::{KvCache, KvPrecision};
-use bitnet_tests::quality::{compare_generated, compare_text};
+use bitnet_tests::quality::{compare_generated, compare_text, default_text};
 use bitnet_tests::tiny_model;
 
 /// Prompts the greedy sequences start from.
@@ -29,12 +29,6 @@ fn engine(path: &Path, kv: KvPrecision) -> Engine {
         ..EngineConfig::default()
     };
     Engine::load(path, config).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
-}
-
-/// docs/ARCHITECTURE.md: a long English text every model's tokenizer can encode.
-fn default_text() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ARCHITECTURE.md");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]

@@ -168,3 +168,9 @@ pub fn compare_text(
     }
     e
 }
+
+/// docs/ARCHITECTURE.md: a long English text every model's tokenizer can encode.
+pub fn default_text() -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/ARCHITECTURE.md");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}

@@ -199,7 +199,7 @@ fn q8_0_head(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(k.name()), &x, |b, x| {
             b.iter(|| {
                 acts.quantize(black_box(x)).expect("whole blocks");
-                k.q8_0_gemm(&w, std::slice::from_ref(&acts), 0..HEAD_ROWS, &mut out)
+                k.int8_gemm(&w, std::slice::from_ref(&acts), 0..HEAD_ROWS, &mut out)
             })
         });
     }

@@ -9,7 +9,7 @@ mod plan;
 mod session;
 mod stop;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
@@ -96,9 +96,19 @@ pub struct EngineConfig {
     #[cfg_attr(feature = "uniffi", uniffi(default = true))]
     pub count_mapped_weights: bool,
     /// Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-    /// it. [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+    /// it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
+    /// [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
+    /// head is re-quantised at load, or mapped from `cache_dir` after the first load.
     #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub head: Option<HeadPrecision>,
+    /// A directory the engine may keep files it derives from a model in, to map them on later
+    /// loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
+    /// Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+    /// `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
+    /// time. `None` (the default): nothing is written; a re-quantised head is made at every
+    /// load and held in memory.
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub cache_dir: Option<PathBuf>,
     /// Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
     /// an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
     /// token in one pass and kept while they equal what is sampled. The output is exactly
@@ -126,6 +136,7 @@ impl Default for EngineConfig {
             memory_budget_bytes: None,
             count_mapped_weights: true,
             head: None,
+            cache_dir: None,
             draft_tokens: 0,
         }
     }
@@ -133,13 +144,14 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// The default settings with `profile`'s thread limit, memory budget (and whether mapped
-    /// weights count in it) and concurrent generations.
+    /// weights count in it), concurrent generations and head precision.
     pub fn from_profile(profile: Profile) -> Self {
         EngineConfig {
             threads: profile.threads(),
             memory_budget_bytes: Some(profile.memory_budget_bytes()),
             count_mapped_weights: profile.counts_mapped_weights(),
             max_concurrent_generations: Some(profile.max_concurrent_generations()),
+            head: profile.head_precision(),
             ..EngineConfig::default()
         }
     }

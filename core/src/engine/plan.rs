@@ -58,7 +58,11 @@ impl Plan {
                 embedding_rows: model.vocab_size,
             }));
         }
-        let head = HeadPlan::for_file(file, config.head.unwrap_or_default())?;
+        let head = HeadPlan::for_file(
+            file,
+            config.head.unwrap_or_default(),
+            config.cache_dir.as_deref(),
+        )?;
         let kv_precision =
             config
                 .kv_precision

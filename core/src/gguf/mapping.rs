@@ -1,4 +1,5 @@
-//! A model file mapped read-only, and the check that it is still the file that was mapped.
+//! A file mapped read-only (a model; a cached re-quantised head), and the check that it is
+//! still the file that was mapped.
 //!
 //! Weights are read in place from the map, so the file must stay as it was while loaded. Two
 //! ways it can change are caught: a truncation that a read runs into (the SIGBUS it raises is
@@ -17,7 +18,7 @@ use super::{FileChange, GgufError};
 
 /// A read-only map of a whole file, registered with the SIGBUS handler.
 #[derive(Debug)]
-pub(super) struct Mapping {
+pub(crate) struct Mapping {
     // Dropped first: the handler forgets the range before the map is unmapped.
     registration: Option<Registration>,
     map: Mmap,
@@ -45,7 +46,7 @@ impl Stamp {
 
 impl Mapping {
     /// Maps the regular file at `path` read-only.
-    pub(super) fn open(path: &Path) -> Result<Mapping, GgufError> {
+    pub(crate) fn open(path: &Path) -> Result<Mapping, GgufError> {
         let io_err = |error| GgufError::Io {
             path: path.to_owned(),
             error,
@@ -67,7 +68,7 @@ impl Mapping {
     }
 
     /// The mapped bytes.
-    pub(super) fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.map
     }
 
@@ -78,7 +79,7 @@ impl Mapping {
 
     /// `Ok` while the file is as it was mapped; [`GgufError::FileChanged`] from the first read
     /// that found pages missing, or once its length or modification time differs.
-    pub(super) fn check(&self) -> Result<(), GgufError> {
+    pub(crate) fn check(&self) -> Result<(), GgufError> {
         let change = if self
             .registration
             .as_ref()

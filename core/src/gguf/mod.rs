@@ -23,6 +23,7 @@ mod sigbus;
 mod value;
 
 pub use error::{FileChange, GgufError};
+pub(crate) use mapping::Mapping;
 pub use reader::{checked_tensor_bytes, GgufFile, TensorInfo};
 pub use value::{ArrayValue, FromValue, StringArray, StringArrayIter, Value, ValueType};
 

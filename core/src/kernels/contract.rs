@@ -141,9 +141,9 @@ pub enum KernelError {
     /// A weight row the format cannot decode.
     #[error(transparent)]
     Quant(#[from] QuantError),
-    /// A Q8_0 × Q8_0 kernel called on weights that are not Q8_0.
-    #[error("{0} weights are not Q8_0")]
-    NotQ8_0(TensorType),
+    /// An int8 head kernel called on weights that are neither Q8_0 nor Q6_K.
+    #[error("{0} weights have no int8 head kernel (Q8_0 and Q6_K do)")]
+    NoInt8Kernel(TensorType),
 }
 
 /// Lanes of the canonical float dot product (see [`FloatDotFn`]).

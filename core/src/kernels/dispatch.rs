@@ -11,7 +11,7 @@ use super::aarch64;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
 use super::{
-    scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q8DotFn, Q8KeyDotFn, Q8WeightedSumFn,
+    scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q6KDotFn, Q8DotFn, Q8KeyDotFn, Q8WeightedSumFn,
     QuantActs, RowWalk, TernaryDotFn, TernaryTileFn,
 };
 
@@ -39,6 +39,8 @@ pub struct Kernels {
     pub(super) dot_f16: F16DotFn,
     /// [`Q8DotFn`]: a Q8_0 row (the Q8_0 head) against Q8_0 activations.
     pub(super) dot_q8_0: Q8DotFn,
+    /// [`Q6KDotFn`]: a Q6_K row (a Q6_K head) against Q8_K activations.
+    pub(super) dot_q6_k: Q6KDotFn,
     /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
     pub(super) weighted_sum_f16: F16WeightedSumFn,
     /// [`Q8KeyDotFn`]: the cached Q8_0 keys of one kv head against its query heads.

@@ -1,8 +1,10 @@
-//! The Q8_0 × Q8_0 product of the opt-in Q8_0 output head: activations quantised to Q8_0
-//! blocks ([`Q8Acts`]) and the driver over Q8_0 weight rows ([`Kernels::q8_0_gemm`]).
+//! The int8 products of a quantised output head: Q8_0 weights × activations in Q8_0 blocks
+//! (ggml's q8_0 × q8_0) and Q6_K weights × activations in Q8_K blocks (ggml's q6_K × q8_K),
+//! the activations in [`Q8Acts`], and the one driver over the head's rows
+//! ([`Kernels::int8_gemm`]).
 //!
 //! The head is the largest matrix of a BitNet model (2B4T: 128256 × 2560, 657 MB as F16, 349 MB
-//! as Q8_0), read once per decoded token. Rows are read one after another, each in one pass:
+//! as Q8_0, 269 MB as Q6_K), read once per decoded token. Rows are read one after another, each in one pass:
 //! the matrix is one sequential stream, which the hardware prefetchers follow best (walking
 //! four rows at once to share the activation loads was measured 2× slower on x86_64); whether
 //! software hints run ahead of it is the table's [`RowWalk`](super::RowWalk).
@@ -12,7 +14,7 @@ use std::ops::Range;
 use half::f16;
 
 use super::{check_len, check_rows, KernelError, Kernels};
-use crate::quant::{BlockFormat, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
+use crate::quant::{BlockFormat, BlockQ6K, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
 
 /// Lanes of the canonical Q8_0 dot (see [`Q8DotFn`]).
 pub const Q8_LANES: usize = 8;
@@ -24,20 +26,33 @@ pub const Q8_LANES: usize = 8;
 /// (`l[i] += l[i + 4]`, then `+2`, `+1`). `row` holds `acts.d.len()` blocks.
 pub type Q8DotFn = fn(row: &[u8], acts: &Q8Acts) -> f32;
 
-/// One token's activations quantised to Q8_0 blocks for the Q8_0 head, as ggml quantises the
-/// activations of a q8_0 × q8_0 dot: block `b` is `x[32b..32b + 32] ≈ q · d[b]`, encoded by the
-/// Q8_0 reference quantiser ([`BlockQ8_0`]'s `quantize_block`, llama.cpp's
-/// `quantize_row_q8_0_ref`). `|q| ≤ 127`: `q = round(x / d)` with `d = max|x| / 127`.
+/// The canonical Q6_K dot of one Q6_K row (ggml's `block_q6_K` layout, see [`BlockQ6K`])
+/// against one token's [`Q8Acts`] in Q8_K blocks (256 values each, [`Q8Acts::quantize_k`]):
+/// super-block `b`'s exact int32 sum `s_b = Σ_j sc_j · Σ_{k ∈ j} (q_k − 32) · x_k` (16
+/// sub-blocks `j` of 16 weights, `q` the 6-bit values, `sc` the int8 sub-block scales) is
+/// converted to f32 and scaled, `p_b = (d_b · d_x[b]) · s_b` (the f16 `d_b` widened, two
+/// rounded f32 multiplies), and the `p_b` are added in block order from `+0`. Every ISA
+/// computes `s_b` exactly and the rest in that order, so every table gives the same bits.
+/// `row` holds `acts.d.len()` super-blocks.
+pub type Q6KDotFn = fn(row: &[u8], acts: &Q8Acts) -> f32;
+
+/// One token's activations quantised to int8 blocks with one f32 scale each, for an int8 head:
+/// block `b` is `x[L·b..L·b + L] ≈ q · d[b]` and `|q| ≤ 127`. [`quantize`](Self::quantize)
+/// makes Q8_0 blocks (`L` = 32, as ggml quantises the activations of a q8_0 × q8_0 dot);
+/// [`quantize_k`](Self::quantize_k) makes Q8_K blocks (`L` = 256, for q6_K × q8_K).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Q8Acts {
     /// The int8 values, one per input element.
     pub q: Vec<i8>,
-    /// Each block's f16 scale, widened to f32 (exact).
+    /// Each block's scale.
     pub d: Vec<f32>,
 }
 
 impl Q8Acts {
-    /// Quantises `x` (a whole number of 32-element blocks) into `self`, reusing its buffers.
+    /// Quantises `x` (a whole number of 32-element blocks) into Q8_0 blocks in `self`, reusing
+    /// its buffers: the Q8_0 reference quantiser ([`BlockQ8_0`]'s `quantize_block`, llama.cpp's
+    /// `quantize_row_q8_0_ref`), `q = round(x / d)` with `d = max|x| / 127` stored as f16 (so
+    /// `d` here is that f16 widened, exactly).
     pub fn quantize(&mut self, x: &[f32]) -> Result<(), KernelError> {
         if !x.len().is_multiple_of(BlockQ8_0::LEN) {
             return Err(KernelError::PartialToken {
@@ -55,6 +70,76 @@ impl Q8Acts {
         }
         Ok(())
     }
+
+    /// Quantises `x` (a whole number of 256-element blocks) into Q8_K blocks in `self`, reusing
+    /// its buffers, as llama.cpp's `quantize_row_q8_K_ref`: with `m` the block's signed value of
+    /// largest magnitude, `q = round_half_even(x · (−127 / m))` and `d = 1 / (−127 / m)` in
+    /// f32 (all zeros when `m` = 0). `q` is clamped to `−127..=127` (equal to ggml's for finite
+    /// input, and the int8 kernels' bound for any input).
+    pub fn quantize_k(&mut self, x: &[f32]) -> Result<(), KernelError> {
+        const LEN: usize = BlockQ6K::LEN;
+        if !x.len().is_multiple_of(LEN) {
+            return Err(KernelError::PartialToken {
+                what: "Q8_K activations",
+                per_token: LEN,
+                actual: x.len(),
+            });
+        }
+        self.q.clear();
+        self.d.clear();
+        for x in x.chunks_exact(LEN) {
+            let (mut max, mut amax) = (0f32, 0f32);
+            for &v in x {
+                if v.abs() > amax {
+                    amax = v.abs();
+                    max = v;
+                }
+            }
+            if amax == 0.0 {
+                self.q.extend_from_slice(&[0; LEN]);
+                self.d.push(0.0);
+                continue;
+            }
+            let iscale = -127.0 / max;
+            self.q.extend(x.iter().map(|&v| {
+                // ggml's `nearest_int` (round half to even); `as` saturates and maps NaN to 0.
+                ((iscale * v).round_ties_even() as i32).clamp(-127, 127) as i8
+            }));
+            self.d.push(1.0 / iscale);
+        }
+        Ok(())
+    }
+}
+
+/// Super-block `block`'s exact int32 sum `Σ_j sc_j · Σ_{k ∈ j} (q_k − 32) · x_k` against 256
+/// activations `x` (the reference of every ISA's [`Q6KDotFn`] inner loop). `|sum| ≤ 16 · 128 ·
+/// 16 · 32 · 127 < 2^31`.
+pub(super) fn q6_k_block_sum(block: &[u8], x: &[i8]) -> i32 {
+    let b = BlockQ6K::read_block(block);
+    let mut sum = 0i32;
+    for (j, (x, &sc)) in x.chunks_exact(16).zip(&b.scales).enumerate() {
+        let sub: i32 = x
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let k = 16 * j + i;
+                let (h, g, l) = (k / 128, k / 32 % 4, k % 32);
+                let low = (b.ql[64 * h + 32 * (g % 2) + l] >> (4 * (g / 2))) & 15;
+                let high = (b.qh[32 * h + l] >> (2 * g)) & 3;
+                (i32::from(low | high << 4) - 32) * i32::from(x)
+            })
+            .sum();
+        sum += i32::from(sc) * sub;
+    }
+    sum
+}
+
+/// Super-block `block`'s term `(d_b · d_x) · s_b` of the canonical Q6_K dot, given its exact
+/// int32 sum `s_b` (shared by every table).
+#[inline(always)]
+pub(super) fn q6_k_block_product(block: &[u8], d_x: f32, sum: i32) -> f32 {
+    let d_w = f16::from_le_bytes([block[208], block[209]]).to_f32();
+    d_w * d_x * sum as f32
 }
 
 /// Block `b`'s term of the canonical Q8_0 dot: `(d_w · d_x) · Σ q_w·q_x` for one 34-byte
@@ -71,25 +156,29 @@ pub(super) fn q8_block_product(block: &[u8], q: &[i8], d_x: f32) -> f32 {
 }
 
 impl Kernels {
-    /// Q8_0 weights × Q8_0-quantised activations for a batch of tokens (the Q8_0 head): for
-    /// each row `r` in `rows` and token `t`, `out[t · rows.len() + r − rows.start]` is the
-    /// canonical [`Q8DotFn`] of row `r` and `acts[t]`, times `w.scale()`. Each token's
-    /// activations have `w.cols()` elements.
-    pub fn q8_0_gemm(
+    /// An int8 head for a batch of tokens: Q8_0 weights against activations in Q8_0 blocks
+    /// ([`Q8Acts::quantize`]) or Q6_K weights against activations in Q8_K blocks
+    /// ([`Q8Acts::quantize_k`]). For each row `r` in `rows` and token `t`,
+    /// `out[t · rows.len() + r − rows.start]` is the canonical dot ([`Q8DotFn`] or
+    /// [`Q6KDotFn`]) of row `r` and `acts[t]`, times `w.scale()`. Each token's activations have
+    /// `w.cols()` elements.
+    pub fn int8_gemm(
         &self,
         w: &WeightView,
         acts: &[Q8Acts],
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        if w.ty() != TensorType::Q8_0 {
-            return Err(KernelError::NotQ8_0(w.ty()));
-        }
+        let (dot, block) = match w.ty() {
+            TensorType::Q8_0 => (self.dot_q8_0, BlockQ8_0::LEN),
+            TensorType::Q6K => (self.dot_q6_k, BlockQ6K::LEN),
+            ty => return Err(KernelError::NoInt8Kernel(ty)),
+        };
         check_rows(w, &rows)?;
-        check_len("q8_0_gemm out", acts.len() * rows.len(), out.len())?;
+        check_len("int8_gemm out", acts.len() * rows.len(), out.len())?;
         for a in acts {
-            check_len("q8_0_gemm activations", w.cols(), a.q.len())?;
-            check_len("q8_0_gemm scales", w.cols() / BlockQ8_0::LEN, a.d.len())?;
+            check_len("int8_gemm activations", w.cols(), a.q.len())?;
+            check_len("int8_gemm scales", w.cols() / block, a.d.len())?;
         }
         // Row-major walk, as in `ternary_gemm`: each row is read from memory once and reused,
         // from L1, for every token.
@@ -98,7 +187,7 @@ impl Kernels {
             self.prefetch_ahead(w, r, 1, &rows);
             let row = w.row(r);
             for (t, a) in acts.iter().enumerate() {
-                out[t * n_rows + i] = (self.dot_q8_0)(row, a) * w.scale();
+                out[t * n_rows + i] = dot(row, a) * w.scale();
             }
         }
         Ok(())
@@ -160,11 +249,11 @@ mod tests {
         let k = Kernels::scalar();
         let range = 3..rows;
         let mut batch = vec![0f32; tokens * range.len()];
-        k.q8_0_gemm(&w, &acts, range.clone(), &mut batch)
+        k.int8_gemm(&w, &acts, range.clone(), &mut batch)
             .expect("shapes");
         for (t, a) in acts.iter().enumerate() {
             let mut single = vec![0f32; range.len()];
-            k.q8_0_gemm(&w, std::slice::from_ref(a), range.clone(), &mut single)
+            k.int8_gemm(&w, std::slice::from_ref(a), range.clone(), &mut single)
                 .expect("shapes");
             assert_eq!(single, batch[t * range.len()..][..range.len()]);
             for (i, r) in range.clone().enumerate() {
@@ -245,9 +334,117 @@ mod tests {
     }
 
     #[test]
+    fn q8_k_acts_follow_ggml() {
+        let mut rng = ChaCha8Rng::seed_from_u64(25);
+        let mut x = random(&mut rng, 512);
+        x[300] = -4.0; // block 1's extreme: q = −127 (iscale = 127 / 4)
+        x[256..288].fill(0.0);
+        let mut a = Q8Acts::default();
+        a.quantize_k(&x).expect("whole blocks");
+        assert_eq!(a.d[1], 1.0 / (-127.0 / -4.0f32));
+        assert_eq!(a.q[300], -127);
+        for (b, (x, q)) in x.chunks_exact(256).zip(a.q.chunks_exact(256)).enumerate() {
+            let max = x
+                .iter()
+                .fold(0f32, |m, &v| if v.abs() > m.abs() { v } else { m });
+            let iscale = -127.0 / max;
+            for (&x, &q) in x.iter().zip(q) {
+                assert_eq!(
+                    i32::from(q),
+                    (iscale * x).round_ties_even() as i32,
+                    "block {b}"
+                );
+            }
+        }
+        a.quantize_k(&[0.0; 256]).expect("whole blocks");
+        assert_eq!((a.d[0], a.q.iter().all(|&q| q == 0)), (0.0, true));
+        a.quantize_k(&[f32::NAN; 256]).expect("no panic on NaN");
+        assert!(a.q.iter().all(|&q| q != i8::MIN));
+        assert!(matches!(
+            a.quantize_k(&x[..300]),
+            Err(KernelError::PartialToken { per_token: 256, .. })
+        ));
+    }
+
+    #[test]
+    fn q6_k_dot_is_the_dequantised_dot_in_integers() {
+        let mut rng = ChaCha8Rng::seed_from_u64(26);
+        let cols = 768;
+        let w = random(&mut rng, cols);
+        let bytes = crate::quant::quantize_tensor(TensorType::Q6K, &w, cols).expect("encodes");
+        let mut a = Q8Acts::default();
+        a.quantize_k(&random(&mut rng, cols)).expect("blocks");
+        // The exact value: dequantised weights (d · sc · (q − 32)) against d_x · q_x in f64.
+        let mut deq = vec![0f32; cols];
+        crate::quant::dequantize_row(TensorType::Q6K, &bytes, &mut deq).expect("decodes");
+        let exact: f64 = deq
+            .iter()
+            .zip(&a.q)
+            .enumerate()
+            .map(|(k, (&w, &q))| f64::from(w) * f64::from(q) * f64::from(a.d[k / 256]))
+            .sum();
+        let got = (Kernels::scalar().dot_q6_k)(&bytes, &a);
+        assert!(
+            (f64::from(got) - exact).abs() < 1e-4 * exact.abs().max(1.0),
+            "{got} {exact}"
+        );
+        // And the documented order, bit for bit.
+        let mut acc = 0f32;
+        for (b, block) in bytes.chunks_exact(210).enumerate() {
+            let d_w = half::f16::from_le_bytes([block[208], block[209]]).to_f32();
+            acc += d_w * a.d[b] * q6_k_block_sum(block, &a.q[256 * b..][..256]) as f32;
+        }
+        assert_eq!(got, acc);
+    }
+
+    #[test]
+    fn every_table_equals_scalar_on_q6_k_rows() {
+        let mut rng = ChaCha8Rng::seed_from_u64(27);
+        let s = Kernels::scalar();
+        for blocks in [1, 2, 10] {
+            let cols = 256 * blocks;
+            for finite in [true, false] {
+                // Any bytes: every 6-bit value and int8 scale (−128 included), random f16 d.
+                let rows: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let mut row: Vec<u8> = (0..210 * blocks).map(|_| rng.random()).collect();
+                        let d = random_halves(&mut rng, blocks, finite);
+                        for (b, d) in row.chunks_exact_mut(210).zip(d.chunks_exact(2)) {
+                            b[208..].copy_from_slice(d);
+                        }
+                        row
+                    })
+                    .collect();
+                let mut x = random(&mut rng, cols);
+                x[cols - 1] = 1e4; // a block dominated by one value: q = ±127
+                let mut a = Q8Acts::default();
+                a.quantize_k(&x).expect("blocks");
+                let expected: Vec<f32> = rows.iter().map(|r| (s.dot_q6_k)(r, &a)).collect();
+                for k in Kernels::available() {
+                    let got: Vec<f32> = rows.iter().map(|r| (k.dot_q6_k)(r, &a)).collect();
+                    assert!(same(&got, &expected), "{} dot_q6_k {blocks}", k.name());
+                }
+            }
+        }
+        // Extreme products: q − 32 = −32 with scale −128 against x = ±127 everywhere.
+        let mut block = vec![0u8; 210];
+        block[192..208].fill(0x80);
+        block[208..].copy_from_slice(&half::f16::ONE.to_le_bytes());
+        for sign in [1.0f32, -1.0] {
+            let mut a = Q8Acts::default();
+            a.quantize_k(&[127.0 * sign; 256]).expect("blocks");
+            for k in Kernels::available() {
+                // x = ±127 quantises to q = −127 with d = ∓1: s = −128 · 256 · (−32 · −127).
+                let expected = 128.0 * 32.0 * 127.0 * 256.0 * sign;
+                assert_eq!((k.dot_q6_k)(&block, &a), expected, "{}", k.name());
+            }
+        }
+    }
+
+    #[test]
     fn every_table_equals_scalar_on_head_gemms() {
         let mut rng = ChaCha8Rng::seed_from_u64(24);
-        let (rows, cols, tokens) = (9, 288, 2);
+        let (rows, cols, tokens) = (9, 512, 2);
         let w_f32 = random(&mut rng, rows * cols);
         let x = random(&mut rng, tokens * cols);
         let acts: Vec<Q8Acts> = x
@@ -259,7 +456,15 @@ mod tests {
             })
             .collect();
         let s = Kernels::scalar();
-        for ty in [TensorType::F16, TensorType::Q8_0] {
+        let acts_k: Vec<Q8Acts> = x
+            .chunks_exact(cols)
+            .map(|x| {
+                let mut a = Q8Acts::default();
+                a.quantize_k(x).expect("blocks");
+                a
+            })
+            .collect();
+        for ty in [TensorType::F16, TensorType::Q8_0, TensorType::Q6K] {
             let bytes = crate::quant::quantize_tensor(ty, &w_f32, cols).expect("encodes");
             let w = WeightView::new(ty, cols, rows, &bytes, 0.75).expect("valid");
             for range in [0..rows, 5..6, 1..rows] {
@@ -267,7 +472,8 @@ mod tests {
                     let mut out = vec![0f32; tokens * range.len()];
                     match ty {
                         TensorType::F16 => k.float_gemm(&w, &x, range.clone(), &mut out),
-                        _ => k.q8_0_gemm(&w, &acts, range.clone(), &mut out),
+                        TensorType::Q8_0 => k.int8_gemm(&w, &acts, range.clone(), &mut out),
+                        _ => k.int8_gemm(&w, &acts_k, range.clone(), &mut out),
                     }
                     .expect("shapes");
                     out
@@ -288,17 +494,17 @@ mod tests {
         let mut a = Q8Acts::default();
         a.quantize(&[1.0; 64]).expect("blocks");
         assert!(matches!(
-            k.q8_0_gemm(&w, std::slice::from_ref(&a), 0..2, &mut [0.0; 2]),
+            k.int8_gemm(&w, std::slice::from_ref(&a), 0..2, &mut [0.0; 2]),
             Err(KernelError::Length { .. })
         ));
         assert!(matches!(
-            k.q8_0_gemm(&w, &[], 0..3, &mut []),
+            k.int8_gemm(&w, &[], 0..3, &mut []),
             Err(KernelError::RowsOutOfRange { .. })
         ));
         let f = WeightView::new(TensorType::F16, 32, 1, &[0; 64], 1.0).expect("valid");
         assert_eq!(
-            k.q8_0_gemm(&f, &[], 0..1, &mut []),
-            Err(KernelError::NotQ8_0(TensorType::F16))
+            k.int8_gemm(&f, &[], 0..1, &mut []),
+            Err(KernelError::NoInt8Kernel(TensorType::F16))
         );
     }
 }

@@ -2,9 +2,11 @@
 
 use half::f16;
 
-use super::head::q8_block_product;
+use super::head::{q6_k_block_product, q6_k_block_sum, q8_block_product};
 use super::{tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
-use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat};
+use crate::quant::{
+    BlockFormat, BlockI2S, BlockQ6K, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat,
+};
 
 /// The scalar table.
 pub(super) static KERNELS: Kernels = Kernels {
@@ -18,6 +20,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f32,
     dot_f16,
     dot_q8_0,
+    dot_q6_k,
     weighted_sum_f16,
     dot_q8_0_keys,
     weighted_sum_q8_0,
@@ -91,6 +94,15 @@ fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
 /// The canonical Q8_0 dot (see [`super::Q8DotFn`]): block products into lanes `b % 8`.
 fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 {
     finish_q8_0([0f32; Q8_LANES], 0, row, &acts.q, &acts.d)
+}
+
+/// The canonical Q6_K dot (see [`super::Q6KDotFn`]), block by block.
+fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
+    let blocks = row.chunks_exact(BlockQ6K::BYTES);
+    let x = acts.q.chunks_exact(BlockQ6K::LEN).zip(&acts.d);
+    blocks.zip(x).fold(0.0, |acc, (block, (x, &d))| {
+        acc + q6_k_block_product(block, d, q6_k_block_sum(block, x))
+    })
 }
 
 /// The canonical Q8_0 dot's end, shared by every table: adds blocks `first..` of `row` × the

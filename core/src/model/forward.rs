@@ -13,7 +13,7 @@ use std::thread::ThreadId;
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelConfig, ModelError};
 use crate::kernels::{math, KernelError, Q8Acts, QuantActs};
-use crate::quant::{BlockFormat, BlockQ8_0, WeightView};
+use crate::quant::{BlockFormat, BlockQ8_0, TensorType, WeightView};
 use crate::runtime::Executor;
 
 /// Which positions of a batch get logits.
@@ -255,9 +255,9 @@ impl Model {
     /// [`Scratch::logits`] (`vocab_size` floats per token that `which` selects, token-major).
     /// No tokens: the logits are emptied and `kv` left as it is.
     ///
-    /// The mapped file is checked before and after ([`GgufFile::check_unchanged`]): a file
-    /// changed on disk fails the pass, even when the change happened during it, so logits
-    /// computed from missing pages are never used.
+    /// The mapped files (the model, a cached head) are checked before and after
+    /// ([`GgufFile::check_unchanged`]): a file changed on disk fails the pass, even when the
+    /// change happened during it, so logits computed from missing pages are never used.
     ///
     /// [`GgufFile::check_unchanged`]: crate::gguf::GgufFile::check_unchanged
     pub fn forward(
@@ -268,10 +268,16 @@ impl Model {
         scratch: &mut Scratch,
         which: LogitsFor,
     ) -> Result<(), ModelError> {
-        self.file().check_unchanged()?;
+        self.check_files()?;
         let result = self.evaluate(exec, tokens, kv, scratch, which);
-        self.file().check_unchanged()?;
+        self.check_files()?;
         result
+    }
+
+    /// `Ok` while every mapped file the model reads is as it was mapped.
+    fn check_files(&self) -> Result<(), ModelError> {
+        self.file().check_unchanged()?;
+        Ok(self.head.check_unchanged()?)
     }
 
     /// [`forward`](Self::forward) without the file checks.
@@ -465,7 +471,8 @@ impl Model {
     }
 
     /// `logits[t] = head · x[t]` for each `n_embd`-wide row `x[t]` of `x`: float kernels, or
-    /// for a Q8_0 head the rows quantised to Q8_0 blocks (into `acts`) and int8 dots.
+    /// for an int8 head the rows quantised (into `acts`: Q8_K blocks for a Q6_K head, else
+    /// Q8_0 blocks) and int8 dots.
     fn output_head(
         &self,
         exec: &Executor,
@@ -485,11 +492,14 @@ impl Model {
             acts.resize_with(n, Q8Acts::default);
         }
         for (x, a) in x.chunks_exact(view.cols()).zip(acts.iter_mut()) {
-            a.quantize(x)?;
+            match view.ty() {
+                TensorType::Q6K => a.quantize_k(x)?,
+                _ => a.quantize(x)?,
+            }
         }
         let acts = &acts[..n];
         self.matmul(exec, &view, n, logits, mm, |rows, out| {
-            exec.kernels().q8_0_gemm(&view, acts, rows, out)
+            exec.kernels().int8_gemm(&view, acts, rows, out)
         })
     }
 

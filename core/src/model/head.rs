@@ -1,15 +1,27 @@
 //! The output head: the matrix that turns the final hidden state into logits, read as the file
-//! stores it or, as an opt-in, in Q8_0 (re-quantised at load), which cuts the bytes every
-//! decoded token reads (2B4T: the tied F16 embedding is 657 MB, over half of a token's bytes;
-//! in Q8_0 it is 349 MB).
+//! stores it or quantised (Q8_0 or Q6_K, in the file or re-quantised at load), which cuts the
+//! bytes every decoded token reads (2B4T: the tied F16 embedding is 657 MB, over half of a
+//! token's bytes; 349 MB in Q8_0, 269 MB in Q6_K).
 
+use std::path::Path;
+
+use super::head_cache::{CachedHead, HeadCacheEntry};
 use super::weights::Matrix;
 use super::ModelError;
-use crate::gguf::GgufFile;
-use crate::quant::{BlockFormat, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
+use crate::gguf::{GgufError, GgufFile};
+use crate::quant::{self, TensorType, WeightView};
 use crate::runtime::ThreadPool;
 
 /// How the engine stores and multiplies the output head ([`EngineConfig`]'s `head`).
+///
+/// A quantised precision multiplies the head with int8 kernels (the final hidden state
+/// quantised per block, ggml's q8_0 × q8_0 or q6_K × q8_K product). A head the file already
+/// stores at that precision or below (Q8_0 or Q6_K) is read in place from the mapping; a wider
+/// one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K)) is re-quantised at load, by llama.cpp's
+/// reference quantiser, into memory the engine owns
+/// ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)), or, with a
+/// `cache_dir`, written there once and mapped by later loads (no memory of its own, no load
+/// time).
 ///
 /// [`EngineConfig`]: crate::engine::EngineConfig
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -19,13 +31,11 @@ pub enum HeadPrecision {
     /// from the mapping and multiplied in f32 with the canonical float dot. The default.
     #[default]
     F16,
-    /// Q8_0 (ggml's 32-weight blocks: f16 scale, int8 values) multiplied by the activations
-    /// quantised to Q8_0 blocks (int8 dots, f32 block scaling; ggml's q8_0 × q8_0 product).
-    /// A Q8_0 head in the file is used in place; an F32, F16 or BF16 head is re-quantised at
-    /// load (llama.cpp's reference quantiser) into an owned buffer
-    /// ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)). Heads in other
-    /// formats (Q4_K, Q6_K: already under 8.5 bits per weight) are kept as stored.
+    /// Q8_0: ggml's 32-weight blocks (f16 scale, int8 values), 8.5 bits per weight.
     Q8_0,
+    /// Q6_K: ggml's 256-weight super-blocks (6-bit values, int8 scale per 16), 6.5625 bits
+    /// per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
+    Q6K,
 }
 
 /// Which tensor is the output head and how it is multiplied, decided from the file's header
@@ -36,17 +46,25 @@ pub struct HeadPlan {
     pub tensor: &'static str,
     /// Its format in the file.
     pub stored: TensorType,
-    /// Whether it is re-quantised to Q8_0 at load into an owned buffer.
-    pub requantized: bool,
-    /// Whether products are Q8_0 × Q8_0 int8 dots (else the float kernels).
+    /// The format it is re-quantised to at load into an owned buffer, if any.
+    pub requantized: Option<TensorType>,
+    /// Whether products are int8 dots (Q8_0 or Q6_K weights; else the float kernels).
     pub int8: bool,
-    /// Bytes held outside the mapped file (the re-quantised copy), in bytes.
+    /// Bytes held outside mapped files (the re-quantised copy when it is made at this load),
+    /// in bytes.
     pub owned_bytes: u64,
+    /// Where the re-quantised head is kept between loads, when a cache directory was given.
+    pub cache: Option<HeadCacheEntry>,
 }
 
 impl HeadPlan {
-    /// The head of `file` at `precision`.
-    pub fn for_file(file: &GgufFile, precision: HeadPrecision) -> Result<Self, ModelError> {
+    /// The head of `file` at `precision`; a re-quantised head is looked for in, and kept in,
+    /// `cache_dir` when given.
+    pub fn for_file(
+        file: &GgufFile,
+        precision: HeadPrecision,
+        cache_dir: Option<&Path>,
+    ) -> Result<Self, ModelError> {
         let tensor = match file.tensor("output.weight") {
             Some(_) => "output.weight",
             None => "token_embd.weight",
@@ -54,30 +72,70 @@ impl HeadPlan {
         let info = file
             .tensor(tensor)
             .ok_or_else(|| ModelError::MissingTensor(tensor.to_owned()))?;
-        let dim = |i: usize| {
-            info.dims
-                .get(i)
-                .and_then(|&d| usize::try_from(d).ok())
-                .unwrap_or(0)
+        let dim = |i: usize| info.dims.get(i).copied().unwrap_or(0);
+        let (cols, rows) = (dim(0), dim(1));
+        let requantized = precision
+            .format_for(cols)
+            .filter(|&target| bits_per_weight(info.ty) > bits_per_weight(target));
+        let multiplied = requantized.unwrap_or(info.ty);
+        let data_len = match requantized {
+            Some(ty) => ty.row_bytes(cols).and_then(|r| r.checked_mul(rows)),
+            None => Some(0),
+        }
+        .ok_or_else(|| ModelError::BadTensor {
+            name: tensor.to_owned(),
+            reason: format!("{cols} × {rows} is too large"),
+        })?;
+        let cache = requantized
+            .zip(cache_dir)
+            .and_then(|(ty, dir)| HeadCacheEntry::new(dir, file, tensor, ty, rows, cols, data_len));
+        let owned_bytes = match &cache {
+            Some(entry) if entry.present => 0,
+            _ => data_len,
         };
-        let requantized = precision.requantizes(info.ty);
         Ok(HeadPlan {
             tensor,
             stored: info.ty,
             requantized,
-            int8: requantized || (precision == HeadPrecision::Q8_0 && info.ty == TensorType::Q8_0),
-            owned_bytes: precision.owned_bytes(info.ty, dim(1), dim(0)) as u64,
+            int8: precision != HeadPrecision::F16
+                && matches!(multiplied, TensorType::Q8_0 | TensorType::Q6K),
+            owned_bytes,
+            cache,
         })
     }
 
-    /// The format products read the head in (Q8_0 when re-quantised).
+    /// The format products read the head in (the re-quantised one, else as stored).
     pub fn multiplied(&self) -> TensorType {
-        if self.requantized {
-            TensorType::Q8_0
-        } else {
-            self.stored
+        self.requantized.unwrap_or(self.stored)
+    }
+}
+
+impl HeadPrecision {
+    /// The quantised format for a head `cols` wide at this precision (`None`: as stored).
+    fn format_for(self, cols: u64) -> Option<TensorType> {
+        let fits = |ty: TensorType| cols > 0 && cols.is_multiple_of(ty.block_len());
+        match self {
+            HeadPrecision::F16 => None,
+            HeadPrecision::Q8_0 => Some(TensorType::Q8_0).filter(|&t| fits(t)),
+            HeadPrecision::Q6K => [TensorType::Q6K, TensorType::Q8_0]
+                .into_iter()
+                .find(|&t| fits(t)),
         }
     }
+
+    /// The name the CLI and reports use (`"f16"`, `"q8_0"`, `"q6_k"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HeadPrecision::F16 => "f16",
+            HeadPrecision::Q8_0 => "q8_0",
+            HeadPrecision::Q6K => "q6_k",
+        }
+    }
+}
+
+/// Bits per weight of `ty` (block bytes × 8 / block length).
+fn bits_per_weight(ty: TensorType) -> f64 {
+    ty.block_bytes() as f64 * 8.0 / ty.block_len() as f64
 }
 
 /// The output head the forward pass multiplies.
@@ -85,25 +143,24 @@ impl HeadPlan {
 pub(super) struct OutputHead {
     /// The head's matrix in the file (the tied `token_embd` or `output.weight`).
     matrix: Matrix,
-    /// The matrix re-quantised to Q8_0 at load (`rows × cols / 32` blocks), when it was.
-    requantized: Option<Vec<u8>>,
-    /// Whether products are Q8_0 × Q8_0 int8 dots (else the float kernels).
+    /// The matrix re-quantised, and its format, when it is.
+    requantized: Option<(TensorType, HeadBytes)>,
+    /// Whether products are int8 dots (else the float kernels).
     int8: bool,
 }
 
-impl HeadPrecision {
-    /// Whether a head stored as `ty` is re-quantised to Q8_0 at load at this precision.
-    fn requantizes(self, ty: TensorType) -> bool {
-        self == HeadPrecision::Q8_0
-            && matches!(ty, TensorType::F32 | TensorType::F16 | TensorType::BF16)
-    }
+/// A re-quantised head's bytes: made at this load, or mapped from the cache.
+#[derive(Debug)]
+enum HeadBytes {
+    Owned(Vec<u8>),
+    Cached(CachedHead),
+}
 
-    /// Bytes a head of `ty`, `rows × cols`, holds outside the mapped file at this precision:
-    /// its Q8_0 copy when re-quantised, else 0 (for memory estimates made before loading).
-    fn owned_bytes(self, ty: TensorType, rows: usize, cols: usize) -> usize {
-        match self.requantizes(ty) {
-            true => rows * (cols / BlockQ8_0::LEN) * BlockQ8_0::BYTES,
-            false => 0,
+impl HeadBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            HeadBytes::Owned(bytes) => bytes,
+            HeadBytes::Cached(cached) => cached.bytes(),
         }
     }
 }
@@ -117,8 +174,21 @@ impl OutputHead {
         pool: &ThreadPool,
     ) -> Result<Self, ModelError> {
         let requantized = match plan.requantized {
-            true => Some(requantize_q8_0(&matrix.view(file_bytes)?, pool)?),
-            false => None,
+            Some(ty) => {
+                let cached = plan.cache.as_ref().and_then(HeadCacheEntry::open);
+                let bytes = match cached {
+                    Some(cached) => HeadBytes::Cached(cached),
+                    None => {
+                        let bytes = requantize(&matrix.view(file_bytes)?, ty, pool)?;
+                        if let Some(entry) = &plan.cache {
+                            entry.store(&bytes);
+                        }
+                        HeadBytes::Owned(bytes)
+                    }
+                };
+                Some((ty, bytes))
+            }
+            None => None,
         };
         Ok(OutputHead {
             matrix,
@@ -127,61 +197,69 @@ impl OutputHead {
         })
     }
 
-    /// A view of the head's weights: the owned Q8_0 copy, or the matrix in `file_bytes`.
+    /// A view of the head's weights: the owned re-quantised copy, or the matrix in
+    /// `file_bytes`.
     pub(super) fn view<'a>(&'a self, file_bytes: &'a [u8]) -> Result<WeightView<'a>, ModelError> {
         match &self.requantized {
-            Some(bytes) => Ok(WeightView::new(
-                TensorType::Q8_0,
+            Some((ty, bytes)) => Ok(WeightView::new(
+                *ty,
                 self.matrix.cols,
                 self.matrix.rows,
-                bytes,
+                bytes.bytes(),
                 1.0,
             )?),
             None => self.matrix.view(file_bytes),
         }
     }
 
-    /// Whether products are Q8_0 × Q8_0 int8 dots ([`crate::kernels::Kernels::q8_0_gemm`]).
+    /// Whether products are int8 dots ([`crate::kernels::Kernels::int8_gemm`]).
     pub(super) fn int8(&self) -> bool {
         self.int8
     }
 
     /// The format the head is multiplied in.
     pub(super) fn ty(&self) -> TensorType {
-        if self.requantized.is_some() {
-            TensorType::Q8_0
-        } else {
-            self.matrix.ty
-        }
+        self.requantized
+            .as_ref()
+            .map_or(self.matrix.ty, |(ty, _)| *ty)
     }
 
     /// Bytes one product reads (the whole head), in bytes.
     pub(super) fn byte_len(&self) -> usize {
         self.requantized
             .as_ref()
-            .map_or(self.matrix.byte_len(), Vec::len)
+            .map_or(self.matrix.byte_len(), |(_, bytes)| bytes.bytes().len())
     }
 
-    /// Bytes the head holds outside the mapped file (the re-quantised copy), in bytes.
+    /// Bytes the head holds outside mapped files (a copy re-quantised at this load), in bytes.
     pub(super) fn owned_bytes(&self) -> usize {
-        self.requantized.as_ref().map_or(0, Vec::len)
+        match &self.requantized {
+            Some((_, HeadBytes::Owned(bytes))) => bytes.len(),
+            _ => 0,
+        }
+    }
+
+    /// `Ok` while a head mapped from the cache is as it was mapped (always for other heads;
+    /// see [`GgufFile::check_unchanged`]).
+    pub(super) fn check_unchanged(&self) -> Result<(), GgufError> {
+        match &self.requantized {
+            Some((_, HeadBytes::Cached(cached))) => cached.check_unchanged(),
+            _ => Ok(()),
+        }
     }
 }
 
-/// `w` re-quantised row by row to Q8_0 (rows dequantised with the view's scale, then encoded by
-/// the reference quantiser), split over `pool`'s workers.
-fn requantize_q8_0(w: &WeightView, pool: &ThreadPool) -> Result<Vec<u8>, ModelError> {
-    if !w.cols().is_multiple_of(BlockQ8_0::LEN) {
-        return Err(ModelError::BadTensor {
-            name: "output head".into(),
-            reason: format!(
-                "a Q8_0 head needs a width that is a multiple of {}, got {}",
-                BlockQ8_0::LEN,
-                w.cols()
-            ),
-        });
-    }
-    let row_bytes = w.cols() / BlockQ8_0::LEN * BlockQ8_0::BYTES;
+/// `w` re-quantised row by row to `ty` (rows dequantised with the view's scale, then encoded
+/// by the reference quantiser), split over `pool`'s workers. The plan checked the width.
+fn requantize(w: &WeightView, ty: TensorType, pool: &ThreadPool) -> Result<Vec<u8>, ModelError> {
+    let bad = |reason: String| ModelError::BadTensor {
+        name: "output head".into(),
+        reason,
+    };
+    let row_bytes = ty
+        .row_bytes(w.cols() as u64)
+        .and_then(|b| usize::try_from(b).ok())
+        .ok_or_else(|| bad(format!("a {ty} head cannot be {} wide", w.cols())))?;
     let mut out = vec![0u8; w.rows() * row_bytes];
     let byte_ranges: Vec<_> = pool
         .split(w.rows(), 64)
@@ -192,10 +270,36 @@ fn requantize_q8_0(w: &WeightView, pool: &ThreadPool) -> Result<Vec<u8>, ModelEr
         let mut row = vec![0f32; w.cols()];
         for (r, out) in (bytes.start / row_bytes..).zip(chunk.chunks_exact_mut(row_bytes)) {
             w.dequantize_row(r, &mut row)?;
-            BlockQ8_0::quantize_row(&row, out);
+            quant::quantize_row(ty, &row, out)?;
         }
         Ok::<(), ModelError>(())
     });
     results.into_iter().collect::<Result<(), _>>()?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_precision_picks_the_format_the_width_allows() {
+        use HeadPrecision::*;
+        assert_eq!(F16.format_for(2560), None);
+        assert_eq!(Q8_0.format_for(2560), Some(TensorType::Q8_0));
+        assert_eq!(Q6K.format_for(2560), Some(TensorType::Q6K));
+        // Not whole 256-weight super-blocks: Q8_0; not whole 32-weight blocks: as stored.
+        assert_eq!(Q6K.format_for(96), Some(TensorType::Q8_0));
+        assert_eq!(Q6K.format_for(40), None);
+        assert_eq!(Q8_0.format_for(0), None);
+    }
+
+    #[test]
+    fn only_wider_heads_are_requantized() {
+        let wider = |from: TensorType, to: TensorType| bits_per_weight(from) > bits_per_weight(to);
+        assert!(wider(TensorType::F16, TensorType::Q6K));
+        assert!(wider(TensorType::Q8_0, TensorType::Q6K));
+        assert!(!wider(TensorType::Q6K, TensorType::Q8_0));
+        assert!(!wider(TensorType::Q4K, TensorType::Q6K));
+    }
 }

@@ -4,6 +4,7 @@
 mod config;
 mod forward;
 mod head;
+mod head_cache;
 mod kv_cache;
 mod weights;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub use config::{Arch, FfnActivation, ModelConfig};
 pub use forward::{LogitsFor, Scratch, ScratchLayout};
 pub use head::{HeadPlan, HeadPrecision};
+pub use head_cache::HeadCacheEntry;
 pub use kv_cache::{KvCache, KvPrecision, Q8Row};
 
 use crate::gguf::{GgufError, GgufFile};

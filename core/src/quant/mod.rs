@@ -345,7 +345,7 @@ pub fn dequantize_row(ty: TensorType, row: &[u8], out: &mut [f32]) -> Result<(),
     Ok(())
 }
 
-/// Encodes one row of f32 weights as format `ty` (F32, F16, BF16 or Q8_0) into `out`.
+/// Encodes one row of f32 weights as format `ty` (F32, F16, BF16, Q8_0 or Q6_K) into `out`.
 pub fn quantize_row(ty: TensorType, x: &[f32], out: &mut [u8]) -> Result<(), QuantError> {
     check_row(ty, out.len(), x.len())?;
     match ty {
@@ -353,13 +353,14 @@ pub fn quantize_row(ty: TensorType, x: &[f32], out: &mut [u8]) -> Result<(), Qua
         TensorType::F16 => f16::quantize_row(x, out),
         TensorType::BF16 => bf16::quantize_row(x, out),
         TensorType::Q8_0 => BlockQ8_0::quantize_row(x, out),
+        TensorType::Q6K => BlockQ6K::quantize_row(x, out),
         ty => return Err(QuantError::NoEncoder(ty)),
     }
     Ok(())
 }
 
 /// Encodes a whole tensor of f32 weights, `cols` (`ne0`) per row, as format `ty` (F32, F16,
-/// BF16 or Q8_0); the bytes a GGUF file stores for it.
+/// BF16, Q8_0 or Q6_K); the bytes a GGUF file stores for it.
 pub fn quantize_tensor(ty: TensorType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
     let mut out = vec![0u8; check_tensor(ty, x.len(), cols)?];
     quantize_row(ty, x, &mut out)?;
@@ -519,8 +520,8 @@ mod tests {
             Err(QuantError::NotTernary(TensorType::Q8_0))
         );
         assert_eq!(
-            quantize_row(TensorType::Q6K, &out, &mut [0; 210]),
-            Err(QuantError::NoEncoder(TensorType::Q6K))
+            quantize_row(TensorType::Q4K, &[0.0; 256], &mut [0; 144]),
+            Err(QuantError::NoEncoder(TensorType::Q4K))
         );
         assert!(matches!(
             encode_ternary_row(TensorType::TQ1_0, &[0; 256], 1.0, &mut [0; 53]),

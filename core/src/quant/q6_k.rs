@@ -1,10 +1,13 @@
 //! Q6_K: 256-weight super-blocks of sixteen 16-weight sub-blocks, 6-bit weights with an int8
-//! scale per sub-block (llama.cpp `block_q6_K`). Decode only.
+//! scale per sub-block (llama.cpp `block_q6_K`), with llama.cpp's reference encoder.
 
 use half::f16;
 
-use super::format::BlockFormat;
+use super::format::{BlockFormat, QuantizeFormat};
 use super::TensorType;
+
+/// Below this magnitude a group of weights counts as all zero (ggml's `GROUP_MAX_EPS`).
+const GROUP_MAX_EPS: f32 = 1e-15;
 
 /// One Q6_K super-block: 256 weights in 210 bytes.
 ///
@@ -69,6 +72,118 @@ impl BlockFormat for BlockQ6K {
     }
 }
 
+impl QuantizeFormat for BlockQ6K {
+    /// llama.cpp's `quantize_row_q6_K_ref`: each 16-weight sub-block gets the scale that
+    /// minimises its `x²`-weighted squared error over 19 candidate grids
+    /// ([`sub_block_scale`]); the scales are stored as int8 times the f16 `d` that maps the
+    /// largest to −128, and the weights are re-rounded against the stored scales.
+    fn quantize_block(x: &[f32]) -> Self {
+        let mut levels = [0u8; 256];
+        let mut scales = [0f32; 16];
+        let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
+        for ((x, l), scale) in x
+            .chunks_exact(16)
+            .zip(levels.chunks_exact_mut(16))
+            .zip(&mut scales)
+        {
+            *scale = sub_block_scale(x, l);
+            if scale.abs() > max_abs_scale {
+                max_abs_scale = scale.abs();
+                max_scale = *scale;
+            }
+        }
+        let mut block = BlockQ6K {
+            ql: [0; 128],
+            qh: [0; 64],
+            scales: [0; 16],
+            d: f16::ZERO,
+        };
+        if max_abs_scale < GROUP_MAX_EPS {
+            return block;
+        }
+        let iscale = -128.0 / max_scale;
+        block.d = f16::from_f32(1.0 / iscale);
+        for (q, &scale) in block.scales.iter_mut().zip(&scales) {
+            // Wraps like C's int → int8_t conversion; only non-finite inputs get there.
+            *q = nearest_int(iscale * scale).min(127) as i8;
+        }
+        for ((x, l), &q) in x
+            .chunks_exact(16)
+            .zip(levels.chunks_exact_mut(16))
+            .zip(&block.scales)
+        {
+            let d = block.d.to_f32() * f32::from(q);
+            if d == 0.0 {
+                continue;
+            }
+            for (l, &x) in l.iter_mut().zip(x) {
+                *l = (nearest_int(x / d).clamp(-32, 31) + 32) as u8;
+            }
+        }
+        // Weight k = 128·h + 32·g + l: low nibble into ql (see the layout above), high bits
+        // into qh at bits 2g+1..2g.
+        for (k, &q) in levels.iter().enumerate() {
+            let (h, g, l) = (k / 128, k / 32 % 4, k % 32);
+            block.ql[64 * h + 32 * (g % 2) + l] |= (q & 15) << (4 * (g / 2));
+            block.qh[32 * h + l] |= (q >> 4) << (2 * g);
+        }
+        block
+    }
+}
+
+/// ggml's `nearest_int`: `x` rounded half to even via the 1.5·2²³ trick, exact for
+/// `|x| ≤ 4194303` (anything else, NaN included, gives some int without panicking).
+fn nearest_int(x: f32) -> i32 {
+    ((x + 12_582_912.0).to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}
+
+/// ggml's `make_qx_quants(16, 32, x, L, 1, NULL)`: the scale of one 16-weight sub-block and its
+/// levels `L` (`0..64`, weight ≈ scale · (L − 32)). The grid `−(32 + 0.1·i) / max` (`max` the
+/// signed largest-magnitude weight) is tried for i = 0, −9..=9; each grid's least-squares
+/// scale, weighted by `x²`, is kept when it lowers the error. Every product and sum is in f32
+/// in ggml's order.
+fn sub_block_scale(x: &[f32], levels: &mut [u8]) -> f32 {
+    let (mut max, mut amax) = (0f32, 0f32);
+    for &x in x {
+        if x.abs() > amax {
+            amax = x.abs();
+            max = x;
+        }
+    }
+    if amax < GROUP_MAX_EPS {
+        levels.fill(0);
+        return 0.0;
+    }
+    let level = |iscale: f32, x: f32| nearest_int(iscale * x).clamp(-32, 31);
+    // (Σ w·x·l, Σ w·l²) with w = x² for the grid `iscale`.
+    let sums = |iscale: f32| {
+        x.iter().fold((0f32, 0f32), |(lx, l2), &x| {
+            let (w, l) = (x * x, level(iscale, x) as f32);
+            (lx + w * x * l, l2 + w * l * l)
+        })
+    };
+    let fill = |iscale: f32, levels: &mut [u8]| {
+        for (out, &x) in levels.iter_mut().zip(x) {
+            *out = (level(iscale, x) + 32) as u8;
+        }
+    };
+    let iscale = -32.0 / max;
+    fill(iscale, levels);
+    let (sumlx, suml2) = sums(iscale);
+    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
+    let mut best = scale * sumlx;
+    for i in (-9..=9).filter(|&i| i != 0) {
+        let iscale = -(32.0 + 0.1 * i as f32) / max;
+        let (sumlx, suml2) = sums(iscale);
+        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
+            fill(iscale, levels);
+            scale = sumlx / suml2;
+            best = scale * sumlx;
+        }
+    }
+    scale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +212,74 @@ mod tests {
         bytes[192 + 4] = 1;
         BlockQ6K::dequantize_row(&bytes, &mut w);
         assert_eq!(w[71], 0.5 * 31.0);
+    }
+
+    #[test]
+    fn nearest_int_rounds_half_to_even() {
+        for (x, n) in [
+            (0.5, 0),
+            (1.5, 2),
+            (-2.5, -2),
+            (2.49, 2),
+            (-31.6, -32),
+            (127.0, 127),
+        ] {
+            assert_eq!(nearest_int(x), n, "{x}");
+        }
+        let _ = nearest_int(f32::NAN); // no panic
+    }
+
+    #[test]
+    fn encodes_close_to_the_input_and_decodes_exactly_its_levels() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(61);
+        let x: Vec<f32> = (0..1024).map(|_| rng.random_range(-1.0f32..1.0)).collect();
+        let mut bytes = vec![0u8; 4 * 210];
+        BlockQ6K::quantize_row(&x, &mut bytes);
+        let mut y = vec![0f32; 1024];
+        BlockQ6K::dequantize_row(&bytes, &mut y);
+        let err: f32 = x.iter().zip(&y).map(|(a, b)| (a - b).powi(2)).sum::<f32>();
+        let norm: f32 = x.iter().map(|a| a * a).sum::<f32>();
+        // 6 bits over ±1: relative L2 error about 1 %.
+        assert!((err / norm).sqrt() < 0.02, "{}", (err / norm).sqrt());
+        // Re-encoding the decoded weights keeps them: a fixed point of the grid.
+        let mut again = vec![0u8; bytes.len()];
+        BlockQ6K::quantize_row(&y, &mut again);
+        let mut z = vec![0f32; 1024];
+        BlockQ6K::dequantize_row(&again, &mut z);
+        let drift = y
+            .iter()
+            .zip(&z)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(drift < 0.02, "{drift}");
+    }
+
+    #[test]
+    fn zero_and_non_finite_blocks_encode_without_panicking() {
+        let zero = BlockQ6K::quantize_block(&[0.0; 256]);
+        assert_eq!(zero.d, f16::ZERO);
+        assert!(zero.ql.iter().chain(&zero.qh).all(|&b| b == 0));
+        let mut x = [0.25f32; 256];
+        x[3] = f32::NAN;
+        x[200] = f32::INFINITY;
+        let _ = BlockQ6K::quantize_block(&x);
+    }
+
+    #[test]
+    fn one_dominant_weight_maps_to_scale_minus_128() {
+        let mut x = [0.0f32; 256];
+        x[17] = -3.0; // sub-block 1
+        x[100] = 0.5; // sub-block 6
+        let b = BlockQ6K::quantize_block(&x);
+        assert_eq!(b.scales[1], -128);
+        let mut y = [0f32; 256];
+        b.dequantize_block(&mut y);
+        assert!((y[17] + 3.0).abs() < 3.0 / 64.0, "{}", y[17]);
+        assert!((y[100] - 0.5).abs() < 0.5 / 16.0, "{}", y[100]);
+        assert!(y
+            .iter()
+            .enumerate()
+            .all(|(k, &v)| k == 17 || k == 100 || v == 0.0));
     }
 }

@@ -147,8 +147,9 @@ final class ReportsTests: XCTestCase {
             expected.threads = threads
             expected.memoryBudgetBytes = budget
             expected.maxConcurrentGenerations = generations
-            // A phone's limit leaves clean file pages out.
+            // A phone's limit leaves clean file pages out; its decode reads a Q6_K head.
             expected.countMappedWeights = profile != .mobile
+            expected.head = profile == .mobile ? .q6k : nil
             XCTAssertEqual(profileConfig(profile: profile), expected)
             XCTAssertEqual(smallestProfile(bytes: budget), profile)
         }

@@ -38,6 +38,11 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
         "pinned_cpus": plan.pinned_cpus,
         "head_tensor": plan.head.tensor,
         "head_type": plan.head.multiplied().name(),
+        "head_requantized": plan.head.requantized.is_some(),
+        "head_cache": plan.head.cache.as_ref().map(|c| json!({
+            "path": c.path.display().to_string(),
+            "present": c.present,
+        })),
         "mapped_bytes": e.mapped_bytes,
         "head_bytes": e.head_bytes,
         "mapped_counted": e.mapped_counted,

@@ -40,10 +40,18 @@ pub struct EngineArgs {
     /// Pin the worker threads to the performance cores (Linux/Android).
     #[arg(long)]
     pub pin_threads: bool,
-    /// Output head precision: f16 = as the file stores it; q8_0 = re-quantised at load (about
-    /// half the head's bytes per token, small logit error).
-    #[arg(long, value_enum, default_value_t = HeadArg::F16)]
-    pub head: HeadArg,
+    /// Output head precision: f16 = as the file stores it; q8_0 / q6_k = int8 products over a
+    /// head in that format (about 1/2 / 2/5 of an F16 head's bytes per token, small logit
+    /// error); default: the profile's, else f16.
+    #[arg(long, value_enum)]
+    pub head: Option<HeadArg>,
+    /// Directory to keep a re-quantised output head in, mapped by later runs instead of made
+    /// again; default: $BITNET_CACHE_DIR, else $XDG_CACHE_HOME/bitnet, else ~/.cache/bitnet.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Keep nothing on disk: re-quantise the head (if asked for) at every run.
+    #[arg(long)]
+    pub no_cache: bool,
     /// KV cache precision (f16, f32, q8_0); default: f16 for ternary models, f32 for float
     /// ones.
     #[arg(long, value_enum)]
@@ -81,9 +89,14 @@ impl From<KvArg> for KvPrecision {
 pub enum HeadArg {
     /// The head as the file stores it (F16 in BitNet files).
     F16,
-    /// Q8_0, re-quantised at load.
+    /// Q8_0 (8.5 bits per weight): used in place when the file stores it, else
+    /// re-quantised at load.
     #[value(name = "q8_0")]
     Q8_0,
+    /// Q6_K (6.56 bits per weight; Q8_0 for widths that are not a multiple of 256): used in
+    /// place when the file stores it, else re-quantised at load.
+    #[value(name = "q6_k")]
+    Q6K,
 }
 
 impl From<HeadArg> for HeadPrecision {
@@ -91,6 +104,7 @@ impl From<HeadArg> for HeadPrecision {
         match h {
             HeadArg::F16 => HeadPrecision::F16,
             HeadArg::Q8_0 => HeadPrecision::Q8_0,
+            HeadArg::Q6K => HeadPrecision::Q6K,
         }
     }
 }
@@ -106,7 +120,11 @@ impl EngineArgs {
             kernels: self.kernels.clone(),
             pin_threads: self.pin_threads,
             memory_budget_bytes: self.memory_budget.or(base.memory_budget_bytes),
-            head: Some(self.head.into()),
+            head: self.head.map(Into::into).or(base.head),
+            cache_dir: match self.no_cache {
+                true => None,
+                false => self.cache_dir.clone().or_else(default_cache_dir),
+            },
             kv_precision: self.kv.map(Into::into).or(base.kv_precision),
             draft_tokens: self.draft_tokens,
             ..base
@@ -238,6 +256,18 @@ impl SamplingArgs {
             stop: self.stop.clone(),
         }
     }
+}
+
+/// `$BITNET_CACHE_DIR`, else `$XDG_CACHE_HOME/bitnet`, else `$HOME/.cache/bitnet`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("BITNET_CACHE_DIR")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("bitnet")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache/bitnet")))
 }
 
 #[cfg(test)]

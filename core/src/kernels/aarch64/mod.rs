@@ -24,8 +24,9 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
+use super::head::q6_k_block_product;
 use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, TILE_ROWS, TILE_TOKENS};
-use crate::quant::{BlockFormat, BlockI2S, BlockQ8_0, BlockTQ1_0, BlockTQ2_0};
+use crate::quant::{BlockFormat, BlockI2S, BlockQ6K, BlockQ8_0, BlockTQ1_0, BlockTQ2_0};
 
 /// The tables this CPU runs, baseline first.
 pub(super) fn available() -> Vec<&'static Kernels> {
@@ -48,7 +49,7 @@ macro_rules! neon_table {
         $(#[$doc])*
         pub(super) static $table: $crate::kernels::Kernels = {
             use $crate::kernels::aarch64::{
-                dot_f16, dot_f32, dot_q8_0_keys_rows, dot_q8_0_row, quantize_acts,
+                dot_f16, dot_f32, dot_q6_k_row, dot_q8_0_keys_rows, dot_q8_0_row, quantize_acts,
                 weighted_sum_f16, weighted_sum_q8_0, Codes, I2S, TQ1_0, TQ2_0,
             };
             use $crate::kernels::{Kernels, Q8Acts, QuantActs};
@@ -84,6 +85,12 @@ macro_rules! neon_table {
                 dot_q8_0_row::<$mac>(row, acts)
             }
             }
+            #[target_feature(enable = $features)]
+            unsafe fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
+                // SAFETY: this function's own preconditions (the CPU features of its module)
+                // are exactly what these operations require.
+                unsafe { dot_q6_k_row::<$mac>(row, acts) }
+            }
             $crate::kernels::tile_fn!(tile_i2s = safe<I2S>);
             $crate::kernels::tile_fn!(tile_tq2_0 = safe<TQ2_0>);
             $crate::kernels::tile_fn!(tile_tq1_0 = safe<TQ1_0>);
@@ -99,6 +106,8 @@ macro_rules! neon_table {
                 dot_f16,
                 // SAFETY: as above.
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
+                // SAFETY: as above.
+                dot_q6_k: |row, acts| unsafe { dot_q6_k(row, acts) },
                 weighted_sum_f16,
                 // SAFETY: as above.
                 dot_q8_0_keys: |keys, q, blocks, out| unsafe {
@@ -753,6 +762,73 @@ unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
         vst1q_f32(lanes.as_mut_ptr(), acc[0]);
         vst1q_f32(lanes[4..].as_mut_ptr(), acc[1]);
         scalar::finish_q8_0(lanes, Q8_LANES * groups, row, &acts.q, &acts.d)
+    }
+}
+
+// ---- the Q6_K head ----
+
+/// The canonical Q6_K dot (see [`super::Q6KDotFn`]) of one row with `M`'s int8 step. Per
+/// super-block, each quarter (`h`, `s`: weights `128h + 32g + 16s + 0..16` for g = 0..4, i.e.
+/// sub-blocks `8h + 2g + s`) is unpacked from 16 bytes of each `ql` half and of `qh`:
+/// `q_g = (ql nibble) | (qh bits 2g+1..2g) << 4`, then `q − 32` (−32..=31) times the
+/// sub-block's activations by one `M` step (`Widen`'s int16 pair sums ≤ 2 · 32 · 127); the
+/// four sub-block totals, reduced by pairwise adds into one register, are multiplied by their
+/// int8 scales and accumulated, exactly, in int32 lanes; the float steps follow the canonical
+/// order.
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn dot_q6_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of
+    // its module) are exactly what these operations require; every load reads a slice sliced
+    // to at least the loaded width.
+    unsafe {
+        const LEN: usize = BlockQ6K::LEN;
+        let (low4, low2, bias) = (vdupq_n_u8(0x0F), vdupq_n_u8(3), vdupq_n_s8(32));
+        let mut acc = 0f32;
+        let blocks = row.chunks_exact(BlockQ6K::BYTES);
+        for (block, (x, &d_x)) in blocks.zip(acts.q.chunks_exact(LEN).zip(&acts.d)) {
+            let scales = &block[192..208];
+            let mut sums = vdupq_n_s32(0);
+            for h in 0..2 {
+                for s in 0..2 {
+                    let ql0 = load_u8(&block[64 * h + 16 * s..]);
+                    let ql1 = load_u8(&block[64 * h + 32 + 16 * s..]);
+                    let qh = load_u8(&block[128 + 32 * h + 16 * s..]);
+                    let q = [
+                        vorrq_u8(vandq_u8(ql0, low4), vshlq_n_u8::<4>(vandq_u8(qh, low2))),
+                        vorrq_u8(
+                            vandq_u8(ql1, low4),
+                            vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<2>(qh), low2)),
+                        ),
+                        vorrq_u8(
+                            vshrq_n_u8::<4>(ql0),
+                            vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<4>(qh), low2)),
+                        ),
+                        vorrq_u8(vshrq_n_u8::<4>(ql1), vshlq_n_u8::<4>(vshrq_n_u8::<6>(qh))),
+                    ];
+                    // A loop, not a closure: closures do not inherit the target features `M`
+                    // needs.
+                    let mut totals = [vdupq_n_s32(0); 4];
+                    let mut sc = [0i32; 4];
+                    for (g, total) in totals.iter_mut().enumerate() {
+                        let j = 8 * h + 2 * g + s;
+                        let w = vsubq_s8(vreinterpretq_s8_u8(q[g]), bias);
+                        *total = M::mac(*total, w, load_s8(&x[16 * j..]));
+                        sc[g] = i32::from(scales[j] as i8);
+                    }
+                    // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 totals.
+                    let t = vpaddq_s32(
+                        vpaddq_s32(totals[0], totals[1]),
+                        vpaddq_s32(totals[2], totals[3]),
+                    );
+                    sums = vmlaq_s32(sums, t, vld1q_s32(sc.as_ptr()));
+                }
+            }
+            acc += q6_k_block_product(block, d_x, vaddvq_s32(sums));
+        }
+        acc
     }
 }
 

@@ -25,6 +25,7 @@ static KERNELS: Kernels = Kernels {
     dot_f32: super::dot_f32,
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
+    dot_q6_k: super::dot_q6_k,
     weighted_sum_f16: super::weighted_sum_f16,
     dot_q8_0_keys: super::dot_q8_0_keys,
     weighted_sum_q8_0: super::weighted_sum_q8_0,

@@ -17,8 +17,9 @@ use std::arch::x86_64::*;
 
 use half::f16;
 
+use super::head::q6_k_block_product;
 use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
-use crate::quant::{BlockFormat, BlockQ8_0};
+use crate::quant::{BlockFormat, BlockQ6K, BlockQ8_0};
 
 /// The x86_64 tables this CPU runs, slowest first: AVX2, then AVX-512 (see [`avx512`]).
 pub(super) fn tables() -> Vec<&'static Kernels> {
@@ -50,6 +51,7 @@ safe_entries! {
     fn quantize_acts(x: &[f32], out: &mut QuantActs) = quantize_acts_avx2;
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
+    fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 = dot_q6_k_avx2;
 }
 
 // ---- loads and reductions ----
@@ -436,6 +438,64 @@ unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
         // SAFETY: `lanes` is 8 writable f32; the store has no alignment requirement.
         _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
         scalar::finish_q8_0(lanes, Q8_LANES * groups, row, &acts.q, &acts.d)
+    }
+}
+
+// ---- the Q6_K head ----
+
+/// The canonical Q6_K dot (see [`super::Q6KDotFn`]) of one row. Per super-block, each half
+/// (128 weights: 64 `ql` bytes, 32 `qh` bytes) is unpacked into four registers of 32 six-bit
+/// values, `q_g = (ql nibble) | (qh bits 2g+1..2g) << 4` for the 32 weights `32g..32g + 32` of
+/// the half, i.e. sub-blocks `2g` and `2g + 1`; `q − 32` (−32..=31) times the activations by
+/// `maddubs(|w|, x · sign w)` (pair sums ≤ 2 · 32 · 127, no saturation), then `madd` with the
+/// two sub-blocks' scales (low 128 bits: sub-block `2g`, high: `2g + 1`) into int32 lanes,
+/// summed exactly; the float steps follow the canonical order.
+#[target_feature(enable = "avx2")]
+unsafe fn dot_q6_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: this function's own preconditions (the CPU features of its module) are exactly
+    // what these operations require; every load reads a slice sliced to the loaded width.
+    unsafe {
+        const LEN: usize = BlockQ6K::LEN;
+        let (low4, low2, bias) = (
+            _mm256_set1_epi8(0x0F),
+            _mm256_set1_epi8(3),
+            _mm256_set1_epi8(32),
+        );
+        let mut acc = 0f32;
+        let blocks = row.chunks_exact(BlockQ6K::BYTES);
+        for (block, (x, &d_x)) in blocks.zip(acts.q.chunks_exact(LEN).zip(&acts.d)) {
+            let scales = &block[192..208];
+            let mut sums = _mm256_setzero_si256();
+            for h in 0..2 {
+                let ql0 = load_u8(&block[64 * h..]);
+                let ql1 = load_u8(&block[64 * h + 32..]);
+                let qh = load_u8(&block[128 + 32 * h..]);
+                // Byte-wise shifts by 16-bit shifts: bits crossing into a byte are masked off.
+                let (qh2, qh4, qh6) = (
+                    _mm256_srli_epi16::<2>(qh),
+                    _mm256_srli_epi16::<4>(qh),
+                    _mm256_srli_epi16::<6>(qh),
+                );
+                let (ql0_hi, ql1_hi) = (_mm256_srli_epi16::<4>(ql0), _mm256_srli_epi16::<4>(ql1));
+                let (lows, highs) = ([ql0, ql1, ql0_hi, ql1_hi], [qh, qh2, qh4, qh6]);
+                // A loop, not closures: closures do not inherit the target features.
+                for g in 0..4 {
+                    let j = 8 * h + 2 * g;
+                    let low = _mm256_and_si256(lows[g], low4);
+                    let high = _mm256_slli_epi16::<4>(_mm256_and_si256(highs[g], low2));
+                    let w = _mm256_sub_epi8(_mm256_or_si256(low, high), bias);
+                    let x = load_i8(&x[16 * j..]);
+                    let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
+                    let sc = _mm256_set_m128i(
+                        _mm_set1_epi16(i16::from(scales[j + 1] as i8)),
+                        _mm_set1_epi16(i16::from(scales[j] as i8)),
+                    );
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, sc));
+                }
+            }
+            acc += q6_k_block_product(block, d_x, sum_i32(sums));
+        }
+        acc
     }
 }
 

@@ -1513,9 +1513,20 @@ public struct EngineConfig: Equatable, Hashable {
     public var countMappedWeights: Bool
     /**
      * Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-     * it. [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+     * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
+     * [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
+     * head is re-quantised at load, or mapped from `cache_dir` after the first load.
      */
     public var head: HeadPrecision?
+    /**
+     * A directory the engine may keep files it derives from a model in, to map them on later
+     * loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
+     * Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+     * `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
+     * time. `None` (the default): nothing is written; a re-quantised head is made at every
+     * load and held in memory.
+     */
+    public var cacheDir: PathString?
     /**
      * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
      * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
@@ -1591,8 +1602,18 @@ public struct EngineConfig: Equatable, Hashable {
          */countMappedWeights: Bool = true, 
         /**
          * Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-         * it. [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+         * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
+         * [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
+         * head is re-quantised at load, or mapped from `cache_dir` after the first load.
          */head: HeadPrecision? = nil, 
+        /**
+         * A directory the engine may keep files it derives from a model in, to map them on later
+         * loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
+         * Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+         * `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
+         * time. `None` (the default): nothing is written; a re-quantised head is made at every
+         * load and held in memory.
+         */cacheDir: PathString? = nil, 
         /**
          * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
          * an earlier occurrence of the conversation's last tokens, are evaluated with each decoded
@@ -1615,6 +1636,7 @@ public struct EngineConfig: Equatable, Hashable {
         self.memoryBudgetBytes = memoryBudgetBytes
         self.countMappedWeights = countMappedWeights
         self.head = head
+        self.cacheDir = cacheDir
         self.draftTokens = draftTokens
     }
 
@@ -1648,6 +1670,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 countMappedWeights: FfiConverterBool.read(from: &buf), 
                 head: FfiConverterOptionTypeHeadPrecision.read(from: &buf), 
+                cacheDir: FfiConverterOptionTypePathString.read(from: &buf), 
                 draftTokens: FfiConverterTypeCount.read(from: &buf)
         )
     }
@@ -1667,6 +1690,7 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
         FfiConverterBool.write(value.countMappedWeights, into: &buf)
         FfiConverterOptionTypeHeadPrecision.write(value.head, into: &buf)
+        FfiConverterOptionTypePathString.write(value.cacheDir, into: &buf)
         FfiConverterTypeCount.write(value.draftTokens, into: &buf)
     }
 }
@@ -3476,6 +3500,15 @@ public func FfiConverterTypeFinishReason_lower(_ value: FinishReason) -> RustBuf
 /**
  * How the engine stores and multiplies the output head ([`EngineConfig`]'s `head`).
  *
+ * A quantised precision multiplies the head with int8 kernels (the final hidden state
+ * quantised per block, ggml's q8_0 × q8_0 or q6_K × q8_K product). A head the file already
+ * stores at that precision or below (Q8_0 or Q6_K) is read in place from the mapping; a wider
+ * one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K)) is re-quantised at load, by llama.cpp's
+ * reference quantiser, into memory the engine owns
+ * ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)), or, with a
+ * `cache_dir`, written there once and mapped by later loads (no memory of its own, no load
+ * time).
+ *
  * [`EngineConfig`]: crate::engine::EngineConfig
  */
 
@@ -3487,14 +3520,14 @@ public enum HeadPrecision: Equatable, Hashable {
      */
     case f16
     /**
-     * Q8_0 (ggml's 32-weight blocks: f16 scale, int8 values) multiplied by the activations
-     * quantised to Q8_0 blocks (int8 dots, f32 block scaling; ggml's q8_0 × q8_0 product).
-     * A Q8_0 head in the file is used in place; an F32, F16 or BF16 head is re-quantised at
-     * load (llama.cpp's reference quantiser) into an owned buffer
-     * ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)). Heads in other
-     * formats (Q4_K, Q6_K: already under 8.5 bits per weight) are kept as stored.
+     * Q8_0: ggml's 32-weight blocks (f16 scale, int8 values), 8.5 bits per weight.
      */
     case q80
+    /**
+     * Q6_K: ggml's 256-weight super-blocks (6-bit values, int8 scale per 16), 6.5625 bits
+     * per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
+     */
+    case q6k
 
 
 
@@ -3520,6 +3553,8 @@ public struct FfiConverterTypeHeadPrecision: FfiConverterRustBuffer {
         
         case 2: return .q80
         
+        case 3: return .q6k
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -3534,6 +3569,10 @@ public struct FfiConverterTypeHeadPrecision: FfiConverterRustBuffer {
         
         case .q80:
             writeInt(&buf, Int32(2))
+        
+        
+        case .q6k:
+            writeInt(&buf, Int32(3))
         
         }
     }
@@ -3879,8 +3918,8 @@ public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> Rus
 public enum Profile: Equatable, Hashable {
     
     /**
-     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time: a phone app
-     * in the foreground.
+     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q6_K output
+     * head: a phone app in the foreground.
      */
     case mobile
     /**
@@ -4559,6 +4598,30 @@ fileprivate struct FfiConverterOptionTypeCount: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeCount.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypePathString: FfiConverterRustBuffer {
+    typealias SwiftType = PathString?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypePathString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypePathString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

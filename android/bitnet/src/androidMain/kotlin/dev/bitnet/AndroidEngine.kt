@@ -13,8 +13,10 @@ import java.util.concurrent.atomic.AtomicBoolean
 /**
  * Loads the model at [path] for this device and feeds it the device's signals: like
  * [BitNet.load], but a [EngineConfig.memoryBudgetBytes] left `null` becomes
- * [defaultMemoryBudgetBytes], and the returned engine has [attach]ed hooks (thermal status and
- * headroom, memory pressure) that its `release()` / `close()` detach.
+ * [defaultMemoryBudgetBytes], an [EngineConfig.cacheDir] left `null` becomes the app's cache
+ * directory (`bitnet/` in `Context.cacheDir`: a re-quantised head is made once, then mapped),
+ * and the returned engine has [attach]ed hooks (thermal status and headroom, memory pressure)
+ * that its `release()` / `close()` detach.
  *
  * @throws BitNetException.BudgetExceeded when the model does not fit the budget, and the
  *   errors of [BitNet.load].
@@ -22,7 +24,8 @@ import java.util.concurrent.atomic.AtomicBoolean
 suspend fun BitNet.load(context: Context, path: String, config: EngineConfig = EngineConfig()): AttachedEngine {
     AndroidLibrary.load()
     val budget = config.memoryBudgetBytes ?: defaultMemoryBudgetBytes(context).toULong()
-    val engine = load(path, config.copy(memoryBudgetBytes = budget))
+    val cacheDir = config.cacheDir ?: java.io.File(context.cacheDir, "bitnet").path
+    val engine = load(path, config.copy(memoryBudgetBytes = budget, cacheDir = cacheDir))
     val hooks = try {
         engine.attach(context)
     } catch (e: Throwable) {

@@ -1798,9 +1798,21 @@ data class EngineConfig (
     , 
     /**
      * Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-     * it. [`HeadPrecision::Q8_0`] re-quantises it at load, cutting the bytes read per token.
+     * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
+     * [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
+     * head is re-quantised at load, or mapped from `cache_dir` after the first load.
      */
     var `head`: HeadPrecision? = null 
+    , 
+    /**
+     * A directory the engine may keep files it derives from a model in, to map them on later
+     * loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
+     * Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+     * `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
+     * time. `None` (the default): nothing is written; a re-quantised head is made at every
+     * load and held in memory.
+     */
+    var `cacheDir`: PathString? = null 
     , 
     /**
      * Speculative decoding by prompt lookup: up to this many tokens, copied from what followed
@@ -1841,6 +1853,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalTypeHeadPrecision.read(buf),
+            FfiConverterOptionalTypePathString.read(buf),
             FfiConverterTypeCount.read(buf),
         )
     }
@@ -1860,6 +1873,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
             FfiConverterBoolean.allocationSize(value.`countMappedWeights`) +
             FfiConverterOptionalTypeHeadPrecision.allocationSize(value.`head`) +
+            FfiConverterOptionalTypePathString.allocationSize(value.`cacheDir`) +
             FfiConverterTypeCount.allocationSize(value.`draftTokens`)
     )
 
@@ -1878,6 +1892,7 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
             FfiConverterBoolean.write(value.`countMappedWeights`, buf)
             FfiConverterOptionalTypeHeadPrecision.write(value.`head`, buf)
+            FfiConverterOptionalTypePathString.write(value.`cacheDir`, buf)
             FfiConverterTypeCount.write(value.`draftTokens`, buf)
     }
 }
@@ -3179,6 +3194,15 @@ public object FfiConverterTypeFinishReason: FfiConverterRustBuffer<FinishReason>
 /**
  * How the engine stores and multiplies the output head ([`EngineConfig`]'s `head`).
  *
+ * A quantised precision multiplies the head with int8 kernels (the final hidden state
+ * quantised per block, ggml's q8_0 × q8_0 or q6_K × q8_K product). A head the file already
+ * stores at that precision or below (Q8_0 or Q6_K) is read in place from the mapping; a wider
+ * one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K)) is re-quantised at load, by llama.cpp's
+ * reference quantiser, into memory the engine owns
+ * ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)), or, with a
+ * `cache_dir`, written there once and mapped by later loads (no memory of its own, no load
+ * time).
+ *
  * [`EngineConfig`]: crate::engine::EngineConfig
  */
 
@@ -3190,14 +3214,14 @@ enum class HeadPrecision {
      */
     F16,
     /**
-     * Q8_0 (ggml's 32-weight blocks: f16 scale, int8 values) multiplied by the activations
-     * quantised to Q8_0 blocks (int8 dots, f32 block scaling; ggml's q8_0 × q8_0 product).
-     * A Q8_0 head in the file is used in place; an F32, F16 or BF16 head is re-quantised at
-     * load (llama.cpp's reference quantiser) into an owned buffer
-     * ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)). Heads in other
-     * formats (Q4_K, Q6_K: already under 8.5 bits per weight) are kept as stored.
+     * Q8_0: ggml's 32-weight blocks (f16 scale, int8 values), 8.5 bits per weight.
      */
-    Q8_0;
+    Q8_0,
+    /**
+     * Q6_K: ggml's 256-weight super-blocks (6-bit values, int8 scale per 16), 6.5625 bits
+     * per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
+     */
+    Q6K;
 
     
 
@@ -3548,8 +3572,8 @@ public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPol
 enum class Profile {
     
     /**
-     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time: a phone app
-     * in the foreground.
+     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q6_K output
+     * head: a phone app in the foreground.
      */
     MOBILE,
     /**
@@ -4200,6 +4224,38 @@ public object FfiConverterOptionalTypeCount: FfiConverterRustBuffer<Count?> {
         } else {
             buf.put(1)
             FfiConverterTypeCount.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypePathString: FfiConverterRustBuffer<PathString?> {
+    override fun read(buf: ByteBuffer): PathString? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypePathString.read(buf)
+    }
+
+    override fun allocationSize(value: PathString?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypePathString.allocationSize(value)
+        }
+    }
+
+    override fun write(value: PathString?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypePathString.write(value, buf)
         }
     }
 }

@@ -5,6 +5,7 @@ import dev.bitnet.core.EngineConfig
 import dev.bitnet.core.FinishReason
 import dev.bitnet.core.HealthAlert
 import dev.bitnet.core.HealthThresholds
+import dev.bitnet.core.HeadPrecision
 import dev.bitnet.core.KvPrecision
 import dev.bitnet.core.Profile
 import dev.bitnet.core.ThermalState
@@ -158,8 +159,9 @@ class ReportsTest {
                 threads = threads,
                 memoryBudgetBytes = budget,
                 maxConcurrentGenerations = generations,
-                // A phone's limit leaves clean file pages out.
+                // A phone's limit leaves clean file pages out; its decode reads a Q6_K head.
                 countMappedWeights = profile != Profile.MOBILE,
+                head = if (profile == Profile.MOBILE) HeadPrecision.Q6K else null,
             )
             assertEquals(expected, profileConfig(profile))
             assertEquals(profile, smallestProfile(budget))
