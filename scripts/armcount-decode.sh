@@ -22,7 +22,10 @@
 #
 # Environment: ARMCOUNT_TOKENS="2 4" (N_LO N_HI), ARMCOUNT_FORMATS="tq2_0 i2_s tq1_0",
 # ARMCOUNT_A53=1 (also count `neon` on qemu's cortex-a53), ARMCOUNT_LLAMA="dotprod neon" (empty: ours only),
-# ARMCOUNT_Q8_HEAD=1 (also count ours neon-dotprod with the opt-in Q8_0 head, `--head q8_0`).
+# ARMCOUNT_HEADS="q8_0 q6_k" (also count ours neon-dotprod with these quantised heads, `--head H`;
+# empty: none). A re-quantised head is mapped from the CLI's cache directory once it is made
+# (the x86_64 build makes the same file: run `bitnet generate MODEL --head H -n 1` first to
+# spare qemu the quantiser).
 # Under qemu one 2b4t token is about 1e9 instructions; each count takes minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,8 +42,8 @@ read -r N_LO N_HI <<<"${ARMCOUNT_TOKENS:-2 4}"
 read -r -a FORMATS <<<"${ARMCOUNT_FORMATS:-tq2_0 i2_s tq1_0}"
 read -r -a LLAMA_VARIANTS <<<"${ARMCOUNT_LLAMA-dotprod neon}"
 A53="${ARMCOUNT_A53:-1}"
-Q8_HEAD="${ARMCOUNT_Q8_HEAD:-1}"
-Q8_LABEL="ours neon-dotprod + Q8_0 head, -cpu max"
+read -r -a HEADS <<<"${ARMCOUNT_HEADS-q8_0}"
+head_label() { echo "ours neon-dotprod + $(tr '[:lower:]' '[:upper:]' <<<"$1") head, -cpu max"; }
 unset BITNET_KERNELS # --kernels picks the table
 
 step() { printf '\n==> %s\n' "$*" >&2; }
@@ -166,10 +169,10 @@ for format in "${FORMATS[@]}"; do
         result["ours $kernels, -cpu max|$format"]="$(per_token max "$ours" \
             bench "$m" -p 1 -n '{N}' -t 1 -r 1 --kernels "$kernels")"
     done
-    if [ "$Q8_HEAD" = 1 ]; then
-        result["$Q8_LABEL|$format"]="$(per_token max "$ours" \
-            bench "$m" -p 1 -n '{N}' -t 1 -r 1 --kernels neon-dotprod --head q8_0)"
-    fi
+    for head in "${HEADS[@]}"; do
+        result["$(head_label "$head")|$format"]="$(per_token max "$ours" \
+            bench "$m" -p 1 -n '{N}' -t 1 -r 1 --kernels neon-dotprod --head "$head")"
+    done
     if [ "$format" != i2_s ]; then
         for variant in "${LLAMA_VARIANTS[@]}"; do
             result["llama.cpp $variant, -cpu max|$format"]="$(per_token max \
@@ -186,7 +189,7 @@ fi
 
 # Table: millions of instructions per decoded token; ratios ours / llama.cpp.
 labels=("ours neon-dotprod, -cpu max" "ours neon, -cpu max")
-[ "$Q8_HEAD" = 1 ] && labels+=("$Q8_LABEL")
+for head in "${HEADS[@]}"; do labels+=("$(head_label "$head")"); done
 [ "$A53" = 1 ] && labels+=("ours neon, -cpu cortex-a53")
 for variant in "${LLAMA_VARIANTS[@]}"; do labels+=("llama.cpp $variant, -cpu max"); done
 upper() { tr '[:lower:]' '[:upper:]' <<<"$1"; }
@@ -208,7 +211,7 @@ for label in "${labels[@]}"; do
     echo "$line"
 done
 ours_max=("ours neon-dotprod, -cpu max" "ours neon, -cpu max")
-[ "$Q8_HEAD" = 1 ] && ours_max+=("$Q8_LABEL")
+for head in "${HEADS[@]}"; do ours_max+=("$(head_label "$head")"); done
 for variant in "${LLAMA_VARIANTS[@]}"; do
     for ours_label in "${ours_max[@]}"; do
         line="| ${ours_label%, -cpu max} / llama.cpp $variant |"

@@ -75,21 +75,16 @@ impl BlockFormat for BlockQ6K {
 impl QuantizeFormat for BlockQ6K {
     /// llama.cpp's `quantize_row_q6_K_ref`: each 16-weight sub-block gets the scale that
     /// minimises its `x²`-weighted squared error over 19 candidate grids
-    /// ([`sub_block_scale`]); the scales are stored as int8 times the f16 `d` that maps the
+    /// ([`sub_block_scales`]); the scales are stored as int8 times the f16 `d` that maps the
     /// largest to −128, and the weights are re-rounded against the stored scales.
     fn quantize_block(x: &[f32]) -> Self {
         let mut levels = [0u8; 256];
-        let mut scales = [0f32; 16];
+        let scales = sub_block_scales(x, &mut levels);
         let (mut max_scale, mut max_abs_scale) = (0f32, 0f32);
-        for ((x, l), scale) in x
-            .chunks_exact(16)
-            .zip(levels.chunks_exact_mut(16))
-            .zip(&mut scales)
-        {
-            *scale = sub_block_scale(x, l);
+        for &scale in &scales {
             if scale.abs() > max_abs_scale {
                 max_abs_scale = scale.abs();
-                max_scale = *scale;
+                max_scale = scale;
             }
         }
         let mut block = BlockQ6K {
@@ -133,52 +128,79 @@ impl QuantizeFormat for BlockQ6K {
 
 /// ggml's `nearest_int`: `x` rounded half to even via the 1.5·2²³ trick, exact for
 /// `|x| ≤ 4194303` (anything else, NaN included, gives some int without panicking).
+#[inline(always)]
 fn nearest_int(x: f32) -> i32 {
     ((x + 12_582_912.0).to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
 }
 
-/// ggml's `make_qx_quants(16, 32, x, L, 1, NULL)`: the scale of one 16-weight sub-block and its
-/// levels `L` (`0..64`, weight ≈ scale · (L − 32)). The grid `−(32 + 0.1·i) / max` (`max` the
-/// signed largest-magnitude weight) is tried for i = 0, −9..=9; each grid's least-squares
-/// scale, weighted by `x²`, is kept when it lowers the error. Every product and sum is in f32
-/// in ggml's order.
-fn sub_block_scale(x: &[f32], levels: &mut [u8]) -> f32 {
-    let (mut max, mut amax) = (0f32, 0f32);
-    for &x in x {
-        if x.abs() > amax {
-            amax = x.abs();
-            max = x;
+/// Sub-blocks per super-block: the lanes of [`sub_block_scales`].
+const SUBS: usize = 16;
+
+/// ggml's `make_qx_quants(16, 32, x, L, 1, NULL)` for each of the 16 sub-blocks of `x` (one
+/// super-block): the sub-block's scale and its `levels` (`0..64`, weight ≈ scale · (L − 32)).
+/// The grid `−(32 + 0.1·i) / max` (`max` the sub-block's signed largest-magnitude weight) is
+/// tried for i = 0, −9..=9; each grid's least-squares scale, weighted by `x²`, is kept when it
+/// lowers the error; an all-zero sub-block gets scale 0 and levels 0.
+///
+/// The sub-blocks are the lanes of every loop: each lane runs ggml's f32 operations in ggml's
+/// order (so the bytes are its bytes), and the compiler runs the lanes side by side in vector
+/// registers — the grids are most of a head's re-quantisation time.
+fn sub_block_scales(x: &[f32], levels: &mut [u8; 256]) -> [f32; SUBS] {
+    // xt[i][s]: weight i of sub-block s.
+    let mut xt = [[0f32; SUBS]; 16];
+    for (s, x) in x.chunks_exact(16).enumerate() {
+        for (i, &x) in x.iter().enumerate() {
+            xt[i][s] = x;
         }
     }
-    if amax < GROUP_MAX_EPS {
-        levels.fill(0);
-        return 0.0;
-    }
-    let level = |iscale: f32, x: f32| nearest_int(iscale * x).clamp(-32, 31);
-    // (Σ w·x·l, Σ w·l²) with w = x² for the grid `iscale`.
-    let sums = |iscale: f32| {
-        x.iter().fold((0f32, 0f32), |(lx, l2), &x| {
-            let (w, l) = (x * x, level(iscale, x) as f32);
-            (lx + w * x * l, l2 + w * l * l)
-        })
-    };
-    let fill = |iscale: f32, levels: &mut [u8]| {
-        for (out, &x) in levels.iter_mut().zip(x) {
-            *out = (level(iscale, x) + 32) as u8;
+    let (mut max, mut amax) = ([0f32; SUBS], [0f32; SUBS]);
+    for xi in &xt {
+        for s in 0..SUBS {
+            if xi[s].abs() > amax[s] {
+                amax[s] = xi[s].abs();
+                max[s] = xi[s];
+            }
         }
+    }
+    // Per lane, (Σ w·x·l, Σ w·l²) with w = x² over the grid `iscale`, in weight order.
+    let sums = |iscale: &[f32; SUBS]| {
+        let (mut lx, mut l2) = ([0f32; SUBS], [0f32; SUBS]);
+        for xi in &xt {
+            for s in 0..SUBS {
+                let (x, l) = (xi[s], nearest_int(iscale[s] * xi[s]).clamp(-32, 31) as f32);
+                let w = x * x;
+                lx[s] += w * x * l;
+                l2[s] += w * l * l;
+            }
+        }
+        (lx, l2)
     };
-    let iscale = -32.0 / max;
-    fill(iscale, levels);
-    let (sumlx, suml2) = sums(iscale);
-    let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
-    let mut best = scale * sumlx;
+    let grid = |i: i32| std::array::from_fn::<f32, SUBS, _>(|s| -(32.0 + 0.1 * i as f32) / max[s]);
+    let mut best_iscale = grid(0);
+    let (lx, l2) = sums(&best_iscale);
+    let mut scale: [f32; SUBS] =
+        std::array::from_fn(|s| if l2[s] != 0.0 { lx[s] / l2[s] } else { 0.0 });
+    let mut best: [f32; SUBS] = std::array::from_fn(|s| scale[s] * lx[s]);
     for i in (-9..=9).filter(|&i| i != 0) {
-        let iscale = -(32.0 + 0.1 * i as f32) / max;
-        let (sumlx, suml2) = sums(iscale);
-        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
-            fill(iscale, levels);
-            scale = sumlx / suml2;
-            best = scale * sumlx;
+        let iscale = grid(i);
+        let (lx, l2) = sums(&iscale);
+        for s in 0..SUBS {
+            if l2[s] > 0.0 && lx[s] * lx[s] > best[s] * l2[s] {
+                best_iscale[s] = iscale[s];
+                scale[s] = lx[s] / l2[s];
+                best[s] = scale[s] * lx[s];
+            }
+        }
+    }
+    // The levels of the grid kept (what ggml stores each time a grid wins).
+    for (s, levels) in levels.chunks_exact_mut(16).enumerate() {
+        if amax[s] < GROUP_MAX_EPS {
+            scale[s] = 0.0;
+            levels.fill(0);
+            continue;
+        }
+        for (l, xi) in levels.iter_mut().zip(&xt) {
+            *l = (nearest_int(best_iscale[s] * xi[s]).clamp(-32, 31) + 32) as u8;
         }
     }
     scale
