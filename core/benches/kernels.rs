@@ -181,29 +181,36 @@ fn f16_head(c: &mut Criterion) {
     group.finish();
 }
 
-fn q8_0_head(c: &mut Criterion) {
+/// The int8 heads (Q8_0, Q6_K) on a quarter of the 2B4T head, the activations' quantisation
+/// included.
+fn int8_head(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
     let weights: Vec<f32> = (0..COLS * HEAD_ROWS)
         .map(|_| rng.random_range(-0.1f32..0.1))
         .collect();
-    let bytes = quantize_tensor(TensorType::Q8_0, &weights, COLS).expect("encodes");
-    drop(weights);
-    let w = WeightView::new(TensorType::Q8_0, COLS, HEAD_ROWS, &bytes, 1.0).expect("valid");
     let x = random_acts(&mut rng, COLS);
-    let mut group = c.benchmark_group("q8_0_head_gemv_2560x32768");
-    group.throughput(Throughput::Bytes(bytes.len() as u64));
-    group.sample_size(10);
-    for k in Kernels::available() {
-        let mut out = vec![0f32; HEAD_ROWS];
-        let mut acts = Q8Acts::default();
-        group.bench_with_input(BenchmarkId::from_parameter(k.name()), &x, |b, x| {
-            b.iter(|| {
-                acts.quantize(black_box(x)).expect("whole blocks");
-                k.int8_gemm(&w, std::slice::from_ref(&acts), 0..HEAD_ROWS, &mut out)
-            })
-        });
+    for (ty, name) in [(TensorType::Q8_0, "q8_0"), (TensorType::Q6K, "q6_k")] {
+        let bytes = quantize_tensor(ty, &weights, COLS).expect("encodes");
+        let w = WeightView::new(ty, COLS, HEAD_ROWS, &bytes, 1.0).expect("valid");
+        let mut group = c.benchmark_group(format!("{name}_head_gemv_2560x32768"));
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.sample_size(10);
+        for k in Kernels::available() {
+            let mut out = vec![0f32; HEAD_ROWS];
+            let mut acts = Q8Acts::default();
+            group.bench_with_input(BenchmarkId::from_parameter(k.name()), &x, |b, x| {
+                b.iter(|| {
+                    match ty {
+                        TensorType::Q6K => acts.quantize_k(black_box(x)),
+                        _ => acts.quantize(black_box(x)),
+                    }
+                    .expect("whole blocks");
+                    k.int8_gemm(&w, std::slice::from_ref(&acts), 0..HEAD_ROWS, &mut out)
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 fn attention(c: &mut Criterion) {
@@ -298,7 +305,7 @@ criterion_group!(
     ternary_dram,
     gemm_tiles,
     f16_head,
-    q8_0_head,
+    int8_head,
     attention
 );
 criterion_main!(benches);
