@@ -147,6 +147,11 @@ final class ReportsTests: XCTestCase {
             expected.threads = threads
             expected.memoryBudgetBytes = budget
             expected.maxConcurrentGenerations = generations
+            // Server and cloud put throughput first: a bounded wait queue (4 × the concurrent
+            // generations) and concurrent decodes sharing passes.
+            let throughput = profile == .server || profile == .cloud
+            expected.maxQueuedGenerations = throughput ? 4 * generations : nil
+            expected.decodeBatching = throughput
             // A phone's limit leaves clean file pages out.
             expected.countMappedWeights = profile != .mobile
             XCTAssertEqual(profileConfig(profile: profile), expected)

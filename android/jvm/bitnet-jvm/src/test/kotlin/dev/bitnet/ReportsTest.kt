@@ -158,6 +158,10 @@ class ReportsTest {
                 threads = threads,
                 memoryBudgetBytes = budget,
                 maxConcurrentGenerations = generations,
+                // Server and cloud put throughput first: a bounded wait queue (4 × the
+                // concurrent generations) and concurrent decodes sharing passes.
+                maxQueuedGenerations = if (throughput(profile)) 4u * generations else null,
+                decodeBatching = throughput(profile),
                 // A phone's limit leaves clean file pages out.
                 countMappedWeights = profile != Profile.MOBILE,
             )
@@ -166,6 +170,8 @@ class ReportsTest {
         }
         assertEquals(null, smallestProfile(4097uL * mib))
     }
+
+    private fun throughput(profile: Profile) = profile == Profile.SERVER || profile == Profile.CLOUD
 
     @Test
     fun `an invalid thermal policy is InvalidOption, a valid one is applied`() = runBlocking<Unit> {
