@@ -342,6 +342,223 @@ pub fn run_workload(
     })
 }
 
+/// What [`run_sessions`] measures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionsConfig {
+    /// Prompt tokens each session prefills (alone, untimed) before decoding, in tokens.
+    pub prompt_tokens: usize,
+    /// Tokens each session decodes, in tokens.
+    pub gen_tokens: usize,
+    /// Repetitions of every count, interleaved (1, 4, 8, 1, 4, 8, ...) so that each count
+    /// sees the machine alike.
+    pub reps: usize,
+    /// The numbers of concurrent sessions to measure, in order.
+    pub sessions: Vec<usize>,
+}
+
+/// One count of concurrent sessions, measured.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SessionsRow {
+    /// Sessions decoding at once.
+    pub sessions: usize,
+    /// Tokens decoded by all sessions over the wall time from the start until the last one
+    /// finished, tokens/s.
+    pub aggregate_tokens_per_s: Stat,
+    /// Each session's tokens over its own decode time, averaged over the sessions, tokens/s.
+    pub session_tokens_per_s: Stat,
+    /// Tokens per shared step (the mean batch; 1 when decodes are not batched).
+    pub tokens_per_step: f64,
+    /// Wall time of one step (a pass over the weights), in ms.
+    pub step_ms: f64,
+}
+
+/// What [`run_sessions`] measured.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SessionsReport {
+    /// Kernel table used.
+    pub kernels: &'static str,
+    /// Worker threads.
+    pub threads: usize,
+    /// Whether the engine batches concurrent decodes ([`Engine::batches_decodes`]).
+    pub batched: bool,
+    /// Prompt tokens per session, in tokens.
+    pub prompt_tokens: usize,
+    /// Tokens decoded per session, in tokens.
+    pub gen_tokens: usize,
+    /// Repetitions of each count.
+    pub reps: usize,
+    /// One row per count of sessions, in the configured order.
+    pub rows: Vec<SessionsRow>,
+}
+
+/// Decodes random tokens (fixed seeds) in `n` concurrent sessions, each on its own thread
+/// with its own KV cache and buffers, for every `n` of `config.sessions`: what aggregate and
+/// per-session decode speeds an engine serving that many sessions at once reaches. Each
+/// session's pass goes through [`Engine`]'s decode path, shared with the others when the
+/// engine batches decodes (and run one after another on the pool when it does not). Prompts
+/// are prefilled alone and untimed; an untimed single-session run first faults the weights
+/// in.
+pub fn run_sessions(engine: &Engine, config: &SessionsConfig) -> Result<SessionsReport> {
+    let most = config.sessions.iter().copied().max().unwrap_or(0);
+    if config.gen_tokens == 0
+        || config.reps == 0
+        || config.prompt_tokens == 0
+        || config.sessions.contains(&0)
+        || most == 0
+    {
+        return Err(Error::InvalidOption {
+            name: "sessions bench",
+            reason: "prompt tokens, generated tokens, repetitions and every session count must \
+                     be ≥ 1"
+                .into(),
+        });
+    }
+    if most > MAX_BENCH_SESSIONS {
+        return Err(Error::InvalidOption {
+            name: "sessions bench",
+            reason: format!("at most {MAX_BENCH_SESSIONS} sessions"),
+        });
+    }
+    let ctx = config.prompt_tokens + config.gen_tokens;
+    if ctx > engine.model().config().n_ctx_train {
+        return Err(Error::InvalidOption {
+            name: "sessions bench",
+            reason: format!(
+                "prompt + generated tokens ({ctx}) exceed the model's context ({})",
+                engine.model().config().n_ctx_train
+            ),
+        });
+    }
+    let _ = measure_sessions(engine, config, 1, config.gen_tokens.min(4))?;
+    let mut samples: Vec<Vec<SessionsSample>> = vec![Vec::new(); config.sessions.len()];
+    for _ in 0..config.reps {
+        for (i, &n) in config.sessions.iter().enumerate() {
+            samples[i].push(measure_sessions(engine, config, n, config.gen_tokens)?);
+        }
+    }
+    let rows = config
+        .sessions
+        .iter()
+        .zip(&samples)
+        .map(|(&sessions, runs)| {
+            let stat =
+                |f: fn(&SessionsSample) -> f64| Stat::of(&runs.iter().map(f).collect::<Vec<_>>());
+            let steps: u64 = runs.iter().map(|r| r.steps).sum();
+            let tokens = (sessions * config.gen_tokens * runs.len()) as f64;
+            let wall: f64 = runs.iter().map(|r| r.wall_s).sum();
+            SessionsRow {
+                sessions,
+                aggregate_tokens_per_s: stat(|r| r.aggregate),
+                session_tokens_per_s: stat(|r| r.per_session),
+                tokens_per_step: if steps > 0 {
+                    tokens / steps as f64
+                } else {
+                    1.0
+                },
+                step_ms: 1e3 * wall / if steps > 0 { steps as f64 } else { tokens },
+            }
+        })
+        .collect();
+    let exec = engine.executor();
+    Ok(SessionsReport {
+        kernels: exec.kernels().name(),
+        threads: exec.threads(),
+        batched: engine.batches_decodes(),
+        prompt_tokens: config.prompt_tokens,
+        gen_tokens: config.gen_tokens,
+        reps: config.reps,
+        rows,
+    })
+}
+
+/// The most sessions [`run_sessions`] runs at once (each holds a thread, a KV cache and
+/// buffers).
+pub const MAX_BENCH_SESSIONS: usize = 64;
+
+/// One measurement of `n` concurrent sessions.
+#[derive(Clone, Copy, Debug)]
+struct SessionsSample {
+    aggregate: f64,
+    per_session: f64,
+    wall_s: f64,
+    /// Shared steps the batcher ran meanwhile (0 when decodes are not batched).
+    steps: u64,
+}
+
+/// Prefills `n` sessions alone, then decodes `gen_tokens` random tokens in each, all at once.
+fn measure_sessions(
+    engine: &Engine,
+    config: &SessionsConfig,
+    n: usize,
+    gen_tokens: usize,
+) -> Result<SessionsSample> {
+    let model = engine.model();
+    let cfg = model.config();
+    let vocab = engine.tokenizer().vocab_size().min(cfg.vocab_size) as u32;
+    let ctx = config.prompt_tokens + gen_tokens;
+    let mut sessions = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut rng = ChaCha8Rng::seed_from_u64(1 + i as u64);
+        let prompt: Vec<u32> = (0..config.prompt_tokens)
+            .map(|_| rng.random_range(0..vocab))
+            .collect();
+        let decode: Vec<u32> = (0..gen_tokens)
+            .map(|_| rng.random_range(0..vocab))
+            .collect();
+        let mut kv = KvCache::new(cfg, ctx, engine.kv_precision());
+        let mut scratch = Scratch::new(&engine.loaded_plan().scratch);
+        for chunk in prompt.chunks(SUSTAINED_BATCH) {
+            model.forward(
+                engine.executor(),
+                chunk,
+                &mut kv,
+                &mut scratch,
+                LogitsFor::Last,
+            )?;
+        }
+        sessions.push((kv, scratch, decode));
+    }
+    let steps_before = engine.batched_steps();
+    let start = std::sync::Barrier::new(n + 1);
+    let (times, wall_s) = std::thread::scope(|scope| {
+        let threads: Vec<_> = sessions
+            .iter_mut()
+            .map(|(kv, scratch, decode)| {
+                let start = &start;
+                scope.spawn(move || -> Result<f64> {
+                    let member = engine.join_decoders();
+                    start.wait();
+                    let began = Instant::now();
+                    for &token in decode.iter() {
+                        engine.decode(member.as_ref(), &[token], kv, scratch, LogitsFor::Last)?;
+                    }
+                    Ok(began.elapsed().as_secs_f64())
+                })
+            })
+            .collect();
+        start.wait();
+        let began = Instant::now();
+        let times: Vec<_> = threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err(Error::internal("a benchmark session panicked")))
+            })
+            .collect();
+        (times, began.elapsed().as_secs_f64())
+    });
+    let times = times.into_iter().collect::<Result<Vec<_>>>()?;
+    let per_session = times.iter().map(|&s| gen_tokens as f64 / s).sum::<f64>() / n as f64;
+    Ok(SessionsSample {
+        aggregate: (n * gen_tokens) as f64 / wall_s,
+        per_session,
+        wall_s,
+        steps: engine.batched_steps() - steps_before,
+    })
+}
+
 /// Prompt tokens per forward call when a sustained run (re)fills its context.
 const SUSTAINED_BATCH: usize = 64;
 

@@ -65,6 +65,19 @@ pub enum Error {
         /// When a request will be admitted again, in ms from now.
         retry_after_ms: u64,
     },
+    /// The engine runs its `EngineConfig::max_concurrent_generations` and already has
+    /// `EngineConfig::max_queued_generations` requests waiting for a slot: the request was
+    /// refused at once, nothing was done and the session is unchanged. Retry later (the
+    /// engine's `metrics()` show the queue), or send it to another engine.
+    #[error(
+        "engine busy: {generating} generations running and {queued} waiting, the most allowed"
+    )]
+    Busy {
+        /// Generations running when the request arrived, in requests.
+        generating: usize,
+        /// Requests waiting for a slot then (the configured bound), in requests.
+        queued: usize,
+    },
     /// The request ran longer than `EngineConfig::request_timeout_ms`; its partial reply is
     /// dropped and the session's history is unchanged.
     #[error("request timed out after {limit_ms} ms")]

@@ -104,6 +104,18 @@ pub enum BitNetError {
         /// When a request will be admitted again, in ms from now.
         retry_after_ms: u64,
     },
+    /// The engine runs its most concurrent generations and its wait queue is full: the
+    /// request was refused at once, nothing was done and the history is unchanged. Retry
+    /// later or elsewhere.
+    #[error("{detail}")]
+    Busy {
+        /// The engine's description of the failure.
+        detail: String,
+        /// Generations running when the request arrived, in requests.
+        generating: usize,
+        /// Requests waiting for a slot then (the configured bound), in requests.
+        queued: usize,
+    },
     /// The request ran longer than the engine's request timeout; the history is unchanged.
     #[error("{detail}")]
     Timeout {
@@ -273,6 +285,11 @@ impl From<bitnet_core::Error> for BitNetError {
                 retry_after_ms,
             },
             E::Timeout { limit_ms } => BitNetError::Timeout { detail, limit_ms },
+            E::Busy { generating, queued } => BitNetError::Busy {
+                detail,
+                generating,
+                queued,
+            },
             E::BudgetExceeded {
                 needed,
                 budget,
@@ -428,6 +445,18 @@ mod tests {
             reason: "0 is outside 1..=1024".into(),
         });
         assert!(matches!(e, BitNetError::InvalidOption { name, .. } if name == "max_tokens"));
+        let e = BitNetError::from(bitnet_core::Error::Busy {
+            generating: 5,
+            queued: 20,
+        });
+        assert!(matches!(
+            e,
+            BitNetError::Busy {
+                generating: 5,
+                queued: 20,
+                ref detail,
+            } if detail == "engine busy: 5 generations running and 20 waiting, the most allowed"
+        ));
         let e = BitNetError::from(bitnet_core::Error::ContextFull {
             needed: 300,
             context: 256,

@@ -80,6 +80,9 @@ pub struct MemoryEstimate {
     pub kv_precision: KvPrecision,
     /// One session's forward, logits and sampling buffers, in bytes.
     pub scratch_bytes: u64,
+    /// The engine's shared decode steps' forward and logits buffers when concurrent decodes
+    /// are batched (`EngineConfig::decode_batching`), in bytes; 0 when they are not.
+    pub decode_batch_bytes: u64,
     /// Context of a session created with the defaults (before any budget cap), in tokens.
     pub default_context_tokens: usize,
     /// The smallest context loading requires to fit, in tokens: [`MIN_CONTEXT_TOKENS`], or
@@ -90,7 +93,7 @@ pub struct MemoryEstimate {
 #[cfg_attr(feature = "uniffi", uniffi::export)]
 impl MemoryEstimate {
     /// Bytes the engine holds whatever its sessions: mapped weights (when counted), a
-    /// re-quantised head, tokenizer and runtime.
+    /// re-quantised head, tokenizer, runtime and the shared decode steps' buffers.
     pub fn engine_bytes(&self) -> u64 {
         let mapped = if self.mapped_counted {
             self.mapped_bytes
@@ -101,6 +104,7 @@ impl MemoryEstimate {
             .saturating_add(self.head_bytes)
             .saturating_add(self.tokenizer_bytes)
             .saturating_add(self.runtime_bytes)
+            .saturating_add(self.decode_batch_bytes)
     }
 
     /// Bytes one session with a `context_tokens`-token context adds: scratch, KV cache,
@@ -223,6 +227,7 @@ mod tests {
             kv_bytes_per_token: 16 << 10,
             kv_precision: KvPrecision::F16,
             scratch_bytes: 4 << 20,
+            decode_batch_bytes: 0,
             default_context_tokens: 2048,
             min_context_tokens: MIN_CONTEXT_TOKENS,
         }
@@ -291,6 +296,11 @@ mod tests {
             ..unmapped
         };
         assert_eq!(requantized.engine_bytes(), (13 << 20) + RUNTIME_BYTES);
+        let batching = MemoryEstimate {
+            decode_batch_bytes: 2 << 20,
+            ..requantized
+        };
+        assert_eq!(batching.engine_bytes(), (15 << 20) + RUNTIME_BYTES);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! [`Session`] (one conversation with its own KV cache), with streaming generation,
 //! cancellation, stop strings and per-request statistics.
 
+mod batch;
 mod budget;
 pub(crate) mod checkpoint;
 mod draft;
@@ -15,12 +16,14 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 pub use budget::{tokenizer_bytes, MemoryEstimate, MIN_CONTEXT_TOKENS};
 pub use draft::MAX_DRAFT_TOKENS;
-pub use plan::{Plan, PREFILL_BATCH};
+pub use plan::{Plan, MAX_DECODE_BATCH, PREFILL_BATCH};
 pub use session::{OverflowPolicy, Segment, Session, SessionConfig, EXACT_COUNT_BYTES};
 
 use crate::chat::{ChatTemplate, Message};
 use crate::gguf::GgufFile;
-use crate::model::{HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, Scratch, ScratchLayout};
+use crate::model::{
+    HeadPrecision, KvCache, KvPrecision, LogitsFor, Model, ModelError, Scratch, ScratchLayout,
+};
 use crate::runtime::health::{Health, HealthThresholds};
 use crate::runtime::limits::RateLimiter;
 use crate::runtime::metrics::{Metrics, MetricsRecorder};
@@ -30,6 +33,7 @@ use crate::runtime::{memory, Executor, Profile, ThreadPool};
 use crate::sampling::SamplingParams;
 use crate::tokenizer::Tokenizer;
 use crate::{Error, Result};
+use batch::{DecodeBatcher, Member};
 
 /// Engine-wide settings. `Default` gives the product's limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +78,24 @@ pub struct EngineConfig {
     /// profile's).
     #[cfg_attr(feature = "uniffi", uniffi(default = None))]
     pub max_concurrent_generations: Option<usize>,
+    /// Most requests that may wait for a generation slot at once; a request arriving when
+    /// that many already wait fails at once with [`Error::Busy`] (nothing is done, the session
+    /// is unchanged), so a server sheds load it cannot serve in time and a client can retry
+    /// elsewhere. `None` = no bound (the request timeout bounds the wait); 0 = never wait.
+    /// [`EngineConfig::from_profile`] sets the profile's (20 on server, 40 on cloud).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub max_queued_generations: Option<usize>,
+    /// Continuous batching of decodes: the sessions decoding at the same moment share one
+    /// pass over the weights per token (a step gathers every session ready for its next pass;
+    /// sessions join and leave between steps), so aggregate tokens per second grow with the
+    /// number of sessions while each session's tokens stay exactly those it would generate
+    /// alone. A step waits for sessions still sampling at most a quarter of the previous step's
+    /// time (1–10 ms). Needs more than one generation at once
+    /// (`max_concurrent_generations`); the steps' buffers ([`MemoryEstimate::decode_batch_bytes`])
+    /// count in the engine's memory. `None` = off; [`EngineConfig::from_profile`] sets the
+    /// profile's (on for server and cloud, whose priority is throughput).
+    #[cfg_attr(feature = "uniffi", uniffi(default = None))]
+    pub decode_batching: Option<bool>,
     /// The thresholds [`Engine::health`] raises alerts at.
     #[cfg_attr(feature = "uniffi", uniffi(default))]
     pub health: HealthThresholds,
@@ -131,6 +153,8 @@ impl Default for EngineConfig {
             rate_limit_per_minute: None,
             request_timeout_ms: None,
             max_concurrent_generations: None,
+            max_queued_generations: None,
+            decode_batching: None,
             health: HealthThresholds::default(),
             pin_threads: false,
             memory_budget_bytes: None,
@@ -144,7 +168,8 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// The default settings with `profile`'s thread limit, memory budget (and whether mapped
-    /// weights count in it), concurrent generations and head precision.
+    /// weights count in it), concurrent and queued generations, decode batching and head
+    /// precision.
     pub fn from_profile(profile: Profile) -> Self {
         EngineConfig {
             threads: profile.threads(),
@@ -152,6 +177,8 @@ impl EngineConfig {
             count_mapped_weights: profile.counts_mapped_weights(),
             max_concurrent_generations: Some(profile.max_concurrent_generations()),
             head: profile.head_precision(),
+            max_queued_generations: profile.max_queued_generations(),
+            decode_batching: Some(profile.batches_decodes()),
             ..EngineConfig::default()
         }
     }
@@ -186,6 +213,8 @@ struct Inner {
     rate_limit: Option<RateLimiter>,
     /// Slots of the generations running at once, and the requests waiting for one.
     queue: GenerationQueue,
+    /// Shares passes over the weights among decoding sessions (`None`: batching is off).
+    batcher: Option<DecodeBatcher>,
     metrics: MetricsRecorder,
     /// How the model was loaded and runs, with what it needs in memory.
     plan: Plan,
@@ -241,7 +270,11 @@ impl Engine {
                 template,
                 executor,
                 rate_limit: config.rate_limit_per_minute.map(RateLimiter::new),
-                queue: GenerationQueue::new(config.max_concurrent_generations),
+                queue: GenerationQueue::new(
+                    config.max_concurrent_generations,
+                    config.max_queued_generations,
+                ),
+                batcher: plan.decode_batch.map(DecodeBatcher::new),
                 metrics: MetricsRecorder::default(),
                 config,
                 plan,
@@ -330,6 +363,9 @@ impl Engine {
             .filter_map(Weak::upgrade)
             .filter(|s| s.release_if_idle())
             .count();
+        if let Some(batcher) = &self.inner.batcher {
+            batcher.release_if_idle();
+        }
         drop(sessions);
         memory::release_free_memory();
         let released_bytes = match (before, memory::resident_bytes()) {
@@ -417,6 +453,9 @@ impl Engine {
             .metrics
             .snapshot(exec.thermal_state(), exec.throttle_events());
         (metrics.generating, metrics.queued) = self.inner.queue.depth();
+        if let Some(batcher) = &self.inner.batcher {
+            (metrics.batched_steps, metrics.batched_tokens) = batcher.figures();
+        }
         metrics
     }
 
@@ -424,6 +463,42 @@ impl Engine {
     /// [`HealthThresholds`]: the alerts raised.
     pub fn health(&self) -> Health {
         Health::check(self.metrics(), &self.inner.config.health)
+    }
+
+    /// Whether this engine's concurrent decodes share passes over the weights
+    /// ([`EngineConfig::decode_batching`], and more than one generation allowed at once).
+    pub fn batches_decodes(&self) -> bool {
+        self.inner.batcher.is_some()
+    }
+
+    /// Shared decode steps run since the engine loaded (0 when batching is off).
+    pub(crate) fn batched_steps(&self) -> u64 {
+        self.inner.batcher.as_ref().map_or(0, |b| b.figures().0)
+    }
+
+    /// Joins the decoding sessions whose passes are batched (`None` when batching is off):
+    /// held while a session decodes, passed to [`decode`](Self::decode).
+    pub(crate) fn join_decoders(&self) -> Option<Member<'_>> {
+        self.inner.batcher.as_ref().map(DecodeBatcher::join)
+    }
+
+    /// A decoding session's pass, as [`Model::forward`] with this engine's executor: shared
+    /// with the other members decoding now when `member` is given, else alone.
+    pub(crate) fn decode(
+        &self,
+        member: Option<&Member<'_>>,
+        tokens: &[u32],
+        kv: &mut KvCache,
+        scratch: &mut Scratch,
+        which: LogitsFor,
+    ) -> std::result::Result<(), ModelError> {
+        let (model, exec) = (self.model(), self.executor());
+        match (&self.inner.batcher, member) {
+            (Some(batcher), Some(member)) => {
+                batcher.step(model, exec, member, tokens, kv, scratch, which)
+            }
+            _ => model.forward(exec, tokens, kv, scratch, which),
+        }
     }
 
     /// Runs `tokens` from an empty context and returns logits (`vocab_size` floats per selected

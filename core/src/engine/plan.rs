@@ -17,6 +17,11 @@ use crate::{Error, Result};
 /// buffers are sized for.
 pub const PREFILL_BATCH: usize = 64;
 
+/// Most sessions one shared decode step evaluates (`EngineConfig::decode_batching`) when the
+/// engine sets no lower `max_concurrent_generations`; a step also holds at most
+/// [`PREFILL_BATCH`] tokens (decoded tokens and their drafts).
+pub const MAX_DECODE_BATCH: usize = 16;
+
 /// How a model will be loaded and run.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -31,6 +36,12 @@ pub struct Plan {
     /// One session's forward buffers: a [`PREFILL_BATCH`]-token batch, logits of `1 +
     /// draft_tokens` positions (a decoded token and its draft).
     pub scratch: ScratchLayout,
+    /// The shared decode steps' buffers when concurrent decodes are batched
+    /// (`EngineConfig::decode_batching` on and more than one generation allowed at once):
+    /// `min(max_concurrent_generations, MAX_DECODE_BATCH)` sessions' tokens (each `1 +
+    /// draft_tokens`, at most [`PREFILL_BATCH`] in all), every one with logits. `None` = each
+    /// session decodes alone.
+    pub decode_batch: Option<ScratchLayout>,
     /// The kernel table: the configured one, else the fastest this CPU runs.
     pub kernels: &'static Kernels,
     /// Threads running matmuls (the hard limit): the configured count, else the performance
@@ -72,6 +83,7 @@ impl Plan {
                 });
         // Decoding evaluates each token with up to `draft_tokens` drafted ones, all with logits.
         let scratch = ScratchLayout::new(&model, PREFILL_BATCH, 1 + config.draft_tokens, head.int8);
+        let decode_batch = decode_batch_layout(&model, config, head.int8);
         let kernels = match &config.kernels {
             Some(name) => Kernels::by_name(name).ok_or_else(|| Error::InvalidOption {
                 name: "kernels",
@@ -113,6 +125,7 @@ impl Plan {
             kv_bytes_per_token: KvCache::bytes_per_token(&model, kv_precision) as u64,
             kv_precision,
             scratch_bytes: scratch.bytes() + Sampler::buffer_bytes(model.vocab_size),
+            decode_batch_bytes: decode_batch.map_or(0, |layout| layout.bytes()),
             default_context_tokens: default_context_tokens(&model, config),
             min_context_tokens: MIN_CONTEXT_TOKENS.min(model.n_ctx_train),
         };
@@ -121,12 +134,28 @@ impl Plan {
             head,
             kv_precision,
             scratch,
+            decode_batch,
             kernels,
             threads,
             pinned_cpus,
             memory,
         })
     }
+}
+
+/// The buffers of a shared decode step, when decodes are batched (see [`Plan::decode_batch`]).
+fn decode_batch_layout(
+    model: &ModelConfig,
+    config: &EngineConfig,
+    q8_head: bool,
+) -> Option<ScratchLayout> {
+    let sessions = config
+        .max_concurrent_generations
+        .unwrap_or(MAX_DECODE_BATCH)
+        .min(MAX_DECODE_BATCH);
+    let on = config.decode_batching.unwrap_or(false) && sessions > 1;
+    let tokens = (sessions * (1 + config.draft_tokens)).min(PREFILL_BATCH);
+    on.then(|| ScratchLayout::new(model, tokens, tokens, q8_head))
 }
 
 /// The context a default session asks for: the training context, capped at the engine's

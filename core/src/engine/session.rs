@@ -207,7 +207,10 @@ impl Session {
     ///
     /// When the engine already runs its `max_concurrent_generations`, the request first waits
     /// for a slot, in arrival order; a cancel while it waits ends it at once as cancelled, and
-    /// its `request_timeout_ms` counts the wait.
+    /// its `request_timeout_ms` counts the wait. When `max_queued_generations` requests already
+    /// wait, it fails at once with [`Error::Busy`]. With decode batching on, its decode passes
+    /// are shared with the other sessions decoding at the same moment; its tokens are the
+    /// same.
     ///
     /// On success the input and the reply (possibly partial: cancelled, stopped, limited,
     /// stopped by the thermal governor) are part of the history. On error (rate limited, timed
@@ -241,6 +244,12 @@ impl Session {
                         limit_ms: timeout_ms.unwrap_or_default(),
                     })
                 }
+                Err(Refused::Full { running, queued }) => {
+                    return Err(Error::Busy {
+                        generating: running,
+                        queued,
+                    })
+                }
             };
             let queued_ms = arrived.elapsed().as_secs_f64() * 1e3;
             self.run(input, options, cancel, sink, arrived, queued_ms)
@@ -253,6 +262,7 @@ impl Session {
                 latency_ms: g.stats.total_ms,
                 decode_tokens_per_s: g.stats.decode_tokens_per_s,
             }),
+            Err(Error::Busy { .. }) => metrics.record_busy(),
             Err(_) => metrics.record_error(),
         }
         result
@@ -395,6 +405,12 @@ impl Session {
         let mut evaluated_ahead = false;
         let (mut drafted, mut accepted) = (0, 0);
         let mut batch = Vec::with_capacity(1 + limits.draft_tokens);
+        // Decode passes are shared with the other sessions decoding now (when batching is on)
+        // from here until the loop ends.
+        let member = match finish {
+            None => engine.join_decoders(),
+            Some(_) => None,
+        };
         let finish = match finish {
             Some(reason) => reason,
             None => loop {
@@ -453,13 +469,14 @@ impl Session {
                     true => LogitsFor::Last,
                     false => LogitsFor::All,
                 };
-                model.forward(exec, &batch, kv, scratch, which)?;
+                engine.decode(member.as_ref(), &batch, kv, scratch, which)?;
                 cached.extend_from_slice(&batch);
                 drafted += draft.len();
                 pending.extend(draft);
                 row = 0;
             },
         };
+        drop(member);
         // The cache ends as plain decoding leaves it.
         drop_drafts(kv, cached, &mut pending);
         if evaluated_ahead {

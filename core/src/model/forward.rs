@@ -1,8 +1,11 @@
-//! The BitNet forward pass (spec §4) over a batch of consecutive tokens.
+//! The BitNet forward pass (spec §4) over a batch of tokens from one or more sequences, each
+//! continuing its own KV cache.
 //!
-//! Every step is per token except attention, which reads only the KV cache, so a token's
-//! result does not depend on how the tokens were batched: prefilling a prompt in one batch or
-//! token by token gives bit-identical logits (the kernel table guarantees GEMM == GEMV).
+//! Every step is per token except attention, which reads only the token's own sequence's KV
+//! cache, so a token's result does not depend on how the tokens were batched: prefilling a
+//! prompt in one batch or token by token gives bit-identical logits (the kernel table
+//! guarantees GEMM == GEMV), and so does decoding several sessions' tokens in one pass over
+//! the weights (continuous batching) or each alone.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -23,6 +26,38 @@ pub enum LogitsFor {
     Last,
     /// Every token of the batch (reference comparisons).
     All,
+}
+
+/// One sequence of a multi-sequence forward pass ([`Model::forward_sequences`]): tokens that
+/// continue `kv` at positions `kv.len()..`, and which of them get logits.
+#[derive(Debug)]
+pub struct Sequence<'a> {
+    /// The tokens, in order (none: the sequence takes no part and gets no logits).
+    pub tokens: &'a [u32],
+    /// The sequence's own KV cache; the tokens' keys and values are appended to it.
+    pub kv: &'a mut KvCache,
+    /// Which of the tokens get logits.
+    pub logits: LogitsFor,
+}
+
+impl Sequence<'_> {
+    /// How many of its tokens get logits.
+    pub fn logit_rows(&self) -> usize {
+        match (self.logits, self.tokens.len()) {
+            (_, 0) => 0,
+            (LogitsFor::Last, _) => 1,
+            (LogitsFor::All, n) => n,
+        }
+    }
+}
+
+/// Where one token of a multi-sequence batch belongs.
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    /// Index of its sequence.
+    seq: usize,
+    /// Its position in that sequence's cache.
+    pos: usize,
 }
 
 /// The sizes of one forward pass's buffers: a batch of up to `tokens` tokens with logits for
@@ -193,15 +228,38 @@ impl Scratch {
     }
 
     /// How many distinct threads ran matmul work since the last call, and resets the count.
+    /// Passes shared with other sequences (decode batching) count the threads of the one that
+    /// used the most.
     pub fn take_kernel_threads(&mut self) -> usize {
         let set = self.kernel_threads.seen.get_mut().map(std::mem::take);
-        set.map_or(0, |s| s.len())
+        let shared = std::mem::take(&mut self.kernel_threads.shared);
+        set.map_or(0, |s| s.len()).max(shared)
     }
 
     /// The most threads that ran one matmul's work at the same moment since the last call
     /// (at most the pool's active threads then), and resets the figure.
     pub fn take_peak_kernel_threads(&mut self) -> usize {
         std::mem::take(self.kernel_threads.peak.get_mut())
+    }
+
+    /// Moves the logits buffer out, leaving an empty one: a pass shared with other sequences
+    /// fills it elsewhere and hands it back through [`put_logits`](Self::put_logits).
+    pub(crate) fn take_logits(&mut self) -> Vec<f32> {
+        std::mem::take(&mut self.logits)
+    }
+
+    /// Puts back a logits buffer (see [`take_logits`](Self::take_logits)).
+    pub(crate) fn put_logits(&mut self, logits: Vec<f32>) {
+        self.logits = logits;
+    }
+
+    /// Records a pass shared with other sequences that ran on `threads` distinct threads, at
+    /// most `peak` at once, as if it had run on this scratch.
+    pub(crate) fn record_shared_pass(&mut self, threads: usize, peak: usize) {
+        let used = &mut self.kernel_threads;
+        used.shared = used.shared.max(threads);
+        let most = used.peak.get_mut();
+        *most = (*most).max(peak);
     }
 }
 
@@ -214,6 +272,8 @@ struct ThreadUse {
     running: AtomicUsize,
     /// Most ranges seen running at once.
     peak: AtomicUsize,
+    /// Most distinct threads of one pass shared with other sequences.
+    shared: usize,
 }
 
 impl ThreadUse {
@@ -268,8 +328,32 @@ impl Model {
         scratch: &mut Scratch,
         which: LogitsFor,
     ) -> Result<(), ModelError> {
+        let mut seqs = [Sequence {
+            tokens,
+            kv,
+            logits: which,
+        }];
+        self.forward_sequences(exec, &mut seqs, scratch)
+    }
+
+    /// [`forward`](Self::forward) for several sequences in one pass over the weights: every
+    /// matmul runs over all their tokens at once, each token is attended against its own
+    /// sequence's cache at its own position, and each sequence's keys and values go to its own
+    /// cache. The logits are those of the selected tokens, sequence by sequence (in `seqs`'
+    /// order), token-major: bit for bit what [`forward`](Self::forward) gives each sequence
+    /// alone.
+    ///
+    /// Every sequence is checked (context room, token ids) before anything is evaluated; on an
+    /// error no cache's length has changed, except when the output head itself fails (a broken
+    /// kernel contract), after the caches took the tokens.
+    pub fn forward_sequences(
+        &self,
+        exec: &Executor,
+        seqs: &mut [Sequence<'_>],
+        scratch: &mut Scratch,
+    ) -> Result<(), ModelError> {
         self.check_files()?;
-        let result = self.evaluate(exec, tokens, kv, scratch, which);
+        let result = self.evaluate(exec, seqs, scratch);
         self.check_files()?;
         result
     }
@@ -280,34 +364,36 @@ impl Model {
         Ok(self.head.check_unchanged()?)
     }
 
-    /// [`forward`](Self::forward) without the file checks.
+    /// [`forward_sequences`](Self::forward_sequences) without the file checks.
     fn evaluate(
         &self,
         exec: &Executor,
-        tokens: &[u32],
-        kv: &mut KvCache,
+        seqs: &mut [Sequence<'_>],
         scratch: &mut Scratch,
-        which: LogitsFor,
     ) -> Result<(), ModelError> {
-        if tokens.is_empty() {
+        let cfg = &self.config;
+        let mut rows = Vec::new();
+        for (i, seq) in seqs.iter().enumerate() {
+            let (start, n) = (seq.kv.len(), seq.tokens.len());
+            if start + n > seq.kv.capacity() {
+                return Err(ModelError::ContextFull {
+                    needed: start + n,
+                    capacity: seq.kv.capacity(),
+                });
+            }
+            if let Some(&bad) = seq.tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+                return Err(ModelError::InvalidToken {
+                    token: bad,
+                    vocab_size: cfg.vocab_size,
+                });
+            }
+            rows.extend((start..start + n).map(|pos| Row { seq: i, pos }));
+        }
+        let n = rows.len();
+        if n == 0 {
             // Nothing to evaluate (and `LogitsFor::Last` has no last token).
             scratch.logits.clear();
             return Ok(());
-        }
-        let cfg = &self.config;
-        let n = tokens.len();
-        let start = kv.len();
-        if start + n > kv.capacity() {
-            return Err(ModelError::ContextFull {
-                needed: start + n,
-                capacity: kv.capacity(),
-            });
-        }
-        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= cfg.vocab_size) {
-            return Err(ModelError::InvalidToken {
-                token: bad,
-                vocab_size: cfg.vocab_size,
-            });
         }
         let (embd, kv_dim, ff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
         let s = scratch;
@@ -328,14 +414,15 @@ impl Model {
         let _pin = exec.pool().pin_caller();
         let bytes = self.file.bytes();
         let embd_view = self.weights.token_embd.view(bytes)?;
-        for (t, &tok) in tokens.iter().enumerate() {
+        let tokens = seqs.iter().flat_map(|seq| seq.tokens);
+        for (t, &tok) in tokens.enumerate() {
             embd_view.dequantize_row(tok as usize, &mut s.x[t * embd..(t + 1) * embd])?;
         }
 
         // The rotary angles depend on the position only: once per token, for every layer.
         s.rotations.clear();
-        for pos in start..start + n {
-            self.rope.rotation(pos, &mut s.rotations);
+        for row in &rows {
+            self.rope.rotation(row.pos, &mut s.rotations);
         }
         let pairs = s.rotations.len() / n;
         for (l, layer) in self.weights.layers.iter().enumerate() {
@@ -375,19 +462,20 @@ impl Model {
                     meter: &s.kernel_threads,
                 },
             )?;
-            for t in 0..n {
+            for (t, row) in rows.iter().enumerate() {
                 let rotation = &s.rotations[t * pairs..(t + 1) * pairs];
                 let q = &mut s.q[t * embd..(t + 1) * embd];
                 let k = &mut s.k[t * kv_dim..(t + 1) * kv_dim];
                 self.rope.apply(q, rotation);
                 self.rope.apply(k, rotation);
-                kv.store(l, start + t, k, &s.v[t * kv_dim..(t + 1) * kv_dim]);
+                let v = &s.v[t * kv_dim..(t + 1) * kv_dim];
+                seqs[row.seq].kv.store(l, row.pos, k, v);
             }
             self.attention(
                 exec,
                 l,
-                kv,
-                start,
+                seqs,
+                &rows,
                 &s.q[..n * embd],
                 &mut s.attn[..n * embd],
             )?;
@@ -447,22 +535,28 @@ impl Model {
             )?;
             add_in_place(&mut s.x, &s.proj);
         }
-        kv.set_len(start + n);
+        for seq in seqs.iter_mut() {
+            let len = seq.kv.len() + seq.tokens.len();
+            seq.kv.set_len(len);
+        }
 
-        // Output head on the selected rows only.
-        let first = match which {
-            LogitsFor::Last => n - 1,
-            LogitsFor::All => 0,
-        };
-        let rows = n - first;
-        rms_norm_rows(
-            &s.x[first * embd..n * embd],
-            &self.weights.output_norm,
-            cfg.rms_eps,
-            &mut s.xn[..rows * embd],
-        );
-        resize(&mut s.logits, rows * cfg.vocab_size);
-        let x = &s.xn[..rows * embd];
+        // Output head on the selected rows only, sequence by sequence, into `xn`'s first rows.
+        let mut selected = 0;
+        let mut first = 0;
+        for seq in seqs.iter() {
+            let count = seq.logit_rows();
+            let from = first + seq.tokens.len() - count;
+            rms_norm_rows(
+                &s.x[from * embd..(from + count) * embd],
+                &self.weights.output_norm,
+                cfg.rms_eps,
+                &mut s.xn[selected * embd..(selected + count) * embd],
+            );
+            selected += count;
+            first += seq.tokens.len();
+        }
+        resize(&mut s.logits, selected * cfg.vocab_size);
+        let x = &s.xn[..selected * embd];
         let mm = Matmul {
             blocks: &mut s.blocks,
             meter: &s.kernel_threads,
@@ -607,17 +701,18 @@ impl Model {
         Ok(())
     }
 
-    /// Causal GQA attention of the batch's queries `q` (token-major, all heads; tokens at
-    /// positions `start..`) over layer `l` of `kv`, which already holds their keys and values;
-    /// writes the concatenated head outputs to `out`. The (token, head) pairs are split over
-    /// the pool in ranges of about equal cost (a pair costs its token's positions); within a
-    /// range, the heads of one token that share a kv head are attended in one pass over it.
+    /// Causal GQA attention of the batch's queries `q` (token-major, all heads; token `t` at
+    /// `rows[t]`: its sequence and position) over layer `l` of each token's own sequence's
+    /// cache, which already holds their keys and values; writes the concatenated head outputs
+    /// to `out`. The (token, head) pairs are split over the pool in ranges of about equal cost
+    /// (a pair costs its token's positions); within a range, the heads of one token that share
+    /// a kv head are attended in one pass over it.
     fn attention(
         &self,
         exec: &Executor,
         l: usize,
-        kv: &KvCache,
-        start: usize,
+        seqs: &[Sequence<'_>],
+        rows: &[Row],
         q: &[f32],
         out: &mut [f32],
     ) -> Result<(), ModelError> {
@@ -626,7 +721,7 @@ impl Model {
         let group = n_head / cfg.n_head_kv;
         let scale = 1.0 / (hd as f32).sqrt();
         let pairs = q.len() / hd;
-        let positions = |pair: usize| start + pair / n_head + 1;
+        let positions = |pair: usize| rows[pair / n_head].pos + 1;
         let cost = |pair: usize| positions(pair) * hd;
         let ranges = if (0..pairs).map(cost).sum::<usize>() < MIN_SPLIT_WORK {
             std::iter::once(0..pairs).collect()
@@ -636,14 +731,15 @@ impl Model {
         let values: Vec<_> = ranges.iter().map(|r| r.start * hd..r.end * hd).collect();
         let results = exec.pool().for_each_chunk(&values, out, |values, out| {
             let (first, end) = (values.start / hd, values.end / hd);
-            let mut scores = vec![0f32; group * positions(end - 1)];
+            let most = (first..end).map(positions).max().unwrap_or(0);
+            let mut scores = vec![0f32; group * most];
             // Runs of consecutive pairs of one token whose heads share a kv head: one call.
             let mut pair = first;
             while pair < end {
                 let (token, kv_head) = (pair / n_head, (pair % n_head) / group);
                 let run = pair..end.min(token * n_head + (kv_head + 1) * group);
                 let n = positions(pair);
-                let (keys, values) = kv.head(l, kv_head, n);
+                let (keys, values) = seqs[rows[token].seq].kv.head(l, kv_head, n);
                 exec.kernels().attend(
                     hd,
                     &q[run.start * hd..run.end * hd],

@@ -118,6 +118,20 @@ pub struct KvCache {
     precision: KvPrecision,
 }
 
+/// An empty cache of no capacity (nothing allocated): what a cache moved out for a shared
+/// pass leaves behind.
+impl Default for KvCache {
+    fn default() -> Self {
+        KvCache {
+            layers: Vec::new(),
+            head_dim: 0,
+            len: 0,
+            capacity: 0,
+            precision: KvPrecision::F16,
+        }
+    }
+}
+
 impl KvCache {
     /// A cache for `capacity` positions (tokens) of a model with `config`.
     pub fn new(config: &ModelConfig, capacity: usize, precision: KvPrecision) -> Self {

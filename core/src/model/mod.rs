@@ -13,7 +13,7 @@ pub use weights::{Matrix, PROJECTIONS};
 use std::sync::Arc;
 
 pub use config::{Arch, FfnActivation, ModelConfig};
-pub use forward::{LogitsFor, Scratch, ScratchLayout};
+pub use forward::{LogitsFor, Scratch, ScratchLayout, Sequence};
 pub use head::{HeadPlan, HeadPrecision};
 pub use head_cache::HeadCacheEntry;
 pub use kv_cache::{KvCache, KvPrecision, Q8Row};

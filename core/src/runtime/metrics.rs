@@ -42,6 +42,17 @@ pub struct Metrics {
     pub queue_wait_p50_ms: Option<f64>,
     /// 95th-percentile wait for a generation slot of the recent requests that got one, in ms.
     pub queue_wait_p95_ms: Option<f64>,
+    /// Requests refused at once because the wait queue was full ([`Error::Busy`]), since the
+    /// engine loaded (also counted in `errors`).
+    ///
+    /// [`Error::Busy`]: crate::Error::Busy
+    pub busy_rejections: u64,
+    /// Decode steps shared by the sessions decoding at the same moment (continuous batching),
+    /// since the engine loaded; 0 when decode batching is off.
+    pub batched_steps: u64,
+    /// Tokens those shared steps evaluated, in tokens: `batched_tokens / batched_steps` is the
+    /// mean batch.
+    pub batched_tokens: u64,
     /// Resident memory of the process now, in bytes (mapped weight pages included).
     pub resident_bytes: Option<u64>,
     /// Peak resident memory of the process, in bytes.
@@ -87,6 +98,8 @@ struct Recorded {
     decode: VecDeque<f64>,
     /// Slot waits of the last [`RECENT_REQUESTS`] requests that got a slot, in ms.
     waits_ms: VecDeque<f64>,
+    /// Requests refused because the wait queue was full.
+    busy: u64,
     /// Wall time and process CPU seconds at the previous snapshot.
     cpu_mark: (Instant, Option<f64>),
 }
@@ -102,6 +115,7 @@ impl Default for MetricsRecorder {
                 latencies_ms: VecDeque::with_capacity(RECENT_REQUESTS),
                 decode: VecDeque::with_capacity(RECENT_REQUESTS),
                 waits_ms: VecDeque::with_capacity(RECENT_REQUESTS),
+                busy: 0,
                 cpu_mark: (Instant::now(), cpu::process_cpu_seconds()),
             }),
         }
@@ -133,8 +147,17 @@ impl MetricsRecorder {
         s.errors += 1;
     }
 
+    /// Counts a request refused because the wait queue was full (an error too).
+    pub fn record_busy(&self) {
+        let mut s = self.lock();
+        s.requests += 1;
+        s.errors += 1;
+        s.busy += 1;
+    }
+
     /// The figures now, with the governor's `thermal_state` and `throttle_events` (the queue's
-    /// depth left at 0 for the engine to fill); starts the next CPU-use interval.
+    /// depth and the batched steps left at 0 for the engine to fill); starts the next CPU-use
+    /// interval.
     pub fn snapshot(&self, thermal_state: ThermalState, throttle_events: u64) -> Metrics {
         let mut s = self.lock();
         let sorted = |window: &VecDeque<f64>| {
@@ -170,6 +193,9 @@ impl MetricsRecorder {
             queued: 0,
             queue_wait_p50_ms: percentile(&waits, 50),
             queue_wait_p95_ms: percentile(&waits, 95),
+            busy_rejections: s.busy,
+            batched_steps: 0,
+            batched_tokens: 0,
             decode_tokens_per_s: (!s.decode.is_empty())
                 .then(|| s.decode.iter().sum::<f64>() / s.decode.len() as f64),
             resident_bytes,

@@ -1,5 +1,12 @@
 //! Deployment profiles: the product page's named presets of thread limit and memory budget,
-//! with the generations each lets run at once.
+//! with the generations each lets run at once, how many may wait, and whether concurrent
+//! decodes share passes over the weights.
+//!
+//! Mobile and edge put one user's latency first: few generations at once, unbounded waiting
+//! (an app's own requests, bounded by their timeout), each decode on its own. Server and cloud
+//! put throughput over many sessions first: more generations at once, a bounded wait queue
+//! (a request that would wait behind 4 × the running ones is refused with `Busy`, so a client
+//! can retry elsewhere instead of timing out), and continuous batching of decodes.
 //!
 //! Budgets are in MiB (1 MiB = 1024 × 1024 bytes): "512 MB" on the product page is read as
 //! 512 MiB, the unit phone OSes report app memory limits in.
@@ -76,6 +83,23 @@ impl Profile {
         }
     }
 
+    /// Requests that may wait for a generation slot before more are refused with
+    /// [`Error::Busy`](crate::Error::Busy): no bound on mobile and edge, 4 × the concurrent
+    /// generations on server (20) and cloud (40).
+    pub fn max_queued_generations(self) -> Option<usize> {
+        match self {
+            Profile::Mobile | Profile::Edge => None,
+            Profile::Server | Profile::Cloud => Some(4 * self.max_concurrent_generations()),
+        }
+    }
+
+    /// Whether sessions decoding at the same moment share one pass over the weights
+    /// (continuous batching): on server and cloud, whose priority is throughput; off on mobile
+    /// and edge, whose priority is one generation's latency.
+    pub fn batches_decodes(self) -> bool {
+        matches!(self, Profile::Server | Profile::Cloud)
+    }
+
     /// Whether the mapped (file-backed) weights count against the profile's budget: not on
     /// a phone, where the limit the OS enforces leaves clean file pages out (iOS's jetsam
     /// limits `phys_footprint`, which does not include them; Android reclaims them under
@@ -144,6 +168,23 @@ mod tests {
                 ("edge", 4, 1024),
                 ("server", 8, 2048),
                 ("cloud", 16, 4096)
+            ]
+        );
+    }
+
+    #[test]
+    fn throughput_profiles_batch_decodes_and_bound_their_queue() {
+        let table: Vec<_> = Profile::ALL
+            .iter()
+            .map(|p| (p.batches_decodes(), p.max_queued_generations()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (false, None),
+                (false, None),
+                (true, Some(20)),
+                (true, Some(40))
             ]
         );
     }

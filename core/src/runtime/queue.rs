@@ -1,6 +1,8 @@
 //! The engine's limit on concurrent generations: at most `limit` generate at once, the others
 //! wait in arrival order (first in, first out) until a slot frees, their deadline passes or
-//! they are cancelled.
+//! they are cancelled. With a bound on the waiting requests, one that would wait behind that
+//! many is refused at once ([`Refused::Full`]): a server sheds load it cannot serve in time
+//! instead of holding a thread and a session per waiting request.
 //!
 //! On a phone two generations at once each run at half speed and both hold their scratch
 //! buffers; finishing one before starting the next gives the first reply sooner and the same
@@ -21,6 +23,13 @@ pub enum Refused {
     TimedOut,
     /// The request was cancelled while it waited.
     Cancelled,
+    /// No slot was free and the wait queue already held its most requests.
+    Full {
+        /// Generations running, in requests.
+        running: usize,
+        /// Requests waiting, in requests (the queue's bound).
+        queued: usize,
+    },
 }
 
 /// The slots of one engine's generations and the requests waiting for one.
@@ -28,6 +37,8 @@ pub enum Refused {
 pub struct GenerationQueue {
     /// Most generations at once; `None` = no limit (the queue then only counts them).
     limit: Option<usize>,
+    /// Most requests waiting for a slot; `None` = no bound.
+    max_waiting: Option<usize>,
     state: Mutex<QueueState>,
     /// Signalled when a slot frees or a waiter leaves.
     changed: Condvar,
@@ -59,10 +70,13 @@ impl Drop for Slot<'_> {
 }
 
 impl GenerationQueue {
-    /// A queue letting at most `limit` generations run at once (`None`: any number).
-    pub fn new(limit: Option<usize>) -> Self {
+    /// A queue letting at most `limit` generations run at once (`None`: any number) and at
+    /// most `max_waiting` requests wait for a slot (`None`: any number; 0: none, a request
+    /// either starts at once or is refused).
+    pub fn new(limit: Option<usize>, max_waiting: Option<usize>) -> Self {
         GenerationQueue {
             limit,
+            max_waiting,
             state: Mutex::new(QueueState::default()),
             changed: Condvar::new(),
         }
@@ -70,7 +84,8 @@ impl GenerationQueue {
 
     /// Waits for a slot: it is granted when every request that arrived earlier has one (or
     /// left) and fewer than the limit run. Gives up at `deadline` or once `cancelled()`
-    /// returns true, leaving the queue as if the request never came.
+    /// returns true, leaving the queue as if the request never came; refused at once
+    /// ([`Refused::Full`]) when it would have to wait and the queue is at its bound.
     pub fn enter(
         &self,
         deadline: Option<Instant>,
@@ -78,6 +93,18 @@ impl GenerationQueue {
     ) -> Result<Slot<'_>, Refused> {
         let arrived = Instant::now();
         let mut state = self.lock();
+        let free = self.limit.is_none_or(|limit| state.running < limit);
+        let must_wait = !free || !state.waiting.is_empty();
+        if must_wait
+            && self
+                .max_waiting
+                .is_some_and(|most| state.waiting.len() >= most)
+        {
+            return Err(Refused::Full {
+                running: state.running,
+                queued: state.waiting.len(),
+            });
+        }
         let id = state.next_id;
         state.next_id += 1;
         state.waiting.push_back(id);
@@ -138,7 +165,7 @@ mod tests {
 
     #[test]
     fn within_the_limit_slots_are_granted_at_once_and_freed_on_drop() {
-        let queue = GenerationQueue::new(Some(2));
+        let queue = GenerationQueue::new(Some(2), None);
         let a = queue.enter(None, &|| false).unwrap();
         let b = queue.enter(None, &|| false).unwrap();
         assert_eq!(queue.depth(), (2, 0));
@@ -147,7 +174,7 @@ mod tests {
         drop(b);
         assert_eq!(queue.depth(), (0, 0));
         // No limit: the queue only counts.
-        let open = GenerationQueue::new(None);
+        let open = GenerationQueue::new(None, None);
         let slots: Vec<_> = (0..5)
             .map(|_| open.enter(None, &|| false).unwrap())
             .collect();
@@ -157,7 +184,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_times_out_or_cancels_a_waiter_and_forgets_it() {
-        let queue = GenerationQueue::new(Some(1));
+        let queue = GenerationQueue::new(Some(1), None);
         let held = queue.enter(None, &|| false).unwrap();
         let deadline = Instant::now() + Duration::from_millis(30);
         assert_eq!(
@@ -173,7 +200,7 @@ mod tests {
 
     #[test]
     fn waiters_start_in_arrival_order_when_slots_free() {
-        let queue = Arc::new(GenerationQueue::new(Some(1)));
+        let queue = Arc::new(GenerationQueue::new(Some(1), None));
         let first = queue.enter(None, &|| false).unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut threads = Vec::new();
@@ -199,7 +226,7 @@ mod tests {
 
     #[test]
     fn cancelling_a_waiter_from_another_thread_releases_it() {
-        let queue = Arc::new(GenerationQueue::new(Some(1)));
+        let queue = Arc::new(GenerationQueue::new(Some(1), None));
         let held = queue.enter(None, &|| false).unwrap();
         let cancel = Arc::new(AtomicBool::new(false));
         let waiter = {
@@ -217,5 +244,40 @@ mod tests {
         assert_eq!(waiter.join().unwrap(), Err(Refused::Cancelled));
         assert_eq!(queue.depth(), (1, 0));
         drop(held);
+    }
+
+    #[test]
+    fn a_bounded_queue_refuses_a_request_that_would_wait_behind_its_most() {
+        let queue = GenerationQueue::new(Some(1), Some(1));
+        let held = queue.enter(None, &|| false).unwrap();
+        // (A scoped thread: slots borrow the queue.)
+        thread::scope(|scope| {
+            let waiter = scope.spawn(|| queue.enter(None, &|| false).map(|_| ()));
+            while queue.depth().1 < 1 {
+                thread::yield_now();
+            }
+            assert_eq!(
+                queue.enter(None, &|| false).unwrap_err(),
+                Refused::Full {
+                    running: 1,
+                    queued: 1
+                }
+            );
+            assert_eq!(queue.depth(), (1, 1), "the refused request left no trace");
+            drop(held);
+            assert_eq!(waiter.join().unwrap(), Ok(()));
+        });
+        // A bound of 0: start at once or be refused.
+        let queue = GenerationQueue::new(Some(1), Some(0));
+        let held = queue.enter(None, &|| false).unwrap();
+        assert!(matches!(
+            queue.enter(None, &|| false),
+            Err(Refused::Full {
+                running: 1,
+                queued: 0
+            })
+        ));
+        drop(held);
+        assert!(queue.enter(None, &|| false).is_ok());
     }
 }

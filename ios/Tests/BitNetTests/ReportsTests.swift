@@ -147,6 +147,11 @@ final class ReportsTests: XCTestCase {
             expected.threads = threads
             expected.memoryBudgetBytes = budget
             expected.maxConcurrentGenerations = generations
+            // Server and cloud put throughput first: a bounded wait queue (4 × the concurrent
+            // generations) and concurrent decodes sharing passes.
+            let throughput = profile == .server || profile == .cloud
+            expected.maxQueuedGenerations = throughput ? 4 * generations : nil
+            expected.decodeBatching = throughput
             // A phone's limit leaves clean file pages out; its decode reads a Q6_K head.
             expected.countMappedWeights = profile != .mobile
             expected.head = profile == .mobile ? .q6k : nil

@@ -1,10 +1,11 @@
 //! `bitnet bench`: prefill and decode speed, memory and bandwidth roofline of a model; with
 //! `--sustained`, decode speed, threads and thermal state over time (CSV or JSON); with
-//! `--workload`, chat turns on a committed prompt and the tokens per pass over the weights.
+//! `--workload`, chat turns on a committed prompt and the tokens per pass over the weights;
+//! with `--sessions`, aggregate and per-session decode speed of concurrent sessions.
 
 use bitnet_core::bench::{
-    self, BenchConfig, BenchReport, Stat, SustainedConfig, SustainedReport, Workload,
-    WorkloadReport,
+    self, BenchConfig, BenchReport, SessionsConfig, SessionsReport, Stat, SustainedConfig,
+    SustainedReport, Workload, WorkloadReport,
 };
 use bitnet_core::model::KvPrecision;
 use clap::Args;
@@ -42,6 +43,13 @@ pub struct BenchArgs {
     /// --draft-tokens, more than one).
     #[arg(long, value_parser = parse_workload)]
     workload: Option<Workload>,
+    /// Decode in this many concurrent sessions at once, each count in turn (e.g. 1,4,8; the
+    /// counts' repetitions interleaved): -p prompt tokens prefilled per session, then -n
+    /// tokens decoded per session, -r times; reports aggregate and per-session decode speed
+    /// and each count's gain over the first. With --decode-batching true (or the server /
+    /// cloud profile) their passes share the weights.
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    sessions: Vec<usize>,
 }
 
 fn parse_workload(name: &str) -> Result<Workload, String> {
@@ -67,6 +75,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             crate::print_line(sustained_json(&report))
         } else {
             print_csv(&report)
+        };
+    }
+    if !args.sessions.is_empty() {
+        let report = bench::run_sessions(
+            &engine,
+            &SessionsConfig {
+                prompt_tokens: args.prompt_tokens,
+                gen_tokens: args.gen_tokens,
+                reps: args.reps,
+                sessions: args.sessions.clone(),
+            },
+        )?;
+        return if args.json {
+            crate::print_line(sessions_json(&report))
+        } else {
+            print_sessions(&report);
+            Ok(())
         };
     }
     if let Some(workload) = args.workload {
@@ -160,6 +185,74 @@ fn workload_json(r: &WorkloadReport) -> serde_json::Value {
         "accepted_tokens": r.accepted_tokens,
         "tokens_per_pass": r.tokens_per_pass,
     })
+}
+
+fn sessions_json(r: &SessionsReport) -> serde_json::Value {
+    let base = r
+        .rows
+        .first()
+        .map_or(0.0, |row| row.aggregate_tokens_per_s.mean);
+    let rows: Vec<_> = r
+        .rows
+        .iter()
+        .map(|row| {
+            json!({
+                "sessions": row.sessions,
+                "aggregate_tokens_per_s": stat(row.aggregate_tokens_per_s),
+                "session_tokens_per_s": stat(row.session_tokens_per_s),
+                "tokens_per_step": row.tokens_per_step,
+                "step_ms": row.step_ms,
+                "gain": gain(row.aggregate_tokens_per_s.mean, base),
+            })
+        })
+        .collect();
+    json!({
+        "kernels": r.kernels,
+        "threads": r.threads,
+        "decode_batching": r.batched,
+        "prompt_tokens": r.prompt_tokens,
+        "gen_tokens": r.gen_tokens,
+        "reps": r.reps,
+        "rows": rows,
+    })
+}
+
+/// `speed / base` (0 without a base).
+fn gain(speed: f64, base: f64) -> f64 {
+    if base > 0.0 {
+        speed / base
+    } else {
+        0.0
+    }
+}
+
+fn print_sessions(r: &SessionsReport) {
+    println!(
+        "kernels {}, {} threads, decode batching {}, pp{} / tg{} per session, {} reps",
+        r.kernels,
+        r.threads,
+        if r.batched { "on" } else { "off" },
+        r.prompt_tokens,
+        r.gen_tokens,
+        r.reps
+    );
+    println!("sessions  aggregate tok/s   per-session tok/s  tokens/step  step ms  gain");
+    let base = r
+        .rows
+        .first()
+        .map_or(0.0, |row| row.aggregate_tokens_per_s.mean);
+    let s = |s: Stat| format!("{:.2} ± {:.2}", s.mean, s.sd);
+    for row in &r.rows {
+        println!(
+            "{:>8}  {:>16}  {:>17}  {:>11.2}  {:>7.1}  {:.2}×",
+            row.sessions,
+            s(row.aggregate_tokens_per_s),
+            s(row.session_tokens_per_s),
+            row.tokens_per_step,
+            row.step_ms,
+            gain(row.aggregate_tokens_per_s.mean, base)
+        );
+    }
 }
 
 fn print_workload(r: &WorkloadReport) {

@@ -51,6 +51,7 @@ pub fn run(args: EstimateArgs) -> anyhow::Result<()> {
         "kv_precision": format!("{:?}", e.kv_precision),
         "kv_bytes_per_token": e.kv_bytes_per_token,
         "scratch_bytes": e.scratch_bytes,
+        "decode_batch_bytes": e.decode_batch_bytes,
         "min_context_tokens": e.min_context_tokens,
         "context_tokens": context,
         "total_bytes": total,

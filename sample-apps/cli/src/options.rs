@@ -60,6 +60,10 @@ pub struct EngineArgs {
     /// token in one pass (0 = off, at most 15); the output is unchanged.
     #[arg(long, default_value_t = 0)]
     pub draft_tokens: usize,
+    /// Continuous batching: sessions decoding at the same moment share one pass over the
+    /// weights (true / false); default: the profile's (on for server and cloud), else off.
+    #[arg(long, value_name = "BOOL")]
+    pub decode_batching: Option<bool>,
 }
 
 /// `--kv` values.
@@ -127,6 +131,7 @@ impl EngineArgs {
             },
             kv_precision: self.kv.map(Into::into).or(base.kv_precision),
             draft_tokens: self.draft_tokens,
+            decode_batching: self.decode_batching.or(base.decode_batching),
             ..base
         }
     }

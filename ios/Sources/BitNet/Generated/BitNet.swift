@@ -2310,6 +2310,22 @@ enum BitNetError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
          */retryAfterMs: UInt64
     )
     /**
+     * The engine runs its most concurrent generations and its wait queue is full: the
+     * request was refused at once, nothing was done and the history is unchanged. Retry
+     * later or elsewhere.
+     */
+    case Busy(
+        /**
+         * The engine's description of the failure.
+         */detail: String, 
+        /**
+         * Generations running when the request arrived, in requests.
+         */generating: Count, 
+        /**
+         * Requests waiting for a slot then (the configured bound), in requests.
+         */queued: Count
+    )
+    /**
      * The request ran longer than the engine's request timeout; the history is unchanged.
      */
     case Timeout(
@@ -2529,55 +2545,60 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf), 
             retryAfterMs: try FfiConverterUInt64.read(from: &buf)
             )
-        case 13: return .Timeout(
+        case 13: return .Busy(
+            detail: try FfiConverterString.read(from: &buf), 
+            generating: try FfiConverterTypeCount.read(from: &buf), 
+            queued: try FfiConverterTypeCount.read(from: &buf)
+            )
+        case 14: return .Timeout(
             detail: try FfiConverterString.read(from: &buf), 
             limitMs: try FfiConverterUInt64.read(from: &buf)
             )
-        case 14: return .BudgetExceeded(
+        case 15: return .BudgetExceeded(
             detail: try FfiConverterString.read(from: &buf), 
             needed: try FfiConverterUInt64.read(from: &buf), 
             budget: try FfiConverterUInt64.read(from: &buf), 
             context: try FfiConverterTypeCount.read(from: &buf), 
             fitsProfile: try FfiConverterOptionTypeProfile.read(from: &buf)
             )
-        case 15: return .InsufficientMemory(
+        case 16: return .InsufficientMemory(
             detail: try FfiConverterString.read(from: &buf), 
             needed: try FfiConverterUInt64.read(from: &buf), 
             available: try FfiConverterUInt64.read(from: &buf)
             )
-        case 16: return .ModelFileChanged(
+        case 17: return .ModelFileChanged(
             detail: try FfiConverterString.read(from: &buf), 
             path: try FfiConverterString.read(from: &buf)
             )
-        case 17: return .InsufficientStorage(
+        case 18: return .InsufficientStorage(
             detail: try FfiConverterString.read(from: &buf), 
             needed: try FfiConverterUInt64.read(from: &buf), 
             available: try FfiConverterUInt64.read(from: &buf)
             )
-        case 18: return .Http(
+        case 19: return .Http(
             detail: try FfiConverterString.read(from: &buf), 
             status: try FfiConverterUInt16.read(from: &buf), 
             url: try FfiConverterString.read(from: &buf)
             )
-        case 19: return .Network(
+        case 20: return .Network(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 20: return .ChecksumMismatch(
+        case 21: return .ChecksumMismatch(
             detail: try FfiConverterString.read(from: &buf), 
             expected: try FfiConverterString.read(from: &buf), 
             actual: try FfiConverterString.read(from: &buf)
             )
-        case 21: return .DownloadCancelled(
+        case 22: return .DownloadCancelled(
             detail: try FfiConverterString.read(from: &buf), 
             doneBytes: try FfiConverterUInt64.read(from: &buf)
             )
-        case 22: return .ModelNotFound(
+        case 23: return .ModelNotFound(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 23: return .Closed(
+        case 24: return .Closed(
             detail: try FfiConverterString.read(from: &buf)
             )
-        case 24: return .Internal(
+        case 25: return .Internal(
             detail: try FfiConverterString.read(from: &buf)
             )
 
@@ -2660,14 +2681,21 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             FfiConverterUInt64.write(retryAfterMs, into: &buf)
             
         
-        case let .Timeout(detail,limitMs):
+        case let .Busy(detail,generating,queued):
             writeInt(&buf, Int32(13))
+            FfiConverterString.write(detail, into: &buf)
+            FfiConverterTypeCount.write(generating, into: &buf)
+            FfiConverterTypeCount.write(queued, into: &buf)
+            
+        
+        case let .Timeout(detail,limitMs):
+            writeInt(&buf, Int32(14))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt64.write(limitMs, into: &buf)
             
         
         case let .BudgetExceeded(detail,needed,budget,context,fitsProfile):
-            writeInt(&buf, Int32(14))
+            writeInt(&buf, Int32(15))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt64.write(needed, into: &buf)
             FfiConverterUInt64.write(budget, into: &buf)
@@ -2676,62 +2704,62 @@ public struct FfiConverterTypeBitNetError: FfiConverterRustBuffer {
             
         
         case let .InsufficientMemory(detail,needed,available):
-            writeInt(&buf, Int32(15))
+            writeInt(&buf, Int32(16))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt64.write(needed, into: &buf)
             FfiConverterUInt64.write(available, into: &buf)
             
         
         case let .ModelFileChanged(detail,path):
-            writeInt(&buf, Int32(16))
+            writeInt(&buf, Int32(17))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterString.write(path, into: &buf)
             
         
         case let .InsufficientStorage(detail,needed,available):
-            writeInt(&buf, Int32(17))
+            writeInt(&buf, Int32(18))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt64.write(needed, into: &buf)
             FfiConverterUInt64.write(available, into: &buf)
             
         
         case let .Http(detail,status,url):
-            writeInt(&buf, Int32(18))
+            writeInt(&buf, Int32(19))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt16.write(status, into: &buf)
             FfiConverterString.write(url, into: &buf)
             
         
         case let .Network(detail):
-            writeInt(&buf, Int32(19))
+            writeInt(&buf, Int32(20))
             FfiConverterString.write(detail, into: &buf)
             
         
         case let .ChecksumMismatch(detail,expected,actual):
-            writeInt(&buf, Int32(20))
+            writeInt(&buf, Int32(21))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterString.write(expected, into: &buf)
             FfiConverterString.write(actual, into: &buf)
             
         
         case let .DownloadCancelled(detail,doneBytes):
-            writeInt(&buf, Int32(21))
+            writeInt(&buf, Int32(22))
             FfiConverterString.write(detail, into: &buf)
             FfiConverterUInt64.write(doneBytes, into: &buf)
             
         
         case let .ModelNotFound(detail):
-            writeInt(&buf, Int32(22))
-            FfiConverterString.write(detail, into: &buf)
-            
-        
-        case let .Closed(detail):
             writeInt(&buf, Int32(23))
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .Internal(detail):
+        case let .Closed(detail):
             writeInt(&buf, Int32(24))
+            FfiConverterString.write(detail, into: &buf)
+            
+        
+        case let .Internal(detail):
+            writeInt(&buf, Int32(25))
             FfiConverterString.write(detail, into: &buf)
             
         }

@@ -1487,6 +1487,26 @@ public struct EngineConfig: Equatable, Hashable {
      */
     public var maxConcurrentGenerations: Count?
     /**
+     * Most requests that may wait for a generation slot at once; a request arriving when
+     * that many already wait fails at once with [`Error::Busy`] (nothing is done, the session
+     * is unchanged), so a server sheds load it cannot serve in time and a client can retry
+     * elsewhere. `None` = no bound (the request timeout bounds the wait); 0 = never wait.
+     * [`EngineConfig::from_profile`] sets the profile's (20 on server, 40 on cloud).
+     */
+    public var maxQueuedGenerations: Count?
+    /**
+     * Continuous batching of decodes: the sessions decoding at the same moment share one
+     * pass over the weights per token (a step gathers every session ready for its next pass;
+     * sessions join and leave between steps), so aggregate tokens per second grow with the
+     * number of sessions while each session's tokens stay exactly those it would generate
+     * alone. A step waits for sessions still sampling at most a quarter of the previous step's
+     * time (1–10 ms). Needs more than one generation at once
+     * (`max_concurrent_generations`); the steps' buffers ([`MemoryEstimate::decode_batch_bytes`])
+     * count in the engine's memory. `None` = off; [`EngineConfig::from_profile`] sets the
+     * profile's (on for server and cloud, whose priority is throughput).
+     */
+    public var decodeBatching: Bool?
+    /**
      * The thresholds [`Engine::health`] raises alerts at.
      */
     public var health: HealthThresholds
@@ -1580,6 +1600,24 @@ public struct EngineConfig: Equatable, Hashable {
          * profile's).
          */maxConcurrentGenerations: Count? = nil, 
         /**
+         * Most requests that may wait for a generation slot at once; a request arriving when
+         * that many already wait fails at once with [`Error::Busy`] (nothing is done, the session
+         * is unchanged), so a server sheds load it cannot serve in time and a client can retry
+         * elsewhere. `None` = no bound (the request timeout bounds the wait); 0 = never wait.
+         * [`EngineConfig::from_profile`] sets the profile's (20 on server, 40 on cloud).
+         */maxQueuedGenerations: Count? = nil, 
+        /**
+         * Continuous batching of decodes: the sessions decoding at the same moment share one
+         * pass over the weights per token (a step gathers every session ready for its next pass;
+         * sessions join and leave between steps), so aggregate tokens per second grow with the
+         * number of sessions while each session's tokens stay exactly those it would generate
+         * alone. A step waits for sessions still sampling at most a quarter of the previous step's
+         * time (1–10 ms). Needs more than one generation at once
+         * (`max_concurrent_generations`); the steps' buffers ([`MemoryEstimate::decode_batch_bytes`])
+         * count in the engine's memory. `None` = off; [`EngineConfig::from_profile`] sets the
+         * profile's (on for server and cloud, whose priority is throughput).
+         */decodeBatching: Bool? = nil, 
+        /**
          * The thresholds [`Engine::health`] raises alerts at.
          */health: HealthThresholds = HealthThresholds(), 
         /**
@@ -1631,6 +1669,8 @@ public struct EngineConfig: Equatable, Hashable {
         self.rateLimitPerMinute = rateLimitPerMinute
         self.requestTimeoutMs = requestTimeoutMs
         self.maxConcurrentGenerations = maxConcurrentGenerations
+        self.maxQueuedGenerations = maxQueuedGenerations
+        self.decodeBatching = decodeBatching
         self.health = health
         self.pinThreads = pinThreads
         self.memoryBudgetBytes = memoryBudgetBytes
@@ -1665,6 +1705,8 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
                 rateLimitPerMinute: FfiConverterOptionUInt32.read(from: &buf), 
                 requestTimeoutMs: FfiConverterOptionUInt64.read(from: &buf), 
                 maxConcurrentGenerations: FfiConverterOptionTypeCount.read(from: &buf), 
+                maxQueuedGenerations: FfiConverterOptionTypeCount.read(from: &buf), 
+                decodeBatching: FfiConverterOptionBool.read(from: &buf), 
                 health: FfiConverterTypeHealthThresholds.read(from: &buf), 
                 pinThreads: FfiConverterBool.read(from: &buf), 
                 memoryBudgetBytes: FfiConverterOptionUInt64.read(from: &buf), 
@@ -1685,6 +1727,8 @@ public struct FfiConverterTypeEngineConfig: FfiConverterRustBuffer {
         FfiConverterOptionUInt32.write(value.rateLimitPerMinute, into: &buf)
         FfiConverterOptionUInt64.write(value.requestTimeoutMs, into: &buf)
         FfiConverterOptionTypeCount.write(value.maxConcurrentGenerations, into: &buf)
+        FfiConverterOptionTypeCount.write(value.maxQueuedGenerations, into: &buf)
+        FfiConverterOptionBool.write(value.decodeBatching, into: &buf)
         FfiConverterTypeHealthThresholds.write(value.health, into: &buf)
         FfiConverterBool.write(value.pinThreads, into: &buf)
         FfiConverterOptionUInt64.write(value.memoryBudgetBytes, into: &buf)
@@ -1834,6 +1878,23 @@ public struct EngineMetrics: Equatable, Hashable {
      */
     public var queueWaitP95Ms: Double?
     /**
+     * Requests refused at once because the wait queue was full ([`Error::Busy`]), since the
+     * engine loaded (also counted in `errors`).
+     *
+     * [`Error::Busy`]: crate::Error::Busy
+     */
+    public var busyRejections: UInt64
+    /**
+     * Decode steps shared by the sessions decoding at the same moment (continuous batching),
+     * since the engine loaded; 0 when decode batching is off.
+     */
+    public var batchedSteps: UInt64
+    /**
+     * Tokens those shared steps evaluated, in tokens: `batched_tokens / batched_steps` is the
+     * mean batch.
+     */
+    public var batchedTokens: UInt64
+    /**
      * Resident memory of the process now, in bytes (mapped weight pages included).
      */
     public var residentBytes: UInt64?
@@ -1896,6 +1957,20 @@ public struct EngineMetrics: Equatable, Hashable {
          * 95th-percentile wait for a generation slot of the recent requests that got one, in ms.
          */queueWaitP95Ms: Double?, 
         /**
+         * Requests refused at once because the wait queue was full ([`Error::Busy`]), since the
+         * engine loaded (also counted in `errors`).
+         *
+         * [`Error::Busy`]: crate::Error::Busy
+         */busyRejections: UInt64, 
+        /**
+         * Decode steps shared by the sessions decoding at the same moment (continuous batching),
+         * since the engine loaded; 0 when decode batching is off.
+         */batchedSteps: UInt64, 
+        /**
+         * Tokens those shared steps evaluated, in tokens: `batched_tokens / batched_steps` is the
+         * mean batch.
+         */batchedTokens: UInt64, 
+        /**
          * Resident memory of the process now, in bytes (mapped weight pages included).
          */residentBytes: UInt64?, 
         /**
@@ -1923,6 +1998,9 @@ public struct EngineMetrics: Equatable, Hashable {
         self.queued = queued
         self.queueWaitP50Ms = queueWaitP50Ms
         self.queueWaitP95Ms = queueWaitP95Ms
+        self.busyRejections = busyRejections
+        self.batchedSteps = batchedSteps
+        self.batchedTokens = batchedTokens
         self.residentBytes = residentBytes
         self.peakResidentBytes = peakResidentBytes
         self.cpuPercent = cpuPercent
@@ -1958,6 +2036,9 @@ public struct FfiConverterTypeEngineMetrics: FfiConverterRustBuffer {
                 queued: FfiConverterTypeCount.read(from: &buf), 
                 queueWaitP50Ms: FfiConverterOptionDouble.read(from: &buf), 
                 queueWaitP95Ms: FfiConverterOptionDouble.read(from: &buf), 
+                busyRejections: FfiConverterUInt64.read(from: &buf), 
+                batchedSteps: FfiConverterUInt64.read(from: &buf), 
+                batchedTokens: FfiConverterUInt64.read(from: &buf), 
                 residentBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 peakResidentBytes: FfiConverterOptionUInt64.read(from: &buf), 
                 cpuPercent: FfiConverterOptionDouble.read(from: &buf), 
@@ -1979,6 +2060,9 @@ public struct FfiConverterTypeEngineMetrics: FfiConverterRustBuffer {
         FfiConverterTypeCount.write(value.queued, into: &buf)
         FfiConverterOptionDouble.write(value.queueWaitP50Ms, into: &buf)
         FfiConverterOptionDouble.write(value.queueWaitP95Ms, into: &buf)
+        FfiConverterUInt64.write(value.busyRejections, into: &buf)
+        FfiConverterUInt64.write(value.batchedSteps, into: &buf)
+        FfiConverterUInt64.write(value.batchedTokens, into: &buf)
         FfiConverterOptionUInt64.write(value.residentBytes, into: &buf)
         FfiConverterOptionUInt64.write(value.peakResidentBytes, into: &buf)
         FfiConverterOptionDouble.write(value.cpuPercent, into: &buf)
@@ -2674,6 +2758,11 @@ public struct MemoryEstimate: Equatable, Hashable {
      */
     public var scratchBytes: UInt64
     /**
+     * The engine's shared decode steps' forward and logits buffers when concurrent decodes
+     * are batched (`EngineConfig::decode_batching`), in bytes; 0 when they are not.
+     */
+    public var decodeBatchBytes: UInt64
+    /**
      * Context of a session created with the defaults (before any budget cap), in tokens.
      */
     public var defaultContextTokens: Count
@@ -2713,6 +2802,10 @@ public struct MemoryEstimate: Equatable, Hashable {
          * One session's forward, logits and sampling buffers, in bytes.
          */scratchBytes: UInt64, 
         /**
+         * The engine's shared decode steps' forward and logits buffers when concurrent decodes
+         * are batched (`EngineConfig::decode_batching`), in bytes; 0 when they are not.
+         */decodeBatchBytes: UInt64, 
+        /**
          * Context of a session created with the defaults (before any budget cap), in tokens.
          */defaultContextTokens: Count, 
         /**
@@ -2727,6 +2820,7 @@ public struct MemoryEstimate: Equatable, Hashable {
         self.kvBytesPerToken = kvBytesPerToken
         self.kvPrecision = kvPrecision
         self.scratchBytes = scratchBytes
+        self.decodeBatchBytes = decodeBatchBytes
         self.defaultContextTokens = defaultContextTokens
         self.minContextTokens = minContextTokens
     }
@@ -2748,7 +2842,7 @@ public func contextFitting(availableBytes: UInt64) -> Count  {
     
     /**
      * Bytes the engine holds whatever its sessions: mapped weights (when counted), a
-     * re-quantised head, tokenizer and runtime.
+     * re-quantised head, tokenizer, runtime and the shared decode steps' buffers.
      */
 public func engineBytes() -> UInt64  {
     return try!  FfiConverterUInt64.lift(try! rustCall() {
@@ -2825,6 +2919,7 @@ public struct FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer {
                 kvBytesPerToken: FfiConverterUInt64.read(from: &buf), 
                 kvPrecision: FfiConverterTypeKvPrecision.read(from: &buf), 
                 scratchBytes: FfiConverterUInt64.read(from: &buf), 
+                decodeBatchBytes: FfiConverterUInt64.read(from: &buf), 
                 defaultContextTokens: FfiConverterTypeCount.read(from: &buf), 
                 minContextTokens: FfiConverterTypeCount.read(from: &buf)
         )
@@ -2839,6 +2934,7 @@ public struct FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.kvBytesPerToken, into: &buf)
         FfiConverterTypeKvPrecision.write(value.kvPrecision, into: &buf)
         FfiConverterUInt64.write(value.scratchBytes, into: &buf)
+        FfiConverterUInt64.write(value.decodeBatchBytes, into: &buf)
         FfiConverterTypeCount.write(value.defaultContextTokens, into: &buf)
         FfiConverterTypeCount.write(value.minContextTokens, into: &buf)
     }
@@ -4430,6 +4526,30 @@ fileprivate struct FfiConverterOptionDouble: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterDouble.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionBool: FfiConverterRustBuffer {
+    typealias SwiftType = Bool?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterBool.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterBool.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

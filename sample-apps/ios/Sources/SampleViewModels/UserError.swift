@@ -39,6 +39,8 @@ public struct UserError: Sendable, Equatable {
             self.init(title: "Too many requests", message: "Try again in \(formatNumber(Double(retryAfterMs) / 1000)) s.")
         case let .Timeout(_, limitMs):
             self.init(title: "Took too long", message: "The limit is \(limitMs) ms.")
+        case let .Busy(_, generating, queued):
+            self.init(title: "Busy", message: "\(generating) replies are being written and \(queued) are waiting. Try again shortly.")
         case let .FileUnreadable(detail):
             self.init(title: "Cannot read the model file", message: detail)
         case let .InvalidModelFile(detail):

@@ -4295,6 +4295,32 @@ sealed class BitNetException: kotlin.Exception() {
     }
     
     /**
+     * The engine runs its most concurrent generations and its wait queue is full: the
+     * request was refused at once, nothing was done and the history is unchanged. Retry
+     * later or elsewhere.
+     */
+    class Busy(
+        
+        /**
+         * The engine's description of the failure.
+         */
+        val `detail`: kotlin.String, 
+        
+        /**
+         * Generations running when the request arrived, in requests.
+         */
+        val `generating`: Count, 
+        
+        /**
+         * Requests waiting for a slot then (the configured bound), in requests.
+         */
+        val `queued`: Count
+        ) : BitNetException() {
+        override val message
+            get() = "detail=${ `detail` }, generating=${ `generating` }, queued=${ `queued` }"
+    }
+    
+    /**
      * The request ran longer than the engine's request timeout; the history is unchanged.
      */
     class Timeout(
@@ -4606,55 +4632,60 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            13 -> BitNetException.Timeout(
+            13 -> BitNetException.Busy(
+                FfiConverterString.read(buf),
+                FfiConverterTypeCount.read(buf),
+                FfiConverterTypeCount.read(buf),
+                )
+            14 -> BitNetException.Timeout(
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            14 -> BitNetException.BudgetExceeded(
+            15 -> BitNetException.BudgetExceeded(
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterTypeCount.read(buf),
                 FfiConverterOptionalTypeProfile.read(buf),
                 )
-            15 -> BitNetException.InsufficientMemory(
+            16 -> BitNetException.InsufficientMemory(
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            16 -> BitNetException.ModelFileChanged(
+            17 -> BitNetException.ModelFileChanged(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            17 -> BitNetException.InsufficientStorage(
+            18 -> BitNetException.InsufficientStorage(
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            18 -> BitNetException.Http(
+            19 -> BitNetException.Http(
                 FfiConverterString.read(buf),
                 FfiConverterUShort.read(buf),
                 FfiConverterString.read(buf),
                 )
-            19 -> BitNetException.Network(
+            20 -> BitNetException.Network(
                 FfiConverterString.read(buf),
                 )
-            20 -> BitNetException.ChecksumMismatch(
+            21 -> BitNetException.ChecksumMismatch(
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 FfiConverterString.read(buf),
                 )
-            21 -> BitNetException.DownloadCancelled(
+            22 -> BitNetException.DownloadCancelled(
                 FfiConverterString.read(buf),
                 FfiConverterULong.read(buf),
                 )
-            22 -> BitNetException.ModelNotFound(
+            23 -> BitNetException.ModelNotFound(
                 FfiConverterString.read(buf),
                 )
-            23 -> BitNetException.Closed(
+            24 -> BitNetException.Closed(
                 FfiConverterString.read(buf),
                 )
-            24 -> BitNetException.Internal(
+            25 -> BitNetException.Internal(
                 FfiConverterString.read(buf),
                 )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
@@ -4730,6 +4761,13 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 4UL
                 + FfiConverterString.allocationSize(value.`detail`)
                 + FfiConverterULong.allocationSize(value.`retryAfterMs`)
+            )
+            is BitNetException.Busy -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`detail`)
+                + FfiConverterTypeCount.allocationSize(value.`generating`)
+                + FfiConverterTypeCount.allocationSize(value.`queued`)
             )
             is BitNetException.Timeout -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
@@ -4879,14 +4917,21 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 FfiConverterULong.write(value.`retryAfterMs`, buf)
                 Unit
             }
-            is BitNetException.Timeout -> {
+            is BitNetException.Busy -> {
                 buf.putInt(13)
+                FfiConverterString.write(value.`detail`, buf)
+                FfiConverterTypeCount.write(value.`generating`, buf)
+                FfiConverterTypeCount.write(value.`queued`, buf)
+                Unit
+            }
+            is BitNetException.Timeout -> {
+                buf.putInt(14)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`limitMs`, buf)
                 Unit
             }
             is BitNetException.BudgetExceeded -> {
-                buf.putInt(14)
+                buf.putInt(15)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`needed`, buf)
                 FfiConverterULong.write(value.`budget`, buf)
@@ -4895,62 +4940,62 @@ public object FfiConverterTypeBitNetError : FfiConverterRustBuffer<BitNetExcepti
                 Unit
             }
             is BitNetException.InsufficientMemory -> {
-                buf.putInt(15)
+                buf.putInt(16)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`needed`, buf)
                 FfiConverterULong.write(value.`available`, buf)
                 Unit
             }
             is BitNetException.ModelFileChanged -> {
-                buf.putInt(16)
+                buf.putInt(17)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterString.write(value.`path`, buf)
                 Unit
             }
             is BitNetException.InsufficientStorage -> {
-                buf.putInt(17)
+                buf.putInt(18)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`needed`, buf)
                 FfiConverterULong.write(value.`available`, buf)
                 Unit
             }
             is BitNetException.Http -> {
-                buf.putInt(18)
+                buf.putInt(19)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterUShort.write(value.`status`, buf)
                 FfiConverterString.write(value.`url`, buf)
                 Unit
             }
             is BitNetException.Network -> {
-                buf.putInt(19)
+                buf.putInt(20)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
             is BitNetException.ChecksumMismatch -> {
-                buf.putInt(20)
+                buf.putInt(21)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterString.write(value.`expected`, buf)
                 FfiConverterString.write(value.`actual`, buf)
                 Unit
             }
             is BitNetException.DownloadCancelled -> {
-                buf.putInt(21)
+                buf.putInt(22)
                 FfiConverterString.write(value.`detail`, buf)
                 FfiConverterULong.write(value.`doneBytes`, buf)
                 Unit
             }
             is BitNetException.ModelNotFound -> {
-                buf.putInt(22)
-                FfiConverterString.write(value.`detail`, buf)
-                Unit
-            }
-            is BitNetException.Closed -> {
                 buf.putInt(23)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
-            is BitNetException.Internal -> {
+            is BitNetException.Closed -> {
                 buf.putInt(24)
+                FfiConverterString.write(value.`detail`, buf)
+                Unit
+            }
+            is BitNetException.Internal -> {
+                buf.putInt(25)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }

@@ -1768,6 +1768,28 @@ data class EngineConfig (
     var `maxConcurrentGenerations`: Count? = null 
     , 
     /**
+     * Most requests that may wait for a generation slot at once; a request arriving when
+     * that many already wait fails at once with [`Error::Busy`] (nothing is done, the session
+     * is unchanged), so a server sheds load it cannot serve in time and a client can retry
+     * elsewhere. `None` = no bound (the request timeout bounds the wait); 0 = never wait.
+     * [`EngineConfig::from_profile`] sets the profile's (20 on server, 40 on cloud).
+     */
+    var `maxQueuedGenerations`: Count? = null 
+    , 
+    /**
+     * Continuous batching of decodes: the sessions decoding at the same moment share one
+     * pass over the weights per token (a step gathers every session ready for its next pass;
+     * sessions join and leave between steps), so aggregate tokens per second grow with the
+     * number of sessions while each session's tokens stay exactly those it would generate
+     * alone. A step waits for sessions still sampling at most a quarter of the previous step's
+     * time (1–10 ms). Needs more than one generation at once
+     * (`max_concurrent_generations`); the steps' buffers ([`MemoryEstimate::decode_batch_bytes`])
+     * count in the engine's memory. `None` = off; [`EngineConfig::from_profile`] sets the
+     * profile's (on for server and cloud, whose priority is throughput).
+     */
+    var `decodeBatching`: kotlin.Boolean? = null 
+    , 
+    /**
      * The thresholds [`Engine::health`] raises alerts at.
      */
     var `health`: HealthThresholds = HealthThresholds() 
@@ -1848,6 +1870,8 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalUInt.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalTypeCount.read(buf),
+            FfiConverterOptionalTypeCount.read(buf),
+            FfiConverterOptionalBoolean.read(buf),
             FfiConverterTypeHealthThresholds.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterOptionalULong.read(buf),
@@ -1868,6 +1892,8 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalUInt.allocationSize(value.`rateLimitPerMinute`) +
             FfiConverterOptionalULong.allocationSize(value.`requestTimeoutMs`) +
             FfiConverterOptionalTypeCount.allocationSize(value.`maxConcurrentGenerations`) +
+            FfiConverterOptionalTypeCount.allocationSize(value.`maxQueuedGenerations`) +
+            FfiConverterOptionalBoolean.allocationSize(value.`decodeBatching`) +
             FfiConverterTypeHealthThresholds.allocationSize(value.`health`) +
             FfiConverterBoolean.allocationSize(value.`pinThreads`) +
             FfiConverterOptionalULong.allocationSize(value.`memoryBudgetBytes`) +
@@ -1887,6 +1913,8 @@ public object FfiConverterTypeEngineConfig: FfiConverterRustBuffer<EngineConfig>
             FfiConverterOptionalUInt.write(value.`rateLimitPerMinute`, buf)
             FfiConverterOptionalULong.write(value.`requestTimeoutMs`, buf)
             FfiConverterOptionalTypeCount.write(value.`maxConcurrentGenerations`, buf)
+            FfiConverterOptionalTypeCount.write(value.`maxQueuedGenerations`, buf)
+            FfiConverterOptionalBoolean.write(value.`decodeBatching`, buf)
             FfiConverterTypeHealthThresholds.write(value.`health`, buf)
             FfiConverterBoolean.write(value.`pinThreads`, buf)
             FfiConverterOptionalULong.write(value.`memoryBudgetBytes`, buf)
@@ -2012,6 +2040,26 @@ data class EngineMetrics (
     var `queueWaitP95Ms`: kotlin.Double?
     , 
     /**
+     * Requests refused at once because the wait queue was full ([`Error::Busy`]), since the
+     * engine loaded (also counted in `errors`).
+     *
+     * [`Error::Busy`]: crate::Error::Busy
+     */
+    var `busyRejections`: kotlin.ULong
+    , 
+    /**
+     * Decode steps shared by the sessions decoding at the same moment (continuous batching),
+     * since the engine loaded; 0 when decode batching is off.
+     */
+    var `batchedSteps`: kotlin.ULong
+    , 
+    /**
+     * Tokens those shared steps evaluated, in tokens: `batched_tokens / batched_steps` is the
+     * mean batch.
+     */
+    var `batchedTokens`: kotlin.ULong
+    , 
+    /**
      * Resident memory of the process now, in bytes (mapped weight pages included).
      */
     var `residentBytes`: kotlin.ULong?
@@ -2064,6 +2112,9 @@ public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetric
             FfiConverterTypeCount.read(buf),
             FfiConverterOptionalDouble.read(buf),
             FfiConverterOptionalDouble.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterOptionalDouble.read(buf),
@@ -2085,6 +2136,9 @@ public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetric
             FfiConverterTypeCount.allocationSize(value.`queued`) +
             FfiConverterOptionalDouble.allocationSize(value.`queueWaitP50Ms`) +
             FfiConverterOptionalDouble.allocationSize(value.`queueWaitP95Ms`) +
+            FfiConverterULong.allocationSize(value.`busyRejections`) +
+            FfiConverterULong.allocationSize(value.`batchedSteps`) +
+            FfiConverterULong.allocationSize(value.`batchedTokens`) +
             FfiConverterOptionalULong.allocationSize(value.`residentBytes`) +
             FfiConverterOptionalULong.allocationSize(value.`peakResidentBytes`) +
             FfiConverterOptionalDouble.allocationSize(value.`cpuPercent`) +
@@ -2105,6 +2159,9 @@ public object FfiConverterTypeEngineMetrics: FfiConverterRustBuffer<EngineMetric
             FfiConverterTypeCount.write(value.`queued`, buf)
             FfiConverterOptionalDouble.write(value.`queueWaitP50Ms`, buf)
             FfiConverterOptionalDouble.write(value.`queueWaitP95Ms`, buf)
+            FfiConverterULong.write(value.`busyRejections`, buf)
+            FfiConverterULong.write(value.`batchedSteps`, buf)
+            FfiConverterULong.write(value.`batchedTokens`, buf)
             FfiConverterOptionalULong.write(value.`residentBytes`, buf)
             FfiConverterOptionalULong.write(value.`peakResidentBytes`, buf)
             FfiConverterOptionalDouble.write(value.`cpuPercent`, buf)
@@ -2625,6 +2682,12 @@ data class MemoryEstimate (
     var `scratchBytes`: kotlin.ULong
     , 
     /**
+     * The engine's shared decode steps' forward and logits buffers when concurrent decodes
+     * are batched (`EngineConfig::decode_batching`), in bytes; 0 when they are not.
+     */
+    var `decodeBatchBytes`: kotlin.ULong
+    , 
+    /**
      * Context of a session created with the defaults (before any budget cap), in tokens.
      */
     var `defaultContextTokens`: Count
@@ -2654,7 +2717,7 @@ data class MemoryEstimate (
     
     /**
      * Bytes the engine holds whatever its sessions: mapped weights (when counted), a
-     * re-quantised head, tokenizer and runtime.
+     * re-quantised head, tokenizer, runtime and the shared decode steps' buffers.
      */ fun `engineBytes`(): kotlin.ULong {
             return FfiConverterULong.lift(
     uniffiRustCall() { _status ->
@@ -2733,6 +2796,7 @@ public object FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstim
             FfiConverterULong.read(buf),
             FfiConverterTypeKvPrecision.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterTypeCount.read(buf),
             FfiConverterTypeCount.read(buf),
         )
@@ -2747,6 +2811,7 @@ public object FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstim
             FfiConverterULong.allocationSize(value.`kvBytesPerToken`) +
             FfiConverterTypeKvPrecision.allocationSize(value.`kvPrecision`) +
             FfiConverterULong.allocationSize(value.`scratchBytes`) +
+            FfiConverterULong.allocationSize(value.`decodeBatchBytes`) +
             FfiConverterTypeCount.allocationSize(value.`defaultContextTokens`) +
             FfiConverterTypeCount.allocationSize(value.`minContextTokens`)
     )
@@ -2760,6 +2825,7 @@ public object FfiConverterTypeMemoryEstimate: FfiConverterRustBuffer<MemoryEstim
             FfiConverterULong.write(value.`kvBytesPerToken`, buf)
             FfiConverterTypeKvPrecision.write(value.`kvPrecision`, buf)
             FfiConverterULong.write(value.`scratchBytes`, buf)
+            FfiConverterULong.write(value.`decodeBatchBytes`, buf)
             FfiConverterTypeCount.write(value.`defaultContextTokens`, buf)
             FfiConverterTypeCount.write(value.`minContextTokens`, buf)
     }
@@ -4000,6 +4066,38 @@ public object FfiConverterOptionalDouble: FfiConverterRustBuffer<kotlin.Double?>
         } else {
             buf.put(1)
             FfiConverterDouble.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalBoolean: FfiConverterRustBuffer<kotlin.Boolean?> {
+    override fun read(buf: ByteBuffer): kotlin.Boolean? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterBoolean.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.Boolean?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterBoolean.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.Boolean?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterBoolean.write(value, buf)
         }
     }
 }

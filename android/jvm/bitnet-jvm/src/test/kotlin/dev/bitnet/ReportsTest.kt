@@ -159,6 +159,10 @@ class ReportsTest {
                 threads = threads,
                 memoryBudgetBytes = budget,
                 maxConcurrentGenerations = generations,
+                // Server and cloud put throughput first: a bounded wait queue (4 × the
+                // concurrent generations) and concurrent decodes sharing passes.
+                maxQueuedGenerations = if (throughput(profile)) 4u * generations else null,
+                decodeBatching = throughput(profile),
                 // A phone's limit leaves clean file pages out; its decode reads a Q6_K head.
                 countMappedWeights = profile != Profile.MOBILE,
                 head = if (profile == Profile.MOBILE) HeadPrecision.Q6K else null,
@@ -168,6 +172,8 @@ class ReportsTest {
         }
         assertEquals(null, smallestProfile(4097uL * mib))
     }
+
+    private fun throughput(profile: Profile) = profile == Profile.SERVER || profile == Profile.CLOUD
 
     @Test
     fun `an invalid thermal policy is InvalidOption, a valid one is applied`() = runBlocking<Unit> {

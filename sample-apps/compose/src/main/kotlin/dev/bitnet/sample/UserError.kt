@@ -36,6 +36,10 @@ data class UserError(val title: String, val message: String) {
                 "Try again in ${formatNumber(error.retryAfterMs.toDouble() / 1000)} s.",
             )
             is BitNetException.Timeout -> UserError("Took too long", "The limit is ${error.limitMs} ms.")
+            is BitNetException.Busy -> UserError(
+                "Busy",
+                "${error.generating} replies are being written and ${error.queued} are waiting. Try again shortly.",
+            )
             is BitNetException.FileUnreadable -> UserError("Cannot read the model file", error.detail)
             is BitNetException.InvalidModelFile -> UserError("Not a valid model file", error.detail)
             is BitNetException.UnsupportedModel -> UserError("Unsupported model", error.detail)
