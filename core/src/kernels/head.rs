@@ -46,6 +46,9 @@ pub struct Q8Acts {
     pub q: Vec<i8>,
     /// Each block's scale.
     pub d: Vec<f32>,
+    /// Q8_K blocks only ([`quantize_k`](Self::quantize_k)): `Σ q` over each 16 values (ggml's
+    /// `bsums`), for kernels that multiply the unsigned Q6_K values and subtract `32 · Σ q`.
+    pub sums: Vec<i16>,
 }
 
 impl Q8Acts {
@@ -63,6 +66,7 @@ impl Q8Acts {
         }
         self.q.clear();
         self.d.clear();
+        self.sums.clear();
         for x in x.chunks_exact(BlockQ8_0::LEN) {
             let block = BlockQ8_0::quantize_block(x);
             self.q.extend_from_slice(&block.qs);
@@ -87,6 +91,7 @@ impl Q8Acts {
         }
         self.q.clear();
         self.d.clear();
+        self.sums.clear();
         for x in x.chunks_exact(LEN) {
             let (mut max, mut amax) = (0f32, 0f32);
             for &v in x {
@@ -107,6 +112,12 @@ impl Q8Acts {
             }));
             self.d.push(1.0 / iscale);
         }
+        // |Σ| ≤ 16 · 127: fits i16.
+        let sums = self
+            .q
+            .chunks_exact(16)
+            .map(|q| q.iter().map(|&q| i16::from(q)).sum::<i16>());
+        self.sums.extend(sums);
         Ok(())
     }
 }
@@ -169,9 +180,9 @@ impl Kernels {
         rows: Range<usize>,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
-        let (dot, block) = match w.ty() {
-            TensorType::Q8_0 => (self.dot_q8_0, BlockQ8_0::LEN),
-            TensorType::Q6K => (self.dot_q6_k, BlockQ6K::LEN),
+        let (dot, block, sums) = match w.ty() {
+            TensorType::Q8_0 => (self.dot_q8_0, BlockQ8_0::LEN, 0),
+            TensorType::Q6K => (self.dot_q6_k, BlockQ6K::LEN, w.cols() / 16),
             ty => return Err(KernelError::NoInt8Kernel(ty)),
         };
         check_rows(w, &rows)?;
@@ -179,6 +190,7 @@ impl Kernels {
         for a in acts {
             check_len("int8_gemm activations", w.cols(), a.q.len())?;
             check_len("int8_gemm scales", w.cols() / block, a.d.len())?;
+            check_len("int8_gemm sums", sums, a.sums.len())?;
         }
         // Row-major walk, as in `ternary_gemm`: each row is read from memory once and reused,
         // from L1, for every token.
@@ -212,6 +224,7 @@ mod tests {
         let mut a = Q8Acts {
             q: vec![1; 7],
             d: vec![3.0],
+            sums: vec![5],
         };
         a.quantize(&x).expect("whole blocks");
         let bytes = crate::quant::quantize_tensor(TensorType::Q8_0, &x, 96).expect("encodes");
@@ -343,6 +356,10 @@ mod tests {
         a.quantize_k(&x).expect("whole blocks");
         assert_eq!(a.d[1], 1.0 / (-127.0 / -4.0f32));
         assert_eq!(a.q[300], -127);
+        assert_eq!(a.sums.len(), 512 / 16);
+        for (s, q) in a.sums.iter().zip(a.q.chunks_exact(16)) {
+            assert_eq!(i32::from(*s), q.iter().map(|&q| i32::from(q)).sum::<i32>());
+        }
         for (b, (x, q)) in x.chunks_exact(256).zip(a.q.chunks_exact(256)).enumerate() {
             let max = x
                 .iter()

@@ -581,6 +581,7 @@ fn q8_0_key_dots_of_every_table_equal_scalar_and_the_q8_0_dot() {
                         let head = Q8Acts {
                             q: q.q[32 * blocks * h..][..32 * blocks].to_vec(),
                             d: q.d[blocks * h..][..blocks].to_vec(),
+                            sums: Vec::new(),
                         };
                         let dot = (s.dot_q8_0)(key, &head);
                         assert_eq!(expected[j * heads + h].to_bits(), dot.to_bits());

@@ -125,7 +125,8 @@ impl ScratchLayout {
             + rows * self.vocab;
         let int8s = n * self.widest_input();
         let q8_head = if self.q8_head {
-            rows * (self.embd + 4 * (self.embd / BlockQ8_0::LEN))
+            // q, the Q8_0 block scales (more than Q8_K's), the Q8_K 16-value sums.
+            rows * (self.embd + 4 * (self.embd / BlockQ8_0::LEN) + 2 * (self.embd / 16))
         } else {
             0
         };
@@ -168,6 +169,7 @@ impl Scratch {
         let q8 = |_| Q8Acts {
             q: Vec::with_capacity(layout.embd),
             d: Vec::with_capacity(layout.embd / BlockQ8_0::LEN),
+            sums: Vec::with_capacity(layout.embd / 16),
         };
         Scratch {
             x: floats(n * layout.embd),
@@ -217,7 +219,7 @@ impl Scratch {
         let head: usize = self
             .head_acts
             .iter()
-            .map(|a| a.q.capacity() + 4 * a.d.capacity())
+            .map(|a| a.q.capacity() + 4 * a.d.capacity() + 2 * a.sums.capacity())
             .sum();
         (4 * floats + int8s + head + 8 * self.rotations.capacity()) as u64
     }

@@ -443,57 +443,85 @@ unsafe fn dot_q8_0_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
 
 // ---- the Q6_K head ----
 
+/// Byte-shuffle indices picking, from the 8 int16 scales in each 128-bit lane, scale `2g`
+/// (bytes `4g`, `4g + 1`) into every word of the low lane and scale `2g + 1` into the high.
+static Q6K_SCALE_PICKS: [[u8; 32]; 4] = {
+    let mut picks = [[0u8; 32]; 4];
+    let mut g = 0;
+    while g < 4 {
+        let mut i = 0;
+        while i < 32 {
+            picks[g][i] = (4 * g + 2 * (i / 16) + i % 2) as u8;
+            i += 1;
+        }
+        g += 1;
+    }
+    picks
+};
+
 /// The canonical Q6_K dot (see [`super::Q6KDotFn`]) of one row. Per super-block, each half
 /// (128 weights: 64 `ql` bytes, 32 `qh` bytes) is unpacked into four registers of 32 six-bit
 /// values, `q_g = (ql nibble) | (qh bits 2g+1..2g) << 4` for the 32 weights `32g..32g + 32` of
-/// the half, i.e. sub-blocks `2g` and `2g + 1`; `q − 32` (−32..=31) times the activations by
-/// `maddubs(|w|, x · sign w)` (pair sums ≤ 2 · 32 · 127, no saturation), then `madd` with the
-/// two sub-blocks' scales (low 128 bits: sub-block `2g`, high: `2g + 1`) into int32 lanes,
-/// summed exactly; the float steps follow the canonical order.
+/// the half, i.e. sub-blocks `2g` and `2g + 1`; `maddubs(q, x)` (unsigned `q` ≤ 63, pair sums
+/// ≤ 2 · 63 · 127) then `madd` with the two sub-blocks' scales (low 128 bits: sub-block `2g`,
+/// high: `2g + 1`, picked from the block's 16 scales by one byte shuffle) sum `Σ sc · q · x`
+/// into int32 lanes; `32 · Σ_j sc_j · Σ x_j` (the activations' 16-value sums) is subtracted
+/// once per block. All exact; the float steps follow the canonical order.
 #[target_feature(enable = "avx2")]
 unsafe fn dot_q6_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: this function's own preconditions (the CPU features of its module) are exactly
     // what these operations require; every load reads a slice sliced to the loaded width.
     unsafe {
         const LEN: usize = BlockQ6K::LEN;
-        let (low4, low2, bias) = (
-            _mm256_set1_epi8(0x0F),
-            _mm256_set1_epi8(3),
-            _mm256_set1_epi8(32),
-        );
+        let low4 = _mm256_set1_epi8(0x0F);
+        let mask_high = _mm256_set1_epi8(0x30);
+        let pick = |g: usize| Q6K_SCALE_PICKS[g].as_ptr().cast();
+        let picks = [
+            _mm256_loadu_si256(pick(0)),
+            _mm256_loadu_si256(pick(1)),
+            _mm256_loadu_si256(pick(2)),
+            _mm256_loadu_si256(pick(3)),
+        ];
         let mut acc = 0f32;
         let blocks = row.chunks_exact(BlockQ6K::BYTES);
-        for (block, (x, &d_x)) in blocks.zip(acts.q.chunks_exact(LEN).zip(&acts.d)) {
-            let scales = &block[192..208];
-            let mut sums = _mm256_setzero_si256();
-            for h in 0..2 {
+        let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
+        for (block, ((x, sums), &d_x)) in blocks.zip(x_blocks.zip(&acts.d)) {
+            // [s0..s7 | s8..s15] as int16, then each half's 8 scales in both lanes.
+            let scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(block[192..208].as_ptr().cast()));
+            let halves = [
+                _mm256_permute4x64_epi64::<0x44>(scales),
+                _mm256_permute4x64_epi64::<0xEE>(scales),
+            ];
+            let bias = _mm256_madd_epi16(scales, _mm256_loadu_si256(sums.as_ptr().cast()));
+            let mut total = _mm256_setzero_si256();
+            for (h, &sc) in halves.iter().enumerate() {
                 let ql0 = load_u8(&block[64 * h..]);
                 let ql1 = load_u8(&block[64 * h + 32..]);
                 let qh = load_u8(&block[128 + 32 * h..]);
                 // Byte-wise shifts by 16-bit shifts: bits crossing into a byte are masked off.
-                let (qh2, qh4, qh6) = (
+                let lows = [
+                    ql0,
+                    ql1,
+                    _mm256_srli_epi16::<4>(ql0),
+                    _mm256_srli_epi16::<4>(ql1),
+                ];
+                let highs = [
+                    _mm256_slli_epi16::<4>(qh),
+                    _mm256_slli_epi16::<2>(qh),
+                    qh,
                     _mm256_srli_epi16::<2>(qh),
-                    _mm256_srli_epi16::<4>(qh),
-                    _mm256_srli_epi16::<6>(qh),
-                );
-                let (ql0_hi, ql1_hi) = (_mm256_srli_epi16::<4>(ql0), _mm256_srli_epi16::<4>(ql1));
-                let (lows, highs) = ([ql0, ql1, ql0_hi, ql1_hi], [qh, qh2, qh4, qh6]);
+                ];
                 // A loop, not closures: closures do not inherit the target features.
                 for g in 0..4 {
-                    let j = 8 * h + 2 * g;
-                    let low = _mm256_and_si256(lows[g], low4);
-                    let high = _mm256_slli_epi16::<4>(_mm256_and_si256(highs[g], low2));
-                    let w = _mm256_sub_epi8(_mm256_or_si256(low, high), bias);
-                    let x = load_i8(&x[16 * j..]);
-                    let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(x, w));
-                    let sc = _mm256_set_m128i(
-                        _mm_set1_epi16(i16::from(scales[j + 1] as i8)),
-                        _mm_set1_epi16(i16::from(scales[j] as i8)),
-                    );
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, sc));
+                    let high = _mm256_and_si256(highs[g], mask_high);
+                    let q = _mm256_or_si256(_mm256_and_si256(lows[g], low4), high);
+                    let pairs = _mm256_maddubs_epi16(q, load_i8(&x[128 * h + 32 * g..]));
+                    let sc = _mm256_shuffle_epi8(sc, picks[g]);
+                    total = _mm256_add_epi32(total, _mm256_madd_epi16(pairs, sc));
                 }
             }
-            acc += q6_k_block_product(block, d_x, sum_i32(sums));
+            let sum = sum_i32(total) - 32 * sum_i32(bias);
+            acc += q6_k_block_product(block, d_x, sum);
         }
         acc
     }
