@@ -520,7 +520,8 @@ unsafe fn dot_q6_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
                     total = _mm256_add_epi32(total, _mm256_madd_epi16(pairs, sc));
                 }
             }
-            let sum = sum_i32(total) - 32 * sum_i32(bias);
+            // One reduction: Σ lanes of (total − 32 · bias), exact (lanes stay far below 2^31).
+            let sum = sum_i32(_mm256_sub_epi32(total, _mm256_slli_epi32::<5>(bias)));
             acc += q6_k_block_product(block, d_x, sum);
         }
         acc
