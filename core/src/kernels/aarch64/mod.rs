@@ -768,13 +768,15 @@ unsafe fn dot_q8_0_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
 // ---- the Q6_K head ----
 
 /// The canonical Q6_K dot (see [`super::Q6KDotFn`]) of one row with `M`'s int8 step. Per
-/// super-block, each quarter (`h`, `s`: weights `128h + 32g + 16s + 0..16` for g = 0..4, i.e.
-/// sub-blocks `8h + 2g + s`) is unpacked from 16 bytes of each `ql` half and of `qh`:
-/// `q_g = (ql nibble) | (qh bits 2g+1..2g) << 4`, then `q − 32` (−32..=31) times the
-/// sub-block's activations by one `M` step (`Widen`'s int16 pair sums ≤ 2 · 32 · 127); the
-/// four sub-block totals, reduced by pairwise adds into one register, are multiplied by their
-/// int8 scales and accumulated, exactly, in int32 lanes; the float steps follow the canonical
-/// order.
+/// super-block half `h` and pair `p` of weight groups (groups `2p`, `2p + 1` of 32 weights,
+/// i.e. the 4 consecutive sub-blocks `j = 8h + 4p..8h + 4p + 4`), the 6-bit values are
+/// unpacked from 16 bytes of each `ql` half and of `qh`, `q_g = (ql nibble) | (qh bits
+/// 2g+1..2g) << 4` (0..=63, a valid int8), and multiplied with the sub-block's activations by
+/// one `M` step (`Widen`'s int16 pair sums ≤ 2 · 63 · 127); the four sub-block totals, reduced
+/// by pairwise adds into one register, are multiplied by their int8 scales (the block's 16,
+/// widened once) and accumulated, exactly, in int32 lanes; `32 · Σ_j sc_j · Σ x_j` (the
+/// activations' 16-value sums) is subtracted once per block. The float steps follow the
+/// canonical order.
 ///
 /// # Safety
 /// The CPU supports `M`'s instructions.
@@ -785,48 +787,66 @@ unsafe fn dot_q6_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
     // to at least the loaded width.
     unsafe {
         const LEN: usize = BlockQ6K::LEN;
-        let (low4, low2, bias) = (vdupq_n_u8(0x0F), vdupq_n_u8(3), vdupq_n_s8(32));
+        let (low4, low2) = (vdupq_n_u8(0x0F), vdupq_n_u8(3));
         let mut acc = 0f32;
         let blocks = row.chunks_exact(BlockQ6K::BYTES);
-        for (block, (x, &d_x)) in blocks.zip(acts.q.chunks_exact(LEN).zip(&acts.d)) {
-            let scales = &block[192..208];
+        let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
+        for (block, ((x, sums), &d_x)) in blocks.zip(x_blocks.zip(&acts.d)) {
+            // The 16 scales as int32, four sub-blocks per register, and the bias terms.
+            let sc8 = vld1q_s8(block[192..208].as_ptr().cast());
+            let (lo, hi) = (vmovl_s8(vget_low_s8(sc8)), vmovl_high_s8(sc8));
+            let scales = [
+                vmovl_s16(vget_low_s16(lo)),
+                vmovl_high_s16(lo),
+                vmovl_s16(vget_low_s16(hi)),
+                vmovl_high_s16(hi),
+            ];
+            let (s0, s1) = (vld1q_s16(sums.as_ptr()), vld1q_s16(sums[8..].as_ptr()));
+            let bias = vmlal_high_s16(vmull_s16(vget_low_s16(lo), vget_low_s16(s0)), lo, s0);
+            let bias = vmlal_high_s16(vmlal_s16(bias, vget_low_s16(hi), vget_low_s16(s1)), hi, s1);
             let mut sums = vdupq_n_s32(0);
             for h in 0..2 {
-                for s in 0..2 {
-                    let ql0 = load_u8(&block[64 * h + 16 * s..]);
-                    let ql1 = load_u8(&block[64 * h + 32 + 16 * s..]);
-                    let qh = load_u8(&block[128 + 32 * h + 16 * s..]);
-                    let q = [
-                        vorrq_u8(vandq_u8(ql0, low4), vshlq_n_u8::<4>(vandq_u8(qh, low2))),
-                        vorrq_u8(
-                            vandq_u8(ql1, low4),
-                            vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<2>(qh), low2)),
-                        ),
-                        vorrq_u8(
-                            vshrq_n_u8::<4>(ql0),
-                            vshlq_n_u8::<4>(vandq_u8(vshrq_n_u8::<4>(qh), low2)),
-                        ),
-                        vorrq_u8(vshrq_n_u8::<4>(ql1), vshlq_n_u8::<4>(vshrq_n_u8::<6>(qh))),
-                    ];
-                    // A loop, not a closure: closures do not inherit the target features `M`
-                    // needs.
+                // 16-byte halves s = 0, 1 of this half's ql0, ql1 and qh (weights l = 16s..).
+                let ql0 = [load_u8(&block[64 * h..]), load_u8(&block[64 * h + 16..])];
+                let ql1 = [
+                    load_u8(&block[64 * h + 32..]),
+                    load_u8(&block[64 * h + 48..]),
+                ];
+                let qh = [
+                    load_u8(&block[128 + 32 * h..]),
+                    load_u8(&block[128 + 32 * h + 16..]),
+                ];
+                for p in 0..2 {
+                    // Sub-blocks 8h + 4p + k, k = 2·(g − 2p) + s.
                     let mut totals = [vdupq_n_s32(0); 4];
-                    let mut sc = [0i32; 4];
-                    for (g, total) in totals.iter_mut().enumerate() {
-                        let j = 8 * h + 2 * g + s;
-                        let w = vsubq_s8(vreinterpretq_s8_u8(q[g]), bias);
-                        *total = M::mac(*total, w, load_s8(&x[16 * j..]));
-                        sc[g] = i32::from(scales[j] as i8);
+                    for (k, total) in totals.iter_mut().enumerate() {
+                        let (g, s) = (2 * p + k / 2, k % 2);
+                        let ql = if g % 2 == 0 { ql0[s] } else { ql1[s] };
+                        let low = if g < 2 {
+                            vandq_u8(ql, low4)
+                        } else {
+                            vshrq_n_u8::<4>(ql)
+                        };
+                        let high = match g {
+                            0 => vandq_u8(qh[s], low2),
+                            1 => vandq_u8(vshrq_n_u8::<2>(qh[s]), low2),
+                            2 => vandq_u8(vshrq_n_u8::<4>(qh[s]), low2),
+                            _ => vshrq_n_u8::<6>(qh[s]),
+                        };
+                        let q = vreinterpretq_s8_u8(vorrq_u8(low, vshlq_n_u8::<4>(high)));
+                        let j = 8 * h + 4 * p + k;
+                        *total = M::mac(*total, q, load_s8(&x[16 * j..]));
                     }
                     // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 totals.
                     let t = vpaddq_s32(
                         vpaddq_s32(totals[0], totals[1]),
                         vpaddq_s32(totals[2], totals[3]),
                     );
-                    sums = vmlaq_s32(sums, t, vld1q_s32(sc.as_ptr()));
+                    sums = vmlaq_s32(sums, t, scales[2 * h + p]);
                 }
             }
-            acc += q6_k_block_product(block, d_x, vaddvq_s32(sums));
+            let sum = vaddvq_s32(vsubq_s32(sums, vshlq_n_s32::<5>(bias)));
+            acc += q6_k_block_product(block, d_x, sum);
         }
         acc
     }
