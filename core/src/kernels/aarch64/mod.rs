@@ -787,7 +787,7 @@ unsafe fn dot_q6_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
     // to at least the loaded width.
     unsafe {
         const LEN: usize = BlockQ6K::LEN;
-        let (low4, low2) = (vdupq_n_u8(0x0F), vdupq_n_u8(3));
+        let low2 = vdupq_n_u8(3);
         let mut acc = 0f32;
         let blocks = row.chunks_exact(BlockQ6K::BYTES);
         let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
@@ -806,36 +806,25 @@ unsafe fn dot_q6_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
             let bias = vmlal_high_s16(vmlal_s16(bias, vget_low_s16(hi), vget_low_s16(s1)), hi, s1);
             let mut sums = vdupq_n_s32(0);
             for h in 0..2 {
-                // 16-byte halves s = 0, 1 of this half's ql0, ql1 and qh (weights l = 16s..).
-                let ql0 = [load_u8(&block[64 * h..]), load_u8(&block[64 * h + 16..])];
-                let ql1 = [
-                    load_u8(&block[64 * h + 32..]),
-                    load_u8(&block[64 * h + 48..]),
-                ];
-                let qh = [
-                    load_u8(&block[128 + 32 * h..]),
-                    load_u8(&block[128 + 32 * h + 16..]),
-                ];
+                // Group g's 16-byte halves s = 0, 1 (weights 128h + 32g + 16s..): the nibble
+                // with the two qh bits inserted above it (`SLI` keeps the low 4 bits).
+                let mut q = [[vdupq_n_u8(0); 2]; 4];
+                for s in 0..2 {
+                    let ql0 = load_u8(&block[64 * h + 16 * s..]);
+                    let ql1 = load_u8(&block[64 * h + 32 + 16 * s..]);
+                    let qh = load_u8(&block[128 + 32 * h + 16 * s..]);
+                    q[0][s] = vsliq_n_u8::<4>(ql0, vandq_u8(qh, low2));
+                    q[1][s] = vsliq_n_u8::<4>(ql1, vandq_u8(vshrq_n_u8::<2>(qh), low2));
+                    q[2][s] =
+                        vsliq_n_u8::<4>(vshrq_n_u8::<4>(ql0), vandq_u8(vshrq_n_u8::<4>(qh), low2));
+                    q[3][s] = vsliq_n_u8::<4>(vshrq_n_u8::<4>(ql1), vshrq_n_u8::<6>(qh));
+                }
                 for p in 0..2 {
-                    // Sub-blocks 8h + 4p + k, k = 2·(g − 2p) + s.
+                    // Sub-blocks j = 8h + 4p + k: group 2p + k / 2, half k % 2.
                     let mut totals = [vdupq_n_s32(0); 4];
                     for (k, total) in totals.iter_mut().enumerate() {
-                        let (g, s) = (2 * p + k / 2, k % 2);
-                        let ql = if g % 2 == 0 { ql0[s] } else { ql1[s] };
-                        let low = if g < 2 {
-                            vandq_u8(ql, low4)
-                        } else {
-                            vshrq_n_u8::<4>(ql)
-                        };
-                        let high = match g {
-                            0 => vandq_u8(qh[s], low2),
-                            1 => vandq_u8(vshrq_n_u8::<2>(qh[s]), low2),
-                            2 => vandq_u8(vshrq_n_u8::<4>(qh[s]), low2),
-                            _ => vshrq_n_u8::<6>(qh[s]),
-                        };
-                        let q = vreinterpretq_s8_u8(vorrq_u8(low, vshlq_n_u8::<4>(high)));
-                        let j = 8 * h + 4 * p + k;
-                        *total = M::mac(*total, q, load_s8(&x[16 * j..]));
+                        let q = vreinterpretq_s8_u8(q[2 * p + k / 2][k % 2]);
+                        *total = M::mac(*total, q, load_s8(&x[16 * (8 * h + 4 * p + k)..]));
                     }
                     // vpaddq(a, b) = [a0+a1, a2+a3, b0+b1, b2+b3]: two rounds give 4 totals.
                     let t = vpaddq_s32(
