@@ -75,7 +75,7 @@ impl BlockFormat for BlockQ6K {
 impl QuantizeFormat for BlockQ6K {
     /// llama.cpp's `quantize_row_q6_K_ref`: each 16-weight sub-block gets the scale that
     /// minimises its `x²`-weighted squared error over 19 candidate grids
-    /// ([`sub_block_scales`]); the scales are stored as int8 times the f16 `d` that maps the
+    /// (`sub_block_scales`); the scales are stored as int8 times the f16 `d` that maps the
     /// largest to −128, and the weights are re-rounded against the stored scales.
     fn quantize_block(x: &[f32]) -> Self {
         let mut levels = [0u8; 256];

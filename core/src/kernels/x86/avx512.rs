@@ -1,7 +1,8 @@
 //! The x86_64 AVX-512 table (`"avx512"`): the ternary tiles with AVX-512 VNNI
 //! (`vpdpbusd`: 64 unsigned × signed int8 products summed four by four straight into 16 int32
 //! lanes, one instruction per 64 weights and token) and VBMI (`vpermi2b`, 128-byte table
-//! lookups: TQ1_0's base-3 bytes to trits); every other entry is the AVX2 table's.
+//! lookups: TQ1_0's base-3 bytes to trits), and the Q6_K head's AVX2 loop with VNNI's
+//! `vpdpwssd` for its int16 pair sums; every other entry is the AVX2 table's.
 //!
 //! The tiles compute `Σ t·q = Σ u·q − Σ q` from unsigned codes `u = t + 1` like the AVX2 ones,
 //! so they equal the scalar table bit for bit (exact int32 sums; `|u·q| ≤ 384`, far from
@@ -10,7 +11,7 @@
 
 use std::arch::x86_64::*;
 
-use super::super::{tile_fn, Kernels, QuantActs};
+use super::super::{tile_fn, Kernels, Q8Acts, QuantActs};
 use crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
 
 /// The AVX-512 table; reachable only through [`table`].
@@ -25,7 +26,7 @@ static KERNELS: Kernels = Kernels {
     dot_f32: super::dot_f32,
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
-    dot_q6_k: super::dot_q6_k,
+    dot_q6_k,
     weighted_sum_f16: super::weighted_sum_f16,
     dot_q8_0_keys: super::dot_q8_0_keys,
     weighted_sum_q8_0: super::weighted_sum_q8_0,
@@ -37,9 +38,35 @@ static KERNELS: Kernels = Kernels {
 pub(super) fn table() -> Option<&'static Kernels> {
     let features = is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
+        && is_x86_feature_detected!("avx512vl")
         && is_x86_feature_detected!("avx512vnni")
         && is_x86_feature_detected!("avx512vbmi");
     (super::table().is_some() && features).then_some(&KERNELS)
+}
+
+/// [`super::super::Q6KDotFn`]: the AVX2 loop with [`Dpwssd`].
+fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: only `KERNELS` reaches this, and `table` hands it out only after detecting the
+    // AVX2 table's features and AVX-512 F, BW, VNNI (VL comes with them on every such CPU, and
+    // is checked there too); memory safety does not depend on the arguments.
+    unsafe { dot_q6_k_vnni(row, acts) }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+unsafe fn dot_q6_k_vnni(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: the CPU features of this function are the loop's and `Dpwssd`'s.
+    unsafe { super::dot_q6_k_rows::<Dpwssd>(row, acts) }
+}
+
+/// VNNI's `vpdpwssd`: the int16 pair products added into the int32 lanes in one instruction.
+struct Dpwssd;
+
+impl super::PairMac for Dpwssd {
+    #[inline(always)]
+    unsafe fn pair_mac(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VNNI and VL, the trait's precondition.
+        unsafe { _mm256_dpwssd_epi32(acc, a, b) }
+    }
 }
 
 /// Weights per chunk, the unit the tile loop walks.

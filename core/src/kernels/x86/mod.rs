@@ -469,7 +469,38 @@ static Q6K_SCALE_PICKS: [[u8; 32]; 4] = {
 /// once per block. All exact; the float steps follow the canonical order.
 #[target_feature(enable = "avx2")]
 unsafe fn dot_q6_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
-    // SAFETY: this function's own preconditions (the CPU features of its module) are exactly
+    // SAFETY: the CPU features of this function are `Madd`'s and the loop's.
+    unsafe { dot_q6_k_rows::<Madd>(row, acts) }
+}
+
+/// How a table adds `Σ` of each pair of int16 products into the int32 lanes of `acc`
+/// (`vpmaddwd` + `vpaddd`, or AVX-512 VNNI's one `vpdpwssd`): exact either way.
+trait PairMac {
+    /// `acc[i] + a[2i]·b[2i] + a[2i+1]·b[2i+1]` for each int32 lane `i`.
+    ///
+    /// # Safety
+    /// The CPU has the instructions of the step (AVX2; VNNI and VL for [`Dpwssd`]).
+    unsafe fn pair_mac(acc: __m256i, a: __m256i, b: __m256i) -> __m256i;
+}
+
+/// AVX2's `vpmaddwd` then `vpaddd`.
+struct Madd;
+
+impl PairMac for Madd {
+    #[inline(always)]
+    unsafe fn pair_mac(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: AVX2, the trait's precondition.
+        unsafe { _mm256_add_epi32(acc, _mm256_madd_epi16(a, b)) }
+    }
+}
+
+/// [`dot_q6_k_avx2`]'s loop with `P`'s int16 pair step.
+///
+/// # Safety
+/// The CPU has AVX2 and `P`'s instructions.
+#[inline(always)]
+unsafe fn dot_q6_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: this function's own preconditions (AVX2 and `P`'s instructions) are exactly
     // what these operations require; every load reads a slice sliced to the loaded width.
     unsafe {
         const LEN: usize = BlockQ6K::LEN;
@@ -517,7 +548,7 @@ unsafe fn dot_q6_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
                     let q = _mm256_or_si256(_mm256_and_si256(lows[g], low4), high);
                     let pairs = _mm256_maddubs_epi16(q, load_i8(&x[128 * h + 32 * g..]));
                     let sc = _mm256_shuffle_epi8(sc, picks[g]);
-                    total = _mm256_add_epi32(total, _mm256_madd_epi16(pairs, sc));
+                    total = P::pair_mac(total, pairs, sc);
                 }
             }
             // One reduction: Σ lanes of (total − 32 · bias), exact (lanes stay far below 2^31).
