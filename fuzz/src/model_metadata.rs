@@ -119,7 +119,8 @@ enum Edit {
 /// A structured input: edits and the engine settings that change the plan.
 #[derive(Arbitrary, Debug)]
 struct Input {
-    q8_head: bool,
+    /// The head precision: F16, Q8_0, Q6_K by its value modulo 3.
+    head: u8,
     kv: Option<bool>,
     edits: Vec<Edit>,
 }
@@ -127,7 +128,7 @@ struct Input {
 /// The target.
 pub fn run(data: &[u8]) {
     if data.starts_with(b"GGUF") {
-        check_file(data.to_vec(), &engine_config(false, None));
+        check_file(data.to_vec(), &engine_config(0, None));
         return;
     }
     let Ok(input) = Input::arbitrary_take_rest(Unstructured::new(data)) else {
@@ -139,18 +140,18 @@ pub fn run(data: &[u8]) {
         apply(&mut parts, edit);
     }
     if let Some(bytes) = parts.to_bytes() {
-        check_file(bytes, &engine_config(input.q8_head, input.kv));
+        check_file(bytes, &engine_config(input.head, input.kv));
     }
 }
 
 /// One thread (no sysfs reads, no workers), the head and KV precision asked for.
-fn engine_config(q8_head: bool, kv: Option<bool>) -> EngineConfig {
+fn engine_config(head: u8, kv: Option<bool>) -> EngineConfig {
     EngineConfig {
         threads: 1,
-        head: Some(if q8_head {
-            HeadPrecision::Q8_0
-        } else {
-            HeadPrecision::F16
+        head: Some(match head % 3 {
+            0 => HeadPrecision::F16,
+            1 => HeadPrecision::Q8_0,
+            _ => HeadPrecision::Q6K,
         }),
         kv_precision: kv.map(|f32| {
             if f32 {
@@ -171,7 +172,7 @@ fn check_file(bytes: Vec<u8>, config: &EngineConfig) {
     let Ok(file) = GgufFile::from_bytes(bytes) else {
         return;
     };
-    let _ = HeadPlan::for_file(&file, config.head.unwrap_or_default());
+    let _ = HeadPlan::for_file(&file, config.head.unwrap_or_default(), None);
     let _ = Model::has_ternary_projection(&file);
     let _ = ChatTemplate::detect(file.get_str_opt("tokenizer.chat_template").ok().flatten());
     if let Ok(spec) = TokenizerSpec::from_gguf(&file) {
