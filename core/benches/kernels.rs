@@ -200,11 +200,7 @@ fn int8_head(c: &mut Criterion) {
             let mut acts = Q8Acts::default();
             group.bench_with_input(BenchmarkId::from_parameter(k.name()), &x, |b, x| {
                 b.iter(|| {
-                    match ty {
-                        TensorType::Q6K => acts.quantize_k(black_box(x)),
-                        _ => acts.quantize(black_box(x)),
-                    }
-                    .expect("whole blocks");
+                    acts.quantize_for(ty, black_box(x)).expect("whole blocks");
                     k.int8_gemm(&w, std::slice::from_ref(&acts), 0..HEAD_ROWS, &mut out)
                 })
             });

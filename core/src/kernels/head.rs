@@ -75,6 +75,15 @@ impl Q8Acts {
         Ok(())
     }
 
+    /// Quantises `x` for an int8 head stored as `ty`: Q8_K blocks for Q6_K
+    /// ([`quantize_k`](Self::quantize_k)), else Q8_0 blocks ([`quantize`](Self::quantize)).
+    pub fn quantize_for(&mut self, ty: TensorType, x: &[f32]) -> Result<(), KernelError> {
+        match ty {
+            TensorType::Q6K => self.quantize_k(x),
+            _ => self.quantize(x),
+        }
+    }
+
     /// Quantises `x` (a whole number of 256-element blocks) into Q8_K blocks in `self`, reusing
     /// its buffers, as llama.cpp's `quantize_row_q8_K_ref`: with `m` the block's signed value of
     /// largest magnitude, `q = round_half_even(x · (−127 / m))` and `d = 1 / (−127 / m)` in
@@ -132,13 +141,7 @@ pub(super) fn q6_k_block_sum(block: &[u8], x: &[i8]) -> i32 {
         let sub: i32 = x
             .iter()
             .enumerate()
-            .map(|(i, &x)| {
-                let k = 16 * j + i;
-                let (h, g, l) = (k / 128, k / 32 % 4, k % 32);
-                let low = (b.ql[64 * h + 32 * (g % 2) + l] >> (4 * (g / 2))) & 15;
-                let high = (b.qh[32 * h + l] >> (2 * g)) & 3;
-                (i32::from(low | high << 4) - 32) * i32::from(x)
-            })
+            .map(|(i, &x)| (i32::from(b.level(16 * j + i)) - 32) * i32::from(x))
             .sum();
         sum += i32::from(sc) * sub;
     }

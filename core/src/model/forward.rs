@@ -16,7 +16,7 @@ use std::thread::ThreadId;
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelConfig, ModelError};
 use crate::kernels::{math, KernelError, Q8Acts, QuantActs};
-use crate::quant::{BlockFormat, BlockQ8_0, TensorType, WeightView};
+use crate::quant::{BlockFormat, BlockQ8_0, WeightView};
 use crate::runtime::Executor;
 
 /// Which positions of a batch get logits.
@@ -588,10 +588,7 @@ impl Model {
             acts.resize_with(n, Q8Acts::default);
         }
         for (x, a) in x.chunks_exact(view.cols()).zip(acts.iter_mut()) {
-            match view.ty() {
-                TensorType::Q6K => a.quantize_k(x)?,
-                _ => a.quantize(x)?,
-            }
+            a.quantize_for(view.ty(), x)?;
         }
         let acts = &acts[..n];
         self.matmul(exec, &view, n, logits, mm, |rows, out| {

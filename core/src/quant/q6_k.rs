@@ -31,6 +31,16 @@ pub struct BlockQ6K {
     pub d: f16,
 }
 
+impl BlockQ6K {
+    /// The 6-bit value `q` (0..64) of weight `k` (< 256): weight = d · scales[k / 16] · (q − 32).
+    pub fn level(&self, k: usize) -> u8 {
+        let (h, g, l) = (k / 128, k / 32 % 4, k % 32);
+        let low = (self.ql[64 * h + 32 * (g % 2) + l] >> (4 * (g / 2))) & 15;
+        let high = (self.qh[32 * h + l] >> (2 * g)) & 3;
+        low | high << 4
+    }
+}
+
 impl BlockFormat for BlockQ6K {
     const TYPE: TensorType = TensorType::Q6K;
 
@@ -63,10 +73,7 @@ impl BlockFormat for BlockQ6K {
     fn dequantize_block(&self, out: &mut [f32]) {
         let d = self.d.to_f32();
         for (k, out) in out.iter_mut().enumerate() {
-            let (h, g, l) = (k / 128, k / 32 % 4, k % 32);
-            let low = (self.ql[64 * h + 32 * (g % 2) + l] >> (4 * (g / 2))) & 15;
-            let high = (self.qh[32 * h + l] >> (2 * g)) & 3;
-            let q = (low | high << 4) as i8 - 32;
+            let q = self.level(k) as i8 - 32;
             *out = d * f32::from(self.scales[k / 16]) * f32::from(q);
         }
     }
