@@ -14,7 +14,7 @@ One run, on this machine:
    bitnet-b1.58``, the official 2B4T file's architecture (squared-ReLU FFN), which bitnet.cpp
    runs through its 2B4T graph. Both our engine and bitnet.cpp then read that same I2_S file.
 2. Our engine: ``bitnet bench MODEL -p P -n N -t T -r R --json`` on every format; with
-   ``--q8-head`` also with ``--head q8_0``; with ``--profile NAME`` also with ``--profile NAME``
+   ``--head H`` (repeatable) also with ``--head H``; with ``--profile NAME`` also with ``--profile NAME``
    (that deployment profile's configuration — memory budget, defaults — at the same thread
    count T, since ``-t`` overrides the profile's thread limit).
 3. llama.cpp, through ``llama-cpp-python`` (a child process on the venv's Python), on the
@@ -88,7 +88,7 @@ Usage (from the repository root, after ``cargo build --release -p bitnet-cli``):
     scripts/compare-llama-cpp.py -r 1 --rounds 5     # five paired rounds of one repetition
     scripts/compare-llama-cpp.py -p 64 -n 16 -r 1 --json /tmp/compare.json
     scripts/compare-llama-cpp.py --formats i2_s --skip-llama
-    scripts/compare-llama-cpp.py --q8-head            # also ours with --head q8_0
+    scripts/compare-llama-cpp.py --head q8_0          # also ours with --head q8_0
     scripts/compare-llama-cpp.py --formats i2_s,tq2_0 --bitnet-cpp ~/src/BitNet --profile mobile \
         -t 1 -r 1 --rounds 3                       # also bitnet.cpp and ours in the mobile profile
 
@@ -222,8 +222,13 @@ def synth_model(bitnet: Path, models_dir: Path, preset: str, fmt: str, seed: int
 # --- our engine --------------------------------------------------------------------------------
 
 
-# Our engine with the opt-in Q8_0 output head (``--q8-head``).
-Q8_HEAD = "ours, Q8_0 head"
+# The quantised output heads ``--head`` may add runs of our engine with.
+HEADS = ("q8_0", "q6_k", "q4_k")
+
+
+def head_engine(head: str) -> str:
+    """Name of our engine run with an output head precision (``--head``)."""
+    return f"ours, {head.upper()} head"
 
 
 def profile_engine(profile: str) -> str:
@@ -581,8 +586,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--formats", default=",".join(FORMATS),
                     help=f"comma-separated subset of {','.join(FORMATS)} (llama.cpp runs the TQ ones)")
     ap.add_argument("--skip-llama", action="store_true", help="do not run llama.cpp (llama-cpp-python)")
-    ap.add_argument("--q8-head", action="store_true",
-                    help="also run ours with the opt-in Q8_0 output head (bitnet bench --head q8_0)")
+    ap.add_argument("--head", choices=HEADS, action="append", default=[], dest="heads",
+                    help="also run ours with this output head (bitnet bench --head H); repeatable")
     ap.add_argument("--profile", choices=PROFILES,
                     help="also run ours in this deployment profile (bitnet bench --profile NAME, at -t threads)")
     ap.add_argument("--bitnet-cpp", type=Path, metavar="PATH",
@@ -642,15 +647,15 @@ def measure(args: argparse.Namespace, bitnet: Path) -> dict:
 
     # Each format's engines run back to back, so a change in machine load between formats skews
     # the ratios less; each round repeats the whole sequence.
-    rounds: dict[str, dict] = {"ours": {}, Q8_HEAD: {}}
+    rounds: dict[str, dict] = {"ours": {}, **{head_engine(h): {} for h in args.heads}}
     if args.profile:
         rounds[profile_engine(args.profile)] = {}
     rounds.update({"llama.cpp": {}, BITNET_CPP: {}})
     for round_ in range(k):
         for fmt in args.formats:
             runs = [("ours", lambda: bench_ours(bitnet, models[fmt], p, n, t, r))]
-            if args.q8_head:
-                runs.append((Q8_HEAD, lambda: bench_ours(bitnet, models[fmt], p, n, t, r, "q8_0")))
+            for h in args.heads:
+                runs.append((head_engine(h), lambda h=h: bench_ours(bitnet, models[fmt], p, n, t, r, h)))
             if args.profile:
                 runs.append((profile_engine(args.profile),
                              lambda: bench_ours(bitnet, models[fmt], p, n, t, r, profile=args.profile)))

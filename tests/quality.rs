@@ -67,6 +67,9 @@ pub struct LogitError {
     pub top1_same: usize,
     /// Positions compared.
     pub positions: usize,
+    /// `Σ` over positions of the total variation distance `½ Σ |p − q|` between the two
+    /// softmax distributions (what a sampler at temperature 1 draws from).
+    tv_sum: f64,
     /// Free-running greedy tokens of `b` equal to `a`'s (before the first difference).
     pub greedy_prefix: usize,
     /// Greedy tokens `a` generated.
@@ -79,6 +82,13 @@ impl LogitError {
         (self.diff_sq / self.ref_sq).sqrt()
     }
 
+    /// The mean total variation distance between the softmax distributions: the largest
+    /// difference, over all sets of tokens, in the probability a sampler at temperature 1
+    /// gives the set.
+    pub fn mean_tv(&self) -> f64 {
+        self.tv_sum / self.positions.max(1) as f64
+    }
+
     /// Adds the positions of `a` (reference) and `b`.
     fn add(&mut self, a: &[Vec<f32>], b: &[Vec<f32>]) {
         for (x, y) in a.iter().zip(b) {
@@ -89,6 +99,8 @@ impl LogitError {
                 self.ref_sq += f64::from(x).powi(2);
             }
             self.top1_same += usize::from(argmax(x) == argmax(y));
+            let (p, q) = (softmax(x), softmax(y));
+            self.tv_sum += 0.5 * p.iter().zip(&q).map(|(p, q)| (p - q).abs()).sum::<f64>();
             self.positions += 1;
         }
     }
@@ -97,16 +109,28 @@ impl LogitError {
     pub fn report(&self, name: &str) {
         println!(
             "{name}: max |Δlogit| {:.4} (max |logit| {:.2}), relative L2 {:.3} %, top-1 \
-             agreement {}/{} positions, free-running greedy identical for {}/{} tokens",
+             agreement {}/{} positions, mean total variation {:.4}, free-running greedy \
+             identical for {}/{} tokens",
             self.max_abs,
             self.max_logit,
             100.0 * self.rel_l2(),
             self.top1_same,
             self.positions,
+            self.mean_tv(),
             self.greedy_prefix,
             self.greedy_tokens
         );
     }
+}
+
+/// The softmax of `logits` in f64.
+fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits
+        .iter()
+        .fold(f64::NEG_INFINITY, |m, &x| m.max(f64::from(x)));
+    let e: Vec<f64> = logits.iter().map(|&x| (f64::from(x) - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.into_iter().map(|e| e / sum).collect()
 }
 
 /// For each prompt, `a` decodes `generated` greedy tokens and both engines' logits are

@@ -181,7 +181,7 @@ fn f16_head(c: &mut Criterion) {
     group.finish();
 }
 
-/// The int8 heads (Q8_0, Q6_K) on a quarter of the 2B4T head, the activations' quantisation
+/// The int8 heads (Q8_0, Q6_K, Q4_K) on a quarter of the 2B4T head, the activations' quantisation
 /// included.
 fn int8_head(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(4);
@@ -189,7 +189,11 @@ fn int8_head(c: &mut Criterion) {
         .map(|_| rng.random_range(-0.1f32..0.1))
         .collect();
     let x = random_acts(&mut rng, COLS);
-    for (ty, name) in [(TensorType::Q8_0, "q8_0"), (TensorType::Q6K, "q6_k")] {
+    for (ty, name) in [
+        (TensorType::Q8_0, "q8_0"),
+        (TensorType::Q6K, "q6_k"),
+        (TensorType::Q4K, "q4_k"),
+    ] {
         let bytes = quantize_tensor(ty, &weights, COLS).expect("encodes");
         let w = WeightView::new(ty, COLS, HEAD_ROWS, &bytes, 1.0).expect("valid");
         let mut group = c.benchmark_group(format!("{name}_head_gemv_2560x32768"));

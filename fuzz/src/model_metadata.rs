@@ -148,10 +148,11 @@ pub fn run(data: &[u8]) {
 fn engine_config(head: u8, kv: Option<bool>) -> EngineConfig {
     EngineConfig {
         threads: 1,
-        head: Some(match head % 3 {
+        head: Some(match head % 4 {
             0 => HeadPrecision::F16,
             1 => HeadPrecision::Q8_0,
-            _ => HeadPrecision::Q6K,
+            2 => HeadPrecision::Q6K,
+            _ => HeadPrecision::Q4K,
         }),
         kv_precision: kv.map(|f32| {
             if f32 {

@@ -56,7 +56,7 @@ def test_bitnet_cpp_beside_ours(bitnet_bin: Path, tmp_path: Path) -> None:
     binary = stub_llama_bench(tmp_path / "BitNet")
     out = tmp_path / "compare.json"
     proc = run_script("--bitnet", str(bitnet_bin), "--preset", "tiny", "--formats", "i2_s", "--skip-llama",
-                      "--bitnet-cpp", str(tmp_path / "BitNet"), "--profile", "mobile",
+                      "--bitnet-cpp", str(tmp_path / "BitNet"), "--profile", "mobile", "--head", "q4_k",
                       "-p", "8", "-n", "4", "-t", "1", "-r", "2", "--rounds", "2",
                       "--models-dir", str(tmp_path / "models"), "--json", str(out))
     assert proc.returncode == 0, proc.stderr
@@ -77,7 +77,7 @@ def test_bitnet_cpp_beside_ours(bitnet_bin: Path, tmp_path: Path) -> None:
                             "-b", "512", "-ub", "512", "-fa", "0", "-o", "json"]
 
     results = doc["results"]
-    assert set(results) == {"ours", "ours, mobile profile", "bitnet.cpp"}
+    assert set(results) == {"ours", "ours, Q4_K head", "ours, mobile profile", "bitnet.cpp"}
     theirs = results["bitnet.cpp"]["i2_s"]
     assert theirs["rounds"] == 2
     # Both rounds printed the same samples: the pooled mean is theirs, the pooled sd over 4 samples.
@@ -86,12 +86,12 @@ def test_bitnet_cpp_beside_ours(bitnet_bin: Path, tmp_path: Path) -> None:
     assert theirs["decode_tokens_per_s"]["mean"] == pytest.approx(statistics.fmean(TG_TS))
     assert theirs["time_to_first_token_ms"]["mean"] == pytest.approx(statistics.fmean(PP_NS) / 1e6)
     assert theirs["peak_rss_bytes"] > 0
-    for engine in ("ours", "ours, mobile profile"):
+    for engine in ("ours", "ours, Q4_K head", "ours, mobile profile"):
         assert results[engine]["i2_s"]["threads"] == 1
 
     # One ratio row per variant of ours, each the mean of the rounds' ratios of means.
     rows = {row["engine"]: row for row in doc["ratios"]}
-    assert set(rows) == {"ours", "ours, mobile profile"}
+    assert set(rows) == {"ours", "ours, Q4_K head", "ours, mobile profile"}
     for engine, row in rows.items():
         assert (row["ours"], row["baseline"], row["theirs"], row["rounds"]) == ("i2_s", "bitnet.cpp", "i2_s", 2)
         per_round = [r["decode_tokens_per_s"]["mean"] / statistics.fmean(TG_TS) for r in doc["rounds"][engine]["i2_s"]]

@@ -11,8 +11,8 @@ use super::aarch64;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
 use super::{
-    scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q6KDotFn, Q8DotFn, Q8KeyDotFn, Q8WeightedSumFn,
-    QuantActs, RowWalk, TernaryDotFn, TernaryTileFn,
+    scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q4KDotFn, Q6KDotFn, Q8DotFn, Q8KeyDotFn,
+    Q8WeightedSumFn, QuantActs, RowWalk, TernaryDotFn, TernaryTileFn,
 };
 
 /// One instruction set's inner loops (see the module docs); the methods are the driver.
@@ -41,6 +41,8 @@ pub struct Kernels {
     pub(super) dot_q8_0: Q8DotFn,
     /// [`Q6KDotFn`]: a Q6_K row (a Q6_K head) against Q8_K activations.
     pub(super) dot_q6_k: Q6KDotFn,
+    /// [`Q4KDotFn`]: a Q4_K row (a Q4_K head) against Q8_K activations.
+    pub(super) dot_q4_k: Q4KDotFn,
     /// [`F16WeightedSumFn`]: one head's attention output from the cached values.
     pub(super) weighted_sum_f16: F16WeightedSumFn,
     /// [`Q8KeyDotFn`]: the cached Q8_0 keys of one kv head against its query heads.

@@ -1,10 +1,10 @@
 //! The int8 products of a quantised output head: Q8_0 weights × activations in Q8_0 blocks
-//! (ggml's q8_0 × q8_0) and Q6_K weights × activations in Q8_K blocks (ggml's q6_K × q8_K),
-//! the activations in [`Q8Acts`], and the one driver over the head's rows
+//! (ggml's q8_0 × q8_0), Q6_K and Q4_K weights × activations in Q8_K blocks (ggml's q6_K ×
+//! q8_K, q4_K × q8_K), the activations in [`Q8Acts`], and the one driver over the head's rows
 //! ([`Kernels::int8_gemm`]).
 //!
 //! The head is the largest matrix of a BitNet model (2B4T: 128256 × 2560, 657 MB as F16, 349 MB
-//! as Q8_0, 269 MB as Q6_K), read once per decoded token. Rows are read one after another, each in one pass:
+//! as Q8_0, 269 MB as Q6_K, 185 MB as Q4_K), read once per decoded token. Rows are read one after another, each in one pass:
 //! the matrix is one sequential stream, which the hardware prefetchers follow best (walking
 //! four rows at once to share the activation loads was measured 2× slower on x86_64); whether
 //! software hints run ahead of it is the table's [`RowWalk`](super::RowWalk).
@@ -14,7 +14,9 @@ use std::ops::Range;
 use half::f16;
 
 use super::{check_len, check_rows, KernelError, Kernels};
-use crate::quant::{BlockFormat, BlockQ6K, BlockQ8_0, QuantizeFormat, TensorType, WeightView};
+use crate::quant::{
+    BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0, QuantizeFormat, TensorType, WeightView,
+};
 
 /// Lanes of the canonical Q8_0 dot (see [`Q8DotFn`]).
 pub const Q8_LANES: usize = 8;
@@ -36,10 +38,20 @@ pub type Q8DotFn = fn(row: &[u8], acts: &Q8Acts) -> f32;
 /// `row` holds `acts.d.len()` super-blocks.
 pub type Q6KDotFn = fn(row: &[u8], acts: &Q8Acts) -> f32;
 
+/// The canonical Q4_K dot of one Q4_K row (ggml's `block_q4_K` layout, see [`BlockQ4K`])
+/// against one token's [`Q8Acts`] in Q8_K blocks: super-block `b`'s exact int32 sums
+/// `s_b = Σ_j sc_j · Σ_{k ∈ j} q_k · x_k` and `m_b = Σ_j m_j · Σ_{k ∈ j} x_k` (8 sub-blocks `j`
+/// of 32 weights, `q` the 4-bit values, `sc`/`m` the 6-bit sub-block scales and mins) give
+/// `p_b = (d_b · d_x[b]) · s_b − (dmin_b · d_x[b]) · m_b` (the f16 `d_b`, `dmin_b` widened, every
+/// multiply and the subtraction rounded in f32, in that order), added in block order from
+/// `+0`. Every ISA computes the sums exactly and the rest in that order, so every table gives
+/// the same bits. `row` holds `acts.d.len()` super-blocks.
+pub type Q4KDotFn = fn(row: &[u8], acts: &Q8Acts) -> f32;
+
 /// One token's activations quantised to int8 blocks with one f32 scale each, for an int8 head:
 /// block `b` is `x[L·b..L·b + L] ≈ q · d[b]` and `|q| ≤ 127`. [`quantize`](Self::quantize)
 /// makes Q8_0 blocks (`L` = 32, as ggml quantises the activations of a q8_0 × q8_0 dot);
-/// [`quantize_k`](Self::quantize_k) makes Q8_K blocks (`L` = 256, for q6_K × q8_K).
+/// [`quantize_k`](Self::quantize_k) makes Q8_K blocks (`L` = 256, for q6_K and q4_K × q8_K).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Q8Acts {
     /// The int8 values, one per input element.
@@ -47,7 +59,8 @@ pub struct Q8Acts {
     /// Each block's scale.
     pub d: Vec<f32>,
     /// Q8_K blocks only ([`quantize_k`](Self::quantize_k)): `Σ q` over each 16 values (ggml's
-    /// `bsums`), for kernels that multiply the unsigned Q6_K values and subtract `32 · Σ q`.
+    /// `bsums`), for kernels that multiply the unsigned Q6_K values and subtract `32 · Σ q`,
+    /// and for the Q4_K mins.
     pub sums: Vec<i16>,
 }
 
@@ -75,11 +88,11 @@ impl Q8Acts {
         Ok(())
     }
 
-    /// Quantises `x` for an int8 head stored as `ty`: Q8_K blocks for Q6_K
+    /// Quantises `x` for an int8 head stored as `ty`: Q8_K blocks for Q6_K and Q4_K
     /// ([`quantize_k`](Self::quantize_k)), else Q8_0 blocks ([`quantize`](Self::quantize)).
     pub fn quantize_for(&mut self, ty: TensorType, x: &[f32]) -> Result<(), KernelError> {
         match ty {
-            TensorType::Q6K => self.quantize_k(x),
+            TensorType::Q6K | TensorType::Q4K => self.quantize_k(x),
             _ => self.quantize(x),
         }
     }
@@ -156,6 +169,38 @@ pub(super) fn q6_k_block_product(block: &[u8], d_x: f32, sum: i32) -> f32 {
     d_w * d_x * sum as f32
 }
 
+/// Super-block `block`'s exact int32 sums `(s_b, m_b)` of the canonical Q4_K dot against 256
+/// activations `x` (the reference of every ISA's [`Q4KDotFn`] inner loop). `|s_b| ≤ 8 · 63 ·
+/// 32 · 15 · 127`, `|m_b| ≤ 8 · 63 · 32 · 127`: far below 2^31.
+pub(super) fn q4_k_block_sums(block: &[u8], x: &[i8]) -> (i32, i32) {
+    let b = BlockQ4K::read_block(block);
+    let sm = BlockQ4K::scales_mins(&b.scales);
+    let (mut s, mut m) = (0i32, 0i32);
+    for (j, x) in x.chunks_exact(32).enumerate() {
+        // Sub-block j: the low (j even) or high (j odd) nibbles of bytes 32·(j/2)...
+        let qs = &b.qs[32 * (j / 2)..][..32];
+        let shift = 4 * (j % 2);
+        let dot: i32 = qs
+            .iter()
+            .zip(x)
+            .map(|(&q, &x)| i32::from((q >> shift) & 15) * i32::from(x))
+            .sum();
+        let sum: i32 = x.iter().map(|&x| i32::from(x)).sum();
+        s += i32::from(sm[j]) * dot;
+        m += i32::from(sm[8 + j]) * sum;
+    }
+    (s, m)
+}
+
+/// Super-block `block`'s term `(d_b · d_x) · s_b − (dmin_b · d_x) · m_b` of the canonical Q4_K
+/// dot, given its exact int32 sums (shared by every table).
+#[inline(always)]
+pub(super) fn q4_k_block_product(block: &[u8], d_x: f32, (s, m): (i32, i32)) -> f32 {
+    let d_w = f16::from_le_bytes([block[0], block[1]]).to_f32();
+    let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
+    d_w * d_x * s as f32 - dmin * d_x * m as f32
+}
+
 /// Block `b`'s term of the canonical Q8_0 dot: `(d_w · d_x) · Σ q_w·q_x` for one 34-byte
 /// `block` against 32 activations `q` with scale `d_x` (the reference, and every ISA's tail).
 pub(super) fn q8_block_product(block: &[u8], q: &[i8], d_x: f32) -> f32 {
@@ -171,10 +216,10 @@ pub(super) fn q8_block_product(block: &[u8], q: &[i8], d_x: f32) -> f32 {
 
 impl Kernels {
     /// An int8 head for a batch of tokens: Q8_0 weights against activations in Q8_0 blocks
-    /// ([`Q8Acts::quantize`]) or Q6_K weights against activations in Q8_K blocks
+    /// ([`Q8Acts::quantize`]) or Q6_K / Q4_K weights against activations in Q8_K blocks
     /// ([`Q8Acts::quantize_k`]). For each row `r` in `rows` and token `t`,
-    /// `out[t · rows.len() + r − rows.start]` is the canonical dot ([`Q8DotFn`] or
-    /// [`Q6KDotFn`]) of row `r` and `acts[t]`, times `w.scale()`. Each token's activations have
+    /// `out[t · rows.len() + r − rows.start]` is the canonical dot ([`Q8DotFn`], [`Q6KDotFn`]
+    /// or [`Q4KDotFn`]) of row `r` and `acts[t]`, times `w.scale()`. Each token's activations have
     /// `w.cols()` elements.
     pub fn int8_gemm(
         &self,
@@ -186,6 +231,7 @@ impl Kernels {
         let (dot, block, sums) = match w.ty() {
             TensorType::Q8_0 => (self.dot_q8_0, BlockQ8_0::LEN, 0),
             TensorType::Q6K => (self.dot_q6_k, BlockQ6K::LEN, w.cols() / 16),
+            TensorType::Q4K => (self.dot_q4_k, BlockQ4K::LEN, w.cols() / 16),
             ty => return Err(KernelError::NoInt8Kernel(ty)),
         };
         check_rows(w, &rows)?;
@@ -462,6 +508,85 @@ mod tests {
     }
 
     #[test]
+    fn q4_k_dot_is_the_dequantised_dot_in_integers() {
+        let mut rng = ChaCha8Rng::seed_from_u64(28);
+        let cols = 768;
+        let w = random(&mut rng, cols);
+        let bytes = crate::quant::quantize_tensor(TensorType::Q4K, &w, cols).expect("encodes");
+        let mut a = Q8Acts::default();
+        a.quantize_k(&random(&mut rng, cols)).expect("blocks");
+        // The exact value: dequantised weights (d · sc · q − dmin · m) against d_x · q_x in f64.
+        let mut deq = vec![0f32; cols];
+        crate::quant::dequantize_row(TensorType::Q4K, &bytes, &mut deq).expect("decodes");
+        let exact: f64 = deq
+            .iter()
+            .zip(&a.q)
+            .enumerate()
+            .map(|(k, (&w, &q))| f64::from(w) * f64::from(q) * f64::from(a.d[k / 256]))
+            .sum();
+        let got = (Kernels::scalar().dot_q4_k)(&bytes, &a);
+        assert!(
+            (f64::from(got) - exact).abs() < 1e-4 * exact.abs().max(1.0),
+            "{got} {exact}"
+        );
+        // And the documented order, bit for bit.
+        let mut acc = 0f32;
+        for (b, block) in bytes.chunks_exact(144).enumerate() {
+            let d_w = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+            let dmin = half::f16::from_le_bytes([block[2], block[3]]).to_f32();
+            let (s, m) = q4_k_block_sums(block, &a.q[256 * b..][..256]);
+            acc += d_w * a.d[b] * s as f32 - dmin * a.d[b] * m as f32;
+        }
+        assert_eq!(got, acc);
+    }
+
+    #[test]
+    fn every_table_equals_scalar_on_q4_k_rows() {
+        let mut rng = ChaCha8Rng::seed_from_u64(29);
+        let s = Kernels::scalar();
+        for blocks in [1, 2, 10] {
+            let cols = 256 * blocks;
+            for finite in [true, false] {
+                // Any bytes: every 4-bit value and 6-bit scale and min, random f16 d and dmin.
+                let rows: Vec<Vec<u8>> = (0..4)
+                    .map(|_| {
+                        let mut row: Vec<u8> = (0..144 * blocks).map(|_| rng.random()).collect();
+                        let d = random_halves(&mut rng, 2 * blocks, finite);
+                        for (b, d) in row.chunks_exact_mut(144).zip(d.chunks_exact(4)) {
+                            b[..4].copy_from_slice(d);
+                        }
+                        row
+                    })
+                    .collect();
+                let mut x = random(&mut rng, cols);
+                x[cols - 1] = 1e4; // a block dominated by one value: q = ±127
+                let mut a = Q8Acts::default();
+                a.quantize_k(&x).expect("blocks");
+                let expected: Vec<f32> = rows.iter().map(|r| (s.dot_q4_k)(r, &a)).collect();
+                for k in Kernels::available() {
+                    let got: Vec<f32> = rows.iter().map(|r| (k.dot_q4_k)(r, &a)).collect();
+                    assert!(same(&got, &expected), "{} dot_q4_k {blocks}", k.name());
+                }
+            }
+        }
+        // Extreme sums: q = 15, scale and min 63 everywhere against x = ±127.
+        let mut block = vec![0xFFu8; 144];
+        block[..2].copy_from_slice(&half::f16::ONE.to_le_bytes());
+        block[2..4].copy_from_slice(&half::f16::ONE.to_le_bytes());
+        for sign in [1.0f32, -1.0] {
+            let mut a = Q8Acts::default();
+            a.quantize_k(&[127.0 * sign; 256]).expect("blocks");
+            for k in Kernels::available() {
+                // x = ±127 quantises to q = −127 with d = ∓1: s = 63 · 15 · (−127) · 256,
+                // m = 63 · (−127) · 256; p = ∓1 · s − ∓1 · m.
+                let (s, m) = (63.0 * 15.0 * -127.0 * 256.0, 63.0 * -127.0 * 256.0);
+                let expected = -sign * s - (-sign * m);
+                assert_eq!((k.dot_q4_k)(&block, &a), expected, "{}", k.name());
+            }
+        }
+    }
+
+    #[test]
     fn every_table_equals_scalar_on_head_gemms() {
         let mut rng = ChaCha8Rng::seed_from_u64(24);
         let (rows, cols, tokens) = (9, 512, 2);
@@ -484,7 +609,12 @@ mod tests {
                 a
             })
             .collect();
-        for ty in [TensorType::F16, TensorType::Q8_0, TensorType::Q6K] {
+        for ty in [
+            TensorType::F16,
+            TensorType::Q8_0,
+            TensorType::Q6K,
+            TensorType::Q4K,
+        ] {
             let bytes = crate::quant::quantize_tensor(ty, &w_f32, cols).expect("encodes");
             let w = WeightView::new(ty, cols, rows, &bytes, 0.75).expect("valid");
             for range in [0..rows, 5..6, 1..rows] {

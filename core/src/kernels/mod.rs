@@ -44,7 +44,7 @@ pub use contract::{
     TernaryDotFn, TernaryTileFn, FLOAT_LANES, TILE_ROWS, TILE_TOKENS,
 };
 pub use dispatch::Kernels;
-pub use head::{Q6KDotFn, Q8Acts, Q8DotFn, Q8_LANES};
+pub use head::{Q4KDotFn, Q6KDotFn, Q8Acts, Q8DotFn, Q8_LANES};
 
 use contract::{check_len, check_rows, run_tile, tile_fn};
 use float::{

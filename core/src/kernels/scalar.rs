@@ -2,10 +2,12 @@
 
 use half::f16;
 
-use super::head::{q6_k_block_product, q6_k_block_sum, q8_block_product};
+use super::head::{
+    q4_k_block_product, q4_k_block_sums, q6_k_block_product, q6_k_block_sum, q8_block_product,
+};
 use super::{tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{
-    BlockFormat, BlockI2S, BlockQ6K, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat,
+    BlockFormat, BlockI2S, BlockQ4K, BlockQ6K, BlockQ8_0, BlockTQ1_0, BlockTQ2_0, TernaryFormat,
 };
 
 /// The scalar table.
@@ -21,6 +23,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f16,
     dot_q8_0,
     dot_q6_k,
+    dot_q4_k,
     weighted_sum_f16,
     dot_q8_0_keys,
     weighted_sum_q8_0,
@@ -102,6 +105,15 @@ fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
     let x = acts.q.chunks_exact(BlockQ6K::LEN).zip(&acts.d);
     blocks.zip(x).fold(0.0, |acc, (block, (x, &d))| {
         acc + q6_k_block_product(block, d, q6_k_block_sum(block, x))
+    })
+}
+
+/// The canonical Q4_K dot (see [`super::Q4KDotFn`]), block by block.
+fn dot_q4_k(row: &[u8], acts: &Q8Acts) -> f32 {
+    let blocks = row.chunks_exact(BlockQ4K::BYTES);
+    let x = acts.q.chunks_exact(BlockQ4K::LEN).zip(&acts.d);
+    blocks.zip(x).fold(0.0, |acc, (block, (x, &d))| {
+        acc + q4_k_block_product(block, d, q4_k_block_sums(block, x))
     })
 }
 

@@ -567,8 +567,9 @@ impl Model {
     }
 
     /// `logits[t] = head · x[t]` for each `n_embd`-wide row `x[t]` of `x`: float kernels, or
-    /// for an int8 head the rows quantised (into `acts`: Q8_K blocks for a Q6_K head, else
-    /// Q8_0 blocks) and int8 dots.
+    /// for an int8 head the rows quantised (into `acts`: Q8_K blocks for a Q6_K or Q4_K head,
+    /// else Q8_0 blocks) and int8 dots, the best candidates then re-scored from the stored
+    /// float head when it was re-quantised.
     fn output_head(
         &self,
         exec: &Executor,
@@ -593,7 +594,16 @@ impl Model {
         let acts = &acts[..n];
         self.matmul(exec, &view, n, logits, mm, |rows, out| {
             exec.kernels().int8_gemm(&view, acts, rows, out)
-        })
+        })?;
+        let vocab = view.rows();
+        for (x, logits) in x
+            .chunks_exact(view.cols())
+            .zip(logits.chunks_exact_mut(vocab))
+        {
+            self.head
+                .rescore(exec.kernels(), self.file.bytes(), x, logits)?;
+        }
+        Ok(())
     }
 
     /// Quantises each `width`-wide row of `x` to int8 for the ternary matmuls of `layer` that

@@ -1,7 +1,7 @@
 //! The output head: the matrix that turns the final hidden state into logits, read as the file
-//! stores it or quantised (Q8_0 or Q6_K, in the file or re-quantised at load), which cuts the
-//! bytes every decoded token reads (2B4T: the tied F16 embedding is 657 MB, over half of a
-//! token's bytes; 349 MB in Q8_0, 269 MB in Q6_K).
+//! stores it or quantised (Q8_0, Q6_K or Q4_K, in the file or re-quantised at load), which cuts
+//! the bytes every decoded token reads (2B4T: the tied F16 embedding is 657 MB, over half of a
+//! token's bytes; 349 MB in Q8_0, 269 MB in Q6_K, 185 MB in Q4_K).
 
 use std::path::Path;
 
@@ -9,19 +9,29 @@ use super::head_cache::{CachedHead, HeadCacheEntry};
 use super::weights::Matrix;
 use super::ModelError;
 use crate::gguf::{GgufError, GgufFile};
+use crate::kernels::Kernels;
 use crate::quant::{self, TensorType, WeightView};
 use crate::runtime::ThreadPool;
+
+/// Logits per position that a head re-quantised from floats recomputes from the stored head:
+/// the best this many by the quantised product, so that the tokens a sampler can pick are
+/// scored as by the float head, for 64 of ~5 MB of reads per token (2B4T).
+pub const RESCORED_CANDIDATES: usize = 64;
 
 /// How the engine stores and multiplies the output head ([`EngineConfig`]'s `head`).
 ///
 /// A quantised precision multiplies the head with int8 kernels (the final hidden state
-/// quantised per block, ggml's q8_0 × q8_0 or q6_K × q8_K product). A head the file already
-/// stores at that precision or below (Q8_0 or Q6_K) is read in place from the mapping; a wider
-/// one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K)) is re-quantised at load, by llama.cpp's
+/// quantised per block, ggml's q8_0 × q8_0, q6_K × q8_K or q4_K × q8_K product). A head the
+/// file already stores at that precision or below (Q8_0, Q6_K or Q4_K) is read in place from
+/// the mapping; a wider one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K), Q8_0 and Q6_K for
+/// [`Q4K`](Self::Q4K)) is re-quantised at load, by llama.cpp's
 /// reference quantiser, into memory the engine owns
 /// ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)), or, with a
 /// `cache_dir`, written there once and mapped by later loads (no memory of its own, no load
-/// time).
+/// time). A head re-quantised from floats then has each position's best
+/// [`RESCORED_CANDIDATES`] logits recomputed from the stored rows: those logits are the float
+/// head's, bit for bit, and only the tail (tokens no sampler reaches in practice) keeps the
+/// quantisation error.
 ///
 /// [`EngineConfig`]: crate::engine::EngineConfig
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,6 +46,9 @@ pub enum HeadPrecision {
     /// Q6_K: ggml's 256-weight super-blocks (6-bit values, int8 scale per 16), 6.5625 bits
     /// per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
     Q6K,
+    /// Q4_K: ggml's 256-weight super-blocks (4-bit values, 6-bit scale and min per 32), 4.5
+    /// bits per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
+    Q4K,
 }
 
 /// Which tensor is the output head and how it is multiplied, decided from the file's header
@@ -48,8 +61,11 @@ pub struct HeadPlan {
     pub stored: TensorType,
     /// The format it is re-quantised to at load into an owned buffer, if any.
     pub requantized: Option<TensorType>,
-    /// Whether products are int8 dots (Q8_0 or Q6_K weights; else the float kernels).
+    /// Whether products are int8 dots (Q8_0, Q6_K or Q4_K weights; else the float kernels).
     pub int8: bool,
+    /// Logits per position recomputed from the stored float head after the re-quantised
+    /// product ([`RESCORED_CANDIDATES`] when re-quantised from F32, F16 or BF16, else 0).
+    pub rescored: usize,
     /// Bytes held outside mapped files (the re-quantised copy when it is made at this load),
     /// in bytes.
     pub owned_bytes: u64,
@@ -93,12 +109,24 @@ impl HeadPlan {
             Some(entry) if entry.present => 0,
             _ => data_len,
         };
+        let float = matches!(
+            info.ty,
+            TensorType::F32 | TensorType::F16 | TensorType::BF16
+        );
         Ok(HeadPlan {
             tensor,
             stored: info.ty,
             requantized,
+            rescored: if requantized.is_some() && float {
+                RESCORED_CANDIDATES
+            } else {
+                0
+            },
             int8: precision != HeadPrecision::F16
-                && matches!(multiplied, TensorType::Q8_0 | TensorType::Q6K),
+                && matches!(
+                    multiplied,
+                    TensorType::Q8_0 | TensorType::Q6K | TensorType::Q4K
+                ),
             owned_bytes,
             cache,
         })
@@ -120,17 +148,50 @@ impl HeadPrecision {
             HeadPrecision::Q6K => [TensorType::Q6K, TensorType::Q8_0]
                 .into_iter()
                 .find(|&t| fits(t)),
+            HeadPrecision::Q4K => [TensorType::Q4K, TensorType::Q8_0]
+                .into_iter()
+                .find(|&t| fits(t)),
         }
     }
 
-    /// The name the CLI and reports use (`"f16"`, `"q8_0"`, `"q6_k"`).
+    /// The name the CLI and reports use (`"f16"`, `"q8_0"`, `"q6_k"`, `"q4_k"`).
     pub fn name(self) -> &'static str {
         match self {
             HeadPrecision::F16 => "f16",
             HeadPrecision::Q8_0 => "q8_0",
             HeadPrecision::Q6K => "q6_k",
+            HeadPrecision::Q4K => "q4_k",
         }
     }
+}
+
+/// The indices of the [`RESCORED_CANDIDATES`] largest `logits` (all of them when fewer; NaN
+/// is skipped), in no particular order: one pass that replaces the smallest kept
+/// value, rarely once the kept ones are large.
+fn best_rows(logits: &[f32]) -> Vec<u32> {
+    const K: usize = RESCORED_CANDIDATES;
+    let mut best: Vec<(f32, u32)> = Vec::with_capacity(K.min(logits.len()));
+    let mut smallest = 0;
+    let argmin = |best: &[(f32, u32)]| {
+        (0..best.len())
+            .min_by(|&a, &b| best[a].0.total_cmp(&best[b].0))
+            .unwrap_or(0)
+    };
+    for (i, &v) in (0u32..).zip(logits) {
+        if v.is_nan() {
+            continue;
+        }
+        if best.len() < K {
+            best.push((v, i));
+            if best.len() == K {
+                smallest = argmin(&best);
+            }
+        } else if v > best[smallest].0 {
+            best[smallest] = (v, i);
+            smallest = argmin(&best);
+        }
+    }
+    best.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Bits per weight of `ty` (block bytes × 8 / block length).
@@ -147,6 +208,8 @@ pub(super) struct OutputHead {
     requantized: Option<(TensorType, HeadBytes)>,
     /// Whether products are int8 dots (else the float kernels).
     int8: bool,
+    /// Logits per position recomputed from `matrix` ([`HeadPlan::rescored`]).
+    rescored: usize,
 }
 
 /// A re-quantised head's bytes: made at this load, or mapped from the cache.
@@ -194,6 +257,7 @@ impl OutputHead {
             matrix,
             requantized,
             int8: plan.int8,
+            rescored: plan.rescored,
         })
     }
 
@@ -215,6 +279,28 @@ impl OutputHead {
     /// Whether products are int8 dots ([`crate::kernels::Kernels::int8_gemm`]).
     pub(super) fn int8(&self) -> bool {
         self.int8
+    }
+
+    /// Recomputes the best [`RESCORED_CANDIDATES`] of one position's `logits` (from the
+    /// re-quantised product) with the stored float rows in `file_bytes` and the position's
+    /// hidden state `x`, when this head re-scores (else leaves them): each becomes exactly
+    /// the float head's logit (the same canonical float dot, row by row).
+    pub(super) fn rescore(
+        &self,
+        kernels: &Kernels,
+        file_bytes: &[u8],
+        x: &[f32],
+        logits: &mut [f32],
+    ) -> Result<(), ModelError> {
+        if self.rescored == 0 {
+            return Ok(());
+        }
+        let stored = self.matrix.view(file_bytes)?;
+        for r in best_rows(logits) {
+            let r = r as usize;
+            kernels.float_gemm(&stored, x, r..r + 1, &mut logits[r..r + 1])?;
+        }
+        Ok(())
     }
 
     /// The format the head is multiplied in.
@@ -291,7 +377,28 @@ mod tests {
         // Not whole 256-weight super-blocks: Q8_0; not whole 32-weight blocks: as stored.
         assert_eq!(Q6K.format_for(96), Some(TensorType::Q8_0));
         assert_eq!(Q6K.format_for(40), None);
+        assert_eq!(Q4K.format_for(2560), Some(TensorType::Q4K));
+        assert_eq!(Q4K.format_for(96), Some(TensorType::Q8_0));
         assert_eq!(Q8_0.format_for(0), None);
+    }
+
+    #[test]
+    fn best_rows_are_the_largest_logits() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(30);
+        let mut logits: Vec<f32> = (0..5000)
+            .map(|_| rng.random_range(-10.0f32..10.0))
+            .collect();
+        logits[17] = f32::NAN;
+        let mut got = best_rows(&logits);
+        got.sort_unstable();
+        let mut order: Vec<u32> = (0..5000).filter(|&i| i != 17).collect();
+        order.sort_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
+        let mut want = order[..RESCORED_CANDIDATES].to_vec();
+        want.sort_unstable();
+        assert_eq!(got, want);
+        assert_eq!(best_rows(&[1.0, 3.0, 2.0]), vec![0, 1, 2]);
+        assert!(best_rows(&[]).is_empty());
     }
 
     #[test]
@@ -301,5 +408,6 @@ mod tests {
         assert!(wider(TensorType::Q8_0, TensorType::Q6K));
         assert!(!wider(TensorType::Q6K, TensorType::Q8_0));
         assert!(!wider(TensorType::Q4K, TensorType::Q6K));
+        assert!(wider(TensorType::Q6K, TensorType::Q4K));
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use config::{Arch, FfnActivation, ModelConfig};
 pub use forward::{LogitsFor, Scratch, ScratchLayout, Sequence};
-pub use head::{HeadPlan, HeadPrecision};
+pub use head::{HeadPlan, HeadPrecision, RESCORED_CANDIDATES};
 pub use head_cache::HeadCacheEntry;
 pub use kv_cache::{KvCache, KvPrecision, Q8Row};
 

@@ -74,6 +74,13 @@ pub trait QuantizeFormat: BlockFormat {
     }
 }
 
+/// ggml's `nearest_int`: `x` rounded half to even via the 1.5·2²³ trick, exact for
+/// `|x| ≤ 4194303` (anything else, NaN included, gives some int without panicking).
+#[inline(always)]
+pub(super) fn nearest_int(x: f32) -> i32 {
+    ((x + 12_582_912.0).to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
+}
+
 /// A ternary format: every weight is `t · d` with `t` in {-1, 0, +1} and `d` the block's scale
 /// (I2_S: `d` = 1, its one tensor scale is applied by the caller).
 ///
@@ -166,5 +173,25 @@ pub(super) fn dequantize_ternary_block<F: TernaryFormat>(block: &F, out: &mut [f
     let d = block.block_scale();
     for (out, &t) in out.iter_mut().zip(t.iter()) {
         *out = f32::from(t) * d;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_int_rounds_half_to_even() {
+        for (x, n) in [
+            (0.5, 0),
+            (1.5, 2),
+            (-2.5, -2),
+            (2.49, 2),
+            (-31.6, -32),
+            (127.0, 127),
+        ] {
+            assert_eq!(nearest_int(x), n, "{x}");
+        }
+        let _ = nearest_int(f32::NAN); // no panic
     }
 }

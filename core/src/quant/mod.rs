@@ -345,7 +345,7 @@ pub fn dequantize_row(ty: TensorType, row: &[u8], out: &mut [f32]) -> Result<(),
     Ok(())
 }
 
-/// Encodes one row of f32 weights as format `ty` (F32, F16, BF16, Q8_0 or Q6_K) into `out`.
+/// Encodes one row of f32 weights as format `ty` (F32, F16, BF16, Q8_0, Q4_K or Q6_K) into `out`.
 pub fn quantize_row(ty: TensorType, x: &[f32], out: &mut [u8]) -> Result<(), QuantError> {
     check_row(ty, out.len(), x.len())?;
     match ty {
@@ -353,6 +353,7 @@ pub fn quantize_row(ty: TensorType, x: &[f32], out: &mut [u8]) -> Result<(), Qua
         TensorType::F16 => f16::quantize_row(x, out),
         TensorType::BF16 => bf16::quantize_row(x, out),
         TensorType::Q8_0 => BlockQ8_0::quantize_row(x, out),
+        TensorType::Q4K => BlockQ4K::quantize_row(x, out),
         TensorType::Q6K => BlockQ6K::quantize_row(x, out),
         ty => return Err(QuantError::NoEncoder(ty)),
     }
@@ -360,7 +361,7 @@ pub fn quantize_row(ty: TensorType, x: &[f32], out: &mut [u8]) -> Result<(), Qua
 }
 
 /// Encodes a whole tensor of f32 weights, `cols` (`ne0`) per row, as format `ty` (F32, F16,
-/// BF16, Q8_0 or Q6_K); the bytes a GGUF file stores for it.
+/// BF16, Q8_0, Q4_K or Q6_K); the bytes a GGUF file stores for it.
 pub fn quantize_tensor(ty: TensorType, x: &[f32], cols: usize) -> Result<Vec<u8>, QuantError> {
     let mut out = vec![0u8; check_tensor(ty, x.len(), cols)?];
     quantize_row(ty, x, &mut out)?;
@@ -520,8 +521,8 @@ mod tests {
             Err(QuantError::NotTernary(TensorType::Q8_0))
         );
         assert_eq!(
-            quantize_row(TensorType::Q4K, &[0.0; 256], &mut [0; 144]),
-            Err(QuantError::NoEncoder(TensorType::Q4K))
+            quantize_row(TensorType::TQ2_0, &[0.0; 256], &mut [0; 66]),
+            Err(QuantError::NoEncoder(TensorType::TQ2_0))
         );
         assert!(matches!(
             encode_ternary_row(TensorType::TQ1_0, &[0; 256], 1.0, &mut [0; 53]),

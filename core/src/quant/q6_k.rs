@@ -3,7 +3,7 @@
 
 use half::f16;
 
-use super::format::{BlockFormat, QuantizeFormat};
+use super::format::{nearest_int, BlockFormat, QuantizeFormat};
 use super::TensorType;
 
 /// Below this magnitude a group of weights counts as all zero (ggml's `GROUP_MAX_EPS`).
@@ -133,13 +133,6 @@ impl QuantizeFormat for BlockQ6K {
     }
 }
 
-/// ggml's `nearest_int`: `x` rounded half to even via the 1.5·2²³ trick, exact for
-/// `|x| ≤ 4194303` (anything else, NaN included, gives some int without panicking).
-#[inline(always)]
-fn nearest_int(x: f32) -> i32 {
-    ((x + 12_582_912.0).to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
-}
-
 /// Sub-blocks per super-block: the lanes of [`sub_block_scales`].
 const SUBS: usize = 16;
 
@@ -241,21 +234,6 @@ mod tests {
         bytes[192 + 4] = 1;
         BlockQ6K::dequantize_row(&bytes, &mut w);
         assert_eq!(w[71], 0.5 * 31.0);
-    }
-
-    #[test]
-    fn nearest_int_rounds_half_to_even() {
-        for (x, n) in [
-            (0.5, 0),
-            (1.5, 2),
-            (-2.5, -2),
-            (2.49, 2),
-            (-31.6, -32),
-            (127.0, 127),
-        ] {
-            assert_eq!(nearest_int(x), n, "{x}");
-        }
-        let _ = nearest_int(f32::NAN); // no panic
     }
 
     #[test]

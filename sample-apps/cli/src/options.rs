@@ -40,9 +40,9 @@ pub struct EngineArgs {
     /// Pin the worker threads to the performance cores (Linux/Android).
     #[arg(long)]
     pub pin_threads: bool,
-    /// Output head precision: f16 = as the file stores it; q8_0 / q6_k = int8 products over a
-    /// head in that format (about 1/2 / 2/5 of an F16 head's bytes per token, small logit
-    /// error); default: the profile's, else f16.
+    /// Output head precision: f16 = as the file stores it; q8_0 / q6_k / q4_k = int8 products
+    /// over a head in that format (about 1/2, 2/5, 2/7 of an F16 head's bytes per token; logit
+    /// error grows as the bits shrink); default: the profile's, else f16.
     #[arg(long, value_enum)]
     pub head: Option<HeadArg>,
     /// Directory to keep a re-quantised output head in, mapped by later runs instead of made
@@ -101,6 +101,10 @@ pub enum HeadArg {
     /// place when the file stores it, else re-quantised at load.
     #[value(name = "q6_k")]
     Q6K,
+    /// Q4_K (4.5 bits per weight; Q8_0 for widths that are not a multiple of 256): used in
+    /// place when the file stores it, else re-quantised at load.
+    #[value(name = "q4_k")]
+    Q4K,
 }
 
 impl From<HeadArg> for HeadPrecision {
@@ -109,6 +113,7 @@ impl From<HeadArg> for HeadPrecision {
             HeadArg::F16 => HeadPrecision::F16,
             HeadArg::Q8_0 => HeadPrecision::Q8_0,
             HeadArg::Q6K => HeadPrecision::Q6K,
+            HeadArg::Q4K => HeadPrecision::Q4K,
         }
     }
 }

@@ -24,9 +24,9 @@
 use std::arch::aarch64::*;
 use std::arch::asm;
 
-use super::head::q6_k_block_product;
+use super::head::{q4_k_block_product, q6_k_block_product};
 use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES, TILE_ROWS, TILE_TOKENS};
-use crate::quant::{BlockFormat, BlockI2S, BlockQ6K, BlockQ8_0, BlockTQ1_0, BlockTQ2_0};
+use crate::quant::{BlockFormat, BlockI2S, BlockQ4K, BlockQ6K, BlockQ8_0, BlockTQ1_0, BlockTQ2_0};
 
 /// The tables this CPU runs, baseline first.
 pub(super) fn available() -> Vec<&'static Kernels> {
@@ -49,7 +49,8 @@ macro_rules! neon_table {
         $(#[$doc])*
         pub(super) static $table: $crate::kernels::Kernels = {
             use $crate::kernels::aarch64::{
-                dot_f16, dot_f32, dot_q6_k_row, dot_q8_0_keys_rows, dot_q8_0_row, quantize_acts,
+                dot_f16, dot_f32, dot_q4_k_row, dot_q6_k_row, dot_q8_0_keys_rows, dot_q8_0_row,
+                quantize_acts,
                 weighted_sum_f16, weighted_sum_q8_0, Codes, I2S, TQ1_0, TQ2_0,
             };
             use $crate::kernels::{Kernels, Q8Acts, QuantActs};
@@ -91,6 +92,12 @@ macro_rules! neon_table {
                 // are exactly what these operations require.
                 unsafe { dot_q6_k_row::<$mac>(row, acts) }
             }
+            #[target_feature(enable = $features)]
+            unsafe fn dot_q4_k(row: &[u8], acts: &Q8Acts) -> f32 {
+                // SAFETY: this function's own preconditions (the CPU features of its module)
+                // are exactly what these operations require.
+                unsafe { dot_q4_k_row::<$mac>(row, acts) }
+            }
             $crate::kernels::tile_fn!(tile_i2s = safe<I2S>);
             $crate::kernels::tile_fn!(tile_tq2_0 = safe<TQ2_0>);
             $crate::kernels::tile_fn!(tile_tq1_0 = safe<TQ1_0>);
@@ -108,6 +115,8 @@ macro_rules! neon_table {
                 dot_q8_0: |row, acts| unsafe { dot_q8_0(row, acts) },
                 // SAFETY: as above.
                 dot_q6_k: |row, acts| unsafe { dot_q6_k(row, acts) },
+                // SAFETY: as above.
+                dot_q4_k: |row, acts| unsafe { dot_q4_k(row, acts) },
                 weighted_sum_f16,
                 // SAFETY: as above.
                 dot_q8_0_keys: |keys, q, blocks, out| unsafe {
@@ -836,6 +845,71 @@ unsafe fn dot_q6_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
             }
             let sum = vaddvq_s32(vsubq_s32(sums, vshlq_n_s32::<5>(bias)));
             acc += q6_k_block_product(block, d_x, sum);
+        }
+        acc
+    }
+}
+
+// ---- the Q4_K head ----
+
+/// The canonical Q4_K dot (see [`super::Q4KDotFn`]) of one row with `M`'s int8 step. Per
+/// super-block the 6-bit scales and mins are unpacked once ([`BlockQ4K::scales_mins`]) and
+/// widened; each 32 `qs` bytes hold sub-block `2p` in their low nibbles and `2p + 1` in their
+/// high ones (0..=15, a valid int8), multiplied with the sub-block's activations by two `M`
+/// steps each (`Widen`'s int16 pair sums ≤ 2 · 15 · 127); the eight sub-block totals, reduced
+/// by pairwise adds into two registers, are multiplied by their scales, and the mins by the
+/// activations' 32-value sums (the 16-value sums added in pairs), all exact in int32 lanes.
+/// The float steps follow the canonical order.
+///
+/// # Safety
+/// The CPU supports `M`'s instructions.
+#[inline(always)]
+unsafe fn dot_q4_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of
+    // its module) are exactly what these operations require; every load reads a slice sliced
+    // to at least the loaded width.
+    unsafe {
+        const LEN: usize = BlockQ4K::LEN;
+        let low4 = vdupq_n_u8(15);
+        let mut acc = 0f32;
+        let blocks = row.chunks_exact(BlockQ4K::BYTES);
+        let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
+        for (block, ((x, sums), &d_x)) in blocks.zip(x_blocks.zip(&acts.d)) {
+            let packed = BlockQ4K::scales_mins(&block[4..16]);
+            let sc = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(packed.as_ptr())));
+            let mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(packed[8..].as_ptr())));
+            let scales = [vmovl_s16(vget_low_s16(sc)), vmovl_high_s16(sc)];
+            // vpaddq(a, b) = [a0+a1, .., b6+b7]: sub-block j's sum is 16-value sums 2j, 2j+1.
+            let x_sums = vpaddq_s16(vld1q_s16(sums.as_ptr()), vld1q_s16(sums[8..].as_ptr()));
+            let m = vmlal_high_s16(
+                vmull_s16(vget_low_s16(mins), vget_low_s16(x_sums)),
+                mins,
+                x_sums,
+            );
+            let mut totals = [vdupq_n_s32(0); 8];
+            for p in 0..4 {
+                let (q0, q1) = (
+                    load_u8(&block[16 + 32 * p..]),
+                    load_u8(&block[32 + 32 * p..]),
+                );
+                let halves = [
+                    [vandq_u8(q0, low4), vandq_u8(q1, low4)],
+                    [vshrq_n_u8::<4>(q0), vshrq_n_u8::<4>(q1)],
+                ];
+                // A loop, not a closure: closures do not inherit the target features `M` needs.
+                for (k, q) in halves.iter().enumerate() {
+                    let x = &x[64 * p + 32 * k..];
+                    let t = M::mac(totals[2 * p + k], vreinterpretq_s8_u8(q[0]), load_s8(x));
+                    totals[2 * p + k] = M::mac(t, vreinterpretq_s8_u8(q[1]), load_s8(&x[16..]));
+                }
+            }
+            // Two rounds of pairwise adds: sub-blocks 0..4 and 4..8, one total per lane.
+            let [t0, t1, t2, t3, t4, t5, t6, t7] = totals;
+            let low = vpaddq_s32(vpaddq_s32(t0, t1), vpaddq_s32(t2, t3));
+            let high = vpaddq_s32(vpaddq_s32(t4, t5), vpaddq_s32(t6, t7));
+            let s = vmlaq_s32(vmulq_s32(low, scales[0]), high, scales[1]);
+            let sums = (vaddvq_s32(s), vaddvq_s32(m));
+            acc += q4_k_block_product(block, d_x, sums);
         }
         acc
     }

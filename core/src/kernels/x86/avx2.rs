@@ -6,7 +6,7 @@
 use std::arch::x86_64::*;
 
 use super::{
-    dot_f16, dot_f32, dot_q6_k, dot_q8_0, dot_q8_0_keys, load_i8, load_u8, quantize_acts,
+    dot_f16, dot_f32, dot_q4_k, dot_q6_k, dot_q8_0, dot_q8_0_keys, load_i8, load_u8, quantize_acts,
     signed_sums, sum_i32, weighted_sum_f16, weighted_sum_q8_0,
 };
 use crate::kernels::{tile_fn, Kernels, QuantActs};
@@ -26,6 +26,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     dot_f16,
     dot_q8_0,
     dot_q6_k,
+    dot_q4_k,
     weighted_sum_f16,
     dot_q8_0_keys,
     weighted_sum_q8_0,

@@ -1,8 +1,8 @@
 //! The x86_64 AVX-512 table (`"avx512"`): the ternary tiles with AVX-512 VNNI
 //! (`vpdpbusd`: 64 unsigned × signed int8 products summed four by four straight into 16 int32
 //! lanes, one instruction per 64 weights and token) and VBMI (`vpermi2b`, 128-byte table
-//! lookups: TQ1_0's base-3 bytes to trits), and the Q6_K head's AVX2 loop with VNNI's
-//! `vpdpwssd` for its int16 pair sums; every other entry is the AVX2 table's.
+//! lookups: TQ1_0's base-3 bytes to trits), and the Q6_K and Q4_K heads' AVX2 loops with VNNI's
+//! `vpdpwssd` for their int16 pair sums; every other entry is the AVX2 table's.
 //!
 //! The tiles compute `Σ t·q = Σ u·q − Σ q` from unsigned codes `u = t + 1` like the AVX2 ones,
 //! so they equal the scalar table bit for bit (exact int32 sums; `|u·q| ≤ 384`, far from
@@ -27,6 +27,7 @@ static KERNELS: Kernels = Kernels {
     dot_f16: super::dot_f16,
     dot_q8_0: super::dot_q8_0,
     dot_q6_k,
+    dot_q4_k,
     weighted_sum_f16: super::weighted_sum_f16,
     dot_q8_0_keys: super::dot_q8_0_keys,
     weighted_sum_q8_0: super::weighted_sum_q8_0,
@@ -56,6 +57,18 @@ fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
 unsafe fn dot_q6_k_vnni(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: the CPU features of this function are the loop's and `Dpwssd`'s.
     unsafe { super::dot_q6_k_rows::<Dpwssd>(row, acts) }
+}
+
+/// [`super::super::Q4KDotFn`]: the AVX2 loop with [`Dpwssd`].
+fn dot_q4_k(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: as for `dot_q6_k`.
+    unsafe { dot_q4_k_vnni(row, acts) }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+unsafe fn dot_q4_k_vnni(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: the CPU features of this function are the loop's and `Dpwssd`'s.
+    unsafe { super::dot_q4_k_rows::<Dpwssd>(row, acts) }
 }
 
 /// VNNI's `vpdpwssd`: the int16 pair products added into the int32 lanes in one instruction.

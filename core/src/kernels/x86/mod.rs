@@ -17,9 +17,9 @@ use std::arch::x86_64::*;
 
 use half::f16;
 
-use super::head::q6_k_block_product;
+use super::head::{q4_k_block_product, q6_k_block_product};
 use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
-use crate::quant::{BlockFormat, BlockQ6K, BlockQ8_0};
+use crate::quant::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
 
 /// The x86_64 tables this CPU runs, slowest first: AVX2, then AVX-512 (see [`avx512`]).
 pub(super) fn tables() -> Vec<&'static Kernels> {
@@ -52,6 +52,7 @@ safe_entries! {
     fn dot_f32(a: &[f32], b: &[f32]) -> f32 = dot_f32_avx2;
     fn dot_q8_0(row: &[u8], acts: &Q8Acts) -> f32 = dot_q8_0_avx2;
     fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 = dot_q6_k_avx2;
+    fn dot_q4_k(row: &[u8], acts: &Q8Acts) -> f32 = dot_q4_k_avx2;
 }
 
 // ---- loads and reductions ----
@@ -554,6 +555,94 @@ unsafe fn dot_q6_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
             // One reduction: Σ lanes of (total − 32 · bias), exact (lanes stay far below 2^31).
             let sum = sum_i32(_mm256_sub_epi32(total, _mm256_slli_epi32::<5>(bias)));
             acc += q6_k_block_product(block, d_x, sum);
+        }
+        acc
+    }
+}
+
+// ---- the Q4_K head ----
+
+/// Byte-shuffle indices picking, from 8 int16 values in each 128-bit lane, value `j` (bytes
+/// `2j`, `2j + 1`) into every word of both lanes.
+static Q4K_SCALE_PICKS: [[u8; 32]; 8] = {
+    let mut picks = [[0u8; 32]; 8];
+    let mut j = 0;
+    while j < 8 {
+        let mut i = 0;
+        while i < 32 {
+            picks[j][i] = (2 * j + i % 2) as u8;
+            i += 1;
+        }
+        j += 1;
+    }
+    picks
+};
+
+/// The canonical Q4_K dot (see [`super::Q4KDotFn`]) of one row. Per super-block the 6-bit
+/// scales and mins are unpacked once ([`BlockQ4K::scales_mins`]) and widened to int16; each
+/// 32 `qs` bytes hold sub-block `2p` in their low nibbles and `2p + 1` in their high ones
+/// (unsigned ≤ 15), `maddubs(q, x)` pair sums (≤ 2 · 15 · 127) then `madd` with the sub-block's
+/// scale (picked into every word by one byte shuffle) sum `Σ sc · q · x` into int32 lanes; the
+/// mins' term `Σ_j m_j · Σ x_j` comes from the activations' 16-value sums, added in pairs. All
+/// exact; the float steps follow the canonical order.
+#[target_feature(enable = "avx2")]
+unsafe fn dot_q4_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: the CPU features of this function are `Madd`'s and the loop's.
+    unsafe { dot_q4_k_rows::<Madd>(row, acts) }
+}
+
+/// [`dot_q4_k_avx2`]'s loop with `P`'s int16 pair step.
+///
+/// # Safety
+/// The CPU has AVX2 and `P`'s instructions.
+#[inline(always)]
+unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
+    // SAFETY: this function's own preconditions (AVX2 and `P`'s instructions) are exactly
+    // what these operations require; every load reads a slice sliced to the loaded width.
+    unsafe {
+        const LEN: usize = BlockQ4K::LEN;
+        let low4 = _mm256_set1_epi8(0x0F);
+        let mut acc = 0f32;
+        let blocks = row.chunks_exact(BlockQ4K::BYTES);
+        let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
+        for (block, ((x, sums), &d_x)) in blocks.zip(x_blocks.zip(&acts.d)) {
+            let sm = BlockQ4K::scales_mins(&block[4..16]);
+            // [sc0..sc7 | m0..m7] as int16; the scales then in both lanes.
+            let sm = _mm256_cvtepu8_epi16(_mm_loadu_si128(sm.as_ptr().cast()));
+            let scales = _mm256_permute4x64_epi64::<0x44>(sm);
+            // Sub-block j's activation sum is 16-value sums 2j + 2j+1 (|·| ≤ 32 · 127).
+            let (s_lo, s_hi) = (
+                _mm_loadu_si128(sums.as_ptr().cast()),
+                _mm_loadu_si128(sums[8..].as_ptr().cast()),
+            );
+            let mins = _mm_madd_epi16(
+                _mm256_extracti128_si256::<1>(sm),
+                _mm_hadd_epi16(s_lo, s_hi),
+            );
+            let mut total = _mm256_setzero_si256();
+            for p in 0..4 {
+                let q = load_u8(&block[16 + 32 * p..]);
+                let lo = _mm256_and_si256(q, low4);
+                let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(q), low4);
+                let pairs_lo = _mm256_maddubs_epi16(lo, load_i8(&x[64 * p..]));
+                let pairs_hi = _mm256_maddubs_epi16(hi, load_i8(&x[64 * p + 32..]));
+                let pick = |j: usize| _mm256_loadu_si256(Q4K_SCALE_PICKS[j].as_ptr().cast());
+                total = P::pair_mac(total, pairs_lo, _mm256_shuffle_epi8(scales, pick(2 * p)));
+                total = P::pair_mac(
+                    total,
+                    pairs_hi,
+                    _mm256_shuffle_epi8(scales, pick(2 * p + 1)),
+                );
+            }
+            // One reduction for both sums: [s, m, s, m] after two horizontal adds.
+            let s4 = _mm_add_epi32(
+                _mm256_castsi256_si128(total),
+                _mm256_extracti128_si256::<1>(total),
+            );
+            let both = _mm_hadd_epi32(s4, mins);
+            let both = _mm_hadd_epi32(both, both);
+            let sums = (_mm_cvtsi128_si32(both), _mm_extract_epi32::<1>(both));
+            acc += q4_k_block_product(block, d_x, sums);
         }
         acc
     }

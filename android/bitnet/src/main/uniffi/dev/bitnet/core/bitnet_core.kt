@@ -3261,13 +3261,17 @@ public object FfiConverterTypeFinishReason: FfiConverterRustBuffer<FinishReason>
  * How the engine stores and multiplies the output head ([`EngineConfig`]'s `head`).
  *
  * A quantised precision multiplies the head with int8 kernels (the final hidden state
- * quantised per block, ggml's q8_0 × q8_0 or q6_K × q8_K product). A head the file already
- * stores at that precision or below (Q8_0 or Q6_K) is read in place from the mapping; a wider
- * one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K)) is re-quantised at load, by llama.cpp's
+ * quantised per block, ggml's q8_0 × q8_0, q6_K × q8_K or q4_K × q8_K product). A head the
+ * file already stores at that precision or below (Q8_0, Q6_K or Q4_K) is read in place from
+ * the mapping; a wider one (F32, F16, BF16; Q8_0 for [`Q6K`](Self::Q6K), Q8_0 and Q6_K for
+ * [`Q4K`](Self::Q4K)) is re-quantised at load, by llama.cpp's
  * reference quantiser, into memory the engine owns
  * ([`Model::head_resident_bytes`](super::Model::head_resident_bytes)), or, with a
  * `cache_dir`, written there once and mapped by later loads (no memory of its own, no load
- * time).
+ * time). A head re-quantised from floats then has each position's best
+ * [`RESCORED_CANDIDATES`] logits recomputed from the stored rows: those logits are the float
+ * head's, bit for bit, and only the tail (tokens no sampler reaches in practice) keeps the
+ * quantisation error.
  *
  * [`EngineConfig`]: crate::engine::EngineConfig
  */
@@ -3287,7 +3291,12 @@ enum class HeadPrecision {
      * Q6_K: ggml's 256-weight super-blocks (6-bit values, int8 scale per 16), 6.5625 bits
      * per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
      */
-    Q6K;
+    Q6K,
+    /**
+     * Q4_K: ggml's 256-weight super-blocks (4-bit values, 6-bit scale and min per 32), 4.5
+     * bits per weight. A head whose width is not a multiple of 256 gets Q8_0 instead.
+     */
+    Q4K;
 
     
 
