@@ -332,6 +332,13 @@ pub struct Tokenizer {
     byte_ids: [u32; 256],
     /// Control, unknown and user-defined tokens, longest text first (llama.cpp's order).
     specials: Vec<Special>,
+    /// Positions in `specials`, sorted by their tokens' texts (bytes), then by position: the
+    /// specials a text holds are found by walking the text once with binary searches here,
+    /// instead of searching the text once per special (a padded vocabulary has 127 k).
+    specials_by_text: Vec<u32>,
+    /// Bit `b` (of word `b / 64`) is set when some special's text starts with byte `b`: at
+    /// any other byte of a text no special starts, and the search there is skipped.
+    special_first_bytes: [u64; 4],
     /// The most bytes of text one token stands for: a text of `n` bytes has at least
     /// `n / max_token_bytes` tokens.
     max_token_bytes: usize,
@@ -371,6 +378,7 @@ struct Special {
 }
 
 /// A piece of input text being split at special tokens: text still to encode, or a token.
+#[derive(Debug, PartialEq, Eq)]
 enum Fragment {
     Text(Range<usize>),
     Token(u32),
@@ -579,6 +587,8 @@ impl Tokenizer {
             merges: Vec::new(),
             byte_ids: [NO_TOKEN; 256],
             specials: Vec::new(),
+            specials_by_text: Vec::new(),
+            special_first_bytes: [0; 4],
             max_token_bytes: 1,
             piece_bytes,
             piece_ends,
@@ -631,6 +641,18 @@ impl Tokenizer {
             .collect();
         specials.sort_by_key(|s| std::cmp::Reverse(tok.text(s.id).len()));
         tok.specials = specials;
+        let mut by_text: Vec<u32> = (0u32..).zip(&tok.specials).map(|(i, _)| i).collect();
+        // Texts then positions make the order total, so an unstable sort (which allocates
+        // nothing) gives one result.
+        by_text.sort_unstable_by(|&a, &b| {
+            tok.special_text(a).cmp(tok.special_text(b)).then(a.cmp(&b))
+        });
+        tok.specials_by_text = by_text;
+        for special in &tok.specials {
+            if let Some(&b) = tok.text(special.id).as_bytes().first() {
+                tok.special_first_bytes[usize::from(b >> 6)] |= 1 << (b & 63);
+            }
+        }
 
         tok.max_token_bytes = (0..vocab_size as u32)
             .map(|id| tok.token_bytes(id).map_or(0, <[u8]>::len))
@@ -648,6 +670,13 @@ impl Tokenizer {
         };
         let start = if i == 0 { 0 } else { self.text_ends[i - 1] };
         self.texts.get(start as usize..end as usize).unwrap_or("")
+    }
+
+    /// The text of the special at position `rank` of `specials` (empty outside it).
+    fn special_text(&self, rank: u32) -> &str {
+        self.specials
+            .get(rank as usize)
+            .map_or("", |special| self.text(special.id))
     }
 
     /// Adds token `id` to the text index; a token of the same text already there gives way.
@@ -810,16 +839,17 @@ impl Tokenizer {
 
     /// `text` split at special tokens as llama.cpp splits it: each special, longest first,
     /// cuts every text fragment at each of its occurrences, left to right. Control tokens are
-    /// not matched where they overlap a `content` range.
+    /// not matched where they overlap a `content` range. Only the specials that occur in
+    /// `text` are applied ([`specials_in`](Self::specials_in)): the others would cut nothing.
     fn split_specials(&self, text: &str, content: &[Range<usize>]) -> Vec<Fragment> {
         let in_content =
             |at: usize, end: usize| content.iter().any(|c| c.start < end && at < c.end);
         let mut fragments = vec![Fragment::Text(0..text.len())];
-        for special in &self.specials {
-            let special_text = self.text(special.id);
-            if !text.contains(special_text) {
+        for rank in self.specials_in(text) {
+            let Some(special) = self.specials.get(rank as usize) else {
                 continue;
-            }
+            };
+            let special_text = self.text(special.id);
             let mut next = Vec::with_capacity(fragments.len() + 2);
             for fragment in fragments {
                 let Fragment::Text(range) = fragment else {
@@ -846,6 +876,47 @@ impl Tokenizer {
             fragments = next;
         }
         fragments
+    }
+
+    /// The positions in `specials` of the specials whose text occurs somewhere in `text`,
+    /// ascending (the order [`split_specials`](Self::split_specials) applies them in). Each
+    /// byte where a special may start narrows `specials_by_text`, one byte of the text after
+    /// another, to the texts that begin like the text from there (the entries that end at a
+    /// step are the specials found there): a few binary searches per byte of text and per
+    /// byte of a special matched, whatever the number of specials. Bytes, not characters:
+    /// a special's text is valid UTF-8, so it only matches at character boundaries, exactly
+    /// where `str::contains` finds it.
+    fn specials_in(&self, text: &str) -> Vec<u32> {
+        let bytes = text.as_bytes();
+        let mut found = Vec::new();
+        for (start, &first) in bytes.iter().enumerate() {
+            if self.special_first_bytes[usize::from(first >> 6)] & (1 << (first & 63)) == 0 {
+                continue;
+            }
+            let rest = &bytes[start..];
+            // The specials whose texts start with `rest[..depth]`, sorted by text.
+            let mut range = self.specials_by_text.as_slice();
+            let mut depth = 0;
+            loop {
+                // Those whose text is exactly `rest[..depth]` sort first.
+                let ended = range.partition_point(|&r| self.special_text(r).len() == depth);
+                found.extend_from_slice(&range[..ended]);
+                range = &range[ended..];
+                let Some(byte) = rest.get(depth) else {
+                    break;
+                };
+                let at_depth = |r: u32| self.special_text(r).as_bytes().get(depth).copied();
+                range = &range[range.partition_point(|&r| at_depth(r) < Some(*byte))..];
+                range = &range[..range.partition_point(|&r| at_depth(r) == Some(*byte))];
+                if range.is_empty() {
+                    break;
+                }
+                depth += 1;
+            }
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 
     /// The fewest tokens any text of `bytes` bytes encodes to (each token stands for at most
@@ -925,6 +996,7 @@ impl Tokenizer {
             + 4 * (self.text_ends.capacity() + self.piece_ends.capacity() + self.index.capacity())
             + std::mem::size_of::<MergeRule>() * self.merges.capacity()
             + std::mem::size_of::<Special>() * self.specials.capacity()
+            + 4 * self.specials_by_text.capacity()
     }
 }
 
@@ -1055,6 +1127,250 @@ mod tests {
         assert_eq!(tok.encode("ab", false).ok(), Some(vec![3]));
         assert_eq!(tok.decode(&[2, 3]).ok().as_deref(), Some("abab"));
         assert_eq!(tok.merges.len(), 1);
+    }
+
+    /// Normal tokens for a few characters, then specials that overlap, nest, share prefixes,
+    /// tie in length, repeat one text under two types and hold multibyte characters, an
+    /// unused and an empty one (neither is matched), then `reserved` padding control tokens
+    /// (`<|reserved_N|>`, as a padded vocabulary has).
+    fn specials_tokenizer(reserved: usize) -> Tokenizer {
+        use TokenType::{Control, Normal, Unknown, Unused, UserDefined};
+        let mut vocabulary: Vec<(String, TokenType)> = ["a", "b", "c", "<", "|", ">", "Ġ"]
+            .iter()
+            .map(|t| (t.to_string(), Normal))
+            .collect();
+        let specials = [
+            ("<|a|>", Control),
+            ("<|a|><|b|>", Control),
+            ("<|b|>", UserDefined),
+            ("<|", UserDefined),
+            ("<|a", Control),
+            ("ab", UserDefined),
+            ("aba", Control),
+            ("bab", UserDefined),
+            ("cd", UserDefined),
+            ("dc", Control),
+            ("é", UserDefined),
+            ("中文", Control),
+            ("文<|", UserDefined),
+            ("<|x|>", Control),
+            ("<|x|>", UserDefined),
+            ("x", Unknown),
+            ("zz", Unused),
+            ("", Control),
+            ("😀a", UserDefined),
+            ("a😀", Control),
+            ("<|reserved_1", UserDefined),
+        ];
+        vocabulary.extend(specials.iter().map(|&(t, ty)| (t.to_string(), ty)));
+        vocabulary.extend((0..reserved).map(|i| (format!("<|reserved_{i}|>"), Control)));
+        Tokenizer::new(&TokenizerSpec {
+            model: "gpt2".into(),
+            pre: Some("gpt-2".into()),
+            tokens: vocabulary.iter().map(|(t, _)| t.clone()).collect(),
+            token_types: vocabulary.iter().map(|&(_, ty)| ty as i32).collect(),
+            merges: Vec::new(),
+            bos: None,
+            eos: None,
+            eot: None,
+            add_bos: false,
+        })
+        .expect("builds")
+    }
+
+    /// The straightforward splitting `split_specials` must agree with: every special,
+    /// longest first, searched for in the whole text.
+    fn split_by_every_special(
+        tok: &Tokenizer,
+        text: &str,
+        content: &[Range<usize>],
+    ) -> Vec<Fragment> {
+        let in_content =
+            |at: usize, end: usize| content.iter().any(|c| c.start < end && at < c.end);
+        let mut fragments = vec![Fragment::Text(0..text.len())];
+        for special in &tok.specials {
+            let special_text = tok.text(special.id);
+            if !text.contains(special_text) {
+                continue;
+            }
+            let mut next = Vec::new();
+            for fragment in fragments {
+                let Fragment::Text(range) = fragment else {
+                    next.push(fragment);
+                    continue;
+                };
+                let mut start = range.start;
+                for (offset, _) in text[range.clone()].match_indices(special_text) {
+                    let at = range.start + offset;
+                    let end = at + special_text.len();
+                    if special.control && in_content(at, end) {
+                        continue;
+                    }
+                    if at > start {
+                        next.push(Fragment::Text(start..at));
+                    }
+                    next.push(Fragment::Token(special.id));
+                    start = end;
+                }
+                if start < range.end {
+                    next.push(Fragment::Text(start..range.end));
+                }
+            }
+            fragments = next;
+        }
+        fragments
+    }
+
+    /// `split_specials` and `specials_in` against the straightforward versions.
+    fn check_split(tok: &Tokenizer, text: &str, content: &[Range<usize>]) {
+        let present: Vec<u32> = (0u32..)
+            .zip(&tok.specials)
+            .filter(|&(_, s)| text.contains(tok.text(s.id)))
+            .map(|(rank, _)| rank)
+            .collect();
+        assert_eq!(tok.specials_in(text), present, "{text:?}");
+        assert_eq!(
+            tok.split_specials(text, content),
+            split_by_every_special(tok, text, content),
+            "{text:?} with content {content:?}"
+        );
+    }
+
+    #[test]
+    fn splitting_at_the_specials_a_text_holds_matches_trying_every_special() {
+        let tok = specials_tokenizer(40);
+        let id = |t: &str| tok.token_id(t).expect("a token");
+        let texts = [
+            "",
+            "plain text without specials",
+            "<|a|>",
+            "<|a|><|b|>",
+            "<|a|><|a|><|b|><|b|>",
+            "x<|a|>",
+            "<|a|>x",
+            "ababababa",
+            "babab",
+            "cdcdc",
+            "dcdcd",
+            "<|x|><|x|>",
+            "<|<|<|a",
+            "é<|a|>é中文<|b|>文<|a|>",
+            "中文<|中文<|x|>文",
+            "😀a😀😀ab😀",
+            "<|reserved_1|><|reserved_12|><|reserved_123|><|reserved_1",
+            "<|reserved_39|>é<|reserved_40|>",
+            "zz<|zz|>",
+            "Ġ<|b|>Ġ",
+        ];
+        // Content ranges as (start, end) pairs.
+        let contents: [&[(usize, usize)]; 5] = [
+            &[],
+            &[(0, 1)],
+            &[(2, 5)],
+            &[(0, usize::MAX)],
+            &[(1, 3), (6, 9)],
+        ];
+        for text in texts {
+            for content in contents {
+                let content: Vec<Range<usize>> = content.iter().map(|&(s, e)| s..e).collect();
+                check_split(&tok, text, &content);
+            }
+        }
+        // A few outcomes spelled out, so that both versions being wrong alike shows too.
+        assert_eq!(
+            tok.split_specials("<|a|><|b|>x", &[]),
+            [Fragment::Token(id("<|a|><|b|>")), Fragment::Token(id("x"))]
+        );
+        // Inside content the control tokens are text, the user-defined ones still match.
+        let whole = 0..10;
+        assert_eq!(
+            tok.split_specials("<|a|><|b|>", std::slice::from_ref(&whole)),
+            [
+                Fragment::Token(id("<|")),
+                Fragment::Text(2..5),
+                Fragment::Token(id("<|b|>"))
+            ]
+        );
+        assert_eq!(
+            tok.split_specials("é中文", &[]),
+            [Fragment::Token(id("é")), Fragment::Token(id("中文"))]
+        );
+        assert_eq!(
+            tok.split_specials("ababa", &[]),
+            [Fragment::Token(id("aba")), Fragment::Text(3..5)]
+        );
+    }
+
+    #[test]
+    fn splitting_random_texts_matches_trying_every_special() {
+        use rand::{Rng, SeedableRng};
+        use rand_chacha::ChaCha8Rng;
+
+        let snippets = [
+            "a",
+            "b",
+            "c",
+            "d",
+            "x",
+            "z",
+            "<",
+            "|",
+            ">",
+            "<|",
+            "|>",
+            "é",
+            "中",
+            "文",
+            "😀",
+            " ",
+            "\n",
+            "reserved_",
+            "1",
+            "2",
+            "0",
+            "Ġ",
+        ];
+        for (seed, reserved, cases) in [(1, 30, 3000), (2, 5000, 200)] {
+            let tok = specials_tokenizer(reserved);
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            for _ in 0..cases {
+                let mut text = String::new();
+                for _ in 0..rng.random_range(0..24) {
+                    let special = tok.special_text(rng.random_range(0..tok.specials.len() as u32));
+                    match rng.random_range(0..4) {
+                        0 => text.push_str(special),
+                        1 => {
+                            // A prefix of a special, cut at a character boundary.
+                            let cut = rng.random_range(0..=special.len());
+                            let cut = (0..=cut).rev().find(|&i| special.is_char_boundary(i));
+                            text.push_str(&special[..cut.unwrap_or(0)]);
+                        }
+                        _ => text.push_str(snippets[rng.random_range(0..snippets.len())]),
+                    }
+                }
+                let content: Vec<Range<usize>> = (0..rng.random_range(0..3))
+                    .map(|_| {
+                        let start = rng.random_range(0..=text.len() + 1);
+                        start..rng.random_range(start..=text.len() + 2)
+                    })
+                    .collect();
+                check_split(&tok, &text, &content);
+            }
+        }
+    }
+
+    #[test]
+    fn the_by_text_index_of_specials_is_counted() {
+        let small = specials_tokenizer(0);
+        let padded = specials_tokenizer(1000);
+        assert_eq!(padded.specials.len(), small.specials.len() + 1000);
+        assert_eq!(padded.specials_by_text.len(), padded.specials.len());
+        // Each padding token adds its texts, its offsets, index slots and its two special
+        // entries; the last two at least.
+        assert!(
+            padded.table_bytes()
+                >= small.table_bytes() + 1000 * (std::mem::size_of::<Special>() + 4)
+        );
     }
 
     #[test]

@@ -45,8 +45,8 @@ const TOKENIZER_BYTES_PER_INDEX_SLOT: u64 = 4;
 /// its rule (pair, rank, result: 16).
 const TOKENIZER_BYTES_PER_MERGE: u64 = 24;
 /// Tokenizer bytes per special (control / user-defined / unknown) token: its entry in the
-/// longest-first list.
-const TOKENIZER_BYTES_PER_SPECIAL: u64 = 8;
+/// longest-first list (8) and its position in the by-text index (4).
+const TOKENIZER_BYTES_PER_SPECIAL: u64 = 12;
 /// Transient and fixed tokenizer bytes: the pre-tokenizer's compiled regexes and the
 /// allocator's rounding (measured: 1 MB or less).
 const TOKENIZER_FIXED_BYTES: u64 = 2 << 20;
