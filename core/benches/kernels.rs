@@ -18,7 +18,7 @@
 
 use std::hint::black_box;
 
-use bitnet_core::kernels::{Kernels, KvRows, Q8Acts, QuantActs, TILE_TOKENS};
+use bitnet_core::kernels::{AttentionScratch, Kernels, KvRows, Q8Acts, QuantActs, TILE_TOKENS};
 use bitnet_core::model::Q8Row;
 use bitnet_core::quant::{encode_ternary_tensor, quantize_tensor, TensorType, WeightView};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -231,7 +231,7 @@ fn attention(c: &mut Criterion) {
     let mut group = c.benchmark_group("attention_4x128_640");
     group.throughput(Throughput::Bytes(2 * kv_bytes as u64));
     for k in Kernels::available() {
-        let (mut scores, mut out) = (vec![0f32; HEADS * POSITIONS], vec![0f32; HEADS * HEAD_DIM]);
+        let (mut scratch, mut out) = (AttentionScratch::default(), vec![0f32; HEADS * HEAD_DIM]);
         let mut attend = |g: usize| {
             let kv = &cache[g * 2 * kv_bytes..(g + 1) * 2 * kv_bytes];
             let (keys, values) = kv.split_at(kv_bytes);
@@ -240,8 +240,9 @@ fn attention(c: &mut Criterion) {
                 black_box(&q),
                 KvRows::F16(keys),
                 KvRows::F16(values),
+                POSITIONS,
                 scale,
-                &mut scores,
+                &mut scratch,
                 &mut out,
             )
         };
@@ -270,7 +271,7 @@ fn attention(c: &mut Criterion) {
     let mut group = c.benchmark_group("attention_q8_0_4x128_640");
     group.throughput(Throughput::Bytes(2 * q8_bytes as u64));
     for k in Kernels::available() {
-        let (mut scores, mut out) = (vec![0f32; HEADS * POSITIONS], vec![0f32; HEADS * HEAD_DIM]);
+        let (mut scratch, mut out) = (AttentionScratch::default(), vec![0f32; HEADS * HEAD_DIM]);
         let mut attend = |g: usize| {
             let kv = &q8_cache[g * 2 * q8_bytes..(g + 1) * 2 * q8_bytes];
             let (keys, values) = kv.split_at(q8_bytes);
@@ -279,8 +280,9 @@ fn attention(c: &mut Criterion) {
                 black_box(&q),
                 KvRows::Q8_0(keys),
                 KvRows::Q8_0(values),
+                POSITIONS,
                 scale,
-                &mut scores,
+                &mut scratch,
                 &mut out,
             )
         };

@@ -10,6 +10,10 @@
 //! Every weighted sum is elementwise in position order, so every table gives the scalar
 //! table's output bit for bit, and a head's output does not depend on which heads it was
 //! grouped with.
+//!
+//! The intermediate buffers live in an [`AttentionScratch`] the caller keeps: attention runs
+//! once per layer, kv head and token, and allocating them on each call would put the
+//! allocator on the decode path.
 
 use super::{check_len, math, KernelError, Kernels, Q8Acts};
 use crate::quant::{BlockFormat, BlockQ8_0};
@@ -35,27 +39,130 @@ pub(crate) fn q8_0_blocks(head_dim: usize) -> usize {
 
 impl KvRows<'_> {
     /// Checks that the rows hold `n` positions of `head_dim` values, for the buffer `what`.
+    /// The sizes saturate: `n` comes from the caller, and a product too large for `usize`
+    /// matches no buffer.
     fn check(&self, what: &'static str, head_dim: usize, n: usize) -> Result<(), KernelError> {
         match self {
-            KvRows::F16(bytes) => check_len(what, 2 * n * head_dim, bytes.len()),
-            KvRows::F32(values) => check_len(what, n * head_dim, values.len()),
+            KvRows::F16(bytes) => check_len(what, n.saturating_mul(2 * head_dim), bytes.len()),
+            KvRows::F32(values) => check_len(what, n.saturating_mul(head_dim), values.len()),
             KvRows::Q8_0(bytes) => {
                 let row = BlockQ8_0::BYTES * q8_0_blocks(head_dim);
-                check_len(what, n * row, bytes.len())
+                check_len(what, n.saturating_mul(row), bytes.len())
             }
+        }
+    }
+}
+
+/// The buffers of [`Kernels::attend`] between its steps, kept by the caller so that calls
+/// reuse them: each call sizes them for its shapes and grows one only when it is too small,
+/// so a caller that keeps one scratch per thread allocates nothing once the buffers have
+/// reached its largest shapes (or after [`reserve`](Self::reserve)). What a call leaves in
+/// them is of no use to the next: a call's output does not depend on what the scratch held.
+#[derive(Debug, Default)]
+pub struct AttentionScratch {
+    /// Each head's scores, then its softmax probabilities, head-major: `heads · n` floats.
+    scores: Vec<f32>,
+    /// Every cached key's dots with the heads, position-major as the dot kernels write them:
+    /// `n · heads` floats (F16 and Q8_0 keys).
+    dots: Vec<f32>,
+    /// The query heads in Q8_0 blocks (Q8_0 keys).
+    acts: Q8Acts,
+    /// The query heads zero-padded to whole blocks: `heads · 32 · ⌈head_dim / 32⌉` floats
+    /// (Q8_0 keys when `head_dim` is not a multiple of 32).
+    padded_q: Vec<f32>,
+    /// One head's output over whole blocks: `32 · ⌈head_dim / 32⌉` floats (Q8_0 values when
+    /// `head_dim` is not a multiple of 32).
+    padded_out: Vec<f32>,
+}
+
+impl AttentionScratch {
+    /// Makes room for [`Kernels::attend`] calls with heads of `head_dim` values, up to `heads`
+    /// of them over up to `positions` positions, whatever the caches' precision, so that those
+    /// calls allocate nothing: `8 · heads · positions` bytes for the scores and the key dots,
+    /// `36 · heads · ⌈head_dim / 32⌉` bytes for the queries in Q8_0 blocks (int8 values, f32
+    /// scales) and, when `head_dim` is not a multiple of 32, `128 · (heads + 1) · ⌈head_dim /
+    /// 32⌉` bytes for the zero-padded queries and output. The room is reserved, not written: a
+    /// call writes only what its shapes use. When the sizes overflow or the allocator refuses
+    /// them, the buffers stay as they are and the calls grow them as they need.
+    pub fn reserve(&mut self, heads: usize, head_dim: usize, positions: usize) {
+        if let Some(floats) = heads.checked_mul(positions) {
+            reserve_total(&mut self.scores, floats);
+            reserve_total(&mut self.dots, floats);
+        }
+        let blocks = q8_0_blocks(head_dim);
+        let Some(row) = BlockQ8_0::LEN.checked_mul(blocks) else {
+            return;
+        };
+        if let (Some(values), Some(scales)) = (heads.checked_mul(row), heads.checked_mul(blocks)) {
+            reserve_total(&mut self.acts.q, values);
+            reserve_total(&mut self.acts.d, scales);
+            if row != head_dim {
+                reserve_total(&mut self.padded_q, values);
+                reserve_total(&mut self.padded_out, row);
+            }
+        }
+    }
+}
+
+/// Grows `buf`'s capacity to at least `total` elements, exactly (a reservation for a known
+/// largest size gains nothing from the amortised doubling); on failure it stays as it is.
+fn reserve_total<T>(buf: &mut Vec<T>, total: usize) {
+    let _ = buf.try_reserve_exact(total.saturating_sub(buf.len()));
+}
+
+/// `buf[..len]`, growing `buf` only when it is shorter (so a reused buffer keeps its largest
+/// size). The values are unspecified (an earlier call's): callers write every one they read.
+/// `len` is at most [`MAX_FLOATS`]: within that, growing never overflows `isize`, and when the
+/// amortised doubling would, the exact size is asked for instead.
+fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        let more = len - buf.len();
+        if buf.try_reserve(more).is_err() {
+            buf.reserve_exact(more);
+        }
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
+/// The most f32 a buffer can hold (`isize::MAX` bytes).
+const MAX_FLOATS: usize = isize::MAX as usize / size_of::<f32>();
+
+/// `a · b` floats for the buffer `what`, or a [`KernelError::Length`] whose `actual` is
+/// [`MAX_FLOATS`] when no buffer can hold them (a caller's shapes may multiply past `usize`).
+fn floats(what: &'static str, a: usize, b: usize) -> Result<usize, KernelError> {
+    match a.checked_mul(b) {
+        Some(len) if len <= MAX_FLOATS => Ok(len),
+        _ => Err(KernelError::Length {
+            what,
+            expected: a.saturating_mul(b),
+            actual: MAX_FLOATS,
+        }),
+    }
+}
+
+/// `scores[h · n + j] = dots[j · heads + h] · scale`: the dot kernels' position-major output
+/// as head-major scores (each head's softmax and weighted sum read its scores contiguously).
+fn scale_to_head_major(dots: &[f32], heads: usize, scale: f32, scores: &mut [f32]) {
+    let n = scores.len() / heads;
+    for (j, dots) in dots.chunks_exact(heads).enumerate() {
+        for (h, &dot) in dots.iter().enumerate() {
+            scores[h * n + j] = dot * scale;
         }
     }
 }
 
 impl Kernels {
     /// Causal attention of `q.len() / head_dim` query heads `q` (head-major, `head_dim` floats
-    /// each) sharing one kv head, over the `n = scores.len() / heads` positions of `keys` and
-    /// `values` (each `n` rows of `head_dim` values, see [`KvRows`]). For each head:
+    /// each) sharing one kv head, over the first `positions` positions of `keys` and `values`
+    /// (each exactly `positions` rows of `head_dim` values, see [`KvRows`]). For each head:
     /// `scores[j] = (k_j · q) · scale` by the canonical float dot (Q8_0 keys: the canonical
     /// Q8_0 dot with `q` quantised to Q8_0 blocks), then a softmax (max subtracted, sum in
     /// f64), then `out = Σ_j p_j · v_j` added in position order (each product fused with its
     /// add).
-    /// `scores` (`heads · n` floats) is scratch; `out` gets the heads' outputs, head-major.
+    /// `scratch` holds the scores, the key dots and the quantised queries between the steps
+    /// (see [`AttentionScratch`]; its contents do not affect the result); `out` (`q.len()`
+    /// floats) gets the heads' outputs, head-major.
     #[allow(clippy::too_many_arguments)]
     pub fn attend(
         &self,
@@ -63,8 +170,9 @@ impl Kernels {
         q: &[f32],
         keys: KvRows<'_>,
         values: KvRows<'_>,
+        positions: usize,
         scale: f32,
-        scores: &mut [f32],
+        scratch: &mut AttentionScratch,
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         check_len("attention output", q.len(), out.len())?;
@@ -74,46 +182,47 @@ impl Kernels {
         }
         let heads = q.len() / head_dim;
         check_len("attention queries", heads * head_dim, q.len())?;
-        let n = scores.len() / heads;
-        check_len("attention scores", heads * n, scores.len())?;
+        let n = positions;
         keys.check("attention keys", head_dim, n)?;
         values.check("attention values", head_dim, n)?;
         if n == 0 {
             out.fill(0.0);
             return Ok(());
         }
+        let AttentionScratch {
+            scores,
+            dots,
+            acts,
+            padded_q,
+            padded_out,
+        } = scratch;
+        let scores = sized(scores, floats("attention scores", heads, n)?);
         match keys {
             KvRows::F16(k) => {
                 // One call for every key (the table loops over them): position-major dots.
-                let mut dots = vec![0f32; n * heads];
-                (self.dot_f16)(k, q, head_dim, &mut dots);
-                for (j, dots) in dots.chunks_exact(heads).enumerate() {
-                    for (h, &dot) in dots.iter().enumerate() {
-                        scores[h * n + j] = dot * scale;
-                    }
-                }
+                let dots = sized(dots, scores.len());
+                (self.dot_f16)(k, q, head_dim, dots);
+                scale_to_head_major(dots, heads, scale, scores);
             }
             KvRows::Q8_0(k) => {
                 let blocks = q8_0_blocks(head_dim);
-                let mut acts = Q8Acts::default();
-                if head_dim == BlockQ8_0::LEN * blocks {
+                let row = BlockQ8_0::LEN * blocks;
+                if head_dim == row {
                     acts.quantize(q)?;
                 } else {
-                    // Each head zero-padded to whole blocks, as the cached rows are.
-                    let mut padded = vec![0f32; heads * BlockQ8_0::LEN * blocks];
-                    let rows = padded.chunks_exact_mut(BlockQ8_0::LEN * blocks);
-                    for (row, q) in rows.zip(q.chunks_exact(head_dim)) {
-                        row[..head_dim].copy_from_slice(q);
+                    // Each head zero-padded to whole blocks, as the cached rows are; every
+                    // value is written, the padding included, so no earlier call's remains.
+                    let padded = sized(padded_q, floats("attention queries", heads, row)?);
+                    for (row, q) in padded.chunks_exact_mut(row).zip(q.chunks_exact(head_dim)) {
+                        let (head, padding) = row.split_at_mut(head_dim);
+                        head.copy_from_slice(q);
+                        padding.fill(0.0);
                     }
-                    acts.quantize(&padded)?;
+                    acts.quantize(padded)?;
                 }
-                let mut dots = vec![0f32; n * heads];
-                (self.dot_q8_0_keys)(k, &acts, blocks, &mut dots);
-                for (j, dots) in dots.chunks_exact(heads).enumerate() {
-                    for (h, &dot) in dots.iter().enumerate() {
-                        scores[h * n + j] = dot * scale;
-                    }
-                }
+                let dots = sized(dots, scores.len());
+                (self.dot_q8_0_keys)(k, acts, blocks, dots);
+                scale_to_head_major(dots, heads, scale, scores);
             }
             KvRows::F32(k) => {
                 let heads_scores = scores.chunks_exact_mut(n);
@@ -124,10 +233,18 @@ impl Kernels {
                 }
             }
         }
-        let padded_len = BlockQ8_0::LEN * q8_0_blocks(head_dim);
-        let mut padded = match values {
-            KvRows::Q8_0(_) if padded_len != head_dim => vec![0f32; padded_len],
-            _ => Vec::new(),
+        // Q8_0 values whose rows are not whole blocks: each head's sum over whole blocks
+        // (the weighted-sum kernel overwrites all of it), then its first `head_dim` values.
+        let padded: &mut [f32] = match values {
+            KvRows::Q8_0(_) => {
+                let padded_len = floats("attention values", BlockQ8_0::LEN, q8_0_blocks(head_dim))?;
+                if padded_len == head_dim {
+                    &mut []
+                } else {
+                    sized(padded_out, padded_len)
+                }
+            }
+            _ => &mut [],
         };
         let heads_out = out.chunks_exact_mut(head_dim);
         for (p, out) in scores.chunks_exact_mut(n).zip(heads_out) {
@@ -136,7 +253,7 @@ impl Kernels {
                 KvRows::F16(v) => (self.weighted_sum_f16)(v, p, out),
                 KvRows::Q8_0(v) if padded.is_empty() => (self.weighted_sum_q8_0)(v, p, out),
                 KvRows::Q8_0(v) => {
-                    (self.weighted_sum_q8_0)(v, p, &mut padded);
+                    (self.weighted_sum_q8_0)(v, p, padded);
                     out.copy_from_slice(&padded[..head_dim]);
                 }
                 KvRows::F32(v) => {
@@ -228,10 +345,19 @@ mod tests {
             let (k16, v16) = (to_f16_bytes(&k), to_f16_bytes(&v));
             let scale = 1.0 / (hd as f32).sqrt();
             let run = |kernels: &Kernels, q: &[f32], keys, values| {
-                let g = q.len() / hd;
-                let (mut scores, mut out) = (vec![0f32; g * positions], vec![f32::NAN; g * hd]);
+                let mut out = vec![f32::NAN; q.len()];
+                let mut scratch = AttentionScratch::default();
                 kernels
-                    .attend(hd, q, keys, values, scale, &mut scores, &mut out)
+                    .attend(
+                        hd,
+                        q,
+                        keys,
+                        values,
+                        positions,
+                        scale,
+                        &mut scratch,
+                        &mut out,
+                    )
                     .expect("shapes");
                 out
             };
@@ -298,16 +424,16 @@ mod tests {
             let (k8, v8) = (to_q8_rows(&k, hd), to_q8_rows(&v, hd));
             let scale = 1.0 / (hd as f32).sqrt();
             let run = |kernels: &Kernels, q: &[f32]| {
-                let g = q.len() / hd;
-                let (mut scores, mut out) = (vec![0f32; g * positions], vec![f32::NAN; g * hd]);
+                let mut out = vec![f32::NAN; q.len()];
                 kernels
                     .attend(
                         hd,
                         q,
                         KvRows::Q8_0(&k8),
                         KvRows::Q8_0(&v8),
+                        positions,
                         scale,
-                        &mut scores,
+                        &mut AttentionScratch::default(),
                         &mut out,
                     )
                     .expect("shapes");
@@ -347,8 +473,9 @@ mod tests {
                 &[1.0; 64],
                 KvRows::Q8_0(&[0; 68]),
                 KvRows::Q8_0(&[0; 67]),
+                1,
                 1.0,
-                &mut [0.0; 1],
+                &mut AttentionScratch::default(),
                 &mut [0.0; 64],
             )
             .expect_err("one row of 64 values is 68 bytes");
@@ -366,47 +493,38 @@ mod tests {
     fn shape_errors_are_typed() {
         let k = Kernels::scalar();
         let (q, kv) = ([1.0f32; 4], [0u8; 16]);
-        let err = k
-            .attend(
-                4,
+        let mut scratch = AttentionScratch::default();
+        let mut attend = |head_dim, positions, out: &mut [f32]| {
+            let (keys, values) = (KvRows::F16(&kv), KvRows::F16(&kv));
+            k.attend(
+                head_dim,
                 &q,
-                KvRows::F16(&kv),
-                KvRows::F16(&kv),
+                keys,
+                values,
+                positions,
                 1.0,
-                &mut [0.0; 3],
-                &mut [0.0; 4],
+                &mut scratch,
+                out,
             )
-            .expect_err("3 positions need 24 bytes");
+        };
+        let err = attend(4, 3, &mut [0.0; 4]).expect_err("3 positions need 24 bytes");
         assert!(matches!(
             err,
             KernelError::Length {
                 what: "attention keys",
+                expected: 24,
+                actual: 16
+            }
+        ));
+        let err = attend(4, 2, &mut [0.0; 3]).expect_err("short output");
+        assert!(matches!(
+            err,
+            KernelError::Length {
+                what: "attention output",
                 ..
             }
         ));
-        let err = k
-            .attend(
-                4,
-                &q,
-                KvRows::F16(&kv),
-                KvRows::F16(&kv),
-                1.0,
-                &mut [0.0; 2],
-                &mut [0.0; 3],
-            )
-            .expect_err("short output");
-        assert!(matches!(err, KernelError::Length { .. }));
-        let err = k
-            .attend(
-                3,
-                &q,
-                KvRows::F16(&kv),
-                KvRows::F16(&kv),
-                1.0,
-                &mut [0.0; 2],
-                &mut [0.0; 4],
-            )
-            .expect_err("4 floats are not whole 3-wide heads");
+        let err = attend(3, 2, &mut [0.0; 4]).expect_err("4 floats are not whole 3-wide heads");
         assert!(matches!(
             err,
             KernelError::Length {
@@ -414,5 +532,201 @@ mod tests {
                 ..
             }
         ));
+        // Positions whose bytes overflow `usize` are a typed error, not an overflow.
+        let err = attend(4, usize::MAX, &mut [0.0; 4]).expect_err("no cache holds them");
+        assert!(matches!(
+            err,
+            KernelError::Length {
+                what: "attention keys",
+                expected: usize::MAX,
+                actual: 16
+            }
+        ));
+        // So are scores no buffer can hold, and sizes no reservation can hold change nothing.
+        assert!(matches!(
+            floats("attention scores", usize::MAX, 2),
+            Err(KernelError::Length {
+                actual: MAX_FLOATS,
+                ..
+            })
+        ));
+        assert_eq!(floats("attention scores", MAX_FLOATS, 1), Ok(MAX_FLOATS));
+        let mut scratch = AttentionScratch::default();
+        scratch.reserve(usize::MAX, usize::MAX, usize::MAX);
+        scratch.reserve(2, usize::MAX, 3);
+        assert_eq!(scratch.scores.capacity(), 6);
+        assert_eq!(scratch.acts.q.capacity(), 0);
+    }
+
+    /// The precision of a test cache.
+    #[derive(Clone, Copy, Debug)]
+    enum Cache {
+        F16,
+        F32,
+        Q8_0,
+    }
+
+    /// `hd`-wide rows `v` (f16-exact for F16 and F32) as the cache `kind` stores them.
+    enum Stored {
+        Bytes(Vec<u8>),
+        Floats(Vec<f32>),
+    }
+
+    impl Stored {
+        fn new(kind: Cache, v: &[f32], hd: usize) -> Self {
+            match kind {
+                Cache::F16 => Stored::Bytes(to_f16_bytes(v)),
+                Cache::F32 => Stored::Floats(v.to_vec()),
+                Cache::Q8_0 => Stored::Bytes(to_q8_rows(v, hd)),
+            }
+        }
+
+        fn rows(&self, kind: Cache) -> KvRows<'_> {
+            match (self, kind) {
+                (Stored::Bytes(b), Cache::Q8_0) => KvRows::Q8_0(b),
+                (Stored::Bytes(b), _) => KvRows::F16(b),
+                (Stored::Floats(v), _) => KvRows::F32(v),
+            }
+        }
+    }
+
+    /// One attention call's inputs: head dim, queries, keys and values with their precisions.
+    struct Call {
+        hd: usize,
+        positions: usize,
+        q: Vec<f32>,
+        keys: (Cache, Stored),
+        values: (Cache, Stored),
+    }
+
+    impl Call {
+        fn new(rng: &mut ChaCha8Rng, shape: (usize, usize, usize, Cache, Cache)) -> Self {
+            let (hd, positions, heads, keys, values) = shape;
+            let mut rand = |n: usize| -> Vec<f32> {
+                (0..n)
+                    .map(|_| f16::from_f32(rng.random_range(-2.0f32..2.0)).to_f32())
+                    .collect()
+            };
+            let (q, k, v) = (rand(heads * hd), rand(hd * positions), rand(hd * positions));
+            Call {
+                hd,
+                positions,
+                q,
+                keys: (keys, Stored::new(keys, &k, hd)),
+                values: (values, Stored::new(values, &v, hd)),
+            }
+        }
+
+        fn run(&self, kernels: &Kernels, scratch: &mut AttentionScratch) -> Vec<f32> {
+            let mut out = vec![f32::NAN; self.q.len()];
+            let (keys, values) = (
+                self.keys.1.rows(self.keys.0),
+                self.values.1.rows(self.values.0),
+            );
+            let scale = 1.0 / (self.hd as f32).sqrt();
+            kernels
+                .attend(
+                    self.hd,
+                    &self.q,
+                    keys,
+                    values,
+                    self.positions,
+                    scale,
+                    scratch,
+                    &mut out,
+                )
+                .expect("shapes");
+            out
+        }
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn a_reused_scratch_gives_a_fresh_scratchs_bits() {
+        use Cache::{F16, F32, Q8_0};
+        let mut rng = ChaCha8Rng::seed_from_u64(13);
+        // Positions growing and shrinking, heads changing, whole and padded Q8_0 blocks
+        // (head dims 128, 40 and 20: padded rows of another width), every precision of keys
+        // and values, mixed too.
+        let shapes = [
+            (128, 37, 4, F16, F16),
+            (128, 300, 1, Q8_0, Q8_0),
+            (40, 5, 3, Q8_0, Q8_0),
+            (40, 200, 4, F16, F16),
+            (128, 9, 2, Q8_0, Q8_0),
+            (40, 64, 1, Q8_0, F16),
+            (40, 120, 4, F16, Q8_0),
+            (128, 1, 4, F32, F32),
+            (40, 33, 2, Q8_0, Q8_0),
+            (128, 300, 4, F16, F16),
+            (40, 2, 4, Q8_0, Q8_0),
+            (40, 250, 4, F32, Q8_0),
+            (20, 40, 3, Q8_0, Q8_0),
+            (40, 7, 4, Q8_0, Q8_0),
+            (128, 17, 3, Q8_0, F32),
+        ];
+        let calls: Vec<Call> = shapes.into_iter().map(|s| Call::new(&mut rng, s)).collect();
+        for table in Kernels::available() {
+            // One scratch that starts empty, one that starts full of junk: NaN where a stale
+            // value read would show, finite in the padding (the Q8_0 quantiser turns NaN into
+            // 0, which would hide a padding left unwritten).
+            let mut reused = AttentionScratch::default();
+            let mut junk = AttentionScratch {
+                scores: vec![f32::NAN; 4096],
+                dots: vec![f32::NAN; 4096],
+                acts: Q8Acts {
+                    q: vec![-128; 4096],
+                    d: vec![f32::NAN; 128],
+                    sums: vec![-1; 16],
+                },
+                padded_q: vec![3.0; 4096],
+                padded_out: vec![3.0; 128],
+            };
+            for (i, call) in calls.iter().enumerate() {
+                let fresh = bits(&call.run(table, &mut AttentionScratch::default()));
+                let what = format!("{} call {i}: {:?}", table.name(), shapes[i]);
+                assert_eq!(bits(&call.run(table, &mut reused)), fresh, "{what}");
+                assert_eq!(bits(&call.run(table, &mut junk)), fresh, "{what}, junk");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reserved_scratch_allocates_nothing() {
+        use Cache::{F16, F32, Q8_0};
+        let mut rng = ChaCha8Rng::seed_from_u64(14);
+        let (heads, positions) = (4, 300);
+        for hd in [128, 40] {
+            let mut scratch = AttentionScratch::default();
+            scratch.reserve(heads, hd, positions);
+            // Every buffer's address and capacity: unchanged means never reallocated.
+            let buffers = |s: &AttentionScratch| {
+                [
+                    (s.scores.as_ptr().addr(), s.scores.capacity()),
+                    (s.dots.as_ptr().addr(), s.dots.capacity()),
+                    (s.acts.q.as_ptr().addr(), s.acts.q.capacity()),
+                    (s.acts.d.as_ptr().addr(), s.acts.d.capacity()),
+                    (s.acts.sums.as_ptr().addr(), s.acts.sums.capacity()),
+                    (s.padded_q.as_ptr().addr(), s.padded_q.capacity()),
+                    (s.padded_out.as_ptr().addr(), s.padded_out.capacity()),
+                ]
+            };
+            let reserved = buffers(&scratch);
+            assert_eq!(scratch.scores.capacity(), heads * positions);
+            assert_eq!(scratch.padded_out.capacity(), if hd == 40 { 64 } else { 0 });
+            for (g, n) in [(1, 1), (4, positions), (2, 17), (3, positions), (4, 2)] {
+                for (keys, values) in [(F16, F16), (Q8_0, Q8_0), (F32, F32), (Q8_0, F16)] {
+                    let call = Call::new(&mut rng, (hd, n, g, keys, values));
+                    for table in Kernels::available() {
+                        call.run(table, &mut scratch);
+                        let what = format!("{} hd {hd}, {g} × {n}", table.name());
+                        assert_eq!(buffers(&scratch), reserved, "{what}");
+                    }
+                }
+            }
+        }
     }
 }

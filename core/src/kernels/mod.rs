@@ -38,7 +38,7 @@ mod walk;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-pub use attention::KvRows;
+pub use attention::{AttentionScratch, KvRows};
 pub use contract::{
     F16DotFn, F16WeightedSumFn, FloatDotFn, KernelError, Q8KeyDotFn, Q8WeightedSumFn, QuantActs,
     TernaryDotFn, TernaryTileFn, FLOAT_LANES, TILE_ROWS, TILE_TOKENS,

@@ -10,12 +10,12 @@
 use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::thread::ThreadId;
 
 use super::weights::Matrix;
 use super::{FfnActivation, KvCache, Model, ModelConfig, ModelError};
-use crate::kernels::{math, KernelError, Q8Acts, QuantActs};
+use crate::kernels::{math, AttentionScratch, KernelError, Q8Acts, QuantActs};
 use crate::quant::{BlockFormat, BlockQ8_0, WeightView};
 use crate::runtime::Executor;
 
@@ -137,6 +137,14 @@ impl ScratchLayout {
 
 /// Buffers for forward passes, allocated up front from a [`ScratchLayout`]; a batch larger
 /// than the layout's grows them (sessions never send one).
+///
+/// Besides the layout's buffers it keeps attention's ([`AttentionScratch`]), one per range of
+/// (token, head) pairs attended at once (at most one per pool thread), made on the first pass
+/// and reserved for the longest cache a pass attends: `8 · (n_head / n_head_kv)` bytes per
+/// position of that cache for each range, plus a few copies of the group's queries (see
+/// [`AttentionScratch::reserve`]). Sized by the caches rather than the batch, they are not
+/// part of [`ScratchLayout::bytes`]; reserved once, they leave decoding nothing to allocate
+/// in attention.
 #[derive(Debug, Default)]
 pub struct Scratch {
     x: Vec<f32>,
@@ -157,6 +165,10 @@ pub struct Scratch {
     head_acts: Vec<Q8Acts>,
     /// `(cos, sin)` of each token's rotary angles.
     rotations: Vec<(f32, f32)>,
+    /// Attention's buffers, entry `i` for the `i`-th range of a pass's (token, head) pairs.
+    /// The ranges run on the pool's threads, hence a lock each; as no two ranges share an
+    /// entry, none is ever waited for.
+    attention: Vec<Mutex<AttentionScratch>>,
     /// Threads that ran matmul work since the last [`Scratch::take_kernel_threads`].
     kernel_threads: ThreadUse,
 }
@@ -194,12 +206,14 @@ impl Scratch {
                 false => Vec::new(),
             },
             rotations: Vec::with_capacity(n * layout.rope_pairs),
+            attention: Vec::new(),
             kernel_threads: ThreadUse::default(),
         }
     }
 
-    /// Bytes the buffers hold now (their capacity): [`ScratchLayout::bytes`] for a scratch
-    /// made by [`Scratch::new`], whatever passes within the layout it has run.
+    /// Bytes the layout's buffers hold now (their capacity): [`ScratchLayout::bytes`] for a
+    /// scratch made by [`Scratch::new`], whatever passes within the layout it has run.
+    /// Attention's buffers, sized by the caches attended (see [`Scratch`]), are not counted.
     pub fn allocated_bytes(&self) -> u64 {
         let f32s = [
             &self.x,
@@ -479,6 +493,7 @@ impl Model {
                 seqs,
                 &rows,
                 &s.q[..n * embd],
+                &mut s.attention,
                 &mut s.attn[..n * embd],
             )?;
             rms_norm_rows_in_place(&mut s.attn, &layer.attn_sub_norm, cfg.rms_eps);
@@ -715,7 +730,9 @@ impl Model {
     /// cache, which already holds their keys and values; writes the concatenated head outputs
     /// to `out`. The (token, head) pairs are split over the pool in ranges of about equal cost
     /// (a pair costs its token's positions); within a range, the heads of one token that share
-    /// a kv head are attended in one pass over it.
+    /// a kv head are attended in one pass over it. Range `i` works in `scratch[i]` (made here
+    /// when missing).
+    #[allow(clippy::too_many_arguments)]
     fn attention(
         &self,
         exec: &Executor,
@@ -723,6 +740,7 @@ impl Model {
         seqs: &[Sequence<'_>],
         rows: &[Row],
         q: &[f32],
+        scratch: &mut Vec<Mutex<AttentionScratch>>,
         out: &mut [f32],
     ) -> Result<(), ModelError> {
         let cfg = &self.config;
@@ -738,10 +756,25 @@ impl Model {
             exec.pool().split_by_cost(pairs, cost)
         };
         let values: Vec<_> = ranges.iter().map(|r| r.start * hd..r.end * hd).collect();
+        if scratch.len() < ranges.len() {
+            scratch.resize_with(ranges.len(), Mutex::default);
+        }
+        // Reserving for the longest cache rather than the positions attended now means one
+        // allocation per range for a session's life instead of one whenever the context grows
+        // past the buffers.
+        let longest = seqs.iter().map(|seq| seq.kv.capacity()).max().unwrap_or(0);
+        let scratch = &scratch[..];
         let results = exec.pool().for_each_chunk(&values, out, |values, out| {
             let (first, end) = (values.start / hd, values.end / hd);
-            let most = (first..end).map(positions).max().unwrap_or(0);
-            let mut scores = vec![0f32; group * most];
+            // This range's index: the ranges are in order, so the one starting at `first`
+            // follows every range starting before it.
+            let range = ranges.partition_point(|r| r.start < first);
+            // A pass that panicked while holding it left nothing that matters: a call's
+            // result does not depend on what the scratch held.
+            let mut scratch = scratch[range]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            scratch.reserve(group, hd, longest);
             // Runs of consecutive pairs of one token whose heads share a kv head: one call.
             let mut pair = first;
             while pair < end {
@@ -754,8 +787,9 @@ impl Model {
                     &q[run.start * hd..run.end * hd],
                     keys,
                     values,
+                    n,
                     scale,
-                    &mut scores[..run.len() * n],
+                    &mut scratch,
                     &mut out[(run.start - first) * hd..(run.end - first) * hd],
                 )?;
                 pair = run.end;
