@@ -161,12 +161,17 @@ pub(super) fn q6_k_block_sum(block: &[u8], x: &[i8]) -> i32 {
     sum
 }
 
-/// Super-block `block`'s term `(d_b · d_x) · s_b` of the canonical Q6_K dot, given its exact
-/// int32 sum `s_b` (shared by every table).
+/// A super-block's term `(d_b · d_x) · s_b` of the canonical Q6_K dot, given its f16 scale
+/// `d_b` widened (bytes 208..210 of the block; each table widens it its own way, exactly) and
+/// its exact int32 sum `s_b` (shared by every table).
 #[inline(always)]
-pub(super) fn q6_k_block_product(block: &[u8], d_x: f32, sum: i32) -> f32 {
-    let d_w = f16::from_le_bytes([block[208], block[209]]).to_f32();
+pub(super) fn q6_k_block_product(d_w: f32, d_x: f32, sum: i32) -> f32 {
     d_w * d_x * sum as f32
+}
+
+/// The f16 at bytes `at..at + 2` of `block`, widened (the scalar table's conversion).
+pub(super) fn f16_at(block: &[u8], at: usize) -> f32 {
+    f16::from_le_bytes([block[at], block[at + 1]]).to_f32()
 }
 
 /// Super-block `block`'s exact int32 sums `(s_b, m_b)` of the canonical Q4_K dot against 256
@@ -174,7 +179,7 @@ pub(super) fn q6_k_block_product(block: &[u8], d_x: f32, sum: i32) -> f32 {
 /// 32 · 15 · 127`, `|m_b| ≤ 8 · 63 · 32 · 127`: far below 2^31.
 pub(super) fn q4_k_block_sums(block: &[u8], x: &[i8]) -> (i32, i32) {
     let b = BlockQ4K::read_block(block);
-    let sm = BlockQ4K::scales_mins(&b.scales);
+    let sm = BlockQ4K::scales_mins_bytes(&b.scales);
     let (mut s, mut m) = (0i32, 0i32);
     for (j, x) in x.chunks_exact(32).enumerate() {
         // Sub-block j: the low (j even) or high (j odd) nibbles of bytes 32·(j/2)...
@@ -192,12 +197,11 @@ pub(super) fn q4_k_block_sums(block: &[u8], x: &[i8]) -> (i32, i32) {
     (s, m)
 }
 
-/// Super-block `block`'s term `(d_b · d_x) · s_b − (dmin_b · d_x) · m_b` of the canonical Q4_K
-/// dot, given its exact int32 sums (shared by every table).
+/// A super-block's term `(d_b · d_x) · s_b − (dmin_b · d_x) · m_b` of the canonical Q4_K dot,
+/// given its f16 `[d_b, dmin_b]` widened (bytes 0..4 of the block; each table widens them its
+/// own way, exactly) and its exact int32 sums (shared by every table).
 #[inline(always)]
-pub(super) fn q4_k_block_product(block: &[u8], d_x: f32, (s, m): (i32, i32)) -> f32 {
-    let d_w = f16::from_le_bytes([block[0], block[1]]).to_f32();
-    let dmin = f16::from_le_bytes([block[2], block[3]]).to_f32();
+pub(super) fn q4_k_block_product([d_w, dmin]: [f32; 2], d_x: f32, (s, m): (i32, i32)) -> f32 {
     d_w * d_x * s as f32 - dmin * d_x * m as f32
 }
 

@@ -3,7 +3,8 @@
 use half::f16;
 
 use super::head::{
-    q4_k_block_product, q4_k_block_sums, q6_k_block_product, q6_k_block_sum, q8_block_product,
+    f16_at, q4_k_block_product, q4_k_block_sums, q6_k_block_product, q6_k_block_sum,
+    q8_block_product,
 };
 use super::{tile_fn, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{
@@ -104,7 +105,7 @@ fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
     let blocks = row.chunks_exact(BlockQ6K::BYTES);
     let x = acts.q.chunks_exact(BlockQ6K::LEN).zip(&acts.d);
     blocks.zip(x).fold(0.0, |acc, (block, (x, &d))| {
-        acc + q6_k_block_product(block, d, q6_k_block_sum(block, x))
+        acc + q6_k_block_product(f16_at(block, 208), d, q6_k_block_sum(block, x))
     })
 }
 
@@ -113,7 +114,8 @@ fn dot_q4_k(row: &[u8], acts: &Q8Acts) -> f32 {
     let blocks = row.chunks_exact(BlockQ4K::BYTES);
     let x = acts.q.chunks_exact(BlockQ4K::LEN).zip(&acts.d);
     blocks.zip(x).fold(0.0, |acc, (block, (x, &d))| {
-        acc + q4_k_block_product(block, d, q4_k_block_sums(block, x))
+        let scales = [f16_at(block, 0), f16_at(block, 2)];
+        acc + q4_k_block_product(scales, d, q4_k_block_sums(block, x))
     })
 }
 

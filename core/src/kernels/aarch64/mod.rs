@@ -603,6 +603,18 @@ unsafe fn f16x8_to_f32(h: uint16x8_t) -> [float32x4_t; 2] {
     }
 }
 
+/// Two f16 (raw bits) widened exactly to f32 (`FCVTL`): a block's scales, without a call into
+/// a library's conversion.
+#[inline(always)]
+unsafe fn widen_f16(bits: [u16; 2]) -> [f32; 2] {
+    // SAFETY: plain NEON register moves and `f16x8_to_f32`'s `FCVTL`.
+    unsafe {
+        let packed = u64::from(bits[0]) | u64::from(bits[1]) << 16;
+        let [lo, _] = f16x8_to_f32(vcombine_u16(vcreate_u16(packed), vcreate_u16(0)));
+        [vgetq_lane_f32::<0>(lo), vgetq_lane_f32::<1>(lo)]
+    }
+}
+
 /// [`super::F16DotFn`] through the shared block driver.
 fn dot_f16(a: &[u8], b: &[f32], m: usize, out: &mut [f32]) {
     super::dot_f16_blocks::<Neon>(a, b, m, out);
@@ -844,7 +856,8 @@ unsafe fn dot_q6_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
                 }
             }
             let sum = vaddvq_s32(vsubq_s32(sums, vshlq_n_s32::<5>(bias)));
-            acc += q6_k_block_product(block, d_x, sum);
+            let [d_w, _] = widen_f16([u16::from_le_bytes([block[208], block[209]]), 0]);
+            acc += q6_k_block_product(d_w, d_x, sum);
         }
         acc
     }
@@ -875,9 +888,9 @@ unsafe fn dot_q4_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
         let blocks = row.chunks_exact(BlockQ4K::BYTES);
         let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
         for (block, ((x, sums), &d_x)) in blocks.zip(x_blocks.zip(&acts.d)) {
-            let packed = BlockQ4K::scales_mins(&block[4..16]);
-            let sc = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(packed.as_ptr())));
-            let mins = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(packed[8..].as_ptr())));
+            let [w0, w1, w2, w3] = BlockQ4K::scales_mins(&block[4..16]).map(u64::from);
+            let sc = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(w0 | w1 << 32)));
+            let mins = vreinterpretq_s16_u16(vmovl_u8(vcreate_u8(w2 | w3 << 32)));
             let scales = [vmovl_s16(vget_low_s16(sc)), vmovl_high_s16(sc)];
             // vpaddq(a, b) = [a0+a1, .., b6+b7]: sub-block j's sum is 16-value sums 2j, 2j+1.
             let x_sums = vpaddq_s16(vld1q_s16(sums.as_ptr()), vld1q_s16(sums[8..].as_ptr()));
@@ -909,7 +922,8 @@ unsafe fn dot_q4_k_row<M: Mac>(row: &[u8], acts: &Q8Acts) -> f32 {
             let high = vpaddq_s32(vpaddq_s32(t4, t5), vpaddq_s32(t6, t7));
             let s = vmlaq_s32(vmulq_s32(low, scales[0]), high, scales[1]);
             let sums = (vaddvq_s32(s), vaddvq_s32(m));
-            acc += q4_k_block_product(block, d_x, sums);
+            let bits = [0, 2].map(|i| u16::from_le_bytes([block[i], block[i + 1]]));
+            acc += q4_k_block_product(widen_f16(bits), d_x, sums);
         }
         acc
     }

@@ -53,7 +53,7 @@ fn dot_q6_k(row: &[u8], acts: &Q8Acts) -> f32 {
     unsafe { dot_q6_k_vnni(row, acts) }
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vl,avx512vnni")]
 unsafe fn dot_q6_k_vnni(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: the CPU features of this function are the loop's and `Dpwssd`'s.
     unsafe { super::dot_q6_k_rows::<Dpwssd>(row, acts) }
@@ -65,7 +65,7 @@ fn dot_q4_k(row: &[u8], acts: &Q8Acts) -> f32 {
     unsafe { dot_q4_k_vnni(row, acts) }
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vl,avx512vnni")]
 unsafe fn dot_q4_k_vnni(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: the CPU features of this function are the loop's and `Dpwssd`'s.
     unsafe { super::dot_q4_k_rows::<Dpwssd>(row, acts) }

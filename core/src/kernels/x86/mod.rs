@@ -85,6 +85,16 @@ unsafe fn load_f32(v: &[f32]) -> __m256 {
     unsafe { _mm256_loadu_ps(v.as_ptr()) }
 }
 
+/// Two f16 (raw bits) widened exactly to f32 by F16C: a block's scales, without a call into a
+/// library's conversion.
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+unsafe fn widen_f16(bits: [u16; 2]) -> [f32; 2] {
+    let h = _mm_cvtsi32_si128(i32::from(bits[0]) | i32::from(bits[1]) << 16);
+    let f = _mm_cvtph_ps(h);
+    [_mm_cvtss_f32(f), _mm_cvtss_f32(_mm_shuffle_ps::<1>(f, f))]
+}
+
 /// The first 8 little-endian f16 of `v` (16 bytes), converted exactly to f32.
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
@@ -468,7 +478,7 @@ static Q6K_SCALE_PICKS: [[u8; 32]; 4] = {
 /// high: `2g + 1`, picked from the block's 16 scales by one byte shuffle) sum `Σ sc · q · x`
 /// into int32 lanes; `32 · Σ_j sc_j · Σ x_j` (the activations' 16-value sums) is subtracted
 /// once per block. All exact; the float steps follow the canonical order.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,f16c")]
 unsafe fn dot_q6_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: the CPU features of this function are `Madd`'s and the loop's.
     unsafe { dot_q6_k_rows::<Madd>(row, acts) }
@@ -498,7 +508,7 @@ impl PairMac for Madd {
 /// [`dot_q6_k_avx2`]'s loop with `P`'s int16 pair step.
 ///
 /// # Safety
-/// The CPU has AVX2 and `P`'s instructions.
+/// The CPU has AVX2, F16C and `P`'s instructions.
 #[inline(always)]
 unsafe fn dot_q6_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: this function's own preconditions (AVX2 and `P`'s instructions) are exactly
@@ -554,7 +564,8 @@ unsafe fn dot_q6_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
             }
             // One reduction: Σ lanes of (total − 32 · bias), exact (lanes stay far below 2^31).
             let sum = sum_i32(_mm256_sub_epi32(total, _mm256_slli_epi32::<5>(bias)));
-            acc += q6_k_block_product(block, d_x, sum);
+            let [d_w, _] = widen_f16([u16::from_le_bytes([block[208], block[209]]), 0]);
+            acc += q6_k_block_product(d_w, d_x, sum);
         }
         acc
     }
@@ -585,7 +596,7 @@ static Q4K_SCALE_PICKS: [[u8; 32]; 8] = {
 /// scale (picked into every word by one byte shuffle) sum `Σ sc · q · x` into int32 lanes; the
 /// mins' term `Σ_j m_j · Σ x_j` comes from the activations' 16-value sums, added in pairs. All
 /// exact; the float steps follow the canonical order.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,f16c")]
 unsafe fn dot_q4_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: the CPU features of this function are `Madd`'s and the loop's.
     unsafe { dot_q4_k_rows::<Madd>(row, acts) }
@@ -594,7 +605,7 @@ unsafe fn dot_q4_k_avx2(row: &[u8], acts: &Q8Acts) -> f32 {
 /// [`dot_q4_k_avx2`]'s loop with `P`'s int16 pair step.
 ///
 /// # Safety
-/// The CPU has AVX2 and `P`'s instructions.
+/// The CPU has AVX2, F16C and `P`'s instructions.
 #[inline(always)]
 unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
     // SAFETY: this function's own preconditions (AVX2 and `P`'s instructions) are exactly
@@ -606,9 +617,9 @@ unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
         let blocks = row.chunks_exact(BlockQ4K::BYTES);
         let x_blocks = acts.q.chunks_exact(LEN).zip(acts.sums.chunks_exact(16));
         for (block, ((x, sums), &d_x)) in blocks.zip(x_blocks.zip(&acts.d)) {
-            let sm = BlockQ4K::scales_mins(&block[4..16]);
+            let [w0, w1, w2, w3] = BlockQ4K::scales_mins(&block[4..16]).map(|w| w as i32);
             // [sc0..sc7 | m0..m7] as int16; the scales then in both lanes.
-            let sm = _mm256_cvtepu8_epi16(_mm_loadu_si128(sm.as_ptr().cast()));
+            let sm = _mm256_cvtepu8_epi16(_mm_setr_epi32(w0, w1, w2, w3));
             let scales = _mm256_permute4x64_epi64::<0x44>(sm);
             // Sub-block j's activation sum is 16-value sums 2j + 2j+1 (|·| ≤ 32 · 127).
             let (s_lo, s_hi) = (
@@ -619,7 +630,9 @@ unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
                 _mm256_extracti128_si256::<1>(sm),
                 _mm_hadd_epi16(s_lo, s_hi),
             );
-            let mut total = _mm256_setzero_si256();
+            // Four accumulators: the pair steps' latency, not their throughput, would
+            // otherwise bound the loop (eight dependent steps per block).
+            let mut totals = [_mm256_setzero_si256(); 4];
             for p in 0..4 {
                 let q = load_u8(&block[16 + 32 * p..]);
                 let lo = _mm256_and_si256(q, low4);
@@ -627,13 +640,16 @@ unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
                 let pairs_lo = _mm256_maddubs_epi16(lo, load_i8(&x[64 * p..]));
                 let pairs_hi = _mm256_maddubs_epi16(hi, load_i8(&x[64 * p + 32..]));
                 let pick = |j: usize| _mm256_loadu_si256(Q4K_SCALE_PICKS[j].as_ptr().cast());
-                total = P::pair_mac(total, pairs_lo, _mm256_shuffle_epi8(scales, pick(2 * p)));
-                total = P::pair_mac(
-                    total,
-                    pairs_hi,
-                    _mm256_shuffle_epi8(scales, pick(2 * p + 1)),
-                );
+                let sc_lo = _mm256_shuffle_epi8(scales, pick(2 * p));
+                let sc_hi = _mm256_shuffle_epi8(scales, pick(2 * p + 1));
+                let (a, b) = (2 * (p % 2), 2 * (p % 2) + 1);
+                totals[a] = P::pair_mac(totals[a], pairs_lo, sc_lo);
+                totals[b] = P::pair_mac(totals[b], pairs_hi, sc_hi);
             }
+            let total = _mm256_add_epi32(
+                _mm256_add_epi32(totals[0], totals[1]),
+                _mm256_add_epi32(totals[2], totals[3]),
+            );
             // One reduction for both sums: [s, m, s, m] after two horizontal adds.
             let s4 = _mm_add_epi32(
                 _mm256_castsi256_si128(total),
@@ -642,7 +658,8 @@ unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
             let both = _mm_hadd_epi32(s4, mins);
             let both = _mm_hadd_epi32(both, both);
             let sums = (_mm_cvtsi128_si32(both), _mm_extract_epi32::<1>(both));
-            acc += q4_k_block_product(block, d_x, sums);
+            let bits = [0, 2].map(|i| u16::from_le_bytes([block[i], block[i + 1]]));
+            acc += q4_k_block_product(widen_f16(bits), d_x, sums);
         }
         acc
     }
