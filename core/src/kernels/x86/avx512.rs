@@ -208,6 +208,33 @@ trait Planes: Chunks {
     unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i;
 }
 
+impl Planes for I2S {
+    /// The chunk's 64 code bytes (its two blocks), code 3 (t = 0) made 1 in every field:
+    /// byte `32h + m` then holds `u` of weights `128h + 32(3 − k) + m` at bits `2k + 1..2k`.
+    #[inline(always)]
+    unsafe fn code_bytes(chunk: &[u8]) -> __m512i {
+        let codes = &chunk[..64];
+        // SAFETY: `codes` is 64 readable bytes; no alignment needed. The shifts are per
+        // 16-bit word; the bits they carry across a byte are masked off.
+        unsafe {
+            let x = _mm512_loadu_si512(codes.as_ptr().cast());
+            // A field's low bit where both its bits are set (code 3), moved to its high bit
+            // and cleared there: 3 → 1, every other code kept.
+            let both = _mm512_and_si512(
+                _mm512_and_si512(x, _mm512_srli_epi16::<1>(x)),
+                _mm512_set1_epi8(0x55),
+            );
+            _mm512_xor_si512(x, _mm512_slli_epi16::<1>(both))
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn plane_acts(q: &[i8], k: usize) -> __m512i {
+        // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
+        unsafe { paired_acts(q, 3 - k) }
+    }
+}
+
 impl Planes for TQ2_0 {
     /// The chunk's 64 code bytes as stored: byte `32h + m` holds weights `128h + 32k + m`.
     #[inline(always)]
@@ -466,7 +493,8 @@ unsafe fn tile_vnni_planes<F: Planes, const R: usize, const T: usize>(
 ) -> [[i32; R]; T] {
     // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
     unsafe {
-        if T > 1 {
+        // Several tokens, or a ragged last piece (an odd I2_S block): the general tile.
+        if T > 1 || !rows[0].len().is_multiple_of(F::CHUNK_BYTES) {
             return tile_vnni::<F, R, T>(rows, acts);
         }
         let mut sums = [[0; R]; T];
@@ -542,7 +570,7 @@ macro_rules! safe_tile {
 }
 
 safe_tile! {
-    kernel_i2s = tile_vnni<I2S>;
+    kernel_i2s = tile_vnni_planes<I2S>;
     kernel_tq2_0 = tile_vnni_planes<TQ2_0>;
     kernel_tq1_0 = tile_vnni_planes<TQ1_0>;
 }
