@@ -20,7 +20,7 @@ use crate::model::HeadPrecision;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Profile {
-    /// 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q6_K output
+    /// 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q4_K output
     /// head: a phone app in the foreground.
     Mobile,
     /// 4 threads, 1024 MiB, 2 generations at once: a tablet, a single-board computer, a kiosk.
@@ -72,13 +72,14 @@ impl Profile {
     }
 
     /// The output head precision of the profile: on a phone, where decode reads the weights at
-    /// the memory's speed, [`HeadPrecision::Q6K`] — 2B4T reads 790 MB per token instead of
-    /// 1178 MB with its F16 head, at a measured cost of a 2.7 % relative L2 logit error and no
-    /// task accuracy on the demo model (docs/PERFORMANCE.md). The others keep the head as the
-    /// file stores it (`None`).
+    /// the memory's speed, [`HeadPrecision::Q4K`] — 2B4T reads 706 MB per token instead of
+    /// 1178 MB with its F16 head. Its best candidates re-scored from the F16 rows, it keeps the
+    /// F16 head's top-1 token and greedy text on every measured position and the demo model's
+    /// task accuracy, at a mean total variation of 1.6 % between the sampled distributions
+    /// (docs/PERFORMANCE.md). The others keep the head as the file stores it (`None`).
     pub fn head_precision(self) -> Option<HeadPrecision> {
         match self {
-            Profile::Mobile => Some(HeadPrecision::Q6K),
+            Profile::Mobile => Some(HeadPrecision::Q4K),
             Profile::Edge | Profile::Server | Profile::Cloud => None,
         }
     }

@@ -152,9 +152,9 @@ final class ReportsTests: XCTestCase {
             let throughput = profile == .server || profile == .cloud
             expected.maxQueuedGenerations = throughput ? 4 * generations : nil
             expected.decodeBatching = throughput
-            // A phone's limit leaves clean file pages out; its decode reads a Q6_K head.
+            // A phone's limit leaves clean file pages out; its decode reads a Q4_K head.
             expected.countMappedWeights = profile != .mobile
-            expected.head = profile == .mobile ? .q6k : nil
+            expected.head = profile == .mobile ? .q4k : nil
             XCTAssertEqual(profileConfig(profile: profile), expected)
             XCTAssertEqual(smallestProfile(bytes: budget), profile)
         }

@@ -1533,15 +1533,16 @@ public struct EngineConfig: Equatable, Hashable {
     public var countMappedWeights: Bool
     /**
      * Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-     * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
-     * [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
-     * head is re-quantised at load, or mapped from `cache_dir` after the first load.
+     * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`],
+     * [`HeadPrecision::Q6K`] and [`HeadPrecision::Q4K`] multiply it in int8, cutting the
+     * bytes read per token; a wider head is re-quantised at load, or mapped from `cache_dir`
+     * after the first load, and its best candidates re-scored from the stored rows.
      */
     public var head: HeadPrecision?
     /**
      * A directory the engine may keep files it derives from a model in, to map them on later
      * loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
-     * Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+     * Q4_K: 185 MB, seconds to make). Give the app's cache directory (Android
      * `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
      * time. `None` (the default): nothing is written; a re-quantised head is made at every
      * load and held in memory.
@@ -1640,14 +1641,15 @@ public struct EngineConfig: Equatable, Hashable {
          */countMappedWeights: Bool = true, 
         /**
          * Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-         * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
-         * [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
-         * head is re-quantised at load, or mapped from `cache_dir` after the first load.
+         * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`],
+         * [`HeadPrecision::Q6K`] and [`HeadPrecision::Q4K`] multiply it in int8, cutting the
+         * bytes read per token; a wider head is re-quantised at load, or mapped from `cache_dir`
+         * after the first load, and its best candidates re-scored from the stored rows.
          */head: HeadPrecision? = nil, 
         /**
          * A directory the engine may keep files it derives from a model in, to map them on later
          * loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
-         * Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+         * Q4_K: 185 MB, seconds to make). Give the app's cache directory (Android
          * `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
          * time. `None` (the default): nothing is written; a re-quantised head is made at every
          * load and held in memory.
@@ -4029,7 +4031,7 @@ public func FfiConverterTypeOverflowPolicy_lower(_ value: OverflowPolicy) -> Rus
 public enum Profile: Equatable, Hashable {
     
     /**
-     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q6_K output
+     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q4_K output
      * head: a phone app in the foreground.
      */
     case mobile

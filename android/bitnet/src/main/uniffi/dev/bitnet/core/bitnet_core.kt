@@ -1820,16 +1820,17 @@ data class EngineConfig (
     , 
     /**
      * Output head precision; `None` = [`HeadPrecision::F16`], the head as the file stores
-     * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`] and
-     * [`HeadPrecision::Q6K`] multiply it in int8, cutting the bytes read per token; a wider
-     * head is re-quantised at load, or mapped from `cache_dir` after the first load.
+     * it ([`EngineConfig::from_profile`] sets the profile's). [`HeadPrecision::Q8_0`],
+     * [`HeadPrecision::Q6K`] and [`HeadPrecision::Q4K`] multiply it in int8, cutting the
+     * bytes read per token; a wider head is re-quantised at load, or mapped from `cache_dir`
+     * after the first load, and its best candidates re-scored from the stored rows.
      */
     var `head`: HeadPrecision? = null 
     , 
     /**
      * A directory the engine may keep files it derives from a model in, to map them on later
      * loads instead of deriving them again: the output head re-quantised to `head` (2B4T in
-     * Q6_K: 269 MB, seconds to make). Give the app's cache directory (Android
+     * Q4_K: 185 MB, seconds to make). Give the app's cache directory (Android
      * `Context.cacheDir`, iOS `Caches`); the OS may clear it, which costs only the next load's
      * time. `None` (the default): nothing is written; a re-quantised head is made at every
      * load and held in memory.
@@ -3647,7 +3648,7 @@ public object FfiConverterTypeOverflowPolicy: FfiConverterRustBuffer<OverflowPol
 enum class Profile {
     
     /**
-     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q6_K output
+     * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q4_K output
      * head: a phone app in the foreground.
      */
     MOBILE,

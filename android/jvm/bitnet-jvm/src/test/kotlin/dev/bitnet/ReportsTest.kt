@@ -163,9 +163,9 @@ class ReportsTest {
                 // concurrent generations) and concurrent decodes sharing passes.
                 maxQueuedGenerations = if (throughput(profile)) 4u * generations else null,
                 decodeBatching = throughput(profile),
-                // A phone's limit leaves clean file pages out; its decode reads a Q6_K head.
+                // A phone's limit leaves clean file pages out; its decode reads a Q4_K head.
                 countMappedWeights = profile != Profile.MOBILE,
-                head = if (profile == Profile.MOBILE) HeadPrecision.Q6K else null,
+                head = if (profile == Profile.MOBILE) HeadPrecision.Q4K else null,
             )
             assertEquals(expected, profileConfig(profile))
             assertEquals(profile, smallestProfile(budget))
