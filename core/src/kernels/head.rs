@@ -436,28 +436,40 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn q6_k_dot_is_the_dequantised_dot_in_integers() {
-        let mut rng = ChaCha8Rng::seed_from_u64(26);
+    /// A random `ty` row of 3 super-blocks (the reference encoder), random Q8_K activations
+    /// and the scalar table's dot of them, which must be the exact dequantised dot (f64) up to
+    /// the float rounding of the documented order.
+    fn dequantised_dot_case(ty: TensorType, seed: u64) -> (Vec<u8>, Q8Acts, f32) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let cols = 768;
         let w = random(&mut rng, cols);
-        let bytes = crate::quant::quantize_tensor(TensorType::Q6K, &w, cols).expect("encodes");
+        let bytes = crate::quant::quantize_tensor(ty, &w, cols).expect("encodes");
         let mut a = Q8Acts::default();
         a.quantize_k(&random(&mut rng, cols)).expect("blocks");
-        // The exact value: dequantised weights (d · sc · (q − 32)) against d_x · q_x in f64.
         let mut deq = vec![0f32; cols];
-        crate::quant::dequantize_row(TensorType::Q6K, &bytes, &mut deq).expect("decodes");
+        crate::quant::dequantize_row(ty, &bytes, &mut deq).expect("decodes");
         let exact: f64 = deq
             .iter()
             .zip(&a.q)
             .enumerate()
             .map(|(k, (&w, &q))| f64::from(w) * f64::from(q) * f64::from(a.d[k / 256]))
             .sum();
-        let got = (Kernels::scalar().dot_q6_k)(&bytes, &a);
+        let s = Kernels::scalar();
+        let got = match ty {
+            TensorType::Q6K => (s.dot_q6_k)(&bytes, &a),
+            _ => (s.dot_q4_k)(&bytes, &a),
+        };
         assert!(
             (f64::from(got) - exact).abs() < 1e-4 * exact.abs().max(1.0),
-            "{got} {exact}"
+            "{ty}: {got} {exact}"
         );
+        (bytes, a, got)
+    }
+
+    #[test]
+    fn q6_k_dot_is_the_dequantised_dot_in_integers() {
+        // Dequantised weights d · sc · (q − 32).
+        let (bytes, a, got) = dequantised_dot_case(TensorType::Q6K, 26);
         // And the documented order, bit for bit.
         let mut acc = 0f32;
         for (b, block) in bytes.chunks_exact(210).enumerate() {
@@ -467,20 +479,29 @@ mod tests {
         assert_eq!(got, acc);
     }
 
-    #[test]
-    fn every_table_equals_scalar_on_q6_k_rows() {
-        let mut rng = ChaCha8Rng::seed_from_u64(27);
+    /// Every table's K-quant dot (`dot` picks it) equals the scalar table's, bit for bit, on
+    /// rows of any bytes (`block_bytes` per super-block) whose f16 fields at `halves` (offsets
+    /// in the block) are random finite values, or any bit patterns.
+    fn assert_tables_agree_on_random_rows(
+        seed: u64,
+        block_bytes: usize,
+        halves: &[usize],
+        dot: fn(&Kernels) -> Q6KDotFn,
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let s = Kernels::scalar();
         for blocks in [1, 2, 10] {
             let cols = 256 * blocks;
             for finite in [true, false] {
-                // Any bytes: every 6-bit value and int8 scale (−128 included), random f16 d.
                 let rows: Vec<Vec<u8>> = (0..4)
                     .map(|_| {
-                        let mut row: Vec<u8> = (0..210 * blocks).map(|_| rng.random()).collect();
-                        let d = random_halves(&mut rng, blocks, finite);
-                        for (b, d) in row.chunks_exact_mut(210).zip(d.chunks_exact(2)) {
-                            b[208..].copy_from_slice(d);
+                        let mut row: Vec<u8> =
+                            (0..block_bytes * blocks).map(|_| rng.random()).collect();
+                        for b in row.chunks_exact_mut(block_bytes) {
+                            for &at in halves {
+                                let h = random_halves(&mut rng, 1, finite);
+                                b[at..at + 2].copy_from_slice(&h);
+                            }
                         }
                         row
                     })
@@ -489,13 +510,19 @@ mod tests {
                 x[cols - 1] = 1e4; // a block dominated by one value: q = ±127
                 let mut a = Q8Acts::default();
                 a.quantize_k(&x).expect("blocks");
-                let expected: Vec<f32> = rows.iter().map(|r| (s.dot_q6_k)(r, &a)).collect();
+                let expected: Vec<f32> = rows.iter().map(|r| dot(s)(r, &a)).collect();
                 for k in Kernels::available() {
-                    let got: Vec<f32> = rows.iter().map(|r| (k.dot_q6_k)(r, &a)).collect();
-                    assert!(same(&got, &expected), "{} dot_q6_k {blocks}", k.name());
+                    let got: Vec<f32> = rows.iter().map(|r| dot(k)(r, &a)).collect();
+                    assert!(same(&got, &expected), "{} {blocks} blocks", k.name());
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_table_equals_scalar_on_q6_k_rows() {
+        // Every 6-bit value and int8 scale (−128 included), the f16 d at bytes 208..210.
+        assert_tables_agree_on_random_rows(27, 210, &[208], |k| k.dot_q6_k);
         // Extreme products: q − 32 = −32 with scale −128 against x = ±127 everywhere.
         let mut block = vec![0u8; 210];
         block[192..208].fill(0x80);
@@ -513,26 +540,8 @@ mod tests {
 
     #[test]
     fn q4_k_dot_is_the_dequantised_dot_in_integers() {
-        let mut rng = ChaCha8Rng::seed_from_u64(28);
-        let cols = 768;
-        let w = random(&mut rng, cols);
-        let bytes = crate::quant::quantize_tensor(TensorType::Q4K, &w, cols).expect("encodes");
-        let mut a = Q8Acts::default();
-        a.quantize_k(&random(&mut rng, cols)).expect("blocks");
-        // The exact value: dequantised weights (d · sc · q − dmin · m) against d_x · q_x in f64.
-        let mut deq = vec![0f32; cols];
-        crate::quant::dequantize_row(TensorType::Q4K, &bytes, &mut deq).expect("decodes");
-        let exact: f64 = deq
-            .iter()
-            .zip(&a.q)
-            .enumerate()
-            .map(|(k, (&w, &q))| f64::from(w) * f64::from(q) * f64::from(a.d[k / 256]))
-            .sum();
-        let got = (Kernels::scalar().dot_q4_k)(&bytes, &a);
-        assert!(
-            (f64::from(got) - exact).abs() < 1e-4 * exact.abs().max(1.0),
-            "{got} {exact}"
-        );
+        // Dequantised weights d · sc · q − dmin · m.
+        let (bytes, a, got) = dequantised_dot_case(TensorType::Q4K, 28);
         // And the documented order, bit for bit.
         let mut acc = 0f32;
         for (b, block) in bytes.chunks_exact(144).enumerate() {
@@ -546,33 +555,8 @@ mod tests {
 
     #[test]
     fn every_table_equals_scalar_on_q4_k_rows() {
-        let mut rng = ChaCha8Rng::seed_from_u64(29);
-        let s = Kernels::scalar();
-        for blocks in [1, 2, 10] {
-            let cols = 256 * blocks;
-            for finite in [true, false] {
-                // Any bytes: every 4-bit value and 6-bit scale and min, random f16 d and dmin.
-                let rows: Vec<Vec<u8>> = (0..4)
-                    .map(|_| {
-                        let mut row: Vec<u8> = (0..144 * blocks).map(|_| rng.random()).collect();
-                        let d = random_halves(&mut rng, 2 * blocks, finite);
-                        for (b, d) in row.chunks_exact_mut(144).zip(d.chunks_exact(4)) {
-                            b[..4].copy_from_slice(d);
-                        }
-                        row
-                    })
-                    .collect();
-                let mut x = random(&mut rng, cols);
-                x[cols - 1] = 1e4; // a block dominated by one value: q = ±127
-                let mut a = Q8Acts::default();
-                a.quantize_k(&x).expect("blocks");
-                let expected: Vec<f32> = rows.iter().map(|r| (s.dot_q4_k)(r, &a)).collect();
-                for k in Kernels::available() {
-                    let got: Vec<f32> = rows.iter().map(|r| (k.dot_q4_k)(r, &a)).collect();
-                    assert!(same(&got, &expected), "{} dot_q4_k {blocks}", k.name());
-                }
-            }
-        }
+        // Every 4-bit value, 6-bit scale and min, the f16 d and dmin at bytes 0..4.
+        assert_tables_agree_on_random_rows(29, 144, &[0, 2], |k| k.dot_q4_k);
         // Extreme sums: q = 15, scale and min 63 everywhere against x = ±127.
         let mut block = vec![0xFFu8; 144];
         block[..2].copy_from_slice(&half::f16::ONE.to_le_bytes());
