@@ -160,8 +160,8 @@ fn a_multi_sequence_pass_gives_each_sequence_its_own_logits_bit_for_bit() {
 
 /// Runs sessions `0..n` at once on `engine`, session `i` with `options(i)`: the first `early`
 /// start together and wait for each other at their first piece (so they all decode at once),
-/// the others start once session 0 has streamed 4 pieces (they join mid-run).
-/// `cancel_after`: session 1 cancels itself after that many pieces.
+/// the others start once the first session has streamed 4 pieces (they join mid-run).
+/// `cancel_after`: the second session cancels itself after that many pieces.
 fn concurrently(
     engine: &Engine,
     n: usize,
@@ -170,7 +170,7 @@ fn concurrently(
     cancel_after: Option<usize>,
 ) -> Vec<Generation> {
     let (start, first_piece) = (Barrier::new(early), Barrier::new(early));
-    // Set by session 0 after its fourth piece (or when it ends).
+    // Set by the first session after its fourth piece (or when it ends).
     let joined = AtomicBool::new(early == n);
     let sessions: Vec<_> = (0..n)
         .map(|_| engine.session(SessionConfig::default()).expect("session"))
@@ -188,7 +188,7 @@ fn concurrently(
                     } else {
                         let deadline = Instant::now() + STEP;
                         while !joined.load(Ordering::Acquire) {
-                            assert!(Instant::now() < deadline, "session 0 streams");
+                            assert!(Instant::now() < deadline, "the first session streams");
                             thread::sleep(Duration::from_millis(1));
                         }
                     }
@@ -281,7 +281,7 @@ fn four_and_eight_sampled_sessions_decode_exactly_as_alone() {
 
 #[test]
 fn sessions_joining_mid_run_decode_exactly_as_alone() {
-    // Half start together; the others join after session 0's fourth piece.
+    // Half start together; the others join after the first session's fourth piece.
     let options = |i: usize| sampled(0.7, 7 * i as u64, 40 - 2 * i);
     check_sessions(8, 4, &options);
 }
