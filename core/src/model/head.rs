@@ -143,16 +143,15 @@ impl HeadPrecision {
     /// The quantised format for a head `cols` wide at this precision (`None`: as stored).
     fn format_for(self, cols: u64) -> Option<TensorType> {
         let fits = |ty: TensorType| cols > 0 && cols.is_multiple_of(ty.block_len());
-        match self {
-            HeadPrecision::F16 => None,
-            HeadPrecision::Q8_0 => Some(TensorType::Q8_0).filter(|&t| fits(t)),
-            HeadPrecision::Q6K => [TensorType::Q6K, TensorType::Q8_0]
-                .into_iter()
-                .find(|&t| fits(t)),
-            HeadPrecision::Q4K => [TensorType::Q4K, TensorType::Q8_0]
-                .into_iter()
-                .find(|&t| fits(t)),
-        }
+        let preferred = match self {
+            HeadPrecision::F16 => return None,
+            HeadPrecision::Q8_0 => TensorType::Q8_0,
+            HeadPrecision::Q6K => TensorType::Q6K,
+            HeadPrecision::Q4K => TensorType::Q4K,
+        };
+        // A K-quant needs whole 256-weight super-blocks; Q8_0's 32-weight blocks are the
+        // fallback.
+        [preferred, TensorType::Q8_0].into_iter().find(|&t| fits(t))
     }
 
     /// The name the CLI and reports use (`"f16"`, `"q8_0"`, `"q6_k"`, `"q4_k"`).
