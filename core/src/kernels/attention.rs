@@ -2,8 +2,10 @@
 //! positions.
 //!
 //! F16 and F32 caches: the scores use the table's canonical float dots ([`super::F16DotFn`]
-//! reads each cached key once for up to 4 of the group's heads), and each head's weighted sum
-//! of values uses the table's [`super::F16WeightedSumFn`]. Q8_0 caches: the query heads are
+//! reads each cached key once for up to 4 of the group's heads), and the heads' weighted sums
+//! of values the table's [`super::F16WeightedSumFn`] (each cached value read once for up to 4
+//! heads; F32 caches, the float reference, sum one head at a time). Q8_0 caches: the query
+//! heads are
 //! quantised to Q8_0 blocks ([`Q8Acts`], as ggml quantises the activations of a q8_0 · q8_0
 //! dot) and scored by the table's [`super::Q8KeyDotFn`] (exact int32 block sums, fixed float
 //! order); the values go through [`super::Q8WeightedSumFn`]. The softmax is shared scalar code.
@@ -62,16 +64,17 @@ impl KvRows<'_> {
 pub struct AttentionScratch {
     /// Each head's scores, then its softmax probabilities, head-major: `heads · n` floats.
     scores: Vec<f32>,
-    /// Every cached key's dots with the heads, position-major as the dot kernels write them:
-    /// `n · heads` floats (F16 and Q8_0 keys).
+    /// Every cached key's dots with the heads, position-major as the dot kernels write them,
+    /// then the probabilities in that order for the weighted sums: `n · heads` floats (F16 and
+    /// Q8_0 caches).
     dots: Vec<f32>,
-    /// The query heads in Q8_0 blocks (Q8_0 keys).
+    /// The query heads in Q8_0 blocks, with each block's `Σ q` (Q8_0 keys).
     acts: Q8Acts,
     /// The query heads zero-padded to whole blocks: `heads · 32 · ⌈head_dim / 32⌉` floats
     /// (Q8_0 keys when `head_dim` is not a multiple of 32).
     padded_q: Vec<f32>,
-    /// One head's output over whole blocks: `32 · ⌈head_dim / 32⌉` floats (Q8_0 values when
-    /// `head_dim` is not a multiple of 32).
+    /// The heads' outputs over whole blocks: `heads · 32 · ⌈head_dim / 32⌉` floats (Q8_0
+    /// values when `head_dim` is not a multiple of 32).
     padded_out: Vec<f32>,
 }
 
@@ -79,9 +82,9 @@ impl AttentionScratch {
     /// Makes room for [`Kernels::attend`] calls with heads of `head_dim` values, up to `heads`
     /// of them over up to `positions` positions, whatever the caches' precision, so that those
     /// calls allocate nothing: `8 · heads · positions` bytes for the scores and the key dots,
-    /// `36 · heads · ⌈head_dim / 32⌉` bytes for the queries in Q8_0 blocks (int8 values, f32
-    /// scales) and, when `head_dim` is not a multiple of 32, `128 · (heads + 1) · ⌈head_dim /
-    /// 32⌉` bytes for the zero-padded queries and output. The room is reserved, not written: a
+    /// `38 · heads · ⌈head_dim / 32⌉` bytes for the queries in Q8_0 blocks (int8 values, f32
+    /// scales, i16 sums) and, when `head_dim` is not a multiple of 32, `256 · heads · ⌈head_dim
+    /// / 32⌉` bytes for the zero-padded queries and outputs. The room is reserved, not written: a
     /// call writes only what its shapes use. When the sizes overflow or the allocator refuses
     /// them, the buffers stay as they are and the calls grow them as they need.
     pub fn reserve(&mut self, heads: usize, head_dim: usize, positions: usize) {
@@ -96,9 +99,10 @@ impl AttentionScratch {
         if let (Some(values), Some(scales)) = (heads.checked_mul(row), heads.checked_mul(blocks)) {
             reserve_total(&mut self.acts.q, values);
             reserve_total(&mut self.acts.d, scales);
+            reserve_total(&mut self.acts.sums, scales);
             if row != head_dim {
                 reserve_total(&mut self.padded_q, values);
-                reserve_total(&mut self.padded_out, row);
+                reserve_total(&mut self.padded_out, values);
             }
         }
     }
@@ -142,12 +146,23 @@ fn floats(what: &'static str, a: usize, b: usize) -> Result<usize, KernelError> 
 }
 
 /// `scores[h · n + j] = dots[j · heads + h] · scale`: the dot kernels' position-major output
-/// as head-major scores (each head's softmax and weighted sum read its scores contiguously).
+/// as head-major scores (each head's softmax reads its scores contiguously).
 fn scale_to_head_major(dots: &[f32], heads: usize, scale: f32, scores: &mut [f32]) {
     let n = scores.len() / heads;
     for (j, dots) in dots.chunks_exact(heads).enumerate() {
         for (h, &dot) in dots.iter().enumerate() {
             scores[h * n + j] = dot * scale;
+        }
+    }
+}
+
+/// `weights[j · heads + h] = p[h · n + j]`: the heads' probabilities position-major, as the
+/// weighted sums read them (each cached row's weights for every head side by side).
+fn to_position_major(p: &[f32], heads: usize, weights: &mut [f32]) {
+    let n = p.len() / heads;
+    for (h, p) in p.chunks_exact(n).enumerate() {
+        for (j, &p) in p.iter().enumerate() {
+            weights[j * heads + h] = p;
         }
     }
 }
@@ -233,30 +248,36 @@ impl Kernels {
                 }
             }
         }
-        // Q8_0 values whose rows are not whole blocks: each head's sum over whole blocks
-        // (the weighted-sum kernel overwrites all of it), then its first `head_dim` values.
-        let padded: &mut [f32] = match values {
-            KvRows::Q8_0(_) => {
-                let padded_len = floats("attention values", BlockQ8_0::LEN, q8_0_blocks(head_dim))?;
-                if padded_len == head_dim {
-                    &mut []
+        for p in scores.chunks_exact_mut(n) {
+            softmax_in_place(p);
+        }
+        // The F16 and Q8_0 weighted sums take the probabilities position-major, as the dots
+        // came, in the buffer the dots were in.
+        match values {
+            KvRows::F16(v) => {
+                let weights = sized(dots, scores.len());
+                to_position_major(scores, heads, weights);
+                (self.weighted_sum_f16)(v, weights, heads, out);
+            }
+            KvRows::Q8_0(v) => {
+                let weights = sized(dots, scores.len());
+                to_position_major(scores, heads, weights);
+                let row = floats("attention values", BlockQ8_0::LEN, q8_0_blocks(head_dim))?;
+                if row == head_dim {
+                    (self.weighted_sum_q8_0)(v, weights, heads, out);
                 } else {
-                    sized(padded_out, padded_len)
+                    // Rows that are not whole blocks: each head's sum over whole blocks (the
+                    // weighted sum overwrites all of it), then its first `head_dim` values.
+                    let padded = sized(padded_out, floats("attention values", heads, row)?);
+                    (self.weighted_sum_q8_0)(v, weights, heads, padded);
+                    let heads_out = out.chunks_exact_mut(head_dim);
+                    for (out, padded) in heads_out.zip(padded.chunks_exact(row)) {
+                        out.copy_from_slice(&padded[..head_dim]);
+                    }
                 }
             }
-            _ => &mut [],
-        };
-        let heads_out = out.chunks_exact_mut(head_dim);
-        for (p, out) in scores.chunks_exact_mut(n).zip(heads_out) {
-            softmax_in_place(p);
-            match values {
-                KvRows::F16(v) => (self.weighted_sum_f16)(v, p, out),
-                KvRows::Q8_0(v) if padded.is_empty() => (self.weighted_sum_q8_0)(v, p, out),
-                KvRows::Q8_0(v) => {
-                    (self.weighted_sum_q8_0)(v, p, padded);
-                    out.copy_from_slice(&padded[..head_dim]);
-                }
-                KvRows::F32(v) => {
+            KvRows::F32(v) => {
+                for (p, out) in scores.chunks_exact(n).zip(out.chunks_exact_mut(head_dim)) {
                     out.fill(0.0);
                     for (&p, v) in p.iter().zip(v.chunks_exact(head_dim)) {
                         for (o, &v) in out.iter_mut().zip(v) {
@@ -716,7 +737,10 @@ mod tests {
             };
             let reserved = buffers(&scratch);
             assert_eq!(scratch.scores.capacity(), heads * positions);
-            assert_eq!(scratch.padded_out.capacity(), if hd == 40 { 64 } else { 0 });
+            assert_eq!(
+                scratch.padded_out.capacity(),
+                if hd == 40 { 64 * heads } else { 0 }
+            );
             for (g, n) in [(1, 1), (4, positions), (2, 17), (3, positions), (4, 2)] {
                 for (keys, values) in [(F16, F16), (Q8_0, Q8_0), (F32, F32), (Q8_0, F16)] {
                     let call = Call::new(&mut rng, (hd, n, g, keys, values));

@@ -162,11 +162,15 @@ pub type FloatDotFn = fn(a: &[f32], b: &[f32]) -> f32;
 /// one cached key against 4 query heads), loading and widening each f16 value once per pass.
 pub type F16DotFn = fn(a: &[u8], b: &[f32], m: usize, out: &mut [f32]);
 
-/// `out[i] = Σ_j w[j] · x_j[i]` over the `w.len()` rows `x_j` of `x` (little-endian IEEE f16,
-/// `out.len()` values per row, back to back), each value converted exactly to f32: added in
-/// row order starting from `+0`, each product fused with its add (`out[i] = fma(w[j],
-/// x_j[i], out[i])`), so every table gives the same bits.
-pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
+/// `out[h · m + i] = Σ_j w[j · H + h] · x_j[i]` for each of the `H = heads` query heads of
+/// one kv head: `x` holds `n` rows `x_j` of `m` values (little-endian IEEE f16, each converted
+/// exactly to f32; a cached value of the kv head at position `j`), `w` the heads' weights
+/// position-major (`n · H` floats, as [`F16DotFn`] writes its dots) and `out` the heads' sums
+/// head-major (`H · m` floats). Each sum is added in row order starting from `+0`, each
+/// product fused with its add (`out[h · m + i] = fma(w[j · H + h], x_j[i], out[h · m + i])`),
+/// so every table gives the same bits and a head's sum does not depend on the heads beside it.
+/// Tables sum up to 4 heads per pass over the rows, loading and widening each value once.
+pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]);
 
 /// `out[j · H + h]` = the canonical Q8_0 dot ([`Q8DotFn`](super::Q8DotFn)) of row `j` of
 /// `keys` with head `h` of `q`, where `keys` holds `n = keys.len() / (34 · blocks)` rows of
@@ -177,13 +181,13 @@ pub type F16WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
 /// multiplies) goes into lane `b % 8`, lanes folded in halves: every table gives the same bits.
 pub type Q8KeyDotFn = fn(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]);
 
-/// `out[i] = Σ_j w[j] · x_j[i]` over the `w.len()` rows `x_j` of `x`, each `out.len() / 32`
-/// Q8_0 blocks (34 bytes per 32 values, `x_j[i] = d_{j,b} · q_j[i]` with `b = i / 32`;
-/// `out.len()` is a multiple of 32): added in row order starting from `+0`, the row's weight
-/// and the block scale multiplied first (`c = w[j] · d_{j,b}`, one rounded f32 multiply), then
-/// fused with the add (`out[i] = fma(c, q_j[i], out[i])`, the int8 converted exactly), so every
-/// table gives the same bits.
-pub type Q8WeightedSumFn = fn(x: &[u8], w: &[f32], out: &mut [f32]);
+/// [`F16WeightedSumFn`]'s sums over Q8_0 rows: `x` holds `n` rows of `m / 32` Q8_0 blocks (34
+/// bytes per 32 values, `x_j[i] = d_{j,b} · q_j[i]` with `b = i / 32`; `m` is a multiple of
+/// 32), `w` and `out` are as there. Each sum is added in row order starting from `+0`, the
+/// row's weight and the block scale multiplied first (`c = w[j · H + h] · d_{j,b}`, one
+/// rounded f32 multiply), then fused with the add (`out[h · m + i] = fma(c, q_j[i], out[h · m +
+/// i])`, the int8 converted exactly), so every table gives the same bits.
+pub type Q8WeightedSumFn = fn(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]);
 
 /// Checks that `actual == expected` for the buffer `what`.
 pub(super) fn check_len(

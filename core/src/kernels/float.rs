@@ -13,84 +13,143 @@ pub(super) trait F16Block {
     fn block<const R: usize, const Q: usize>(a: &[u8], b: &[f32], m: usize, out: &mut [f32]);
 }
 
-/// One table's [`F16WeightedSumFn`] columns: `col..col + 8V` of the sum into `out` (`8V`
-/// floats), with the sums in `V` 8-lane registers over every row of `x` (rows of `m ≥ 1`).
+/// One table's [`F16WeightedSumFn`] pass over the rows: columns `col..col + 8V` of the sums of
+/// `H ≤ 4` heads, in `H · V` registers of 8 lanes (or twice as many of 4).
 pub(super) trait WeightedColumns {
-    /// The `8V` columns from `col`.
-    fn columns<const V: usize>(x: &[u8], w: &[f32], m: usize, col: usize, out: &mut [f32]);
+    /// The table's widest pass, in 8-column registers per head (1, 2 or 4): `4 · WIDE`
+    /// accumulators must fit its register file beside the loaded values.
+    const WIDE: usize;
+
+    /// Columns `col..col + 8V` of the sums of heads `h0..h0 + H` into `out` (their `H` sums of
+    /// `m` values, head-major), over every row of `x` (rows of `m ≥ 1` f16 values) with
+    /// weights `w` (`heads` per row, position-major: the row count is `w.len() / heads`).
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        col: usize,
+        out: &mut [f32],
+    );
 }
 
-/// The [`F16WeightedSumFn`] driver every SIMD table shares: 64 columns per pass over the rows,
-/// then 8, then the scalar loop one column at a time.
-pub(super) fn weighted_sum_f16_by<K: WeightedColumns>(x: &[u8], w: &[f32], out: &mut [f32]) {
-    let m = out.len();
-    if m == 0 {
+/// The [`F16WeightedSumFn`] driver every SIMD table shares: up to 4 heads per pass over the
+/// rows, `8 · K::WIDE` columns per pass, then 8, then the scalar loop one column at a time.
+pub(super) fn weighted_sum_f16_by<K: WeightedColumns>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    out: &mut [f32],
+) {
+    let Some(m) = out.len().checked_div(heads).filter(|&m| m > 0) else {
+        out.fill(0.0);
         return;
+    };
+    let rows = (w.len() / heads).min(x.len() / (2 * m));
+    let (x, w) = (&x[..2 * m * rows], &w[..heads * rows]);
+    for (h0, out) in (0..heads).step_by(4).zip(out.chunks_mut(4 * m)) {
+        match out.len() / m {
+            4 => f16_columns::<K, 4>(x, w, heads, h0, out),
+            3 => f16_columns::<K, 3>(x, w, heads, h0, out),
+            2 => f16_columns::<K, 2>(x, w, heads, h0, out),
+            _ => f16_columns::<K, 1>(x, w, heads, h0, out),
+        }
     }
-    let rows = w.len().min(x.len() / (2 * m));
-    let (x, w) = (&x[..2 * m * rows], &w[..rows]);
+}
+
+/// Every column of the sums of heads `h0..h0 + H` (see [`weighted_sum_f16_by`]).
+fn f16_columns<K: WeightedColumns, const H: usize>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    h0: usize,
+    out: &mut [f32],
+) {
+    let m = out.len() / H;
     let mut col = 0;
-    while col + 64 <= m {
-        K::columns::<8>(x, w, m, col, &mut out[col..col + 64]);
-        col += 64;
+    while col + 8 * K::WIDE <= m {
+        match K::WIDE {
+            4 => K::columns::<H, 4>(x, w, heads, h0, col, out),
+            2 => K::columns::<H, 2>(x, w, heads, h0, col, out),
+            _ => K::columns::<H, 1>(x, w, heads, h0, col, out),
+        }
+        col += 8 * K::WIDE;
     }
     while col + 8 <= m {
-        K::columns::<1>(x, w, m, col, &mut out[col..col + 8]);
+        K::columns::<H, 1>(x, w, heads, h0, col, out);
         col += 8;
     }
-    for (c, out) in out.iter_mut().enumerate().skip(col) {
-        *out = scalar::weighted_sum_column(x, w, m, c);
+    for c in col..m {
+        for (h, out) in out.chunks_exact_mut(m).enumerate() {
+            out[c] = scalar::weighted_sum_column(x, w, heads, m, h0 + h, c);
+        }
     }
 }
 
-/// One table's [`Q8WeightedSumFn`](super::Q8WeightedSumFn) blocks: the `32B` columns of
-/// blocks `first..first + B` of the sum into `out` (`32B` floats), with the sums in registers
-/// over every row of `x` (rows of `blocks` Q8_0 blocks).
-pub(super) trait Q8WeightedBlocks {
-    /// The `32B` columns of blocks `first..first + B`.
-    fn blocks<const B: usize>(x: &[u8], w: &[f32], blocks: usize, first: usize, out: &mut [f32]);
+/// One table's [`Q8WeightedSumFn`](super::Q8WeightedSumFn) pass over the rows: the columns
+/// from `col`, `8V` of them within one block, of the sums of `H ≤ 4` heads, in `H · V`
+/// registers of 8 lanes (or twice as many of 4).
+pub(super) trait Q8WeightedColumns {
+    /// The table's widest pass, in 8-column registers per head (1, 2 or 4, a divisor of a
+    /// block's 4): `4 · WIDE` accumulators must fit its register file beside the loaded values.
+    const WIDE: usize;
+
+    /// Columns `col..col + 8V` (inside block `col / 32`) of the sums of heads `h0..h0 + H` into
+    /// `out` (their `H` sums of `32 · blocks` values, head-major), over every row of `x` (rows
+    /// of `blocks ≥ 1` Q8_0 blocks) with weights `w` (`heads` per row, position-major).
+    #[allow(clippy::too_many_arguments)]
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        blocks: usize,
+        col: usize,
+        out: &mut [f32],
+    );
 }
 
-/// The [`Q8WeightedSumFn`](super::Q8WeightedSumFn) driver every SIMD table shares: two blocks
-/// (64 columns) per pass over the rows, then one.
-pub(super) fn weighted_sum_q8_0_by<K: Q8WeightedBlocks>(x: &[u8], w: &[f32], out: &mut [f32]) {
-    const LEN: usize = BlockQ8_0::LEN;
-    let blocks = out.len() / LEN;
+/// The [`Q8WeightedSumFn`](super::Q8WeightedSumFn) driver every SIMD table shares: up to 4
+/// heads per pass over the rows, `8 · K::WIDE` columns of one block per pass.
+pub(super) fn weighted_sum_q8_0_by<K: Q8WeightedColumns>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    out: &mut [f32],
+) {
+    let blocks = out.len().checked_div(heads).unwrap_or(0) / BlockQ8_0::LEN;
     if blocks == 0 {
         out.fill(0.0);
         return;
     }
-    let rows = w.len().min(x.len() / (BlockQ8_0::BYTES * blocks));
-    let (x, w) = (&x[..BlockQ8_0::BYTES * blocks * rows], &w[..rows]);
-    let mut first = 0;
-    while first + 4 <= blocks {
-        K::blocks::<4>(
-            x,
-            w,
-            blocks,
-            first,
-            &mut out[LEN * first..LEN * (first + 4)],
-        );
-        first += 4;
+    let m = BlockQ8_0::LEN * blocks;
+    let rows = (w.len() / heads).min(x.len() / (BlockQ8_0::BYTES * blocks));
+    let (x, w) = (&x[..BlockQ8_0::BYTES * blocks * rows], &w[..heads * rows]);
+    for (h0, out) in (0..heads).step_by(4).zip(out.chunks_mut(4 * m)) {
+        match out.len() / m {
+            4 => q8_0_columns::<K, 4>(x, w, heads, h0, blocks, out),
+            3 => q8_0_columns::<K, 3>(x, w, heads, h0, blocks, out),
+            2 => q8_0_columns::<K, 2>(x, w, heads, h0, blocks, out),
+            _ => q8_0_columns::<K, 1>(x, w, heads, h0, blocks, out),
+        }
     }
-    while first + 2 <= blocks {
-        K::blocks::<2>(
-            x,
-            w,
-            blocks,
-            first,
-            &mut out[LEN * first..LEN * (first + 2)],
-        );
-        first += 2;
-    }
-    if first < blocks {
-        K::blocks::<1>(
-            x,
-            w,
-            blocks,
-            first,
-            &mut out[LEN * first..LEN * (first + 1)],
-        );
+}
+
+/// Every column of the sums of heads `h0..h0 + H` (see [`weighted_sum_q8_0_by`]).
+fn q8_0_columns<K: Q8WeightedColumns, const H: usize>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    h0: usize,
+    blocks: usize,
+    out: &mut [f32],
+) {
+    for col in (0..BlockQ8_0::LEN * blocks).step_by(8 * K::WIDE) {
+        match K::WIDE {
+            4 => K::columns::<H, 4>(x, w, heads, h0, blocks, col, out),
+            2 => K::columns::<H, 2>(x, w, heads, h0, blocks, col, out),
+            _ => K::columns::<H, 1>(x, w, heads, h0, blocks, col, out),
+        }
     }
 }
 

@@ -58,9 +58,10 @@ pub struct Q8Acts {
     pub q: Vec<i8>,
     /// Each block's scale.
     pub d: Vec<f32>,
-    /// Q8_K blocks only ([`quantize_k`](Self::quantize_k)): `Σ q` over each 16 values (ggml's
-    /// `bsums`), for kernels that multiply the unsigned Q6_K values and subtract `32 · Σ q`,
-    /// and for the Q4_K mins.
+    /// `Σ q` over each block of Q8_0 blocks ([`quantize`](Self::quantize), as ggml's `q8_1`
+    /// keeps it) and over each 16 values of Q8_K blocks ([`quantize_k`](Self::quantize_k),
+    /// ggml's `bsums`): for kernels that multiply unsigned values (`k + 128` for a Q8_0 key,
+    /// the unsigned Q6_K values) and subtract the offset times `Σ q`, and for the Q4_K mins.
     pub sums: Vec<i16>,
 }
 
@@ -84,6 +85,8 @@ impl Q8Acts {
             let block = BlockQ8_0::quantize_block(x);
             self.q.extend_from_slice(&block.qs);
             self.d.push(block.d.to_f32());
+            // |Σ q| ≤ 32 · 127 fits i16.
+            self.sums.push(block.qs.iter().map(|&q| i16::from(q)).sum());
         }
         Ok(())
     }
@@ -233,7 +236,7 @@ impl Kernels {
         out: &mut [f32],
     ) -> Result<(), KernelError> {
         let (dot, block, sums) = match w.ty() {
-            TensorType::Q8_0 => (self.dot_q8_0, BlockQ8_0::LEN, 0),
+            TensorType::Q8_0 => (self.dot_q8_0, BlockQ8_0::LEN, w.cols() / BlockQ8_0::LEN),
             TensorType::Q6K => (self.dot_q6_k, BlockQ6K::LEN, w.cols() / 16),
             TensorType::Q4K => (self.dot_q4_k, BlockQ4K::LEN, w.cols() / 16),
             ty => return Err(KernelError::NoInt8Kernel(ty)),

@@ -48,7 +48,7 @@ pub use head::{Q4KDotFn, Q6KDotFn, Q8Acts, Q8DotFn, Q8_LANES};
 
 use contract::{check_len, check_rows, run_tile, tile_fn};
 use float::{
-    dot_f16_blocks, weighted_sum_f16_by, weighted_sum_q8_0_by, F16Block, Q8WeightedBlocks,
+    dot_f16_blocks, weighted_sum_f16_by, weighted_sum_q8_0_by, F16Block, Q8WeightedColumns,
     WeightedColumns,
 };
 use walk::{prefetch_rows, RowWalk, Tile, TileRows, PREFETCH_TILES};

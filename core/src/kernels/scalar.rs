@@ -69,12 +69,20 @@ impl super::F16Block for Scalar {
     }
 }
 
-/// Column `c` of [`weighted_sum_f16`]: `Σ_j w[j] · x_j[c]` in row order from `+0`, with rows
-/// of `m ≥ 1` values (the SIMD tables' ragged columns).
-pub(super) fn weighted_sum_column(x: &[u8], w: &[f32], m: usize, c: usize) -> f32 {
+/// Column `c` of head `h`'s sum in [`weighted_sum_f16`]: `Σ_j w[j · heads + h] · x_j[c]` in
+/// row order from `+0`, over the rows of `m ≥ 1` values of `x` (the SIMD tables' ragged
+/// columns).
+pub(super) fn weighted_sum_column(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    m: usize,
+    h: usize,
+    c: usize,
+) -> f32 {
     let mut sum = 0.0;
-    for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
-        sum = w.mul_add(
+    for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(2 * m)) {
+        sum = w[h].mul_add(
             f16::from_le_bytes([row[2 * c], row[2 * c + 1]]).to_f32(),
             sum,
         );
@@ -82,15 +90,18 @@ pub(super) fn weighted_sum_column(x: &[u8], w: &[f32], m: usize, c: usize) -> f3
     sum
 }
 
-/// `Σ_j w[j] · x_j` over f16 rows, row by row (see [`super::F16WeightedSumFn`]).
-fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
+/// Each head's `Σ_j w[j · heads + h] · x_j` over f16 rows, row by row (see
+/// [`super::F16WeightedSumFn`]).
+fn weighted_sum_f16(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
     out.fill(0.0);
-    if out.is_empty() {
+    let Some(m) = out.len().checked_div(heads).filter(|&m| m > 0) else {
         return; // `chunks_exact(0)` would panic
-    }
-    for (&w, row) in w.iter().zip(x.chunks_exact(2 * out.len())) {
-        for (y, h) in out.iter_mut().zip(row.chunks_exact(2)) {
-            *y = w.mul_add(f16::from_le_bytes([h[0], h[1]]).to_f32(), *y);
+    };
+    for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(2 * m)) {
+        for (&w, out) in w.iter().zip(out.chunks_exact_mut(m)) {
+            for (y, h) in out.iter_mut().zip(row.chunks_exact(2)) {
+                *y = w.mul_add(f16::from_le_bytes([h[0], h[1]]).to_f32(), *y);
+            }
         }
     }
 }
@@ -163,19 +174,26 @@ pub(super) fn q8_key_dots(keys: &[u8], q: &Q8Acts, blocks: usize, first: usize, 
     }
 }
 
-/// `Σ_j w[j] · x_j` over Q8_0 rows, row by row (see [`super::Q8WeightedSumFn`]).
-fn weighted_sum_q8_0(x: &[u8], w: &[f32], out: &mut [f32]) {
+/// Each head's `Σ_j w[j · heads + h] · x_j` over Q8_0 rows, row by row (see
+/// [`super::Q8WeightedSumFn`]).
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
     out.fill(0.0);
-    let blocks = out.len() / BlockQ8_0::LEN;
+    let blocks = out.len().checked_div(heads).unwrap_or(0) / BlockQ8_0::LEN;
     if blocks == 0 {
         return; // `chunks_exact(0)` would panic
     }
-    for (&w, row) in w.iter().zip(x.chunks_exact(BlockQ8_0::BYTES * blocks)) {
-        let pairs = row.chunks_exact(BlockQ8_0::BYTES);
-        for (block, out) in pairs.zip(out.chunks_exact_mut(BlockQ8_0::LEN)) {
-            let c = w * f16::from_le_bytes([block[0], block[1]]).to_f32();
-            for (y, &q) in out.iter_mut().zip(&block[2..]) {
-                *y = c.mul_add(f32::from(q as i8), *y);
+    let m = BlockQ8_0::LEN * blocks;
+    for (w, row) in w
+        .chunks_exact(heads)
+        .zip(x.chunks_exact(BlockQ8_0::BYTES * blocks))
+    {
+        for (&w, out) in w.iter().zip(out.chunks_exact_mut(m)) {
+            let pairs = row.chunks_exact(BlockQ8_0::BYTES);
+            for (block, out) in pairs.zip(out.chunks_exact_mut(BlockQ8_0::LEN)) {
+                let c = w * f16::from_le_bytes([block[0], block[1]]).to_f32();
+                for (y, &q) in out.iter_mut().zip(&block[2..]) {
+                    *y = c.mul_add(f32::from(q as i8), *y);
+                }
             }
         }
     }

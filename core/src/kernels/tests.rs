@@ -408,7 +408,7 @@ pub(super) fn dot_f16_one(k: &Kernels, a: &[u8], b: &[f32]) -> f32 {
 }
 
 #[test]
-fn f16_dots_and_weighted_sums_match_scalar_bit_for_bit() {
+fn f16_dots_match_scalar_bit_for_bit() {
     let mut rng = ChaCha8Rng::seed_from_u64(21);
     let f16_bytes = |v: &[f32]| -> Vec<u8> {
         v.iter()
@@ -458,18 +458,52 @@ fn f16_dots_and_weighted_sums_match_scalar_bit_for_bit() {
                     .collect();
                 assert_eq!(bits(&expected), bits(&single), "block = single, {m}");
             }
-            // `q` rows of `m` cached values weighted by the first `q` values of `a`.
-            let (x16, w) = (f16_bytes(&b), &a[..q.min(r * m)]);
-            let x16 = &x16[..2 * m * w.len()];
-            let mut expected_sum = vec![f32::NAN; m];
-            (Kernels::scalar().weighted_sum_f16)(x16, w, &mut expected_sum);
             for k in Kernels::available() {
                 let mut dots = vec![f32::NAN; r * q];
                 (k.dot_f16)(&a16, &b, m, &mut dots);
                 assert_eq!(bits(&dots), bits(&expected), "{} dots {m}: {r}×{q}", k.name);
-                let mut sum = vec![f32::NAN; m];
-                (k.weighted_sum_f16)(x16, w, &mut sum);
-                assert_eq!(bits(&sum), bits(&expected_sum), "{} sum {m}×{q}", k.name);
+            }
+        }
+    }
+}
+
+/// Head `h`'s weights out of position-major weights for `heads` heads.
+fn head_weights(w: &[f32], heads: usize, h: usize) -> Vec<f32> {
+    w.chunks_exact(heads).map(|w| w[h]).collect()
+}
+
+#[test]
+fn f16_weighted_sums_of_every_table_equal_scalar_and_each_head_alone() {
+    let mut rng = ChaCha8Rng::seed_from_u64(22);
+    let specials = [0.0, -0.0, f32::INFINITY, f32::NAN, 65504.0];
+    let widths = [1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 128, 129];
+    for (i, m) in widths.into_iter().enumerate() {
+        // 1 to 9 heads: whole and partial groups of 4.
+        for heads in 1..=9 {
+            let n = [0, 1, 2, 7, 33][(i + heads) % 5];
+            let mut x = random_acts(&mut rng, n * m);
+            let mut w = random_acts(&mut rng, n * heads);
+            if n > 0 {
+                x[(heads * 7) % (n * m)] = specials[heads % specials.len()];
+                w[n * heads - 1] = -specials[(heads + 1) % specials.len()];
+            }
+            let x16: Vec<u8> = x
+                .iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect();
+            let mut expected = vec![f32::NAN; heads * m];
+            (Kernels::scalar().weighted_sum_f16)(&x16, &w, heads, &mut expected);
+            let what = format!("{m} wide, {heads} heads, {n} rows");
+            for (h, expected) in expected.chunks_exact(m).enumerate() {
+                let mut alone = vec![f32::NAN; m];
+                let w = head_weights(&w, heads, h);
+                (Kernels::scalar().weighted_sum_f16)(&x16, &w, 1, &mut alone);
+                assert_eq!(bits(&alone), bits(expected), "head {h} alone, {what}");
+            }
+            for k in Kernels::available() {
+                let mut sum = vec![f32::NAN; heads * m];
+                (k.weighted_sum_f16)(&x16, &w, heads, &mut sum);
+                assert_eq!(bits(&sum), bits(&expected), "{} {what}", k.name);
             }
         }
     }
@@ -608,27 +642,35 @@ fn q8_0_weighted_sums_of_every_table_equal_scalar_and_the_definition() {
     let s = Kernels::scalar();
     for blocks in [1, 2, 3, 4, 5] {
         for n in [0, 1, 2, 7, 33, 200] {
-            let x = random_q8_rows(&mut rng, n, blocks);
-            let mut w: Vec<f32> = (0..n).map(|_| rng.random_range(0.0f32..1.0)).collect();
-            if n > 1 {
-                w[1] = 0.0;
-                w[n - 1] = -1e-30;
-            }
-            let mut expected = vec![f32::NAN; 32 * blocks];
-            (s.weighted_sum_q8_0)(&x, &w, &mut expected);
-            let mut definition = vec![0f32; 32 * blocks];
-            for (&w, row) in w.iter().zip(x.chunks_exact(34 * blocks)) {
-                for (i, y) in definition.iter_mut().enumerate() {
-                    let block = &row[34 * (i / 32)..][..34];
-                    let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
-                    *y = (w * d).mul_add(f32::from(block[2 + i % 32] as i8), *y);
+            for heads in [1, 2, 3, 4, 5, 8] {
+                let x = random_q8_rows(&mut rng, n, blocks);
+                let mut w: Vec<f32> = (0..n * heads)
+                    .map(|_| rng.random_range(0.0f32..1.0))
+                    .collect();
+                if n > 1 {
+                    w[1] = 0.0;
+                    w[n * heads - 1] = -1e-30;
                 }
-            }
-            assert_eq!(bits(&expected), bits(&definition), "{blocks} × {n}");
-            for k in Kernels::available() {
-                let mut got = vec![f32::NAN; 32 * blocks];
-                (k.weighted_sum_q8_0)(&x, &w, &mut got);
-                assert_eq!(bits(&got), bits(&expected), "{} {blocks} × {n}", k.name);
+                let m = 32 * blocks;
+                let mut expected = vec![f32::NAN; heads * m];
+                (s.weighted_sum_q8_0)(&x, &w, heads, &mut expected);
+                let mut definition = vec![0f32; heads * m];
+                for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(34 * blocks)) {
+                    for (&w, out) in w.iter().zip(definition.chunks_exact_mut(m)) {
+                        for (i, y) in out.iter_mut().enumerate() {
+                            let block = &row[34 * (i / 32)..][..34];
+                            let d = half::f16::from_le_bytes([block[0], block[1]]).to_f32();
+                            *y = (w * d).mul_add(f32::from(block[2 + i % 32] as i8), *y);
+                        }
+                    }
+                }
+                let what = format!("{blocks} blocks × {n}, {heads} heads");
+                assert_eq!(bits(&expected), bits(&definition), "{what}");
+                for k in Kernels::available() {
+                    let mut got = vec![f32::NAN; heads * m];
+                    (k.weighted_sum_q8_0)(&x, &w, heads, &mut got);
+                    assert_eq!(bits(&got), bits(&expected), "{} {what}", k.name);
+                }
             }
         }
     }

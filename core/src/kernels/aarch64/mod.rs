@@ -681,43 +681,77 @@ unsafe fn widen16(a: *const u8) -> [float32x4_t; 4] {
     }
 }
 
-/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]) through the shared
-/// driver: the sums stay in registers over all rows, each lane adding its products in row
-/// order, fused (`FMLA`), as the scalar table does.
-fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
-    super::weighted_sum_f16_by::<Neon>(x, w, out);
+/// Each head's `Σ_j w[j · H + h] · x_j` over f16 rows (see [`super::F16WeightedSumFn`])
+/// through the shared driver: the sums stay in registers over all rows, each lane adding its
+/// products in row order, fused (`FMLA`), as the scalar table does.
+fn weighted_sum_f16(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
+    super::weighted_sum_f16_by::<Neon>(x, w, heads, out);
 }
 
 impl super::WeightedColumns for Neon {
-    fn columns<const V: usize>(x: &[u8], w: &[f32], m: usize, col: usize, out: &mut [f32]) {
-        weighted_sum_columns::<V>(x, w, m, col, out);
+    /// 16 accumulators (4 heads × 2 × 2 registers of 4 lanes) of the 32 registers.
+    const WIDE: usize = 2;
+
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        col: usize,
+        out: &mut [f32],
+    ) {
+        weighted_sum_columns::<H, V>(x, w, heads, h0, col, out);
     }
 }
 
-/// Columns `col..col + 8V` of [`weighted_sum_f16`] into `out` (`8V` floats): `2V`
-/// accumulators over every row of `x` (rows of `m ≥ 1` values).
-fn weighted_sum_columns<const V: usize>(
+/// Columns `col..col + 8V` of the sums of heads `h0..h0 + H` (see
+/// [`super::WeightedColumns::columns`]): `2HV` accumulators over every row of `x`, each row's
+/// `8V` values loaded and widened once for the `H` heads.
+fn weighted_sum_columns<const H: usize, const V: usize>(
     x: &[u8],
     w: &[f32],
-    m: usize,
+    heads: usize,
+    h0: usize,
     col: usize,
     out: &mut [f32],
 ) {
     // SAFETY: NEON is a compile-time feature of this module; each load reads 16 bytes of the
-    // row's `16V`-byte slice, each store 4 floats of an 8-float chunk of `out`.
+    // row's `16V`-byte slice.
     unsafe {
-        let mut acc = [[vdupq_n_f32(0.0); 2]; V];
-        for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
-            let (w, row) = (vdupq_n_f32(w), &row[2 * col..2 * col + 16 * V]);
-            for (v, acc) in acc.iter_mut().enumerate() {
-                let [lo, hi] = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&row[16 * v..])));
-                acc[0] = vfmaq_f32(acc[0], w, lo);
-                acc[1] = vfmaq_f32(acc[1], w, hi);
+        let m = out.len() / H;
+        let mut acc = [[[vdupq_n_f32(0.0); 2]; V]; H];
+        for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(2 * m)) {
+            let (w, row) = (&w[h0..h0 + H], &row[2 * col..2 * col + 16 * V]);
+            let mut values = [[vdupq_n_f32(0.0); 2]; V];
+            for (v, value) in values.iter_mut().enumerate() {
+                *value = f16x8_to_f32(vreinterpretq_u16_u8(load_u8(&row[16 * v..])));
+            }
+            for (acc, &w) in acc.iter_mut().zip(w) {
+                for (acc, value) in acc.iter_mut().zip(&values) {
+                    acc[0] = vfmaq_n_f32(acc[0], value[0], w);
+                    acc[1] = vfmaq_n_f32(acc[1], value[1], w);
+                }
             }
         }
-        for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
-            vst1q_f32(out.as_mut_ptr(), acc[0]);
-            vst1q_f32(out[4..].as_mut_ptr(), acc[1]);
+        store_columns(&acc, m, col, out);
+    }
+}
+
+/// Stores head `h`'s registers `v` at `out[h · m + col + 8v..][..8]`.
+fn store_columns<const H: usize, const V: usize>(
+    acc: &[[[float32x4_t; 2]; V]; H],
+    m: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    for (acc, out) in acc.iter().zip(out.chunks_exact_mut(m)) {
+        for (v, acc) in acc.iter().enumerate() {
+            let out = &mut out[col + 8 * v..col + 8 * v + 8];
+            // SAFETY: NEON is a compile-time feature of this module; `out` is 8 writable f32.
+            unsafe {
+                vst1q_f32(out.as_mut_ptr(), acc[0]);
+                vst1q_f32(out[4..].as_mut_ptr(), acc[1]);
+            }
         }
     }
 }
@@ -1003,59 +1037,73 @@ unsafe fn dot_q8_0_keys_rows<M: Mac>(keys: &[u8], q: &Q8Acts, blocks: usize, out
     scalar::q8_key_dots(keys, q, blocks, done, &mut out[done * heads..]);
 }
 
-/// `out = Σ_j w[j] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`]) through the shared
-/// driver: the sums stay in registers over all rows, each lane adding its products in row
-/// order, fused (`FMLA`), as the scalar table does.
-fn weighted_sum_q8_0(x: &[u8], w: &[f32], out: &mut [f32]) {
-    super::weighted_sum_q8_0_by::<Neon>(x, w, out);
+/// Each head's `Σ_j w[j · H + h] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`])
+/// through the shared driver: the sums stay in registers over all rows, each lane adding its
+/// products in row order, fused (`FMLA`), as the scalar table does.
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
+    super::weighted_sum_q8_0_by::<Neon>(x, w, heads, out);
 }
 
-impl super::Q8WeightedBlocks for Neon {
-    fn blocks<const B: usize>(x: &[u8], w: &[f32], blocks: usize, first: usize, out: &mut [f32]) {
-        weighted_sum_q8_0_blocks::<B>(x, w, blocks, first, out);
+impl super::Q8WeightedColumns for Neon {
+    /// 16 accumulators (4 heads × half a block in 4 registers of 4 lanes) of the 32 registers.
+    const WIDE: usize = 2;
+
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        blocks: usize,
+        col: usize,
+        out: &mut [f32],
+    ) {
+        weighted_sum_q8_0_columns::<H, V>(x, w, heads, h0, blocks, col, out);
     }
 }
 
-/// Blocks `first..first + B` of [`weighted_sum_q8_0`] into `out` (`32B` floats): `8B`
-/// accumulators over every row of `x` (rows of `blocks` Q8_0 blocks); each row's `w · d` per
-/// block is one scalar multiply, its int8 values widened exactly to f32.
-fn weighted_sum_q8_0_blocks<const B: usize>(
+/// Columns `col..col + 8V` (inside block `col / 32`) of the sums of heads `h0..h0 + H` (see
+/// [`super::Q8WeightedColumns::columns`]): `2HV` accumulators over every row of `x`, each
+/// row's `8V` int8 values widened exactly to f32 once for the `H` heads; each head's `w · d`
+/// one rounded multiply.
+fn weighted_sum_q8_0_columns<const H: usize, const V: usize>(
     x: &[u8],
     w: &[f32],
+    heads: usize,
+    h0: usize,
     blocks: usize,
-    first: usize,
+    col: usize,
     out: &mut [f32],
 ) {
     const BYTES: usize = BlockQ8_0::BYTES;
-    // SAFETY: NEON is a compile-time feature of this module; each load reads 16 bytes of a
-    // 34-byte block at offset 2 or 18, each store 4 floats of a 4-float chunk of `out`.
+    // SAFETY: NEON is a compile-time feature of this module; each load reads 8 bytes of the
+    // block's `8V`-byte slice.
     unsafe {
-        let mut acc = [[vdupq_n_f32(0.0); 8]; B];
-        for (&w, row) in w.iter().zip(x.chunks_exact(BYTES * blocks)) {
-            let row = &row[BYTES * first..BYTES * (first + B)];
-            for (acc, block) in acc.iter_mut().zip(row.chunks_exact(BYTES)) {
-                // `d` in every lane (`FCVTL`, exact), times `w`: one rounded multiply.
-                let d = u16::from_le_bytes([block[0], block[1]]);
-                let [d, _] = f16x8_to_f32(vdupq_n_u16(d));
-                let c = vmulq_n_f32(d, w);
-                for (half, acc) in acc.chunks_exact_mut(4).enumerate() {
-                    let q = vld1q_s8(block[2 + 16 * half..][..16].as_ptr().cast());
-                    let (lo, hi) = (vmovl_s8(vget_low_s8(q)), vmovl_high_s8(q));
-                    let wide = [
-                        vmovl_s16(vget_low_s16(lo)),
-                        vmovl_high_s16(lo),
-                        vmovl_s16(vget_low_s16(hi)),
-                        vmovl_high_s16(hi),
-                    ];
-                    for (acc, wide) in acc.iter_mut().zip(wide) {
-                        *acc = vfmaq_f32(*acc, c, vcvtq_f32_s32(wide));
-                    }
+        let (block, at) = (col / BlockQ8_0::LEN, col % BlockQ8_0::LEN);
+        let mut acc = [[[vdupq_n_f32(0.0); 2]; V]; H];
+        for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(BYTES * blocks)) {
+            let w = &w[h0..h0 + H];
+            let block = &row[BYTES * block..BYTES * (block + 1)];
+            let q = &block[2 + at..2 + at + 8 * V];
+            let mut values = [[vdupq_n_f32(0.0); 2]; V];
+            for (v, value) in values.iter_mut().enumerate() {
+                let q = vmovl_s8(vld1_s8(q[8 * v..8 * v + 8].as_ptr().cast()));
+                *value = [
+                    vcvtq_f32_s32(vmovl_s16(vget_low_s16(q))),
+                    vcvtq_f32_s32(vmovl_high_s16(q)),
+                ];
+            }
+            // `d` widened (`FCVTL`, exact), times each head's weight: one rounded multiply.
+            let [d, _] = f16x8_to_f32(vdupq_n_u16(u16::from_le_bytes([block[0], block[1]])));
+            let d = vgetq_lane_f32::<0>(d);
+            for (acc, &w) in acc.iter_mut().zip(w) {
+                let c = w * d;
+                for (acc, value) in acc.iter_mut().zip(&values) {
+                    acc[0] = vfmaq_n_f32(acc[0], value[0], c);
+                    acc[1] = vfmaq_n_f32(acc[1], value[1], c);
                 }
             }
         }
-        for (acc, out) in acc.iter().flatten().zip(out.chunks_exact_mut(4)) {
-            vst1q_f32(out.as_mut_ptr(), *acc);
-        }
+        store_columns(&acc, BlockQ8_0::LEN * blocks, col, out);
     }
 }
 

@@ -2,7 +2,9 @@
 //! (`vpdpbusd`: 64 unsigned × signed int8 products summed four by four straight into 16 int32
 //! lanes, one instruction per 64 weights and token) and VBMI (`vpermi2b`, 128-byte table
 //! lookups: TQ1_0's base-3 bytes to trits), and the Q6_K and Q4_K heads' AVX2 loops with VNNI's
-//! `vpdpwssd` for their int16 pair sums; every other entry is the AVX2 table's.
+//! `vpdpwssd` for their int16 pair sums, the Q8_0 attention keys with `vpdpbusd`, and the
+//! attention's weighted sums over twice the AVX2 table's columns per pass (AVX-512 VL's 32
+//! registers); every other entry is the AVX2 table's.
 //!
 //! The tiles compute `Σ t·q = Σ u·q − Σ q` from unsigned codes `u = t + 1` like the AVX2 ones,
 //! so they equal the scalar table bit for bit (exact int32 sums; `|u·q| ≤ 384`, far from
@@ -28,9 +30,9 @@ static KERNELS: Kernels = Kernels {
     dot_q8_0: super::dot_q8_0,
     dot_q6_k,
     dot_q4_k,
-    weighted_sum_f16: super::weighted_sum_f16,
-    dot_q8_0_keys: super::dot_q8_0_keys,
-    weighted_sum_q8_0: super::weighted_sum_q8_0,
+    weighted_sum_f16,
+    dot_q8_0_keys,
+    weighted_sum_q8_0,
     row_walk: super::super::RowWalk::SEQUENTIAL,
 };
 
@@ -80,6 +82,122 @@ impl super::PairMac for Dpwssd {
         // SAFETY: AVX-512 VNNI and VL, the trait's precondition.
         unsafe { _mm256_dpwssd_epi32(acc, a, b) }
     }
+}
+
+// ---- attention ----
+
+/// [`super::super::Q8KeyDotFn`]: the AVX2 loop with [`UnsignedMac`], then the scalar loop.
+fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
+    // SAFETY: as for `dot_q6_k`.
+    let first = unsafe { dot_q8_0_keys_vnni(keys, q, blocks, out) };
+    let heads = q.d.len().checked_div(blocks).unwrap_or(0);
+    super::scalar::q8_key_dots(keys, q, blocks, first, &mut out[first * heads..]);
+}
+
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vl,avx512vnni")]
+unsafe fn dot_q8_0_keys_vnni(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) -> usize {
+    // SAFETY: the CPU features of this function are the loop's and `UnsignedMac`'s.
+    unsafe { super::dot_q8_0_keys_by::<UnsignedMac>(keys, q, blocks, out) }
+}
+
+/// VNNI's `vpdpbusd` on the keys made unsigned, `k + 128` (one `xor` per key block, shared by
+/// the heads): `Σ (k + 128)·x = Σ k·x + 128 · Σ x`, so the exact sum subtracts `128 · Σ x`.
+struct UnsignedMac;
+
+impl super::KeyMac for UnsignedMac {
+    #[inline(always)]
+    unsafe fn prepare(k: __m256i) -> __m256i {
+        // SAFETY: AVX2, the trait's precondition.
+        unsafe { _mm256_xor_si256(k, _mm256_set1_epi8(i8::MIN)) }
+    }
+
+    #[inline(always)]
+    unsafe fn products(k: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: AVX-512 VNNI and VL, the trait's precondition.
+        unsafe { _mm256_dpbusd_epi32(_mm256_setzero_si256(), k, x) }
+    }
+
+    #[inline(always)]
+    unsafe fn exact(sums: __m256i, x_sum: i16) -> __m256i {
+        // SAFETY: AVX2, the trait's precondition.
+        unsafe { _mm256_sub_epi32(sums, _mm256_set1_epi32(128 * i32::from(x_sum))) }
+    }
+}
+
+/// The AVX-512 weighted sums: the AVX2 loops over twice as many columns per pass, their
+/// accumulators in the 32 registers AVX-512 VL gives.
+struct Avx512;
+
+/// [`super::super::F16WeightedSumFn`] through the shared driver.
+fn weighted_sum_f16(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
+    super::super::weighted_sum_f16_by::<Avx512>(x, w, heads, out);
+}
+
+impl super::super::WeightedColumns for Avx512 {
+    /// 16 accumulators (4 heads × 4).
+    const WIDE: usize = 4;
+
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        col: usize,
+        out: &mut [f32],
+    ) {
+        // SAFETY: as for `dot_q6_k`.
+        unsafe { weighted_sum_columns::<H, V>(x, w, heads, h0, col, out) }
+    }
+}
+
+#[target_feature(enable = "avx2,f16c,fma,avx512f,avx512vl")]
+unsafe fn weighted_sum_columns<const H: usize, const V: usize>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    h0: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the CPU features of this function are the loop's.
+    unsafe { super::weighted_sum_columns::<H, V>(x, w, heads, h0, col, out) }
+}
+
+/// [`super::super::Q8WeightedSumFn`] through the shared driver.
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
+    super::super::weighted_sum_q8_0_by::<Avx512>(x, w, heads, out);
+}
+
+impl super::super::Q8WeightedColumns for Avx512 {
+    /// 16 accumulators (4 heads × a whole block).
+    const WIDE: usize = 4;
+
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        blocks: usize,
+        col: usize,
+        out: &mut [f32],
+    ) {
+        // SAFETY: as for `dot_q6_k`.
+        unsafe { weighted_sum_q8_0_columns::<H, V>(x, w, heads, h0, blocks, col, out) }
+    }
+}
+
+#[target_feature(enable = "avx2,f16c,fma,avx512f,avx512vl")]
+unsafe fn weighted_sum_q8_0_columns<const H: usize, const V: usize>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    h0: usize,
+    blocks: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the CPU features of this function are the loop's.
+    unsafe { super::weighted_sum_q8_0_columns::<H, V>(x, w, heads, h0, blocks, col, out) }
 }
 
 /// Weights per chunk, the unit the tile loop walks.

@@ -340,44 +340,98 @@ unsafe fn dot_f16_block<const R: usize, const Q: usize>(
     }
 }
 
-/// `out = Σ_j w[j] · x_j` over f16 rows (see [`super::F16WeightedSumFn`]) through the shared
-/// driver: the sums stay in registers over all rows, each lane adding its products in row
-/// order, fused, as the scalar table does.
-fn weighted_sum_f16(x: &[u8], w: &[f32], out: &mut [f32]) {
-    super::weighted_sum_f16_by::<Avx2>(x, w, out);
+/// Each head's `Σ_j w[j · H + h] · x_j` over f16 rows (see [`super::F16WeightedSumFn`])
+/// through the shared driver: the sums stay in registers over all rows, each lane adding its
+/// products in row order, fused, as the scalar table does.
+fn weighted_sum_f16(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
+    super::weighted_sum_f16_by::<Avx2>(x, w, heads, out);
 }
 
 impl super::WeightedColumns for Avx2 {
-    fn columns<const V: usize>(x: &[u8], w: &[f32], m: usize, col: usize, out: &mut [f32]) {
+    /// 8 accumulators (4 heads × 2) of the 16 registers.
+    const WIDE: usize = 2;
+
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        col: usize,
+        out: &mut [f32],
+    ) {
         // SAFETY: only `weighted_sum_f16` calls this, and only `KERNELS` (handed out after
         // detecting AVX2, F16C and FMA) reaches it.
-        unsafe { weighted_sum_columns::<V>(x, w, m, col, out) }
+        unsafe { weighted_sum_columns_avx2::<H, V>(x, w, heads, h0, col, out) }
     }
 }
 
-/// Columns `col..col + 8V` of [`weighted_sum_f16`] into `out` (`8V` floats): `V`
-/// accumulators over every row of `x` (rows of `m ≥ 1` values).
 #[target_feature(enable = "avx2,f16c,fma")]
-#[inline]
-unsafe fn weighted_sum_columns<const V: usize>(
+unsafe fn weighted_sum_columns_avx2<const H: usize, const V: usize>(
     x: &[u8],
     w: &[f32],
+    heads: usize,
+    h0: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the CPU features of this function are the loop's.
+    unsafe { weighted_sum_columns::<H, V>(x, w, heads, h0, col, out) }
+}
+
+/// Columns `col..col + 8V` of the sums of heads `h0..h0 + H` (see
+/// [`super::WeightedColumns::columns`]): `H · V` accumulators over every row of `x`, each row's
+/// `8V` values loaded and widened once for the `H` heads.
+///
+/// # Safety
+/// The CPU has AVX2, F16C and FMA.
+#[inline(always)]
+unsafe fn weighted_sum_columns<const H: usize, const V: usize>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    h0: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the CPU features are this function's precondition; every load reads a slice
+    // sliced to its width.
+    unsafe {
+        let m = out.len() / H;
+        let mut acc = [[_mm256_setzero_ps(); V]; H];
+        for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(2 * m)) {
+            let (w, row) = (&w[h0..h0 + H], &row[2 * col..2 * col + 16 * V]);
+            let mut values = [_mm256_setzero_ps(); V];
+            for (v, value) in values.iter_mut().enumerate() {
+                *value = load_f16(&row[16 * v..]);
+            }
+            for (acc, &w) in acc.iter_mut().zip(w) {
+                let w = _mm256_set1_ps(w);
+                for (acc, &value) in acc.iter_mut().zip(&values) {
+                    *acc = _mm256_fmadd_ps(w, value, *acc);
+                }
+            }
+        }
+        store_columns(&acc, m, col, out);
+    }
+}
+
+/// Stores head `h`'s register `v` at `out[h · m + col + 8v..][..8]`.
+///
+/// # Safety
+/// The CPU has AVX.
+#[inline(always)]
+unsafe fn store_columns<const H: usize, const V: usize>(
+    acc: &[[__m256; V]; H],
     m: usize,
     col: usize,
     out: &mut [f32],
 ) {
-    // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
-    unsafe {
-        let mut acc = [_mm256_setzero_ps(); V];
-        for (&w, row) in w.iter().zip(x.chunks_exact(2 * m)) {
-            let (w, row) = (_mm256_set1_ps(w), &row[2 * col..2 * col + 16 * V]);
-            for (v, acc) in acc.iter_mut().enumerate() {
-                *acc = _mm256_fmadd_ps(w, load_f16(&row[16 * v..]), *acc);
-            }
-        }
-        for (acc, out) in acc.iter().zip(out.chunks_exact_mut(8)) {
-            // SAFETY: `out` is 8 writable f32; the store has no alignment requirement.
-            _mm256_storeu_ps(out.as_mut_ptr(), *acc);
+    for (acc, out) in acc.iter().zip(out.chunks_exact_mut(m)) {
+        for (v, acc) in acc.iter().enumerate() {
+            let out = &mut out[col + 8 * v..col + 8 * v + 8];
+            // SAFETY: `out` is 8 writable f32; the store has no alignment requirement; AVX is
+            // this function's precondition.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), *acc) };
         }
     }
 }
@@ -667,13 +721,64 @@ unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
 
 // ---- attention over a Q8_0 cache ----
 
-/// [`super::Q8KeyDotFn`]: keys in groups of 8 (the 8 lanes of a register), then the rest by
-/// the scalar loop.
+/// [`super::Q8KeyDotFn`]: keys in groups of 8 (the 8 lanes of a register) with
+/// [`mul_w_x`], then the rest by the scalar loop.
 fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
     // SAFETY: only `KERNELS` (handed out after detecting AVX2, F16C and FMA) reaches this.
     let first = unsafe { dot_q8_0_keys_avx2(keys, q, blocks, out) };
     let heads = q.d.len().checked_div(blocks).unwrap_or(0);
     scalar::q8_key_dots(keys, q, blocks, first, &mut out[first * heads..]);
+}
+
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_q8_0_keys_avx2(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) -> usize {
+    // SAFETY: the CPU features of this function are the loop's and `SignedMac`'s.
+    unsafe { dot_q8_0_keys_by::<SignedMac>(keys, q, blocks, out) }
+}
+
+/// How a table's Q8_0 key dots multiply one key block by one query block: into 8 int32
+/// lanes whose sum, after [`exact`](Self::exact), is the block's exact `Σ k·x`.
+trait KeyMac {
+    /// The key block's 32 int8 as [`products`](Self::products) takes them (made once per key
+    /// block, shared by the query heads).
+    ///
+    /// # Safety
+    /// The CPU has the instructions of the step (AVX2; VNNI and VL for the VNNI step).
+    unsafe fn prepare(k: __m256i) -> __m256i;
+
+    /// 8 int32 lanes of products of the prepared key block `k` and the query block `x`.
+    ///
+    /// # Safety
+    /// As for [`prepare`](Self::prepare).
+    unsafe fn products(k: __m256i, x: __m256i) -> __m256i;
+
+    /// The exact sums from the lane sums of 8 keys' [`products`](Self::products) with one
+    /// query block whose values sum to `x_sum`.
+    ///
+    /// # Safety
+    /// As for [`prepare`](Self::prepare).
+    unsafe fn exact(sums: __m256i, x_sum: i16) -> __m256i;
+}
+
+/// AVX2's signed products: [`mul_w_x`] on the keys as they are.
+struct SignedMac;
+
+impl KeyMac for SignedMac {
+    #[inline(always)]
+    unsafe fn prepare(k: __m256i) -> __m256i {
+        k
+    }
+
+    #[inline(always)]
+    unsafe fn products(k: __m256i, x: __m256i) -> __m256i {
+        // SAFETY: AVX2, the trait's precondition.
+        unsafe { mul_w_x(k, x) }
+    }
+
+    #[inline(always)]
+    unsafe fn exact(sums: __m256i, _: i16) -> __m256i {
+        sums
+    }
 }
 
 /// The f16 scales of block `b` of the 8 rows of `rows` (rows of `row` bytes), as f32.
@@ -696,55 +801,92 @@ unsafe fn row_scales(rows: &[u8], row: usize, b: usize) -> __m256 {
     ))
 }
 
-/// The canonical Q8_0 dots of whole groups of 8 key rows against every head of `q`, lane `j`
-/// of each register being key `j` of the group: block `b`'s 8 exact int32 sums gathered into
-/// one register ([`sum_each_i32`]), scaled by `d_k · d_q` and added into lane register `b %
-/// 8`; the 8 lane registers folded in halves, as the scalar fold does for each key. Returns
-/// the keys done (a multiple of 8); the caller runs the rest.
-#[target_feature(enable = "avx2,f16c")]
-unsafe fn dot_q8_0_keys_avx2(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) -> usize {
-    // SAFETY: this function's own preconditions (the CPU features of its module) are exactly
-    // what these operations require; every load reads a slice sliced to its width.
+/// The canonical Q8_0 dots of whole groups of 8 key rows of up to 8 blocks against every head
+/// of `q` (which holds each block's `Σ x` in `q.sums`), lane `j` of each register being key
+/// `j` of the group: the group's key blocks prepared once ([`KeyMac::prepare`]), then for each
+/// head and block the 8 keys' exact int32 sums gathered into one register ([`sum_each_i32`],
+/// [`KeyMac::exact`]), scaled by `d_k · d_q` and added into lane register `b` (from `+0`); the
+/// 8 lane registers folded in halves, as the scalar fold does for each key. Returns the keys
+/// done (a multiple of 8, none for rows of more than 8 blocks); the caller runs the rest.
+///
+/// # Safety
+/// The CPU has AVX2, F16C and `M`'s instructions.
+#[inline(always)]
+unsafe fn dot_q8_0_keys_by<M: KeyMac>(
+    keys: &[u8],
+    q: &Q8Acts,
+    blocks: usize,
+    out: &mut [f32],
+) -> usize {
+    // SAFETY: the CPU features are this function's precondition.
+    unsafe {
+        // The common head dims (64, 128, 256) with the block loop unrolled.
+        match blocks {
+            2 => key_groups::<M, 2>(keys, q, blocks, out),
+            4 => key_groups::<M, 4>(keys, q, blocks, out),
+            8 => key_groups::<M, 8>(keys, q, blocks, out),
+            _ => key_groups::<M, 0>(keys, q, blocks, out),
+        }
+    }
+}
+
+/// [`dot_q8_0_keys_by`] for rows of `B` blocks (`B` = `blocks`), or of `blocks` when `B` is 0.
+///
+/// # Safety
+/// As for [`dot_q8_0_keys_by`].
+#[inline(always)]
+unsafe fn key_groups<M: KeyMac, const B: usize>(
+    keys: &[u8],
+    q: &Q8Acts,
+    blocks: usize,
+    out: &mut [f32],
+) -> usize {
+    // SAFETY: the CPU features are this function's precondition; every load reads a slice
+    // sliced to its width.
     unsafe {
         const LEN: usize = BlockQ8_0::LEN;
-        if blocks == 0 || q.d.len() < blocks {
+        const BYTES: usize = BlockQ8_0::BYTES;
+        let blocks = if B > 0 { B } else { blocks };
+        if !(1..=Q8_LANES).contains(&blocks) || q.d.len() < blocks || q.sums.len() != q.d.len() {
             return 0;
         }
-        let (row, heads) = (BlockQ8_0::BYTES * blocks, q.d.len() / blocks);
+        let (row, heads) = (BYTES * blocks, q.d.len() / blocks);
         let n = (keys.len() / row).min(out.len() / heads);
         let groups = n / 8;
         for (g, rows) in keys.chunks_exact(8 * row).take(groups).enumerate() {
-            for h0 in (0..heads).step_by(4) {
-                let hn = (heads - h0).min(4);
-                let mut lanes = [[_mm256_setzero_ps(); Q8_LANES]; 4];
+            let mut k = [[_mm256_setzero_si256(); 8]; Q8_LANES];
+            let mut d_k = [_mm256_setzero_ps(); Q8_LANES];
+            for b in 0..blocks {
+                d_k[b] = row_scales(rows, row, b);
+                for (j, k) in k[b].iter_mut().enumerate() {
+                    *k = M::prepare(load_u8(&rows[j * row + BYTES * b + 2..]));
+                }
+            }
+            let heads_x = q.q.chunks_exact(LEN * blocks);
+            let scales = q.d.chunks_exact(blocks).zip(q.sums.chunks_exact(blocks));
+            for (h, (x, (d_x, x_sums))) in heads_x.zip(scales).take(heads).enumerate() {
+                let mut lanes = [_mm256_setzero_ps(); Q8_LANES];
                 for b in 0..blocks {
-                    let d_k = row_scales(rows, row, b);
-                    for (h, lanes) in lanes.iter_mut().enumerate().take(hn) {
-                        let at = (h0 + h) * blocks + b;
-                        let x = load_i8(&q.q[LEN * at..]);
-                        let mut sums = [_mm256_setzero_si256(); 8];
-                        for (j, sum) in sums.iter_mut().enumerate() {
-                            let w = &rows[j * row + BlockQ8_0::BYTES * b + 2..];
-                            *sum = mul_w_x(load_u8(w), x);
-                        }
-                        let d = _mm256_mul_ps(d_k, _mm256_set1_ps(q.d[at]));
-                        let p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sum_each_i32(sums)));
-                        let lane = &mut lanes[b % Q8_LANES];
-                        *lane = _mm256_add_ps(*lane, p);
+                    let x_b = load_i8(&x[LEN * b..]);
+                    let mut sums = [_mm256_setzero_si256(); 8];
+                    for (sum, &k) in sums.iter_mut().zip(&k[b]) {
+                        *sum = M::products(k, x_b);
+                    }
+                    let sums = M::exact(sum_each_i32(sums), x_sums[b]);
+                    let d = _mm256_mul_ps(d_k[b], _mm256_set1_ps(d_x[b]));
+                    let p = _mm256_mul_ps(d, _mm256_cvtepi32_ps(sums));
+                    lanes[b] = _mm256_add_ps(lanes[b], p);
+                }
+                for half in [4, 2, 1] {
+                    for i in 0..half {
+                        lanes[i] = _mm256_add_ps(lanes[i], lanes[i + half]);
                     }
                 }
-                for (h, lanes) in lanes.iter_mut().enumerate().take(hn) {
-                    for half in [4, 2, 1] {
-                        for i in 0..half {
-                            lanes[i] = _mm256_add_ps(lanes[i], lanes[i + half]);
-                        }
-                    }
-                    let mut dots = [0f32; 8];
-                    // SAFETY: `dots` is 8 writable f32; the store has no alignment requirement.
-                    _mm256_storeu_ps(dots.as_mut_ptr(), lanes[0]);
-                    for (j, dot) in dots.into_iter().enumerate() {
-                        out[(8 * g + j) * heads + h0 + h] = dot;
-                    }
+                let mut dots = [0f32; 8];
+                // SAFETY: `dots` is 8 writable f32; the store has no alignment requirement.
+                _mm256_storeu_ps(dots.as_mut_ptr(), lanes[0]);
+                for (j, dot) in dots.into_iter().enumerate() {
+                    out[(8 * g + j) * heads + h] = dot;
                 }
             }
         }
@@ -752,60 +894,91 @@ unsafe fn dot_q8_0_keys_avx2(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [
     }
 }
 
-/// `out = Σ_j w[j] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`]) through the shared
-/// driver: the sums stay in registers over all rows, each lane adding its products in row
-/// order, fused, as the scalar table does.
-fn weighted_sum_q8_0(x: &[u8], w: &[f32], out: &mut [f32]) {
-    super::weighted_sum_q8_0_by::<Avx2>(x, w, out);
+/// Each head's `Σ_j w[j · H + h] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`])
+/// through the shared driver: the sums stay in registers over all rows, each lane adding its
+/// products in row order, fused, as the scalar table does.
+fn weighted_sum_q8_0(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]) {
+    super::weighted_sum_q8_0_by::<Avx2>(x, w, heads, out);
 }
 
-impl super::Q8WeightedBlocks for Avx2 {
-    fn blocks<const B: usize>(x: &[u8], w: &[f32], blocks: usize, first: usize, out: &mut [f32]) {
+impl super::Q8WeightedColumns for Avx2 {
+    /// 8 accumulators (4 heads × half a block) of the 16 registers.
+    const WIDE: usize = 2;
+
+    fn columns<const H: usize, const V: usize>(
+        x: &[u8],
+        w: &[f32],
+        heads: usize,
+        h0: usize,
+        blocks: usize,
+        col: usize,
+        out: &mut [f32],
+    ) {
         // SAFETY: only `weighted_sum_q8_0` calls this, and only `KERNELS` (handed out after
         // detecting AVX2, F16C and FMA) reaches it.
-        unsafe { weighted_sum_q8_0_blocks::<B>(x, w, blocks, first, out) }
+        unsafe { weighted_sum_q8_0_columns_avx2::<H, V>(x, w, heads, h0, blocks, col, out) }
     }
 }
 
-/// Blocks `first..first + B` of [`weighted_sum_q8_0`] into `out` (`32B` floats): `4B`
-/// accumulators over every row of `x` (rows of `blocks` Q8_0 blocks); each row's `w · d` per
-/// block is one scalar multiply, its int8 values widened exactly to f32.
 #[target_feature(enable = "avx2,f16c,fma")]
-#[inline]
-unsafe fn weighted_sum_q8_0_blocks<const B: usize>(
+unsafe fn weighted_sum_q8_0_columns_avx2<const H: usize, const V: usize>(
     x: &[u8],
     w: &[f32],
+    heads: usize,
+    h0: usize,
     blocks: usize,
-    first: usize,
+    col: usize,
+    out: &mut [f32],
+) {
+    // SAFETY: the CPU features of this function are the loop's.
+    unsafe { weighted_sum_q8_0_columns::<H, V>(x, w, heads, h0, blocks, col, out) }
+}
+
+/// Columns `col..col + 8V` (inside block `col / 32`) of the sums of heads `h0..h0 + H` (see
+/// [`super::Q8WeightedColumns::columns`]): `H · V` accumulators over every row of `x`, each
+/// row's `8V` int8 values widened exactly to f32 once for the `H` heads; each head's `w · d`
+/// one rounded multiply (in every lane: the block scale is broadcast as f16 and widened there,
+/// which keeps the conversion off the accumulators' dependency chains).
+///
+/// # Safety
+/// The CPU has AVX2, F16C and FMA.
+#[inline(always)]
+unsafe fn weighted_sum_q8_0_columns<const H: usize, const V: usize>(
+    x: &[u8],
+    w: &[f32],
+    heads: usize,
+    h0: usize,
+    blocks: usize,
+    col: usize,
     out: &mut [f32],
 ) {
     const BYTES: usize = BlockQ8_0::BYTES;
-    let mut acc = [[_mm256_setzero_ps(); 4]; B];
-    for (&w, row) in w.iter().zip(x.chunks_exact(BYTES * blocks)) {
-        let row = &row[BYTES * first..BYTES * (first + B)];
-        for (acc, block) in acc.iter_mut().zip(row.chunks_exact(BYTES)) {
-            let c = _mm256_set1_ps(w * f16_at(block, 0));
-            for (v, acc) in acc.iter_mut().enumerate() {
-                // SAFETY: `2 + 8v + 8 ≤ 34 = block.len()`: 8 readable bytes; the load has no
-                // alignment requirement.
-                let q = unsafe { _mm_loadl_epi64(block.as_ptr().add(2 + 8 * v).cast()) };
-                let q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
-                *acc = _mm256_fmadd_ps(c, q, *acc);
+    // SAFETY: the CPU features are this function's precondition; every load reads a slice
+    // sliced to its width.
+    unsafe {
+        let (block, at) = (col / BlockQ8_0::LEN, col % BlockQ8_0::LEN);
+        let mut acc = [[_mm256_setzero_ps(); V]; H];
+        for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(BYTES * blocks)) {
+            let w = &w[h0..h0 + H];
+            let block = &row[BYTES * block..BYTES * (block + 1)];
+            let q = &block[2 + at..2 + at + 8 * V];
+            let mut values = [_mm256_setzero_ps(); V];
+            for (v, value) in values.iter_mut().enumerate() {
+                let q = &q[8 * v..8 * v + 8];
+                let q = _mm_loadl_epi64(q.as_ptr().cast());
+                *value = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+            }
+            // `d` in every lane, times each head's weight: one rounded multiply per lane.
+            let d = _mm256_cvtph_ps(_mm_set1_epi16(i16::from_le_bytes([block[0], block[1]])));
+            for (acc, &w) in acc.iter_mut().zip(w) {
+                let c = _mm256_mul_ps(_mm256_set1_ps(w), d);
+                for (acc, &value) in acc.iter_mut().zip(&values) {
+                    *acc = _mm256_fmadd_ps(c, value, *acc);
+                }
             }
         }
+        store_columns(&acc, BlockQ8_0::LEN * blocks, col, out);
     }
-    for (acc, out) in acc.iter().flatten().zip(out.chunks_exact_mut(8)) {
-        // SAFETY: `out` is 8 writable f32; the store has no alignment requirement.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), *acc) };
-    }
-}
-
-/// The little-endian f16 at `bytes[at..at + 2]`, converted exactly to f32 (F16C).
-#[target_feature(enable = "avx2,f16c")]
-#[inline]
-fn f16_at(bytes: &[u8], at: usize) -> f32 {
-    let h = u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(h))))
 }
 
 #[cfg(test)]
@@ -1029,7 +1202,7 @@ mod tests {
     }
 
     #[test]
-    fn avx512_differs_from_avx2_only_in_the_vnni_tiles() {
+    fn avx512_shares_the_avx2_tables_other_entries() {
         let Some(wide) = avx512::table() else {
             println!("skipped: this CPU lacks AVX-512 VNNI");
             return;
@@ -1043,10 +1216,7 @@ mod tests {
         assert!(std::ptr::fn_addr_eq(wide.quantize_acts, k.quantize_acts));
         assert!(std::ptr::fn_addr_eq(wide.dot_f16, k.dot_f16));
         assert!(std::ptr::fn_addr_eq(wide.dot_q8_0, k.dot_q8_0));
-        assert!(std::ptr::fn_addr_eq(
-            wide.weighted_sum_f16,
-            k.weighted_sum_f16
-        ));
+        assert!(std::ptr::fn_addr_eq(wide.dot_f32, k.dot_f32));
     }
 
     #[test]
