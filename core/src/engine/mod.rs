@@ -169,8 +169,8 @@ impl Default for EngineConfig {
 
 impl EngineConfig {
     /// The default settings with `profile`'s thread limit, memory budget (and whether mapped
-    /// weights count in it), concurrent and queued generations, decode batching and head
-    /// precision.
+    /// weights count in it), concurrent and queued generations, decode batching, head and KV
+    /// cache precision.
     pub fn from_profile(profile: Profile) -> Self {
         EngineConfig {
             threads: profile.threads(),
@@ -178,6 +178,7 @@ impl EngineConfig {
             count_mapped_weights: profile.counts_mapped_weights(),
             max_concurrent_generations: Some(profile.max_concurrent_generations()),
             head: profile.head_precision(),
+            kv_precision: profile.kv_precision(),
             max_queued_generations: profile.max_queued_generations(),
             decode_batching: Some(profile.batches_decodes()),
             ..EngineConfig::default()

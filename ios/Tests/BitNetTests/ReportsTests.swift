@@ -152,9 +152,11 @@ final class ReportsTests: XCTestCase {
             let throughput = profile == .server || profile == .cloud
             expected.maxQueuedGenerations = throughput ? 4 * generations : nil
             expected.decodeBatching = throughput
-            // A phone's limit leaves clean file pages out; its decode reads a Q4_K head.
+            // A phone's limit leaves clean file pages out; its decode reads a Q4_K head and a
+            // Q8_0 KV cache.
             expected.countMappedWeights = profile != .mobile
             expected.head = profile == .mobile ? .q4k : nil
+            expected.kvPrecision = profile == .mobile ? .q80 : nil
             XCTAssertEqual(profileConfig(profile: profile), expected)
             XCTAssertEqual(smallestProfile(bytes: budget), profile)
         }

@@ -52,8 +52,8 @@ pub struct EngineArgs {
     /// Keep nothing on disk: re-quantise the head (if asked for) at every run.
     #[arg(long)]
     pub no_cache: bool,
-    /// KV cache precision (f16, f32, q8_0); default: f16 for ternary models, f32 for float
-    /// ones.
+    /// KV cache precision (f16, f32, q8_0); default: the profile's (q8_0 for mobile), else f16
+    /// for ternary models, f32 for float ones.
     #[arg(long, value_enum)]
     pub kv: Option<KvArg>,
     /// Speculative decoding: tokens drafted by prompt lookup and verified with each decoded

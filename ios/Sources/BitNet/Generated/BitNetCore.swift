@@ -4032,7 +4032,7 @@ public enum Profile: Equatable, Hashable {
     
     /**
      * 2 threads, 512 MiB (mapped weights not counted), 1 generation at a time, a Q4_K output
-     * head: a phone app in the foreground.
+     * head and a Q8_0 KV cache: a phone app in the foreground.
      */
     case mobile
     /**

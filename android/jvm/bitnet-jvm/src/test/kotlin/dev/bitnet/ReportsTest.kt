@@ -163,9 +163,11 @@ class ReportsTest {
                 // concurrent generations) and concurrent decodes sharing passes.
                 maxQueuedGenerations = if (throughput(profile)) 4u * generations else null,
                 decodeBatching = throughput(profile),
-                // A phone's limit leaves clean file pages out; its decode reads a Q4_K head.
+                // A phone's limit leaves clean file pages out; its decode reads a Q4_K head
+                // and a Q8_0 KV cache.
                 countMappedWeights = profile != Profile.MOBILE,
                 head = if (profile == Profile.MOBILE) HeadPrecision.Q4K else null,
+                kvPrecision = if (profile == Profile.MOBILE) KvPrecision.Q8_0 else null,
             )
             assertEquals(expected, profileConfig(profile))
             assertEquals(profile, smallestProfile(budget))
