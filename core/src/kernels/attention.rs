@@ -5,10 +5,10 @@
 //! reads each cached key once for up to 4 of the group's heads), and the heads' weighted sums
 //! of values the table's [`super::F16WeightedSumFn`] (each cached value read once for up to 4
 //! heads; F32 caches, the float reference, sum one head at a time). Q8_0 caches: the query
-//! heads are
-//! quantised to Q8_0 blocks ([`Q8Acts`], as ggml quantises the activations of a q8_0 · q8_0
-//! dot) and scored by the table's [`super::Q8KeyDotFn`] (exact int32 block sums, fixed float
-//! order); the values go through [`super::Q8WeightedSumFn`]. The softmax is shared scalar code.
+//! heads are quantised to Q8_0 blocks ([`Q8Acts`], as ggml quantises the activations of a
+//! q8_0 · q8_0 dot) and scored by the table's [`super::Q8KeyDotFn`] (exact int32 block sums,
+//! fixed float order); the values go through [`super::Q8WeightedSumFn`]. The softmax is shared
+//! scalar code.
 //! Every weighted sum is elementwise in position order, so every table gives the scalar
 //! table's output bit for bit, and a head's output does not depend on which heads it was
 //! grouped with.
