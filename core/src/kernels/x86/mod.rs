@@ -18,6 +18,7 @@ use std::arch::x86_64::*;
 use half::f16;
 
 use super::head::{q4_k_block_product, q6_k_block_product};
+use super::walk::{prefetch_line, LINE_BYTES};
 use super::{scalar, Kernels, Q8Acts, QuantActs, FLOAT_LANES, Q8_LANES};
 use crate::quant::{BlockFormat, BlockQ4K, BlockQ6K, BlockQ8_0};
 
@@ -830,6 +831,9 @@ unsafe fn dot_q8_0_keys_by<M: KeyMac>(
     }
 }
 
+/// Groups of 8 keys between the one [`key_groups`] computes and the one it prefetches.
+const KEYS_AHEAD: usize = 2;
+
 /// [`dot_q8_0_keys_by`] for rows of `B` blocks (`B` = `blocks`), or of `blocks` when `B` is 0.
 ///
 /// # Safety
@@ -854,6 +858,15 @@ unsafe fn key_groups<M: KeyMac, const B: usize>(
         let n = (keys.len() / row).min(out.len() / heads);
         let groups = n / 8;
         for (g, rows) in keys.chunks_exact(8 * row).take(groups).enumerate() {
+            // The group after next on its way from memory: 8 rows whose first bytes (the
+            // scales) are read right away, where the hardware prefetcher falls behind.
+            if let Some(ahead) =
+                keys.get((g + KEYS_AHEAD) * 8 * row..(g + KEYS_AHEAD + 1) * 8 * row)
+            {
+                for line in ahead.chunks(LINE_BYTES) {
+                    prefetch_line(line.as_ptr());
+                }
+            }
             let mut k = [[_mm256_setzero_si256(); 8]; Q8_LANES];
             let mut d_k = [_mm256_setzero_ps(); Q8_LANES];
             for b in 0..blocks {
