@@ -86,8 +86,8 @@ impl Profile {
 
     /// The KV cache precision of the profile: on a phone, [`KvPrecision::Q8_0`] — half the
     /// F16 cache's bytes (2B4T: 40 800 instead of 76 800 bytes per token of context, so twice
-    /// the context in the budget), read faster in a long context's decode (1.2× at 4096 tokens,
-    /// docs/PERFORMANCE.md), at a logit error the size of the F16 cache's own against F32. The
+    /// the context in the budget), read faster in a long context's decode (1.18–1.37× at 4096
+    /// tokens on x86_64, docs/PERFORMANCE.md), at a logit error the size of the F16 cache's own against F32. The
     /// others keep the model's default (`None`: F16 for ternary models).
     pub fn kv_precision(self) -> Option<KvPrecision> {
         match self {
