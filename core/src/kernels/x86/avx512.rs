@@ -89,13 +89,11 @@ impl super::PairMac for Dpwssd {
 /// [`super::super::Q8KeyDotFn`]: the AVX2 loop with [`UnsignedMac`], then the scalar loop.
 fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
     // SAFETY: as for `dot_q6_k`.
-    let first = unsafe { dot_q8_0_keys_vnni(keys, q, blocks, out) };
-    let heads = q.d.len().checked_div(blocks).unwrap_or(0);
-    super::scalar::q8_key_dots(keys, q, blocks, first, &mut out[first * heads..]);
+    unsafe { dot_q8_0_keys_vnni(keys, q, blocks, out) }
 }
 
 #[target_feature(enable = "avx2,f16c,avx512f,avx512vl,avx512vnni")]
-unsafe fn dot_q8_0_keys_vnni(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) -> usize {
+unsafe fn dot_q8_0_keys_vnni(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
     // SAFETY: the CPU features of this function are the loop's and `UnsignedMac`'s.
     unsafe { super::dot_q8_0_keys_by::<UnsignedMac>(keys, q, blocks, out) }
 }

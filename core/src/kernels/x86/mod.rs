@@ -723,16 +723,14 @@ unsafe fn dot_q4_k_rows<P: PairMac>(row: &[u8], acts: &Q8Acts) -> f32 {
 // ---- attention over a Q8_0 cache ----
 
 /// [`super::Q8KeyDotFn`]: keys in groups of 8 (the 8 lanes of a register) with
-/// [`mul_w_x`], then the rest by the scalar loop.
+/// [`mul_w_x`], then the rest by the scalar loop ([`dot_q8_0_keys_by`]).
 fn dot_q8_0_keys(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
     // SAFETY: only `KERNELS` (handed out after detecting AVX2, F16C and FMA) reaches this.
-    let first = unsafe { dot_q8_0_keys_avx2(keys, q, blocks, out) };
-    let heads = q.d.len().checked_div(blocks).unwrap_or(0);
-    scalar::q8_key_dots(keys, q, blocks, first, &mut out[first * heads..]);
+    unsafe { dot_q8_0_keys_avx2(keys, q, blocks, out) }
 }
 
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn dot_q8_0_keys_avx2(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) -> usize {
+unsafe fn dot_q8_0_keys_avx2(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
     // SAFETY: the CPU features of this function are the loop's and `SignedMac`'s.
     unsafe { dot_q8_0_keys_by::<SignedMac>(keys, q, blocks, out) }
 }
@@ -807,20 +805,15 @@ unsafe fn row_scales(rows: &[u8], row: usize, b: usize) -> __m256 {
 /// `j` of the group: the group's key blocks prepared once ([`KeyMac::prepare`]), then for each
 /// head and block the 8 keys' exact int32 sums gathered into one register ([`sum_each_i32`],
 /// [`KeyMac::exact`]), scaled by `d_k · d_q` and added into lane register `b` (from `+0`); the
-/// 8 lane registers folded in halves, as the scalar fold does for each key. Returns the keys
-/// done (a multiple of 8, none for rows of more than 8 blocks); the caller runs the rest.
+/// 8 lane registers folded in halves, as the scalar fold does for each key. The keys past the
+/// last whole group (all of them for rows of more than 8 blocks) run through the scalar loop.
 ///
 /// # Safety
 /// The CPU has AVX2, F16C and `M`'s instructions.
 #[inline(always)]
-unsafe fn dot_q8_0_keys_by<M: KeyMac>(
-    keys: &[u8],
-    q: &Q8Acts,
-    blocks: usize,
-    out: &mut [f32],
-) -> usize {
+unsafe fn dot_q8_0_keys_by<M: KeyMac>(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]) {
     // SAFETY: the CPU features are this function's precondition.
-    unsafe {
+    let done = unsafe {
         // The common head dims (64, 128, 256) with the block loop unrolled.
         match blocks {
             2 => key_groups::<M, 2>(keys, q, blocks, out),
@@ -828,13 +821,17 @@ unsafe fn dot_q8_0_keys_by<M: KeyMac>(
             8 => key_groups::<M, 8>(keys, q, blocks, out),
             _ => key_groups::<M, 0>(keys, q, blocks, out),
         }
-    }
+    };
+    let heads = q.d.len().checked_div(blocks).unwrap_or(0);
+    scalar::q8_key_dots(keys, q, blocks, done, &mut out[done * heads..]);
 }
 
 /// Groups of 8 keys between the one [`key_groups`] computes and the one it prefetches.
 const KEYS_AHEAD: usize = 2;
 
-/// [`dot_q8_0_keys_by`] for rows of `B` blocks (`B` = `blocks`), or of `blocks` when `B` is 0.
+/// The whole groups of [`dot_q8_0_keys_by`] for rows of `B` blocks (`B` = `blocks`), or of
+/// `blocks` when `B` is 0; returns the keys done (a multiple of 8, none for rows of more than 8
+/// blocks).
 ///
 /// # Safety
 /// As for [`dot_q8_0_keys_by`].
