@@ -7,8 +7,10 @@
 //! heads; F32 caches, the float reference, sum one head at a time). Q8_0 caches: the query
 //! heads are quantised to Q8_0 blocks ([`Q8Acts`], as ggml quantises the activations of a
 //! q8_0 · q8_0 dot) and scored by the table's [`super::Q8KeyDotFn`] (exact int32 block sums,
-//! fixed float order); the values go through [`super::Q8WeightedSumFn`]. The softmax is shared
-//! scalar code.
+//! fixed float order); the values go through [`super::Q8WeightedSumFn`]. The dots stay
+//! position-major, as the kernels write them, and become the probabilities in place through
+//! the table's [`super::SoftmaxFn`] (one code for every table, compiled for each one's vector
+//! width), which the weighted sums read in that order.
 //! Every weighted sum is elementwise in position order, so every table gives the scalar
 //! table's output bit for bit, and a head's output does not depend on which heads it was
 //! grouped with.
@@ -62,11 +64,9 @@ impl KvRows<'_> {
 /// them is of no use to the next: a call's output does not depend on what the scratch held.
 #[derive(Debug, Default)]
 pub struct AttentionScratch {
-    /// Each head's scores, then its softmax probabilities, head-major: `heads · n` floats.
-    scores: Vec<f32>,
     /// Every cached key's dots with the heads, position-major as the dot kernels write them,
-    /// then the probabilities in that order for the weighted sums: `n · heads` floats (F16 and
-    /// Q8_0 caches).
+    /// then the probabilities in that order for the weighted sums: `n · heads` floats (at most
+    /// [`MAX_GROUP`] heads: larger groups run in passes).
     dots: Vec<f32>,
     /// The query heads in Q8_0 blocks, with each block's `Σ q` (Q8_0 keys).
     acts: Q8Acts,
@@ -81,15 +81,15 @@ pub struct AttentionScratch {
 impl AttentionScratch {
     /// Makes room for [`Kernels::attend`] calls with heads of `head_dim` values, up to `heads`
     /// of them over up to `positions` positions, whatever the caches' precision, so that those
-    /// calls allocate nothing: `8 · heads · positions` bytes for the scores and the key dots,
+    /// calls allocate nothing: `4 · min(heads, 8) · positions` bytes for the key dots and
+    /// probabilities,
     /// `38 · heads · ⌈head_dim / 32⌉` bytes for the queries in Q8_0 blocks (int8 values, f32
     /// scales, i16 sums) and, when `head_dim` is not a multiple of 32, `256 · heads · ⌈head_dim
     /// / 32⌉` bytes for the zero-padded queries and outputs. The room is reserved, not written: a
     /// call writes only what its shapes use. When the sizes overflow or the allocator refuses
     /// them, the buffers stay as they are and the calls grow them as they need.
     pub fn reserve(&mut self, heads: usize, head_dim: usize, positions: usize) {
-        if let Some(floats) = heads.checked_mul(positions) {
-            reserve_total(&mut self.scores, floats);
+        if let Some(floats) = heads.min(MAX_GROUP).checked_mul(positions) {
             reserve_total(&mut self.dots, floats);
         }
         let blocks = q8_0_blocks(head_dim);
@@ -145,37 +145,16 @@ fn floats(what: &'static str, a: usize, b: usize) -> Result<usize, KernelError> 
     }
 }
 
-/// `scores[h · n + j] = dots[j · heads + h] · scale`: the dot kernels' position-major output
-/// as head-major scores (each head's softmax reads its scores contiguously).
-fn scale_to_head_major(dots: &[f32], heads: usize, scale: f32, scores: &mut [f32]) {
-    let n = scores.len() / heads;
-    for (j, dots) in dots.chunks_exact(heads).enumerate() {
-        for (h, &dot) in dots.iter().enumerate() {
-            scores[h * n + j] = dot * scale;
-        }
-    }
-}
-
-/// `weights[j · heads + h] = p[h · n + j]`: the heads' probabilities position-major, as the
-/// weighted sums read them (each cached row's weights for every head side by side).
-fn to_position_major(p: &[f32], heads: usize, weights: &mut [f32]) {
-    let n = p.len() / heads;
-    for (h, p) in p.chunks_exact(n).enumerate() {
-        for (j, &p) in p.iter().enumerate() {
-            weights[j * heads + h] = p;
-        }
-    }
-}
-
 impl Kernels {
     /// Causal attention of `q.len() / head_dim` query heads `q` (head-major, `head_dim` floats
     /// each) sharing one kv head, over the first `positions` positions of `keys` and `values`
     /// (each exactly `positions` rows of `head_dim` values, see [`KvRows`]). For each head:
     /// `scores[j] = (k_j · q) · scale` by the canonical float dot (Q8_0 keys: the canonical
     /// Q8_0 dot with `q` quantised to Q8_0 blocks), then a softmax (max subtracted, sum in
-    /// f64), then `out = Σ_j p_j · v_j` added in position order (each product fused with its
-    /// add).
-    /// `scratch` holds the scores, the key dots and the quantised queries between the steps
+    /// f64, see [`super::SoftmaxFn`]), then `out = Σ_j p_j · v_j` added in position order
+    /// (each product fused with its add). Up to 8 heads share one pass over the
+    /// cache.
+    /// `scratch` holds the key dots and the quantised queries between the steps
     /// (see [`AttentionScratch`]; its contents do not affect the result); `out` (`q.len()`
     /// floats) gets the heads' outputs, head-major.
     #[allow(clippy::too_many_arguments)]
@@ -204,21 +183,39 @@ impl Kernels {
             out.fill(0.0);
             return Ok(());
         }
+        // A head's output does not depend on the heads beside it: larger groups run in passes.
+        let group = MAX_GROUP * head_dim;
+        for (q, out) in q.chunks(group).zip(out.chunks_mut(group)) {
+            self.attend_group(head_dim, q, keys, values, n, scale, scratch, out)?;
+        }
+        Ok(())
+    }
+
+    /// [`attend`](Self::attend) for shapes it has checked, with at most [`MAX_GROUP`] heads.
+    #[allow(clippy::too_many_arguments)]
+    fn attend_group(
+        &self,
+        head_dim: usize,
+        q: &[f32],
+        keys: KvRows<'_>,
+        values: KvRows<'_>,
+        n: usize,
+        scale: f32,
+        scratch: &mut AttentionScratch,
+        out: &mut [f32],
+    ) -> Result<(), KernelError> {
+        let heads = q.len() / head_dim;
         let AttentionScratch {
-            scores,
             dots,
             acts,
             padded_q,
             padded_out,
         } = scratch;
-        let scores = sized(scores, floats("attention scores", heads, n)?);
+        // Every key's dots with the heads, position-major, become the probabilities in place.
+        let p = sized(dots, floats("attention scores", heads, n)?);
         match keys {
-            KvRows::F16(k) => {
-                // One call for every key (the table loops over them): position-major dots.
-                let dots = sized(dots, scores.len());
-                (self.dot_f16)(k, q, head_dim, dots);
-                scale_to_head_major(dots, heads, scale, scores);
-            }
+            // One call for every key (the table loops over them).
+            KvRows::F16(k) => (self.dot_f16)(k, q, head_dim, p),
             KvRows::Q8_0(k) => {
                 let blocks = q8_0_blocks(head_dim);
                 let row = BlockQ8_0::LEN * blocks;
@@ -235,41 +232,28 @@ impl Kernels {
                     }
                     acts.quantize(padded)?;
                 }
-                let dots = sized(dots, scores.len());
-                (self.dot_q8_0_keys)(k, acts, blocks, dots);
-                scale_to_head_major(dots, heads, scale, scores);
+                (self.dot_q8_0_keys)(k, acts, blocks, p);
             }
             KvRows::F32(k) => {
-                let heads_scores = scores.chunks_exact_mut(n);
-                for (q, scores) in q.chunks_exact(head_dim).zip(heads_scores) {
-                    for (s, k) in scores.iter_mut().zip(k.chunks_exact(head_dim)) {
-                        *s = (self.dot_f32)(k, q) * scale;
+                for (dots, k) in p.chunks_exact_mut(heads).zip(k.chunks_exact(head_dim)) {
+                    for (dot, q) in dots.iter_mut().zip(q.chunks_exact(head_dim)) {
+                        *dot = (self.dot_f32)(k, q);
                     }
                 }
             }
         }
-        for p in scores.chunks_exact_mut(n) {
-            softmax_in_place(p);
-        }
-        // The F16 and Q8_0 weighted sums take the probabilities position-major, as the dots
-        // came, in the buffer the dots were in.
+        (self.softmax)(p, heads, scale);
         match values {
-            KvRows::F16(v) => {
-                let weights = sized(dots, scores.len());
-                to_position_major(scores, heads, weights);
-                (self.weighted_sum_f16)(v, weights, heads, out);
-            }
+            KvRows::F16(v) => (self.weighted_sum_f16)(v, p, heads, out),
             KvRows::Q8_0(v) => {
-                let weights = sized(dots, scores.len());
-                to_position_major(scores, heads, weights);
                 let row = floats("attention values", BlockQ8_0::LEN, q8_0_blocks(head_dim))?;
                 if row == head_dim {
-                    (self.weighted_sum_q8_0)(v, weights, heads, out);
+                    (self.weighted_sum_q8_0)(v, p, heads, out);
                 } else {
                     // Rows that are not whole blocks: each head's sum over whole blocks (the
                     // weighted sum overwrites all of it), then its first `head_dim` values.
                     let padded = sized(padded_out, floats("attention values", heads, row)?);
-                    (self.weighted_sum_q8_0)(v, weights, heads, padded);
+                    (self.weighted_sum_q8_0)(v, p, heads, padded);
                     let heads_out = out.chunks_exact_mut(head_dim);
                     for (out, padded) in heads_out.zip(padded.chunks_exact(row)) {
                         out.copy_from_slice(&padded[..head_dim]);
@@ -277,11 +261,11 @@ impl Kernels {
                 }
             }
             KvRows::F32(v) => {
-                for (p, out) in scores.chunks_exact(n).zip(out.chunks_exact_mut(head_dim)) {
+                for (h, out) in out.chunks_exact_mut(head_dim).enumerate() {
                     out.fill(0.0);
-                    for (&p, v) in p.iter().zip(v.chunks_exact(head_dim)) {
+                    for (p, v) in p.chunks_exact(heads).zip(v.chunks_exact(head_dim)) {
                         for (o, &v) in out.iter_mut().zip(v) {
-                            *o = p.mul_add(v, *o);
+                            *o = p[h].mul_add(v, *o);
                         }
                     }
                 }
@@ -291,17 +275,74 @@ impl Kernels {
     }
 }
 
-/// Numerically stable softmax in place: `exp(x − max)` in f32 by [`math::exp`], normalised by
-/// their sum in f64 by [`math::sum_f64`].
-fn softmax_in_place(x: &mut [f32]) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    for v in x.iter_mut() {
-        *v = math::exp(*v - max);
+/// The most query heads one pass of [`Kernels::attend`] takes over a kv head's cache (and
+/// [`super::SoftmaxFn`] at once): larger groups run in passes of this many.
+pub(super) const MAX_GROUP: usize = 8;
+
+/// [`super::SoftmaxFn`], for every table (each compiles it for its own vector width): the
+/// loops below, monomorphised for each head count up to [`MAX_GROUP`]; other counts leave `x`
+/// as it is (the driver never passes them).
+#[inline(always)]
+pub(super) fn softmax(x: &mut [f32], heads: usize, scale: f32) {
+    match heads {
+        1 => softmax_heads::<1>(x, scale),
+        2 => softmax_heads::<2>(x, scale),
+        3 => softmax_heads::<3>(x, scale),
+        4 => softmax_heads::<4>(x, scale),
+        5 => softmax_heads::<5>(x, scale),
+        6 => softmax_heads::<6>(x, scale),
+        7 => softmax_heads::<7>(x, scale),
+        8 => softmax_heads::<8>(x, scale),
+        _ => {}
     }
-    let sum = math::sum_f64(x, f64::from);
-    let inv = (1.0 / sum) as f32;
-    for v in x.iter_mut() {
-        *v *= inv;
+}
+
+/// [`super::SoftmaxFn`] for `H` heads: over the positions 8 at a time (`8 · H` floats, one
+/// accumulator each), a pass for each head's largest scaled score, a pass for the exps and
+/// their f64 sums (position `j` into partial sum `j % 8`, the partial sums folded as
+/// [`math::sum_f64`] folds them: each head's sum is `sum_f64` of its exps alone), a pass
+/// multiplying by each head's `1 / sum`. Elementwise IEEE arithmetic in a fixed order: the
+/// same bits at every vector width.
+#[inline(always)]
+fn softmax_heads<const H: usize>(x: &mut [f32], scale: f32) {
+    const L: usize = math::SUM_LANES;
+    let n = x.len() / H;
+    let x = &mut x[..n * H];
+    let (body, tail) = x.split_at_mut(n / L * L * H);
+    let mut lanes = [[f32::NEG_INFINITY; H]; L];
+    let max = lanes.as_flattened_mut();
+    for chunk in body.chunks_exact(L * H) {
+        for (m, &v) in max.iter_mut().zip(chunk) {
+            *m = m.max(v * scale);
+        }
+    }
+    // Fewer than 8 positions: position `j` still lands in lane `j % 8`.
+    for (m, &v) in max.iter_mut().zip(&*tail) {
+        *m = m.max(v * scale);
+    }
+    let max: [f32; H] =
+        std::array::from_fn(|h| lanes.iter().fold(f32::NEG_INFINITY, |m, l| m.max(l[h])));
+    let by_lane = [max; L];
+    let by_lane = by_lane.as_flattened();
+    let mut sums = [[0f64; H]; L];
+    let lane_sums = sums.as_flattened_mut();
+    let exps = |chunk: &mut [f32], lane_sums: &mut [f64]| {
+        for ((v, sum), &m) in chunk.iter_mut().zip(lane_sums).zip(by_lane) {
+            *v = math::exp(*v * scale - m);
+            *sum += f64::from(*v);
+        }
+    };
+    for chunk in body.chunks_exact_mut(L * H) {
+        exps(chunk, lane_sums);
+    }
+    exps(tail, lane_sums);
+    let inv: [f32; H] =
+        std::array::from_fn(|h| (1.0 / math::fold_lanes(sums.map(|l| l[h]))) as f32);
+    let by_lane = [inv; L];
+    for chunk in x.chunks_mut(L * H) {
+        for (v, &inv) in chunk.iter_mut().zip(by_lane.as_flattened()) {
+            *v *= inv;
+        }
     }
 }
 
@@ -318,12 +359,50 @@ mod tests {
             .collect()
     }
 
+    /// One head's softmax as [`super::SoftmaxFn`] defines it, on its scores alone.
+    fn softmax_of(scores: &[f32], scale: f32) -> Vec<f32> {
+        let s: Vec<f32> = scores.iter().map(|&x| x * scale).collect();
+        let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let e: Vec<f32> = s.iter().map(|&s| math::exp(s - max)).collect();
+        let inv = (1.0 / math::sum_f64(&e, f64::from)) as f32;
+        e.iter().map(|&e| e * inv).collect()
+    }
+
     #[test]
     fn softmax_sums_to_one_and_keeps_order() {
-        let mut x = [1.0f32, 3.0, 2.0, -100.0];
-        softmax_in_place(&mut x);
-        assert!((x.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        assert!(x[1] > x[2] && x[2] > x[0] && x[0] > x[3]);
+        let p = softmax_of(&[1.0, 3.0, 2.0, -100.0], 1.0);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[1] > p[2] && p[2] > p[0] && p[0] > p[3]);
+    }
+
+    #[test]
+    fn every_tables_softmax_is_each_heads_own_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        for heads in 1..=MAX_GROUP {
+            // Fewer positions than a pass takes, whole passes, whole passes and a tail.
+            for n in [1, 3, 8, 9, 31, 64, 301] {
+                let x: Vec<f32> = (0..n * heads)
+                    .map(|_| rng.random_range(-40.0f32..40.0))
+                    .collect();
+                let scale = 0.37;
+                let mut want = vec![0f32; x.len()];
+                for h in 0..heads {
+                    let head: Vec<f32> = x.iter().skip(h).step_by(heads).copied().collect();
+                    for (j, p) in softmax_of(&head, scale).into_iter().enumerate() {
+                        want[j * heads + h] = p;
+                    }
+                }
+                for table in Kernels::available() {
+                    let mut got = x.clone();
+                    (table.softmax)(&mut got, heads, scale);
+                    assert_eq!(bits(&got), bits(&want), "{} {heads} × {n}", table.name());
+                }
+            }
+        }
+        // Other head counts are the driver's: the table leaves the scores alone.
+        let mut x = vec![1.5f32; 18];
+        (Kernels::scalar().softmax)(&mut x, 9, 1.0);
+        assert_eq!(x, vec![1.5f32; 18]);
     }
 
     /// The definition, written out: f32 keys/values as f16 round trips.
@@ -331,9 +410,9 @@ mod tests {
         let hd = q.len();
         let mut scores: Vec<f32> = k
             .chunks_exact(hd)
-            .map(|k| k.iter().zip(q).map(|(a, b)| a * b).sum::<f32>() * scale)
+            .map(|k| k.iter().zip(q).map(|(a, b)| a * b).sum::<f32>())
             .collect();
-        softmax_in_place(&mut scores);
+        scores = softmax_of(&scores, scale);
         let mut out = vec![0f32; hd];
         for (p, v) in scores.iter().zip(v.chunks_exact(hd)) {
             for (o, v) in out.iter_mut().zip(v) {
@@ -575,7 +654,7 @@ mod tests {
         let mut scratch = AttentionScratch::default();
         scratch.reserve(usize::MAX, usize::MAX, usize::MAX);
         scratch.reserve(2, usize::MAX, 3);
-        assert_eq!(scratch.scores.capacity(), 6);
+        assert_eq!(scratch.dots.capacity(), 6);
         assert_eq!(scratch.acts.q.capacity(), 0);
     }
 
@@ -696,7 +775,6 @@ mod tests {
             // 0, which would hide a padding left unwritten).
             let mut reused = AttentionScratch::default();
             let mut junk = AttentionScratch {
-                scores: vec![f32::NAN; 4096],
                 dots: vec![f32::NAN; 4096],
                 acts: Q8Acts {
                     q: vec![-128; 4096],
@@ -726,7 +804,6 @@ mod tests {
             // Every buffer's address and capacity: unchanged means never reallocated.
             let buffers = |s: &AttentionScratch| {
                 [
-                    (s.scores.as_ptr().addr(), s.scores.capacity()),
                     (s.dots.as_ptr().addr(), s.dots.capacity()),
                     (s.acts.q.as_ptr().addr(), s.acts.q.capacity()),
                     (s.acts.d.as_ptr().addr(), s.acts.d.capacity()),
@@ -736,7 +813,7 @@ mod tests {
                 ]
             };
             let reserved = buffers(&scratch);
-            assert_eq!(scratch.scores.capacity(), heads * positions);
+            assert_eq!(scratch.dots.capacity(), heads * positions);
             assert_eq!(
                 scratch.padded_out.capacity(),
                 if hd == 40 { 64 * heads } else { 0 }

@@ -189,6 +189,17 @@ pub type Q8KeyDotFn = fn(keys: &[u8], q: &Q8Acts, blocks: usize, out: &mut [f32]
 /// i])`, the int8 converted exactly), so every table gives the same bits.
 pub type Q8WeightedSumFn = fn(x: &[u8], w: &[f32], heads: usize, out: &mut [f32]);
 
+/// The softmax of each of `H = heads` query heads (1 to 8) over its scores, in place: `x`
+/// holds `n` positions of `H` scaled-to-be dots, position-major (`x[j · H + h]`, as
+/// [`F16DotFn`] and [`Q8KeyDotFn`] write them), and becomes the probabilities in that order,
+/// as the weighted sums read them. For each head: `s_j = x[j · H + h] · scale`, `e_j =
+/// exp(s_j − max_j s_j)` by the shared `exp`, the `e_j` summed in f64 as the shared f64 sum
+/// adds them (position `j` into partial sum `j % 8`, the partial sums added pairwise), then
+/// `p_j = e_j · (1 / Σ e)` (the reciprocal rounded once to f32). Every table runs the same
+/// elementwise IEEE arithmetic (each compiled for its vector width), so the bits are the same,
+/// and a head's probabilities do not depend on the heads beside it.
+pub type SoftmaxFn = fn(x: &mut [f32], heads: usize, scale: f32);
+
 /// Checks that `actual == expected` for the buffer `what`.
 pub(super) fn check_len(
     what: &'static str,

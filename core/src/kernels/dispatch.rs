@@ -12,7 +12,7 @@ use super::aarch64;
 use super::x86;
 use super::{
     scalar, F16DotFn, F16WeightedSumFn, FloatDotFn, Q4KDotFn, Q6KDotFn, Q8DotFn, Q8KeyDotFn,
-    Q8WeightedSumFn, QuantActs, RowWalk, TernaryDotFn, TernaryTileFn,
+    Q8WeightedSumFn, QuantActs, RowWalk, SoftmaxFn, TernaryDotFn, TernaryTileFn,
 };
 
 /// One instruction set's inner loops (see the module docs); the methods are the driver.
@@ -49,6 +49,8 @@ pub struct Kernels {
     pub(super) dot_q8_0_keys: Q8KeyDotFn,
     /// [`Q8WeightedSumFn`]: one head's attention output from cached Q8_0 values.
     pub(super) weighted_sum_q8_0: Q8WeightedSumFn,
+    /// [`SoftmaxFn`]: attention's probabilities from the key dots.
+    pub(super) softmax: SoftmaxFn,
     /// How single-token reads (row-at-a-time matmuls, decode tiles) walk memory on this
     /// table's CPUs.
     pub(super) row_walk: RowWalk,

@@ -6,7 +6,7 @@
 //! is vectorised or not, on x86_64 and on aarch64: the tables stay equal bit for bit.
 
 /// Lanes of [`sum_f64`]'s partial sums.
-const SUM_LANES: usize = 8;
+pub(crate) const SUM_LANES: usize = 8;
 
 /// `e^x` in f32, within 2 ulp of the exact value over the normal range (the test checks every
 /// 97th float of `[-87.3, 88.7]` against f64).
@@ -66,6 +66,12 @@ pub(crate) fn sum_f64(values: &[f32], f: impl Fn(f32) -> f64) -> f64 {
     for (lane, &v) in lanes.iter_mut().zip(tail) {
         *lane += f(v);
     }
+    fold_lanes(lanes)
+}
+
+/// The total of [`sum_f64`]'s partial sums: the lanes added pairwise in a fixed tree.
+#[inline(always)]
+pub(crate) fn fold_lanes(lanes: [f64; SUM_LANES]) -> f64 {
     let [a, b, c, d, e, f, g, h] = lanes;
     ((a + b) + (c + d)) + ((e + f) + (g + h))
 }

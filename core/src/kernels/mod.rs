@@ -41,7 +41,7 @@ mod x86;
 pub use attention::{AttentionScratch, KvRows};
 pub use contract::{
     F16DotFn, F16WeightedSumFn, FloatDotFn, KernelError, Q8KeyDotFn, Q8WeightedSumFn, QuantActs,
-    TernaryDotFn, TernaryTileFn, FLOAT_LANES, TILE_ROWS, TILE_TOKENS,
+    SoftmaxFn, TernaryDotFn, TernaryTileFn, FLOAT_LANES, TILE_ROWS, TILE_TOKENS,
 };
 pub use dispatch::Kernels;
 pub use head::{Q4KDotFn, Q6KDotFn, Q8Acts, Q8DotFn, Q8_LANES};

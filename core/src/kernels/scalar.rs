@@ -28,6 +28,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     weighted_sum_f16,
     dot_q8_0_keys,
     weighted_sum_q8_0,
+    softmax: super::attention::softmax,
     row_walk: super::RowWalk::SEQUENTIAL,
 };
 

@@ -140,8 +140,8 @@ impl ScratchLayout {
 ///
 /// Besides the layout's buffers it keeps attention's ([`AttentionScratch`]), one per range of
 /// (token, head) pairs attended at once (at most one per pool thread), made on the first pass
-/// and reserved for the longest cache a pass attends: `8 · (n_head / n_head_kv)` bytes per
-/// position of that cache for each range, plus a few copies of the group's queries (see
+/// and reserved for the longest cache a pass attends: `4 · min(n_head / n_head_kv, 8)` bytes
+/// per position of that cache for each range, plus a few copies of the group's queries (see
 /// [`AttentionScratch::reserve`]). Sized by the caches rather than the batch, they are not
 /// part of [`ScratchLayout::bytes`]; reserved once, they leave decoding nothing to allocate
 /// in attention.

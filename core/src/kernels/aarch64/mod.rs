@@ -123,6 +123,8 @@ macro_rules! neon_table {
                     dot_q8_0_keys(keys, q, blocks, out)
                 },
                 weighted_sum_q8_0,
+                // NEON is the baseline: the shared loops as every aarch64 build compiles them.
+                softmax: $crate::kernels::attention::softmax,
                 row_walk: $crate::kernels::RowWalk::SHARED_LOADS,
             }
         };

@@ -7,7 +7,7 @@ use std::arch::x86_64::*;
 
 use super::{
     dot_f16, dot_f32, dot_q4_k, dot_q6_k, dot_q8_0, dot_q8_0_keys, load_i8, load_u8, quantize_acts,
-    signed_sums, sum_i32, weighted_sum_f16, weighted_sum_q8_0,
+    signed_sums, softmax, sum_i32, weighted_sum_f16, weighted_sum_q8_0,
 };
 use crate::kernels::{tile_fn, Kernels, QuantActs};
 use crate::quant::{BlockTQ1_0, BlockTQ2_0, TernaryFormat};
@@ -30,6 +30,7 @@ pub(super) static KERNELS: Kernels = Kernels {
     weighted_sum_f16,
     dot_q8_0_keys,
     weighted_sum_q8_0,
+    softmax,
     row_walk: crate::kernels::RowWalk::SEQUENTIAL,
 };
 

@@ -33,6 +33,7 @@ static KERNELS: Kernels = Kernels {
     weighted_sum_f16,
     dot_q8_0_keys,
     weighted_sum_q8_0,
+    softmax,
     row_walk: super::super::RowWalk::SEQUENTIAL,
 };
 
@@ -120,6 +121,17 @@ impl super::KeyMac for UnsignedMac {
         // SAFETY: AVX2, the trait's precondition.
         unsafe { _mm256_sub_epi32(sums, _mm256_set1_epi32(128 * i32::from(x_sum))) }
     }
+}
+
+/// [`super::super::SoftmaxFn`]: the shared loops compiled for AVX-512's 16-lane registers.
+fn softmax(x: &mut [f32], heads: usize, scale: f32) {
+    // SAFETY: as for `dot_q6_k`.
+    unsafe { softmax_avx512(x, heads, scale) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn softmax_avx512(x: &mut [f32], heads: usize, scale: f32) {
+    super::super::attention::softmax(x, heads, scale);
 }
 
 /// The AVX-512 weighted sums: the AVX2 loops over twice as many columns per pass, their

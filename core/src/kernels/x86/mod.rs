@@ -904,6 +904,17 @@ unsafe fn key_groups<M: KeyMac, const B: usize>(
     }
 }
 
+/// [`super::SoftmaxFn`]: the shared loops compiled for AVX2's 8-lane registers.
+fn softmax(x: &mut [f32], heads: usize, scale: f32) {
+    // SAFETY: only `KERNELS` (handed out after detecting AVX2) reaches this.
+    unsafe { softmax_avx2(x, heads, scale) }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn softmax_avx2(x: &mut [f32], heads: usize, scale: f32) {
+    super::attention::softmax(x, heads, scale);
+}
+
 /// Each head's `Σ_j w[j · H + h] · x_j` over Q8_0 rows (see [`super::Q8WeightedSumFn`])
 /// through the shared driver: the sums stay in registers over all rows, each lane adding its
 /// products in row order, fused, as the scalar table does.
