@@ -7,9 +7,10 @@
 //! `ternary_gemv_dram` cycles one GEMV over 16 copies of the FFN matrix (≈ 70 MB, more than
 //! the last-level cache) so that the weights come from memory, as in decode; the other matrix
 //! benchmarks reread one matrix that the cache holds after the first call. `attention` runs
-//! one 2B4T GQA group (4 query heads of 128 over 640 cached f16 positions) from the cache
-//! (`cached`) and cycling over the 150 groups of 30 layers × 5 kv heads (≈ 49 MB of keys and
-//! values, `from_memory`), in KV bytes read per call.
+//! one 2B4T GQA group (4 query heads of 128 over 640 or 4096 cached positions, F16 and Q8_0)
+//! from the cache (`cached`) and cycling over the 150 groups of 30 layers × 5 kv heads (≈ 49
+//! MB of F16 keys and values at 640 positions, 315 MB at 4096, as a 4096-token decode reads,
+//! `from_memory`), in KV bytes read per call.
 //!
 //! `cargo bench -p bitnet-core --bench kernels -- --warm-up-time 1 --measurement-time 3`
 
@@ -214,12 +215,18 @@ fn int8_head(c: &mut Criterion) {
 }
 
 fn attention(c: &mut Criterion) {
+    for positions in [640, 4096] {
+        attention_at(c, positions);
+    }
+}
+
+/// The `attention` benchmarks over caches of `positions` positions.
+fn attention_at(c: &mut Criterion, positions: usize) {
     const HEAD_DIM: usize = 128;
     const HEADS: usize = 4;
-    const POSITIONS: usize = 640;
     const GROUPS: usize = 30 * 5;
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let kv_bytes = 2 * POSITIONS * HEAD_DIM;
+    let kv_bytes = 2 * positions * HEAD_DIM;
     // Each group's keys then values, as f16 in [-1, 1) (high byte's exponent bits limited).
     let mut cache = vec![0u8; GROUPS * 2 * kv_bytes];
     rng.fill(&mut cache[..]);
@@ -228,7 +235,7 @@ fn attention(c: &mut Criterion) {
     }
     let q = random_acts(&mut rng, HEADS * HEAD_DIM);
     let scale = 1.0 / (HEAD_DIM as f32).sqrt();
-    let mut group = c.benchmark_group("attention_4x128_640");
+    let mut group = c.benchmark_group(format!("attention_4x128_{positions}"));
     group.throughput(Throughput::Bytes(2 * kv_bytes as u64));
     for k in Kernels::available() {
         let (mut scratch, mut out) = (AttentionScratch::default(), vec![0f32; HEADS * HEAD_DIM]);
@@ -240,7 +247,7 @@ fn attention(c: &mut Criterion) {
                 black_box(&q),
                 KvRows::F16(keys),
                 KvRows::F16(values),
-                POSITIONS,
+                positions,
                 scale,
                 &mut scratch,
                 &mut out,
@@ -258,17 +265,18 @@ fn attention(c: &mut Criterion) {
         });
     }
     group.finish();
+    drop(cache);
 
     // The same groups with a Q8_0 cache (34 bytes per 32 values) of random values in [-1, 1).
     let row = Q8Row::bytes(HEAD_DIM);
-    let q8_bytes = POSITIONS * row;
+    let q8_bytes = positions * row;
     let mut q8_cache = vec![0u8; GROUPS * 2 * q8_bytes];
     for (i, block) in q8_cache.chunks_exact_mut(34).enumerate() {
         rng.fill(&mut block[2..]);
         let d = half::f16::from_f32(1.0 / 127.0 * (1.0 + (i % 7) as f32 / 7.0));
         block[..2].copy_from_slice(&d.to_le_bytes());
     }
-    let mut group = c.benchmark_group("attention_q8_0_4x128_640");
+    let mut group = c.benchmark_group(format!("attention_q8_0_4x128_{positions}"));
     group.throughput(Throughput::Bytes(2 * q8_bytes as u64));
     for k in Kernels::available() {
         let (mut scratch, mut out) = (AttentionScratch::default(), vec![0f32; HEADS * HEAD_DIM]);
@@ -280,7 +288,7 @@ fn attention(c: &mut Criterion) {
                 black_box(&q),
                 KvRows::Q8_0(keys),
                 KvRows::Q8_0(values),
-                POSITIONS,
+                positions,
                 scale,
                 &mut scratch,
                 &mut out,

@@ -707,8 +707,8 @@ impl super::WeightedColumns for Neon {
 }
 
 /// Columns `col..col + 8V` of the sums of heads `h0..h0 + H` (see
-/// [`super::WeightedColumns::columns`]): `2HV` accumulators over every row of `x`, each row's
-/// `8V` values loaded and widened once for the `H` heads.
+/// [`super::WeightedColumns::columns`]): `2HV` accumulators, from `out`, over every row of `x`,
+/// each row's `8V` values loaded and widened once for the `H` heads.
 fn weighted_sum_columns<const H: usize, const V: usize>(
     x: &[u8],
     w: &[f32],
@@ -721,7 +721,7 @@ fn weighted_sum_columns<const H: usize, const V: usize>(
     // row's `16V`-byte slice.
     unsafe {
         let m = out.len() / H;
-        let mut acc = [[[vdupq_n_f32(0.0); 2]; V]; H];
+        let mut acc = load_columns::<H, V>(out, m, col);
         for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(2 * m)) {
             let (w, row) = (&w[h0..h0 + H], &row[2 * col..2 * col + 16 * V]);
             let mut values = [[vdupq_n_f32(0.0); 2]; V];
@@ -737,6 +737,26 @@ fn weighted_sum_columns<const H: usize, const V: usize>(
         }
         store_columns(&acc, m, col, out);
     }
+}
+
+/// Head `h`'s registers `v` from `out[h · m + col + 8v..][..8]`: the sums so far.
+fn load_columns<const H: usize, const V: usize>(
+    out: &[f32],
+    m: usize,
+    col: usize,
+) -> [[[float32x4_t; 2]; V]; H] {
+    let head = |h: usize| {
+        let out = &out[h * m + col..][..8 * V];
+        // SAFETY: NEON is a compile-time feature of this module; each load reads 4 of `out`'s
+        // `8V` floats.
+        std::array::from_fn(|v| unsafe {
+            [
+                vld1q_f32(out[8 * v..].as_ptr()),
+                vld1q_f32(out[8 * v + 4..].as_ptr()),
+            ]
+        })
+    };
+    std::array::from_fn(head)
 }
 
 /// Stores head `h`'s registers `v` at `out[h · m + col + 8v..][..8]`.
@@ -1064,7 +1084,7 @@ impl super::Q8WeightedColumns for Neon {
 }
 
 /// Columns `col..col + 8V` (inside block `col / 32`) of the sums of heads `h0..h0 + H` (see
-/// [`super::Q8WeightedColumns::columns`]): `2HV` accumulators over every row of `x`, each
+/// [`super::Q8WeightedColumns::columns`]): `2HV` accumulators, from `out`, over every row of `x`, each
 /// row's `8V` int8 values widened exactly to f32 once for the `H` heads; each head's `w · d`
 /// one rounded multiply.
 fn weighted_sum_q8_0_columns<const H: usize, const V: usize>(
@@ -1081,7 +1101,7 @@ fn weighted_sum_q8_0_columns<const H: usize, const V: usize>(
     // block's `8V`-byte slice.
     unsafe {
         let (block, at) = (col / BlockQ8_0::LEN, col % BlockQ8_0::LEN);
-        let mut acc = [[[vdupq_n_f32(0.0); 2]; V]; H];
+        let mut acc = load_columns::<H, V>(out, BlockQ8_0::LEN * blocks, col);
         for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(BYTES * blocks)) {
             let w = &w[h0..h0 + H];
             let block = &row[BYTES * block..BYTES * (block + 1)];

@@ -380,8 +380,8 @@ unsafe fn weighted_sum_columns_avx2<const H: usize, const V: usize>(
 }
 
 /// Columns `col..col + 8V` of the sums of heads `h0..h0 + H` (see
-/// [`super::WeightedColumns::columns`]): `H · V` accumulators over every row of `x`, each row's
-/// `8V` values loaded and widened once for the `H` heads.
+/// [`super::WeightedColumns::columns`]): `H · V` accumulators, from `out`, over every row of
+/// `x`, each row's `8V` values loaded and widened once for the `H` heads.
 ///
 /// # Safety
 /// The CPU has AVX2, F16C and FMA.
@@ -398,7 +398,7 @@ unsafe fn weighted_sum_columns<const H: usize, const V: usize>(
     // sliced to its width.
     unsafe {
         let m = out.len() / H;
-        let mut acc = [[_mm256_setzero_ps(); V]; H];
+        let mut acc = load_columns::<H, V>(out, m, col);
         for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(2 * m)) {
             let (w, row) = (&w[h0..h0 + H], &row[2 * col..2 * col + 16 * V]);
             let mut values = [_mm256_setzero_ps(); V];
@@ -414,6 +414,25 @@ unsafe fn weighted_sum_columns<const H: usize, const V: usize>(
         }
         store_columns(&acc, m, col, out);
     }
+}
+
+/// Head `h`'s register `v` from `out[h · m + col + 8v..][..8]`: the sums so far.
+///
+/// # Safety
+/// The CPU has AVX.
+#[inline(always)]
+unsafe fn load_columns<const H: usize, const V: usize>(
+    out: &[f32],
+    m: usize,
+    col: usize,
+) -> [[__m256; V]; H] {
+    let head = |h: usize| {
+        let out = &out[h * m + col..][..8 * V];
+        // SAFETY: each load reads 8 of `out`'s `8V` floats; no alignment requirement; AVX is
+        // this function's precondition.
+        std::array::from_fn(|v| unsafe { _mm256_loadu_ps(out[8 * v..].as_ptr()) })
+    };
+    std::array::from_fn(head)
 }
 
 /// Stores head `h`'s register `v` at `out[h · m + col + 8v..][..8]`.
@@ -956,7 +975,7 @@ unsafe fn weighted_sum_q8_0_columns_avx2<const H: usize, const V: usize>(
 }
 
 /// Columns `col..col + 8V` (inside block `col / 32`) of the sums of heads `h0..h0 + H` (see
-/// [`super::Q8WeightedColumns::columns`]): `H · V` accumulators over every row of `x`, each
+/// [`super::Q8WeightedColumns::columns`]): `H · V` accumulators, from `out`, over every row of `x`, each
 /// row's `8V` int8 values widened exactly to f32 once for the `H` heads; each head's `w · d`
 /// one rounded multiply (in every lane: the block scale is broadcast as f16 and widened there,
 /// which keeps the conversion off the accumulators' dependency chains).
@@ -978,7 +997,7 @@ unsafe fn weighted_sum_q8_0_columns<const H: usize, const V: usize>(
     // sliced to its width.
     unsafe {
         let (block, at) = (col / BlockQ8_0::LEN, col % BlockQ8_0::LEN);
-        let mut acc = [[_mm256_setzero_ps(); V]; H];
+        let mut acc = load_columns::<H, V>(out, BlockQ8_0::LEN * blocks, col);
         for (w, row) in w.chunks_exact(heads).zip(x.chunks_exact(BYTES * blocks)) {
             let w = &w[h0..h0 + H];
             let block = &row[BYTES * block..BYTES * (block + 1)];
