@@ -310,16 +310,17 @@ fn softmax_heads<const H: usize>(x: &mut [f32], scale: f32) {
     let x = &mut x[..n * H];
     let (body, tail) = x.split_at_mut(n / L * L * H);
     let mut lanes = [[f32::NEG_INFINITY; H]; L];
-    let max = lanes.as_flattened_mut();
-    for chunk in body.chunks_exact(L * H) {
-        for (m, &v) in max.iter_mut().zip(chunk) {
+    let lane_max = lanes.as_flattened_mut();
+    // Whole steps of 8 positions, then the tail: position `j` lands in lane `j % 8` either way.
+    let maxes = |chunk: &[f32], lane_max: &mut [f32]| {
+        for (m, &v) in lane_max.iter_mut().zip(chunk) {
             *m = m.max(v * scale);
         }
+    };
+    for chunk in body.chunks_exact(L * H) {
+        maxes(chunk, lane_max);
     }
-    // Fewer than 8 positions: position `j` still lands in lane `j % 8`.
-    for (m, &v) in max.iter_mut().zip(&*tail) {
-        *m = m.max(v * scale);
-    }
+    maxes(tail, lane_max);
     let max: [f32; H] =
         std::array::from_fn(|h| lanes.iter().fold(f32::NEG_INFINITY, |m, l| m.max(l[h])));
     let by_lane = [max; L];
