@@ -220,9 +220,14 @@ pub(super) fn fold_lanes<const N: usize>(mut lanes: [f32; N]) -> f32 {
     lanes[0]
 }
 
-/// Absmax int8 quantisation of one token (see [`QuantActs`]).
+/// Absmax int8 quantisation of one token (see [`QuantActs`]). The max skips NaN: a value
+/// replaces it only when strictly greater, which no NaN is — signalling ones included, which
+/// `f32::max` may return (quieted) where the compiler picks a machine max such as `FMAXNM`.
 fn quantize_acts(x: &[f32], out: &mut QuantActs) {
-    let max = x.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let max = x
+        .iter()
+        .map(|v| v.abs())
+        .fold(0.0f32, |m, a| if a > m { a } else { m });
     let scale = 127.0 / max.max(1e-5);
     out.q.clear();
     out.q.extend(x.iter().map(|&v| quantize_one(v, scale)));

@@ -489,16 +489,20 @@ fn quantize_acts(x: &[f32], out: &mut QuantActs) {
     out.sum = sum;
 }
 
-/// `max |x|` over whole 16-element chunks of `x` (0 when empty), skipping NaN like
-/// `f32::max`: a lane is replaced only by a strictly greater value, which NaN never is.
+/// `max |x|` over whole 16-element chunks of `x` (0 when empty), skipping NaN as the scalar
+/// fold does: each NaN, quiet or signalling, is made +0 by masking its bits before the max (a
+/// compare-and-select would do, but the compiler may turn it into `FMAXNM`, which returns NaN
+/// for a signalling one).
 unsafe fn absmax(x: &[f32]) -> f32 {
     // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
     unsafe {
         let mut max = [vdupq_n_f32(0.0); 4];
         for x in x.chunks_exact(16) {
             for (i, max) in max.iter_mut().enumerate() {
-                let a = vabsq_f32(vld1q_f32(x[4 * i..].as_ptr()));
-                *max = vbslq_f32(vcgtq_f32(a, *max), a, *max);
+                let x = vld1q_f32(x[4 * i..].as_ptr());
+                let not_nan = vceqq_f32(x, x);
+                let a = vandq_u32(vreinterpretq_u32_f32(vabsq_f32(x)), not_nan);
+                *max = vmaxq_f32(*max, vreinterpretq_f32_u32(a));
             }
         }
         // No lane is NaN, so the propagating max is the plain one.

@@ -122,7 +122,7 @@ unsafe fn sum_i32(v: __m256i) -> i32 {
 unsafe fn quantize_acts_avx2(x: &[f32], out: &mut QuantActs) {
     // SAFETY: this function's own preconditions (its `# Safety` section, the CPU features of its module) are exactly what these operations require.
     unsafe {
-        // max |x|, skipping NaN like the scalar `f32::max` fold: `max_ps` returns its second
+        // max |x|, skipping NaN like the scalar fold: `max_ps` returns its second
         // operand (the running max) when either is NaN. The order of a max does not matter.
         let abs_mask = _mm256_set1_ps(-0.0);
         let mut max8 = _mm256_setzero_ps();
