@@ -285,4 +285,25 @@ mod tests {
         assert_eq!(quantize_one(127.6, 1.0), 127);
         assert_eq!(quantize_one(f32::NAN, 1.0), 0);
     }
+
+    #[test]
+    fn quantize_acts_skips_quiet_and_signalling_nan_in_the_max() {
+        let quantized = |x: &[f32]| {
+            let mut out = QuantActs::default();
+            quantize_acts(std::hint::black_box(x), &mut out);
+            (out.q, out.scale.to_bits(), out.sum)
+        };
+        let signalling = f32::from_bits(0x7F80_0001);
+        for nan in [f32::NAN, -f32::NAN, signalling] {
+            // The NaN quantises to 0 and leaves the scale to the other values' max.
+            let with_nan = quantized(&[nan, -1.95, 0.5, 1.0]);
+            assert_eq!(
+                with_nan,
+                quantized(&[0.0, -1.95, 0.5, 1.0]),
+                "{:#x}",
+                nan.to_bits()
+            );
+            assert_eq!(with_nan.0, [0, -127, 33, 65]);
+        }
+    }
 }
