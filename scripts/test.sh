@@ -36,7 +36,7 @@ cargo test --workspace
 
 step "Python reference comparisons (llama.cpp, gguf, numpy; the demo model against JAX)"
 cargo build --release -p bitnet-cli
-BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q tests/python
+BITNET_BIN="$CARGO_TARGET_DIR/release/bitnet" "$CACHE/venv/bin/python" -m pytest -q -n 2 tests/python
 
 step "Kotlin package on the JVM (bindings current, Maven + JUnit against libbitnet_ffi.so)"
 scripts/test-kotlin.sh

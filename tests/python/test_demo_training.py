@@ -14,7 +14,10 @@ import pytest
 from conftest import REPO_ROOT
 
 DEMO_DIR = REPO_ROOT / "sample-apps" / "demo-model"
-SMOKE = ["--steps", "20", "--long-steps", "5", "--eval-every", "0", "--final-eval", "0"]
+# Short rows of few tokens: the run checks the script's path, not what it learns (each step of the
+# full run's 16 rows of 256 tokens takes seconds on 2 cores).
+SMOKE = ["--steps", "20", "--long-steps", "5", "--batch", "4", "--seq", "64", "--long-seq", "128",
+         "--eval-every", "0", "--final-eval", "0"]
 
 pytest.importorskip("jax", reason="the demo model's framework (JAX) is not installed")
 
