@@ -15,7 +15,8 @@
 # rust-web-clippy. rustup has no aarch64 standard library here, so the cross-build uses Debian's
 # /usr/bin/cargo and /usr/bin/rustc; cargo's registry (~/.cargo) is shared with rustup's.
 # The aarch64 target directory lives under ~/.cache/bitnet-sdk so it survives fresh clones.
-# Takes about 12 minutes on a fresh 2-core machine (3 of them apt), about 3 when warm.
+# Takes about 15 minutes on a fresh 2-core machine (3 of them apt, 3 the release CLI), about 3
+# when warm.
 # Exits non-zero on any failure or mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
